@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# scripts/demo.sh — the main job, locally: set up, build, start the local stack and run the
+# demo flow. Grows with the project (see README).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$IRIS_ROOT"
+
+py=$(scripts/setup.sh)
+log "build (release)"
+cmake -S . -B build/release -DIRIS_PYTHON="$py" >/dev/null
+cmake --build build/release -j "$(nproc)" >/dev/null
+stack=build/release/stack
+trap 'scripts/stack.sh stop "$stack"' EXIT
+scripts/stack.sh start "$stack"
+if [ -x build/release/lambda/demo/iris-demo ]; then
+  scripts/with-stack.sh "$stack" build/release/lambda/demo/iris-demo
+else
+  scripts/with-stack.sh "$stack" "$py" "$IRIS_ROOT/scripts/demo.py"
+fi
