@@ -4,10 +4,12 @@
 -- invoke can all overlap), so the coordinator also holds this row. Acquire and renew are one
 -- conditional UPDATE; "affected rows = 1" means the caller holds the lease:
 --   UPDATE sender_lease
---      SET owner = ?, token = IF(owner <=> ?, token, token + 1),
---          acquired_at = IF(owner <=> ?, acquired_at, UTC_TIMESTAMP(3)),
---          expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, …counters…
+--      SET token = IF(owner <=> ?, token, token + 1),
+--          acquired_at = IF(owner <=> ?, acquired_at, UTC_TIMESTAMP(3)), …counters…,
+--          owner = ?, expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
 --    WHERE name = ? AND (owner IS NULL OR owner = ? OR expires_at < UTC_TIMESTAMP(3))
+-- MariaDB evaluates SET assignments left to right, so everything that compares with the old
+-- owner must come before `owner = ?`.
 -- Release: UPDATE … SET owner = NULL, expires_at = UTC_TIMESTAMP(3) WHERE name = ? AND owner = ?.
 -- Every time is the database server's UTC clock, so the Lambda hosts' clocks never matter.
 -- `token` is a fencing token: it grows on every change of owner, so work stamped with an older
