@@ -5,7 +5,11 @@
 -- which differs between a record and its re-enqueued copy):
 --   'm:<message.id>'                      a coordinator message
 --   'b:<batch uuid>'                      an aggregated batch (message_id = the representative)
---   'n:<notification id>:<recipient no>'  one recipient of an out-of-band notification
+--   'n:<notification id>:<sha256 hex>'   one recipient of an out-of-band notification; the hash
+--                                         is of the recipient's identity (user target name, or
+--                                         the destination of a literal target), which stays the
+--                                         same on a redelivery even if a list's membership or
+--                                         its order changed in between
 -- Claim = INSERT IGNORE the row in state 'claimed' with owner and lease; if it already exists,
 -- take it over only with a conditional UPDATE (state claimed/sending/failed whose lease expired,
 -- or failed and retryable) — "affected rows = 1" decides. A row in sent or suppressed is final:
@@ -24,7 +28,7 @@
 -- Times are the database's UTC clock (UTC_TIMESTAMP(3)).
 
 CREATE TABLE IF NOT EXISTS `sender_claim` (
-  `claim_key` VARCHAR(128) CHARACTER SET ascii NOT NULL,
+  `claim_key` VARCHAR(160) CHARACTER SET ascii NOT NULL,
   `kind` ENUM('message','batch','notification') NOT NULL,
   `message_id` BIGINT DEFAULT NULL,                 -- message (or batch representative)
   `batch_id` CHAR(32) CHARACTER SET ascii DEFAULT NULL,  -- message.batch value of a batch

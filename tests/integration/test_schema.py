@@ -335,3 +335,14 @@ def test_claim_insert_is_idempotent_and_cascades(db):
                         "VALUES (1, 1, 2, 1)"], env=_env(), capture_output=True, text=True)
     assert r.returncode != 0 and "duplicate" in r.stderr.lower()
     mysql(db, "DELETE FROM sender_claim WHERE claim_key = 'm:1'; DELETE FROM sender_enqueue WHERE message_id = 1")
+
+
+def test_quota_counter_upsert_and_window_sum(db):
+    bump = ("INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket, hits) VALUES "
+            "('application', 1, 0, '{b}', 1) ON DUPLICATE KEY UPDATE hits = hits + 1")
+    for b in ("2026-03-01 10:00:00", "2026-03-01 10:00:00", "2026-03-01 10:01:00", "2026-03-01 09:00:00"):
+        mysql(db, bump.format(b=b))
+    window = scalar(db, "SELECT COALESCE(SUM(hits), 0) FROM sender_quota_counter WHERE scope = "
+                        "'application' AND subject_id = 1 AND mode_id = 0 AND bucket > '2026-03-01 09:58:00'")
+    assert window == "3"
+    mysql(db, "DELETE FROM sender_quota_counter")
