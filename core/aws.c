@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "aws_int.h"
+#include "clock.h"
 
 #define IRIS_LOG_MODULE "aws"
 #include "log.h"
@@ -45,13 +46,7 @@ struct iris_aws {
   char last_code[128];
 };
 
-static void real_sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
+static void real_sleep_ms(long ms) { iris_clock_sleep_ms(ms); }
 void (*iris__aws_sleep_ms)(long ms) = real_sleep_ms;
 
 static void copy_trunc(char *dst, size_t size, const char *src, size_t n) {
