@@ -12,8 +12,4 @@ cmake --build build/release -j "$(nproc)" >/dev/null
 stack=build/release/stack
 trap 'scripts/stack.sh stop "$stack"' EXIT
 scripts/stack.sh start "$stack"
-if [ -x build/release/lambda/demo/iris-demo ]; then
-  scripts/with-stack.sh "$stack" build/release/lambda/demo/iris-demo
-else
-  scripts/with-stack.sh "$stack" "$py" "$IRIS_ROOT/scripts/demo.py"
-fi
+IRIS_BUILD_DIR=$IRIS_ROOT/build/release scripts/with-stack.sh "$stack" "$py" "$IRIS_ROOT/scripts/demo.py"

@@ -1,0 +1,194 @@
+/*
+ * iris-smoke — a Lambda bootstrap that proves the plumbing works together: the handler
+ * reads Iris's database (counts of applications, users, plans, templates), sends the
+ * event to the smoke queue and reads it back, records metrics, and answers a summary.
+ *
+ * Configuration (config.h): db.{host,port,user,password,database}, aws.{region,endpoint},
+ * queues.smoke, metrics.namespace. Secret references are resolved at start-up; a failed
+ * start-up is reported to the Runtime API as an init error.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "secrets.h"
+#include "sqs.h"
+
+#define IRIS_LOG_MODULE "smoke"
+#include "log.h"
+
+struct smoke {
+  struct iris_config *cfg;
+  struct iris_aws_creds creds;
+  struct iris_secrets *secrets;
+  struct iris_db *db;
+  struct iris_sqs *sqs;
+  struct iris_metrics *metrics;
+  const char *queue;
+};
+
+static int count_rows(struct iris_db *db, const char *sql, int64_t *out, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  int rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT, sql, NULL, 0, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 0, out, err);
+  iris_db_rows_free(rows);
+  return rc;
+}
+
+static int handle(void *data, const struct iris_runtime_invocation *inv, const char *event,
+                  size_t len, struct iris_buf *out, struct iris_err *err) {
+  struct smoke *s = data;
+  int64_t apps = 0, users = 0, plans = 0, templates = 0, t0 = iris_clock_mono_ms();
+  struct iris_sqs_out msg = {0};
+  struct iris_sqs_attr attr = {"kind", "String", "smoke"};
+  struct iris_sqs_received got = {0};
+  char *sent_id = NULL, *text = NULL;
+  json_t *doc = NULL;
+  int rc, roundtrip = 0;
+  size_t i;
+
+  doc = json_loadb(event, len, 0, NULL);
+  if (!json_is_object(doc)) {
+    rc = iris_err_set(err, IRIS_EPARSE, "smoke: the event must be a JSON object");
+    goto out;
+  }
+  rc = count_rows(s->db, "SELECT COUNT(*) FROM application", &apps, err);
+  if (rc == IRIS_OK)
+    rc = count_rows(s->db, "SELECT COUNT(*) FROM user", &users, err);
+  if (rc == IRIS_OK)
+    rc = count_rows(s->db, "SELECT COUNT(*) FROM plan", &plans, err);
+  if (rc == IRIS_OK)
+    rc = count_rows(s->db, "SELECT COUNT(*) FROM template_content", &templates, err);
+  if (rc)
+    goto out;
+  IRIS_LOG_INFO("database: %lld applications, %lld users, %lld plans, %lld template contents",
+                (long long)apps, (long long)users, (long long)plans, (long long)templates);
+
+  msg.body = event;
+  msg.attrs = &attr;
+  msg.nattrs = 1;
+  rc = iris_sqs_send(s->sqs, s->queue, &msg, &sent_id, err);
+  if (rc)
+    goto out;
+  rc = iris_sqs_receive(s->sqs, s->queue, 10, 2, 30, &got, err);
+  if (rc)
+    goto out;
+  for (i = 0; i < got.n; i++) {
+    if (strcmp(got.msgs[i].message_id, sent_id) == 0 && strcmp(got.msgs[i].body, event) == 0)
+      roundtrip = 1;
+    rc = iris_sqs_delete(s->sqs, s->queue, got.msgs[i].receipt_handle, err);
+    if (rc)
+      goto out;
+  }
+  if (!roundtrip) {
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "smoke: message %s did not come back from %s",
+                      sent_id, s->queue);
+    goto out;
+  }
+  IRIS_LOG_INFO("queue round trip ok: message %s", sent_id);
+  iris_metrics_put(s->metrics, "smoke_ok", 1, IRIS_METRIC_COUNT, NULL);
+  iris_metrics_put(s->metrics, "smoke_duration", (double)(iris_clock_mono_ms() - t0),
+                   IRIS_METRIC_MILLISECONDS, NULL);
+  json_decref(doc);
+  doc = json_pack("{s:s, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:s}, s:I}", "request_id",
+                  inv->request_id, "database", "applications", (json_int_t)apps, "users",
+                  (json_int_t)users, "plans", (json_int_t)plans, "template_contents",
+                  (json_int_t)templates, "queue", "url", s->queue, "message_id", sent_id,
+                  "remaining_ms", (json_int_t)iris_runtime_remaining_ms(inv));
+  text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  rc = text ? iris_buf_appends(out, text) : iris_err_set(err, IRIS_ENOMEM, "smoke: answer");
+out:
+  iris_metrics_flush(s->metrics);
+  iris_sqs_received_cleanup(&got);
+  iris_free(sent_id);
+  iris_free(text);
+  json_decref(doc);
+  return rc;
+}
+
+static int init(struct smoke *s, struct iris_err *err) {
+  struct iris_aws_opts aws = {0};
+  struct iris_db_opts db = {0};
+  const char *level = NULL, *ns = NULL;
+  int64_t port = 3306;
+  int rc;
+
+  rc = iris_config_load(NULL, &s->cfg, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "log.level", "info", &level, err);
+  if (rc == IRIS_OK) {
+    enum iris_log_level lv;
+    if (iris_log_level_parse(level, &lv) == IRIS_OK)
+      iris_log_set_level(lv);
+  }
+  if (rc == IRIS_OK)
+    rc = iris_aws_creds_from_env(&s->creds, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "aws.region",
+                            getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1",
+                            &aws.region, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "aws.endpoint", NULL, &aws.endpoint, err);
+  aws.creds = &s->creds;
+  if (rc == IRIS_OK)
+    rc = iris_secrets_new(&aws, &s->secrets, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_resolve_secrets(s->cfg, iris_secrets_fetch, s->secrets, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "db.host", "127.0.0.1", &db.host, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(s->cfg, "db.port", 3306, 1, 65535, &port, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_get_str(s->cfg, "db.user", &db.user, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "db.password", NULL, &db.password, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_get_str(s->cfg, "db.database", &db.database, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_get_str(s->cfg, "queues.smoke", &s->queue, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->cfg, "metrics.namespace", "Iris", &ns, err);
+  if (rc)
+    return rc;
+  db.port = (unsigned int)port;
+  rc = iris_db_open(&db, &s->db, err);
+  if (rc == IRIS_OK)
+    rc = iris_sqs_new(&aws, &s->sqs, err);
+  if (rc == IRIS_OK)
+    rc = iris_metrics_new(ns, "smoke", NULL, &s->metrics, err);
+  return rc;
+}
+
+int main(void) {
+  struct smoke s;
+  struct iris_err err = {0};
+  int rc;
+
+  memset(&s, 0, sizeof s);
+  rc = init(&s, &err);
+  if (rc) {
+    struct iris_err rerr = {0};
+    if (iris_runtime_init_error(rc, err.msg, &rerr))
+      IRIS_LOG_ERR("could not report the init error: %s", rerr.msg);
+  } else {
+    rc = iris_runtime_run(handle, &s, 0, &err);
+    if (rc == IRIS_ERUNTIME)
+      rc = IRIS_OK; /* the Runtime API asked us to stop */
+    else if (rc)
+      IRIS_LOG_ERR("runtime loop failed: %s", err.msg);
+  }
+  iris_metrics_free(s.metrics);
+  iris_sqs_free(s.sqs);
+  iris_db_close(s.db);
+  iris_secrets_free(s.secrets);
+  iris_aws_creds_cleanup(&s.creds);
+  iris_config_free(s.cfg);
+  return rc ? 1 : 0;
+}
