@@ -207,7 +207,7 @@ void iris_log_vwrite(enum iris_log_level level, const char *module, const char *
 
   if (level < iris_log_get_level() || level >= IRIS_LOG_LEVEL_OFF)
     return;
-  iris_buf_init(&raw, 256 * 1024);
+  iris_buf_init(&raw, 512 * 1024);
   iris_buf_init(&clean, 256 * 1024 + 1024);
   if (iris_buf_vappendf(&raw, fmt, ap) == IRIS_ETOOBIG) {
     iris_buf_reset(&raw);
@@ -234,6 +234,17 @@ void iris_log_vwrite(enum iris_log_level level, const char *module, const char *
   if (ctx_message_id)
     json_object_set_new(line, "messageId", json_string(ctx_message_id));
   text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
+  if (text) {
+    /* Context fields (request id, ...) come from outside too: redact the whole line as
+     * well as the message (the message pass catches secrets JSON escaping would hide). */
+    iris_buf_reset(&raw);
+    pthread_mutex_lock(&secrets_lock);
+    (void)redact_into(&raw, text);
+    pthread_mutex_unlock(&secrets_lock);
+    iris_free(text);
+    /* If redaction could not complete, the line is dropped rather than written unredacted. */
+    text = iris_buf_rc(&raw) == IRIS_OK ? iris_buf_take(&raw, NULL) : NULL;
+  }
   if (text) {
     fputs(text, stream);
     fputc('\n', stream);
