@@ -13,23 +13,14 @@
 
 #include "alloc.h"
 #include "clock.h"
-#include "config.h"
-#include "db.h"
-#include "metrics.h"
+#include "app.h"
 #include "runtime.h"
-#include "secrets.h"
-#include "sqs.h"
 
 #define IRIS_LOG_MODULE "smoke"
 #include "log.h"
 
 struct smoke {
-  struct iris_config *cfg;
-  struct iris_aws_creds creds;
-  struct iris_secrets *secrets;
-  struct iris_db *db;
-  struct iris_sqs *sqs;
-  struct iris_metrics *metrics;
+  struct iris_app app;
   const char *queue;
 };
 
@@ -59,13 +50,13 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
     rc = iris_err_set(err, IRIS_EPARSE, "smoke: the event must be a JSON object");
     goto out;
   }
-  rc = count_rows(s->db, "SELECT COUNT(*) FROM application", &apps, err);
+  rc = count_rows(s->app.db, "SELECT COUNT(*) FROM application", &apps, err);
   if (rc == IRIS_OK)
-    rc = count_rows(s->db, "SELECT COUNT(*) FROM user", &users, err);
+    rc = count_rows(s->app.db, "SELECT COUNT(*) FROM user", &users, err);
   if (rc == IRIS_OK)
-    rc = count_rows(s->db, "SELECT COUNT(*) FROM plan", &plans, err);
+    rc = count_rows(s->app.db, "SELECT COUNT(*) FROM plan", &plans, err);
   if (rc == IRIS_OK)
-    rc = count_rows(s->db, "SELECT COUNT(*) FROM template_content", &templates, err);
+    rc = count_rows(s->app.db, "SELECT COUNT(*) FROM template_content", &templates, err);
   if (rc)
     goto out;
   IRIS_LOG_INFO("database: %lld applications, %lld users, %lld plans, %lld template contents",
@@ -74,16 +65,16 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   msg.body = event;
   msg.attrs = &attr;
   msg.nattrs = 1;
-  rc = iris_sqs_send(s->sqs, s->queue, &msg, &sent_id, err);
+  rc = iris_sqs_send(s->app.sqs, s->queue, &msg, &sent_id, err);
   if (rc)
     goto out;
-  rc = iris_sqs_receive(s->sqs, s->queue, 10, 2, 30, &got, err);
+  rc = iris_sqs_receive(s->app.sqs, s->queue, 10, 2, 30, &got, err);
   if (rc)
     goto out;
   for (i = 0; i < got.n; i++) {
     if (strcmp(got.msgs[i].message_id, sent_id) == 0 && strcmp(got.msgs[i].body, event) == 0)
       roundtrip = 1;
-    rc = iris_sqs_delete(s->sqs, s->queue, got.msgs[i].receipt_handle, err);
+    rc = iris_sqs_delete(s->app.sqs, s->queue, got.msgs[i].receipt_handle, err);
     if (rc)
       goto out;
   }
@@ -93,8 +84,8 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
     goto out;
   }
   IRIS_LOG_INFO("queue round trip ok: message %s", sent_id);
-  iris_metrics_put(s->metrics, "smoke_ok", 1, IRIS_METRIC_COUNT, NULL);
-  iris_metrics_put(s->metrics, "smoke_duration", (double)(iris_clock_mono_ms() - t0),
+  iris_metrics_put(s->app.metrics, "smoke_ok", 1, IRIS_METRIC_COUNT, NULL);
+  iris_metrics_put(s->app.metrics, "smoke_duration", (double)(iris_clock_mono_ms() - t0),
                    IRIS_METRIC_MILLISECONDS, NULL);
   json_decref(doc);
   doc = json_pack("{s:s, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:s}, s:I}", "request_id",
@@ -105,7 +96,7 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   rc = text ? iris_buf_appends(out, text) : iris_err_set(err, IRIS_ENOMEM, "smoke: answer");
 out:
-  iris_metrics_flush(s->metrics);
+  iris_metrics_flush(s->app.metrics);
   iris_sqs_received_cleanup(&got);
   iris_free(sent_id);
   iris_free(text);
@@ -114,55 +105,9 @@ out:
 }
 
 static int init(struct smoke *s, struct iris_err *err) {
-  struct iris_aws_opts aws = {0};
-  struct iris_db_opts db = {0};
-  const char *level = NULL, *ns = NULL;
-  int64_t port = 3306;
-  int rc;
-
-  rc = iris_config_load(NULL, &s->cfg, err);
+  int rc = iris_app_init(&s->app, "smoke", IRIS_APP_DB | IRIS_APP_SQS, err);
   if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "log.level", "info", &level, err);
-  if (rc == IRIS_OK) {
-    enum iris_log_level lv;
-    if (iris_log_level_parse(level, &lv) == IRIS_OK)
-      iris_log_set_level(lv);
-  }
-  if (rc == IRIS_OK)
-    rc = iris_aws_creds_from_env(&s->creds, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "aws.region",
-                            getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1",
-                            &aws.region, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "aws.endpoint", NULL, &aws.endpoint, err);
-  aws.creds = &s->creds;
-  if (rc == IRIS_OK)
-    rc = iris_secrets_new(&aws, &s->secrets, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_resolve_secrets(s->cfg, iris_secrets_fetch, s->secrets, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "db.host", "127.0.0.1", &db.host, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(s->cfg, "db.port", 3306, 1, 65535, &port, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_get_str(s->cfg, "db.user", &db.user, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "db.password", NULL, &db.password, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_get_str(s->cfg, "db.database", &db.database, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_get_str(s->cfg, "queues.smoke", &s->queue, err);
-  if (rc == IRIS_OK)
-    rc = iris_config_str_or(s->cfg, "metrics.namespace", "Iris", &ns, err);
-  if (rc)
-    return rc;
-  db.port = (unsigned int)port;
-  rc = iris_db_open(&db, &s->db, err);
-  if (rc == IRIS_OK)
-    rc = iris_sqs_new(&aws, &s->sqs, err);
-  if (rc == IRIS_OK)
-    rc = iris_metrics_new(ns, "smoke", NULL, &s->metrics, err);
+    rc = iris_config_get_str(s->app.cfg, "queues.smoke", &s->queue, err);
   return rc;
 }
 
@@ -184,11 +129,6 @@ int main(void) {
     else if (rc)
       IRIS_LOG_ERR("runtime loop failed: %s", err.msg);
   }
-  iris_metrics_free(s.metrics);
-  iris_sqs_free(s.sqs);
-  iris_db_close(s.db);
-  iris_secrets_free(s.secrets);
-  iris_aws_creds_cleanup(&s.creds);
-  iris_config_free(s.cfg);
+  iris_app_cleanup(&s.app);
   return rc ? 1 : 0;
 }
