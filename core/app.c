@@ -79,7 +79,7 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
     if (rc == IRIS_OK)
       iris_log_set_level(lv);
     else
-      iris_err_set(err, IRIS_ECONFIG, "config: key 'log.level' must be debug, info, warn, "
+      rc = iris_err_set(err, IRIS_ECONFIG, "config: key 'log.level' must be debug, info, warn, "
                                       "error or off, got \"%.40s\"", level);
   }
   if (rc == IRIS_OK)
