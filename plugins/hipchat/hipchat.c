@@ -1,0 +1,226 @@
+/*
+ * hipchat.c — the "hipchat" vendor plugin: mode hipchat through the HipChat v2 REST API.
+ *
+ * Destinations, as Iris reads them:
+ *   "@user"               a notification in the default room mentioning @user
+ *   "room;token"          a notification in that room, with that room's token
+ *   "room;token;@user"    the same, mentioning @user
+ *   "user:<id or email>"  a private message to that user (POST /v2/user/{user}/message)
+ *   anything else         the default room, without a mention
+ * A room notification is {"message": "<mention> <body>", "color": "red", "notify": true,
+ * "message_format": "text"}. Success is 204 (or 200). Errors: 401/403/404 permanent, 429
+ * rate-limited (Retry-After), 5xx and transport failures retryable. Iris's "debug" option
+ * (log and report failure) is not carried over.
+ *
+ * Options: auth_token (or auth_token_secret), room_id (the default room), base_url
+ * (e.g. https://hipchat.example.com), timeout_ms.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iris_plugin.h"
+#include "plugin_util.h"
+
+struct hipchat {
+  const struct iris_plugin_host *host;
+  char *token, *room, *base;
+  long timeout_ms;
+};
+
+static void destroy(void *instance) {
+  struct hipchat *h = instance;
+  if (!h)
+    return;
+  if (h->token)
+    memset(h->token, 0, strlen(h->token));
+  free(h->token);
+  free(h->room);
+  free(h->base);
+  free(h);
+}
+
+static int init(const struct iris_plugin_host *host, const char *name,
+                const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
+                size_t esize) {
+  static const char *const known[] = {"auth_token", "auth_token_secret", "room_id", "base_url",
+                                      "timeout_ms", NULL};
+  struct hipchat *h = calloc(1, sizeof *h);
+  const char *secret_name = pu_conf(c, n, "auth_token_secret"), *v;
+  size_t i, k;
+  (void)name;
+  if (!h) {
+    snprintf(error, esize, "out of memory");
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    for (k = 0; known[k] && strcmp(known[k], c[i].key) != 0; k++)
+      ;
+    if (!known[k]) {
+      snprintf(error, esize, "unknown option '%s'", c[i].key);
+      destroy(h);
+      return -1;
+    }
+  }
+  h->host = host;
+  if (secret_name) {
+    char *secret = NULL;
+    if (host->get_secret(host->data, secret_name, &secret) != 0) {
+      snprintf(error, esize, "auth_token_secret '%s' could not be resolved", secret_name);
+      destroy(h);
+      return -1;
+    }
+    h->token = pu_dup(secret);
+    host->free(host->data, secret);
+  } else {
+    h->token = pu_dup(pu_conf(c, n, "auth_token"));
+  }
+  h->room = pu_dup(pu_conf(c, n, "room_id"));
+  h->base = pu_dup(pu_conf(c, n, "base_url"));
+  v = pu_conf(c, n, "timeout_ms");
+  h->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
+  if (!h->token || !h->room || !h->base || h->timeout_ms <= 0) {
+    snprintf(error, esize, "options auth_token (or auth_token_secret), room_id and base_url are "
+             "required, and timeout_ms must be positive");
+    destroy(h);
+    return -1;
+  }
+  for (i = 0; h->room[i]; i++)
+    if (h->room[i] < '0' || h->room[i] > '9') {
+      snprintf(error, esize, "room_id must be a number, got '%s'", h->room);
+      destroy(h);
+      return -1;
+    }
+  *instance = h;
+  return 0;
+}
+
+static void add_path_segment(struct pu_str *s, const char *seg) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (; *seg; seg++) {
+    unsigned char c = (unsigned char)*seg;
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~' || c == '@') {
+      pu_str_add(s, (const char *)&c, 1);
+    } else {
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      pu_str_add(s, e, 3);
+    }
+  }
+}
+
+static void send_msg(void *instance, const struct iris_plugin_message *m,
+                     struct iris_plugin_result *r) {
+  struct hipchat *h = instance;
+  const char *dest = m->ndestinations && m->destinations[0] ? m->destinations[0] : "";
+  struct pu_str url = {0}, text = {0}, auth = {0}, room = {0}, token = {0}, mention = {0};
+  struct iris_plugin_kv headers[] = {{"Content-Type", "application/json"}, {"Authorization", NULL}};
+  struct iris_plugin_http_request req = {0};
+  struct iris_plugin_http_response resp = {0};
+  json_t *payload = NULL;
+  char *json_text = NULL;
+  int private_msg = 0;
+
+  if (strncmp(dest, "user:", 5) == 0 && dest[5]) {
+    private_msg = 1;
+  } else if (dest[0] == '@') {
+    pu_str_adds(&mention, dest);
+  } else if (strchr(dest, ';')) {
+    const char *a = strchr(dest, ';'), *b = strchr(a + 1, ';');
+    int numeric = a > dest;
+    const char *p;
+    for (p = dest; p < a; p++)
+      if (*p < '0' || *p > '9')
+        numeric = 0;
+    if (numeric) {
+      pu_str_add(&room, dest, (size_t)(a - dest));
+      pu_str_add(&token, a + 1, b ? (size_t)(b - a - 1) : strlen(a + 1));
+    } else {
+      h->host->log(h->host->data, IRIS_PLUGIN_LOG_WARN,
+                   "destination '%s' has a bad room id; using the default room", dest);
+    }
+    if (b && b[1] == '@')
+      pu_str_adds(&mention, b + 1);
+  } else if (*dest) {
+    h->host->log(h->host->data, IRIS_PLUGIN_LOG_WARN,
+                 "destination '%s' is not @user, room;token[;@user] or user:<id>; using the "
+                 "default room", dest);
+  }
+  pu_str_adds(&url, h->base);
+  if (private_msg) {
+    pu_str_adds(&url, "/v2/user/");
+    add_path_segment(&url, dest + 5);
+    pu_str_adds(&url, "/message");
+  } else {
+    pu_str_adds(&url, "/v2/room/");
+    add_path_segment(&url, room.len ? room.p : h->room);
+    pu_str_adds(&url, "/notification");
+  }
+  if (mention.len) {
+    pu_str_add(&text, mention.p, mention.len);
+    pu_str_adds(&text, " ");
+  }
+  pu_str_adds(&text, m->body ? m->body : "");
+  if (!text.len)
+    pu_str_adds(&text, m->subject ? m->subject : "(empty message)");
+  pu_str_adds(&auth, "Bearer ");
+  pu_str_adds(&auth, token.len ? token.p : h->token);
+  if (url.oom || text.oom || auth.oom || room.oom || token.oom || mention.oom) {
+    r->status = IRIS_PLUGIN_RETRYABLE;
+    snprintf(r->error, sizeof r->error, "out of memory building the HipChat request");
+    goto out;
+  }
+  if (private_msg)
+    payload = json_pack("{s:s, s:b, s:s}", "message", text.p, "notify", 1, "message_format", "text");
+  else
+    payload = json_pack("{s:s, s:s, s:b, s:s}", "message", text.p, "color", "red", "notify", 1,
+                        "message_format", "text");
+  json_text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+  if (!json_text) {
+    r->status = IRIS_PLUGIN_RETRYABLE;
+    snprintf(r->error, sizeof r->error, "out of memory building the HipChat request");
+    goto out;
+  }
+  headers[1].value = auth.p;
+  req.struct_size = sizeof req;
+  req.method = "POST";
+  req.url = url.p;
+  req.headers = headers;
+  req.nheaders = 2;
+  req.body = json_text;
+  req.body_len = strlen(json_text);
+  req.timeout_ms = h->timeout_ms;
+  resp.struct_size = sizeof resp;
+  h->host->http(h->host->data, &req, &resp);
+  if (resp.transport == IRIS_PLUGIN_HTTP_OK && (resp.status == 204 || resp.status == 200)) {
+    r->status = IRIS_PLUGIN_SENT;
+    snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "%s:%s",
+             private_msg ? "user" : "room", private_msg ? dest + 5 : (room.len ? room.p : h->room));
+  } else {
+    json_t *doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+    const char *why = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+    pu_http_failure("HipChat", &resp, r, why);
+    json_decref(doc);
+  }
+out:
+  json_decref(payload);
+  free(json_text);
+  h->host->http_free(h->host->data, &resp);
+  if (auth.p)
+    memset(auth.p, 0, auth.len);
+  pu_str_free(&auth);
+  pu_str_free(&url);
+  pu_str_free(&text);
+  pu_str_free(&room);
+  pu_str_free(&token);
+  pu_str_free(&mention);
+}
+
+static const struct iris_plugin_mode_ops hipchat_ops = {
+    sizeof(struct iris_plugin_mode_ops), "hipchat", init, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops *const modes[] = {&hipchat_ops};
+static const struct iris_plugin_descriptor descriptor = {
+    IRIS_PLUGIN_DESCRIPTOR_HEAD, "hipchat", "1.0.0", "iris-serverless-sender", modes, 1};
+
+const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

@@ -1,0 +1,24 @@
+"""Run a plugin through iris-plugin-harness (the real loader and host services) and read the
+JSON results; shared by the per-vendor plugin test suites."""
+import json
+import os
+import subprocess
+import sys
+
+BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
+SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
+HARNESS = os.path.join(BUILD, "lambda", "tools", "iris-plugin-harness")
+PLUGINS = os.path.join(BUILD, "plugins", "out")
+sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
+
+
+def run(plugin, mode, config, messages, extra_args=(), timeout=60):
+    args = [HARNESS, "--plugin", os.path.join(PLUGINS, f"iris-{plugin}.so"), "--vendor", plugin,
+            "--mode", mode]
+    for k, v in config.items():
+        args += ["--set", f"{k}={v}"]
+    args += list(extra_args) + ["--messages", "-"]
+    r = subprocess.run(args, input=json.dumps(messages), capture_output=True, text=True,
+                       timeout=timeout)
+    results = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    return results, r.returncode, r.stderr
