@@ -1,0 +1,520 @@
+/*
+ * smtp.c — the "smtp" vendor plugin: modes email and im, over SMTP.
+ *
+ * Ported from Iris's SMTP vendor: From = the application's custom sender address (message
+ * extra "from_address") or the configured `from`; To = the destinations; headers
+ * X-IRIS-APPLICATION, X-IRIS-PRIORITY, X-IRIS-PLAN, X-IRIS-INCIDENT-ID; multipart/alternative
+ * with a text/plain part (the body) and a text/html part (the rendered email HTML, which
+ * carries the one-click claim markup), both UTF-8 quoted-printable (Gmail's one-click needs
+ * quoted-printable HTML). Server: `server` (host[:port]); or `smtp_gateway`, a domain whose
+ * MX records are tried in preference order; or, with neither, the MX of the recipient's
+ * domain.
+ * Fixed on purpose: Bcc recipients are only in the envelope — never in a header recipients
+ * can read (Iris wrote a Bcc header); non-ASCII subjects are RFC 2047 encoded; header
+ * values cannot inject headers (CR/LF become spaces; addresses with CR/LF are refused);
+ * failures are classified by the SMTP reply (4xx retryable, 5xx permanent) instead of one
+ * blind resend on port 25.
+ *
+ * Transport: libcurl's SMTP client rather than libesmtp, the dependency first chosen:
+ * libesmtp loads its AUTH mechanisms from a directory fixed at build time
+ * (/usr/lib/x86_64-linux-gnu/esmtp-plugins-6.2.0), which does not exist inside a Lambda
+ * layer (it unpacks to /opt), so AUTH could never work there; and it has no implicit TLS.
+ * libcurl does both, and builds the MIME structure for us.
+ *
+ * Options: from (required), server | smtp_gateway, port (default 25, 465 for implicit),
+ * tls = none | opportunistic | starttls | implicit (default opportunistic), tls_verify
+ * (true), ca_file, username, password (or password_secret), auth = PLAIN | LOGIN | CRAM-MD5 |
+ * * (default: negotiate), reply_to, timeout_ms (10000).
+ */
+#define _DEFAULT_SOURCE /* hstrerror, res_query */
+#include <arpa/nameser.h>
+#include <curl/curl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iris_plugin.h"
+#include "plugin_util.h"
+
+enum tls_mode { TLS_NONE, TLS_OPPORTUNISTIC, TLS_STARTTLS, TLS_IMPLICIT };
+
+struct smtp {
+  const struct iris_plugin_host *host;
+  char *name, *from, *server, *gateway, *ca_file, *username, *password, *reply_to, *mode;
+  char *login_options; /* "AUTH=PLAIN" etc., NULL to let curl negotiate */
+  long port, timeout_ms;
+  enum tls_mode tls;
+  int verify;
+  CURL *curl;
+};
+
+static void destroy(void *instance) {
+  struct smtp *s = instance;
+  if (!s)
+    return;
+  if (s->curl)
+    curl_easy_cleanup(s->curl);
+  if (s->password)
+    memset(s->password, 0, strlen(s->password));
+  free(s->name);
+  free(s->from);
+  free(s->server);
+  free(s->gateway);
+  free(s->ca_file);
+  free(s->username);
+  free(s->password);
+  free(s->reply_to);
+  free(s->mode);
+  free(s->login_options);
+  free(s);
+}
+
+static int has_crlf(const char *v) { return v && strpbrk(v, "\r\n") != NULL; }
+
+static int init_mode(const char *mode, const struct iris_plugin_host *host, const char *name,
+                     const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
+                     size_t esize) {
+  static const char *const known[] = {"from", "server", "smtp_gateway", "port", "tls",
+                                      "tls_verify", "ca_file", "username", "password",
+                                      "password_secret", "reply_to", "timeout_ms", "auth", NULL};
+  struct smtp *s = calloc(1, sizeof *s);
+  const char *v;
+  size_t i, k;
+  if (!s) {
+    snprintf(error, esize, "out of memory");
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    for (k = 0; known[k] && strcmp(known[k], c[i].key) != 0; k++)
+      ;
+    if (!known[k]) {
+      snprintf(error, esize, "unknown option '%s'", c[i].key);
+      goto fail;
+    }
+  }
+  s->host = host;
+  s->mode = pu_dup(mode);
+  s->name = pu_dup(name ? name : "smtp");
+  s->from = pu_dup(pu_conf(c, n, "from"));
+  s->server = pu_dup(pu_conf(c, n, "server"));
+  s->gateway = pu_dup(pu_conf(c, n, "smtp_gateway"));
+  s->ca_file = pu_dup(pu_conf(c, n, "ca_file"));
+  s->username = pu_dup(pu_conf(c, n, "username"));
+  s->reply_to = pu_dup(pu_conf(c, n, "reply_to"));
+  v = pu_conf(c, n, "auth");
+  if (v && strcmp(v, "PLAIN") && strcmp(v, "LOGIN") && strcmp(v, "CRAM-MD5") && strcmp(v, "*")) {
+    snprintf(error, esize, "auth must be PLAIN, LOGIN, CRAM-MD5 or * (negotiate), got '%s'", v);
+    goto fail;
+  }
+  if (v && strcmp(v, "*") != 0) {
+    size_t ln = strlen(v) + 6;
+    s->login_options = malloc(ln);
+    if (s->login_options)
+      snprintf(s->login_options, ln, "AUTH=%s", v);
+  }
+  v = pu_conf(c, n, "tls");
+  if (!v || strcmp(v, "opportunistic") == 0)
+    s->tls = TLS_OPPORTUNISTIC;
+  else if (strcmp(v, "none") == 0)
+    s->tls = TLS_NONE;
+  else if (strcmp(v, "starttls") == 0)
+    s->tls = TLS_STARTTLS;
+  else if (strcmp(v, "implicit") == 0)
+    s->tls = TLS_IMPLICIT;
+  else {
+    snprintf(error, esize, "tls must be none, opportunistic, starttls or implicit, got '%s'", v);
+    goto fail;
+  }
+  v = pu_conf(c, n, "port");
+  s->port = v ? strtol(v, NULL, 10) : (s->tls == TLS_IMPLICIT ? 465 : 25);
+  v = pu_conf(c, n, "timeout_ms");
+  s->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
+  v = pu_conf(c, n, "tls_verify");
+  s->verify = !(v && (strcmp(v, "false") == 0 || strcmp(v, "0") == 0));
+  if ((v = pu_conf(c, n, "password_secret")) != NULL) {
+    char *secret = NULL;
+    if (host->get_secret(host->data, v, &secret) != 0) {
+      snprintf(error, esize, "password_secret '%s' could not be resolved", v);
+      goto fail;
+    }
+    s->password = pu_dup(secret);
+    memset(secret, 0, strlen(secret));
+    host->free(host->data, secret);
+  } else {
+    s->password = pu_dup(pu_conf(c, n, "password"));
+  }
+  if (!s->from || !*s->from || has_crlf(s->from) || has_crlf(s->reply_to)) {
+    snprintf(error, esize, "option 'from' is required (a plain address, no line breaks)");
+    goto fail;
+  }
+  if (s->server && s->gateway) {
+    snprintf(error, esize, "set either server or smtp_gateway, not both");
+    goto fail;
+  }
+  if (s->port <= 0 || s->port > 65535 || s->timeout_ms <= 0) {
+    snprintf(error, esize, "port must be 1-65535 and timeout_ms positive");
+    goto fail;
+  }
+  if (!s->username != !s->password) {
+    snprintf(error, esize, "username and password (or password_secret) go together");
+    goto fail;
+  }
+  if (s->password && s->tls == TLS_NONE)
+    host->log(host->data, IRIS_PLUGIN_LOG_WARN,
+              "smtp %s: AUTH without TLS sends the password in clear text", s->name);
+  s->curl = curl_easy_init();
+  if (!s->curl || !s->mode || !s->name) {
+    snprintf(error, esize, "out of memory");
+    goto fail;
+  }
+  *instance = s;
+  return 0;
+fail:
+  destroy(s);
+  return -1;
+}
+
+static int init_email(const struct iris_plugin_host *h, const char *name,
+                      const struct iris_plugin_kv *c, size_t n, void **inst, char *e, size_t es) {
+  return init_mode("email", h, name, c, n, inst, e, es);
+}
+static int init_im(const struct iris_plugin_host *h, const char *name,
+                   const struct iris_plugin_kv *c, size_t n, void **inst, char *e, size_t es) {
+  return init_mode("im", h, name, c, n, inst, e, es);
+}
+
+/* ---- MX lookup ------------------------------------------------------------------------ */
+
+struct mx {
+  int pref;
+  char host[NS_MAXDNAME];
+};
+
+static int by_pref(const void *a, const void *b) {
+  return ((const struct mx *)a)->pref - ((const struct mx *)b)->pref;
+}
+
+/* MX hosts of domain, best first; returns how many (0 on failure, reason in why). */
+static size_t mx_lookup(const char *domain, struct mx *out, size_t max, char *why, size_t wsize) {
+  unsigned char answer[4096];
+  ns_msg msg;
+  ns_rr rr;
+  int len, i, count;
+  size_t n = 0;
+  len = res_query(domain, ns_c_in, ns_t_mx, answer, sizeof answer);
+  if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
+    snprintf(why, wsize, "no MX records for %s (%s)", domain, hstrerror(h_errno));
+    return 0;
+  }
+  count = ns_msg_count(msg, ns_s_an);
+  for (i = 0; i < count && n < max; i++) {
+    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_mx)
+      continue;
+    out[n].pref = ns_get16(ns_rr_rdata(rr));
+    if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, out[n].host,
+                  sizeof out[n].host) < 0)
+      continue;
+    n++;
+  }
+  qsort(out, n, sizeof *out, by_pref);
+  if (!n)
+    snprintf(why, wsize, "no usable MX records for %s", domain);
+  return n;
+}
+
+/* ---- message building ------------------------------------------------------------------ */
+
+/* Header text without line breaks (they would start a new header). */
+static void add_header_text(struct pu_str *s, const char *v) {
+  for (; *v; v++)
+    pu_str_add(s, (*v == '\r' || *v == '\n') ? " " : v, 1);
+}
+
+static int is_ascii(const char *v) {
+  for (; *v; v++)
+    if ((unsigned char)*v >= 0x80)
+      return 0;
+  return 1;
+}
+
+/* RFC 2047 "B" encoded words of at most 75 characters, split on UTF-8 boundaries. */
+static void add_encoded_words(struct pu_str *s, const char *v) {
+  static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t len = strlen(v), i = 0;
+  while (i < len) {
+    size_t take = len - i > 45 ? 45 : len - i, k;
+    while (take < len - i && take > 0 && ((unsigned char)v[i + take] & 0xC0) == 0x80)
+      take--; /* do not split a character between words */
+    if (s->len && s->p[s->len - 1] != ' ')
+      pu_str_adds(s, " ");
+    pu_str_adds(s, "=?UTF-8?B?");
+    for (k = 0; k < take; k += 3) {
+      unsigned long b = (unsigned long)(unsigned char)v[i + k] << 16;
+      char q[4];
+      if (k + 1 < take)
+        b |= (unsigned long)(unsigned char)v[i + k + 1] << 8;
+      if (k + 2 < take)
+        b |= (unsigned char)v[i + k + 2];
+      q[0] = al[(b >> 18) & 63];
+      q[1] = al[(b >> 12) & 63];
+      q[2] = k + 1 < take ? al[(b >> 6) & 63] : '=';
+      q[3] = k + 2 < take ? al[b & 63] : '=';
+      pu_str_add(s, q, 4);
+    }
+    pu_str_adds(s, "?=");
+    i += take;
+  }
+}
+
+static struct curl_slist *add_hdr(struct curl_slist *l, int *oom, const char *name,
+                                  const char *value, int encode) {
+  struct pu_str h = {0};
+  struct curl_slist *r;
+  if (*oom || !value)
+    return l;
+  pu_str_adds(&h, name);
+  pu_str_adds(&h, ": ");
+  if (encode && !is_ascii(value)) {
+    struct pu_str clean = {0};
+    add_header_text(&clean, value);
+    add_encoded_words(&h, clean.p ? clean.p : "");
+    pu_str_free(&clean);
+  } else {
+    add_header_text(&h, value);
+  }
+  r = h.oom ? NULL : curl_slist_append(l, h.p);
+  pu_str_free(&h);
+  if (!r) {
+    *oom = 1;
+    return l;
+  }
+  return r;
+}
+
+static const char *extra(const struct iris_plugin_message *m, const char *key) {
+  size_t i;
+  for (i = 0; i < m->nextra; i++)
+    if (m->extra[i].key && strcmp(m->extra[i].key, key) == 0)
+      return m->extra[i].value;
+  return NULL;
+}
+
+/* ---- sending ---------------------------------------------------------------------------- */
+
+static void classify(struct smtp *s, CURLcode cc, long code, const char *server,
+                     struct iris_plugin_result *r) {
+  (void)s;
+  if (code >= 500 || cc == CURLE_LOGIN_DENIED || cc == CURLE_USE_SSL_FAILED ||
+      cc == CURLE_PEER_FAILED_VERIFICATION) {
+    r->status = IRIS_PLUGIN_PERMANENT;
+  } else {
+    r->status = IRIS_PLUGIN_RETRYABLE; /* 4xx replies, timeouts, lost connections */
+  }
+  if (code)
+    snprintf(r->error, sizeof r->error, "SMTP %s: %s (last reply %ld)", server,
+             curl_easy_strerror(cc), code);
+  else
+    snprintf(r->error, sizeof r->error, "SMTP %s: %s", server, curl_easy_strerror(cc));
+}
+
+/* One attempt against host:port. Returns the curl code; *reply gets the last SMTP reply. */
+static CURLcode attempt(struct smtp *s, const char *host, long port, const char *from,
+                        struct curl_slist *rcpt, struct curl_slist *headers, curl_mime *mime,
+                        long *reply) {
+  char url[NS_MAXDNAME + 32];
+  snprintf(url, sizeof url, "%s://%s:%ld", s->tls == TLS_IMPLICIT ? "smtps" : "smtp", host, port);
+  curl_easy_reset(s->curl);
+  curl_easy_setopt(s->curl, CURLOPT_URL, url);
+  curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
+  curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(s->curl, CURLOPT_MIMEPOST, mime);
+  curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+  curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms < 5000 ? s->timeout_ms : 5000L);
+  curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  if (s->tls == TLS_STARTTLS)
+    curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+  else if (s->tls == TLS_OPPORTUNISTIC)
+    curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  if (!s->verify) {
+    curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (s->ca_file)
+    curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca_file);
+  if (s->username) {
+    curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
+    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->password);
+    if (s->login_options)
+      curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS, s->login_options);
+    /* Send the credentials with the AUTH command (RFC 4954 initial response). */
+    curl_easy_setopt(s->curl, CURLOPT_SASL_IR, 1L);
+  }
+  *reply = 0;
+  {
+    CURLcode cc = curl_easy_perform(s->curl);
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, reply);
+    return cc;
+  }
+}
+
+static void send_msg(void *instance, const struct iris_plugin_message *m,
+                     struct iris_plugin_result *r) {
+  struct smtp *s = instance;
+  struct curl_slist *rcpt = NULL, *headers = NULL, *tmp;
+  curl_mime *mime = NULL, *alt = NULL;
+  curl_mimepart *part;
+  struct pu_str to = {0}, from_env = {0}, msgid = {0};
+  struct mx hosts[16];
+  size_t nhosts = 0, i;
+  const char *from = extra(m, "from_address") ? extra(m, "from_address") : s->from;
+  const char *reply_to = extra(m, "reply_to") ? extra(m, "reply_to") : s->reply_to;
+  char date[64], incident[32], why[256] = "";
+  int oom = 0;
+  time_t now = (time_t)(s->host->now_ms(s->host->data) / 1000);
+  struct tm tm;
+
+  if (!m->ndestinations) {
+    r->status = IRIS_PLUGIN_PERMANENT;
+    snprintf(r->error, sizeof r->error, "no email address to send to");
+    return;
+  }
+  if (has_crlf(from) || has_crlf(reply_to)) {
+    r->status = IRIS_PLUGIN_PERMANENT;
+    snprintf(r->error, sizeof r->error, "sender address contains a line break");
+    return;
+  }
+  /* Envelope: destinations and Bcc; headers show only the destinations. */
+  for (i = 0; i < m->ndestinations + m->nbcc; i++) {
+    const char *a = i < m->ndestinations ? m->destinations[i] : m->bcc[i - m->ndestinations];
+    struct pu_str env = {0};
+    if (!a || !*a || has_crlf(a) || strpbrk(a, "<>,") || !strchr(a, '@')) {
+      r->status = IRIS_PLUGIN_PERMANENT;
+      snprintf(r->error, sizeof r->error, "'%s' is not a plain email address", a ? a : "");
+      goto out;
+    }
+    pu_str_adds(&env, "<");
+    pu_str_adds(&env, a);
+    pu_str_adds(&env, ">");
+    tmp = env.oom ? NULL : curl_slist_append(rcpt, env.p);
+    pu_str_free(&env);
+    if (!tmp) {
+      oom = 1;
+      break;
+    }
+    rcpt = tmp;
+    if (i < m->ndestinations) {
+      if (to.len)
+        pu_str_adds(&to, ", ");
+      pu_str_adds(&to, a);
+    }
+  }
+  pu_str_adds(&from_env, "<");
+  pu_str_adds(&from_env, from);
+  pu_str_adds(&from_env, ">");
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  pu_str_adds(&msgid, "<iris.");
+  pu_str_adds(&msgid, m->message_id ? m->message_id : "oob");
+  {
+    char rnd[64];
+    snprintf(rnd, sizeof rnd, ".%lld.%d@iris-sender>", (long long)s->host->now_ms(s->host->data),
+             rand() % 100000);
+    pu_str_adds(&msgid, rnd);
+  }
+  headers = add_hdr(headers, &oom, "Date", date, 0);
+  headers = add_hdr(headers, &oom, "From", from, 0);
+  headers = add_hdr(headers, &oom, "To", to.p, 0);
+  headers = add_hdr(headers, &oom, "Subject", m->subject ? m->subject : "", 1);
+  headers = add_hdr(headers, &oom, "Message-ID", msgid.p, 0);
+  headers = add_hdr(headers, &oom, "Reply-To", reply_to, 0);
+  headers = add_hdr(headers, &oom, "X-IRIS-APPLICATION", m->application, 1);
+  headers = add_hdr(headers, &oom, "X-IRIS-PRIORITY", m->priority, 1);
+  headers = add_hdr(headers, &oom, "X-IRIS-PLAN", m->plan, 1);
+  if (m->incident_id) {
+    snprintf(incident, sizeof incident, "%lld", (long long)m->incident_id);
+    headers = add_hdr(headers, &oom, "X-IRIS-INCIDENT-ID", incident, 0);
+  }
+  mime = curl_mime_init(s->curl);
+  if (oom || to.oom || from_env.oom || msgid.oom || !mime) {
+    r->status = IRIS_PLUGIN_RETRYABLE;
+    snprintf(r->error, sizeof r->error, "out of memory building the email");
+    goto out;
+  }
+  if (m->email_html) {
+    struct curl_slist *inline_hdr = curl_slist_append(NULL, "Content-Disposition: inline");
+    alt = curl_mime_init(s->curl);
+    part = curl_mime_addpart(alt);
+    curl_mime_data(part, m->body ? m->body : "", CURL_ZERO_TERMINATED);
+    curl_mime_type(part, "text/plain; charset=utf-8");
+    curl_mime_encoder(part, "quoted-printable");
+    part = curl_mime_addpart(alt);
+    curl_mime_data(part, m->email_html, CURL_ZERO_TERMINATED);
+    curl_mime_type(part, "text/html; charset=utf-8");
+    curl_mime_encoder(part, "quoted-printable");
+    part = curl_mime_addpart(mime);
+    curl_mime_subparts(part, alt); /* the part now owns alt */
+    alt = NULL;
+    curl_mime_type(part, "multipart/alternative");
+    curl_mime_headers(part, inline_hdr, 1);
+  } else {
+    part = curl_mime_addpart(mime);
+    curl_mime_data(part, m->body ? m->body : "", CURL_ZERO_TERMINATED);
+    curl_mime_type(part, "text/plain; charset=utf-8");
+    curl_mime_encoder(part, "quoted-printable");
+  }
+  /* Where to: the server, the gateway's MX, or the recipient domain's MX. */
+  if (s->server) {
+    const char *colon = strrchr(s->server, ':');
+    snprintf(hosts[0].host, sizeof hosts[0].host, "%.*s",
+             (int)(colon ? (size_t)(colon - s->server) : strlen(s->server)), s->server);
+    hosts[0].pref = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+    nhosts = 1;
+  } else {
+    const char *domain = s->gateway ? s->gateway : strchr(m->destinations[0], '@') + 1;
+    nhosts = mx_lookup(domain, hosts, 16, why, sizeof why);
+    for (i = 0; i < nhosts; i++)
+      hosts[i].pref = 0;
+    if (!nhosts) {
+      r->status = IRIS_PLUGIN_RETRYABLE;
+      snprintf(r->error, sizeof r->error, "SMTP: %s", why);
+      goto out;
+    }
+  }
+  for (i = 0; i < nhosts; i++) {
+    long reply = 0, port = (s->server && hosts[i].pref) ? hosts[i].pref : s->port;
+    CURLcode cc = attempt(s, hosts[i].host, port, from_env.p, rcpt, headers, mime, &reply);
+    if (cc == CURLE_OK) {
+      r->status = IRIS_PLUGIN_SENT;
+      snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "%s", msgid.p);
+      goto out;
+    }
+    classify(s, cc, reply, hosts[i].host, r);
+    /* The next MX only helps when this one could not be reached. */
+    if (r->status == IRIS_PLUGIN_PERMANENT || reply != 0)
+      break;
+  }
+out:
+  curl_mime_free(alt);
+  curl_mime_free(mime);
+  curl_slist_free_all(rcpt);
+  curl_slist_free_all(headers);
+  pu_str_free(&to);
+  pu_str_free(&from_env);
+  pu_str_free(&msgid);
+}
+
+static const struct iris_plugin_mode_ops email_ops = {sizeof(struct iris_plugin_mode_ops), "email",
+                                                      init_email, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops im_ops = {sizeof(struct iris_plugin_mode_ops), "im",
+                                                   init_im, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &im_ops};
+static const struct iris_plugin_descriptor descriptor = {
+    IRIS_PLUGIN_DESCRIPTOR_HEAD, "smtp", "1.0.0", "iris-serverless-sender", modes, 2};
+
+const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }
