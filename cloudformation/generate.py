@@ -71,7 +71,9 @@ def template():
     queue_arns = []
     queue_urls = []
     env_vars = {"IRIS_CONFIG_JSON": ref("ConfigJson"), "IRIS_CONFIG_SECRET": ref("ConfigSecretArn"),
-                "IRIS_PLUGIN_DIR": "/opt/lib/iris-plugins"}
+                "IRIS_PLUGIN_DIR": "/opt/lib/iris-plugins",
+                # The layer ships its own CA bundle (AL2023 keeps certificates elsewhere).
+                "IRIS_CA_FILE": "/opt/etc/ssl/ca-certificates.crt"}
     for lane, conc in LANES:
         q, dlq = f"{lane}Queue", f"{lane}DeadLetterQueue"
         res[dlq] = {

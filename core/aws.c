@@ -150,11 +150,14 @@ int iris_aws_new(const char *service, const struct iris_aws_opts *opts, struct i
                                opts->creds->secret_access_key);
   if (opts->creds->session_token)
     aws->token_header = iris_asprintf("x-amz-security-token: %s", opts->creds->session_token);
-  if (opts->ca_file)
-    aws->ca_file = iris_strdup(opts->ca_file);
+  /* Inside Lambda the CA bundle ships in the layer (IRIS_CA_FILE); Debian's libcurl would
+   * look in /etc/ssl, which AL2023 does not have. */
+  if (opts->ca_file || getenv("IRIS_CA_FILE"))
+    aws->ca_file = iris_strdup(opts->ca_file ? opts->ca_file : getenv("IRIS_CA_FILE"));
   aws->curl = curl_easy_init();
   if (!aws->service || !aws->target_url || !aws->sigv4 || !aws->userpwd || !aws->curl ||
-      (opts->creds->session_token && !aws->token_header) || (opts->ca_file && !aws->ca_file)) {
+      (opts->creds->session_token && !aws->token_header) ||
+      ((opts->ca_file || getenv("IRIS_CA_FILE")) && !aws->ca_file)) {
     rc = iris_err_set(err, IRIS_ENOMEM, "aws %s: allocating the client", service);
     goto out;
   }

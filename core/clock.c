@@ -21,6 +21,12 @@ int64_t iris_clock_now_ms(void) {
 
 int64_t iris_clock_mono_ms(void) { return ts_ms(CLOCK_MONOTONIC); }
 
+int64_t iris_clock_mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void iris_clock_sleep_ms(int64_t ms) {
   struct timespec ts;
   if (ms <= 0)

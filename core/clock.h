@@ -15,6 +15,8 @@
 int64_t iris_clock_now_ms(void);
 /* Monotonic milliseconds (for durations; never overridden). */
 int64_t iris_clock_mono_ms(void);
+/* Monotonic microseconds (for short measurements such as plugin load times). */
+int64_t iris_clock_mono_us(void);
 /* Sleep for ms milliseconds (restarting on EINTR). */
 void iris_clock_sleep_ms(int64_t ms);
 

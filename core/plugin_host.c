@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -226,6 +227,8 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
   curl_easy_setopt(v->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(v->curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(v->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (getenv("IRIS_CA_FILE")) /* the layer's CA bundle inside Lambda */
+    curl_easy_setopt(v->curl, CURLOPT_CAINFO, getenv("IRIS_CA_FILE"));
   curl_easy_setopt(v->curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(v->curl, CURLOPT_WRITEDATA, &st);
   curl_easy_setopt(v->curl, CURLOPT_HEADERFUNCTION, on_header);

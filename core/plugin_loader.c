@@ -17,6 +17,7 @@ struct loaded {
   lt_dlhandle handle;
   char *path;
   const struct iris_plugin_descriptor *desc;
+  int64_t load_us; /* dlopen + entry + checks */
 };
 
 struct iris_plugins {
@@ -68,6 +69,9 @@ void iris_plugins_free(struct iris_plugins *p) {
 size_t iris_plugins_count(const struct iris_plugins *p) { return p ? p->n : 0; }
 const struct iris_plugin_descriptor *iris_plugins_get(const struct iris_plugins *p, size_t i) {
   return p && i < p->n ? p->items[i].desc : NULL;
+}
+int64_t iris_plugins_load_us(const struct iris_plugins *p, size_t i) {
+  return p && i < p->n ? p->items[i].load_us : 0;
 }
 const char *iris_plugins_path(const struct iris_plugins *p, size_t i) {
   return p && i < p->n ? p->items[i].path : NULL;
@@ -165,7 +169,7 @@ int iris_plugins_load_file(struct iris_plugins *p, const char *path, struct iris
   iris_plugin_entry_fn entry;
   const struct iris_plugin_descriptor *d;
   struct loaded *grown;
-  int64_t t0 = iris_clock_mono_ms();
+  int64_t t0 = iris_clock_mono_us();
   int rc;
 
   pthread_mutex_lock(&ltdl_lock);
@@ -206,9 +210,10 @@ int iris_plugins_load_file(struct iris_plugins *p, const char *path, struct iris
   p->items[p->n].handle = h;
   p->items[p->n].desc = d;
   p->n++;
-  IRIS_LOG_INFO("loaded plugin %s %s (%s, ABI %u.%u, %zu modes) from %s in %lld ms", d->name,
+  p->items[p->n - 1].load_us = iris_clock_mono_us() - t0;
+  IRIS_LOG_INFO("loaded plugin %s %s (%s, ABI %u.%u, %zu modes) from %s in %lld us", d->name,
                 d->version, d->vendor, d->abi_major, d->abi_minor, d->nmodes, path,
-                (long long)(iris_clock_mono_ms() - t0));
+                (long long)p->items[p->n - 1].load_us);
   return IRIS_OK;
 }
 

@@ -12,6 +12,7 @@
 #define IRIS_PLUGIN_LOADER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "iris_plugin.h"
@@ -40,6 +41,8 @@ int iris_plugins_load_file(struct iris_plugins *p, const char *path,
 size_t iris_plugins_count(const struct iris_plugins *p);
 const struct iris_plugin_descriptor *iris_plugins_get(const struct iris_plugins *p, size_t i);
 const char *iris_plugins_path(const struct iris_plugins *p, size_t i);
+/* How long loading and checking plugin i took, in microseconds. */
+int64_t iris_plugins_load_us(const struct iris_plugins *p, size_t i);
 
 /* Rejections: "<file>: <what is wrong> (<fix>)". Borrowed. */
 size_t iris_plugins_rejections(const struct iris_plugins *p);

@@ -79,6 +79,7 @@ def main():
            "aws": {"region": "us-east-1", "endpoint": ENDPOINT},
            "queues": {"smoke": queue},
            "metrics": {"namespace": "Iris/Demo"},
+           "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
            "log": {"level": "info"}}
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
@@ -102,6 +103,11 @@ def main():
             ok(f"invocation {rid[:8]}: {d['applications']} applications, {d['users']} users, "
                f"{d['plans']} plans, {d['template_contents']} templates; queue round trip "
                f"{r['json']['queue']['message_id'][:8]}…; {r['json']['remaining_ms']} ms left")
+        plugins = rt.results[ids[0]]["json"]["plugins"]
+        ok("plugins loaded: " + ", ".join(f"{p['name']} {p['version']} ({'/'.join(p['modes'])}, "
+                                          f"{p['load_us']} µs)" for p in plugins["loaded"]))
+        for r in plugins["rejected"]:
+            fail(f"plugin rejected: {r}")
         for m in metrics:
             names = [x["Name"] for x in m["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
             ok(f"EMF metrics line: {', '.join(f'{n}={m[n]}' for n in names)}")

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "app.h"
+#include "plugin_loader.h"
 #include "runtime.h"
 
 #define IRIS_LOG_MODULE "smoke"
@@ -22,6 +23,7 @@
 struct smoke {
   struct iris_app app;
   const char *queue;
+  struct iris_plugins *plugins; /* loaded from plugins.dir when set */
 };
 
 static int count_rows(struct iris_db *db, const char *sql, int64_t *out, struct iris_err *err) {
@@ -31,6 +33,24 @@ static int count_rows(struct iris_db *db, const char *sql, int64_t *out, struct 
     rc = iris_db_get_i64(rows, 0, out, err);
   iris_db_rows_free(rows);
   return rc;
+}
+
+/* {"loaded": [{"name", "version", "modes", "load_us"}...], "rejected": [...]} */
+static json_t *plugin_report(const struct iris_plugins *p) {
+  json_t *loaded = json_array(), *rejected = json_array();
+  size_t i, m;
+  for (i = 0; i < iris_plugins_count(p); i++) {
+    const struct iris_plugin_descriptor *d = iris_plugins_get(p, i);
+    json_t *modes = json_array();
+    for (m = 0; m < d->nmodes; m++)
+      json_array_append_new(modes, json_string(d->modes[m]->mode));
+    json_array_append_new(loaded, json_pack("{s:s, s:s, s:o, s:I}", "name", d->name, "version",
+                                            d->version, "modes", modes, "load_us",
+                                            (json_int_t)iris_plugins_load_us(p, i)));
+  }
+  for (i = 0; i < iris_plugins_rejections(p); i++)
+    json_array_append_new(rejected, json_string(iris_plugins_rejection(p, i)));
+  return json_pack("{s:o, s:o}", "loaded", loaded, "rejected", rejected);
 }
 
 static int handle(void *data, const struct iris_runtime_invocation *inv, const char *event,
@@ -88,11 +108,12 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   iris_metrics_put(s->app.metrics, "smoke_duration", (double)(iris_clock_mono_ms() - t0),
                    IRIS_METRIC_MILLISECONDS, NULL);
   json_decref(doc);
-  doc = json_pack("{s:s, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:s}, s:I}", "request_id",
+  doc = json_pack("{s:s, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:s}, s:I, s:o}", "request_id",
                   inv->request_id, "database", "applications", (json_int_t)apps, "users",
                   (json_int_t)users, "plans", (json_int_t)plans, "template_contents",
                   (json_int_t)templates, "queue", "url", s->queue, "message_id", sent_id,
-                  "remaining_ms", (json_int_t)iris_runtime_remaining_ms(inv));
+                  "remaining_ms", (json_int_t)iris_runtime_remaining_ms(inv), "plugins",
+                  plugin_report(s->plugins));
   text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   rc = text ? iris_buf_appends(out, text) : iris_err_set(err, IRIS_ENOMEM, "smoke: answer");
 out:
@@ -105,9 +126,16 @@ out:
 }
 
 static int init(struct smoke *s, struct iris_err *err) {
+  const char *dir = NULL;
   int rc = iris_app_init(&s->app, "smoke", IRIS_APP_DB | IRIS_APP_SQS, err);
   if (rc == IRIS_OK)
     rc = iris_config_get_str(s->app.cfg, "queues.smoke", &s->queue, err);
+  if (rc == IRIS_OK)
+    rc = iris_plugins_new(&s->plugins, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(s->app.cfg, "plugins.dir", NULL, &dir, err);
+  if (rc == IRIS_OK && dir)
+    rc = iris_plugins_load_dir(s->plugins, dir, err);
   return rc;
 }
 
@@ -129,6 +157,7 @@ int main(void) {
     else if (rc)
       IRIS_LOG_ERR("runtime loop failed: %s", err.msg);
   }
+  iris_plugins_free(s.plugins);
   iris_app_cleanup(&s.app);
   return rc ? 1 : 0;
 }

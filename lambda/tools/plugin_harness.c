@@ -173,9 +173,10 @@ static void list(const struct iris_plugins *p) {
     char *line;
     for (m = 0; m < d->nmodes; m++)
       json_array_append_new(modes, json_string(d->modes[m]->mode));
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "plugin", d->name, "version", d->version,
-                  "vendor", d->vendor, "abi", d->abi_minor ? "1.x" : "1.0", "path",
-                  iris_plugins_path(p, i), "modes", modes);
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "plugin", d->name, "version",
+                  d->version, "vendor", d->vendor, "abi", d->abi_minor ? "1.x" : "1.0", "path",
+                  iris_plugins_path(p, i), "modes", modes, "load_us",
+                  (json_int_t)iris_plugins_load_us(p, i));
     line = json_dumps(o, JSON_COMPACT);
     puts(line);
     iris_free(line);

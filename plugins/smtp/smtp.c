@@ -345,8 +345,8 @@ static CURLcode attempt(struct smtp *s, const char *host, long port, const char 
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (s->ca_file)
-    curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca_file);
+  if (s->ca_file || getenv("IRIS_CA_FILE"))
+    curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca_file ? s->ca_file : getenv("IRIS_CA_FILE"));
   if (s->username) {
     curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
     curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->password);
