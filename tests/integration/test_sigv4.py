@@ -2,9 +2,12 @@
 request our C client sends (libcurl's CURLOPT_AWS_SIGV4), and botocore's SigV4Auth signs the
 same request (same X-Amz-Date, credentials, region, service, headers and body). The
 Authorization headers must be byte-identical, without and with a session token."""
+import datetime
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from unittest import mock
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -45,10 +48,14 @@ def resign(endpoint, req, key, secret, token):
     signed = {"Content-Type": h["content-type"], "X-Amz-Target": h["x-amz-target"]}
     aws_req = AWSRequest(method="POST", url=endpoint + req["path"], data=req["body"],
                          headers=signed)
-    aws_req.context["timestamp"] = h["x-amz-date"]
     if token:
         aws_req.headers["X-Amz-Security-Token"] = token
-    SigV4Auth(creds, "sqs", "us-east-1").add_auth(aws_req)
+    # add_auth stamps the request with "now": freeze botocore's clock at the instant curl
+    # signed, or a second boundary between the two would make the test flaky.
+    signed_at = datetime.datetime.strptime(h["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at):
+        SigV4Auth(creds, "sqs", "us-east-1").add_auth(aws_req)
+    assert aws_req.headers["X-Amz-Date"] == h["x-amz-date"]
     return aws_req.headers["Authorization"], h["authorization"]
 
 
