@@ -1,0 +1,1249 @@
+/*
+ * tmpl_filters.c — the filters and tests Iris templates use, each ported from Jinja2 3.1's
+ * definition (jinja2/filters.py, jinja2/tests.py) with Python's string semantics.
+ * Case mapping covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (ß upper-cases to
+ * "SS" as in Python); other scripts pass through unchanged.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "tmpl_int.h"
+#include "url.h"
+
+static const char *const filters[] = {
+    "default", "d", "upper", "lower", "title", "capitalize", "trim", "replace", "truncate",
+    "length", "count", "join", "first", "last", "round", "int", "float", "string", "tojson",
+    "e", "escape", "safe", "indent", "wordwrap", "urlencode", "abs", NULL};
+static const char *const tests[] = {"defined", "undefined", "none", "string", "number",
+                                    "integer", "float", "boolean", "true", "false", "mapping",
+                                    "sequence", "iterable", "odd", "even", "divisibleby",
+                                    "lower", "upper", "in", NULL};
+
+static int in_list(const char *const *l, const char *name) {
+  for (; *l; l++)
+    if (strcmp(*l, name) == 0)
+      return 1;
+  return 0;
+}
+int iris__tmpl_filter_known(const char *name) { return in_list(filters, name); }
+int iris__tmpl_test_known(const char *name) { return in_list(tests, name); }
+
+/* Appends to an iris_buf latch their first failure, checked once in take(). */
+static void latch(int rc) { (void)rc; }
+
+/* ---- argument access --------------------------------------------------------------------- */
+
+/* Argument `pos` (0-based after the value) or keyword `name`; NULL if absent. */
+static const struct tv *arg(const struct fargs *a, size_t pos, const char *name) {
+  size_t i;
+  if (pos < a->npos)
+    return &a->pos[pos];
+  for (i = 0; i < a->nkw; i++)
+    if (strcmp(a->kwname[i], name) == 0)
+      return &a->kw[i];
+  return NULL;
+}
+
+static int check_args(struct rctx *r, const char *filter, const struct fargs *a, size_t maxpos,
+                      const char *const *kwnames) {
+  size_t i;
+  if (a->npos > maxpos)
+    return iris__tmpl_fail(r, "filter '%s' takes at most %zu arguments", filter, maxpos);
+  for (i = 0; i < a->nkw; i++) {
+    size_t k;
+    int ok = 0;
+    for (k = 0; kwnames && kwnames[k]; k++)
+      if (strcmp(kwnames[k], a->kwname[i]) == 0) {
+        ok = 1;
+        if (k < a->npos)
+          return iris__tmpl_fail(r, "filter '%s' got argument '%s' twice", filter, a->kwname[i]);
+      }
+    if (!ok)
+      return iris__tmpl_fail(r, "filter '%s' got an unexpected keyword argument '%s'", filter,
+                             a->kwname[i]);
+  }
+  return IRIS_OK;
+}
+
+static int want_int(struct rctx *r, const struct tv *v, const char *what, int64_t *out) {
+  if (v->t != TV_INT && v->t != TV_BOOL)
+    return iris__tmpl_fail(r, "%s must be an integer, not %s", what, iris__tv_type_name(v));
+  *out = v->i;
+  return IRIS_OK;
+}
+
+/* ---- UTF-8 code points -------------------------------------------------------------------- */
+
+static size_t decode(const char *s, size_t n, size_t i, unsigned long *cp) {
+  unsigned char c = (unsigned char)s[i];
+  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+  size_t k;
+  if (i + len > n)
+    len = n - i;
+  *cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (k = 1; k < len; k++)
+    *cp = (*cp << 6) | ((unsigned char)s[i + k] & 0x3F);
+  return len ? len : 1;
+}
+
+static int put_cp(struct iris_buf *b, unsigned long cp) {
+  char u[4];
+  size_t n;
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    u[0] = (char)(0xC0 | (cp >> 6));
+    u[1] = (char)(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    u[0] = (char)(0xE0 | (cp >> 12));
+    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[2] = (char)(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    u[0] = (char)(0xF0 | (cp >> 18));
+    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[3] = (char)(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  return iris_buf_append(b, u, n);
+}
+
+static unsigned long cp_upper(unsigned long c) {
+  if (c >= 'a' && c <= 'z')
+    return c - 32;
+  if (c < 0x80)
+    return c;
+  if (c == 0xB5)
+    return 0x39C;
+  if (c >= 0xE0 && c <= 0xFE && c != 0xF7)
+    return c - 32;
+  if (c == 0xFF)
+    return 0x178;
+  if (c == 0x131)
+    return 'I';
+  if (c == 0x17F)
+    return 'S';
+  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
+    return (c & 1) ? c - 1 : c;
+  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+    return (c & 1) ? c : c - 1;
+  if (c == 0x3C2)
+    return 0x3A3;
+  if (c >= 0x3B1 && c <= 0x3C9)
+    return c - 32;
+  if (c == 0x3AC)
+    return 0x386;
+  if (c >= 0x3AD && c <= 0x3AF)
+    return c - 37;
+  if (c == 0x3CC)
+    return 0x38C;
+  if (c == 0x3CD || c == 0x3CE)
+    return c - 63;
+  if (c >= 0x430 && c <= 0x44F)
+    return c - 32;
+  if (c >= 0x450 && c <= 0x45F)
+    return c - 80;
+  return c;
+}
+
+static unsigned long cp_lower(unsigned long c) {
+  if (c >= 'A' && c <= 'Z')
+    return c + 32;
+  if (c < 0x80)
+    return c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
+    return c + 32;
+  if (c == 0x178)
+    return 0xFF;
+  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
+    return (c & 1) ? c : c + 1;
+  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+    return (c & 1) ? c + 1 : c;
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+    return c + 32;
+  if (c == 0x386)
+    return 0x3AC;
+  if (c >= 0x388 && c <= 0x38A)
+    return c + 37;
+  if (c == 0x38C)
+    return 0x3CC;
+  if (c == 0x38E || c == 0x38F)
+    return c + 63;
+  if (c >= 0x410 && c <= 0x42F)
+    return c + 32;
+  if (c >= 0x400 && c <= 0x40F)
+    return c + 80;
+  return c;
+}
+
+/* Python's str.isspace() for one code point. */
+static int cp_space(unsigned long c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Python's str.splitlines() boundaries: returns the length of the line break at i, or 0. */
+static size_t line_break(const char *s, size_t n, size_t i) {
+  unsigned char c = (unsigned char)s[i];
+  if (c == '\r')
+    return (i + 1 < n && s[i + 1] == '\n') ? 2 : 1;
+  if (c == '\n' || c == '\v' || c == '\f' || c == 0x1C || c == 0x1D || c == 0x1E)
+    return 1;
+  if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85)
+    return 2;
+  if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+      ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9))
+    return 3;
+  return 0;
+}
+
+/* Finish a filter that built its result in b: move it to the scratch arena. */
+static int take(struct rctx *r, struct iris_buf *b, struct tv *out, int safe) {
+  char *s;
+  if (iris_buf_rc(b)) {
+    int rc = iris_buf_rc(b);
+    iris_buf_cleanup(b);
+    return iris_err_set(r->err, rc, "template '%s': filter output too large or out of memory",
+                        r->t->name);
+  }
+  s = iris__tmpl_scratch(r, iris_buf_len(b));
+  if (!s) {
+    iris_buf_cleanup(b);
+    return IRIS_ENOMEM;
+  }
+  memcpy(s, iris_buf_ptr(b), iris_buf_len(b));
+  *out = iris__tv_str(s, iris_buf_len(b));
+  out->safe = safe;
+  iris_buf_cleanup(b);
+  return IRIS_OK;
+}
+
+enum casing { UPPER, LOWER, CAPITALIZE, TITLE };
+
+static int change_case(struct rctx *r, const struct tv *in, enum casing how, struct tv *out) {
+  struct iris_buf b;
+  struct tv s;
+  size_t i = 0;
+  int start = 1, rc;
+  rc = iris__tv_to_string(r, in, &s);
+  if (rc)
+    return rc;
+  iris_buf_init(&b, 0);
+  while (i < s.n) {
+    unsigned long c;
+    size_t len = decode(s.s, s.n, i, &c);
+    int sep = how == TITLE && (c == '-' || cp_space(c) || c == '(' || c == '{' || c == '[' ||
+                               c == '<');
+    int up = how == UPPER || ((how == CAPITALIZE || how == TITLE) && start && !sep);
+    if (c == 0x3A3 && how == LOWER) {
+      /* Python's final sigma: Σ after a cased letter and not before one becomes ς */
+      unsigned long nc = 0;
+      int prev_cased = i > 0, next_cased = 0;
+      if (i + len < s.n) {
+        decode(s.s, s.n, i + len, &nc);
+        next_cased = cp_upper(nc) != nc || cp_lower(nc) != nc;
+      }
+      if (prev_cased) {
+        size_t pst = i - 1;
+        unsigned long pc;
+        while (pst > 0 && ((unsigned char)s.s[pst] & 0xC0) == 0x80)
+          pst--;
+        decode(s.s, s.n, pst, &pc);
+        prev_cased = cp_upper(pc) != pc || cp_lower(pc) != pc;
+      }
+      latch(put_cp(&b, prev_cased && !next_cased ? 0x3C2 : 0x3C3));
+    } else if (c == 0xDF && up) {
+      latch(iris_buf_appends(&b, how == UPPER || how == TITLE ? "SS" : "Ss"));
+    } else {
+      latch(put_cp(&b, up ? cp_upper(c) : cp_lower(c)));
+    }
+    if (how == TITLE)
+      start = sep;
+    else
+      start = 0;
+    i += len;
+  }
+  return take(r, &b, out, in->safe && how != TITLE);
+}
+
+static int do_trim(struct rctx *r, const struct tv *in, const struct tv *chars, struct tv *out) {
+  struct tv s;
+  size_t a = 0, z;
+  int rc = iris__tv_to_string(r, in, &s);
+  if (rc)
+    return rc;
+  z = s.n;
+  if (chars && chars->t != TV_NONE) {
+    if (chars->t != TV_STR)
+      return iris__tmpl_fail(r, "trim(chars) must be a string");
+    /* strip any of the given characters (ASCII sets in practice) */
+    while (a < z && memchr(chars->s, s.s[a], chars->n))
+      a++;
+    while (z > a && memchr(chars->s, s.s[z - 1], chars->n))
+      z--;
+  } else {
+    while (a < z) {
+      unsigned long c;
+      size_t len = decode(s.s, s.n, a, &c);
+      if (!cp_space(c))
+        break;
+      a += len;
+    }
+    while (z > a) {
+      size_t st = z - 1;
+      unsigned long c;
+      while (st > a && ((unsigned char)s.s[st] & 0xC0) == 0x80)
+        st--;
+      decode(s.s, s.n, st, &c);
+      if (!cp_space(c))
+        break;
+      z = st;
+    }
+  }
+  *out = iris__tv_str(s.s + a, z - a);
+  out->safe = in->safe;
+  return IRIS_OK;
+}
+
+static int do_replace(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"old", "new", "count", NULL};
+  const struct tv *old = arg(a, 0, "old"), *nw = arg(a, 1, "new"), *cnt = arg(a, 2, "count");
+  struct tv s, o, n;
+  struct iris_buf b;
+  int64_t count = -1, done = 0;
+  size_t i = 0;
+  int rc = check_args(r, "replace", a, 3, kw);
+  if (rc)
+    return rc;
+  if (!old || !nw)
+    return iris__tmpl_fail(r, "replace() needs the old and new strings");
+  if (cnt && cnt->t != TV_NONE && (rc = want_int(r, cnt, "replace() count", &count)))
+    return rc;
+  if ((rc = iris__tv_to_string(r, in, &s)) || (rc = iris__tv_to_string(r, old, &o)) ||
+      (rc = iris__tv_to_string(r, nw, &n)))
+    return rc;
+  iris_buf_init(&b, 0);
+  if (o.n == 0) {
+    /* Python inserts `new` before every character and at the end */
+    while (i <= s.n) {
+      if (count < 0 || done < count) {
+        latch(iris_buf_append(&b, n.s, n.n));
+        done++;
+      }
+      if (i == s.n)
+        break;
+      {
+        unsigned long c;
+        size_t len = decode(s.s, s.n, i, &c);
+        latch(iris_buf_append(&b, s.s + i, len));
+        i += len;
+      }
+    }
+    return take(r, &b, out, 0);
+  }
+  while (i < s.n) {
+    if ((count < 0 || done < count) && i + o.n <= s.n && memcmp(s.s + i, o.s, o.n) == 0) {
+      latch(iris_buf_append(&b, n.s, n.n));
+      i += o.n;
+      done++;
+    } else {
+      latch(iris_buf_appendc(&b, s.s[i++]));
+    }
+  }
+  return take(r, &b, out, 0);
+}
+
+static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"length", "killwords", "end", "leeway", NULL};
+  const struct tv *lv = arg(a, 0, "length"), *kv = arg(a, 1, "killwords"), *ev = arg(a, 2, "end"),
+                  *wv = arg(a, 3, "leeway");
+  int64_t length = 255, leeway = 5;
+  struct tv s, end = iris__tv_str("...", 3);
+  size_t slen, cut, endlen;
+  int rc = check_args(r, "truncate", a, 4, kw);
+  if (rc)
+    return rc;
+  if (lv && (rc = want_int(r, lv, "truncate() length", &length)))
+    return rc;
+  if (wv && wv->t != TV_NONE && (rc = want_int(r, wv, "truncate() leeway", &leeway)))
+    return rc;
+  if (ev && (rc = iris__tv_to_string(r, ev, &end)))
+    return rc;
+  if ((rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  endlen = iris__utf8_count(end.s, end.n);
+  if (length < (int64_t)endlen)
+    return iris__tmpl_fail(r, "truncate(): expected length >= %zu, got %lld", endlen,
+                           (long long)length);
+  if (leeway < 0)
+    return iris__tmpl_fail(r, "truncate(): expected leeway >= 0, got %lld", (long long)leeway);
+  slen = iris__utf8_count(s.s, s.n);
+  if ((int64_t)slen <= length + leeway) {
+    *out = s;
+    return IRIS_OK;
+  }
+  cut = iris__utf8_offset(s.s, s.n, (size_t)length - endlen);
+  if (!(kv && iris__tv_truthy(kv))) {
+    /* result = s[:length - len(end)].rsplit(" ", 1)[0] */
+    size_t k = cut;
+    while (k > 0 && s.s[k - 1] != ' ')
+      k--;
+    if (k > 0)
+      cut = k - 1;
+  }
+  {
+    char *d = iris__tmpl_scratch(r, cut + end.n);
+    if (!d)
+      return IRIS_ENOMEM;
+    memcpy(d, s.s, cut);
+    memcpy(d + cut, end.s, end.n);
+    *out = iris__tv_str(d, cut + end.n);
+  }
+  return IRIS_OK;
+}
+
+static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"d", "attribute", NULL};
+  const struct tv *dv = arg(a, 0, "d"), *attr = arg(a, 1, "attribute");
+  struct tv sep = iris__tv_str("", 0);
+  struct iris_buf b;
+  size_t i, n;
+  int rc = check_args(r, "join", a, 2, kw);
+  if (rc)
+    return rc;
+  if (dv && (rc = iris__tv_to_string(r, dv, &sep)))
+    return rc;
+  if (in->t == TV_UNDEF) {
+    *out = iris__tv_str("", 0);
+    return IRIS_OK;
+  }
+  iris_buf_init(&b, 0);
+  if (in->t == TV_STR) {
+    for (i = 0; i < in->n;) {
+      unsigned long c;
+      size_t len = decode(in->s, in->n, i, &c);
+      if (i)
+        latch(iris_buf_append(&b, sep.s, sep.n));
+      latch(iris_buf_append(&b, in->s + i, len));
+      i += len;
+    }
+    return take(r, &b, out, 0);
+  }
+  if (in->t != TV_LIST && in->t != TV_DICT) {
+    iris_buf_cleanup(&b);
+    return iris__tmpl_fail(r, "join(): '%s' object is not iterable", iris__tv_type_name(in));
+  }
+  n = in->t == TV_LIST ? json_array_size(in->j) : json_object_size(in->j);
+  if (in->t == TV_DICT) {
+    const char *k;
+    json_t *v;
+    size_t idx = 0;
+    json_object_foreach(in->j, k, v) {
+      if (idx++)
+        latch(iris_buf_append(&b, sep.s, sep.n));
+      latch(iris_buf_appends(&b, k));
+    }
+    return take(r, &b, out, 0);
+  }
+  for (i = 0; i < n; i++) {
+    json_t *item = json_array_get(in->j, i);
+    struct tv v;
+    if (attr) {
+      struct tv an;
+      char *key;
+      if ((rc = iris__tv_to_string(r, attr, &an)) || !(key = iris__tmpl_scratch(r, an.n))) {
+        iris_buf_cleanup(&b);
+        return rc ? rc : IRIS_ENOMEM;
+      }
+      memcpy(key, an.s, an.n);
+      item = json_is_object(item) ? json_object_get(item, key) : NULL;
+      if (!item) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "join(): item %zu has no attribute '%s'", i, key);
+      }
+    }
+    v = iris__tv_from_json(item);
+    if (i)
+      latch(iris_buf_append(&b, sep.s, sep.n));
+    if (iris__tv_append_str(r, &v, &b) && r->err->rc) {
+      iris_buf_cleanup(&b);
+      return r->err->rc;
+    }
+  }
+  return take(r, &b, out, 0);
+}
+
+static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *out) {
+  switch (in->t) {
+  case TV_UNDEF:
+    *out = iris__tv_undef("first/last of an undefined value");
+    return IRIS_OK;
+  case TV_LIST: {
+    size_t n = json_array_size(in->j);
+    *out = n ? iris__tv_from_json(json_array_get(in->j, last ? n - 1 : 0))
+             : iris__tv_undef("first/last of an empty list");
+    return IRIS_OK;
+  }
+  case TV_DICT: {
+    const char *k, *pick = NULL;
+    json_t *v;
+    json_object_foreach(in->j, k, v) {
+      if (!pick || last)
+        pick = k;
+      if (!last)
+        break;
+    }
+    if (last)
+      return iris__tmpl_fail(r, "last(): a dict cannot be reversed");
+    *out = pick ? iris__tv_str(pick, strlen(pick)) : iris__tv_undef("first of an empty dict");
+    return IRIS_OK;
+  }
+  case TV_STR: {
+    size_t n = iris__utf8_count(in->s, in->n), a, z;
+    if (!n) {
+      *out = iris__tv_undef("first/last of an empty string");
+      return IRIS_OK;
+    }
+    a = iris__utf8_offset(in->s, in->n, last ? n - 1 : 0);
+    z = iris__utf8_offset(in->s, in->n, last ? n : 1);
+    *out = iris__tv_str(in->s + a, z - a);
+    return IRIS_OK;
+  }
+  default:
+    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
+  }
+}
+
+static int do_round(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"precision", "method", NULL};
+  const struct tv *pv = arg(a, 0, "precision"), *mv = arg(a, 1, "method");
+  int64_t prec = 0;
+  struct tv method = iris__tv_str("common", 6);
+  double x, scale;
+  int rc = check_args(r, "round", a, 2, kw);
+  if (rc)
+    return rc;
+  if (pv && (rc = want_int(r, pv, "round() precision", &prec)))
+    return rc;
+  if (mv && (rc = iris__tv_to_string(r, mv, &method)))
+    return rc;
+  if (in->t != TV_INT && in->t != TV_FLOAT && in->t != TV_BOOL)
+    return iris__tmpl_fail(r, "round(): '%s' is not a number", iris__tv_type_name(in));
+  if (prec < 0 || prec > 15)
+    return iris__tmpl_fail(r, "round(): precision must be 0-15 in this engine");
+  x = in->t == TV_FLOAT ? in->f : (double)in->i;
+  scale = pow(10.0, (double)prec);
+  if (method.n == 6 && memcmp(method.s, "common", 6) == 0) {
+    char buf[400];
+    if (in->t != TV_FLOAT) {
+      *out = iris__tv_int(in->i); /* Python: round(int, n) is that int */
+      return IRIS_OK;
+    }
+    if (!isfinite(x)) {
+      *out = *in;
+      return IRIS_OK;
+    }
+    /* printf rounds the exact binary value half-to-even, like Python's round(). */
+    snprintf(buf, sizeof buf, "%.*f", (int)prec, x);
+    *out = iris__tv_float(strtod(buf, NULL));
+    return IRIS_OK;
+  }
+  if (method.n == 4 && memcmp(method.s, "ceil", 4) == 0) {
+    *out = iris__tv_float(ceil(x * scale) / scale);
+    return IRIS_OK;
+  }
+  if (method.n == 5 && memcmp(method.s, "floor", 5) == 0) {
+    *out = iris__tv_float(floor(x * scale) / scale);
+    return IRIS_OK;
+  }
+  return iris__tmpl_fail(r, "round(): method must be common, ceil or floor");
+}
+
+/* Python's float() of a string; 0 if it does not parse. */
+static int parse_float(const char *s, size_t n, double *out) {
+  char buf[128];
+  size_t a = 0, z = n, k, o = 0;
+  char *end;
+  while (a < z && isspace((unsigned char)s[a]))
+    a++;
+  while (z > a && isspace((unsigned char)s[z - 1]))
+    z--;
+  if (z == a || z - a >= sizeof buf)
+    return 0;
+  for (k = a; k < z; k++) {
+    if (s[k] == 'x' || s[k] == 'X' || s[k] == 'p' || s[k] == 'P')
+      return 0; /* strtod reads hex floats; Python does not */
+    if (s[k] == '_') {
+      if (k == a || k + 1 == z || !isdigit((unsigned char)s[k - 1]) ||
+          !isdigit((unsigned char)s[k + 1]))
+        return 0;
+      continue;
+    }
+    buf[o++] = s[k];
+  }
+  buf[o] = '\0';
+  *out = strtod(buf, &end);
+  return *end == '\0';
+}
+
+static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"default", "base", NULL};
+  const struct tv *dv = arg(a, 0, "default"), *bv = arg(a, 1, "base");
+  int64_t base = 10;
+  int rc = check_args(r, "int", a, 2, kw);
+  struct tv def = iris__tv_int(0);
+  if (rc)
+    return rc;
+  if (dv)
+    def = *dv;
+  if (bv && (rc = want_int(r, bv, "int() base", &base)))
+    return rc;
+  switch (in->t) {
+  case TV_INT: case TV_BOOL:
+    *out = iris__tv_int(in->i);
+    return IRIS_OK;
+  case TV_FLOAT:
+    if (!isfinite(in->f) || fabs(in->f) >= 9.2e18) {
+      *out = def;
+      return IRIS_OK;
+    }
+    *out = iris__tv_int((int64_t)in->f);
+    return IRIS_OK;
+  case TV_STR: {
+    char buf[128], *end;
+    size_t x = 0, z = in->n, o = 0, k;
+    long long v;
+    double f;
+    while (x < z && isspace((unsigned char)in->s[x]))
+      x++;
+    while (z > x && isspace((unsigned char)in->s[z - 1]))
+      z--;
+    if (z > x && z - x < sizeof buf) {
+      for (k = x; k < z; k++)
+        if (in->s[k] != '_')
+          buf[o++] = in->s[k];
+      buf[o] = '\0';
+      errno = 0;
+      v = strtoll(buf, &end, (int)base);
+      if (*end == '\0' && o && !errno && !(base == 10 && (buf[0] == '0' && o > 1 && isalpha((unsigned char)buf[1])))) {
+        *out = iris__tv_int(v);
+        return IRIS_OK;
+      }
+    }
+    /* int(float(value)) */
+    if (parse_float(in->s, in->n, &f) && isfinite(f) && fabs(f) < 9.2e18) {
+      *out = iris__tv_int((int64_t)f);
+      return IRIS_OK;
+    }
+    *out = def;
+    return IRIS_OK;
+  }
+  default:
+    *out = def;
+    return IRIS_OK;
+  }
+}
+
+static int do_float(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"default", NULL};
+  const struct tv *dv = arg(a, 0, "default");
+  struct tv def = iris__tv_float(0.0);
+  double f;
+  int rc = check_args(r, "float", a, 1, kw);
+  if (rc)
+    return rc;
+  if (dv)
+    def = *dv;
+  if (in->t == TV_FLOAT) {
+    *out = *in;
+  } else if (in->t == TV_INT || in->t == TV_BOOL) {
+    *out = iris__tv_float((double)in->i);
+  } else if (in->t == TV_STR && parse_float(in->s, in->n, &f)) {
+    *out = iris__tv_float(f);
+  } else {
+    *out = def;
+  }
+  return IRIS_OK;
+}
+
+/* json.dumps(sort_keys=True) with ensure_ascii, then Jinja's HTML-safe replacements. */
+static int json_string_out(struct iris_buf *b, const char *s, size_t n) {
+  size_t i = 0;
+  int rc = iris_buf_appendc(b, '"');
+  while (i < n && rc == IRIS_OK) {
+    unsigned long c;
+    size_t len = decode(s, n, i, &c);
+    i += len;
+    if (c == '"')
+      rc = iris_buf_appends(b, "\\\"");
+    else if (c == '\\')
+      rc = iris_buf_appends(b, "\\\\");
+    else if (c == '\n')
+      rc = iris_buf_appends(b, "\\n");
+    else if (c == '\r')
+      rc = iris_buf_appends(b, "\\r");
+    else if (c == '\t')
+      rc = iris_buf_appends(b, "\\t");
+    else if (c == '\b')
+      rc = iris_buf_appends(b, "\\b");
+    else if (c == '\f')
+      rc = iris_buf_appends(b, "\\f");
+    else if (c == '<' || c == '>' || c == '&' || c == '\'' || c < 0x20 || (c >= 0x7f && c < 0x10000))
+      rc = iris_buf_appendf(b, "\\u%04lx", c);
+    else if (c >= 0x10000) {
+      unsigned long v = c - 0x10000;
+      rc = iris_buf_appendf(b, "\\u%04lx\\u%04lx", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+    } else
+      rc = iris_buf_appendc(b, (char)c);
+  }
+  return rc ? rc : iris_buf_appendc(b, '"');
+}
+
+static int cmp_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t indent, int level) {
+  char num[64];
+  size_t i;
+  int rc = IRIS_OK;
+  if (level > IRIS_TMPL_MAX_DEPTH)
+    return iris__tmpl_fail(r, "tojson: value nested too deeply");
+#define NEWLINE(l)                                                                        \
+  do {                                                                                    \
+    if (indent >= 0) {                                                                    \
+      int64_t k_;                                                                         \
+      rc = rc ? rc : iris_buf_appendc(b, '\n');                                           \
+      for (k_ = 0; k_ < indent * (l) && rc == IRIS_OK; k_++)                              \
+        rc = iris_buf_appendc(b, ' ');                                                    \
+    }                                                                                     \
+  } while (0)
+  switch (json_typeof(j)) {
+  case JSON_NULL: return iris_buf_appends(b, "null");
+  case JSON_TRUE: return iris_buf_appends(b, "true");
+  case JSON_FALSE: return iris_buf_appends(b, "false");
+  case JSON_INTEGER: return iris_buf_appendf(b, "%lld", (long long)json_integer_value(j));
+  case JSON_REAL: {
+    double f = json_real_value(j);
+    if (isnan(f))
+      return iris_buf_appends(b, "NaN");
+    if (isinf(f))
+      return iris_buf_appends(b, f > 0 ? "Infinity" : "-Infinity");
+    iris__tmpl_format_float(f, num, sizeof num);
+    return iris_buf_appends(b, num);
+  }
+  case JSON_STRING: return json_string_out(b, json_string_value(j), json_string_length(j));
+  case JSON_ARRAY:
+    if (json_array_size(j) == 0)
+      return iris_buf_appends(b, "[]");
+    rc = iris_buf_appendc(b, '[');
+    for (i = 0; i < json_array_size(j) && rc == IRIS_OK; i++) {
+      if (i)
+        rc = iris_buf_appends(b, indent >= 0 ? "," : ", ");
+      NEWLINE(level + 1);
+      if (rc == IRIS_OK)
+        rc = json_out(r, json_array_get(j, i), b, indent, level + 1);
+    }
+    NEWLINE(level);
+    return rc ? rc : iris_buf_appendc(b, ']');
+  case JSON_OBJECT: {
+    const char **keys;
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    if (json_object_size(j) == 0)
+      return iris_buf_appends(b, "{}");
+    keys = iris_calloc(json_object_size(j), sizeof *keys);
+    if (!keys)
+      return IRIS_ENOMEM;
+    json_object_foreach(j, k, v) keys[n++] = k;
+    qsort(keys, n, sizeof *keys, cmp_keys);
+    rc = iris_buf_appendc(b, '{');
+    for (i = 0; i < n && rc == IRIS_OK; i++) {
+      if (i)
+        rc = iris_buf_appends(b, indent >= 0 ? "," : ", ");
+      NEWLINE(level + 1);
+      if (rc == IRIS_OK)
+        rc = json_string_out(b, keys[i], strlen(keys[i]));
+      if (rc == IRIS_OK)
+        rc = iris_buf_appends(b, ": ");
+      if (rc == IRIS_OK)
+        rc = json_out(r, json_object_get(j, keys[i]), b, indent, level + 1);
+    }
+    iris_free(keys);
+    NEWLINE(level);
+    return rc ? rc : iris_buf_appendc(b, '}');
+  }
+  }
+#undef NEWLINE
+  return IRIS_OK;
+}
+
+static int do_tojson(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"indent", NULL};
+  const struct tv *iv = arg(a, 0, "indent");
+  int64_t indent = -1;
+  json_t *j = NULL;
+  struct iris_buf b;
+  int rc = check_args(r, "tojson", a, 1, kw);
+  if (rc)
+    return rc;
+  if (iv && iv->t != TV_NONE && (rc = want_int(r, iv, "tojson() indent", &indent)))
+    return rc;
+  if (in->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
+  if ((rc = iris__tv_to_json(r, in, &j)))
+    return rc;
+  iris_buf_init(&b, 0);
+  rc = json_out(r, j, &b, indent, 0);
+  json_decref(j);
+  if (rc && r->err->rc) {
+    iris_buf_cleanup(&b);
+    return r->err->rc;
+  }
+  return take(r, &b, out, 1);
+}
+
+/* Python's str.splitlines() pieces (without the breaks) of s, as offsets. */
+struct line {
+  size_t a, z;
+};
+
+static size_t split_lines(const char *s, size_t n, struct line *lines, size_t max) {
+  size_t i = 0, start = 0, nl = 0;
+  while (i < n) {
+    size_t br = line_break(s, n, i);
+    if (br) {
+      if (nl < max)
+        lines[nl] = (struct line){start, i};
+      nl++;
+      i += br;
+      start = i;
+    } else {
+      i++;
+    }
+  }
+  if (start < n) {
+    if (nl < max)
+      lines[nl] = (struct line){start, n};
+    nl++;
+  }
+  return nl;
+}
+
+static int do_indent(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"width", "first", "blank", NULL};
+  const struct tv *wv = arg(a, 0, "width"), *fv = arg(a, 1, "first"), *bv = arg(a, 2, "blank");
+  struct tv s, ind;
+  struct iris_buf b;
+  struct line *lines;
+  size_t nl, i, cap;
+  char *src;
+  int rc = check_args(r, "indent", a, 3, kw), first = fv && iris__tv_truthy(fv),
+      blank = bv && iris__tv_truthy(bv);
+  if (rc)
+    return rc;
+  if (wv && wv->t == TV_STR) {
+    ind = *wv;
+  } else {
+    int64_t w = 4;
+    char *sp;
+    if (wv && (rc = want_int(r, wv, "indent() width", &w)))
+      return rc;
+    if (w < 0)
+      w = 0;
+    if (w > 1000)
+      return iris__tmpl_fail(r, "indent(): width too large");
+    sp = iris__tmpl_scratch(r, (size_t)w);
+    if (!sp)
+      return IRIS_ENOMEM;
+    memset(sp, ' ', (size_t)w);
+    ind = iris__tv_str(sp, (size_t)w);
+  }
+  if ((rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  /* s += "\n" (Jinja's quirk so that splitlines keeps a trailing empty line) */
+  src = iris__tmpl_scratch(r, s.n + 1);
+  if (!src)
+    return IRIS_ENOMEM;
+  memcpy(src, s.s, s.n);
+  src[s.n] = '\n';
+  cap = split_lines(src, s.n + 1, NULL, 0);
+  lines = iris_calloc(cap ? cap : 1, sizeof *lines);
+  if (!lines)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  nl = split_lines(src, s.n + 1, lines, cap);
+  iris_buf_init(&b, 0);
+  if (first)
+    latch(iris_buf_append(&b, ind.s, ind.n));
+  for (i = 0; i < nl; i++) {
+    size_t len = lines[i].z - lines[i].a;
+    if (i) {
+      latch(iris_buf_appendc(&b, '\n'));
+      if (blank || len)
+        latch(iris_buf_append(&b, ind.s, ind.n));
+    }
+    latch(iris_buf_append(&b, src + lines[i].a, len));
+  }
+  iris_free(lines);
+  return take(r, &b, out, 0);
+}
+
+/* textwrap.wrap(line, width, expand_tabs=False, replace_whitespace=False, break_long_words,
+ * break_on_hyphens=False) appended to b, lines joined by wrap. */
+static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int break_long,
+                     const struct tv *wrap, struct iris_buf *b, int *wrote) {
+  struct chunk {
+    const char *p;
+    size_t n;   /* bytes */
+    size_t len; /* code points */
+    int space;
+  } *ch;
+  size_t nch = 0, i = 0, c = 0;
+  int lines = 0;
+  ch = iris_calloc(n + 1, sizeof *ch);
+  if (!ch)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  while (i < n) {
+    unsigned long cp;
+    size_t len = decode(s, n, i, &cp), st = i;
+    int sp = cp_space(cp);
+    while (i < n) {
+      len = decode(s, n, i, &cp);
+      if (cp_space(cp) != sp)
+        break;
+      i += len;
+    }
+    ch[nch].p = s + st;
+    ch[nch].n = i - st;
+    ch[nch].len = iris__utf8_count(s + st, i - st);
+    ch[nch].space = sp;
+    nch++;
+  }
+  while (c < nch) {
+    size_t line_start_b = b->len, cur = 0;
+    int any = 0;
+    /* drop leading whitespace except at the very beginning of the text */
+    if (ch[c].space && lines)
+      c++;
+    if (lines)
+      latch(iris_buf_append(b, wrap->s, wrap->n));
+    line_start_b = b->len;
+    while (c < nch && cur + ch[c].len <= (size_t)width) {
+      latch(iris_buf_append(b, ch[c].p, ch[c].n));
+      cur += ch[c].len;
+      any = 1;
+      c++;
+    }
+    if (c < nch && ch[c].len > (size_t)width) {
+      if (break_long) {
+        size_t space_left = width < 1 ? 1 : (size_t)width - cur;
+        size_t cut = iris__utf8_offset(ch[c].p, ch[c].n, space_left);
+        latch(iris_buf_append(b, ch[c].p, cut));
+        ch[c].p += cut;
+        ch[c].n -= cut;
+        ch[c].len -= space_left;
+        any = 1;
+      } else if (!any) {
+        latch(iris_buf_append(b, ch[c].p, ch[c].n));
+        any = 1;
+        c++;
+      }
+    }
+    /* drop trailing whitespace of the line */
+    if (any) {
+      size_t end = b->len;
+      while (end > line_start_b && isspace((unsigned char)b->ptr[end - 1]))
+        end--;
+      if (end == line_start_b && b->len > line_start_b) {
+        /* the line was only whitespace: textwrap drops it */
+        b->len = line_start_b;
+        if (lines)
+          b->len -= wrap->n;
+        b->ptr[b->len] = '\0';
+        continue;
+      }
+      b->len = end;
+      if (b->ptr)
+        b->ptr[b->len] = '\0';
+      lines++;
+    } else if (lines) {
+      b->len -= wrap->n;
+      if (b->ptr)
+        b->ptr[b->len] = '\0';
+    }
+  }
+  iris_free(ch);
+  *wrote = lines;
+  return iris_buf_rc(b);
+}
+
+static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"width", "break_long_words", "wrapstring",
+                                   "break_on_hyphens", NULL};
+  const struct tv *wv = arg(a, 0, "width"), *bl = arg(a, 1, "break_long_words"),
+                  *ws = arg(a, 2, "wrapstring"), *bh = arg(a, 3, "break_on_hyphens");
+  int64_t width = 79;
+  struct tv s, wrap = iris__tv_str("\n", 1);
+  struct iris_buf b;
+  size_t i = 0, start = 0;
+  int rc = check_args(r, "wordwrap", a, 4, kw), break_long = !bl || iris__tv_truthy(bl),
+      hyphens = !bh || iris__tv_truthy(bh), first = 1;
+  if (rc)
+    return rc;
+  if (wv && (rc = want_int(r, wv, "wordwrap() width", &width)))
+    return rc;
+  if (width <= 0)
+    return iris__tmpl_fail(r, "wordwrap(): invalid width %lld (must be > 0)", (long long)width);
+  if (ws && ws->t != TV_NONE && (rc = iris__tv_to_string(r, ws, &wrap)))
+    return rc;
+  if ((rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  if (hyphens && memchr(s.s, '-', s.n))
+    return iris__tmpl_fail(r, "wordwrap(): breaking words at hyphens is not supported by this "
+                              "engine; pass break_on_hyphens=false");
+  iris_buf_init(&b, 0);
+  while (i <= s.n) {
+    size_t br = i < s.n ? line_break(s.s, s.n, i) : 0;
+    if (i == s.n || br) {
+      int wrote = 0;
+      if (i == s.n && start == s.n && !first)
+        break; /* splitlines: no empty piece after a final line break */
+      if (!first)
+        latch(iris_buf_append(&b, wrap.s, wrap.n));
+      first = 0;
+      if (wrap_line(r, s.s + start, i - start, width, break_long, &wrap, &b, &wrote) &&
+          r->err->rc) {
+        iris_buf_cleanup(&b);
+        return r->err->rc;
+      }
+      if (i == s.n)
+        break;
+      i += br;
+      start = i;
+      if (i == s.n)
+        break;
+      continue;
+    }
+    i++;
+  }
+  return take(r, &b, out, 0);
+}
+
+static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct iris_buf b;
+  struct tv s;
+  int rc;
+  iris_buf_init(&b, 0);
+  if (in->t == TV_DICT) {
+    const char *k;
+    json_t *v;
+    int first = 1;
+    json_object_foreach(in->j, k, v) {
+      struct tv val = iris__tv_from_json(v), vs;
+      if ((rc = iris__tv_to_string(r, &val, &vs))) {
+        iris_buf_cleanup(&b);
+        return rc;
+      }
+      if (!first)
+        latch(iris_buf_appendc(&b, '&'));
+      first = 0;
+      latch(iris_url_append_quoted(&b, k, strlen(k), "", 1));
+      latch(iris_buf_appendc(&b, '='));
+      latch(iris_url_append_quoted(&b, vs.s, vs.n, "", 1));
+    }
+    return take(r, &b, out, 0);
+  }
+  if (in->t == TV_LIST) {
+    iris_buf_cleanup(&b);
+    return iris__tmpl_fail(r, "urlencode(): lists are not supported by this engine; use a dict");
+  }
+  if ((rc = iris__tv_to_string(r, in, &s))) {
+    iris_buf_cleanup(&b);
+    return rc;
+  }
+  latch(iris_url_append_quoted(&b, s.s, s.n, "/", 0));
+  return take(r, &b, out, 0);
+}
+
+int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
+                      const struct fargs *a, struct tv *out) {
+  int rc;
+  if (strcmp(name, "default") == 0 || strcmp(name, "d") == 0) {
+    static const char *const kw[] = {"default_value", "boolean", NULL};
+    const struct tv *dv = arg(a, 0, "default_value"), *bv = arg(a, 1, "boolean");
+    if ((rc = check_args(r, name, a, 2, kw)))
+      return rc;
+    if (in->t == TV_UNDEF || (bv && iris__tv_truthy(bv) && !iris__tv_truthy(in)))
+      *out = dv ? *dv : iris__tv_str("", 0);
+    else
+      *out = *in;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
+      strcmp(name, "capitalize") == 0 || strcmp(name, "title") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    return change_case(r, in, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER
+                                : name[0] == 'c' ? CAPITALIZE : TITLE, out);
+  }
+  if (strcmp(name, "trim") == 0) {
+    static const char *const kw[] = {"chars", NULL};
+    if ((rc = check_args(r, name, a, 1, kw)))
+      return rc;
+    return do_trim(r, in, arg(a, 0, "chars"), out);
+  }
+  if (strcmp(name, "replace") == 0)
+    return do_replace(r, in, a, out);
+  if (strcmp(name, "truncate") == 0)
+    return do_truncate(r, in, a, out);
+  if (strcmp(name, "length") == 0 || strcmp(name, "count") == 0) {
+    long n = iris__tv_len(in);
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    if (n < 0)
+      return iris__tmpl_fail(r, "object of type '%s' has no len()", iris__tv_type_name(in));
+    *out = iris__tv_int(n);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "join") == 0)
+    return do_join(r, in, a, out);
+  if (strcmp(name, "first") == 0 || strcmp(name, "last") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    return first_last(r, in, name[0] == 'l', out);
+  }
+  if (strcmp(name, "round") == 0)
+    return do_round(r, in, a, out);
+  if (strcmp(name, "int") == 0)
+    return do_int(r, in, a, out);
+  if (strcmp(name, "float") == 0)
+    return do_float(r, in, a, out);
+  if (strcmp(name, "string") == 0) {
+    int safe = in->safe;
+    if ((rc = check_args(r, name, a, 0, NULL)) || (rc = iris__tv_to_string(r, in, out)))
+      return rc;
+    out->safe = safe;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "tojson") == 0)
+    return do_tojson(r, in, a, out);
+  if (strcmp(name, "e") == 0 || strcmp(name, "escape") == 0) {
+    struct tv s;
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    if (in->safe) {
+      *out = *in;
+      return IRIS_OK;
+    }
+    if ((rc = iris__tv_to_string(r, in, &s)))
+      return rc;
+    return iris__tmpl_escape(r, &s, out);
+  }
+  if (strcmp(name, "safe") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)) || (rc = iris__tv_to_string(r, in, out)))
+      return rc;
+    out->safe = 1;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "indent") == 0)
+    return do_indent(r, in, a, out);
+  if (strcmp(name, "wordwrap") == 0)
+    return do_wordwrap(r, in, a, out);
+  if (strcmp(name, "urlencode") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    return do_urlencode(r, in, out);
+  }
+  if (strcmp(name, "abs") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    if (in->t == TV_INT || in->t == TV_BOOL) {
+      if (in->i == INT64_MIN)
+        return iris__tmpl_fail(r, "integer overflow");
+      *out = iris__tv_int(in->i < 0 ? -in->i : in->i);
+    } else if (in->t == TV_FLOAT) {
+      *out = iris__tv_float(fabs(in->f));
+    } else {
+      return iris__tmpl_fail(r, "bad operand type for abs(): '%s'", iris__tv_type_name(in));
+    }
+    return IRIS_OK;
+  }
+  return iris__tmpl_fail(r, "unknown filter '%s'", name);
+}
+
+int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
+                    const struct fargs *a, int *out) {
+  if (strcmp(name, "defined") == 0)
+    *out = in->t != TV_UNDEF;
+  else if (strcmp(name, "undefined") == 0)
+    *out = in->t == TV_UNDEF;
+  else if (strcmp(name, "none") == 0)
+    *out = in->t == TV_NONE;
+  else if (strcmp(name, "string") == 0)
+    *out = in->t == TV_STR;
+  else if (strcmp(name, "number") == 0)
+    *out = in->t == TV_INT || in->t == TV_FLOAT || in->t == TV_BOOL;
+  else if (strcmp(name, "integer") == 0)
+    *out = in->t == TV_INT;
+  else if (strcmp(name, "float") == 0)
+    *out = in->t == TV_FLOAT;
+  else if (strcmp(name, "boolean") == 0)
+    *out = in->t == TV_BOOL;
+  else if (strcmp(name, "true") == 0)
+    *out = in->t == TV_BOOL && in->i;
+  else if (strcmp(name, "false") == 0)
+    *out = in->t == TV_BOOL && !in->i;
+  else if (strcmp(name, "mapping") == 0)
+    *out = in->t == TV_DICT;
+  else if (strcmp(name, "sequence") == 0)
+    *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT;
+  else if (strcmp(name, "iterable") == 0)
+    *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF;
+  else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0) {
+    if (in->t != TV_INT && in->t != TV_BOOL)
+      return iris__tmpl_fail(r, "test '%s' needs an integer, got %s", name, iris__tv_type_name(in));
+    *out = ((in->i % 2) != 0) == (name[0] == 'o');
+  } else if (strcmp(name, "divisibleby") == 0) {
+    const struct tv *n = arg(a, 0, "num");
+    if (!n || (n->t != TV_INT && n->t != TV_BOOL) || (in->t != TV_INT && in->t != TV_BOOL))
+      return iris__tmpl_fail(r, "divisibleby needs integers");
+    if (n->i == 0)
+      return iris__tmpl_fail(r, "integer division or modulo by zero");
+    *out = in->i % n->i == 0;
+  } else if (strcmp(name, "lower") == 0 || strcmp(name, "upper") == 0) {
+    struct tv s;
+    size_t i;
+    int cased = 0, ok = 1, rc = iris__tv_to_string(r, in, &s);
+    if (rc)
+      return rc;
+    for (i = 0; i < s.n;) {
+      unsigned long c;
+      size_t len = decode(s.s, s.n, i, &c);
+      if (cp_upper(c) != c || cp_lower(c) != c) {
+        cased = 1;
+        if ((name[0] == 'l' && cp_lower(c) != c) || (name[0] == 'u' && cp_upper(c) != c))
+          ok = 0;
+      }
+      i += len;
+    }
+    *out = cased && ok;
+  } else if (strcmp(name, "in") == 0) {
+    const struct tv *seq = arg(a, 0, "seq");
+    if (!seq)
+      return iris__tmpl_fail(r, "test 'in' needs a sequence");
+    return iris__tv_contains(r, seq, in, out);
+  } else {
+    return iris__tmpl_fail(r, "unknown test '%s'", name);
+  }
+  return IRIS_OK;
+}

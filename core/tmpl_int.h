@@ -1,0 +1,222 @@
+/*
+ * tmpl_int.h — internals of the template engine shared by tmpl_*.c (not a public API).
+ *
+ *   tmpl_lex.c      source → tokens (whitespace control, raw blocks, comments)
+ *   tmpl_parse.c    tokens → syntax tree (refuses unsupported features)
+ *   tmpl_value.c    the value model and Python's semantics: str(), repr(), truth, compare,
+ *                   arithmetic
+ *   tmpl_filters.c  filters and tests
+ *   tmpl_render.c   tree → output, scopes, loops; the public API
+ */
+#ifndef IRIS_TMPL_INT_H
+#define IRIS_TMPL_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "tmpl.h"
+
+/* ---- arena: every node and string of a compiled template, freed at once ---------------- */
+struct tmpl_arena {
+  struct tmpl_chunk *head;
+  int oom;
+};
+void *iris__tmpl_alloc(struct tmpl_arena *a, size_t n);
+char *iris__tmpl_strndup(struct tmpl_arena *a, const char *s, size_t n);
+void iris__tmpl_arena_free(struct tmpl_arena *a);
+
+/* ---- tokens --------------------------------------------------------------------------- */
+enum tok_type {
+  TK_EOF,
+  TK_TEXT,        /* literal template data */
+  TK_VAR_BEGIN,   /* {{ */
+  TK_VAR_END,     /* }} */
+  TK_BLOCK_BEGIN, /* {% */
+  TK_BLOCK_END,   /* %} */
+  TK_NAME,
+  TK_STRING,      /* value unescaped */
+  TK_INT,
+  TK_FLOAT,
+  TK_OP           /* text in s: "+", "//", "==", "(", ... */
+};
+
+struct tok {
+  enum tok_type type;
+  const char *s; /* arena copy (text, name, string value, operator) */
+  size_t n;
+  int64_t i;
+  double f;
+  int line, col;
+};
+
+struct tok_list {
+  struct tok *v;
+  size_t n, cap;
+};
+
+/* Tokenize; IRIS_ETEMPLATE with line/col on a lexical error. */
+int iris__tmpl_lex(const char *name, const char *src, size_t len, struct tmpl_arena *a,
+                   struct tok_list *out, struct iris_err *err);
+
+/* ---- syntax tree ---------------------------------------------------------------------- */
+enum node_kind {
+  /* statements */
+  N_TEXT,
+  N_OUTPUT,
+  N_IF,      /* list: conditions/bodies pairs via a (cond) and body; c: else body */
+  N_FOR,
+  N_SET,
+  N_SETBLOCK,
+  /* expressions */
+  E_CONST,
+  E_NAME,
+  E_GETATTR,
+  E_GETITEM,
+  E_LIST,
+  E_DICT,
+  E_BINOP,
+  E_UNARY,
+  E_COND,
+  E_FILTER,
+  E_TEST,
+  E_METHOD, /* .items() .keys() .values() */
+  E_RANGE
+};
+
+enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };
+
+struct node;
+struct node_list {
+  struct node **v;
+  size_t n;
+};
+
+struct kwarg {
+  const char *name;
+  struct node *value;
+};
+
+struct node {
+  enum node_kind kind;
+  int line, col;
+  /* generic operands; meaning depends on kind (documented in tmpl_parse.c) */
+  struct node *a, *b, *c;
+  struct node_list list;  /* bodies, items, args, if-branches */
+  struct node_list list2; /* else body, dict values */
+  struct kwarg *kw;
+  size_t nkw;
+  const char *s; /* name, string constant, operator, filter/test name */
+  size_t n;
+  const char *s2; /* second loop target */
+  enum const_kind ck;
+  int64_t i;
+  double f;
+  int op;  /* operator code (tmpl_parse.c) */
+  int neg; /* `is not` */
+};
+
+/* Operators of E_BINOP / E_UNARY. */
+enum {
+  OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
+  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN, OP_AND, OP_OR,
+  OP_NEG, OP_POS, OP_NOT
+};
+
+struct iris_tmpl {
+  char *name;
+  struct tmpl_arena arena;
+  struct node_list body;
+};
+
+int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err);
+
+/* Is `name` a filter / test this engine implements? */
+int iris__tmpl_filter_known(const char *name);
+int iris__tmpl_test_known(const char *name);
+
+/* ---- values ---------------------------------------------------------------------------- */
+enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV_DICT };
+
+struct tv {
+  enum tv_type t;
+  int safe;        /* markupsafe.Markup (from |safe or |e) */
+  int64_t i;       /* BOOL, INT */
+  double f;        /* FLOAT */
+  const char *s;   /* STR (not NUL-terminated in general); UNDEF: the missing name */
+  size_t n;
+  json_t *j;       /* LIST (array) or DICT (object); borrowed */
+  int view;        /* LIST made by .keys()/.values()/.items(): 1/2/3 (printed as Python's
+                      dict_keys([...]) etc.) */
+};
+
+/* Per-render state. */
+struct rctx {
+  const struct iris_tmpl *t;
+  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets */
+  int nframes;
+  json_t *context;
+  json_t *owned;   /* every JSON value made during the render (released at the end) */
+  struct tmpl_arena scratch; /* strings made during the render */
+  struct iris_buf *out;
+  struct iris_err *err;
+  long iterations;
+  int line, col;
+};
+
+/* Raise a render error at the current node. Returns IRIS_ETEMPLATE. */
+int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Value helpers (tmpl_value.c). */
+struct tv iris__tv_from_json(json_t *j);
+int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out); /* new ref, owned */
+json_t *iris__tv_keep(struct rctx *r, json_t *j); /* register j in r->owned, return it */
+struct tv iris__tv_str(const char *s, size_t n);
+struct tv iris__tv_int(int64_t i);
+struct tv iris__tv_float(double f);
+struct tv iris__tv_bool(int b);
+struct tv iris__tv_none(void);
+struct tv iris__tv_undef(const char *name);
+int iris__tv_truthy(const struct tv *v);
+/* Python str() / repr() appended to b. */
+int iris__tv_append_str(struct rctx *r, const struct tv *v, struct iris_buf *b);
+int iris__tv_append_repr(struct rctx *r, const struct tv *v, struct iris_buf *b);
+/* str(v) as a value (arena string). */
+int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out);
+/* Python repr of a float ("1.0", "1e+20", "0.1"). */
+void iris__tmpl_format_float(double f, char *out, size_t size);
+int iris__tv_equal(const struct tv *a, const struct tv *b);
+/* <0, 0, >0; IRIS_ETEMPLATE (via r) when the types cannot be ordered. */
+int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp);
+int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                   struct tv *out);
+int iris__tv_contains(struct rctx *r, const struct tv *container, const struct tv *item,
+                      int *out);
+/* Python len() in code points / items; -1 if the value has no length. */
+long iris__tv_len(const struct tv *v);
+const char *iris__tv_type_name(const struct tv *v);
+/* markupsafe.escape(): a new safe string. */
+int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out);
+/* Arena string helpers during a render. */
+char *iris__tmpl_scratch(struct rctx *r, size_t n);
+
+/* Filters and tests (tmpl_filters.c): args evaluated, kwargs by name. */
+struct fargs {
+  struct tv pos[8];
+  size_t npos;
+  const char *kwname[8];
+  struct tv kw[8];
+  size_t nkw;
+};
+int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
+                      const struct fargs *args, struct tv *out);
+int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
+                    const struct fargs *args, int *out);
+
+/* UTF-8 helpers. */
+size_t iris__utf8_count(const char *s, size_t n);
+size_t iris__utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */
+
+#endif /* IRIS_TMPL_INT_H */

@@ -1,0 +1,819 @@
+/*
+ * tmpl_parse.c — tokens to a syntax tree, with Jinja2's grammar and precedence:
+ *   cond-expr:  or-expr ["if" or-expr ["else" cond-expr]]
+ *   or/and/not, comparisons (== != < <= > >= in, not in), + -, ~, * / // %, ** (left-assoc,
+ *   as in Jinja), unary - +, primary with .attr [item] and calls, then |filter and `is` tests.
+ * Everything Jinja has but this engine does not implement is refused here, with the
+ * template name, line and column: macro, call, include, import, extends, block, filter
+ * blocks, with, autoescape, loop controls, slicing, method calls other than
+ * .items()/.keys()/.values(), and unknown filters or tests.
+ *
+ * Node fields: N_TEXT s/n; N_OUTPUT a; N_IF list = (cond, body-holder) pairs, list2 = else;
+ * N_FOR s (target), s2 (second target or NULL), a (iterable), list (body), list2 (else);
+ * N_SET s, a; N_SETBLOCK s, list; E_CONST ck/i/f/s/n; E_NAME s; E_GETATTR a, s;
+ * E_GETITEM a, b; E_LIST list; E_DICT list (keys), list2 (values); E_BINOP op, a, b;
+ * E_UNARY op, a; E_COND a (cond), b (then), c (else or NULL); E_FILTER s, a, list (args),
+ * kw; E_TEST s, a, list, neg; E_METHOD s (items/keys/values), a; E_RANGE list.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "tmpl_int.h"
+
+struct parser {
+  struct iris_tmpl *t;
+  const struct tok_list *toks;
+  size_t pos;
+  int depth;
+  struct iris_err *err;
+};
+
+static const struct tok *peek(struct parser *p) { return &p->toks->v[p->pos]; }
+static const struct tok *peek2(struct parser *p) {
+  return p->pos + 1 < p->toks->n ? &p->toks->v[p->pos + 1] : &p->toks->v[p->pos];
+}
+static const struct tok *next(struct parser *p) {
+  const struct tok *t = &p->toks->v[p->pos];
+  if (t->type != TK_EOF)
+    p->pos++;
+  return t;
+}
+
+static const char *describe(const struct tok *t) {
+  switch (t->type) {
+  case TK_EOF: return "end of template";
+  case TK_TEXT: return "template data";
+  case TK_VAR_BEGIN: return "'{{'";
+  case TK_VAR_END: return "'}}'";
+  case TK_BLOCK_BEGIN: return "'{%'";
+  case TK_BLOCK_END: return "'%}'";
+  case TK_NAME: return t->s;
+  case TK_STRING: return "a string";
+  case TK_INT: case TK_FLOAT: return "a number";
+  case TK_OP: return t->s;
+  }
+  return "?";
+}
+
+static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...) {
+  char msg[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return iris_err_set(p->err, IRIS_ETEMPLATE, "template '%s' line %d col %d: %s", p->t->name,
+                      t->line, t->col, msg);
+}
+
+static int is_op(const struct tok *t, const char *op) {
+  return t->type == TK_OP && strcmp(t->s, op) == 0;
+}
+static int is_name(const struct tok *t, const char *name) {
+  return t->type == TK_NAME && strcmp(t->s, name) == 0;
+}
+
+static int expect_op(struct parser *p, const char *op) {
+  const struct tok *t = peek(p);
+  if (!is_op(t, op))
+    return fail_at(p, t, "expected '%s', got %s", op, describe(t));
+  next(p);
+  return IRIS_OK;
+}
+
+static struct node *mk(struct parser *p, enum node_kind k, const struct tok *at) {
+  struct node *n = iris__tmpl_alloc(&p->t->arena, sizeof *n);
+  if (!n) {
+    iris_err_set(p->err, IRIS_ENOMEM, "template '%s': syntax tree", p->t->name);
+    return NULL;
+  }
+  n->kind = k;
+  n->line = at->line;
+  n->col = at->col;
+  return n;
+}
+
+/* Growable node list in the arena (copied on growth; old copies stay in the arena). */
+static int list_add(struct parser *p, struct node_list *l, struct node *n) {
+  if ((l->n & (l->n - 1)) == 0) { /* 0, 1, 2, 4, 8...: grow to the next power of two */
+    size_t cap = l->n ? l->n * 2 : 1;
+    struct node **g = iris__tmpl_alloc(&p->t->arena, cap * sizeof *g);
+    if (!g)
+      return iris_err_set(p->err, IRIS_ENOMEM, "template '%s': syntax tree", p->t->name);
+    if (l->n)
+      memcpy(g, l->v, l->n * sizeof *g);
+    l->v = g;
+  }
+  l->v[l->n++] = n;
+  return IRIS_OK;
+}
+
+static struct node *parse_expr(struct parser *p);
+static struct node *parse_or(struct parser *p);
+
+/* Refuse Jinja features we do not implement (a clear message instead of wrong output). */
+static int unsupported(struct parser *p, const struct tok *t, const char *what) {
+  return fail_at(p, t, "%s is not supported by this template engine (see docs/templates.md)",
+                 what);
+}
+
+static int parse_call_args(struct parser *p, struct node *n) {
+  /* After '(': positional and keyword arguments until ')'. */
+  while (!is_op(peek(p), ")")) {
+    const struct tok *t = peek(p);
+    struct node *v;
+    if (n->list.n + n->nkw && expect_op(p, ","))
+      return p->err->rc;
+    if (is_op(peek(p), ")"))
+      break; /* trailing comma */
+    t = peek(p);
+    if (t->type == TK_NAME && is_op(peek2(p), "=")) {
+      struct kwarg *g;
+      next(p);
+      next(p);
+      v = parse_expr(p);
+      if (!v)
+        return p->err->rc;
+      g = iris__tmpl_alloc(&p->t->arena, (n->nkw + 1) * sizeof *g);
+      if (!g)
+        return iris_err_set(p->err, IRIS_ENOMEM, "template: arguments");
+      if (n->nkw)
+        memcpy(g, n->kw, n->nkw * sizeof *g);
+      g[n->nkw].name = t->s;
+      g[n->nkw].value = v;
+      n->kw = g;
+      n->nkw++;
+      if (n->nkw > 8)
+        return fail_at(p, t, "too many keyword arguments");
+      continue;
+    }
+    if (n->nkw)
+      return fail_at(p, t, "positional argument after a keyword argument");
+    v = parse_expr(p);
+    if (!v || list_add(p, &n->list, v))
+      return p->err->rc;
+    if (n->list.n > 8)
+      return fail_at(p, t, "too many arguments");
+  }
+  next(p); /* ')' */
+  return IRIS_OK;
+}
+
+static struct node *parse_primary(struct parser *p) {
+  const struct tok *t = next(p);
+  struct node *n = NULL;
+  switch (t->type) {
+  case TK_NAME:
+    if (is_name(t, "true") || is_name(t, "True") || is_name(t, "false") || is_name(t, "False")) {
+      n = mk(p, E_CONST, t);
+      if (n) {
+        n->ck = C_BOOL;
+        n->i = t->s[0] == 't' || t->s[0] == 'T';
+      }
+      return n;
+    }
+    if (is_name(t, "none") || is_name(t, "None")) {
+      n = mk(p, E_CONST, t);
+      if (n)
+        n->ck = C_NONE;
+      return n;
+    }
+    if (is_op(peek(p), "(")) {
+      if (strcmp(t->s, "range") == 0) {
+        n = mk(p, E_RANGE, t);
+        next(p);
+        if (n && parse_call_args(p, n) == IRIS_OK) {
+          if (n->nkw || n->list.n < 1 || n->list.n > 3) {
+            fail_at(p, t, "range() takes 1 to 3 positional arguments");
+            return NULL;
+          }
+          return n;
+        }
+        return NULL;
+      }
+      unsupported(p, t, "calling a function");
+      return NULL;
+    }
+    n = mk(p, E_NAME, t);
+    if (n)
+      n->s = t->s;
+    return n;
+  case TK_STRING: {
+    /* Adjacent string literals concatenate, as in Python. */
+    size_t total = t->n, k = p->pos;
+    char *s;
+    while (p->toks->v[k].type == TK_STRING)
+      total += p->toks->v[k++].n;
+    s = iris__tmpl_alloc(&p->t->arena, total + 1);
+    n = mk(p, E_CONST, t);
+    if (!s || !n)
+      return NULL;
+    memcpy(s, t->s, t->n);
+    total = t->n;
+    while (peek(p)->type == TK_STRING) {
+      const struct tok *u = next(p);
+      memcpy(s + total, u->s, u->n);
+      total += u->n;
+    }
+    s[total] = '\0';
+    n->ck = C_STR;
+    n->s = s;
+    n->n = total;
+    return n;
+  }
+  case TK_INT:
+    n = mk(p, E_CONST, t);
+    if (n) {
+      n->ck = C_INT;
+      n->i = t->i;
+    }
+    return n;
+  case TK_FLOAT:
+    n = mk(p, E_CONST, t);
+    if (n) {
+      n->ck = C_FLOAT;
+      n->f = t->f;
+    }
+    return n;
+  case TK_OP:
+    if (is_op(t, "(")) {
+      n = parse_expr(p);
+      if (n && is_op(peek(p), ",")) {
+        unsupported(p, peek(p), "a tuple");
+        return NULL;
+      }
+      if (n && expect_op(p, ")"))
+        return NULL;
+      return n;
+    }
+    if (is_op(t, "[")) {
+      n = mk(p, E_LIST, t);
+      while (n && !is_op(peek(p), "]")) {
+        struct node *item;
+        if (n->list.n && expect_op(p, ","))
+          return NULL;
+        if (is_op(peek(p), "]"))
+          break;
+        item = parse_expr(p);
+        if (!item || list_add(p, &n->list, item))
+          return NULL;
+      }
+      if (n)
+        next(p);
+      return n;
+    }
+    if (is_op(t, "{")) {
+      n = mk(p, E_DICT, t);
+      while (n && !is_op(peek(p), "}")) {
+        struct node *k, *v;
+        if (n->list.n && expect_op(p, ","))
+          return NULL;
+        if (is_op(peek(p), "}"))
+          break;
+        k = parse_expr(p);
+        if (!k || expect_op(p, ":"))
+          return NULL;
+        v = parse_expr(p);
+        if (!v || list_add(p, &n->list, k) || list_add(p, &n->list2, v))
+          return NULL;
+      }
+      if (n)
+        next(p);
+      return n;
+    }
+    break;
+  default:
+    break;
+  }
+  fail_at(p, t, "unexpected %s", describe(t));
+  return NULL;
+}
+
+static struct node *parse_postfix(struct parser *p, struct node *n) {
+  while (n) {
+    const struct tok *t = peek(p);
+    if (is_op(t, ".")) {
+      const struct tok *name;
+      next(p);
+      name = next(p);
+      if (name->type == TK_INT) {
+        struct node *g = mk(p, E_GETITEM, name), *k = mk(p, E_CONST, name);
+        if (!g || !k)
+          return NULL;
+        k->ck = C_INT;
+        k->i = name->i;
+        g->a = n;
+        g->b = k;
+        n = g;
+        continue;
+      }
+      if (name->type != TK_NAME) {
+        fail_at(p, name, "expected an attribute name after '.', got %s", describe(name));
+        return NULL;
+      }
+      if (is_op(peek(p), "(")) {
+        const struct tok *open = next(p);
+        if ((strcmp(name->s, "items") && strcmp(name->s, "keys") && strcmp(name->s, "values")) ||
+            !is_op(peek(p), ")")) {
+          unsupported(p, open, "calling a method other than .items(), .keys() or .values()");
+          return NULL;
+        }
+        next(p);
+        {
+          struct node *m = mk(p, E_METHOD, name);
+          if (!m)
+            return NULL;
+          m->s = name->s;
+          m->a = n;
+          n = m;
+        }
+        continue;
+      }
+      {
+        struct node *g = mk(p, E_GETATTR, name);
+        if (!g)
+          return NULL;
+        g->a = n;
+        g->s = name->s;
+        n = g;
+      }
+      continue;
+    }
+    if (is_op(t, "[")) {
+      struct node *g, *k;
+      next(p);
+      if (is_op(peek(p), ":")) {
+        unsupported(p, peek(p), "slicing");
+        return NULL;
+      }
+      k = parse_expr(p);
+      if (!k)
+        return NULL;
+      if (is_op(peek(p), ":")) {
+        unsupported(p, peek(p), "slicing");
+        return NULL;
+      }
+      if (expect_op(p, "]"))
+        return NULL;
+      g = mk(p, E_GETITEM, t);
+      if (!g)
+        return NULL;
+      g->a = n;
+      g->b = k;
+      n = g;
+      continue;
+    }
+    if (is_op(t, "(")) {
+      unsupported(p, t, "calling a value");
+      return NULL;
+    }
+    break;
+  }
+  return n;
+}
+
+static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
+  while (n) {
+    const struct tok *t = peek(p);
+    if (is_op(t, "|")) {
+      const struct tok *name;
+      struct node *f;
+      next(p);
+      name = next(p);
+      if (name->type != TK_NAME) {
+        fail_at(p, name, "expected a filter name after '|', got %s", describe(name));
+        return NULL;
+      }
+      if (!iris__tmpl_filter_known(name->s)) {
+        fail_at(p, name, "filter '%s' is not supported by this template engine (see "
+                         "docs/templates.md)", name->s);
+        return NULL;
+      }
+      f = mk(p, E_FILTER, name);
+      if (!f)
+        return NULL;
+      f->s = name->s;
+      f->a = n;
+      if (is_op(peek(p), "(")) {
+        next(p);
+        if (parse_call_args(p, f))
+          return NULL;
+      }
+      n = f;
+      continue;
+    }
+    if (is_name(t, "is")) {
+      const struct tok *name;
+      struct node *x;
+      int neg = 0;
+      next(p);
+      if (is_name(peek(p), "not")) {
+        neg = 1;
+        next(p);
+      }
+      name = next(p);
+      if (name->type != TK_NAME) {
+        fail_at(p, name, "expected a test name after 'is', got %s", describe(name));
+        return NULL;
+      }
+      if (!iris__tmpl_test_known(name->s)) {
+        fail_at(p, name, "test '%s' is not supported by this template engine", name->s);
+        return NULL;
+      }
+      x = mk(p, E_TEST, name);
+      if (!x)
+        return NULL;
+      x->s = name->s;
+      x->a = n;
+      x->neg = neg;
+      if (is_op(peek(p), "(")) {
+        next(p);
+        if (parse_call_args(p, x))
+          return NULL;
+      } else if (peek(p)->type == TK_INT || peek(p)->type == TK_FLOAT ||
+                 peek(p)->type == TK_STRING ||
+                 (peek(p)->type == TK_NAME && !is_name(peek(p), "and") &&
+                  !is_name(peek(p), "or") && !is_name(peek(p), "else") &&
+                  !is_name(peek(p), "if") && !is_name(peek(p), "in") &&
+                  !is_name(peek(p), "is") && !is_name(peek(p), "not"))) {
+        /* `x is divisibleby 3`: one argument without parentheses */
+        struct node *arg = parse_primary(p);
+        arg = parse_postfix(p, arg);
+        if (!arg || list_add(p, &x->list, arg))
+          return NULL;
+      }
+      n = x;
+      continue;
+    }
+    break;
+  }
+  return n;
+}
+
+static struct node *parse_unary(struct parser *p, int with_filter) {
+  const struct tok *t = peek(p);
+  struct node *n;
+  if (++p->depth > IRIS_TMPL_MAX_DEPTH) {
+    fail_at(p, t, "expression nested too deeply");
+    return NULL;
+  }
+  if (is_op(t, "-") || is_op(t, "+")) {
+    next(p);
+    n = mk(p, E_UNARY, t);
+    if (n) {
+      n->op = t->s[0] == '-' ? OP_NEG : OP_POS;
+      n->a = parse_unary(p, 0);
+      if (!n->a)
+        n = NULL;
+    }
+  } else {
+    n = parse_postfix(p, parse_primary(p));
+  }
+  if (n && with_filter)
+    n = parse_filters_and_tests(p, n);
+  p->depth--;
+  return n;
+}
+
+static struct node *binop(struct parser *p, const struct tok *at, int op, struct node *a,
+                          struct node *b) {
+  struct node *n;
+  if (!a || !b)
+    return NULL;
+  n = mk(p, E_BINOP, at);
+  if (n) {
+    n->op = op;
+    n->a = a;
+    n->b = b;
+  }
+  return n;
+}
+
+static struct node *parse_pow(struct parser *p) {
+  struct node *n = parse_unary(p, 1);
+  while (n && is_op(peek(p), "**")) {
+    const struct tok *t = next(p);
+    n = binop(p, t, OP_POW, n, parse_unary(p, 1));
+  }
+  return n;
+}
+
+static struct node *parse_math2(struct parser *p) {
+  struct node *n = parse_pow(p);
+  while (n) {
+    const struct tok *t = peek(p);
+    int op = is_op(t, "*") ? OP_MUL : is_op(t, "/") ? OP_DIV : is_op(t, "//") ? OP_FLOORDIV
+             : is_op(t, "%") ? OP_MOD : 0;
+    if (!op)
+      break;
+    next(p);
+    n = binop(p, t, op, n, parse_pow(p));
+  }
+  return n;
+}
+
+static struct node *parse_concat(struct parser *p) {
+  struct node *n = parse_math2(p);
+  while (n && is_op(peek(p), "~")) {
+    const struct tok *t = next(p);
+    n = binop(p, t, OP_CONCAT, n, parse_math2(p));
+  }
+  return n;
+}
+
+static struct node *parse_math1(struct parser *p) {
+  struct node *n = parse_concat(p);
+  while (n) {
+    const struct tok *t = peek(p);
+    int op = is_op(t, "+") ? OP_ADD : is_op(t, "-") ? OP_SUB : 0;
+    if (!op)
+      break;
+    next(p);
+    n = binop(p, t, op, n, parse_concat(p));
+  }
+  return n;
+}
+
+static struct node *parse_compare(struct parser *p) {
+  struct node *n = parse_math1(p);
+  /* Python chains comparisons (a < b < c); Jinja too. Chains are refused here. */
+  int seen = 0;
+  while (n) {
+    const struct tok *t = peek(p);
+    int op = is_op(t, "==") ? OP_EQ : is_op(t, "!=") ? OP_NE : is_op(t, "<") ? OP_LT
+             : is_op(t, "<=") ? OP_LE : is_op(t, ">") ? OP_GT : is_op(t, ">=") ? OP_GE
+             : is_name(t, "in") ? OP_IN : 0;
+    if (!op && is_name(t, "not") && is_name(peek2(p), "in")) {
+      next(p);
+      op = OP_NOTIN;
+    }
+    if (!op)
+      break;
+    if (seen++) {
+      unsupported(p, t, "a chained comparison (a < b < c)");
+      return NULL;
+    }
+    next(p);
+    n = binop(p, t, op, n, parse_math1(p));
+  }
+  return n;
+}
+
+static struct node *parse_not(struct parser *p) {
+  const struct tok *t = peek(p);
+  if (is_name(t, "not")) {
+    struct node *n;
+    next(p);
+    n = mk(p, E_UNARY, t);
+    if (n) {
+      n->op = OP_NOT;
+      n->a = parse_not(p);
+      if (!n->a)
+        return NULL;
+    }
+    return n;
+  }
+  return parse_compare(p);
+}
+
+static struct node *parse_and(struct parser *p) {
+  struct node *n = parse_not(p);
+  while (n && is_name(peek(p), "and")) {
+    const struct tok *t = next(p);
+    n = binop(p, t, OP_AND, n, parse_not(p));
+  }
+  return n;
+}
+
+static struct node *parse_or(struct parser *p) {
+  struct node *n = parse_and(p);
+  while (n && is_name(peek(p), "or")) {
+    const struct tok *t = next(p);
+    n = binop(p, t, OP_OR, n, parse_and(p));
+  }
+  return n;
+}
+
+static struct node *parse_expr(struct parser *p) {
+  struct node *n = parse_or(p);
+  while (n && is_name(peek(p), "if")) {
+    const struct tok *t = next(p);
+    struct node *c = mk(p, E_COND, t);
+    if (!c)
+      return NULL;
+    c->b = n;
+    c->a = parse_or(p);
+    if (!c->a)
+      return NULL;
+    if (is_name(peek(p), "else")) {
+      next(p);
+      c->c = parse_expr(p);
+      if (!c->c)
+        return NULL;
+    }
+    n = c;
+  }
+  return n;
+}
+
+/* ---- statements ------------------------------------------------------------------------ */
+
+static int parse_body(struct parser *p, struct node_list *body, const char *const *stop,
+                      const struct tok **stopped);
+
+static int expect_block_end(struct parser *p) {
+  const struct tok *t = peek(p);
+  if (t->type != TK_BLOCK_END)
+    return fail_at(p, t, "expected '%%}', got %s", describe(t));
+  next(p);
+  return IRIS_OK;
+}
+
+static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
+  static const char *const stops[] = {"elif", "else", "endif", NULL};
+  struct node *n = mk(p, N_IF, at);
+  const struct tok *stopped = NULL;
+  if (!n)
+    return p->err->rc;
+  for (;;) {
+    struct node *cond = parse_expr(p), *holder;
+    if (!cond || expect_block_end(p))
+      return p->err->rc;
+    holder = mk(p, N_TEXT, at); /* carries the branch body in its list */
+    if (!holder || list_add(p, &n->list, cond) || list_add(p, &n->list, holder))
+      return p->err->rc;
+    if (parse_body(p, &holder->list, stops, &stopped))
+      return p->err->rc;
+    if (strcmp(stopped->s, "elif") == 0)
+      continue;
+    if (strcmp(stopped->s, "else") == 0) {
+      static const char *const end[] = {"endif", NULL};
+      if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
+        return p->err->rc;
+    }
+    break;
+  }
+  *out = n;
+  return expect_block_end(p);
+}
+
+static int parse_for(struct parser *p, const struct tok *at, struct node **out) {
+  static const char *const stops[] = {"else", "endfor", NULL};
+  struct node *n = mk(p, N_FOR, at);
+  const struct tok *t = next(p), *stopped = NULL;
+  if (!n)
+    return p->err->rc;
+  if (t->type != TK_NAME)
+    return fail_at(p, t, "expected a loop variable after 'for', got %s", describe(t));
+  n->s = t->s;
+  if (is_op(peek(p), ",")) {
+    next(p);
+    t = next(p);
+    if (t->type != TK_NAME)
+      return fail_at(p, t, "expected a second loop variable, got %s", describe(t));
+    n->s2 = t->s;
+    if (is_op(peek(p), ","))
+      return unsupported(p, peek(p), "unpacking into more than two loop variables");
+  }
+  if (!is_name(peek(p), "in"))
+    return fail_at(p, peek(p), "expected 'in', got %s", describe(peek(p)));
+  next(p);
+  n->a = parse_or(p);
+  if (!n->a)
+    return p->err->rc;
+  if (is_name(peek(p), "if"))
+    return unsupported(p, peek(p), "a loop filter (for x in y if ...)");
+  if (is_name(peek(p), "recursive"))
+    return unsupported(p, peek(p), "a recursive loop");
+  if (expect_block_end(p) || parse_body(p, &n->list, stops, &stopped))
+    return p->err->rc;
+  if (strcmp(stopped->s, "else") == 0) {
+    static const char *const end[] = {"endfor", NULL};
+    if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
+      return p->err->rc;
+  }
+  *out = n;
+  return expect_block_end(p);
+}
+
+static int parse_set(struct parser *p, const struct tok *at, struct node **out) {
+  const struct tok *t = next(p);
+  struct node *n;
+  if (t->type != TK_NAME)
+    return fail_at(p, t, "expected a variable name after 'set', got %s", describe(t));
+  if (is_op(peek(p), ",") || is_op(peek(p), "."))
+    return unsupported(p, peek(p), "assigning to several names or to an attribute");
+  if (peek(p)->type == TK_BLOCK_END) {
+    static const char *const end[] = {"endset", NULL};
+    const struct tok *stopped = NULL;
+    n = mk(p, N_SETBLOCK, at);
+    if (!n)
+      return p->err->rc;
+    n->s = t->s;
+    next(p);
+    if (parse_body(p, &n->list, end, &stopped) || expect_block_end(p))
+      return p->err->rc;
+    *out = n;
+    return IRIS_OK;
+  }
+  if (is_op(peek(p), "|"))
+    return unsupported(p, peek(p), "a filtered block assignment");
+  if (expect_op(p, "="))
+    return p->err->rc;
+  n = mk(p, N_SET, at);
+  if (!n)
+    return p->err->rc;
+  n->s = t->s;
+  n->a = parse_expr(p);
+  if (!n->a)
+    return p->err->rc;
+  *out = n;
+  return expect_block_end(p);
+}
+
+static int parse_body(struct parser *p, struct node_list *body, const char *const *stop,
+                      const struct tok **stopped) {
+  static const char *const refused[] = {"macro", "call", "include", "import", "from", "extends",
+                                        "block", "filter", "with", "autoescape", "break",
+                                        "continue", "do", "trans", "pluralize", NULL};
+  if (++p->depth > IRIS_TMPL_MAX_DEPTH)
+    return fail_at(p, peek(p), "blocks nested too deeply");
+  for (;;) {
+    const struct tok *t = next(p);
+    struct node *n = NULL;
+    size_t k;
+    if (t->type == TK_EOF) {
+      if (stop)
+        return fail_at(p, t, "unexpected end of template, expected '%s'", stop[0]);
+      break;
+    }
+    if (t->type == TK_TEXT) {
+      n = mk(p, N_TEXT, t);
+      if (!n)
+        return p->err->rc;
+      n->s = t->s;
+      n->n = t->n;
+    } else if (t->type == TK_VAR_BEGIN) {
+      n = mk(p, N_OUTPUT, t);
+      if (!n)
+        return p->err->rc;
+      n->a = parse_expr(p);
+      if (!n->a)
+        return p->err->rc;
+      if (peek(p)->type != TK_VAR_END)
+        return fail_at(p, peek(p), "expected '}}', got %s", describe(peek(p)));
+      next(p);
+    } else if (t->type == TK_BLOCK_BEGIN) {
+      const struct tok *kw = next(p);
+      if (kw->type != TK_NAME)
+        return fail_at(p, kw, "expected a tag name after '{%%', got %s", describe(kw));
+      for (k = 0; stop && stop[k]; k++) {
+        if (strcmp(kw->s, stop[k]) == 0) {
+          *stopped = kw;
+          p->depth--;
+          return IRIS_OK;
+        }
+      }
+      if (strcmp(kw->s, "if") == 0) {
+        if (parse_if(p, kw, &n))
+          return p->err->rc;
+      } else if (strcmp(kw->s, "for") == 0) {
+        if (parse_for(p, kw, &n))
+          return p->err->rc;
+      } else if (strcmp(kw->s, "set") == 0) {
+        if (parse_set(p, kw, &n))
+          return p->err->rc;
+      } else {
+        for (k = 0; refused[k]; k++)
+          if (strcmp(kw->s, refused[k]) == 0)
+            return fail_at(p, kw, "the '%s' tag is not supported by this template engine (see "
+                                  "docs/templates.md)", kw->s);
+        if (stop)
+          return fail_at(p, kw, "unexpected tag '%s', expected '%s'", kw->s, stop[0]);
+        return fail_at(p, kw, "unknown tag '%s'", kw->s);
+      }
+    } else {
+      return fail_at(p, t, "unexpected %s", describe(t));
+    }
+    if (list_add(p, body, n))
+      return p->err->rc;
+  }
+  p->depth--;
+  return IRIS_OK;
+}
+
+int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err) {
+  struct parser p;
+  memset(&p, 0, sizeof p);
+  p.t = t;
+  p.toks = toks;
+  p.err = err;
+  if (parse_body(&p, &t->body, NULL, NULL))
+    return err->rc ? err->rc : IRIS_ETEMPLATE;
+  if (t->arena.oom)
+    return iris_err_set(err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
+  return IRIS_OK;
+}

@@ -1,0 +1,632 @@
+/*
+ * tmpl_render.c — the public API (tmpl.h) and the tree walker: scopes as Jinja has them
+ * (a `set` inside a loop body stays in that iteration; `set` at the top level is visible
+ * after it), the `loop` variable, Undefined as Jinja's default Undefined (prints empty,
+ * iterates empty, is falsy, but an attribute of it is an error), dict attribute lookup
+ * that refuses dict method names, and limits on iterations, nesting and output.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "tmpl_int.h"
+
+int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) {
+  char msg[360];
+  va_list ap;
+  if (r->err && r->err->rc)
+    return r->err->rc; /* keep the first, most specific error */
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return iris_err_set(r->err, IRIS_ETEMPLATE, "template '%s' line %d: %s", r->t->name, r->line,
+                      msg);
+}
+
+static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth);
+
+static json_t *lookup_name(struct rctx *r, const char *name) {
+  int i;
+  for (i = r->nframes - 1; i >= 0; i--) {
+    json_t *v = json_object_get(r->frames[i], name);
+    if (v)
+      return v;
+  }
+  return r->context ? json_object_get(r->context, name) : NULL;
+}
+
+static int is_dict_method(const char *name) {
+  static const char *const m[] = {"items", "keys", "values", "get", "pop", "popitem",
+                                  "setdefault", "update", "clear", "copy", "fromkeys", NULL};
+  size_t i;
+  for (i = 0; m[i]; i++)
+    if (strcmp(m[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+/* obj.name / obj[key] with Jinja's rules for JSON data. */
+static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
+                      const char *what, struct tv *out) {
+  if (obj->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
+  if (key->t == TV_STR && key->n > 0 && key->s[0] == '_' && by_attr)
+    return iris__tmpl_fail(r, "access to attribute '%.*s' is unsafe", (int)key->n, key->s);
+  if (obj->t == TV_DICT) {
+    char *k;
+    json_t *v;
+    if (key->t != TV_STR) {
+      *out = iris__tv_undef(what); /* JSON keys are strings: d[1] is undefined */
+      return IRIS_OK;
+    }
+    k = iris__tmpl_scratch(r, key->n);
+    if (!k)
+      return IRIS_ENOMEM;
+    memcpy(k, key->s, key->n);
+    if (by_attr && is_dict_method(k))
+      return iris__tmpl_fail(r, "'.%s' names a dict method in Jinja; write ['%s'] to read the key",
+                             k, k);
+    v = strlen(k) == key->n ? json_object_get(obj->j, k) : NULL;
+    *out = v ? iris__tv_from_json(v) : iris__tv_undef(what);
+    return IRIS_OK;
+  }
+  if (obj->t == TV_LIST || obj->t == TV_STR) {
+    if (key->t == TV_INT || key->t == TV_BOOL) {
+      int64_t len = obj->t == TV_LIST ? (int64_t)json_array_size(obj->j)
+                                      : (int64_t)iris__utf8_count(obj->s, obj->n);
+      int64_t i = key->i < 0 ? key->i + len : key->i;
+      if (i < 0 || i >= len) {
+        *out = iris__tv_undef(what);
+        return IRIS_OK;
+      }
+      if (obj->t == TV_LIST) {
+        *out = iris__tv_from_json(json_array_get(obj->j, (size_t)i));
+      } else {
+        size_t a = iris__utf8_offset(obj->s, obj->n, (size_t)i);
+        size_t z = iris__utf8_offset(obj->s, obj->n, (size_t)i + 1);
+        *out = iris__tv_str(obj->s + a, z - a);
+      }
+      return IRIS_OK;
+    }
+    if (by_attr)
+      return iris__tmpl_fail(r, "attribute '%.*s' of a %s is not supported", (int)key->n,
+                             key->s ? key->s : "", iris__tv_type_name(obj));
+  }
+  *out = iris__tv_undef(what);
+  return IRIS_OK;
+}
+
+static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int depth) {
+  size_t i;
+  memset(a, 0, sizeof *a);
+  for (i = 0; i < n->list.n && i < 8; i++) {
+    int rc = eval(r, n->list.v[i], &a->pos[i], depth + 1);
+    if (rc)
+      return rc;
+  }
+  a->npos = n->list.n < 8 ? n->list.n : 8;
+  for (i = 0; i < n->nkw && i < 8; i++) {
+    int rc = eval(r, n->kw[i].value, &a->kw[i], depth + 1);
+    if (rc)
+      return rc;
+    a->kwname[i] = n->kw[i].name;
+  }
+  a->nkw = n->nkw < 8 ? n->nkw : 8;
+  return IRIS_OK;
+}
+
+static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth) {
+  struct tv a, b;
+  int rc;
+  if (depth > IRIS_TMPL_MAX_DEPTH * 2)
+    return iris__tmpl_fail(r, "expression nested too deeply");
+  r->line = n->line;
+  switch (n->kind) {
+  case E_CONST:
+    switch (n->ck) {
+    case C_NONE: *out = iris__tv_none(); break;
+    case C_BOOL: *out = iris__tv_bool((int)n->i); break;
+    case C_INT: *out = iris__tv_int(n->i); break;
+    case C_FLOAT: *out = iris__tv_float(n->f); break;
+    case C_STR: *out = iris__tv_str(n->s, n->n); break;
+    }
+    return IRIS_OK;
+  case E_NAME: {
+    json_t *v = lookup_name(r, n->s);
+    *out = v ? iris__tv_from_json(v) : iris__tv_undef(n->s);
+    return IRIS_OK;
+  }
+  case E_GETATTR:
+    if ((rc = eval(r, n->a, &a, depth + 1)))
+      return rc;
+    r->line = n->line;
+    b = iris__tv_str(n->s, strlen(n->s));
+    return get_member(r, &a, &b, 1, n->s, out);
+  case E_GETITEM:
+    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval(r, n->b, &b, depth + 1)))
+      return rc;
+    r->line = n->line;
+    return get_member(r, &a, &b, 0, "item", out);
+  case E_LIST: {
+    json_t *l = iris__tv_keep(r, json_array());
+    size_t i;
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < n->list.n; i++) {
+      json_t *j;
+      if ((rc = eval(r, n->list.v[i], &a, depth + 1)) || (rc = iris__tv_to_json(r, &a, &j)))
+        return rc;
+      if (json_array_append_new(l, j))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  case E_DICT: {
+    json_t *d = iris__tv_keep(r, json_object());
+    size_t i;
+    if (!d)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < n->list.n; i++) {
+      json_t *j;
+      char *k;
+      if ((rc = eval(r, n->list.v[i], &a, depth + 1)))
+        return rc;
+      if (a.t != TV_STR)
+        return iris__tmpl_fail(r, "dict keys must be strings in this engine");
+      if ((rc = eval(r, n->list2.v[i], &b, depth + 1)) || (rc = iris__tv_to_json(r, &b, &j)))
+        return rc;
+      k = iris__tmpl_scratch(r, a.n);
+      if (!k) {
+        json_decref(j);
+        return IRIS_ENOMEM;
+      }
+      memcpy(k, a.s, a.n);
+      if (json_object_set_new(d, k, j))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    *out = iris__tv_from_json(d);
+    return IRIS_OK;
+  }
+  case E_UNARY:
+    if ((rc = eval(r, n->a, &a, depth + 1)))
+      return rc;
+    r->line = n->line;
+    if (n->op == OP_NOT) {
+      *out = iris__tv_bool(!iris__tv_truthy(&a));
+      return IRIS_OK;
+    }
+    if (a.t == TV_INT || a.t == TV_BOOL) {
+      if (n->op == OP_NEG && a.i == INT64_MIN)
+        return iris__tmpl_fail(r, "integer overflow");
+      *out = iris__tv_int(n->op == OP_NEG ? -a.i : a.i);
+      return IRIS_OK;
+    }
+    if (a.t == TV_FLOAT) {
+      *out = iris__tv_float(n->op == OP_NEG ? -a.f : a.f);
+      return IRIS_OK;
+    }
+    return iris__tmpl_fail(r, "bad operand type for unary %c: '%s'", n->op == OP_NEG ? '-' : '+',
+                           iris__tv_type_name(&a));
+  case E_BINOP:
+    if (n->op == OP_AND || n->op == OP_OR) {
+      if ((rc = eval(r, n->a, &a, depth + 1)))
+        return rc;
+      if ((n->op == OP_AND) != iris__tv_truthy(&a)) {
+        *out = a; /* Python returns the deciding operand */
+        return IRIS_OK;
+      }
+      return eval(r, n->b, out, depth + 1);
+    }
+    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval(r, n->b, &b, depth + 1)))
+      return rc;
+    r->line = n->line;
+    switch (n->op) {
+    case OP_CONCAT: {
+      struct tv x, y;
+      char *s;
+      if ((rc = iris__tv_to_string(r, &a, &x)) || (rc = iris__tv_to_string(r, &b, &y)))
+        return rc;
+      s = iris__tmpl_scratch(r, x.n + y.n);
+      if (!s)
+        return IRIS_ENOMEM;
+      memcpy(s, x.s, x.n);
+      memcpy(s + x.n, y.s, y.n);
+      *out = iris__tv_str(s, x.n + y.n);
+      return IRIS_OK;
+    }
+    case OP_EQ:
+    case OP_NE:
+      *out = iris__tv_bool(iris__tv_equal(&a, &b) == (n->op == OP_EQ));
+      return IRIS_OK;
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
+      int c = 0;
+      if (a.t == TV_UNDEF || b.t == TV_UNDEF)
+        return iris__tmpl_fail(r, "'%s' is undefined", a.t == TV_UNDEF ? a.s : b.s);
+      if ((rc = iris__tv_compare(r, &a, &b, &c)))
+        return rc;
+      *out = iris__tv_bool(n->op == OP_LT ? c < 0 : n->op == OP_LE ? c <= 0
+                           : n->op == OP_GT ? c > 0 : c >= 0);
+      return IRIS_OK;
+    }
+    case OP_IN:
+    case OP_NOTIN: {
+      int in = 0;
+      if ((rc = iris__tv_contains(r, &b, &a, &in)))
+        return rc;
+      *out = iris__tv_bool(in == (n->op == OP_IN));
+      return IRIS_OK;
+    }
+    default:
+      return iris__tv_binop(r, n->op, &a, &b, out);
+    }
+  case E_COND:
+    if ((rc = eval(r, n->a, &a, depth + 1)))
+      return rc;
+    if (iris__tv_truthy(&a))
+      return eval(r, n->b, out, depth + 1);
+    if (n->c)
+      return eval(r, n->c, out, depth + 1);
+    *out = iris__tv_undef("the else branch of an if expression");
+    return IRIS_OK;
+  case E_FILTER: {
+    struct fargs args;
+    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+      return rc;
+    r->line = n->line;
+    return iris__tmpl_filter(r, n->s, &a, &args, out);
+  }
+  case E_TEST: {
+    struct fargs args;
+    int res = 0;
+    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+      return rc;
+    r->line = n->line;
+    if ((rc = iris__tmpl_test(r, n->s, &a, &args, &res)))
+      return rc;
+    *out = iris__tv_bool(n->neg ? !res : res);
+    return IRIS_OK;
+  }
+  case E_METHOD: {
+    json_t *l;
+    const char *k;
+    json_t *v;
+    if ((rc = eval(r, n->a, &a, depth + 1)))
+      return rc;
+    r->line = n->line;
+    if (a.t == TV_UNDEF)
+      return iris__tmpl_fail(r, "'%s' is undefined", a.s ? a.s : "value");
+    if (a.t != TV_DICT)
+      return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(&a),
+                             n->s);
+    l = iris__tv_keep(r, json_array());
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    json_object_foreach(a.j, k, v) {
+      json_t *item = n->s[0] == 'k'   ? json_string(k)
+                     : n->s[0] == 'v' ? json_incref(v)
+                                      : json_pack("[sO]", k, v);
+      if (!item || json_array_append_new(l, item))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    *out = iris__tv_from_json(l);
+    out->view = n->s[0] == 'k' ? 1 : n->s[0] == 'v' ? 2 : 3;
+    return IRIS_OK;
+  }
+  case E_RANGE: {
+    struct fargs args;
+    int64_t start = 0, stop, step = 1, i, count;
+    json_t *l;
+    size_t k;
+    if ((rc = eval_args(r, n, &args, depth)))
+      return rc;
+    for (k = 0; k < args.npos; k++)
+      if (args.pos[k].t != TV_INT && args.pos[k].t != TV_BOOL)
+        return iris__tmpl_fail(r, "range() arguments must be integers");
+    if (args.npos == 1) {
+      stop = args.pos[0].i;
+    } else {
+      start = args.pos[0].i;
+      stop = args.pos[1].i;
+      if (args.npos == 3)
+        step = args.pos[2].i;
+    }
+    if (step == 0)
+      return iris__tmpl_fail(r, "range() arg 3 must not be zero");
+    count = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
+                     : (start > stop ? (start - stop - step - 1) / -step : 0);
+    if (count > IRIS_TMPL_MAX_RANGE)
+      return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
+    l = iris__tv_keep(r, json_array());
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < count; i++)
+      if (json_array_append_new(l, json_integer(start + i * step)))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  default:
+    return iris__tmpl_fail(r, "internal error: unexpected node");
+  }
+}
+
+static int run_body(struct rctx *r, const struct node_list *body, int depth);
+
+static int set_var(struct rctx *r, const char *name, const struct tv *v) {
+  json_t *j;
+  int rc = iris__tv_to_json(r, v, &j);
+  if (rc)
+    return rc;
+  if (json_object_set_new(r->frames[r->nframes - 1], name, j))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  return IRIS_OK;
+}
+
+static int run_for(struct rctx *r, const struct node *n, int depth) {
+  struct tv seq;
+  json_t *items = NULL;
+  size_t len, i;
+  int rc;
+  if ((rc = eval(r, n->a, &seq, depth + 1)))
+    return rc;
+  r->line = n->line;
+  switch (seq.t) {
+  case TV_UNDEF:
+    len = 0;
+    break;
+  case TV_LIST:
+    items = seq.j;
+    len = json_array_size(items);
+    break;
+  case TV_DICT: {
+    const char *k;
+    json_t *v;
+    items = iris__tv_keep(r, json_array());
+    if (!items)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    json_object_foreach(seq.j, k, v) {
+      if (json_array_append_new(items, json_string(k)))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    len = json_array_size(items);
+    break;
+  }
+  case TV_STR: {
+    size_t p = 0;
+    items = iris__tv_keep(r, json_array());
+    if (!items)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    while (p < seq.n) {
+      size_t q = p + 1;
+      while (q < seq.n && ((unsigned char)seq.s[q] & 0xC0) == 0x80)
+        q++;
+      if (json_array_append_new(items, json_stringn_nocheck(seq.s + p, q - p)))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      p = q;
+    }
+    len = json_array_size(items);
+    break;
+  }
+  default:
+    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
+  }
+  if (len == 0)
+    return run_body(r, &n->list2, depth + 1);
+  if (r->nframes >= IRIS_TMPL_MAX_DEPTH)
+    return iris__tmpl_fail(r, "loops nested too deeply");
+  for (i = 0; i < len; i++) {
+    json_t *frame = json_object(), *loop, *item = json_array_get(items, i);
+    if (++r->iterations > IRIS_TMPL_MAX_ITERATIONS) {
+      json_decref(frame);
+      return iris__tmpl_fail(r, "more than %d loop iterations", IRIS_TMPL_MAX_ITERATIONS);
+    }
+    loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I}", "index", (json_int_t)i + 1, "index0",
+                     (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
+                     (json_int_t)(len - i - 1), "first", i == 0, "last", i + 1 == len, "length",
+                     (json_int_t)len);
+    if (!frame || !loop || json_object_set_new(frame, "loop", loop)) {
+      json_decref(frame);
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    if (n->s2) {
+      json_t *x, *y;
+      if (!json_is_array(item) || json_array_size(item) != 2) {
+        json_decref(frame);
+        return iris__tmpl_fail(r, "cannot unpack %s into (%s, %s)",
+                               json_is_array(item) ? "a list of another length" : "a non-list item",
+                               n->s, n->s2);
+      }
+      x = json_array_get(item, 0);
+      y = json_array_get(item, 1);
+      if (json_object_set(frame, n->s, x) || json_object_set(frame, n->s2, y)) {
+        json_decref(frame);
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      }
+    } else if (json_object_set(frame, n->s, item)) {
+      json_decref(frame);
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    r->frames[r->nframes++] = frame;
+    rc = run_body(r, &n->list, depth + 1);
+    r->nframes--;
+    /* Values read from the frame may still be referenced by outputs already written only
+     * as text, so the frame can go now. */
+    if (iris__tv_keep(r, frame) == NULL) {
+      json_decref(frame);
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    }
+    if (rc)
+      return rc;
+  }
+  return IRIS_OK;
+}
+
+static int run_body(struct rctx *r, const struct node_list *body, int depth) {
+  size_t i;
+  int rc = IRIS_OK;
+  for (i = 0; i < body->n && rc == IRIS_OK; i++) {
+    const struct node *n = body->v[i];
+    struct tv v;
+    r->line = n->line;
+    switch (n->kind) {
+    case N_TEXT:
+      rc = iris_buf_append(r->out, n->s, n->n);
+      break;
+    case N_OUTPUT:
+      rc = eval(r, n->a, &v, depth + 1);
+      if (rc == IRIS_OK)
+        rc = iris__tv_append_str(r, &v, r->out);
+      break;
+    case N_IF: {
+      size_t k;
+      int done = 0;
+      for (k = 0; k + 1 < n->list.n && rc == IRIS_OK && !done; k += 2) {
+        rc = eval(r, n->list.v[k], &v, depth + 1);
+        if (rc == IRIS_OK && iris__tv_truthy(&v)) {
+          rc = run_body(r, &n->list.v[k + 1]->list, depth + 1);
+          done = 1;
+        }
+      }
+      if (rc == IRIS_OK && !done)
+        rc = run_body(r, &n->list2, depth + 1);
+      break;
+    }
+    case N_FOR:
+      rc = run_for(r, n, depth);
+      break;
+    case N_SET:
+      rc = eval(r, n->a, &v, depth + 1);
+      if (rc == IRIS_OK)
+        rc = set_var(r, n->s, &v);
+      break;
+    case N_SETBLOCK: {
+      struct iris_buf *saved = r->out, inner;
+      iris_buf_init(&inner, saved->max);
+      r->out = &inner;
+      rc = run_body(r, &n->list, depth + 1);
+      r->out = saved;
+      if (rc == IRIS_OK) {
+        char *s = iris__tmpl_scratch(r, iris_buf_len(&inner));
+        if (!s) {
+          rc = IRIS_ENOMEM;
+        } else {
+          memcpy(s, iris_buf_ptr(&inner), iris_buf_len(&inner));
+          v = iris__tv_str(s, iris_buf_len(&inner));
+          rc = set_var(r, n->s, &v);
+        }
+      }
+      iris_buf_cleanup(&inner);
+      break;
+    }
+    default:
+      rc = iris__tmpl_fail(r, "internal error: unexpected statement");
+    }
+  }
+  if (rc && !(r->err && r->err->rc))
+    iris_err_set(r->err, rc, "template '%s' line %d: %s", r->t->name, r->line,
+                 rc == IRIS_ETOOBIG ? "output exceeds its size limit" : iris_rc_str(rc));
+  return rc;
+}
+
+/* ---- public API -------------------------------------------------------------------------- */
+
+int iris_tmpl_compile(const char *name, const char *source, size_t len, struct iris_tmpl **out,
+                      struct iris_err *err) {
+  struct iris_tmpl *t;
+  struct tok_list toks = {0};
+  int rc;
+  *out = NULL;
+  t = iris_calloc(1, sizeof *t);
+  if (!t)
+    return iris_err_set(err, IRIS_ENOMEM, "template: allocating");
+  t->name = iris_strdup(name ? name : "template");
+  if (!t->name) {
+    iris_free(t);
+    return iris_err_set(err, IRIS_ENOMEM, "template: allocating");
+  }
+  rc = iris__tmpl_lex(t->name, source ? source : "", source ? len : 0, &t->arena, &toks, err);
+  if (rc == IRIS_OK)
+    rc = iris__tmpl_parse(t, &toks, err);
+  iris_free(toks.v);
+  if (rc == IRIS_OK && t->arena.oom)
+    rc = iris_err_set(err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
+  if (rc) {
+    iris_tmpl_free(t);
+    return rc;
+  }
+  *out = t;
+  return IRIS_OK;
+}
+
+void iris_tmpl_free(struct iris_tmpl *t) {
+  if (!t)
+    return;
+  iris__tmpl_arena_free(&t->arena);
+  iris_free(t->name);
+  iris_free(t);
+}
+
+const char *iris_tmpl_name(const struct iris_tmpl *t) { return t->name; }
+
+int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf *out,
+                     struct iris_err *err) {
+  struct rctx r;
+  struct iris_err local = {0};
+  int rc;
+  memset(&r, 0, sizeof r);
+  r.t = t;
+  r.out = out;
+  r.err = err ? err : &local;
+  iris_err_clear(r.err);
+  if (context && !json_is_object(context))
+    return iris_err_set(r.err, IRIS_EINVAL, "template '%s': the context must be a JSON object",
+                        t->name);
+  r.context = context;
+  r.owned = json_array();
+  r.frames[0] = json_object();
+  r.nframes = 1;
+  if (!r.owned || !r.frames[0]) {
+    rc = iris_err_set(r.err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
+  } else {
+    rc = run_body(&r, &t->body, 0);
+    if (rc == IRIS_OK && r.scratch.oom)
+      rc = iris_err_set(r.err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
+  }
+  json_decref(r.frames[0]);
+  json_decref(r.owned);
+  iris__tmpl_arena_free(&r.scratch);
+  return rc;
+}
+
+static int mentions(const struct node *n, const char *obj, const char *attr);
+
+static int mentions_list(const struct node_list *l, const char *obj, const char *attr) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    if (l->v[i] && mentions(l->v[i], obj, attr))
+      return 1;
+  return 0;
+}
+
+static int mentions(const struct node *n, const char *obj, const char *attr) {
+  size_t i;
+  if (!n)
+    return 0;
+  if (n->kind == E_GETATTR && n->a && n->a->kind == E_NAME && strcmp(n->a->s, obj) == 0 &&
+      strcmp(n->s, attr) == 0)
+    return 1;
+  if (n->kind == E_GETITEM && n->a && n->a->kind == E_NAME && strcmp(n->a->s, obj) == 0 &&
+      n->b && n->b->kind == E_CONST && n->b->ck == C_STR && strcmp(n->b->s, attr) == 0)
+    return 1;
+  for (i = 0; i < n->nkw; i++)
+    if (mentions(n->kw[i].value, obj, attr))
+      return 1;
+  return mentions(n->a, obj, attr) || mentions(n->b, obj, attr) || mentions(n->c, obj, attr) ||
+         mentions_list(&n->list, obj, attr) || mentions_list(&n->list2, obj, attr);
+}
+
+int iris_tmpl_mentions(const struct iris_tmpl *t, const char *object, const char *attribute) {
+  return mentions_list(&t->body, object, attribute);
+}

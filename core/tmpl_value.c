@@ -1,0 +1,702 @@
+/*
+ * tmpl_value.c — template values with Python's semantics, because Jinja2 evaluates
+ * expressions in Python: str() and repr() (True, None, 1.0, ['a', 1], {'k': 'v'}), truth,
+ * equality and ordering, int/float arithmetic (/ is true division, // and % floor), string
+ * and list concatenation and repetition, `in`. Integers are 64-bit: an operation that would
+ * overflow (Python would go to arbitrary precision) is a clear render error instead.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "tmpl_int.h"
+
+struct tv iris__tv_str(const char *s, size_t n) {
+  struct tv v = {TV_STR, 0, 0, 0, s, n, NULL, 0};
+  return v;
+}
+struct tv iris__tv_int(int64_t i) {
+  struct tv v = {TV_INT, 0, i, 0, NULL, 0, NULL, 0};
+  return v;
+}
+struct tv iris__tv_float(double f) {
+  struct tv v = {TV_FLOAT, 0, 0, f, NULL, 0, NULL, 0};
+  return v;
+}
+struct tv iris__tv_bool(int b) {
+  struct tv v = {TV_BOOL, 0, b ? 1 : 0, 0, NULL, 0, NULL, 0};
+  return v;
+}
+struct tv iris__tv_none(void) {
+  struct tv v = {TV_NONE, 0, 0, 0, NULL, 0, NULL, 0};
+  return v;
+}
+struct tv iris__tv_undef(const char *name) {
+  struct tv v = {TV_UNDEF, 0, 0, 0, name, 0, NULL, 0};
+  return v;
+}
+
+struct tv iris__tv_from_json(json_t *j) {
+  switch (json_typeof(j)) {
+  case JSON_OBJECT: {
+    struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
+    return v;
+  }
+  case JSON_ARRAY: {
+    struct tv v = {TV_LIST, 0, 0, 0, NULL, 0, j, 0};
+    return v;
+  }
+  case JSON_STRING:
+    return iris__tv_str(json_string_value(j), json_string_length(j));
+  case JSON_INTEGER:
+    return iris__tv_int(json_integer_value(j));
+  case JSON_REAL:
+    return iris__tv_float(json_real_value(j));
+  case JSON_TRUE:
+    return iris__tv_bool(1);
+  case JSON_FALSE:
+    return iris__tv_bool(0);
+  default:
+    return iris__tv_none();
+  }
+}
+
+json_t *iris__tv_keep(struct rctx *r, json_t *j) {
+  if (!j)
+    return NULL;
+  if (json_array_append_new(r->owned, j) != 0)
+    return NULL;
+  return j;
+}
+
+int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
+  switch (v->t) {
+  case TV_NONE: *out = json_null(); break;
+  case TV_BOOL: *out = json_boolean(v->i); break;
+  case TV_INT: *out = json_integer(v->i); break;
+  case TV_FLOAT: *out = json_real(v->f); break;
+  case TV_STR: *out = json_stringn_nocheck(v->s, v->n); break;
+  case TV_LIST: case TV_DICT: *out = json_incref(v->j); break;
+  default:
+    return iris__tmpl_fail(r, "an undefined value cannot be stored in a list or dict");
+  }
+  if (!*out)
+    return iris__tmpl_fail(r, "out of memory (or a non-finite number)");
+  return IRIS_OK;
+}
+
+char *iris__tmpl_scratch(struct rctx *r, size_t n) {
+  char *p = iris__tmpl_alloc(&r->scratch, n + 1);
+  if (!p)
+    iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  return p;
+}
+
+size_t iris__utf8_count(const char *s, size_t n) {
+  size_t i, c = 0;
+  for (i = 0; i < n; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80)
+      c++;
+  return c;
+}
+
+size_t iris__utf8_offset(const char *s, size_t n, size_t cp) {
+  size_t i, c = 0;
+  for (i = 0; i < n; i++) {
+    if (((unsigned char)s[i] & 0xC0) != 0x80) {
+      if (c == cp)
+        return i;
+      c++;
+    }
+  }
+  return n;
+}
+
+int iris__tv_truthy(const struct tv *v) {
+  switch (v->t) {
+  case TV_UNDEF: case TV_NONE: return 0;
+  case TV_BOOL: case TV_INT: return v->i != 0;
+  case TV_FLOAT: return v->f != 0.0;
+  case TV_STR: return v->n != 0;
+  case TV_LIST: return json_array_size(v->j) != 0;
+  case TV_DICT: return json_object_size(v->j) != 0;
+  }
+  return 0;
+}
+
+long iris__tv_len(const struct tv *v) {
+  switch (v->t) {
+  case TV_UNDEF: return 0;
+  case TV_STR: return (long)iris__utf8_count(v->s, v->n);
+  case TV_LIST: return (long)json_array_size(v->j);
+  case TV_DICT: return (long)json_object_size(v->j);
+  default: return -1;
+  }
+}
+
+const char *iris__tv_type_name(const struct tv *v) {
+  switch (v->t) {
+  case TV_UNDEF: return "Undefined";
+  case TV_NONE: return "NoneType";
+  case TV_BOOL: return "bool";
+  case TV_INT: return "int";
+  case TV_FLOAT: return "float";
+  case TV_STR: return "str";
+  case TV_LIST: return "list";
+  case TV_DICT: return "dict";
+  }
+  return "?";
+}
+
+/* Python's repr(float): the shortest digits that round-trip, in Python's layout. */
+void iris__tmpl_format_float(double f, char *out, size_t size) {
+  char buf[64], digits[32];
+  int prec, exp10, nd = 0, i;
+  if (isnan(f)) {
+    snprintf(out, size, "nan");
+    return;
+  }
+  if (isinf(f)) {
+    snprintf(out, size, f < 0 ? "-inf" : "inf");
+    return;
+  }
+  if (f == 0) {
+    snprintf(out, size, signbit(f) ? "-0.0" : "0.0");
+    return;
+  }
+  for (prec = 1; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
+    if (strtod(buf, NULL) == f)
+      break;
+  }
+  /* buf = [-]d.ddde[+-]XX */
+  {
+    const char *p = buf, *e = strchr(buf, 'e');
+    exp10 = atoi(e + 1);
+    if (*p == '-')
+      p++;
+    for (; p < e; p++)
+      if (*p != '.')
+        digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+      nd--;
+    digits[nd] = '\0';
+  }
+  {
+    char res[96];
+    size_t o = 0;
+    if (f < 0)
+      res[o++] = '-';
+    if (exp10 >= 16 || exp10 < -4) {
+      res[o++] = digits[0];
+      if (nd > 1) {
+        res[o++] = '.';
+        for (i = 1; i < nd; i++)
+          res[o++] = digits[i];
+      }
+      o += (size_t)snprintf(res + o, sizeof res - o, "e%c%02d", exp10 < 0 ? '-' : '+',
+                            exp10 < 0 ? -exp10 : exp10);
+    } else if (exp10 < 0) {
+      res[o++] = '0';
+      res[o++] = '.';
+      for (i = -1; i > exp10; i--)
+        res[o++] = '0';
+      for (i = 0; i < nd; i++)
+        res[o++] = digits[i];
+    } else {
+      for (i = 0; i <= exp10; i++)
+        res[o++] = i < nd ? digits[i] : '0';
+      res[o++] = '.';
+      if (nd > exp10 + 1)
+        for (i = exp10 + 1; i < nd; i++)
+          res[o++] = digits[i];
+      else
+        res[o++] = '0';
+    }
+    res[o] = '\0';
+    snprintf(out, size, "%s", res);
+  }
+}
+
+/* Python's repr(str): single quotes unless the text has ' and no ". */
+static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
+  int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
+  char q = (has_sq && !has_dq) ? '"' : '\'';
+  size_t i;
+  int rc = iris_buf_appendc(b, q);
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\\')
+      rc = iris_buf_appends(b, "\\\\");
+    else if (c == (unsigned char)q)
+      rc = iris_buf_appendf(b, "\\%c", q);
+    else if (c == '\n')
+      rc = iris_buf_appends(b, "\\n");
+    else if (c == '\r')
+      rc = iris_buf_appends(b, "\\r");
+    else if (c == '\t')
+      rc = iris_buf_appends(b, "\\t");
+    else if (c < 0x20 || c == 0x7f)
+      rc = iris_buf_appendf(b, "\\x%02x", c);
+    else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+             (unsigned char)s[i + 1] <= 0xA0) {
+      /* U+0080..U+00A0 are not printable in Python: \x80 .. \xa0 */
+      rc = iris_buf_appendf(b, "\\x%02x", (unsigned char)s[i + 1]);
+      i++;
+    } else
+      rc = iris_buf_appendc(b, (char)c);
+  }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendc(b, q);
+  return rc;
+}
+
+static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
+
+static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b, int repr) {
+  char num[64];
+  switch (v->t) {
+  case TV_UNDEF: return repr ? iris_buf_appends(b, "Undefined") : IRIS_OK;
+  case TV_NONE: return iris_buf_appends(b, "None");
+  case TV_BOOL: return iris_buf_appends(b, v->i ? "True" : "False");
+  case TV_INT: return iris_buf_appendf(b, "%lld", (long long)v->i);
+  case TV_FLOAT:
+    iris__tmpl_format_float(v->f, num, sizeof num);
+    return iris_buf_appends(b, num);
+  case TV_STR:
+    return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
+  case TV_LIST:
+    if (v->view) {
+      static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
+      int rc = iris_buf_appends(b, names[v->view & 3]);
+      size_t i;
+      if (v->view != 3) {
+        rc = rc ? rc : append_json_repr(r, v->j, b, 0);
+        return rc ? rc : iris_buf_appendc(b, ')');
+      }
+      rc = rc ? rc : iris_buf_appendc(b, '[');
+      for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
+        json_t *pair = json_array_get(v->j, i);
+        rc = iris_buf_appends(b, i ? ", (" : "(");
+        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 0), b, 1);
+        rc = rc ? rc : iris_buf_appends(b, ", ");
+        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 1), b, 1);
+        rc = rc ? rc : iris_buf_appendc(b, ')');
+      }
+      return rc ? rc : iris_buf_appends(b, "])");
+    }
+    return append_json_repr(r, v->j, b, 0);
+  case TV_DICT:
+    return append_json_repr(r, v->j, b, 0);
+  }
+  return IRIS_OK;
+}
+
+static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth) {
+  int rc = IRIS_OK;
+  if (depth > IRIS_TMPL_MAX_DEPTH)
+    return iris__tmpl_fail(r, "value nested too deeply to print");
+  if (json_is_array(j)) {
+    size_t i;
+    json_t *x;
+    rc = iris_buf_appendc(b, '[');
+    json_array_foreach(j, i, x) {
+      if (rc == IRIS_OK && i)
+        rc = iris_buf_appends(b, ", ");
+      if (rc == IRIS_OK)
+        rc = append_json_repr(r, x, b, depth + 1);
+    }
+    return rc ? rc : iris_buf_appendc(b, ']');
+  }
+  if (json_is_object(j)) {
+    const char *k;
+    json_t *x;
+    int first = 1;
+    rc = iris_buf_appendc(b, '{');
+    json_object_foreach(j, k, x) {
+      if (rc == IRIS_OK && !first)
+        rc = iris_buf_appends(b, ", ");
+      first = 0;
+      if (rc == IRIS_OK)
+        rc = append_str_repr(b, k, strlen(k));
+      if (rc == IRIS_OK)
+        rc = iris_buf_appends(b, ": ");
+      if (rc == IRIS_OK)
+        rc = append_json_repr(r, x, b, depth + 1);
+    }
+    return rc ? rc : iris_buf_appendc(b, '}');
+  }
+  {
+    struct tv v = iris__tv_from_json(j);
+    return append_scalar(r, &v, b, 1);
+  }
+}
+
+int iris__tv_append_str(struct rctx *r, const struct tv *v, struct iris_buf *b) {
+  return append_scalar(r, v, b, 0);
+}
+
+int iris__tv_append_repr(struct rctx *r, const struct tv *v, struct iris_buf *b) {
+  return append_scalar(r, v, b, 1);
+}
+
+int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out) {
+  struct iris_buf b;
+  char *s;
+  int rc;
+  if (v->t == TV_STR) {
+    *out = *v;
+    return IRIS_OK;
+  }
+  iris_buf_init(&b, 0);
+  rc = iris__tv_append_str(r, v, &b);
+  if (rc) {
+    iris_buf_cleanup(&b);
+    return r->err->rc ? (int)r->err->rc : iris_err_set(r->err, rc, "template: out of memory");
+  }
+  s = iris__tmpl_scratch(r, iris_buf_len(&b));
+  if (!s) {
+    iris_buf_cleanup(&b);
+    return IRIS_ENOMEM;
+  }
+  memcpy(s, iris_buf_ptr(&b), iris_buf_len(&b));
+  *out = iris__tv_str(s, iris_buf_len(&b));
+  iris_buf_cleanup(&b);
+  return IRIS_OK;
+}
+
+static int is_num(const struct tv *v) { return v->t == TV_INT || v->t == TV_FLOAT || v->t == TV_BOOL; }
+static double num(const struct tv *v) { return v->t == TV_FLOAT ? v->f : (double)v->i; }
+
+static int json_equal_py(json_t *a, json_t *b);
+
+int iris__tv_equal(const struct tv *a, const struct tv *b) {
+  if (is_num(a) && is_num(b)) {
+    if (a->t != TV_FLOAT && b->t != TV_FLOAT)
+      return a->i == b->i;
+    return num(a) == num(b);
+  }
+  if (a->t != b->t)
+    return 0;
+  switch (a->t) {
+  case TV_UNDEF: case TV_NONE: return 1;
+  case TV_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+  case TV_LIST: case TV_DICT: return json_equal_py(a->j, b->j);
+  default: return 0;
+  }
+}
+
+/* Equality as Python compares the decoded values (1 == 1.0 == True). */
+static int json_equal_py(json_t *a, json_t *b) {
+  struct tv x = iris__tv_from_json(a), y = iris__tv_from_json(b);
+  if (x.t == TV_LIST && y.t == TV_LIST) {
+    size_t i;
+    if (json_array_size(a) != json_array_size(b))
+      return 0;
+    for (i = 0; i < json_array_size(a); i++)
+      if (!json_equal_py(json_array_get(a, i), json_array_get(b, i)))
+        return 0;
+    return 1;
+  }
+  if (x.t == TV_DICT && y.t == TV_DICT) {
+    const char *k;
+    json_t *v;
+    if (json_object_size(a) != json_object_size(b))
+      return 0;
+    json_object_foreach(a, k, v) {
+      json_t *w = json_object_get(b, k);
+      if (!w || !json_equal_py(v, w))
+        return 0;
+    }
+    return 1;
+  }
+  return iris__tv_equal(&x, &y);
+}
+
+int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp) {
+  if (is_num(a) && is_num(b)) {
+    if (a->t != TV_FLOAT && b->t != TV_FLOAT)
+      *cmp = a->i < b->i ? -1 : a->i > b->i;
+    else
+      *cmp = num(a) < num(b) ? -1 : num(a) > num(b);
+    return IRIS_OK;
+  }
+  if (a->t == TV_STR && b->t == TV_STR) {
+    size_t n = a->n < b->n ? a->n : b->n;
+    int c = memcmp(a->s, b->s, n); /* UTF-8 byte order is code point order */
+    *cmp = c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
+    return IRIS_OK;
+  }
+  if (a->t == TV_LIST && b->t == TV_LIST) {
+    size_t i, na = json_array_size(a->j), nb = json_array_size(b->j);
+    for (i = 0; i < na && i < nb; i++) {
+      struct tv x = iris__tv_from_json(json_array_get(a->j, i));
+      struct tv y = iris__tv_from_json(json_array_get(b->j, i));
+      if (!iris__tv_equal(&x, &y))
+        return iris__tv_compare(r, &x, &y, cmp);
+    }
+    *cmp = na < nb ? -1 : na > nb;
+    return IRIS_OK;
+  }
+  return iris__tmpl_fail(r, "'<' not supported between instances of '%s' and '%s'",
+                         iris__tv_type_name(a), iris__tv_type_name(b));
+}
+
+int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item, int *out) {
+  *out = 0;
+  switch (c->t) {
+  case TV_UNDEF:
+    return IRIS_OK;
+  case TV_STR:
+    if (item->t != TV_STR)
+      return iris__tmpl_fail(r, "'in <string>' requires string as left operand, not %s",
+                             iris__tv_type_name(item));
+    if (item->n == 0) {
+      *out = 1;
+    } else {
+      size_t i;
+      for (i = 0; i + item->n <= c->n && !*out; i++)
+        *out = memcmp(c->s + i, item->s, item->n) == 0;
+    }
+    return IRIS_OK;
+  case TV_LIST: {
+    size_t i;
+    for (i = 0; i < json_array_size(c->j) && !*out; i++) {
+      struct tv x = iris__tv_from_json(json_array_get(c->j, i));
+      *out = iris__tv_equal(&x, item);
+    }
+    return IRIS_OK;
+  }
+  case TV_DICT:
+    if (item->t == TV_STR) {
+      char *k = iris__tmpl_scratch(r, item->n);
+      if (!k)
+        return IRIS_ENOMEM;
+      memcpy(k, item->s, item->n);
+      *out = strlen(k) == item->n && json_object_get(c->j, k) != NULL;
+    }
+    return IRIS_OK;
+  default:
+    return iris__tmpl_fail(r, "argument of type '%s' is not iterable", iris__tv_type_name(c));
+  }
+}
+
+static int overflow(struct rctx *r) {
+  return iris__tmpl_fail(r, "integer overflow (this engine uses 64-bit integers)");
+}
+
+static int concat_str(struct rctx *r, const struct tv *a, const struct tv *b, struct tv *out) {
+  char *s = iris__tmpl_scratch(r, a->n + b->n);
+  if (!s)
+    return IRIS_ENOMEM;
+  memcpy(s, a->s, a->n);
+  memcpy(s + a->n, b->s, b->n);
+  *out = iris__tv_str(s, a->n + b->n);
+  return IRIS_OK;
+}
+
+/* markupsafe.escape into a new scratch string. */
+int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct iris_buf b;
+  size_t i;
+  char *s;
+  int rc = IRIS_OK;
+  iris_buf_init(&b, 0);
+  for (i = 0; i < in->n && rc == IRIS_OK; i++) {
+    switch (in->s[i]) {
+    case '&': rc = iris_buf_appends(&b, "&amp;"); break;
+    case '<': rc = iris_buf_appends(&b, "&lt;"); break;
+    case '>': rc = iris_buf_appends(&b, "&gt;"); break;
+    case '"': rc = iris_buf_appends(&b, "&#34;"); break;
+    case '\'': rc = iris_buf_appends(&b, "&#39;"); break;
+    default: rc = iris_buf_appendc(&b, in->s[i]);
+    }
+  }
+  s = rc ? NULL : iris__tmpl_scratch(r, iris_buf_len(&b));
+  if (s) {
+    memcpy(s, iris_buf_ptr(&b), iris_buf_len(&b));
+    *out = iris__tv_str(s, iris_buf_len(&b));
+    out->safe = 1;
+  }
+  iris_buf_cleanup(&b);
+  return s ? IRIS_OK : iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+}
+
+static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv *out) {
+  int64_t k;
+  if (times < 0)
+    times = 0;
+  if (seq->t == TV_STR) {
+    char *s;
+    if (times && (uint64_t)seq->n * (uint64_t)times > (size_t)64 * 1024 * 1024)
+      return iris__tmpl_fail(r, "string repetition too large");
+    s = iris__tmpl_scratch(r, seq->n * (size_t)times);
+    if (!s)
+      return IRIS_ENOMEM;
+    for (k = 0; k < times; k++)
+      memcpy(s + (size_t)k * seq->n, seq->s, seq->n);
+    *out = iris__tv_str(s, seq->n * (size_t)times);
+    return IRIS_OK;
+  }
+  {
+    json_t *l = iris__tv_keep(r, json_array());
+    size_t n = json_array_size(seq->j);
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if (times && n * (uint64_t)times > IRIS_TMPL_MAX_RANGE)
+      return iris__tmpl_fail(r, "list repetition too large");
+    for (k = 0; k < times; k++)
+      if (json_array_extend(l, seq->j))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+}
+
+int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                   struct tv *out) {
+  int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
+  if (a->t == TV_UNDEF || b->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
+                                                                    : (b->s ? b->s : "value"));
+  if (op == OP_ADD) {
+    if (a->t == TV_STR && b->t == TV_STR) {
+      /* Markup + str escapes the str (markupsafe); the result stays Markup. */
+      if (a->safe != b->safe) {
+        struct tv esc, x = a->safe ? *a : *b, y = a->safe ? *b : *a;
+        if (iris__tmpl_escape(r, &y, &esc))
+          return r->err->rc;
+        if (a->safe ? concat_str(r, &x, &esc, out) : concat_str(r, &esc, &x, out))
+          return r->err->rc;
+        out->safe = 1;
+        return IRIS_OK;
+      }
+      if (concat_str(r, a, b, out))
+        return r->err->rc;
+      out->safe = a->safe;
+      return IRIS_OK;
+    }
+    if (a->t == TV_LIST && b->t == TV_LIST) {
+      json_t *l = iris__tv_keep(r, json_array());
+      if (!l || json_array_extend(l, a->j) || json_array_extend(l, b->j))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      *out = iris__tv_from_json(l);
+      return IRIS_OK;
+    }
+  }
+  if (op == OP_MUL) {
+    if ((a->t == TV_STR || a->t == TV_LIST) && (b->t == TV_INT || b->t == TV_BOOL))
+      return repeat(r, a, b->i, out);
+    if ((b->t == TV_STR || b->t == TV_LIST) && (a->t == TV_INT || a->t == TV_BOOL))
+      return repeat(r, b, a->i, out);
+  }
+  if (op == OP_MOD && a->t == TV_STR)
+    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
+  if (!is_num(a) || !is_num(b)) {
+    static const char *const names[] = {"", "+", "-", "*", "/", "//", "%", "**"};
+    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: '%s' and '%s'",
+                           op >= OP_ADD && op <= OP_POW ? names[op] : "?", iris__tv_type_name(a),
+                           iris__tv_type_name(b));
+  }
+  if (both_int) {
+    int64_t x = a->i, y = b->i, z;
+    switch (op) {
+    case OP_ADD:
+      if (__builtin_add_overflow(x, y, &z))
+        return overflow(r);
+      *out = iris__tv_int(z);
+      return IRIS_OK;
+    case OP_SUB:
+      if (__builtin_sub_overflow(x, y, &z))
+        return overflow(r);
+      *out = iris__tv_int(z);
+      return IRIS_OK;
+    case OP_MUL:
+      if (__builtin_mul_overflow(x, y, &z))
+        return overflow(r);
+      *out = iris__tv_int(z);
+      return IRIS_OK;
+    case OP_DIV:
+      if (y == 0)
+        return iris__tmpl_fail(r, "division by zero");
+      *out = iris__tv_float((double)x / (double)y);
+      return IRIS_OK;
+    case OP_FLOORDIV:
+    case OP_MOD: {
+      int64_t q, m;
+      if (y == 0)
+        return iris__tmpl_fail(r, op == OP_MOD ? "integer modulo by zero"
+                                               : "integer division or modulo by zero");
+      if (x == INT64_MIN && y == -1)
+        return overflow(r);
+      q = x / y;
+      m = x % y;
+      if (m != 0 && ((m < 0) != (y < 0))) { /* Python floors toward -infinity */
+        q--;
+        m += y;
+      }
+      *out = iris__tv_int(op == OP_MOD ? m : q);
+      return IRIS_OK;
+    }
+    case OP_POW:
+      if (y < 0) {
+        if (x == 0)
+          return iris__tmpl_fail(r, "0.0 cannot be raised to a negative power");
+        *out = iris__tv_float(pow((double)x, (double)y));
+        return IRIS_OK;
+      }
+      z = 1;
+      while (y--) {
+        if (__builtin_mul_overflow(z, x, &z))
+          return overflow(r);
+      }
+      *out = iris__tv_int(z);
+      return IRIS_OK;
+    default:
+      break;
+    }
+  } else {
+    double x = num(a), y = num(b);
+    switch (op) {
+    case OP_ADD: *out = iris__tv_float(x + y); return IRIS_OK;
+    case OP_SUB: *out = iris__tv_float(x - y); return IRIS_OK;
+    case OP_MUL: *out = iris__tv_float(x * y); return IRIS_OK;
+    case OP_DIV:
+      if (y == 0)
+        return iris__tmpl_fail(r, "float division by zero");
+      *out = iris__tv_float(x / y);
+      return IRIS_OK;
+    case OP_FLOORDIV:
+    case OP_MOD: {
+      double m;
+      if (y == 0)
+        return iris__tmpl_fail(r, op == OP_MOD ? "float modulo" : "float floor division by zero");
+      m = fmod(x, y);
+      if (m != 0 && ((m < 0) != (y < 0)))
+        m += y;
+      if (op == OP_MOD) {
+        if (m == 0)
+          m = copysign(0.0, y);
+        *out = iris__tv_float(m);
+      } else {
+        *out = iris__tv_float(floor((x - m) / y + 0.5) == (x - m) / y ? (x - m) / y
+                                                                       : floor(x / y));
+      }
+      return IRIS_OK;
+    }
+    case OP_POW:
+      if (x == 0 && y < 0)
+        return iris__tmpl_fail(r, "0.0 cannot be raised to a negative power");
+      if (x < 0 && y != floor(y))
+        return iris__tmpl_fail(r, "a negative number raised to a fractional power is complex");
+      *out = iris__tv_float(pow(x, y));
+      return IRIS_OK;
+    default:
+      break;
+    }
+  }
+  return iris__tmpl_fail(r, "unsupported operator");
+}

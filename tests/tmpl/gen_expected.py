@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Generate tests/tmpl/cases.json: every conformance case with the output real Jinja2 gives
+it, rendered as Iris does (SandboxedEnvironment, autoescape off, default Undefined).
+
+    python tests/tmpl/gen_expected.py            # rewrite cases.json
+    python tests/tmpl/gen_expected.py --check    # exit 1 if cases.json is stale
+
+A case is [name, template, context]. Its expectation is {"output": ...} or {"error": <the
+exception class Jinja raised>}. REFUSED cases are valid Jinja our engine refuses on purpose;
+they record Jinja's output for reference and expect a compile-time refusal from us.
+"""
+import json
+import os
+import sys
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+INCIDENT = {"host": "db-1.prod", "check": "disk_usage", "value": 97.5, "threshold": 90,
+            "severity": "critical", "tags": ["db", "prod", "pager"],
+            "runbook_url": "https://wiki.example.com/runbooks/disk?x=1&y=2",
+            "owner": {"name": "Jane Doe", "team": "dbre", "phones": ["+1 555 0100"]},
+            "failed_tasks": [{"name": "backup", "code": 2}, {"name": "vacuum", "code": 137}],
+            "iris": {"message_id": 4242, "incident_id": 77, "plan": "db-oncall",
+                     "application": "nagios", "target": "jdoe", "priority": "high",
+                     "incident_created": "2026-11-24 10:20:30"},
+            "empty": "", "zero": 0, "none": None, "flag": True, "ratio": 0.1,
+            "unicode": "Ünïcødé ✓ 日本 🚨", "html": "<b>bold</b> & 'quotes' \"dq\"",
+            "nested": {"a": {"b": {"c": [1, 2, {"d": "deep"}]}}}, "nums": [3, 1, 2],
+            "words": "the quick brown fox jumps over the lazy dog " * 3}
+
+CASES = [
+    # --- output and literals
+    ["text only", "Hello, world!", {}],
+    ["variable", "Host {{ host }}", INCIDENT],
+    ["int", "{{ 42 }}", {}],
+    ["negative int", "{{ -7 }}", {}],
+    ["float", "{{ 1.5 }}", {}],
+    ["float whole", "{{ 2.0 }}", {}],
+    ["float from data", "{{ value }} {{ ratio }}", INCIDENT],
+    ["float exp big", "{{ 1e20 }} {{ 1.5e16 }} {{ 1e15 }}", {}],
+    ["float exp small", "{{ 0.0001 }} {{ 0.00001 }} {{ 1.5e-7 }}", {}],
+    ["float repr", "{{ 0.1 + 0.2 }} {{ 1/3 }} {{ 2/3 }} {{ 10/4 }}", {}],
+    ["bools", "{{ true }} {{ false }} {{ True }} {{ False }}", {}],
+    ["none", "{{ none }} {{ None }} {{ nothing }}|", {}],
+    ["none from data", "[{{ none }}]", INCIDENT],
+    ["string literals", "{{ 'single' }} {{ \"double\" }} {{ 'it\\'s' }}", {}],
+    ["string escapes", "{{ 'a\\tb\\nc' }}|{{ '\\u00e9\\x41' }}", {}],
+    ["adjacent strings", "{{ 'a' 'b' \"c\" }}", {}],
+    ["underscore number", "{{ 1_000 + 1 }}", {}],
+    ["list repr", "{{ [1, 'a', none, true, 1.5] }}", {}],
+    ["list repr data", "{{ tags }} {{ nums }}", INCIDENT],
+    ["dict repr", "{{ {'a': 1, 'b': [1, 2]} }}", {}],
+    ["dict repr data", "{{ owner }}", INCIDENT],
+    ["nested repr", "{{ nested }}", INCIDENT],
+    ["repr quotes", "{{ [\"it's\", 'say \"hi\"', 'both \\' \"'] }}", {}],
+    ["repr escapes", "{{ ['tab\\there', 'nl\\nx', 'back\\\\slash', '\\x01'] }}", {}],
+    ["repr unicode", "{{ [unicode] }}", INCIDENT],
+    ["unicode", "{{ unicode }}", INCIDENT],
+    ["undefined prints empty", "[{{ missing }}]", {}],
+    ["undefined attr of dict", "[{{ owner.missing }}]", INCIDENT],
+    ["html passes unescaped", "{{ html }}", INCIDENT],
+    ["empty template", "", {}],
+    # --- attribute and item access
+    ["attr", "{{ owner.name }} / {{ owner.team }}", INCIDENT],
+    ["item", "{{ owner['name'] }}", INCIDENT],
+    ["index", "{{ tags[0] }} {{ tags[2] }}", INCIDENT],
+    ["negative index", "{{ tags[-1] }}", INCIDENT],
+    ["index out of range", "[{{ tags[10] }}]", INCIDENT],
+    ["dot index", "{{ tags.1 }}", INCIDENT],
+    ["deep", "{{ nested.a.b.c[2].d }} {{ nested['a']['b']['c'][0] }}", INCIDENT],
+    ["iris vars", "{{ iris.message_id }} {{ iris.incident_id }} {{ iris.plan }}", INCIDENT],
+    ["string index", "{{ host[0] }}{{ host[-1] }}", INCIDENT],
+    ["item with variable", "{% set k = 'team' %}{{ owner[k] }}", INCIDENT],
+    # --- whitespace and comments
+    ["comment", "a{# comment #}b", {}],
+    ["multiline comment", "a{# line1\nline2 #}b", {}],
+    ["strip before", "a   {{- 'b' }}", {}],
+    ["strip after", "{{ 'a' -}}   \n  b", {}],
+    ["strip block", "x\n  {%- if true -%}\n  y\n  {%- endif -%}\n  z", {}],
+    ["strip comment", "a  {#- c -#}  b", {}],
+    ["trailing newline dropped", "line\n", {}],
+    ["only one trailing newline dropped", "line\n\n", {}],
+    ["crlf normalised", "a\r\nb\rc", {}],
+    ["block keeps newlines", "{% if true %}\nyes\n{% endif %}\n", {}],
+    ["raw", "{% raw %}{{ not rendered }}{% if %}{% endraw %}", {}],
+    ["raw strip", "a {%- raw -%} {{x}} {%- endraw -%} b", {}],
+    # --- if
+    ["if true", "{% if flag %}yes{% endif %}", INCIDENT],
+    ["if false", "{% if zero %}yes{% else %}no{% endif %}", INCIDENT],
+    ["elif", "{% if value > 99 %}a{% elif value > 95 %}b{% else %}c{% endif %}", INCIDENT],
+    ["if undefined", "{% if missing %}y{% else %}n{% endif %}", {}],
+    ["if empty string", "{% if empty %}y{% else %}n{% endif %}", INCIDENT],
+    ["if empty list", "{% if [] %}y{% else %}n{% endif %}", {}],
+    ["if none", "{% if none %}y{% else %}n{% endif %}", INCIDENT],
+    ["if float zero", "{% if 0.0 %}y{% else %}n{% endif %}", {}],
+    ["nested if", "{% if flag %}{% if tags %}{{ tags|length }}{% endif %}{% endif %}", INCIDENT],
+    ["inline if", "{{ 'big' if value > 50 else 'small' }}", INCIDENT],
+    ["inline if without else", "[{{ 'x' if false }}]", {}],
+    # --- for
+    ["for", "{% for t in tags %}{{ t }},{% endfor %}", INCIDENT],
+    ["for loop vars", "{% for t in tags %}{{ loop.index }}{{ loop.index0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.revindex }}{{ loop.revindex0 }};{% endfor %}", INCIDENT],
+    ["for else", "{% for t in [] %}x{% else %}empty{% endfor %}", {}],
+    ["for undefined", "{% for t in missing %}x{% else %}none{% endfor %}", {}],
+    ["for dict", "{% for k in owner %}{{ k }} {% endfor %}", INCIDENT],
+    ["for items", "{% for k, v in owner.items() %}{{ k }}={{ v }};{% endfor %}", INCIDENT],
+    ["for keys values", "{{ owner.keys() }} {{ owner.values() }}", INCIDENT],
+    ["for string", "{% for c in 'abc' %}[{{ c }}]{% endfor %}", {}],
+    ["for unicode string", "{% for c in '日本' %}<{{ c }}>{% endfor %}", {}],
+    ["nested for", "{% for t in failed_tasks %}{{ t.name }}:{% for x in [1,2] %}{{ x }}{% endfor %};{% endfor %}", INCIDENT],
+    ["loop.last join", "{% for t in tags %}{{ t }}{% if not loop.last %}, {% endif %}{% endfor %}", INCIDENT],
+    ["for range", "{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(1, 10, 3) %}{{ i }}{% endfor %}|{% for i in range(5, 0, -2) %}{{ i }}{% endfor %}", {}],
+    ["for list of lists", "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }} {% endfor %}", {}],
+    ["outer loop var", "{% for a in [1,2] %}{% for b in [3] %}{{ loop.index }}{% endfor %}{{ loop.index }}{% endfor %}", {}],
+    # --- set and scoping
+    ["set", "{% set x = 5 %}{{ x * 2 }}", {}],
+    ["set string", "{% set greeting = 'hi ' ~ owner.name %}{{ greeting }}", INCIDENT],
+    ["set in loop does not leak", "{% set x = 1 %}{% for i in [1,2] %}{% set x = i %}{{ x }}{% endfor %}{{ x }}", {}],
+    ["set in if leaks", "{% if true %}{% set y = 2 %}{% endif %}{{ y }}", {}],
+    ["set block", "{% set body %}Hello {{ owner.name }}!{% endset %}[{{ body }}]", INCIDENT],
+    ["set shadows context", "{% set host = 'other' %}{{ host }}", INCIDENT],
+    ["set list", "{% set l = [1, 2, 3] %}{{ l|length }} {{ l[1] }}", {}],
+    # --- operators
+    ["arithmetic", "{{ 1 + 2 }} {{ 7 - 10 }} {{ 3 * 4 }} {{ 7 / 2 }} {{ 7 // 2 }} {{ 7 % 3 }} {{ 2 ** 10 }}", {}],
+    ["floor division negative", "{{ -7 // 2 }} {{ -7 % 3 }} {{ 7 % -3 }} {{ -7.5 // 2 }} {{ 7.5 % -2 }}", {}],
+    ["float arithmetic", "{{ 1.5 + 1 }} {{ 3 * 0.5 }} {{ 2 ** -1 }} {{ 2.0 ** 3 }}", {}],
+    ["power left assoc", "{{ 2 ** 3 ** 2 }}", {}],
+    ["precedence", "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ -2 ** 2 }} {{ 10 - 2 - 3 }}", {}],
+    ["concat", "{{ 'a' ~ 1 ~ none ~ true ~ 1.5 }}", {}],
+    ["concat precedence", "{{ 1 + 2 ~ 3 }}", {}],
+    ["string plus", "{{ 'ab' + 'cd' }}", {}],
+    ["string times", "{{ 'ab' * 3 }}|{{ 2 * 'x' }}|{{ 'x' * 0 }}", {}],
+    ["list plus", "{{ [1] + [2, 3] }}", {}],
+    ["list times", "{{ [0] * 3 }}", {}],
+    ["comparisons", "{{ 1 < 2 }} {{ 2 <= 2 }} {{ 3 > 4 }} {{ 'a' < 'b' }} {{ 1 == 1.0 }} {{ 1 != 2 }}", {}],
+    ["equality types", "{{ 1 == '1' }} {{ none == none }} {{ [1,2] == [1,2] }} {{ {'a':1} == {'a':1} }} {{ true == 1 }}", {}],
+    ["undefined equality", "{{ missing == none }} {{ missing == missing2 }}", {}],
+    ["in", "{{ 'db' in tags }} {{ 'x' in tags }} {{ 'name' in owner }} {{ 'ick' in 'quick' }} {{ 'z' not in 'abc' }}", INCIDENT],
+    ["and or values", "{{ 0 or 'fallback' }} {{ 'a' and 'b' }} {{ none or 0 }} {{ '' and 'x' }}|", {}],
+    ["not", "{{ not true }} {{ not '' }} {{ not missing }}", {}],
+    ["unary minus filter", "{{ -3|abs }} {{ -value }}", INCIDENT],
+    ["bool arithmetic", "{{ true + 1 }} {{ false * 3 }}", {}],
+    ["division by zero", "{{ 1 / 0 }}", {}],
+    ["modulo by zero", "{{ 1 % 0 }}", {}],
+    ["string minus int", "{{ 'a' - 1 }}", {}],
+    ["compare str int", "{{ 'a' < 1 }}", {}],
+    ["undefined plus", "{{ missing + 1 }}", {}],
+    ["undefined attribute error", "{{ missing.attr }}", {}],
+    ["undefined item error", "{{ missing['x'] }}", {}],
+    ["attr of undefined attr", "{{ owner.missing.deeper }}", INCIDENT],
+    ["concat undefined", "[{{ missing ~ 'x' }}]", {}],
+    # --- tests
+    ["is defined", "{{ host is defined }} {{ missing is defined }} {{ missing is undefined }} {{ host is not defined }}", INCIDENT],
+    ["is none", "{{ none is none }} {{ 0 is none }} {{ missing is none }}", INCIDENT],
+    ["is types", "{{ 'a' is string }} {{ 1 is number }} {{ 1.5 is number }} {{ true is number }} {{ 1 is integer }} {{ 1.0 is float }} {{ true is boolean }}", {}],
+    ["is mapping sequence", "{{ owner is mapping }} {{ tags is sequence }} {{ 'x' is sequence }} {{ tags is iterable }} {{ 1 is iterable }}", INCIDENT],
+    ["is odd even", "{{ 3 is odd }} {{ 3 is even }} {{ 4 is divisibleby 2 }} {{ 9 is divisibleby(3) }}", {}],
+    ["is upper lower", "{{ 'ABC' is upper }} {{ 'abc' is lower }} {{ 'Abc' is lower }} {{ '123' is lower }}", {}],
+    ["is in", "{{ 'db' is in tags }} {{ 'x' is in(tags) }}", INCIDENT],
+    ["is true false", "{{ true is true }} {{ 1 is true }} {{ false is false }}", {}],
+    # --- filters
+    ["default", "{{ missing|default('dflt') }} {{ host|default('x') }} {{ missing|d('d') }} [{{ missing|default }}]", INCIDENT],
+    ["default boolean", "{{ empty|default('was empty', true) }} {{ empty|default('x') }}| {{ zero|default(5, boolean=true) }}", INCIDENT],
+    ["default none", "{{ none|default('x') }}", INCIDENT],
+    ["upper lower", "{{ 'Hello Wörld ß'|upper }} {{ 'HÉLLO ΣΑΣ ДОМ'|lower }}", {}],
+    ["upper undefined", "[{{ missing|upper }}]", {}],
+    ["upper number", "{{ 12|upper }} {{ none|upper }}", {}],
+    ["title", "{{ 'hello world-foo (bar) [baz] <q> o\\'neil x_y'|title }}", {}],
+    ["title unicode", "{{ 'élan ßtraße'|title }}", {}],
+    ["capitalize", "{{ 'hELLO wORLD'|capitalize }} {{ 'ßa'|capitalize }} [{{ ''|capitalize }}]", {}],
+    ["trim", "[{{ '  x y \\n\\t '|trim }}] [{{ 'xxhixx'|trim('x') }}]", {}],
+    ["trim unicode space", "[{{ '\\u00a0 hi \\u3000'|trim }}]", {}],
+    ["replace", "{{ check|replace('_', ' ') }} {{ 'aaa'|replace('a', 'b', 2) }} {{ 'abc'|replace('', '-') }}", INCIDENT],
+    ["replace number", "{{ 12345|replace('3', 'x') }}", {}],
+    ["truncate short", "{{ 'short'|truncate(10) }}", {}],
+    ["truncate leeway", "{{ 'hello world foo'|truncate(12) }}", {}],
+    ["truncate words", "{{ words|truncate(30) }}", INCIDENT],
+    ["truncate killwords", "{{ words|truncate(30, true) }}", INCIDENT],
+    ["truncate end", "{{ words|truncate(20, end=' (more)') }}", INCIDENT],
+    ["truncate leeway zero", "{{ 'hello world foo'|truncate(12, leeway=0) }}", {}],
+    ["truncate unicode", "{{ unicode|truncate(9, true, '…', 0) }}", INCIDENT],
+    ["truncate default", "{{ ('x ' * 200)|truncate|length }}", {}],
+    ["length", "{{ tags|length }} {{ host|length }} {{ owner|length }} {{ unicode|length }} {{ missing|length }} {{ tags|count }}", INCIDENT],
+    ["length of int", "{{ 5|length }}", {}],
+    ["join", "{{ tags|join(', ') }} {{ tags|join }} {{ [1, 2.5, none]|join('-') }}", INCIDENT],
+    ["join attribute", "{{ failed_tasks|join(', ', attribute='name') }}", INCIDENT],
+    ["join string", "{{ 'abc'|join('.') }}", {}],
+    ["join dict", "{{ owner|join('|') }}", INCIDENT],
+    ["first last", "{{ tags|first }} {{ tags|last }} {{ 'héllo'|first }} {{ 'héllo'|last }} [{{ []|first }}]", INCIDENT],
+    ["round", "{{ 2.5|round }} {{ 3.5|round }} {{ 2.675|round(2) }} {{ 1.2345|round(2, 'floor') }} {{ 1.2345|round(1, 'ceil') }} {{ 5|round }}", {}],
+    ["round value", "{{ value|round }} {{ value|round(0, 'floor') }} {{ (value * 1.1)|round(3) }}", INCIDENT],
+    ["int filter", "{{ '42'|int }} {{ ' 7 '|int }} {{ '4.7'|int }} {{ 'abc'|int }} {{ 'abc'|int(-1) }} {{ 3.9|int }} {{ -3.9|int }} {{ true|int }} {{ none|int }}", {}],
+    ["int base", "{{ '0x1A'|int(0, 16) }} {{ '101'|int(base=2) }} {{ '1_000'|int }}", {}],
+    ["float filter", "{{ '1.5'|float }} {{ '1e3'|float }} {{ 'x'|float }} {{ 'x'|float(2.5) }} {{ 3|float }} {{ ' 2 '|float }}", {}],
+    ["string filter", "{{ 12|string ~ 3 }} {{ none|string }} {{ [1]|string }} [{{ missing|string }}]", {}],
+    ["tojson", "{{ owner|tojson }}", INCIDENT],
+    ["tojson escapes", "{{ html|tojson }} {{ unicode|tojson }}", INCIDENT],
+    ["tojson scalars", "{{ 1|tojson }} {{ 1.5|tojson }} {{ none|tojson }} {{ true|tojson }} {{ 'x'|tojson }} {{ [1, 'a']|tojson }}", {}],
+    ["tojson sorted", "{{ {'b': 1, 'a': [1, {'d': 1, 'c': 2}]}|tojson }}", {}],
+    ["tojson indent", "{{ {'b': 1, 'a': [1, 2]}|tojson(indent=2) }}", {}],
+    ["tojson empty", "{{ {}|tojson }} {{ []|tojson }}", {}],
+    ["escape", "{{ html|e }} {{ html|escape }} {{ 5|e }}", INCIDENT],
+    ["escape twice", "{{ html|e|e }}", INCIDENT],
+    ["safe", "{{ html|safe }} {{ (html|safe)|e }}", INCIDENT],
+    ["markup plus", "{{ '<b>'|safe + '<i>' }}", {}],
+    ["indent", "{{ 'a\\nb\\n\\nc'|indent }}", {}],
+    ["indent options", "{{ 'a\\nb\\n\\nc'|indent(2, true, true) }}|{{ 'a\\nb'|indent(width='> ') }}|{{ 'x\\n'|indent(first=true) }}", {}],
+    ["wordwrap", "{{ words|wordwrap(20) }}", INCIDENT],
+    ["wordwrap long word", "{{ 'aaaaaaaaaaaaaaaaaaaaaaaaa bb'|wordwrap(10) }}", {}],
+    ["wordwrap keep long", "{{ 'aaaaaaaaaaaaaaaaaaaaaaaaa bb'|wordwrap(10, false) }}", {}],
+    ["wordwrap wrapstring", "{{ words|wordwrap(25, wrapstring='<br>') }}", INCIDENT],
+    ["wordwrap lines", "{{ 'one two three\\n\\nfour five six seven'|wordwrap(9) }}", {}],
+    ["wordwrap no hyphen", "{{ 'long-hyphenated-word here'|wordwrap(10, break_on_hyphens=false) }}", {}],
+    ["urlencode", "{{ 'a b/c&d=é'|urlencode }} {{ {'q': 'a b', 'x': '&'}|urlencode }} {{ 42|urlencode }}", {}],
+    ["urlencode runbook", "{{ runbook_url|urlencode }}", INCIDENT],
+    ["filter chain", "{{ check|replace('_', ' ')|title|truncate(8, true, '.', 0) }}", INCIDENT],
+    ["filter in expression", "{{ tags|length + 1 }} {{ (tags|length) * 2 }}", INCIDENT],
+    ["filter on literal", "{{ 'abc'|upper|length }}", {}],
+    ["abs", "{{ -5|abs }} {{ (-2.5)|abs }}", {}],
+    # --- Iris-style templates
+    ["iris subject", "[{{ severity | default('warning') | upper }}] {{ check }} on {{ host }}", INCIDENT],
+    ["iris subject default", "[{{ severity | default('warning') | upper }}] {{ check }} on {{ host }}", {"check": "cpu", "host": "web-1"}],
+    ["iris body", "**{{ check }}** on `{{ host }}` reads {{ value }} (threshold {{ threshold }}).\n\n{% if runbook_url %}Runbook: {{ runbook_url }}\n\n{% endif %}{% if tags %}Tags: {% for t in tags %}{{ t }}{% if not loop.last %}, {% endif %}{% endfor %}\n\n{% endif %}Incident {{ iris.incident_id }} of plan {{ iris.plan }}, opened {{ iris.incident_created }}.\nReply \"{{ iris.message_id }} claim\" to take it.", INCIDENT],
+    ["iris sms", "{{ iris.message_id }}: {{ check }} {{ host }} = {{ value }}/{{ threshold }}. Reply \"{{ iris.message_id }} claim\".", INCIDENT],
+    ["iris call", "This is Iris. {{ check | replace('_', ' ') }} on host {{ host }} is at {{ value }}. Press 2 to claim.", INCIDENT],
+    ["iris job", "The job `{{ job }}` ended **{{ status }}**.\n\n{% if failed_tasks %}Failed tasks ({{ failed_tasks | length }}):\n\n{% for t in failed_tasks %}* {{ t.name }} (exit {{ t.code }})\n{% endfor %}\n{% endif %}{% if log_url %}Logs: {{ log_url }}{% endif %}", dict(INCIDENT, job="nightly-etl", status="FAILED", log_url="https://logs/x")],
+    ["iris slack", ":rotating_light: *{{ check }}* on `{{ host }}`: {{ value }} (threshold {{ threshold }}){% if runbook_url %} — <{{ runbook_url }}|runbook>{% endif %}", INCIDENT],
+    ["iris quota", "Application {{ quota_breach.application }} sent more than {{ quota_breach.limit }} messages in {{ quota_breach.duration }} minutes.", {"quota_breach": {"application": "nagios", "limit": 600, "duration": 1}}],
+    ["iris missing context", "{{ check }} on {{ host }} = {{ value }} (incident {{ iris.incident_id }})", {"iris": {}}],
+    ["iris html", "<h3>{{ check }} on {{ host }}</h3><p>Value {{ value }}, threshold {{ threshold }}.</p>{% if runbook_url %}<p><a href=\"{{ runbook_url }}\">Runbook</a></p>{% endif %}", INCIDENT],
+    ["iris table", "{% for k, v in owner.items() %}| {{ k }} | {{ v }} |\n{% endfor %}", INCIDENT],
+    ["iris conditional owner", "{% if owner is defined and owner.phones %}Call {{ owner.phones|first }}{% else %}No phone{% endif %}", INCIDENT],
+    ["iris truncate body", "{{ (check ~ ': ' ~ words)|truncate(60) }}", INCIDENT],
+    ["whitespace heavy", "{% for t in tags -%}\n  - {{ t }}\n{% endfor %}", INCIDENT],
+    ["whitespace lists", "Tasks:\n{% for t in failed_tasks %}\n  * {{ t.name }}\n{% endfor %}\nEnd", INCIDENT],
+    # --- errors (Jinja fails too)
+    ["syntax unclosed var", "{{ host", {}],
+    ["syntax unclosed block", "{% if x %}yes", {}],
+    ["syntax bad endfor", "{% for x in y %}{% endif %}", {}],
+    ["syntax unknown tag", "{% frobnicate %}", {}],
+    ["syntax unknown filter", "{{ x|frobnicate }}", {}],
+    ["syntax unknown test", "{{ x is frobnicated }}", {}],
+    ["syntax bad expression", "{{ 1 + }}", {}],
+    ["syntax unterminated string", "{{ 'abc }}", {}],
+    ["syntax else without if", "{% else %}", {}],
+    ["syntax unclosed comment", "{# never closed", {}],
+    ["runtime iterate int", "{% for x in 5 %}{% endfor %}", {}],
+    ["runtime unpack", "{% for a, b in [1, 2] %}{% endfor %}", {}],
+    ["runtime filter arg type", "{{ 'x'|truncate('a') }}", {}],
+    ["runtime round string", "{{ 'x'|round }}", {}],
+    ["runtime range step zero", "{{ range(1, 2, 0) }}", {}],
+]
+
+# Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
+REFUSED = [
+    ["refuse macro", "{% macro m() %}x{% endmacro %}{{ m() }}", {}],
+    ["refuse include", "{% include 'other' %}", {}],
+    ["refuse extends", "{% extends 'base' %}", {}],
+    ["refuse call", "{{ dict(a=1) }}", {}],
+    ["refuse method", "{{ 'abc'.upper() }}", {}],
+    ["refuse slice", "{{ tags[1:] }}", INCIDENT],
+    ["refuse loop filter", "{% for t in tags if t %}{{ t }}{% endfor %}", INCIDENT],
+    ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
+    ["refuse unsupported filter", "{{ tags|sort }}", INCIDENT],
+    ["refuse tuple", "{{ (1, 2) }}", {}],
+    ["refuse chained compare", "{{ 1 < 2 < 3 }}", {}],
+    ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
+    ["refuse loop cycle", "{% for t in tags %}{{ loop.cycle('a', 'b') }}{% endfor %}", INCIDENT],
+]
+
+
+# Valid Jinja where this engine fails at render time on purpose (documented differences):
+# Python integers are unbounded, ours are 64-bit and overflow is an error, never a wrong number.
+DIVERGE = [
+    ["diverge int overflow", "{{ 9223372036854775807 + 1 }}", {}],
+    ["diverge int power", "{{ 2 ** 64 }}", {}],
+]
+
+
+def render(template, context):
+    env = SandboxedEnvironment(autoescape=False)
+    try:
+        return {"output": env.from_string(template).render(**context)}
+    except Exception as exc:  # noqa: BLE001 - the class name is the expectation
+        return {"error": type(exc).__name__}
+
+
+def build():
+    cases = []
+    names = set()
+    for refused, group in ((False, CASES), (True, REFUSED), ("diverge", DIVERGE)):
+        for name, template, context in group:
+            assert name not in names, f"duplicate case name {name}"
+            names.add(name)
+            case = {"name": name, "template": template, "context": context}
+            case.update(render(template, context))
+            if refused == "diverge":
+                case["diverges"] = True
+            elif refused:
+                case["refused"] = True
+            cases.append(case)
+    return {"jinja2": jinja2.__version__, "cases": cases}
+
+
+def main():
+    path = os.path.join(HERE, "cases.json")
+    doc = build()
+    # Keys keep their order: the contexts' dict order is what Jinja iterates and prints.
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    if "--check" in sys.argv:
+        with open(path, encoding="utf-8") as f:
+            if f.read() != text:
+                print("tests/tmpl/cases.json is stale: run tests/tmpl/gen_expected.py")
+                return 1
+        print(f"{len(doc['cases'])} cases match Jinja2 {doc['jinja2']}")
+        return 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {len(doc['cases'])} cases (Jinja2 {doc['jinja2']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
