@@ -175,7 +175,7 @@ void iris__tmpl_format_float(double f, char *out, size_t size) {
   /* buf = [-]d.ddde[+-]XX */
   {
     const char *p = buf, *e = strchr(buf, 'e');
-    exp10 = atoi(e + 1);
+    exp10 = (int)strtol(e + 1, NULL, 10);
     if (*p == '-')
       p++;
     for (; p < e; p++)
