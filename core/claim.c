@@ -1,0 +1,161 @@
+/* claim.c — idempotent delivery claims (see claim.h). */
+#include "claim.h"
+
+#include <string.h>
+
+#define IRIS_LOG_MODULE "claim"
+#include "log.h"
+
+int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_claim_outcome *out,
+                    int *busy_seconds, int *attempts, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  struct iris_db_rows *rows = NULL;
+  int rc;
+  const char *state = NULL;
+  int64_t final = 0, wait = 0, tries = 0;
+
+  *out = IRIS_CLAIM_BUSY;
+  if (busy_seconds)
+    *busy_seconds = 0;
+  if (attempts)
+    *attempts = 0;
+  {
+    struct iris_db_param p[] = {IRIS_DB_STR(c->key),       IRIS_DB_STR(c->kind),
+                                c->message_id ? IRIS_DB_I64(c->message_id) : IRIS_DB_NULL,
+                                IRIS_DB_STR(c->batch_id),  IRIS_DB_STR(c->lane),
+                                IRIS_DB_STR(c->owner),     IRIS_DB_I64(c->lease_seconds),
+                                IRIS_DB_STR(c->sqs_message_id)};
+    rc = iris_db_exec(db, 0,
+                      "INSERT IGNORE INTO sender_claim (claim_key, kind, message_id, batch_id, lane,"
+                      " state, owner, lease_expires_at, sqs_message_id, created_at, updated_at)"
+                      " VALUES (?, ?, ?, ?, ?, 'claimed', ?,"
+                      " UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+                      p, 8, &info, err);
+    if (rc)
+      return iris_err_prefix(err, "claim %s", c->key);
+  }
+  if (info.affected_rows == 1) {
+    *out = IRIS_CLAIM_TAKEN;
+    return IRIS_OK;
+  }
+  {
+    /* Take over a dead holder's claim, or a retryable failure whose wait is over. */
+    struct iris_db_param p[] = {IRIS_DB_STR(c->owner), IRIS_DB_I64(c->lease_seconds),
+                                IRIS_DB_STR(c->sqs_message_id), IRIS_DB_STR(c->key)};
+    rc = iris_db_exec(db, 0,
+                      "UPDATE sender_claim SET"
+                      " takeovers = takeovers + IF(state IN ('claimed','sending'), 1, 0),"
+                      " state = 'claimed', owner = ?,"
+                      " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                      " sqs_message_id = ?, updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE claim_key = ? AND ("
+                      "  (state IN ('claimed','sending') AND lease_expires_at < UTC_TIMESTAMP(3))"
+                      "  OR (state = 'failed' AND final = 0 AND"
+                      "      (next_attempt_at IS NULL OR next_attempt_at <= UTC_TIMESTAMP(3))))",
+                      p, 4, &info, err);
+    if (rc)
+      return iris_err_prefix(err, "claim %s takeover", c->key);
+  }
+  {
+    struct iris_db_param p[] = {IRIS_DB_STR(c->key)};
+    rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT,
+                           "SELECT state, final, attempts,"
+                           " CAST(GREATEST(0, CEIL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3),"
+                           "  COALESCE(IF(state = 'failed', next_attempt_at, lease_expires_at),"
+                           "  UTC_TIMESTAMP(3))) / 1000000)) AS SIGNED)"
+                           " FROM sender_claim WHERE claim_key = ?",
+                           p, 1, &rows, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_str(rows, 0, &state, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 1, &final, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 2, &tries, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 3, &wait, err);
+  }
+  if (rc) {
+    iris_db_rows_free(rows);
+    return iris_err_prefix(err, "claim %s state", c->key);
+  }
+  if (info.affected_rows == 1) {
+    *out = IRIS_CLAIM_TAKEN;
+    if (attempts)
+      *attempts = (int)tries;
+    IRIS_LOG_INFO("claim %s taken over (attempts so far %lld)", c->key, (long long)tries);
+  } else if (strcmp(state, "sent") == 0 || strcmp(state, "suppressed") == 0 ||
+             (strcmp(state, "failed") == 0 && final)) {
+    *out = IRIS_CLAIM_SETTLED;
+  } else {
+    *out = IRIS_CLAIM_BUSY;
+    if (busy_seconds)
+      *busy_seconds = (int)(wait > 0 ? wait : 1);
+  }
+  iris_db_rows_free(rows);
+  return IRIS_OK;
+}
+
+/* UPDATE … WHERE claim_key = ? AND owner = ?: 0 rows means the claim is no longer ours. */
+static int owned_update(struct iris_db *db, const struct iris_claim *c, const char *sql,
+                        struct iris_db_param *p, size_t n, const char *what,
+                        struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  int rc = iris_db_exec(db, 0, sql, p, n, &info, err);
+  if (rc)
+    return iris_err_prefix(err, "claim %s %s", c->key, what);
+  if (info.affected_rows != 1)
+    return iris_err_set(err, IRIS_ESTATE,
+                        "claim %s: no longer held by %s (lease expired and taken over?)", c->key,
+                        c->owner);
+  return IRIS_OK;
+}
+
+int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const char *mode,
+                       const char *vendor, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(mode), IRIS_DB_STR(vendor),
+                              IRIS_DB_I64(c->lease_seconds), IRIS_DB_STR(c->key),
+                              IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'sending', attempts = attempts + 1,"
+                      " mode = ?, vendor = ?, lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                      " updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE claim_key = ? AND owner = ? AND state = 'claimed'",
+                      p, 5, "sending", err);
+}
+
+int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *mode,
+                    const char *vendor, const char *vendor_message_id, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(mode), IRIS_DB_STR(vendor),
+                              IRIS_DB_STR(vendor_message_id), IRIS_DB_STR(c->key),
+                              IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'sent', final = 1, mode = ?, vendor = ?,"
+                      " vendor_message_id = NULLIF(?, ''), last_error = NULL,"
+                      " finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE claim_key = ? AND owner = ?",
+                      p, 5, "sent", err);
+}
+
+int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const char *reason,
+                          struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(reason), IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'suppressed', final = 1,"
+                      " last_error = LEFT(?, 1024), finished_at = UTC_TIMESTAMP(3),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE claim_key = ? AND owner = ?",
+                      p, 3, "suppressed", err);
+}
+
+int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
+                      int64_t retry_after_ms, const char *error, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0), IRIS_DB_STR(error),
+                              IRIS_DB_I64(retry_after_ms * 1000), IRIS_DB_I64(final ? 1 : 0),
+                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'failed', final = ?,"
+                      " last_error = LEFT(?, 1024),"
+                      " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
+                      " finished_at = IF(? = 1, UTC_TIMESTAMP(3), NULL),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE claim_key = ? AND owner = ?",
+                      p, 6, "failed", err);
+}

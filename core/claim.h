@@ -1,0 +1,62 @@
+/*
+ * claim.h — idempotent claims of deliveries in MySQL (table sender_claim, docs/db-schema.md).
+ *
+ * Layer: core, above db; used by sender.c. SQS delivers at least once and a worker may die
+ * at any instruction, so before any vendor call the sender claims the delivery by a key
+ * ("m:<message id>", "b:<batch id>", "n:<notification id>:<recipient hash>"). A duplicate
+ * delivery finds the claim and sends nothing; a claim whose holder died is taken over once its
+ * lease expires; a delivery that failed in a retryable way is taken again by its redelivery.
+ * The one window that can send twice — the vendor accepted and the worker died before
+ * recording `sent` — is visible as a `sending` claim taken over (takeovers > 0).
+ */
+#ifndef IRIS_CLAIM_H
+#define IRIS_CLAIM_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+enum iris_claim_outcome {
+  IRIS_CLAIM_TAKEN = 1, /* ours now: go ahead */
+  IRIS_CLAIM_SETTLED,   /* sent, suppressed or finally failed: acknowledge, do nothing */
+  IRIS_CLAIM_BUSY       /* another live holder, or a retry not due yet: try again later */
+};
+
+struct iris_claim {
+  const char *key;      /* borrowed for the calls below */
+  const char *owner;    /* this worker (Lambda request id + record) */
+  const char *kind;     /* "message", "batch", "notification" */
+  int64_t message_id;   /* message, or the batch's representative; 0 if none */
+  const char *batch_id; /* NULL unless a batch */
+  const char *lane;
+  const char *sqs_message_id;
+  int lease_seconds;    /* how long a holder may take before others may take over */
+};
+
+/*
+ * Take the claim (insert it, or take it over from a dead holder or a due retry).
+ * *busy_seconds (may be NULL) gets how long until it could be taken (BUSY only).
+ * *attempts gets the vendor calls already made for this key (TAKEN only).
+ */
+int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_claim_outcome *out,
+                    int *busy_seconds, int *attempts, struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* claimed → sending, just before the vendor call (attempts + 1). IRIS_ESTATE if the claim is
+ * no longer ours (our lease expired and someone took over): do not call the vendor. */
+int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const char *mode,
+                       const char *vendor, struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* Final states (inside the caller's transaction when it records more). IRIS_ESTATE if the
+ * claim is no longer ours. */
+int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *mode,
+                    const char *vendor, const char *vendor_message_id,
+                    struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const char *reason,
+                          struct iris_err *err) IRIS_WARN_UNUSED;
+/* failed: final=1 gives up; else retry_after_ms sets when a redelivery may take it again. */
+int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
+                      int64_t retry_after_ms, const char *error,
+                      struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_CLAIM_H */

@@ -1,0 +1,36 @@
+/*
+ * contact.h — who is paged how: Iris's mode and destination resolution (set_target_contact).
+ *
+ * Layer: core, above db; used by sender.c. The mode of an incident message is the first of:
+ * the user's override for (application, priority), the application's default for the
+ * priority, the user's own preference for the priority, Iris's default for the priority —
+ * kept only if the application allows that mode and the target is a user. Its destination is
+ * the user's contact for that mode; `drop` needs none. Anything else (no allowed mode, no
+ * contact) is Iris's fallback to the user's email address.
+ */
+#ifndef IRIS_CONTACT_H
+#define IRIS_CONTACT_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+struct iris_contact {
+  char mode[64];
+  int64_t mode_id;
+  char *destination; /* owned (iris_contact_cleanup); NULL for drop */
+};
+void iris_contact_cleanup(struct iris_contact *c);
+
+/* The priority chain. IRIS_ENOTFOUND (with the reason) when Iris would fall back to email. */
+int iris_contact_by_priority(struct iris_db *db, const char *target, const char *application,
+                             int64_t priority_id, struct iris_contact *out,
+                             struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* The target's contact for one mode (explicit-mode messages, and the email fallback).
+ * IRIS_ENOTFOUND when the target has none (or more than one). */
+int iris_contact_for_mode(struct iris_db *db, const char *target, const char *mode,
+                          struct iris_contact *out, struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_CONTACT_H */
