@@ -119,7 +119,7 @@ int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const cha
                       "UPDATE sender_claim SET state = 'sending', attempts = attempts + 1,"
                       " mode = ?, vendor = ?, lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
                       " updated_at = UTC_TIMESTAMP(3)"
-                      " WHERE claim_key = ? AND owner = ? AND state = 'claimed'",
+                      " WHERE claim_key = ? AND owner = ? AND state IN ('claimed','sending')",
                       p, 5, "sending", err);
 }
 

@@ -1,0 +1,39 @@
+/*
+ * record.h — writing the outcome of a delivery into Iris's own tables, as Iris's sender did:
+ * the message row (sent time, mode, destination, template, rendered subject and body), the
+ * message changelog (mode changes, drops), the delivery status rows (twilio_delivery_status
+ * for Twilio, generic_message_sent_status for other modes), and the coordinator's enqueue
+ * marker (sender_enqueue → done). Every function is one statement; callers group them with
+ * the claim's final state in one transaction.
+ *
+ * Layer: core, above db; used by sender.c.
+ */
+#ifndef IRIS_RECORD_H
+#define IRIS_RECORD_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+/* UPDATE message: sent now, inactive, with what was sent (subject cut to 255, body kept). */
+int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
+                     const char *destination, int64_t template_id, const char *subject,
+                     const char *body, struct iris_err *err) IRIS_WARN_UNUSED;
+/* message.active = 0 (no contact, gave up). */
+int iris_record_deactivate(struct iris_db *db, int64_t message_id,
+                           struct iris_err *err) IRIS_WARN_UNUSED;
+/* One message_changelog row; old/new/description cut to 255 as the columns require. */
+int iris_record_change(struct iris_db *db, int64_t message_id, const char *type,
+                       const char *old_value, const char *new_value, const char *description,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
+/* Delivery status: twilio_delivery_status(sid, message) for the twilio plugin's sms/call,
+ * else generic_message_sent_status(message, ok) for other modes. */
+int iris_record_status(struct iris_db *db, int64_t message_id, const char *mode,
+                       const char *plugin, const char *vendor_message_id, int ok,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
+/* sender_enqueue → done (the coordinator stops re-enqueueing it). */
+int iris_record_enqueue_done(struct iris_db *db, int64_t message_id,
+                             struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_RECORD_H */

@@ -1,0 +1,788 @@
+/* sender.c — per-record delivery with Iris's semantics (see sender.h). */
+#include "sender.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "claim.h"
+#include "clock.h"
+#include "contact.h"
+#include "contract.h"
+#include "dispatch.h"
+#include "plugin_host.h"
+#include "plugin_loader.h"
+#include "record.h"
+#include "render.h"
+#include "templates.h"
+
+#define IRIS_LOG_MODULE "sender"
+#include "log.h"
+
+struct iris_sender {
+  struct iris_app *app;
+  struct iris_plugins *plugins;
+  struct iris_dispatch *dispatch;
+  struct iris_templates *templates;
+  struct iris_render_config rcfg;
+  int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
+  const char *dead_letter_url;
+};
+
+/* ---- set-up --------------------------------------------------------------------------- */
+
+void iris_sender_free(struct iris_sender *s) {
+  if (!s)
+    return;
+  iris_dispatch_free(s->dispatch);
+  iris_plugins_free(s->plugins);
+  iris_templates_free(s->templates);
+  iris_free(s);
+}
+
+int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_err *err) {
+  struct iris_sender *s = NULL;
+  struct iris_vendor_env env = {0};
+  const char *dir = NULL;
+  int64_t max_body = 40000;
+  int rc;
+
+  *out = NULL;
+  if (!app->db)
+    return iris_err_set(err, IRIS_EINVAL, "sender: the application has no database");
+  s = iris_calloc(1, sizeof *s);
+  if (!s)
+    return iris_err_set(err, IRIS_ENOMEM, "sender: allocating");
+  s->app = app;
+  rc = iris_config_i64_or(app->cfg, "sender.max_attempts", 3, 1, 20, &s->max_attempts, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.lease_seconds", 120, 5, 43200, &s->lease_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.backoff_base_seconds", 15, 1, 3600,
+                            &s->backoff_base_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.backoff_max_seconds", 900, 1, 43200,
+                            &s->backoff_max_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.max_body_chars", 40000, 100, 10000000, &max_body,
+                            err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "queues.dead_letter", NULL, &s->dead_letter_url, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_bool_or(app->cfg, "oneclick.enabled", 0, &s->rcfg.oneclick, err);
+  if (rc == IRIS_OK && s->rcfg.oneclick)
+    rc = iris_config_get_str(app->cfg, "oneclick.endpoint", &s->rcfg.oneclick_endpoint, err);
+  if (rc == IRIS_OK && s->rcfg.oneclick)
+    rc = iris_config_get_str(app->cfg, "oneclick.key", &s->rcfg.oneclick_key, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "plugins.dir", IRIS_PLUGIN_DEFAULT_DIR, &dir, err);
+  s->rcfg.max_body = (size_t)max_body;
+  if (rc == IRIS_OK)
+    rc = iris_plugins_new(&s->plugins, err);
+  if (rc == IRIS_OK)
+    rc = iris_plugins_load_dir(s->plugins, dir, err);
+  if (rc == IRIS_OK && iris_plugins_rejections(s->plugins))
+    IRIS_LOG_WARN("%zu plugin(s) refused; see the log lines above",
+                  iris_plugins_rejections(s->plugins));
+  env.secret = iris_secrets_fetch;
+  env.secret_data = app->secrets;
+  env.metrics = app->metrics;
+  if (rc == IRIS_OK)
+    rc = iris_dispatch_new(s->plugins, iris_config_json(app->cfg, "vendors"), &env, &s->dispatch,
+                           err);
+  if (rc == IRIS_OK)
+    rc = iris_templates_new(60000, &s->templates, err);
+  if (rc) {
+    iris_sender_free(s);
+    return rc;
+  }
+  *out = s;
+  return IRIS_OK;
+}
+
+/* ---- the message row -------------------------------------------------------------------- */
+
+struct msgrow {
+  int64_t id, priority_id, plan_id, incident_id;
+  int active, sent, incident_active;
+  char *destination, *mode, *body, *application, *target, *priority, *plan, *template_name,
+      *incident_created;
+  json_t *context;
+};
+
+static void msgrow_cleanup(struct msgrow *m) {
+  iris_free(m->destination);
+  iris_free(m->mode);
+  iris_free(m->body);
+  iris_free(m->application);
+  iris_free(m->target);
+  iris_free(m->priority);
+  iris_free(m->plan);
+  iris_free(m->template_name);
+  iris_free(m->incident_created);
+  json_decref(m->context);
+  memset(m, 0, sizeof *m);
+}
+
+/* Copy column col (NULL stays NULL). */
+static int col_dup(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
+  const char *v;
+  int rc;
+  *out = NULL;
+  if (iris_db_is_null(rows, col))
+    return IRIS_OK;
+  rc = iris_db_get_str(rows, col, &v, NULL, err);
+  if (rc == IRIS_OK && !(*out = iris_strdup(v)))
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: copying a column");
+  return rc;
+}
+
+static int col_i64(struct iris_db_rows *rows, size_t col, int64_t *out, struct iris_err *err) {
+  *out = 0;
+  return iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_i64(rows, col, out, err);
+}
+
+static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_I64(id)};
+  int64_t active = 0, sent = 0, iactive = 1;
+  char *ctx = NULL;
+  int rc;
+  memset(m, 0, sizeof *m);
+  rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT,
+                         "SELECT m.id, m.active, m.sent IS NOT NULL, m.destination, mo.name, m.body,"
+                         " a.name, t.name, p.name, p.id, pl.name, pl.id, pn.template,"
+                         " m.incident_id, i.active, i.context,"
+                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s')"
+                         " FROM message m JOIN application a ON a.id = m.application_id"
+                         " JOIN target t ON t.id = m.target_id JOIN priority p ON p.id = m.priority_id"
+                         " LEFT JOIN mode mo ON mo.id = m.mode_id LEFT JOIN plan pl ON pl.id = m.plan_id"
+                         " LEFT JOIN plan_notification pn ON pn.id = m.plan_notification_id"
+                         " LEFT JOIN incident i ON i.id = m.incident_id WHERE m.id = ?",
+                         p, 1, &rows, err);
+  if (rc)
+    return rc;
+  m->id = id;
+  if ((rc = col_i64(rows, 1, &active, err)) || (rc = col_i64(rows, 2, &sent, err)) ||
+      (rc = col_dup(rows, 3, &m->destination, err)) || (rc = col_dup(rows, 4, &m->mode, err)) ||
+      (rc = col_dup(rows, 5, &m->body, err)) || (rc = col_dup(rows, 6, &m->application, err)) ||
+      (rc = col_dup(rows, 7, &m->target, err)) || (rc = col_dup(rows, 8, &m->priority, err)) ||
+      (rc = col_i64(rows, 9, &m->priority_id, err)) || (rc = col_dup(rows, 10, &m->plan, err)) ||
+      (rc = col_i64(rows, 11, &m->plan_id, err)) ||
+      (rc = col_dup(rows, 12, &m->template_name, err)) ||
+      (rc = col_i64(rows, 13, &m->incident_id, err)) ||
+      (m->incident_id && !iris_db_is_null(rows, 14) && (rc = col_i64(rows, 14, &iactive, err))) ||
+      (rc = col_dup(rows, 15, &ctx, err)) || (rc = col_dup(rows, 16, &m->incident_created, err))) {
+    iris_db_rows_free(rows);
+    iris_free(ctx);
+    msgrow_cleanup(m);
+    return rc;
+  }
+  iris_db_rows_free(rows);
+  m->active = active != 0;
+  m->sent = sent != 0;
+  m->incident_active = iactive != 0;
+  if (ctx) {
+    m->context = json_loads(ctx, 0, NULL);
+    if (!json_is_object(m->context)) {
+      /* Iris stores JSON; an unreadable context renders as an empty one. */
+      IRIS_LOG_WARN("incident %" PRId64 " has an unreadable context", m->incident_id);
+      json_decref(m->context);
+      m->context = NULL;
+    }
+    iris_free(ctx);
+  }
+  return IRIS_OK;
+}
+
+/* ---- outcome helpers ------------------------------------------------------------------ */
+
+static void metric(struct iris_sender *s, const char *name, const char *mode, const char *vendor) {
+  const char *dims[] = {"Mode", mode ? mode : "none", "Vendor", vendor ? vendor : "none", NULL};
+  (void)iris_metrics_put(s->app->metrics, name, 1, IRIS_METRIC_COUNT, dims);
+}
+
+/* Run fn-like steps in one transaction, retrying the whole of it once on a deadlock. */
+#define TX_BEGIN(db, err)                                                                 \
+  for (int tx_try_ = 0; tx_try_ < 2; tx_try_++) {                                         \
+    int tx_rc_ = iris_db_begin(db, err);
+#define TX_END(db, err, rcvar)                                                            \
+    if (tx_rc_ == IRIS_OK)                                                                \
+      tx_rc_ = iris_db_commit(db, err);                                                   \
+    else                                                                                  \
+      (void)iris_db_rollback(db, NULL);                                                   \
+    rcvar = tx_rc_;                                                                       \
+    if (tx_rc_ != IRIS_EBUSY)                                                             \
+      break;                                                                              \
+  }
+
+static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, int64_t message_id,
+                             const char *reason, int deactivate, struct iris_err *err) {
+  struct iris_db *db = s->app->db;
+  int rc = IRIS_OK;
+  TX_BEGIN(db, err)
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_claim_suppressed(db, c, reason, err);
+  if (tx_rc_ == IRIS_OK && deactivate)
+    tx_rc_ = iris_record_deactivate(db, message_id, err);
+  if (tx_rc_ == IRIS_OK && message_id)
+    tx_rc_ = iris_record_enqueue_done(db, message_id, err);
+  TX_END(db, err, rc)
+  if (rc == IRIS_OK) {
+    IRIS_LOG_INFO("message %" PRId64 " not sent: %s", message_id, reason);
+    metric(s, "suppressed", NULL, NULL);
+  }
+  return rc;
+}
+
+static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                       const char *mode, const char *destination, const struct iris_rendered *r,
+                       struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
+  struct iris_db *db = s->app->db;
+  const char *vname = v ? iris_vendor_name(v) : NULL, *plugin = v ? iris_vendor_plugin(v) : NULL;
+  int rc = IRIS_OK;
+  TX_BEGIN(db, err)
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_claim_sent(db, c, mode, vname, vendor_id, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_sent(db, m->id, mode, destination, r->template_id, r->subject, r->body,
+                              err);
+  if (tx_rc_ == IRIS_OK && v)
+    tx_rc_ = iris_record_status(db, m->id, mode, plugin, vendor_id, 1, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_enqueue_done(db, m->id, err);
+  TX_END(db, err, rc)
+  if (rc == IRIS_OK) {
+    IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
+                  destination ? destination : "-", mode, vendor_id && *vendor_id ? ", vendor id " : "",
+                  vendor_id ? vendor_id : "");
+    metric(s, strcmp(mode, "drop") == 0 ? "dropped" : "sent", mode, vname);
+  }
+  return rc;
+}
+
+static int settle_failed(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                         const char *mode, const char *why, struct iris_err *err) {
+  struct iris_db *db = s->app->db;
+  int rc = IRIS_OK;
+  TX_BEGIN(db, err)
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_claim_failed(db, c, 1, 0, why, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_deactivate(db, m->id, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_status(db, m->id, mode, NULL, NULL, 0, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_change(db, m->id, "sent-change", mode, "failed", why, err);
+  if (tx_rc_ == IRIS_OK)
+    tx_rc_ = iris_record_enqueue_done(db, m->id, err);
+  TX_END(db, err, rc)
+  if (rc == IRIS_OK) {
+    IRIS_LOG_ERR("message %" PRId64 " could not be delivered: %s", m->id, why);
+    metric(s, "failed", mode, NULL);
+  }
+  return rc;
+}
+
+static int backoff_s(const struct iris_sender *s, int attempts) {
+  int64_t b = s->backoff_base_s;
+  int k;
+  for (k = 1; k < attempts && b < s->backoff_max_s; k++)
+    b *= 2;
+  return (int)(b > s->backoff_max_s ? s->backoff_max_s : b);
+}
+
+/* ---- one message -------------------------------------------------------------------------- */
+
+/* Build a render request from the row. */
+static struct iris_render_request render_req(const struct msgrow *m, const char *mode,
+                                             const char *destination) {
+  struct iris_render_request q;
+  memset(&q, 0, sizeof q);
+  q.mode = mode;
+  q.message_id = m->id;
+  q.incident_id = m->incident_id;
+  q.application = m->application;
+  q.target = m->target;
+  q.priority = m->priority;
+  q.priority_id = m->priority_id;
+  q.plan = m->plan;
+  q.plan_id = m->plan_id;
+  q.template_name = m->template_name;
+  q.incident_created = m->incident_created;
+  q.context = m->context;
+  if (m->template_name) {
+    q.body_prefix = m->body;
+  } else {
+    q.body = m->body ? m->body : "";
+    q.subject = NULL;
+  }
+  q.destination = destination;
+  return q;
+}
+
+/* One vendor attempt; fills result and the vendor used. IRIS_ENOTFOUND if no vendor. */
+static int attempt(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                   const char *mode, const char *destination, const struct iris_rendered *r,
+                   int attempt_no, struct iris_plugin_result *res, struct iris_vendor **used,
+                   struct iris_err *err) {
+  struct iris_vendor *v = iris_dispatch_pick(s->dispatch, mode, attempt_no);
+  struct iris_plugin_message pm;
+  const char *dests[1] = {destination};
+  char idtext[24];
+  int64_t t0;
+  int rc;
+  *used = v;
+  if (!v)
+    return iris_err_set(err, IRIS_ENOTFOUND, "no vendor is configured for mode %s", mode);
+  rc = iris_claim_sending(s->app->db, c, mode, iris_vendor_name(v), err);
+  if (rc)
+    return rc;
+  snprintf(idtext, sizeof idtext, "%" PRId64, m->id);
+  memset(&pm, 0, sizeof pm);
+  pm.struct_size = sizeof pm;
+  pm.message_id = idtext;
+  pm.mode = mode;
+  pm.destinations = dests;
+  pm.ndestinations = destination ? 1 : 0;
+  pm.subject = r->subject;
+  pm.body = r->body ? r->body : "";
+  pm.email_html = r->email_html;
+  pm.application = m->application;
+  pm.priority = m->priority;
+  pm.incident_id = m->incident_id;
+  pm.plan = m->plan;
+  pm.target = m->target;
+  t0 = iris_clock_mono_ms();
+  iris_vendor_send(v, &pm, res);
+  {
+    const char *dims[] = {"Mode", mode, "Vendor", iris_vendor_name(v), NULL};
+    (void)iris_metrics_put(s->app->metrics, "vendor_latency",
+                           (double)(iris_clock_mono_ms() - t0), IRIS_METRIC_MILLISECONDS, dims);
+  }
+  return IRIS_OK;
+}
+
+/* Permanent failure or attempts exhausted: Iris's email fallback, then a recorded failure. */
+static int fall_back(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                     const char *mode, const char *why, int attempts,
+                     enum iris_sender_verdict *verdict, struct iris_err *err) {
+  struct iris_contact email = {0};
+  struct iris_rendered r = {0};
+  struct iris_render_request q;
+  struct iris_plugin_result res;
+  struct iris_vendor *v = NULL;
+  struct iris_err ferr = {0};
+  char reason[700];
+  int rc;
+
+  *verdict = IRIS_SENDER_DONE;
+  if (strcmp(mode, "email") == 0 || !m->target ||
+      iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK)
+    return settle_failed(s, c, m, mode, why, err);
+  rc = iris_record_change(s->app->db, m->id, "mode-change", mode, "email",
+                          "Changing mode due to original mode failure", err);
+  q = render_req(m, "email", email.destination);
+  if (rc == IRIS_OK)
+    rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  if (rc == IRIS_OK)
+    rc = attempt(s, c, m, "email", email.destination, &r, attempts, &res, &v, &ferr);
+  if (rc == IRIS_ENOTFOUND || rc == IRIS_ESTATE) {
+    snprintf(reason, sizeof reason, "%s; email fallback: %s", why, ferr.msg);
+    rc = rc == IRIS_ESTATE ? IRIS_OK : settle_failed(s, c, m, mode, reason, err);
+  } else if (rc == IRIS_OK && res.status == IRIS_PLUGIN_SENT) {
+    rc = settle_sent(s, c, m, "email", email.destination, &r, v, res.vendor_message_id, err);
+  } else if (rc == IRIS_OK) {
+    snprintf(reason, sizeof reason, "%s; email fallback: %s", why, res.error);
+    rc = settle_failed(s, c, m, mode, reason, err);
+  }
+  iris_rendered_cleanup(&r);
+  iris_contact_cleanup(&email);
+  return rc;
+}
+
+static int deliver_message(struct iris_sender *s, const char *owner,
+                           const struct iris_sender_record *rec, int64_t id,
+                           enum iris_sender_verdict *verdict, int *retry_after,
+                           struct iris_err *err) {
+  struct iris_claim c;
+  struct msgrow m = {0};
+  struct iris_contact contact = {0};
+  struct iris_rendered r = {0};
+  struct iris_render_request q;
+  struct iris_plugin_result res;
+  struct iris_vendor *v = NULL;
+  enum iris_claim_outcome outcome;
+  char key[40], why[700];
+  int busy = 0, attempts = 0, rc;
+  const char *mode;
+
+  *verdict = IRIS_SENDER_RETRY;
+  *retry_after = 0;
+  snprintf(key, sizeof key, "m:%" PRId64, id);
+  memset(&c, 0, sizeof c);
+  c.key = key;
+  c.owner = owner;
+  c.kind = "message";
+  c.message_id = id;
+  c.lane = rec->lane ? rec->lane : "unknown";
+  c.sqs_message_id = rec->sqs_message_id;
+  c.lease_seconds = (int)s->lease_s;
+
+  rc = load_message(s->app->db, id, &m, err);
+  if (rc == IRIS_ENOTFOUND) {
+    /* The row is gone (retention): nothing to deliver, and no claim can reference it. */
+    IRIS_LOG_WARN("message %" PRId64 " does not exist; acknowledging", id);
+    *verdict = IRIS_SENDER_DONE;
+    return IRIS_OK;
+  }
+  if (rc)
+    goto out;
+  rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+  if (rc)
+    goto out;
+  if (outcome == IRIS_CLAIM_SETTLED) {
+    IRIS_LOG_INFO("message %" PRId64 " already settled: duplicate delivery acknowledged", id);
+    metric(s, "duplicate", NULL, NULL);
+    *verdict = IRIS_SENDER_DONE;
+    goto out;
+  }
+  if (outcome == IRIS_CLAIM_BUSY) {
+    *retry_after = busy;
+    IRIS_LOG_INFO("message %" PRId64 " is being handled elsewhere; retry in %d s", id, busy);
+    goto out;
+  }
+  /* 3. re-check: the incident may have been claimed since the message was queued. */
+  if (!m.active || m.sent || !m.incident_active) {
+    snprintf(why, sizeof why, "%s", m.sent ? "message already sent"
+                                   : !m.incident_active ? "incident claimed or resolved"
+                                                        : "message no longer active");
+    rc = settle_suppressed(s, &c, id, why, !m.incident_active, err);
+    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    goto out;
+  }
+  /* 4. mode and destination */
+  if (m.mode && m.destination) {
+    snprintf(contact.mode, sizeof contact.mode, "%s", m.mode);
+    contact.destination = iris_strdup(m.destination);
+    rc = contact.destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
+  } else {
+    struct iris_err cerr = {0};
+    rc = m.mode ? iris_contact_for_mode(s->app->db, m.target, m.mode, &contact, &cerr)
+                : iris_contact_by_priority(s->app->db, m.target, m.application, m.priority_id,
+                                           &contact, &cerr);
+    if (rc == IRIS_ENOTFOUND) {
+      const char *old = m.mode ? m.mode : (contact.mode[0] ? contact.mode : "email");
+      iris_contact_cleanup(&contact);
+      rc = iris_contact_for_mode(s->app->db, m.target, "email", &contact, &cerr);
+      if (rc == IRIS_OK) {
+        rc = iris_record_change(s->app->db, id, "mode-change", old, "email",
+                                "Changing mode due to original mode failure", err);
+      } else if (rc == IRIS_ENOTFOUND) {
+        rc = iris_record_change(s->app->db, id, "mode-change", "email", "invalid",
+                                "Ignore message as we failed to resolve target contact", err);
+        if (rc == IRIS_OK)
+          rc = settle_suppressed(s, &c, id, cerr.msg, 1, err);
+        *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+        goto out;
+      }
+    }
+    if (rc && rc != IRIS_ENOTFOUND)
+      iris_err_set(err, rc, "%s", cerr.msg[0] ? cerr.msg : "contact lookup failed");
+  }
+  if (rc)
+    goto out;
+  mode = contact.mode;
+  /* 5. render */
+  q = render_req(&m, mode, contact.destination);
+  rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  if (rc)
+    goto out;
+  if (r.failed)
+    IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
+  if (r.too_long || strcmp(mode, "drop") == 0) {
+    if (r.too_long) {
+      snprintf(why, sizeof why, "Dropping due to excessive body length (%zu > %zu chars)",
+               r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
+      rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop", why, err);
+      if (rc)
+        goto out;
+    }
+    rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
+    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    goto out;
+  }
+  /* 6. send */
+  rc = attempt(s, &c, &m, mode, contact.destination, &r, attempts, &res, &v, err);
+  if (rc == IRIS_ENOTFOUND) {
+    snprintf(why, sizeof why, "%s", err->msg);
+    iris_err_clear(err);
+    rc = fall_back(s, &c, &m, mode, why, attempts + 1, verdict, err);
+    goto out;
+  }
+  if (rc == IRIS_ESTATE) {
+    /* Our lease ran out and another worker took the claim: it is theirs now. */
+    *verdict = IRIS_SENDER_DONE;
+    rc = IRIS_OK;
+    goto out;
+  }
+  if (rc)
+    goto out;
+  attempts++;
+  switch (res.status) {
+  case IRIS_PLUGIN_SENT:
+    rc = settle_sent(s, &c, &m, mode, contact.destination, &r, v, res.vendor_message_id, err);
+    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    break;
+  case IRIS_PLUGIN_RATE_LIMITED:
+    *retry_after = (int)((res.retry_after_ms + 999) / 1000);
+    rc = iris_claim_failed(s->app->db, &c, 0, res.retry_after_ms, res.error, err);
+    metric(s, "rate_limited", mode, iris_vendor_name(v));
+    IRIS_LOG_WARN("message %" PRId64 ": %s; retry in %d s", id, res.error, *retry_after);
+    break;
+  case IRIS_PLUGIN_RETRYABLE:
+    if (attempts < s->max_attempts) {
+      *retry_after = backoff_s(s, attempts);
+      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)*retry_after * 1000, res.error, err);
+      metric(s, "retried", mode, iris_vendor_name(v));
+      IRIS_LOG_WARN("message %" PRId64 ": attempt %d of %lld failed: %s; retry in %d s", id,
+                    attempts, (long long)s->max_attempts, res.error, *retry_after);
+      break;
+    }
+    snprintf(why, sizeof why, "%d attempts failed, the last: %s", attempts, res.error);
+    rc = fall_back(s, &c, &m, mode, why, attempts, verdict, err);
+    break;
+  default:
+    snprintf(why, sizeof why, "%s", res.error);
+    rc = fall_back(s, &c, &m, mode, why, attempts, verdict, err);
+    break;
+  }
+out:
+  iris_rendered_cleanup(&r);
+  iris_contact_cleanup(&contact);
+  msgrow_cleanup(&m);
+  if (rc && rc != IRIS_ENOMEM) {
+    /* Infrastructure trouble (database, ...): leave the record for a later attempt. */
+    IRIS_LOG_ERR("message %" PRId64 ": %s; will retry", id, err->msg);
+    *verdict = IRIS_SENDER_RETRY;
+    if (!*retry_after)
+      *retry_after = (int)s->backoff_base_s;
+    metric(s, "errors", NULL, NULL);
+    return IRIS_OK;
+  }
+  return rc;
+}
+
+/* Move a record we can never deliver to the dead-letter queue with its reason. */
+static int dead_letter(struct iris_sender *s, const struct iris_sender_record *rec,
+                       const char *reason, enum iris_sender_verdict *verdict) {
+  struct iris_err err = {0};
+  struct iris_sqs_attr attrs[] = {{"reason", "String", reason},
+                                  {"lane", "String", rec->lane ? rec->lane : "unknown"}};
+  struct iris_sqs_out out = {0};
+  char *body = iris_strndup(rec->body, rec->body_len);
+  IRIS_LOG_ERR("record %s refused: %s", rec->sqs_message_id ? rec->sqs_message_id : "-", reason);
+  metric(s, "rejected", NULL, NULL);
+  *verdict = IRIS_SENDER_RETRY; /* without a dead-letter queue, SQS's redrive gets it there */
+  if (!body)
+    return IRIS_ENOMEM;
+  if (s->dead_letter_url && s->app->sqs && iris_sqs_check_body(body, strlen(body), &err) == IRIS_OK) {
+    out.body = body;
+    out.attrs = attrs;
+    out.nattrs = 2;
+    if (iris_sqs_send(s->app->sqs, s->dead_letter_url, &out, NULL, &err) == IRIS_OK)
+      *verdict = IRIS_SENDER_DONE;
+    else
+      IRIS_LOG_ERR("could not dead-letter record %s: %s", rec->sqs_message_id, err.msg);
+  }
+  iris_free(body);
+  return IRIS_OK;
+}
+
+int iris_sender_handle(struct iris_sender *s, const char *owner,
+                       const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
+                       int *retry_after_s, struct iris_err *err) {
+  struct iris_envelope env;
+  struct iris_err perr = {0};
+  int rc;
+  *verdict = IRIS_SENDER_RETRY;
+  *retry_after_s = 0;
+  rc = iris_envelope_parse(rec->body ? rec->body : "", rec->body_len, &env, &perr);
+  if (rc == IRIS_ENOMEM)
+    return iris_err_set(err, rc, "%s", perr.msg);
+  if (rc)
+    return dead_letter(s, rec, perr.msg, verdict);
+  switch (env.kind) {
+  case IRIS_ENV_MESSAGE: {
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, env.message_id);
+    iris_log_set_message_id(idtext);
+    rc = deliver_message(s, owner, rec, env.message_id, verdict, retry_after_s, err);
+    iris_log_set_message_id(NULL);
+    break;
+  }
+  default:
+    /* Batches and out-of-band notifications are delivered by a later version of the sender;
+     * leave them on the queue (they reach the dead-letter queue by redrive, never lost). */
+    IRIS_LOG_ERR("record %s: envelope kind %d is not handled by this version yet",
+                 rec->sqs_message_id ? rec->sqs_message_id : "-", (int)env.kind);
+    *verdict = IRIS_SENDER_RETRY;
+    *retry_after_s = (int)s->backoff_max_s;
+    rc = IRIS_OK;
+  }
+  iris_envelope_cleanup(&env);
+  return rc;
+}
+
+/* ---- Lambda event and worker mode ---------------------------------------------------------- */
+
+/* The configured queue (and lane) whose URL ends with the ARN's queue name. */
+static const char *queue_for_arn(struct iris_sender *s, const char *arn, const char **lane) {
+  const char *name = arn ? strrchr(arn, ':') : NULL, *k;
+  json_t *queues = iris_config_json(s->app->cfg, "queues"), *v;
+  *lane = NULL;
+  if (!name)
+    return NULL;
+  name++;
+  json_object_foreach(queues, k, v) {
+    const char *url = json_string_value(v), *slash = url ? strrchr(url, '/') : NULL;
+    if (slash && strcmp(slash + 1, name) == 0) {
+      *lane = k;
+      return url;
+    }
+  }
+  return NULL;
+}
+
+static void set_visibility(struct iris_sender *s, const char *url, const char *receipt,
+                           int seconds) {
+  struct iris_err err = {0};
+  if (!url || !receipt || !s->app->sqs)
+    return;
+  if (seconds > 43200)
+    seconds = 43200;
+  if (iris_sqs_change_visibility(s->app->sqs, url, receipt, seconds, &err))
+    IRIS_LOG_WARN("could not delay the retry: %s", err.msg);
+}
+
+int iris_sender_handle_event(struct iris_sender *s, const char *request_id, const char *event,
+                             size_t len, struct iris_buf *response, struct iris_err *err) {
+  json_error_t jerr;
+  json_t *doc = json_loadb(event, len, 0, &jerr), *records, *rec, *failures = NULL;
+  char *text = NULL;
+  size_t i;
+  int rc = IRIS_OK;
+
+  records = json_object_get(doc, "Records");
+  if (!json_is_array(records)) {
+    json_decref(doc);
+    return iris_err_set(err, IRIS_EPARSE, "sender: the event is not an SQS event (%s)",
+                        doc ? "no Records array" : jerr.text);
+  }
+  failures = json_array();
+  if (!failures) {
+    json_decref(doc);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: allocating the response");
+  }
+  json_array_foreach(records, i, rec) {
+    struct iris_sender_record r;
+    enum iris_sender_verdict verdict = IRIS_SENDER_RETRY;
+    struct iris_err rerr = {0};
+    int retry = 0;
+    char owner[256];
+    const char *arn = json_string_value(json_object_get(rec, "eventSourceARN"));
+    const char *count = json_string_value(
+        json_object_get(json_object_get(rec, "attributes"), "ApproximateReceiveCount"));
+    memset(&r, 0, sizeof r);
+    r.sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
+    r.receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
+    r.body = json_string_value(json_object_get(rec, "body"));
+    r.body_len = json_string_length(json_object_get(rec, "body"));
+    r.receive_count = count ? strtol(count, NULL, 10) : 0;
+    r.queue_url = queue_for_arn(s, arn, &r.lane);
+    if (!r.sqs_message_id) {
+      IRIS_LOG_ERR("record %zu has no messageId; skipped", i);
+      continue;
+    }
+    snprintf(owner, sizeof owner, "%.100s/%.100s", request_id ? request_id : "worker",
+             r.sqs_message_id);
+    rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
+    if (rc) {
+      iris_err_set(err, rc, "%s", rerr.msg);
+      verdict = IRIS_SENDER_RETRY;
+    }
+    if (verdict == IRIS_SENDER_RETRY) {
+      set_visibility(s, r.queue_url, r.receipt_handle, retry > 0 ? retry : 1);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
+    }
+  }
+  iris_metrics_flush(s->app->metrics);
+  {
+    json_t *answer = json_pack("{s:o}", "batchItemFailures", failures); /* takes failures */
+    text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+  }
+  if (!text)
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: building the response");
+  else
+    rc = iris_buf_appends(response, text);
+  iris_free(text);
+  json_decref(doc);
+  return rc;
+}
+
+int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nlanes,
+                     volatile int *stop, int max_idle_polls, struct iris_err *err) {
+  int idle = 0;
+  if (!s->app->sqs)
+    return iris_err_set(err, IRIS_EINVAL, "sender worker: no SQS client configured");
+  while (!(stop && *stop)) {
+    size_t l, got = 0;
+    for (l = 0; l < nlanes; l++) {
+      char path[80];
+      const char *url = NULL;
+      struct iris_sqs_received msgs;
+      struct iris_err rerr = {0};
+      size_t i;
+      snprintf(path, sizeof path, "queues.%s", lanes[l]);
+      if (iris_config_get_str(s->app->cfg, path, &url, err))
+        return err->rc;
+      if (iris_sqs_receive(s->app->sqs, url, 10, nlanes > 1 ? 1 : 10, -1, &msgs, &rerr)) {
+        IRIS_LOG_ERR("receive from %s: %s", lanes[l], rerr.msg);
+        iris_clock_sleep_ms(1000);
+        continue;
+      }
+      got += msgs.n;
+      for (i = 0; i < msgs.n; i++) {
+        struct iris_sender_record r;
+        enum iris_sender_verdict verdict;
+        char owner[200];
+        int retry = 0, rc;
+        memset(&r, 0, sizeof r);
+        r.sqs_message_id = msgs.msgs[i].message_id;
+        r.receipt_handle = msgs.msgs[i].receipt_handle;
+        r.body = msgs.msgs[i].body;
+        r.body_len = msgs.msgs[i].body_len;
+        r.receive_count = msgs.msgs[i].receive_count;
+        r.queue_url = url;
+        r.lane = lanes[l];
+        snprintf(owner, sizeof owner, "worker/%.100s", r.sqs_message_id);
+        rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
+        if (rc == IRIS_OK && verdict == IRIS_SENDER_DONE) {
+          if (iris_sqs_delete(s->app->sqs, url, r.receipt_handle, &rerr))
+            IRIS_LOG_ERR("delete %s: %s", r.sqs_message_id, rerr.msg);
+        } else {
+          set_visibility(s, url, r.receipt_handle, retry > 0 ? retry : 1);
+        }
+      }
+      iris_sqs_received_cleanup(&msgs);
+    }
+    iris_metrics_flush(s->app->metrics);
+    idle = got ? 0 : idle + 1;
+    if (max_idle_polls > 0 && idle >= max_idle_polls)
+      break;
+  }
+  return IRIS_OK;
+}
