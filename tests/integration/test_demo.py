@@ -17,5 +17,8 @@ def test_demo_runs():
         assert r.returncode == 0, r.stdout + r.stderr
         assert "demo finished" in r.stdout
         assert "queue round trip" in r.stdout and "EMF metrics line" in r.stdout
+        assert "timeline: who was paged" in r.stdout
+        assert r.stdout.count("sent ") >= 4 and "suppressed" in r.stdout
+        assert "matched the vendors' documented contracts" in r.stdout
     finally:
         subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
