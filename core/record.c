@@ -5,17 +5,17 @@
 
 int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
                      const char *destination, int64_t template_id, const char *subject,
-                     const char *body, struct iris_err *err) {
+                     const char *body, const char *batch_id, struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_STR(destination), IRIS_DB_STR(mode),
                               template_id ? IRIS_DB_I64(template_id) : IRIS_DB_NULL,
                               IRIS_DB_STR(subject ? subject : ""), IRIS_DB_STR(body ? body : ""),
-                              IRIS_DB_I64(message_id)};
+                              IRIS_DB_STR(batch_id), IRIS_DB_I64(message_id)};
   int rc = iris_db_exec(db, 0,
                         "UPDATE message SET destination = ?,"
                         " mode_id = (SELECT id FROM mode WHERE name = ?), template_id = ?,"
-                        " active = 0, sent = UTC_TIMESTAMP(), subject = LEFT(?, 255), body = ?"
-                        " WHERE id = ?",
-                        p, 6, NULL, err);
+                        " active = 0, sent = UTC_TIMESTAMP(), subject = LEFT(?, 255), body = ?,"
+                        " batch = IFNULL(?, batch) WHERE id = ?",
+                        p, 7, NULL, err);
   return rc ? iris_err_prefix(err, "recording message %lld as sent", (long long)message_id) : rc;
 }
 

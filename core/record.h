@@ -16,10 +16,12 @@
 #include "db.h"
 #include "err.h"
 
-/* UPDATE message: sent now, inactive, with what was sent (subject cut to 255, body kept). */
+/* UPDATE message: sent now, inactive, with what was sent (subject cut to 255, body kept);
+ * batch_id (or NULL) marks the members of an aggregated batch. */
 int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
                      const char *destination, int64_t template_id, const char *subject,
-                     const char *body, struct iris_err *err) IRIS_WARN_UNUSED;
+                     const char *body, const char *batch_id,
+                     struct iris_err *err) IRIS_WARN_UNUSED;
 /* message.active = 0 (no contact, gave up). */
 int iris_record_deactivate(struct iris_db *db, int64_t message_id,
                            struct iris_err *err) IRIS_WARN_UNUSED;

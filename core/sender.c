@@ -106,6 +106,9 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
 
 struct msgrow {
   int64_t id, priority_id, plan_id, incident_id;
+  const int64_t *members; /* a batch: every member id (the representative included) */
+  size_t nmembers;
+  const char *batch_id;
   int active, sent, incident_active;
   char *destination, *mode, *body, *application, *target, *priority, *plan, *template_name,
       *incident_created;
@@ -246,13 +249,19 @@ static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const 
   TX_BEGIN(db, err)
   if (tx_rc_ == IRIS_OK)
     tx_rc_ = iris_claim_sent(db, c, mode, vname, vendor_id, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_sent(db, m->id, mode, destination, r->template_id, r->subject, r->body,
-                              err);
-  if (tx_rc_ == IRIS_OK && v)
-    tx_rc_ = iris_record_status(db, m->id, mode, plugin, vendor_id, 1, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_enqueue_done(db, m->id, err);
+  {
+    /* A batch records every member with the same content; a message records itself. */
+    size_t k, n = m->batch_id ? m->nmembers : 1;
+    for (k = 0; k < n && tx_rc_ == IRIS_OK; k++) {
+      int64_t id = m->batch_id ? m->members[k] : m->id;
+      tx_rc_ = iris_record_sent(db, id, mode, destination, r->template_id, r->subject, r->body,
+                                m->batch_id, err);
+      if (tx_rc_ == IRIS_OK && v)
+        tx_rc_ = iris_record_status(db, id, mode, plugin, vendor_id, 1, err);
+      if (tx_rc_ == IRIS_OK)
+        tx_rc_ = iris_record_enqueue_done(db, id, err);
+    }
+  }
   TX_END(db, err, rc)
   if (rc == IRIS_OK) {
     IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
@@ -270,14 +279,19 @@ static int settle_failed(struct iris_sender *s, const struct iris_claim *c, cons
   TX_BEGIN(db, err)
   if (tx_rc_ == IRIS_OK)
     tx_rc_ = iris_claim_failed(db, c, 1, 0, why, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_deactivate(db, m->id, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_status(db, m->id, mode, NULL, NULL, 0, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_change(db, m->id, "sent-change", mode, "failed", why, err);
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_record_enqueue_done(db, m->id, err);
+  {
+    size_t k, n = m->batch_id ? m->nmembers : 1;
+    for (k = 0; k < n && tx_rc_ == IRIS_OK; k++) {
+      int64_t id = m->batch_id ? m->members[k] : m->id;
+      tx_rc_ = iris_record_deactivate(db, id, err);
+      if (tx_rc_ == IRIS_OK)
+        tx_rc_ = iris_record_status(db, id, mode, NULL, NULL, 0, err);
+      if (tx_rc_ == IRIS_OK)
+        tx_rc_ = iris_record_change(db, id, "sent-change", mode, "failed", why, err);
+      if (tx_rc_ == IRIS_OK)
+        tx_rc_ = iris_record_enqueue_done(db, id, err);
+    }
+  }
   TX_END(db, err, rc)
   if (rc == IRIS_OK) {
     IRIS_LOG_ERR("message %" PRId64 " could not be delivered: %s", m->id, why);
@@ -320,6 +334,10 @@ static struct iris_render_request render_req(const struct msgrow *m, const char 
     q.subject = NULL;
   }
   q.destination = destination;
+  if (m->batch_id) {
+    q.batch_id = m->batch_id;
+    q.batch_count = m->nmembers;
+  }
   return q;
 }
 
@@ -403,8 +421,37 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
   return rc;
 }
 
+/* Active, unsent members of a batch (Iris intersects them with the active ids). */
+static int active_members(struct iris_db *db, const int64_t *ids, size_t n, int64_t **out,
+                          size_t *nout, struct iris_err *err) {
+  size_t i;
+  int rc = IRIS_OK;
+  *out = iris_calloc(n ? n : 1, sizeof **out);
+  *nout = 0;
+  if (!*out)
+    return iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct iris_db_rows *rows = NULL;
+    struct iris_db_param p[] = {IRIS_DB_I64(ids[i])};
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                       "SELECT m.id FROM message m LEFT JOIN incident i ON i.id = m.incident_id"
+                       " WHERE m.id = ? AND m.active = 1 AND m.sent IS NULL"
+                       " AND (i.id IS NULL OR i.active = 1)",
+                       p, 1, &rows, err);
+    if (rc == IRIS_OK && iris_db_rows_count(rows) == 1)
+      (*out)[(*nout)++] = ids[i];
+    iris_db_rows_free(rows);
+  }
+  if (rc) {
+    iris_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 static int deliver_message(struct iris_sender *s, const char *owner,
                            const struct iris_sender_record *rec, int64_t id,
+                           const char *batch_id, const int64_t *members, size_t nmembers,
                            enum iris_sender_verdict *verdict, int *retry_after,
                            struct iris_err *err) {
   struct iris_claim c;
@@ -421,11 +468,15 @@ static int deliver_message(struct iris_sender *s, const char *owner,
 
   *verdict = IRIS_SENDER_RETRY;
   *retry_after = 0;
-  snprintf(key, sizeof key, "m:%" PRId64, id);
+  if (batch_id)
+    snprintf(key, sizeof key, "b:%s", batch_id);
+  else
+    snprintf(key, sizeof key, "m:%" PRId64, id);
   memset(&c, 0, sizeof c);
   c.key = key;
   c.owner = owner;
-  c.kind = "message";
+  c.kind = batch_id ? "batch" : "message";
+  c.batch_id = batch_id;
   c.message_id = id;
   c.lane = rec->lane ? rec->lane : "unknown";
   c.sqs_message_id = rec->sqs_message_id;
@@ -440,6 +491,9 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   }
   if (rc)
     goto out;
+  m.batch_id = batch_id;
+  m.members = members;
+  m.nmembers = nmembers;
   rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
   if (rc)
     goto out;
@@ -619,7 +673,35 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%" PRId64, env.message_id);
     iris_log_set_message_id(idtext);
-    rc = deliver_message(s, owner, rec, env.message_id, verdict, retry_after_s, err);
+    rc = deliver_message(s, owner, rec, env.message_id, NULL, NULL, 0, verdict, retry_after_s,
+                         err);
+    iris_log_set_message_id(NULL);
+    break;
+  }
+  case IRIS_ENV_BATCH: {
+    int64_t *live = NULL;
+    size_t nlive = 0;
+    iris_log_set_message_id(env.batch_id);
+    rc = active_members(s->app->db, env.message_ids, env.nmessage_ids, &live, &nlive, err);
+    if (rc == IRIS_ENOMEM)
+      break;
+    if (rc) {
+      IRIS_LOG_ERR("batch %s: %s; will retry", env.batch_id, err->msg);
+      *verdict = IRIS_SENDER_RETRY;
+      *retry_after_s = (int)s->backoff_base_s;
+      rc = IRIS_OK;
+    } else if (nlive == 0) {
+      IRIS_LOG_INFO("batch %s: no member is still active (claimed incidents); nothing to send",
+                    env.batch_id);
+      *verdict = IRIS_SENDER_DONE;
+    } else if (nlive == 1) {
+      /* As Iris: a batch down to one message is sent as that message. */
+      rc = deliver_message(s, owner, rec, live[0], NULL, NULL, 0, verdict, retry_after_s, err);
+    } else {
+      rc = deliver_message(s, owner, rec, live[0], env.batch_id, live, nlive, verdict,
+                           retry_after_s, err);
+    }
+    iris_free(live);
     iris_log_set_message_id(NULL);
     break;
   }

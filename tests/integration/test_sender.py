@@ -53,7 +53,13 @@ def env(tmp_path_factory):
         (9003, UTC_TIMESTAMP(), 1, 3, 2, 2, 2, 501, 1, ''),
         (9004, UTC_TIMESTAMP(), 1, 3, 3, 2, 2, 500, 1, ''),
         (9005, UTC_TIMESTAMP(), 1, 1, 3, 2, 2, 500, 1, ''),
-        (9006, UTC_TIMESTAMP(), 1, 4, 4, 2, 2, 500, 1, '');""")
+        (9006, UTC_TIMESTAMP(), 1, 4, 4, 2, 2, 500, 1, ''),
+        (9010, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
+        (9011, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
+        (9012, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
+        (9013, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, ''),
+        (9020, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
+        (9021, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, '');""")
     sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
     suffix = uuid.uuid4().hex[:6]
     queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"] for lane in LANES}
@@ -213,3 +219,28 @@ def test_bad_configuration_is_an_init_error(env):
         rt.add_event({"Records": []})
         rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(cfg)})
         assert rt.init_error and "no loaded plugin 'nope'" in rt.init_error["json"]["errorMessage"]
+
+
+BATCH = "0123456789abcdef0123456789abcdef"
+
+
+def test_batch_is_one_page_for_its_active_members(env):
+    ev = {"v": 1, "kind": "batch", "batch_id": BATCH, "message_ids": [9010, 9011, 9012, 9013]}
+    res, _ = invoke(env, event(env, "sms", [ev]), event(env, "sms", [ev]))
+    assert res == [{"batchItemFailures": []}] * 2
+    pages = [r for r in sent(env) if r["message_id"] == "9010"]
+    assert len(pages) == 1  # the duplicate delivery sent nothing
+    assert pages[0]["subject"] == "[Autoalerts] 3 messages from plan disk-escalation"
+    assert pages[0]["body"] == f"Batch ID: {BATCH}"
+    rows = sql(env["db"], "SELECT id, batch, active, sent IS NOT NULL FROM message"
+                          " WHERE id IN (9010, 9011, 9012, 9013) ORDER BY id")
+    assert rows == [["9010", BATCH, "0", "1"], ["9011", BATCH, "0", "1"], ["9012", BATCH, "0", "1"],
+                    ["9013", "NULL", "1", "0"]]
+
+
+def test_batch_down_to_one_is_sent_as_that_message(env):
+    ev = {"v": 1, "kind": "batch", "batch_id": "f" * 32, "message_ids": [9020, 9021]}
+    res, _ = invoke(env, event(env, "sms", [ev]))
+    assert res == [{"batchItemFailures": []}]
+    [page] = [r for r in sent(env) if r["message_id"] == "9020"]
+    assert page["body"].startswith("9020: disk_usage")
