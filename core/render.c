@@ -37,6 +37,15 @@ static json_t *build_context(const struct iris_render_request *q) {
   json_t *ctx = json_is_object(q->context) ? json_deep_copy(q->context) : json_object();
   json_t *iris = json_object();
   int bad = !ctx || !iris;
+  if (!q->message_id) {
+    /* Out-of-band notifications: Iris renders them with an empty `iris` object. */
+    if (!bad && json_object_set_new(ctx, "iris", iris) == 0)
+      return ctx;
+    if (bad)
+      json_decref(iris); /* set_new took it otherwise, even on failure */
+    json_decref(ctx);
+    return NULL;
+  }
 #define PUT_S(k, v) bad |= json_object_set_new(iris, k, (v) ? json_string(v) : json_null())
 #define PUT_I(k, v) bad |= json_object_set_new(iris, k, (v) ? json_integer(v) : json_null())
   PUT_S("body", q->body_prefix ? q->body_prefix : "");

@@ -2,6 +2,7 @@
 #include "sender.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "plugin_host.h"
 #include "plugin_loader.h"
 #include "record.h"
+#include "recipients.h"
 #include "render.h"
 #include "templates.h"
 
@@ -655,6 +657,357 @@ static int dead_letter(struct iris_sender *s, const struct iris_sender_record *r
   return IRIS_OK;
 }
 
+
+/* ---- out-of-band notifications ------------------------------------------------------------ */
+
+struct oob {
+  const char *id, *application, *target, *role, *priority, *mode, *category, *subject, *body,
+      *template_name, *email_html;
+  json_t *context;
+  int64_t application_id, priority_id, mode_id, category_id;
+};
+
+static const char *nstr(json_t *n, const char *k) { return json_string_value(json_object_get(n, k)); }
+
+/* Look up one id by name; 0 when absent. */
+static int id_of(struct iris_db *db, const char *sql, const char *a, const char *b, int64_t *out,
+                 struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(a), IRIS_DB_STR(b)};
+  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, p, b ? 2 : 1, &rows, err);
+  *out = 0;
+  if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW)
+    rc = iris_db_get_i64(rows, 0, out, err);
+  iris_db_rows_free(rows);
+  return rc;
+}
+
+static void sha256_hex(const char *s, char out[65]) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0, i;
+  EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL);
+  for (i = 0; i < n && i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", d[i]);
+  out[64] = '\0';
+}
+
+/* One recipient's delivery. *retry gets a wait (s) when it must be tried again later. */
+static int deliver_recipient(struct iris_sender *s, const char *owner,
+                             const struct iris_sender_record *rec, const struct oob *n,
+                             const char *user, const char *literal, int *retry, int *sent_ok,
+                             int *failed, struct iris_err *err) {
+  struct iris_claim c;
+  struct iris_contact contact = {0};
+  struct iris_rendered r = {0};
+  struct iris_render_request q;
+  struct iris_plugin_message pm;
+  struct iris_plugin_result res;
+  struct iris_vendor *v = NULL;
+  enum iris_claim_outcome outcome;
+  struct iris_err cerr = {0};
+  char key[160], hash[65], subject[320];
+  const char *dests[1];
+  int busy = 0, attempts = 0, rc;
+
+  sha256_hex(literal ? literal : user, hash);
+  snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
+  memset(&c, 0, sizeof c);
+  c.key = key;
+  c.owner = owner;
+  c.kind = "notification";
+  c.lane = rec->lane ? rec->lane : "notifications";
+  c.sqs_message_id = rec->sqs_message_id;
+  c.lease_seconds = (int)s->lease_s;
+  {
+    /* the claim row references the notification */
+    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+    if (rc)
+      return rc;
+    if (outcome == IRIS_CLAIM_SETTLED)
+      return IRIS_OK;
+    if (outcome == IRIS_CLAIM_BUSY) {
+      *retry = busy;
+      return IRIS_OK;
+    }
+  }
+  {
+    struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(key)};
+    rc = iris_db_exec(s->app->db, 0, "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?",
+                      p, 2, NULL, err);
+    if (rc)
+      return rc;
+  }
+  /* who, and how */
+  if (literal) {
+    snprintf(contact.mode, sizeof contact.mode, "%s", n->mode);
+    contact.destination = iris_strdup(literal);
+    rc = contact.destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
+  } else if (n->mode) {
+    rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
+  } else if (n->priority) {
+    rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
+  } else {
+    int64_t mode_id = 0;
+    char mode_name[64] = "";
+    struct iris_db_rows *rows = NULL;
+    struct iris_db_param p[] = {IRIS_DB_STR(user), IRIS_DB_I64(n->category_id)};
+    rc = iris_db_query(s->app->db, IRIS_DB_IDEMPOTENT,
+                       "SELECT m.name, m.id FROM notification_category nc JOIN target u ON u.name = ?"
+                       " LEFT JOIN category_override co ON co.category_id = nc.id AND co.user_id = u.id"
+                       " JOIN mode m ON m.id = COALESCE(co.mode_id, nc.mode_id) WHERE nc.id = ?",
+                       p, 2, &rows, err);
+    if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
+      const char *mn;
+      rc = iris_db_get_str(rows, 0, &mn, NULL, err);
+      if (rc == IRIS_OK) {
+        snprintf(mode_name, sizeof mode_name, "%s", mn);
+        rc = iris_db_get_i64(rows, 1, &mode_id, err);
+      }
+    }
+    iris_db_rows_free(rows);
+    if (rc == IRIS_OK)
+      rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
+                        : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
+  }
+  if (rc == IRIS_ENOTFOUND && !literal) {
+    iris_contact_cleanup(&contact);
+    rc = iris_contact_for_mode(s->app->db, user, "email", &contact, &cerr);
+  }
+  if (rc == IRIS_ENOTFOUND) {
+    rc = iris_claim_suppressed(s->app->db, &c, cerr.msg, err);
+    (*failed)++;
+    goto out;
+  }
+  if (rc)
+    goto out;
+  /* what: Iris prefixes the subject with the application */
+  snprintf(subject, sizeof subject, "[%s] %s", n->application, n->subject ? n->subject : "");
+  memset(&q, 0, sizeof q);
+  q.mode = contact.mode;
+  q.application = n->application;
+  q.target = user;
+  q.template_name = n->template_name;
+  q.context = n->context;
+  q.subject = subject;
+  q.body = n->body ? n->body : "";
+  q.email_html = n->email_html;
+  q.destination = contact.destination;
+  rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  if (rc)
+    goto out;
+  if (strcmp(contact.mode, "drop") == 0) {
+    rc = iris_claim_sent(s->app->db, &c, "drop", NULL, NULL, err);
+    (*sent_ok)++;
+    goto out;
+  }
+  for (;;) {
+    v = iris_dispatch_pick(s->dispatch, contact.mode, attempts);
+    if (!v) {
+      res.status = IRIS_PLUGIN_PERMANENT;
+      snprintf(res.error, sizeof res.error, "no vendor is configured for mode %s", contact.mode);
+    } else {
+      rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
+      if (rc)
+        goto out;
+      dests[0] = contact.destination;
+      memset(&pm, 0, sizeof pm);
+      pm.struct_size = sizeof pm;
+      pm.message_id = n->id;
+      pm.mode = contact.mode;
+      pm.destinations = dests;
+      pm.ndestinations = contact.destination ? 1 : 0;
+      pm.subject = r.subject;
+      pm.body = r.body;
+      pm.email_html = r.email_html;
+      pm.application = n->application;
+      pm.priority = n->priority;
+      pm.target = user;
+      iris_vendor_send(v, &pm, &res);
+      attempts++;
+    }
+    if (res.status == IRIS_PLUGIN_SENT) {
+      rc = iris_claim_sent(s->app->db, &c, contact.mode, iris_vendor_name(v),
+                           res.vendor_message_id, err);
+      metric(s, "sent", contact.mode, iris_vendor_name(v));
+      (*sent_ok)++;
+      goto out;
+    }
+    if (res.status == IRIS_PLUGIN_RATE_LIMITED ||
+        (res.status == IRIS_PLUGIN_RETRYABLE && attempts < s->max_attempts)) {
+      int wait = res.status == IRIS_PLUGIN_RATE_LIMITED ? (int)((res.retry_after_ms + 999) / 1000)
+                                                        : backoff_s(s, attempts);
+      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
+      *retry = wait;
+      goto out;
+    }
+    /* permanent or exhausted: fall back to email once, as Iris does for named users */
+    if (strcmp(contact.mode, "email") != 0 && !literal && user) {
+      struct iris_contact email = {0};
+      if (iris_contact_for_mode(s->app->db, user, "email", &email, &cerr) == IRIS_OK) {
+        iris_contact_cleanup(&contact);
+        contact = email;
+        iris_rendered_cleanup(&r);
+        q.mode = contact.mode;
+        q.destination = contact.destination;
+        rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+        if (rc)
+          goto out;
+        continue;
+      }
+    }
+    rc = iris_claim_failed(s->app->db, &c, 1, 0, res.error, err);
+    metric(s, "failed", contact.mode, v ? iris_vendor_name(v) : NULL);
+    (*failed)++;
+    goto out;
+  }
+out:
+  iris_rendered_cleanup(&r);
+  iris_contact_cleanup(&contact);
+  return rc;
+}
+
+static int deliver_notification(struct iris_sender *s, const char *owner,
+                                const struct iris_sender_record *rec, json_t *j,
+                                enum iris_sender_verdict *verdict, int *retry_after,
+                                struct iris_err *err) {
+  struct oob n;
+  struct iris_recipients who = {0};
+  char hash[65], reason[1024] = "";
+  char *payload = NULL;
+  int rc, min_retry = 0, sent_ok = 0, failed = 0;
+  size_t i;
+
+  memset(&n, 0, sizeof n);
+  n.id = nstr(j, "notification_id");
+  n.application = nstr(j, "application");
+  n.target = nstr(j, "target");
+  n.role = nstr(j, "role");
+  n.priority = nstr(j, "priority");
+  n.mode = nstr(j, "mode");
+  n.category = nstr(j, "category");
+  n.subject = nstr(j, "subject");
+  n.body = nstr(j, "body");
+  n.template_name = nstr(j, "template");
+  n.email_html = nstr(j, "email_html");
+  n.context = json_object_get(j, "context");
+  *verdict = IRIS_SENDER_RETRY;
+  *retry_after = 0;
+  rc = id_of(s->app->db, "SELECT id FROM application WHERE name = ?", n.application, NULL,
+             &n.application_id, err);
+  if (rc == IRIS_OK && n.priority)
+    rc = id_of(s->app->db, "SELECT id FROM priority WHERE name = ?", n.priority, NULL,
+               &n.priority_id, err);
+  if (rc == IRIS_OK && n.mode)
+    rc = id_of(s->app->db, "SELECT id FROM mode WHERE name = ?", n.mode, NULL, &n.mode_id, err);
+  if (rc == IRIS_OK && n.category)
+    rc = id_of(s->app->db,
+               "SELECT nc.id FROM notification_category nc JOIN application a"
+               " ON a.id = nc.application_id WHERE a.name = ? AND nc.name = ?",
+               n.application, n.category, &n.category_id, err);
+  if (rc)
+    goto out;
+  if (!n.application_id)
+    snprintf(reason, sizeof reason, "INVALID application: %s", n.application);
+  else if (n.priority && !n.priority_id)
+    snprintf(reason, sizeof reason, "unknown priority %s", n.priority);
+  else if (n.mode && !n.mode_id)
+    snprintf(reason, sizeof reason, "unknown mode %s", n.mode);
+  else if (n.category && !n.category_id)
+    snprintf(reason, sizeof reason, "unknown category %s of %s", n.category, n.application);
+  else if (strcmp(n.role, "literal_target") == 0 && !n.mode)
+    snprintf(reason, sizeof reason, "role literal_target needs a mode");
+  if (reason[0]) {
+    rc = dead_letter(s, rec, reason, verdict);
+    goto out;
+  }
+  payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+  if (!payload) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: notification payload");
+    goto out;
+  }
+  sha256_hex(payload, hash);
+  {
+    struct iris_db_param p[] = {
+        IRIS_DB_STR(n.id), IRIS_DB_I64(n.application_id), IRIS_DB_STR(n.target),
+        IRIS_DB_STR(n.role), n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
+        n.mode_id ? IRIS_DB_I64(n.mode_id) : IRIS_DB_NULL,
+        n.category_id ? IRIS_DB_I64(n.category_id) : IRIS_DB_NULL, IRIS_DB_STR(n.template_name),
+        IRIS_DB_STR(n.subject), IRIS_DB_STR(hash), IRIS_DB_STR(rec->sqs_message_id)};
+    rc = iris_db_exec(s->app->db, 0,
+                      "INSERT IGNORE INTO sender_notification (id, application_id, target, role,"
+                      " priority_id, mode_id, category_id, template, subject, payload_sha256,"
+                      " sqs_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, LEFT(?, 255), ?, ?)",
+                      p, 11, NULL, err);
+    if (rc)
+      goto out;
+  }
+  if (strcmp(n.role, "literal_target") == 0) {
+    rc = deliver_recipient(s, owner, rec, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
+  } else {
+    struct iris_err xerr = {0};
+    rc = iris_recipients_expand(s->app->db, n.role, n.target, &who, &xerr);
+    if (rc == IRIS_EINVAL || rc == IRIS_ENOTFOUND || rc == IRIS_EUNSUPPORTED ||
+        (rc == IRIS_OK && who.n == 0)) {
+      snprintf(reason, sizeof reason, "INVALID role:target (%s:%s): %s", n.role, n.target,
+               rc ? xerr.msg : "nobody to notify");
+      {
+        struct iris_db_param p[] = {IRIS_DB_STR(reason), IRIS_DB_STR(n.id)};
+        rc = iris_db_exec(s->app->db, 0,
+                          "UPDATE sender_notification SET state = 'rejected', last_error = ?,"
+                          " finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)"
+                          " WHERE id = ?",
+                          p, 2, NULL, err);
+      }
+      if (rc == IRIS_OK)
+        rc = dead_letter(s, rec, reason, verdict);
+      goto out;
+    }
+    if (rc) {
+      iris_err_set(err, rc, "%s", xerr.msg);
+      goto out;
+    }
+    for (i = 0; i < who.n && rc == IRIS_OK; i++) {
+      int wait = 0;
+      rc = deliver_recipient(s, owner, rec, &n, who.names[i], NULL, &wait, &sent_ok, &failed, err);
+      if (wait && (!min_retry || wait < min_retry))
+        min_retry = wait;
+    }
+  }
+  if (rc)
+    goto out;
+  {
+    struct iris_db_param p[] = {IRIS_DB_I64((int64_t)(who.n ? who.n : 1)), IRIS_DB_STR(n.id),
+                                IRIS_DB_STR(n.id), IRIS_DB_I64(min_retry ? 1 : 0),
+                                IRIS_DB_STR(n.id)};
+    rc = iris_db_exec(s->app->db, 0,
+                      "UPDATE sender_notification SET recipients_total = ?,"
+                      " recipients_sent = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
+                      "  AND state = 'sent'),"
+                      " recipients_failed = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
+                      "  AND (state = 'suppressed' OR (state = 'failed' AND final = 1))),"
+                      " state = IF(? = 1, 'sending', IF(recipients_failed > 0, 'failed', 'done')),"
+                      " finished_at = IF(state IN ('done','failed'), UTC_TIMESTAMP(3), NULL),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                      p, 5, NULL, err);
+  }
+  if (rc == IRIS_OK) {
+    *verdict = min_retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    *retry_after = min_retry;
+    IRIS_LOG_INFO("notification %s: %d sent, %d not delivered%s", n.id, sent_ok, failed,
+                  min_retry ? ", some retried later" : "");
+  }
+out:
+  iris_free(payload);
+  iris_recipients_cleanup(&who);
+  if (rc && rc != IRIS_ENOMEM) {
+    IRIS_LOG_ERR("notification %s: %s; will retry", n.id ? n.id : "-", err->msg);
+    *verdict = IRIS_SENDER_RETRY;
+    *retry_after = (int)s->backoff_base_s;
+    return IRIS_OK;
+  }
+  return rc;
+}
+
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
                        int *retry_after_s, struct iris_err *err) {
@@ -705,14 +1058,11 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
     iris_log_set_message_id(NULL);
     break;
   }
-  default:
-    /* Batches and out-of-band notifications are delivered by a later version of the sender;
-     * leave them on the queue (they reach the dead-letter queue by redrive, never lost). */
-    IRIS_LOG_ERR("record %s: envelope kind %d is not handled by this version yet",
-                 rec->sqs_message_id ? rec->sqs_message_id : "-", (int)env.kind);
-    *verdict = IRIS_SENDER_RETRY;
-    *retry_after_s = (int)s->backoff_max_s;
-    rc = IRIS_OK;
+  case IRIS_ENV_NOTIFICATION:
+    iris_log_set_message_id(nstr(env.notification, "notification_id"));
+    rc = deliver_notification(s, owner, rec, env.notification, verdict, retry_after_s, err);
+    iris_log_set_message_id(NULL);
+    break;
   }
   iris_envelope_cleanup(&env);
   return rc;

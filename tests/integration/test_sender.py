@@ -244,3 +244,55 @@ def test_batch_down_to_one_is_sent_as_that_message(env):
     assert res == [{"batchItemFailures": []}]
     [page] = [r for r in sent(env) if r["message_id"] == "9020"]
     assert page["body"].startswith("9020: disk_usage")
+
+
+def notification(**fields):
+    base = {"v": 1, "kind": "notification", "notification_id": str(uuid.uuid4()),
+            "application": "Autoalerts"}
+    base.update(fields)
+    return base
+
+
+def test_notification_to_a_team(env):
+    n = notification(target="storage-oncall", role="team", priority="high", subject="Disk space",
+                     body="db-1 is almost full")
+    res, _ = invoke(env, event(env, "sms", [n]), event(env, "sms", [n]))
+    assert res == [{"batchItemFailures": []}] * 2
+    pages = [r for r in sent(env) if r["message_id"] == n["notification_id"]]
+    assert sorted(p["destinations"][0] for p in pages) == ["+15550100101", "+15550100103",
+                                                           "+8613800000104"]
+    assert all(p["subject"] == "[Autoalerts] Disk space" and p["body"] == "db-1 is almost full"
+               for p in pages)
+    row = sql(env["db"], "SELECT state, recipients_total, recipients_sent, recipients_failed"
+                         f" FROM sender_notification WHERE id = '{n['notification_id']}'")
+    assert row == [["done", "3", "3", "0"]]
+
+
+def test_notification_literal_target_and_template(env):
+    lit = notification(target="oncall-room@example.com", role="literal_target", mode="email",
+                       subject="hi", body="**bold** text")
+    tpl = notification(target="ada", role="user", mode="sms", template="disk-alert",
+                       context={"check": "cpu", "host": "web-2", "value": 5, "threshold": 4})
+    res, _ = invoke(env, event(env, "email", [lit, tpl]))
+    assert res == [{"batchItemFailures": []}]
+    [mail] = [r for r in sent(env) if r["message_id"] == lit["notification_id"]]
+    assert mail["destinations"] == ["oncall-room@example.com"]
+    assert mail["email_html"] == "<body><p><strong>bold</strong> text</p>\n</body>"
+    [sms] = [r for r in sent(env) if r["message_id"] == tpl["notification_id"]]
+    assert sms["body"] == ': cpu web-2 = 5/4. Reply " claim".'
+
+
+def test_bad_notifications_are_dead_lettered(env):
+    bad = [notification(target="nobody-here", role="user", priority="high", body="x"),
+           notification(target="storage-oncall", role="oncall-primary", priority="high", body="x"),
+           notification(application="NoSuchApp", target="ada", role="user", priority="high", body="x"),
+           notification(target="ada", role="user", priority="high", body="x", destination="+1 evil")]
+    res, _ = invoke(env, event(env, "sms", bad))
+    assert res == [{"batchItemFailures": []}]
+    dlq = env["sqs"].receive_message(QueueUrl=env["queues"]["dead_letter"], MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=1, MessageAttributeNames=["All"])["Messages"]
+    reasons = " | ".join(m["MessageAttributes"]["reason"]["StringValue"] for m in dlq)
+    assert "INVALID role:target (user:nobody-here)" in reasons
+    assert "needs the Oncall API" in reasons
+    assert "INVALID application: NoSuchApp" in reasons
+    assert "unknown field 'destination' in a notification" in reasons
