@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
+#include "quota.h"
 #include "record.h"
 #include "recipients.h"
 #include "render.h"
@@ -31,6 +32,8 @@ struct iris_sender {
   struct iris_render_config rcfg;
   int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
   const char *dead_letter_url;
+  const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
+  struct iris_quota_defaults quota;
 };
 
 /* ---- set-up --------------------------------------------------------------------------- */
@@ -73,6 +76,18 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "queues.dead_letter", NULL, &s->dead_letter_url, err);
   if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "queues.notifications", NULL, &s->notifications_url, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "quota.hard_limit", 6000, 1, 100000000, &s->quota.hard_limit, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "quota.soft_limit", 600, 1, 100000000, &s->quota.soft_limit, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "quota.hard_minutes", 1, 1, 10080, &s->quota.hard_minutes, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "quota.soft_minutes", 1, 1, 10080, &s->quota.soft_minutes, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "quota.sender_app", NULL, &s->quota.sender_app, err);
+  if (rc == IRIS_OK)
     rc = iris_config_bool_or(app->cfg, "oneclick.enabled", 0, &s->rcfg.oneclick, err);
   if (rc == IRIS_OK && s->rcfg.oneclick)
     rc = iris_config_get_str(app->cfg, "oneclick.endpoint", &s->rcfg.oneclick_endpoint, err);
@@ -107,7 +122,7 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
 /* ---- the message row -------------------------------------------------------------------- */
 
 struct msgrow {
-  int64_t id, priority_id, plan_id, incident_id;
+  int64_t id, priority_id, plan_id, incident_id, application_id;
   const int64_t *members; /* a batch: every member id (the representative included) */
   size_t nmembers;
   const char *batch_id;
@@ -160,7 +175,7 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
                          "SELECT m.id, m.active, m.sent IS NOT NULL, m.destination, mo.name, m.body,"
                          " a.name, t.name, p.name, p.id, pl.name, pl.id, pn.template,"
                          " m.incident_id, i.active, i.context,"
-                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s')"
+                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s'), a.id"
                          " FROM message m JOIN application a ON a.id = m.application_id"
                          " JOIN target t ON t.id = m.target_id JOIN priority p ON p.id = m.priority_id"
                          " LEFT JOIN mode mo ON mo.id = m.mode_id LEFT JOIN plan pl ON pl.id = m.plan_id"
@@ -179,7 +194,8 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
       (rc = col_dup(rows, 12, &m->template_name, err)) ||
       (rc = col_i64(rows, 13, &m->incident_id, err)) ||
       (m->incident_id && !iris_db_is_null(rows, 14) && (rc = col_i64(rows, 14, &iactive, err))) ||
-      (rc = col_dup(rows, 15, &ctx, err)) || (rc = col_dup(rows, 16, &m->incident_created, err))) {
+      (rc = col_dup(rows, 15, &ctx, err)) || (rc = col_dup(rows, 16, &m->incident_created, err)) ||
+      (rc = col_i64(rows, 17, &m->application_id, err))) {
     iris_db_rows_free(rows);
     iris_free(ctx);
     msgrow_cleanup(m);
@@ -311,6 +327,42 @@ static int backoff_s(const struct iris_sender *s, int attempts) {
 }
 
 /* ---- one message -------------------------------------------------------------------------- */
+
+/* Tell the quota's owner, by email through the notifications lane, that an application is
+ * over its soft quota (Iris's notify_target; the election makes it once per 30 minutes). */
+static void soft_quota_notice(struct iris_sender *s, const char *application,
+                              const struct iris_quota_verdict *qv) {
+  struct iris_err err = {0};
+  struct iris_sqs_out out = {0};
+  char subject[300], body[1024], id[40];
+  json_t *doc;
+  char *text;
+  if (!s->notifications_url || !s->quota.sender_app || !s->app->sqs) {
+    IRIS_LOG_WARN("application %s is over its soft quota (%lld > %lld in %lld min); no "
+                  "notifications queue or quota.sender_app configured to tell %s",
+                  application, (long long)qv->usage, (long long)qv->limit,
+                  (long long)qv->minutes, qv->target);
+    return;
+  }
+  snprintf(subject, sizeof subject, "Application %s exceeding message quota", application);
+  snprintf(body, sizeof body,
+           "Hi,\n\nYour application %s is currently exceeding its soft quota of %lld messages "
+           "per %lld minutes.\n\nIf this continues, its messages will eventually be dropped "
+           "on the floor and an Iris incident will be raised.\n\nRegards,\nIris",
+           application, (long long)qv->limit, (long long)qv->minutes);
+  snprintf(id, sizeof id, "quota-%s-%lld", application, (long long)(iris_clock_now_ms() / 1000));
+  doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "v", 1, "kind", "notification",
+                  "notification_id", id, "application", s->quota.sender_app, "target", qv->target,
+                  "role", qv->target_role[0] ? qv->target_role : "user", "mode", "email",
+                  "subject", subject, "body", body);
+  text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  out.body = text;
+  if (!text || iris_sqs_send(s->app->sqs, s->notifications_url, &out, NULL, &err))
+    IRIS_LOG_ERR("could not queue the soft-quota notice for %s: %s", application,
+                 text ? err.msg : "out of memory");
+  iris_free(text);
+}
 
 /* Build a render request from the row. */
 static struct iris_render_request render_req(const struct msgrow *m, const char *mode,
@@ -569,6 +621,26 @@ static int deliver_message(struct iris_sender *s, const char *owner,
     rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
     *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     goto out;
+  }
+  /* quotas: counted once per message, on its first attempt */
+  if (attempts == 0) {
+    struct iris_quota_verdict qv;
+    rc = iris_quota_check(s->app->db, &s->quota, m.application_id, m.application, &qv, err);
+    if (rc)
+      goto out;
+    if (qv.hard_breach) {
+      rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop",
+                              "Dropping due to hard quota violation.", err);
+      if (rc == IRIS_OK)
+        rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
+      metric(s, "quota_hard_exceeded", mode, NULL);
+      *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+      goto out;
+    }
+    if (qv.soft_breach)
+      metric(s, "quota_soft_exceeded", mode, NULL);
+    if (qv.notify_soft)
+      soft_quota_notice(s, m.application, &qv);
   }
   /* 6. send */
   rc = attempt(s, &c, &m, mode, contact.destination, &r, attempts, &res, &v, err);

@@ -45,7 +45,8 @@ def env(tmp_path_factory):
     sql(db, f"""
       INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active)
         VALUES (500, 2, '2026-11-24 10:00:00', '{ctx}', 1, 1, 1),
-               (501, 2, '2026-11-24 10:00:00', '{ctx}', 1, 1, 0);
+               (501, 2, '2026-11-24 10:00:00', '{ctx}', 1, 1, 0),
+               (502, 3, '2026-11-24 10:00:00', '{{"job": "etl", "status": "FAILED"}}', 3, 1, 1);
       INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,
                            plan_notification_id, incident_id, active, body) VALUES
         (9001, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
@@ -59,11 +60,15 @@ def env(tmp_path_factory):
         (9012, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
         (9013, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, ''),
         (9020, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 500, 1, ''),
-        (9021, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, '');""")
+        (9021, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, ''),
+        (9030, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
+        (9031, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
+        (9032, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, '');""")
     sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
     suffix = uuid.uuid4().hex[:6]
     queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"] for lane in LANES}
     queues["dead_letter"] = sqs.create_queue(QueueName=f"iris-dlq-{suffix}")["QueueUrl"]
+    queues["notifications"] = sqs.create_queue(QueueName=f"iris-notifications-{suffix}")["QueueUrl"]
     record = tmp / "sent.jsonl"
     dummy = lambda **extra: [{"plugin": "dummy", "name": f"dummy-{extra.pop('tag', 'x')}",
                               "config": {"record_file": str(record), **extra}}]
@@ -73,6 +78,7 @@ def env(tmp_path_factory):
         "queues": queues,
         "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
         "sender": {"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
+        "quota": {"sender_app": "iris"},
         "vendors": {"email": dummy(tag="email"), "sms": dummy(tag="sms", fail_destination="+15550100199"),
                     "call": dummy(tag="call", fail="permanent"),
                     "im": dummy(tag="im", fail="retryable"),
@@ -296,3 +302,31 @@ def test_bad_notifications_are_dead_lettered(env):
     assert "needs the Oncall API" in reasons
     assert "INVALID application: NoSuchApp" in reasons
     assert "unknown field 'destination' in a notification" in reasons
+
+
+def test_quotas_soft_then_hard(env):
+    sql(env["db"], "UPDATE application_quota SET soft_quota_threshold = 1, hard_quota_threshold = 2,"
+                   " soft_quota_duration = 3600, hard_quota_duration = 3600, wait_time = 3600"
+                   " WHERE application_id = 3")
+    res, log = invoke(env, event(env, "slack", [msg(9030)]), event(env, "slack", [msg(9031)]),
+                      event(env, "slack", [msg(9032)]))
+    assert res == [{"batchItemFailures": []}] * 3
+    delivered = {r["message_id"] for r in sent(env)}
+    assert "9030" in delivered and "9031" in delivered and "9032" not in delivered
+    # soft breach on the second: the quota's target (linus) is told through the notifications lane
+    notes = env["sqs"].receive_message(QueueUrl=env["queues"]["notifications"], MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1)["Messages"]
+    [note] = [json.loads(m["Body"]) for m in notes]
+    assert note["kind"] == "notification" and note["target"] == "linus" and note["mode"] == "email"
+    assert note["application"] == "iris"
+    assert note["subject"] == "Application batchjobs exceeding message quota"
+    # hard breach on the third: dropped with Iris's changelog text, and an incident opened
+    assert sql(env["db"], "SELECT mo.name, m.active FROM message m JOIN mode mo ON mo.id = m.mode_id"
+                          " WHERE m.id = 9032") == [["drop", "0"]]
+    assert ["mode-change", "slack", "drop", "Dropping due to hard quota violation."] in sql(
+        env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 9032")
+    incidents = sql(env["db"], "SELECT i.plan_id, a.name, i.context FROM incident i JOIN application a"
+                               " ON a.id = i.application_id WHERE i.context LIKE '%quota_breach%'")
+    assert len(incidents) == 1 and incidents[0][:2] == ["4", "iris"]
+    assert json.loads(incidents[0][2]) == {"quota_breach": {"application": "batchjobs", "limit": 2,
+                                                            "duration": 60}}

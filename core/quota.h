@@ -1,0 +1,44 @@
+/*
+ * quota.h — Iris's per-application message quotas, with counters shared by every sender
+ * instance (MySQL minute buckets in sender_quota_counter) instead of per-process memory.
+ *
+ * Layer: core, above db; used by sender.c once per message it is about to send (not for
+ * retries of the same claim, not for drop). Rules come from application_quota (durations in
+ * seconds, used as whole minutes as Iris does); applications without a row get the
+ * configured default (Iris's sender.default_rate_def: 6000 / 600 per minute).
+ *   soft breach → the message is still sent; the quota's target is told by email, at most once
+ *                 per 30 minutes per application (elected through sender_quota_state);
+ *   hard breach → the message is dropped (mode drop, Iris's changelog text), and an incident
+ *                 is opened on the quota's plan for the configured sender application, at most
+ *                 once per wait_time and never while the previous one is still active.
+ */
+#ifndef IRIS_QUOTA_H
+#define IRIS_QUOTA_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+struct iris_quota_defaults {
+  int64_t hard_limit, soft_limit;       /* messages per window */
+  int64_t hard_minutes, soft_minutes;   /* window length */
+  const char *sender_app;               /* application that owns breach incidents, or NULL */
+};
+
+struct iris_quota_verdict {
+  int hard_breach;        /* drop the message */
+  int soft_breach;        /* send, but the owner should hear about it */
+  int notify_soft;        /* this instance was elected to send the soft-breach email */
+  int64_t usage, limit, minutes;
+  char target[256];       /* the quota's target name (soft notice), "" if none */
+  char target_role[64];   /* its type: user, team, mailing-list */
+  int64_t breach_incident_id; /* hard breach: the incident opened now, 0 if none */
+};
+
+/* Count one message of `application_id` and judge it. */
+int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *defaults,
+                     int64_t application_id, const char *application,
+                     struct iris_quota_verdict *out, struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_QUOTA_H */
