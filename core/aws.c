@@ -290,7 +290,7 @@ static int is_auth_code(const char *code) {
 
 /* One HTTP exchange. Returns a curl code; fills *status. */
 static CURLcode perform(struct iris_aws *aws, const char *target, const char *json_version,
-                        const char *body, struct iris_buf *resp, long *status) {
+                        const char *body, long timeout_ms, struct iris_buf *resp, long *status) {
   struct curl_slist *headers = NULL, *h;
   char target_hdr[160], type_hdr[64];
   CURLcode cc;
@@ -316,7 +316,7 @@ static CURLcode perform(struct iris_aws *aws, const char *target, const char *js
   curl_easy_setopt(aws->curl, CURLOPT_AWS_SIGV4, aws->sigv4);
   curl_easy_setopt(aws->curl, CURLOPT_USERPWD, aws->userpwd);
   curl_easy_setopt(aws->curl, CURLOPT_CONNECTTIMEOUT_MS, aws->connect_timeout_ms);
-  curl_easy_setopt(aws->curl, CURLOPT_TIMEOUT_MS, aws->timeout_ms);
+  curl_easy_setopt(aws->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : aws->timeout_ms);
   curl_easy_setopt(aws->curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(aws->curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(aws->curl, CURLOPT_WRITEDATA, resp);
@@ -336,6 +336,12 @@ static CURLcode perform(struct iris_aws *aws, const char *target, const char *js
 
 int iris_aws_call(struct iris_aws *aws, const char *target, const char *json_version,
                   const char *body, struct iris_buf *response, struct iris_err *err) {
+  return iris_aws_call_timeout(aws, target, json_version, body, 0, response, err);
+}
+
+int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *json_version,
+                          const char *body, long timeout_ms, struct iris_buf *response,
+                          struct iris_err *err) {
   struct iris_buf resp;
   char code[128], msg[384];
   int attempt, rc = IRIS_OK;
@@ -353,7 +359,7 @@ int iris_aws_call(struct iris_aws *aws, const char *target, const char *json_ver
     CURLcode cc;
 
     iris_buf_reset(&resp);
-    cc = perform(aws, target, json_version, body, &resp, &status);
+    cc = perform(aws, target, json_version, body, timeout_ms, &resp, &status);
     if (cc == CURLE_OK && status == 200) {
       rc = iris_buf_append(response, iris_buf_ptr(&resp), iris_buf_len(&resp));
       if (rc)

@@ -64,6 +64,12 @@ int iris_aws_call(struct iris_aws *aws, const char *target, const char *json_ver
                   const char *body, struct iris_buf *response,
                   struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* As iris_aws_call, with a per-attempt timeout for this call only (long polls need one longer
+ * than their wait); 0 means the client's timeout. */
+int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *json_version,
+                          const char *body, long timeout_ms, struct iris_buf *response,
+                          struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Short AWS error code of the last failed call ("QueueDoesNotExist"), or "" if none.
  * Borrowed; valid until the next call on aws. */
 const char *iris_aws_last_error_code(const struct iris_aws *aws);

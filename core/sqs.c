@@ -177,8 +177,16 @@ static int put_message(json_t *obj, const struct iris_sqs_out *m, struct iris_er
 }
 
 /* Serialise req, call target, parse the answer into *answer (NULL allowed). */
+static int call_t(struct iris_sqs *sqs, const char *action, json_t *req, long timeout_ms,
+                  json_t **answer, struct iris_err *err);
+
 static int call(struct iris_sqs *sqs, const char *action, json_t *req, json_t **answer,
                 struct iris_err *err) {
+  return call_t(sqs, action, req, 0, answer, err);
+}
+
+static int call_t(struct iris_sqs *sqs, const char *action, json_t *req, long timeout_ms,
+                  json_t **answer, struct iris_err *err) {
   char target[64];
   char *text = NULL;
   struct iris_buf resp;
@@ -195,7 +203,7 @@ static int call(struct iris_sqs *sqs, const char *action, json_t *req, json_t **
     rc = iris_err_set(err, IRIS_ENOMEM, "sqs %s: serialising the request", action);
     goto out;
   }
-  rc = iris_aws_call(sqs->aws, target, "1.0", text, &resp, err);
+  rc = iris_aws_call_timeout(sqs->aws, target, "1.0", text, timeout_ms, &resp, err);
   if (rc) {
     iris_err_prefix(err, "sqs %s", action);
     goto out;
@@ -486,7 +494,8 @@ int iris_sqs_receive(struct iris_sqs *sqs, const char *queue_url, int max_messag
     iris_err_set(err, rc, "sqs ReceiveMessage: building the request");
     goto out;
   }
-  rc = call(sqs, "ReceiveMessage", req, &answer, err);
+  /* A long poll may take wait_seconds: allow that plus the usual margin. */
+  rc = call_t(sqs, "ReceiveMessage", req, (long)wait_seconds * 1000 + 10000, &answer, err);
   if (rc)
     goto out;
   list = json_object_get(answer, "Messages");
