@@ -119,6 +119,10 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   return IRIS_OK;
 }
 
+/* Prefixed to pages that were calls to a country where automated calls are not allowed. */
+#define CALL_RESTRICTION_NOTE \
+  "Iris cannot place automated calls to numbers in China, so this page is a text message.\n\n"
+
 /* ---- the message row -------------------------------------------------------------------- */
 
 struct msgrow {
@@ -517,7 +521,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
   char key[40], why[700];
-  int busy = 0, attempts = 0, rc;
+  int busy = 0, attempts = 0, restricted_call = 0, rc;
   const char *mode;
 
   *verdict = IRIS_SENDER_RETRY;
@@ -603,11 +607,30 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   if (rc)
     goto out;
   mode = contact.mode;
+  /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
+  if (strcmp(mode, "call") == 0 && contact.destination &&
+      strncmp(contact.destination, "+86", 3) == 0) {
+    rc = iris_record_change(s->app->db, id, "mode-change", "call", "sms",
+                            "Changing mode due to calling restriction", err);
+    if (rc)
+      goto out;
+    snprintf(contact.mode, sizeof contact.mode, "sms");
+    restricted_call = 1;
+  }
   /* 5. render */
   q = render_req(&m, mode, contact.destination);
   rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
   if (rc)
     goto out;
+  if (restricted_call && r.body) {
+    char *b = iris_asprintf("%s%s", CALL_RESTRICTION_NOTE, r.body);
+    if (!b) {
+      rc = iris_err_set(err, IRIS_ENOMEM, "sender: body");
+      goto out;
+    }
+    iris_free(r.body);
+    r.body = b;
+  }
   if (r.failed)
     IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
   if (r.too_long || strcmp(mode, "drop") == 0) {

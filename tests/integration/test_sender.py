@@ -63,7 +63,8 @@ def env(tmp_path_factory):
         (9021, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 501, 1, ''),
         (9030, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
         (9031, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
-        (9032, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, '');""")
+        (9032, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
+        (9040, UTC_TIMESTAMP(), 1, 4, 1, 2, 2, 500, 1, '');""")
     sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
     suffix = uuid.uuid4().hex[:6]
     queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"] for lane in LANES}
@@ -330,3 +331,13 @@ def test_quotas_soft_then_hard(env):
     assert len(incidents) == 1 and incidents[0][:2] == ["4", "iris"]
     assert json.loads(incidents[0][2]) == {"quota_breach": {"application": "batchjobs", "limit": 2,
                                                             "duration": 60}}
+
+
+def test_calls_to_china_become_text_messages(env):
+    res, _ = invoke(env, event(env, "call", [msg(9040)]))
+    assert res == [{"batchItemFailures": []}]
+    [page] = [r for r in sent(env) if r["message_id"] == "9040"]
+    assert page["mode"] == "sms" and page["destinations"] == ["+8613800000104"]
+    assert page["body"].startswith("Iris cannot place automated calls to numbers in China")
+    assert ["mode-change", "call", "sms", "Changing mode due to calling restriction"] in sql(
+        env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 9040")
