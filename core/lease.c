@@ -1,0 +1,46 @@
+/* lease.c — the coordinator's lease (see lease.h and db/migrations/0002_sender_lease.sql). */
+#include "lease.h"
+
+int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, int seconds,
+                       int *held, int64_t *token, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  struct iris_db_rows *rows = NULL;
+  /* Everything that compares with the old owner comes before `owner = ?` (left to right). */
+  struct iris_db_param p[] = {IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
+                              IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
+                              IRIS_DB_I64(seconds), IRIS_DB_STR(name), IRIS_DB_STR(owner)};
+  int rc;
+  *held = 0;
+  rc = iris_db_exec(db, 0,
+                    "UPDATE sender_lease SET"
+                    " token = IF(owner <=> ?, token, token + 1),"
+                    " acquired_at = IF(owner <=> ?, acquired_at, UTC_TIMESTAMP(3)),"
+                    " acquired_count = acquired_count + IF(owner <=> ?, 0, 1),"
+                    " renewed_count = renewed_count + IF(owner <=> ?, 1, 0),"
+                    " takeover_count = takeover_count + IF(owner IS NOT NULL AND NOT owner <=> ?, 1, 0),"
+                    " owner = ?, expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                    " updated_at = UTC_TIMESTAMP(3)"
+                    " WHERE name = ? AND (owner IS NULL OR owner = ? OR expires_at < UTC_TIMESTAMP(3))",
+                    p, 9, &info, err);
+  if (rc)
+    return iris_err_prefix(err, "lease %s", name);
+  *held = info.affected_rows == 1;
+  if (token && *held) {
+    struct iris_db_param q[] = {IRIS_DB_STR(name)};
+    rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT, "SELECT token FROM sender_lease WHERE name = ?",
+                           q, 1, &rows, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 0, token, err);
+    iris_db_rows_free(rows);
+  }
+  return rc;
+}
+
+int iris_lease_release(struct iris_db *db, const char *name, const char *owner,
+                       struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(name), IRIS_DB_STR(owner)};
+  return iris_db_exec(db, 0,
+                      "UPDATE sender_lease SET owner = NULL, expires_at = UTC_TIMESTAMP(3),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE name = ? AND owner = ?",
+                      p, 2, NULL, err);
+}

@@ -1,0 +1,24 @@
+/*
+ * lease.h — the coordinator's lease row (sender_lease): at most one coordinator works at a
+ * time, whatever the scheduler does (retries, overlaps, manual invokes). Times are the
+ * database's clock.
+ *
+ * Layer: core, above db; used by the coordinator.
+ */
+#ifndef IRIS_LEASE_H
+#define IRIS_LEASE_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+/* Take or renew `name` for `owner` for `seconds`. *held = 1 if the caller holds it now;
+ * *token (may be NULL) gets the fencing token, which grows on every change of holder. */
+int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, int seconds,
+                       int *held, int64_t *token, struct iris_err *err) IRIS_WARN_UNUSED;
+/* Give it back (only if `owner` holds it). */
+int iris_lease_release(struct iris_db *db, const char *name, const char *owner,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_LEASE_H */
