@@ -159,6 +159,15 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     out->nmessage_ids = i;
     memcpy(out->batch_id, b, 33);
     out->kind = IRIS_ENV_BATCH;
+  } else if (strcmp(k, "tracking") == 0) {
+    static const char *const allowed[] = {"v", "kind", "incident_id", NULL};
+    if ((rc = only_fields(root, allowed, "tracking", err)))
+      goto out;
+    if (!positive_id(json_object_get(root, "incident_id"), &out->incident_id)) {
+      rc = iris_err_set(err, IRIS_EINVAL, "envelope: field 'incident_id' must be a positive integer");
+      goto out;
+    }
+    out->kind = IRIS_ENV_TRACKING;
   } else if (strcmp(k, "notification") == 0) {
     rc = parse_notification(root, out, err);
   } else {
@@ -174,6 +183,11 @@ out:
 int iris_envelope_encode_message(int64_t message_id, struct iris_buf *out) {
   return iris_buf_appendf(out, "{\"kind\":\"message\",\"message_id\":%" PRId64 ",\"v\":%d}",
                           message_id, IRIS_CONTRACT_VERSION);
+}
+
+int iris_envelope_encode_tracking(int64_t incident_id, struct iris_buf *out) {
+  return iris_buf_appendf(out, "{\"incident_id\":%" PRId64 ",\"kind\":\"tracking\",\"v\":%d}",
+                          incident_id, IRIS_CONTRACT_VERSION);
 }
 
 int iris_envelope_encode_batch(const char *batch_id, const int64_t *ids, size_t n,

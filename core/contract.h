@@ -8,6 +8,8 @@
  *   {"v":1, "kind":"notification", "notification_id":"<uuid>", "application":"app",
  *    "target":"jdoe", "role":"user", "priority":"high" | "mode":"email" | "category":"x",
  *    "subject":"...", "body":"..." | "template":"name", "context":{...}, "email_html":"..."}
+ *   {"v":1, "kind":"tracking", "incident_id":42}                 a plan's tracking copy of a
+ *                                                                 new incident (sender_tracking)
  * Everything about a message is re-read from MySQL (the source of truth); a notification
  * carries only whitelisted fields — never a destination, message id or aggregated ids from a
  * client. Unknown versions, kinds or fields are refused with a reason (dead-letter).
@@ -25,11 +27,17 @@
 #define IRIS_CONTRACT_VERSION 1
 #define IRIS_CONTRACT_MAX_BATCH 10000
 
-enum iris_envelope_kind { IRIS_ENV_MESSAGE = 1, IRIS_ENV_BATCH, IRIS_ENV_NOTIFICATION };
+enum iris_envelope_kind {
+  IRIS_ENV_MESSAGE = 1,
+  IRIS_ENV_BATCH,
+  IRIS_ENV_NOTIFICATION,
+  IRIS_ENV_TRACKING
+};
 
 struct iris_envelope {
   enum iris_envelope_kind kind;
   int64_t message_id;           /* message */
+  int64_t incident_id;          /* tracking */
   char batch_id[33];            /* batch: 32 lower-case hex digits */
   int64_t *message_ids;         /* batch: owned */
   size_t nmessage_ids;
@@ -48,6 +56,7 @@ void iris_envelope_cleanup(struct iris_envelope *e);
 
 /* Producers: append the compact JSON text of an envelope. */
 int iris_envelope_encode_message(int64_t message_id, struct iris_buf *out) IRIS_WARN_UNUSED;
+int iris_envelope_encode_tracking(int64_t incident_id, struct iris_buf *out) IRIS_WARN_UNUSED;
 int iris_envelope_encode_batch(const char *batch_id, const int64_t *ids, size_t n,
                                struct iris_buf *out) IRIS_WARN_UNUSED;
 

@@ -2,6 +2,7 @@
 #include "escalate.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 #define BATCH_LIMIT 1000
 
 struct notif {
-  int64_t id, priority_id, plan_id, application_id, incident_id;
+  int64_t id, priority_id, plan_id, application_id, incident_id, dynamic_index;
   int optional;
   char role[64], target[256];
 };
@@ -66,7 +67,15 @@ static int create_messages(struct iris_db *db, const struct notif *n, int *creat
   struct iris_recipients who = {0};
   struct iris_err lerr = {0};
   size_t i;
-  int rc = iris_recipients_expand(db, n->role, n->target, &who, &lerr);
+  int rc;
+  if (!n->role[0] || !n->target[0])
+    rc = n->dynamic_index >= 0
+             ? iris_err_set(&lerr, IRIS_ENOTFOUND,
+                            "the incident names no target for dynamic slot %" PRId64,
+                            n->dynamic_index)
+             : iris_err_set(&lerr, IRIS_EINVAL, "the notification has no role or target");
+  else
+    rc = iris_recipients_expand(db, n->role, n->target, &who, &lerr);
   if (rc == IRIS_OK && who.n) {
     for (i = 0; i < who.n && rc == IRIS_OK; i++) {
       rc = add_message(db, n, who.names[i], n->priority_id, NULL, err);
@@ -111,6 +120,19 @@ static int create_messages(struct iris_db *db, const struct notif *n, int *creat
   return rc;
 }
 
+/* A notification's role and target: its own, or — for a dynamic notification (neither set)
+ * — the incident's dynamic_plan_map entry for its dynamic_index (Iris's dynamic plans). */
+#define NOTIF_SELECT                                                                         \
+  "SELECT pn.id, pn.priority_id, pn.optional, COALESCE(r.name, dr.name),"                   \
+  " COALESCE(t.name, dt.name), i.plan_id, i.application_id, pn.dynamic_index FROM incident i" \
+  " JOIN plan_notification pn ON pn.plan_id = i.plan_id"                                     \
+  " LEFT JOIN target_role r ON r.id = pn.role_id"                                            \
+  " LEFT JOIN target t ON t.id = pn.target_id"                                               \
+  " LEFT JOIN dynamic_plan_map d ON pn.role_id IS NULL AND pn.target_id IS NULL"             \
+  "  AND d.incident_id = i.id AND d.dynamic_index = pn.dynamic_index"                        \
+  " LEFT JOIN target_role dr ON dr.id = d.role_id"                                           \
+  " LEFT JOIN target dt ON dt.id = d.target_id"
+
 /* The notifications of (plan, step) or of one notification id, for an incident. */
 static int notifications(struct iris_db *db, int64_t incident, int64_t plan_or_notif, int step,
                          struct notif **out, size_t *n, struct iris_err *err) {
@@ -118,18 +140,8 @@ static int notifications(struct iris_db *db, int64_t incident, int64_t plan_or_n
   struct iris_db_param p[] = {IRIS_DB_I64(incident), IRIS_DB_I64(plan_or_notif), IRIS_DB_I64(step)};
   int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
                          step > 0
-                             ? "SELECT pn.id, pn.priority_id, pn.optional, r.name, t.name,"
-                               " i.plan_id, i.application_id FROM incident i"
-                               " JOIN plan_notification pn ON pn.plan_id = i.plan_id"
-                               " LEFT JOIN target_role r ON r.id = pn.role_id"
-                               " LEFT JOIN target t ON t.id = pn.target_id"
-                               " WHERE i.id = ? AND pn.plan_id = ? AND pn.step = ?"
-                             : "SELECT pn.id, pn.priority_id, pn.optional, r.name, t.name,"
-                               " i.plan_id, i.application_id FROM incident i"
-                               " JOIN plan_notification pn ON pn.plan_id = i.plan_id"
-                               " LEFT JOIN target_role r ON r.id = pn.role_id"
-                               " LEFT JOIN target t ON t.id = pn.target_id"
-                               " WHERE i.id = ? AND pn.id = ? AND ? = 0",
+                             ? NOTIF_SELECT " WHERE i.id = ? AND pn.plan_id = ? AND pn.step = ?"
+                             : NOTIF_SELECT " WHERE i.id = ? AND pn.id = ? AND ? = 0",
                          p, 3, &rows, err);
   size_t k = 0;
   *out = NULL;
@@ -160,6 +172,9 @@ static int notifications(struct iris_db *db, int64_t incident, int64_t plan_or_n
       rc = iris_db_get_i64(rows, 5, &x->plan_id, err);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 6, &x->application_id, err);
+    x->dynamic_index = -1;
+    if (rc == IRIS_OK && !iris_db_is_null(rows, 7))
+      rc = iris_db_get_i64(rows, 7, &x->dynamic_index, err);
   }
   *n = k;
   iris_db_rows_free(rows);
@@ -170,10 +185,59 @@ static int notifications(struct iris_db *db, int64_t incident, int64_t plan_or_n
   return rc;
 }
 
+/* Iris's tracking message (§4.1): a plan with tracking_type, tracking_key and a template for
+ * the incident's application copies the new incident there. The row (sender_tracking) is
+ * created in the incident's step-1 transaction, so it exists exactly once; the enqueue pass
+ * sends it and the sender renders and delivers it. Sets *created to 1 when a row was made. */
+static int add_tracking(struct iris_db *db, int64_t incident, int *created, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_I64(incident)};
+  const char *type = NULL, *key = NULL, *tmpl = NULL, *app = NULL;
+  json_t *doc = NULL;
+  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                         "SELECT p.tracking_type, p.tracking_key, p.tracking_template, a.name"
+                         " FROM incident i JOIN plan p ON p.id = i.plan_id"
+                         " JOIN application a ON a.id = i.application_id WHERE i.id = ?"
+                         " AND p.tracking_type <> '' AND p.tracking_key <> ''"
+                         " AND p.tracking_template IS NOT NULL",
+                         p, 1, &rows, err);
+  *created = 0;
+  if (rc || (rc = iris_db_next(rows, err)) != IRIS_DB_ROW)
+    goto out; /* no tracking configured (rc IRIS_OK) or an error */
+  if ((rc = iris_db_get_str(rows, 0, &type, NULL, err)) ||
+      (rc = iris_db_get_str(rows, 1, &key, NULL, err)) ||
+      (rc = iris_db_get_str(rows, 2, &tmpl, NULL, err)) ||
+      (rc = iris_db_get_str(rows, 3, &app, NULL, err)))
+    goto out;
+  doc = json_loads(tmpl, 0, NULL);
+  if (!json_is_object(json_object_get(doc, app)))
+    goto out; /* no tracking template for this application (or not JSON): nothing to copy */
+  if (strcmp(type, "call") == 0) {
+    IRIS_LOG_WARN("incident %" PRId64 ": tracking by call is not supported (as in Iris); skipped",
+                  incident);
+    goto out;
+  }
+  {
+    struct iris_db_param q[] = {IRIS_DB_I64(incident), IRIS_DB_STR(type), IRIS_DB_STR(key),
+                                IRIS_DB_I64(incident)};
+    struct iris_db_exec_info info = {0};
+    rc = iris_db_exec(db, 0,
+                      "INSERT IGNORE INTO sender_tracking (incident_id, plan_id, mode, destination,"
+                      " next_attempt_at) SELECT ?, plan_id, ?, ?, UTC_TIMESTAMP(3) FROM incident"
+                      " WHERE id = ?",
+                      q, 4, &info, err);
+    *created = rc == IRIS_OK && info.affected_rows == 1;
+  }
+out:
+  json_decref(doc);
+  iris_db_rows_free(rows);
+  return rc;
+}
+
 /* One incident moves to `step`: create its notifications' messages and set the step, in one
  * transaction. `guard_step` is the step it must still be on (another tick may have moved it). */
 static int enter_step(struct iris_db *db, int64_t incident, int64_t plan, int step,
-                      int guard_step, int *created, struct iris_err *err) {
+                      int guard_step, int *created, int *tracking, struct iris_err *err) {
   struct notif *ns = NULL;
   size_t n = 0, i;
   struct iris_db_exec_info info = {0};
@@ -195,6 +259,8 @@ static int enter_step(struct iris_db *db, int64_t incident, int64_t plan, int st
       rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 " changed under us", incident);
     for (i = 0; i < n && rc == IRIS_OK; i++)
       rc = create_messages(db, &ns[i], created, err);
+    if (rc == IRIS_OK && step == 1 && guard_step == 0 && tracking)
+      rc = add_tracking(db, incident, tracking, err);
   }
   iris_free(ns);
   if (rc == IRIS_OK)
@@ -214,10 +280,10 @@ static int new_incidents(struct iris_db *db, struct iris_escalate_stats *st, str
   while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
     int64_t id = 0, plan = 0;
     struct iris_err ierr = {0};
-    int created = 0, irc;
+    int created = 0, tracking = 0, irc;
     if ((rc = iris_db_get_i64(rows, 0, &id, err)) || (rc = iris_db_get_i64(rows, 1, &plan, err)))
       break;
-    irc = enter_step(db, id, plan, 1, 0, &created, &ierr);
+    irc = enter_step(db, id, plan, 1, 0, &created, &tracking, &ierr);
     if (irc == IRIS_ENOMEM) {
       rc = iris_err_set(err, irc, "%s", ierr.msg);
       break;
@@ -229,6 +295,7 @@ static int new_incidents(struct iris_db *db, struct iris_escalate_stats *st, str
     }
     st->new_incidents++;
     st->messages += created;
+    st->tracking += tracking;
   }
   iris_db_rows_free(rows);
   return rc;
@@ -281,7 +348,7 @@ static int repeats_and_escalations(struct iris_db *db, struct iris_escalate_stat
         st->messages += created;
       }
     } else if (v[6] == v[7] && v[7] < v[8] && v[0] != last_escalated) {
-      irc = enter_step(db, v[0], v[9], (int)v[7] + 1, (int)v[7], &created, &ierr);
+      irc = enter_step(db, v[0], v[9], (int)v[7] + 1, (int)v[7], &created, NULL, &ierr);
       if (irc == IRIS_OK) {
         st->escalations++;
         st->messages += created;

@@ -34,6 +34,7 @@ struct iris_escalate_stats {
   int escalations;
   int deactivated;
   int messages;
+  int tracking;         /* tracking messages created for new incidents */
   int failed_incidents; /* incidents whose transaction failed this tick (retried next tick) */
 };
 

@@ -20,6 +20,7 @@
 #include "recipients.h"
 #include "render.h"
 #include "templates.h"
+#include "tracking.h"
 
 #define IRIS_LOG_MODULE "sender"
 #include "log.h"
@@ -760,6 +761,8 @@ struct oob {
       *template_name, *email_html;
   json_t *context;
   int64_t application_id, priority_id, mode_id, category_id;
+  const char *claim_key; /* tracking: "t:<incident>"; NULL: derived from id and recipient */
+  int tracking;          /* a plan's tracking copy: no notification row, subject as rendered */
 };
 
 static const char *nstr(json_t *n, const char *k) { return json_string_value(json_object_get(n, k)); }
@@ -807,9 +810,9 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
   memset(&c, 0, sizeof c);
-  c.key = key;
+  c.key = n->claim_key ? n->claim_key : key;
   c.owner = owner;
-  c.kind = "notification";
+  c.kind = n->tracking ? "tracking" : "notification";
   c.lane = rec->lane ? rec->lane : "notifications";
   c.sqs_message_id = rec->sqs_message_id;
   c.lease_seconds = (int)s->lease_s;
@@ -825,7 +828,7 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       return IRIS_OK;
     }
   }
-  {
+  if (!n->tracking) {
     struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(key)};
     rc = iris_db_exec(s->app->db, 0, "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?",
                       p, 2, NULL, err);
@@ -876,7 +879,10 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
   if (rc)
     goto out;
   /* what: Iris prefixes the subject with the application */
-  snprintf(subject, sizeof subject, "[%s] %s", n->application, n->subject ? n->subject : "");
+  if (n->tracking)
+    snprintf(subject, sizeof subject, "%s", n->subject ? n->subject : "");
+  else
+    snprintf(subject, sizeof subject, "[%s] %s", n->application, n->subject ? n->subject : "");
   memset(&q, 0, sizeof q);
   q.mode = contact.mode;
   q.application = n->application;
@@ -1103,6 +1109,63 @@ out:
   return rc;
 }
 
+/* A plan's tracking copy of a new incident (tracking.h): rendered from the plan, delivered to
+ * the plan's tracking destination like a literal-target notification, outcome on the row. */
+static int deliver_tracking(struct iris_sender *s, const char *owner,
+                            const struct iris_sender_record *rec, int64_t incident,
+                            enum iris_sender_verdict *verdict, int *retry_after,
+                            struct iris_err *err) {
+  struct iris_tracking t;
+  struct iris_err lerr = {0};
+  struct oob n;
+  char id[40], key[40];
+  int rc, retry = 0, sent_ok = 0, failed = 0;
+
+  *verdict = IRIS_SENDER_RETRY;
+  *retry_after = 0;
+  rc = iris_tracking_load(s->app->db, incident, &t, &lerr);
+  if (rc == IRIS_ENOTFOUND) {
+    IRIS_LOG_WARN("tracking of incident %" PRId64 ": %s; nothing to send", incident, lerr.msg);
+    *verdict = IRIS_SENDER_DONE;
+    return IRIS_OK;
+  }
+  if (rc == IRIS_ENOMEM)
+    return iris_err_set(err, rc, "%s", lerr.msg);
+  if (rc) {
+    IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, lerr.msg);
+    *retry_after = (int)s->backoff_base_s;
+    return IRIS_OK;
+  }
+  snprintf(id, sizeof id, "tracking-%" PRId64, incident);
+  snprintf(key, sizeof key, "t:%" PRId64, incident);
+  memset(&n, 0, sizeof n);
+  n.id = id;
+  n.claim_key = key;
+  n.tracking = 1;
+  n.application = t.application;
+  n.mode = t.mode;
+  n.subject = t.subject;
+  n.body = t.body;
+  n.email_html = t.email_html;
+  rc = deliver_recipient(s, owner, rec, &n, NULL, t.destination, &retry, &sent_ok, &failed, err);
+  if (rc == IRIS_OK)
+    rc = iris_tracking_settle(s->app->db, incident, err);
+  if (rc == IRIS_OK) {
+    *verdict = retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    *retry_after = retry;
+    if (sent_ok || failed)
+      IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", incident,
+                    t.plan, t.destination, t.mode, sent_ok ? "sent" : "not delivered");
+  } else if (rc != IRIS_ENOMEM) {
+    IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
+    *verdict = IRIS_SENDER_RETRY;
+    *retry_after = (int)s->backoff_base_s;
+    rc = IRIS_OK;
+  }
+  iris_tracking_cleanup(&t);
+  return rc;
+}
+
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
                        int *retry_after_s, struct iris_err *err) {
@@ -1153,6 +1216,9 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
     iris_log_set_message_id(NULL);
     break;
   }
+  case IRIS_ENV_TRACKING:
+    rc = deliver_tracking(s, owner, rec, env.incident_id, verdict, retry_after_s, err);
+    break;
   case IRIS_ENV_NOTIFICATION:
     iris_log_set_message_id(nstr(env.notification, "notification_id"));
     rc = deliver_notification(s, owner, rec, env.notification, verdict, retry_after_s, err);

@@ -16,6 +16,7 @@ SCHEMA = json.load(open(os.path.join(SRC, "docs", "message-contract.schema.json"
 VALID = [
     {"v": 1, "kind": "message", "message_id": 9101},
     {"v": 1, "kind": "batch", "batch_id": "0123456789abcdef0123456789abcdef", "message_ids": [1, 2, 3]},
+    {"v": 1, "kind": "tracking", "incident_id": 42},
     {"v": 1, "kind": "notification", "notification_id": "n-1", "application": "Autoalerts",
      "target": "storage-oncall", "role": "team", "priority": "high", "subject": "s", "body": "b"},
     {"v": 1, "kind": "notification", "notification_id": "n-2", "application": "a", "target": "x@y",
@@ -31,6 +32,8 @@ INVALID = [
     ({"v": 1, "kind": "message", "message_id": 7, "destination": "+1"}, "unknown field 'destination'"),
     ({"v": 1, "kind": "batch", "batch_id": "XYZ", "message_ids": [1]}, "32 lower-case hex"),
     ({"v": 1, "kind": "batch", "batch_id": "a" * 32, "message_ids": []}, "must list 1-"),
+    ({"v": 1, "kind": "tracking", "incident_id": 0}, "'incident_id' must be a positive integer"),
+    ({"v": 1, "kind": "tracking", "incident_id": 4, "destination": "x@y"}, "unknown field 'destination' in a tracking"),
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",
       "role": "user", "priority": "high", "mode": "sms", "body": "b"}, "exactly one of priority"),
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",
@@ -64,7 +67,7 @@ def test_invalid_examples(doc, reason):
 
 
 def test_encoder_output_matches_the_schema():
-    for args in (["message", "42"], ["batch", "f" * 32, "1", "2", "3"]):
+    for args in (["message", "42"], ["tracking", "7"], ["batch", "f" * 32, "1", "2", "3"]):
         out = subprocess.run([TOOL, *args], capture_output=True, text=True, check=True).stdout
         doc = json.loads(out)
         jsonschema.validate(doc, SCHEMA)

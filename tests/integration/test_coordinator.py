@@ -100,9 +100,10 @@ def test_new_incident_first_step_and_enqueue_once(env):
     assert note[0][0].startswith("You are receiving this as you created this plan")
     assert sql(env["db"], "SELECT COUNT(*) FROM message_changelog c JOIN message m ON m.id = c.message_id"
                           " WHERE m.incident_id = 700 AND c.change_type = 'target-change'") == [["1"]]
-    envs = queued(env, "email")  # low → email lane
-    assert sorted(e["message_id"] for e in envs) == sorted(
+    envs = queued(env, "email")  # low → email lane, and the plan's tracking copy (by email)
+    assert sorted(e["message_id"] for e in envs if e["kind"] == "message") == sorted(
         int(r[0]) for r in sql(env["db"], "SELECT id FROM message WHERE incident_id = 700"))
+    assert [e for e in envs if e["kind"] == "tracking"] == [{"v": 1, "kind": "tracking", "incident_id": 700}]
     # a second run enqueues nothing again (markers are 'enqueued', not yet due)
     [summary] = run(env)
     assert summary["messages_enqueued"] == 0 and queued(env, "email") == []
@@ -159,5 +160,7 @@ def test_two_coordinators_at_once_do_the_work_once(env):
     assert len(worked) >= 1
     assert sql(env["db"], "SELECT COUNT(*) FROM message WHERE incident_id BETWEEN 710 AND 714") == [["20"]]
     assert sum(r["new_incidents"] for r in worked) == 5
-    assert len(queued(env, "email")) == 20
+    envs = queued(env, "email")
+    assert len([e for e in envs if e["kind"] == "message"]) == 20
+    assert sorted(e["incident_id"] for e in envs if e["kind"] == "tracking") == list(range(710, 715))
     print(f"{len(worked)} coordinator(s) worked, {len(skipped)} found the lease held")

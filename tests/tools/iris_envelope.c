@@ -3,6 +3,7 @@
  *   iris-envelope parse < file        prints "ok <kind>" or "error: <reason>" (exit 1)
  *   iris-envelope message ID          prints the message envelope
  *   iris-envelope batch BATCH_ID ID...  prints the batch envelope
+ *   iris-envelope tracking INCIDENT_ID  prints the tracking envelope
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@ int main(int argc, char **argv) {
   } else if (argc == 3 && strcmp(argv[1], "message") == 0) {
     rc = iris_envelope_encode_message(strtoll(argv[2], NULL, 10), &out) ? 2 : 0;
     puts(iris_buf_ptr(&out));
+  } else if (argc == 3 && strcmp(argv[1], "tracking") == 0) {
+    rc = iris_envelope_encode_tracking(strtoll(argv[2], NULL, 10), &out) ? 2 : 0;
+    puts(iris_buf_ptr(&out));
   } else if (argc >= 4 && strcmp(argv[1], "batch") == 0) {
     int64_t ids[64];
     int i, n = 0;
@@ -43,7 +47,7 @@ int main(int argc, char **argv) {
     rc = iris_envelope_encode_batch(argv[2], ids, (size_t)n, &out) ? 2 : 0;
     puts(iris_buf_ptr(&out));
   } else {
-    fprintf(stderr, "usage: iris-envelope parse | message ID | batch BATCH_ID ID...\n");
+    fprintf(stderr, "usage: iris-envelope parse | message ID | tracking ID | batch BATCH_ID ID...\n");
     rc = 2;
   }
   iris_buf_cleanup(&in);

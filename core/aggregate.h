@@ -1,0 +1,44 @@
+/*
+ * aggregate.h — Iris's aggregation (§6 of the old sender), with its state in MySQL.
+ *
+ * Layer: core, above db; used by the coordinator on every tick, between escalation and the
+ * enqueue pass. It decides, for every new enqueue marker (sender_enqueue, state 'pending',
+ * lane not yet chosen), whether the message goes out on its own or is held for a batch:
+ *
+ *   key        (plan, application, priority, target), as in Iris;
+ *   threshold  more than plan.threshold_count messages of a key created within
+ *              plan.threshold_window seconds put the key into aggregation mode: the messages
+ *              up to the threshold go out one by one, the rest are held (state 'held') and
+ *              Iris's changelog entry 'sent-change' "Aggregated with key (…)" is written for
+ *              the first held message;
+ *   flush      every plan.aggregation_window seconds a key in aggregation mode releases its
+ *              held, still-active messages: one becomes a normal message, several become one
+ *              batch (a random 32-hex batch id on every member, one envelope of kind batch);
+ *   reset      a key with no new message for plan.aggregation_reset seconds leaves
+ *              aggregation mode after its last flush.
+ * Messages without a plan (created by the API) are never held. State (sender_aggregation,
+ * sender_enqueue) survives invocations, so a coordinator restart neither loses held messages
+ * nor re-sends them; Iris kept all of this in memory (§31). The clock is the database's.
+ *
+ * A key with more than IRIS_CONTRACT_MAX_BATCH held messages flushes that many per window.
+ */
+#ifndef IRIS_AGGREGATE_H
+#define IRIS_AGGREGATE_H
+
+#include "db.h"
+#include "err.h"
+
+struct iris_aggregate_stats {
+  int decided;   /* new markers given their lane (sent on their own) */
+  int held;      /* new markers held for a batch */
+  int started;   /* keys that entered aggregation mode */
+  int batches;   /* batches flushed */
+  int released;  /* held messages released (in batches or alone) */
+  int reset;     /* keys that left aggregation mode */
+  int failed;    /* keys whose transaction failed (retried next tick) */
+};
+
+int iris_aggregate_tick(struct iris_db *db, struct iris_aggregate_stats *stats,
+                        struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_AGGREGATE_H */
