@@ -75,7 +75,7 @@ static int create_messages(struct iris_db *db, const struct notif *n, int *creat
                             n->dynamic_index)
              : iris_err_set(&lerr, IRIS_EINVAL, "the notification has no role or target");
   else
-    rc = iris_recipients_expand(db, n->role, n->target, &who, &lerr);
+    rc = iris_recipients_expand(db, NULL, n->role, n->target, &who, &lerr);
   if (rc == IRIS_OK && who.n) {
     for (i = 0; i < who.n && rc == IRIS_OK; i++) {
       rc = add_message(db, n, who.names[i], n->priority_id, NULL, err);

@@ -15,8 +15,9 @@ void iris_recipients_cleanup(struct iris_recipients *r) {
   memset(r, 0, sizeof *r);
 }
 
-int iris_recipients_expand(struct iris_db *db, const char *role, const char *target,
-                           struct iris_recipients *out, struct iris_err *err) {
+int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
+                           const char *target, struct iris_recipients *out,
+                           struct iris_err *err) {
   static const struct {
     const char *role, *sql;
   } roles[] = {
@@ -37,6 +38,7 @@ int iris_recipients_expand(struct iris_db *db, const char *role, const char *tar
   int rc;
 
   memset(out, 0, sizeof *out);
+  (void)oncall; /* TODO(oncall): Oncall API lookups */
   if (role && strncmp(role, "oncall", 6) == 0)
     return iris_err_set(err, IRIS_EUNSUPPORTED,
                         "role %s needs the Oncall API, which this sender does not query yet", role);

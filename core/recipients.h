@@ -20,9 +20,13 @@ struct iris_recipients {
 };
 void iris_recipients_cleanup(struct iris_recipients *r);
 
+struct iris_oncall; /* oncall.h; NULL when no Oncall API is configured */
+
 /* Expand. IRIS_ENOTFOUND for an unknown target, IRIS_EINVAL for an unknown role,
- * IRIS_EUNSUPPORTED for on-call roles; an empty team gives IRIS_OK with n == 0. */
-int iris_recipients_expand(struct iris_db *db, const char *role, const char *target,
-                           struct iris_recipients *out, struct iris_err *err) IRIS_WARN_UNUSED;
+ * IRIS_EUNSUPPORTED for on-call roles when `oncall` is NULL; an empty team gives IRIS_OK
+ * with n == 0. */
+int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
+                           const char *target, struct iris_recipients *out,
+                           struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_RECIPIENTS_H */

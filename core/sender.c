@@ -1046,7 +1046,7 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
     rc = deliver_recipient(s, owner, rec, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
   } else {
     struct iris_err xerr = {0};
-    rc = iris_recipients_expand(s->app->db, n.role, n.target, &who, &xerr);
+    rc = iris_recipients_expand(s->app->db, NULL, n.role, n.target, &who, &xerr);
     if (rc == IRIS_EINVAL || rc == IRIS_ENOTFOUND || rc == IRIS_EUNSUPPORTED ||
         (rc == IRIS_OK && who.n == 0)) {
       snprintf(reason, sizeof reason, "INVALID role:target (%s:%s): %s", n.role, n.target,
