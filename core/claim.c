@@ -159,3 +159,30 @@ int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
                       " updated_at = UTC_TIMESTAMP(3) WHERE claim_key = ? AND owner = ?",
                       p, 6, "failed", err);
 }
+
+int iris_claim_release(struct iris_db *db, const struct iris_claim *c, int64_t retry_after_ms,
+                       const char *error, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(error), IRIS_DB_I64(retry_after_ms * 1000),
+                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'failed', final = 0,"
+                      " last_error = LEFT(?, 1024),"
+                      " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
+                      " updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE claim_key = ? AND owner = ? AND state = 'claimed'",
+                      p, 4, "release", err);
+}
+
+int iris_claim_in_state(struct iris_db *db, const struct iris_claim *c, const char *state,
+                        int *yes, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner), IRIS_DB_STR(state),
+                              IRIS_DB_STR(state)};
+  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                         "SELECT 1 FROM sender_claim WHERE claim_key = ? AND owner = ?"
+                         " AND state = ? AND (final = 1 OR ? <> 'failed')",
+                         p, 4, &rows, err);
+  *yes = rc == IRIS_OK && iris_db_rows_count(rows) == 1;
+  iris_db_rows_free(rows);
+  return rc ? iris_err_prefix(err, "claim %s state", c->key) : IRIS_OK;
+}

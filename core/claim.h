@@ -59,4 +59,22 @@ int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
                       int64_t retry_after_ms, const char *error,
                       struct iris_err *err) IRIS_WARN_UNUSED;
 
+/*
+ * Give back a claim that never reached the vendor (state still `claimed`), after an error of
+ * our own or of the infrastructure: failed, retryable after retry_after_ms, with `error` as
+ * last_error, so the next delivery takes it at once instead of waiting out the lease. A claim
+ * in `sending` is left alone — the vendor may have acted — and so is one no longer ours;
+ * both are IRIS_ESTATE.
+ */
+int iris_claim_release(struct iris_db *db, const struct iris_claim *c, int64_t retry_after_ms,
+                       const char *error, struct iris_err *err) IRIS_WARN_UNUSED;
+
+/*
+ * Is the claim in `state` (with final = 1 for "failed"), held by c->owner? For a caller whose
+ * commit of that state came back with a lost connection: *yes = 1 means the commit landed.
+ * IRIS_ECONN and the other db.h errors when the question cannot be asked.
+ */
+int iris_claim_in_state(struct iris_db *db, const struct iris_claim *c, const char *state,
+                        int *yes, struct iris_err *err) IRIS_WARN_UNUSED;
+
 #endif /* IRIS_CLAIM_H */

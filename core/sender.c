@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "claim.h"
@@ -230,32 +231,117 @@ static void metric(struct iris_sender *s, const char *name, const char *mode, co
   (void)iris_metrics_put(s->app->metrics, name, 1, IRIS_METRIC_COUNT, dims);
 }
 
-/* Run fn-like steps in one transaction, retrying the whole of it once on a deadlock. */
-#define TX_BEGIN(db, err)                                                                 \
-  for (int tx_try_ = 0; tx_try_ < 2; tx_try_++) {                                         \
-    int tx_rc_ = iris_db_begin(db, err);
-#define TX_END(db, err, rcvar)                                                            \
-    if (tx_rc_ == IRIS_OK)                                                                \
-      tx_rc_ = iris_db_commit(db, err);                                                   \
-    else                                                                                  \
-      (void)iris_db_rollback(db, NULL);                                                   \
-    rcvar = tx_rc_;                                                                       \
-    if (tx_rc_ != IRIS_EBUSY)                                                             \
-      break;                                                                              \
+/* What one delivery ends with; recorded by settle() with the claim's final state. */
+enum outcome_kind { OUTCOME_SENT, OUTCOME_FAILED, OUTCOME_SUPPRESSED };
+
+struct outcome {
+  enum outcome_kind kind;
+  const struct msgrow *m;        /* sent, failed: the message (a batch: every member); NULL:
+                                    a notification's recipient, only the claim is recorded */
+  int64_t message_id;            /* suppressed: the message, 0 if none */
+  int deactivate;                /* suppressed: message.active = 0 as well */
+  const char *mode, *destination;
+  const struct iris_rendered *r; /* sent */
+  struct iris_vendor *v;         /* sent by, or the vendor of the last failed attempt; NULL */
+  const char *vendor_id;
+  const char *why;               /* failed, suppressed */
+};
+
+/* The statements of an outcome (inside settle()'s transaction). */
+static int record_outcome(struct iris_db *db, const struct iris_claim *c, const struct outcome *o,
+                          struct iris_err *err) {
+  const char *vname = o->v ? iris_vendor_name(o->v) : NULL;
+  size_t k, n = o->m && o->m->batch_id ? o->m->nmembers : 1;
+  int rc;
+
+  if (o->kind == OUTCOME_SUPPRESSED) {
+    rc = iris_claim_suppressed(db, c, o->why, err);
+    if (rc == IRIS_OK && o->deactivate)
+      rc = iris_record_deactivate(db, o->message_id, err);
+    if (rc == IRIS_OK && o->message_id)
+      rc = iris_record_enqueue_done(db, o->message_id, err);
+    return rc;
   }
+  rc = o->kind == OUTCOME_SENT ? iris_claim_sent(db, c, o->mode, vname, o->vendor_id, err)
+                               : iris_claim_failed(db, c, 1, 0, o->why, err);
+  /* A batch records every member with the same content; a message records itself; a
+   * notification has no message row. */
+  for (k = 0; o->m && k < n && rc == IRIS_OK; k++) {
+    int64_t id = o->m->batch_id ? o->m->members[k] : o->m->id;
+    if (o->kind == OUTCOME_SENT) {
+      rc = iris_record_sent(db, id, o->mode, o->destination, o->r->template_id, o->r->subject,
+                            o->r->body, o->m->batch_id, err);
+      if (rc == IRIS_OK && o->v)
+        rc = iris_record_status(db, id, o->mode, iris_vendor_plugin(o->v), o->vendor_id, 1, err);
+    } else {
+      rc = iris_record_deactivate(db, id, err);
+      if (rc == IRIS_OK)
+        rc = iris_record_status(db, id, o->mode, NULL, NULL, 0, err);
+      if (rc == IRIS_OK)
+        rc = iris_record_change(db, id, "sent-change", o->mode, "failed", o->why, err);
+    }
+    if (rc == IRIS_OK)
+      rc = iris_record_enqueue_done(db, id, err);
+  }
+  return rc;
+}
+
+/*
+ * Record an outcome in one transaction. A deadlock re-runs it at once. A lost connection
+ * (the database restarting) must not lose a decision — least of all a page the vendor already
+ * accepted, which a redelivery would send again after the lease: so the transaction is re-run
+ * while the claim is surely still ours (half the lease, at most 30 s), each time first asking
+ * whether the lost commit landed after all.
+ */
+static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
+                  struct iris_err *err) {
+  static const char *const states[] = {"sent", "failed", "suppressed"};
+  struct iris_db *db = s->app->db;
+  int64_t patience_ms = (s->lease_s < 60 ? s->lease_s : 60) * 500;
+  int64_t deadline = iris_clock_mono_ms() + patience_ms, pause_ms = 250;
+  int rc, deadlocks = 0, lost = 0;
+
+  for (;;) {
+    rc = iris_db_begin(db, err);
+    if (rc == IRIS_OK)
+      rc = record_outcome(db, c, o, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_commit(db, err);
+    else
+      (void)iris_db_rollback(db, NULL);
+    if (rc == IRIS_EBUSY && ++deadlocks < 3)
+      continue;
+    if (rc != IRIS_ECONN || iris_clock_mono_ms() + pause_ms > deadline)
+      break;
+    if (!lost++)
+      IRIS_LOG_WARN("claim %s: recording '%s' failed (%s); retrying for up to %lld s", c->key,
+                    states[o->kind], err->msg, (long long)(patience_ms / 1000));
+    iris_clock_sleep_ms(pause_ms);
+    pause_ms = pause_ms < 2000 ? pause_ms * 2 : 2000;
+    {
+      struct iris_err qerr = {0};
+      int landed = 0;
+      if (iris_claim_in_state(db, c, states[o->kind], &landed, &qerr) == IRIS_OK && landed) {
+        rc = IRIS_OK;
+        break;
+      }
+    }
+  }
+  if (rc == IRIS_OK && lost)
+    IRIS_LOG_INFO("claim %s: '%s' recorded after %d lost connection(s)", c->key,
+                  states[o->kind], lost);
+  else if (rc && o->kind == OUTCOME_SENT && o->v)
+    IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after the "
+                 "lease another delivery may send it again", c->key, iris_vendor_name(o->v),
+                 err->msg);
+  return rc;
+}
 
 static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, int64_t message_id,
                              const char *reason, int deactivate, struct iris_err *err) {
-  struct iris_db *db = s->app->db;
-  int rc = IRIS_OK;
-  TX_BEGIN(db, err)
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_claim_suppressed(db, c, reason, err);
-  if (tx_rc_ == IRIS_OK && deactivate)
-    tx_rc_ = iris_record_deactivate(db, message_id, err);
-  if (tx_rc_ == IRIS_OK && message_id)
-    tx_rc_ = iris_record_enqueue_done(db, message_id, err);
-  TX_END(db, err, rc)
+  struct outcome o = {.kind = OUTCOME_SUPPRESSED, .message_id = message_id,
+                      .deactivate = deactivate, .why = reason};
+  int rc = settle(s, c, &o, err);
   if (rc == IRIS_OK) {
     IRIS_LOG_INFO("message %" PRId64 " not sent: %s", message_id, reason);
     metric(s, "suppressed", NULL, NULL);
@@ -266,26 +352,10 @@ static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, 
 static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                        const char *mode, const char *destination, const struct iris_rendered *r,
                        struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
-  struct iris_db *db = s->app->db;
-  const char *vname = v ? iris_vendor_name(v) : NULL, *plugin = v ? iris_vendor_plugin(v) : NULL;
-  int rc = IRIS_OK;
-  TX_BEGIN(db, err)
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_claim_sent(db, c, mode, vname, vendor_id, err);
-  {
-    /* A batch records every member with the same content; a message records itself. */
-    size_t k, n = m->batch_id ? m->nmembers : 1;
-    for (k = 0; k < n && tx_rc_ == IRIS_OK; k++) {
-      int64_t id = m->batch_id ? m->members[k] : m->id;
-      tx_rc_ = iris_record_sent(db, id, mode, destination, r->template_id, r->subject, r->body,
-                                m->batch_id, err);
-      if (tx_rc_ == IRIS_OK && v)
-        tx_rc_ = iris_record_status(db, id, mode, plugin, vendor_id, 1, err);
-      if (tx_rc_ == IRIS_OK)
-        tx_rc_ = iris_record_enqueue_done(db, id, err);
-    }
-  }
-  TX_END(db, err, rc)
+  struct outcome o = {.kind = OUTCOME_SENT, .m = m, .mode = mode, .destination = destination,
+                      .r = r, .v = v, .vendor_id = vendor_id};
+  const char *vname = v ? iris_vendor_name(v) : NULL;
+  int rc = settle(s, c, &o, err);
   if (rc == IRIS_OK) {
     IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
                   destination ? destination : "-", mode, vendor_id && *vendor_id ? ", vendor id " : "",
@@ -295,30 +365,15 @@ static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const 
   return rc;
 }
 
+/* v: the vendor of the last failed attempt, NULL if none was called. */
 static int settle_failed(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
-                         const char *mode, const char *why, struct iris_err *err) {
-  struct iris_db *db = s->app->db;
-  int rc = IRIS_OK;
-  TX_BEGIN(db, err)
-  if (tx_rc_ == IRIS_OK)
-    tx_rc_ = iris_claim_failed(db, c, 1, 0, why, err);
-  {
-    size_t k, n = m->batch_id ? m->nmembers : 1;
-    for (k = 0; k < n && tx_rc_ == IRIS_OK; k++) {
-      int64_t id = m->batch_id ? m->members[k] : m->id;
-      tx_rc_ = iris_record_deactivate(db, id, err);
-      if (tx_rc_ == IRIS_OK)
-        tx_rc_ = iris_record_status(db, id, mode, NULL, NULL, 0, err);
-      if (tx_rc_ == IRIS_OK)
-        tx_rc_ = iris_record_change(db, id, "sent-change", mode, "failed", why, err);
-      if (tx_rc_ == IRIS_OK)
-        tx_rc_ = iris_record_enqueue_done(db, id, err);
-    }
-  }
-  TX_END(db, err, rc)
+                         const char *mode, struct iris_vendor *v, const char *why,
+                         struct iris_err *err) {
+  struct outcome o = {.kind = OUTCOME_FAILED, .m = m, .mode = mode, .v = v, .why = why};
+  int rc = settle(s, c, &o, err);
   if (rc == IRIS_OK) {
     IRIS_LOG_ERR("message %" PRId64 " could not be delivered: %s", m->id, why);
-    metric(s, "failed", mode, NULL);
+    metric(s, "failed", mode, v ? iris_vendor_name(v) : NULL);
   }
   return rc;
 }
@@ -332,6 +387,16 @@ static int backoff_s(const struct iris_sender *s, int attempts) {
 }
 
 /* ---- one message -------------------------------------------------------------------------- */
+
+/* After an error before any vendor call, give the claim back so the next delivery need not
+ * wait out the lease (best effort: the database may be what failed). */
+static void release(struct iris_sender *s, const struct iris_claim *c, int retry_after_s,
+                    const char *why) {
+  struct iris_err rerr = {0};
+  int rc = iris_claim_release(s->app->db, c, (int64_t)retry_after_s * 1000, why, &rerr);
+  if (rc && rc != IRIS_ESTATE)
+    IRIS_LOG_WARN("claim %s stays held until its lease ends: %s", c->key, rerr.msg);
+}
 
 /* Tell the quota's owner, by email through the notifications lane, that an application is
  * over its soft quota (Iris's notify_target; the election makes it once per 30 minutes). */
@@ -442,10 +507,11 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   return IRIS_OK;
 }
 
-/* Permanent failure or attempts exhausted: Iris's email fallback, then a recorded failure. */
+/* Permanent failure or attempts exhausted: Iris's email fallback, then a recorded failure.
+ * failed_v: the vendor whose attempt failed, NULL if there was none. */
 static int fall_back(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
-                     const char *mode, const char *why, int attempts,
-                     enum iris_sender_verdict *verdict, struct iris_err *err) {
+                     const char *mode, struct iris_vendor *failed_v, const char *why,
+                     int attempts, enum iris_sender_verdict *verdict, struct iris_err *err) {
   struct iris_contact email = {0};
   struct iris_rendered r = {0};
   struct iris_render_request q;
@@ -458,7 +524,7 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
   *verdict = IRIS_SENDER_DONE;
   if (strcmp(mode, "email") == 0 || !m->target ||
       iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK)
-    return settle_failed(s, c, m, mode, why, err);
+    return settle_failed(s, c, m, mode, failed_v, why, err);
   rc = iris_record_change(s->app->db, m->id, "mode-change", mode, "email",
                           "Changing mode due to original mode failure", err);
   q = render_req(m, "email", email.destination);
@@ -468,12 +534,14 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
     rc = attempt(s, c, m, "email", email.destination, &r, attempts, &res, &v, &ferr);
   if (rc == IRIS_ENOTFOUND || rc == IRIS_ESTATE) {
     snprintf(reason, sizeof reason, "%s; email fallback: %s", why, ferr.msg);
-    rc = rc == IRIS_ESTATE ? IRIS_OK : settle_failed(s, c, m, mode, reason, err);
+    rc = rc == IRIS_ESTATE ? IRIS_OK : settle_failed(s, c, m, mode, failed_v, reason, err);
   } else if (rc == IRIS_OK && res.status == IRIS_PLUGIN_SENT) {
     rc = settle_sent(s, c, m, "email", email.destination, &r, v, res.vendor_message_id, err);
   } else if (rc == IRIS_OK) {
     snprintf(reason, sizeof reason, "%s; email fallback: %s", why, res.error);
-    rc = settle_failed(s, c, m, mode, reason, err);
+    rc = settle_failed(s, c, m, mode, failed_v, reason, err);
+  } else if (ferr.rc) {
+    iris_err_set(err, rc, "%s", ferr.msg); /* the email attempt's own infrastructure error */
   }
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&email);
@@ -522,7 +590,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, rc;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, rc;
   const char *mode;
 
   *verdict = IRIS_SENDER_RETRY;
@@ -567,6 +635,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
     IRIS_LOG_INFO("message %" PRId64 " is being handled elsewhere; retry in %d s", id, busy);
     goto out;
   }
+  held = 1;
   /* 3. re-check: the incident may have been claimed since the message was queued. */
   if (!m.active || m.sent || !m.incident_active) {
     snprintf(why, sizeof why, "%s", m.sent ? "message already sent"
@@ -671,7 +740,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   if (rc == IRIS_ENOTFOUND) {
     snprintf(why, sizeof why, "%s", err->msg);
     iris_err_clear(err);
-    rc = fall_back(s, &c, &m, mode, why, attempts + 1, verdict, err);
+    rc = fall_back(s, &c, &m, mode, NULL, why, attempts + 1, verdict, err);
     goto out;
   }
   if (rc == IRIS_ESTATE) {
@@ -704,11 +773,11 @@ static int deliver_message(struct iris_sender *s, const char *owner,
       break;
     }
     snprintf(why, sizeof why, "%d attempts failed, the last: %s", attempts, res.error);
-    rc = fall_back(s, &c, &m, mode, why, attempts, verdict, err);
+    rc = fall_back(s, &c, &m, mode, v, why, attempts, verdict, err);
     break;
   default:
     snprintf(why, sizeof why, "%s", res.error);
-    rc = fall_back(s, &c, &m, mode, why, attempts, verdict, err);
+    rc = fall_back(s, &c, &m, mode, v, why, attempts, verdict, err);
     break;
   }
 out:
@@ -721,6 +790,8 @@ out:
     *verdict = IRIS_SENDER_RETRY;
     if (!*retry_after)
       *retry_after = (int)s->backoff_base_s;
+    if (held)
+      release(s, &c, *retry_after, err->msg);
     metric(s, "errors", NULL, NULL);
     return IRIS_OK;
   }
@@ -805,7 +876,7 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
   struct iris_err cerr = {0};
   char key[160], hash[65], subject[320];
   const char *dests[1];
-  int busy = 0, attempts = 0, rc;
+  int busy = 0, attempts = 0, held = 0, rc;
 
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
@@ -828,6 +899,7 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       return IRIS_OK;
     }
   }
+  held = 1;
   if (!n->tracking) {
     struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(key)};
     rc = iris_db_exec(s->app->db, 0, "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?",
@@ -927,9 +999,11 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       attempts++;
     }
     if (res.status == IRIS_PLUGIN_SENT) {
-      rc = iris_claim_sent(s->app->db, &c, contact.mode, iris_vendor_name(v),
-                           res.vendor_message_id, err);
-      metric(s, "sent", contact.mode, iris_vendor_name(v));
+      struct outcome o = {.kind = OUTCOME_SENT, .mode = contact.mode, .v = v,
+                          .vendor_id = res.vendor_message_id};
+      rc = settle(s, &c, &o, err);
+      if (rc == IRIS_OK)
+        metric(s, "sent", contact.mode, iris_vendor_name(v));
       (*sent_ok)++;
       goto out;
     }
@@ -956,12 +1030,18 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
         continue;
       }
     }
-    rc = iris_claim_failed(s->app->db, &c, 1, 0, res.error, err);
-    metric(s, "failed", contact.mode, v ? iris_vendor_name(v) : NULL);
+    {
+      struct outcome o = {.kind = OUTCOME_FAILED, .mode = contact.mode, .v = v, .why = res.error};
+      rc = settle(s, &c, &o, err);
+    }
+    if (rc == IRIS_OK)
+      metric(s, "failed", contact.mode, v ? iris_vendor_name(v) : NULL);
     (*failed)++;
     goto out;
   }
 out:
+  if (rc && rc != IRIS_ENOMEM && held)
+    release(s, &c, (int)s->backoff_base_s, err->msg);
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&contact);
   return rc;
@@ -1361,7 +1441,7 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
         r.receive_count = msgs.msgs[i].receive_count;
         r.queue_url = url;
         r.lane = lanes[l];
-        snprintf(owner, sizeof owner, "worker/%.100s", r.sqs_message_id);
+        snprintf(owner, sizeof owner, "worker-%ld/%.100s", (long)getpid(), r.sqs_message_id);
         rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
         if (rc == IRIS_OK && verdict == IRIS_SENDER_DONE) {
           if (iris_sqs_delete(s->app->sqs, url, r.receipt_handle, &rerr))

@@ -2,11 +2,13 @@
 MariaDB, SQS (moto) and the dummy plugin: a slow mode does not hold back another lane; a
 worker killed in the middle of a vendor call loses nothing (its claim is taken over after the
 lease and the page goes out once); the database dropping the sender's connections between
-messages costs nothing."""
+messages costs nothing; a private MariaDB SIGKILLed and restarted under load loses and
+duplicates nothing."""
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -19,6 +21,8 @@ SENDER = os.path.join(BUILD, "lambda", "sender", "iris-sender")
 HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
 ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from private_mariadb import PrivateMariaDB  # noqa: E402
 
 
 def sql(db, text):
@@ -46,16 +50,20 @@ def env(tmp_path):
     subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
 
 
-def config(env, call_stall_ms=0, lease=60):
+def config(env, call_stall_ms=0, lease=60, sms_stall_ms=0):
     rec = str(env["record"])
     call = {"record_file": rec}
     if call_stall_ms:
         call["stall_ms"] = str(call_stall_ms)
-    return {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": env["db"]},
+    sms = {"record_file": rec}
+    if sms_stall_ms:
+        sms["stall_ms"] = str(sms_stall_ms)
+    host, port = env.get("db_host", HOST), int(env.get("db_port", PORT))
+    return {"db": {"host": host, "port": port, "user": "root", "database": env["db"]},
             "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, "queues": env["queues"],
             "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
             "sender": {"lease_seconds": lease, "backoff_base_seconds": 1},
-            "vendors": {"sms": [{"plugin": "dummy", "name": "sms", "config": {"record_file": rec}}],
+            "vendors": {"sms": [{"plugin": "dummy", "name": "sms", "config": sms}],
                         "call": [{"plugin": "dummy", "name": "call", "config": call}],
                         "email": [{"plugin": "dummy", "name": "email", "config": {"record_file": rec}}]}}
 
@@ -68,8 +76,8 @@ def worker(env, cfg, lanes, max_idle=4):
                             stdout=subprocess.DEVNULL, stderr=log)
 
 
-def add_messages(env, rows):
-    sql(env["db"], "".join(
+def add_messages(env, rows, run=None):
+    (run or sql)(env["db"], "".join(
         f"INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
         f" plan_notification_id, incident_id, active, body) VALUES ({m}, UTC_TIMESTAMP(), 1, {t},"
         f" {p}, 2, 2, 600, 1, '');" for m, t, p in rows))
@@ -158,3 +166,85 @@ def test_database_connections_dropped_between_messages(env):
         w.send_signal(signal.SIGTERM)
         w.wait(timeout=30)
     assert [r["message_id"] for r in sent(env)].count("7202") == 1
+
+
+@pytest.fixture
+def private_env(tmp_path):
+    """A database on a private MariaDB server of this test's own, which it may kill."""
+    mdb = PrivateMariaDB()
+    try:
+        mdb.start()
+        db = "iris_restart"
+        mdb.load_iris(db)
+        mdb.sql(db, """INSERT INTO incident (id, plan_id, created, context, application_id,
+                                             current_step, active)
+                       VALUES (600, 2, UTC_TIMESTAMP(), '{"host": "h", "check": "c"}', 1, 1, 1);""")
+        sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+        sfx = uuid.uuid4().hex[:6]
+        # A visibility timeout well above a worker's batch (10 records x the vendor's stall), so
+        # only the sender's own retries make a record visible again.
+        queues = {"sms": sqs.create_queue(QueueName=f"r-sms-{sfx}",
+                                          Attributes={"VisibilityTimeout": "30"})["QueueUrl"]}
+        yield {"db": db, "mdb": mdb, "db_host": mdb.host, "db_port": mdb.port, "sqs": sqs,
+               "queues": queues, "record": tmp_path / "sent.jsonl"}
+    finally:
+        mdb.close()
+
+
+def worker_logs(env):
+    return "".join(p.read_text(errors="replace") for p in env["record"].parent.glob("worker-*.log"))
+
+
+def test_database_restart_under_load_loses_and_duplicates_nothing(private_env):
+    env, mdb = private_env, private_env["mdb"]
+    ids = list(range(8001, 8061))
+    # linus (3), Autoalerts high → sms by the priority default; he has no reprioritisation rule
+    add_messages(env, [(i, 3, 2) for i in ids], run=mdb.sql)
+    # Every vendor call takes 100 ms, so workers are likely inside one when the server dies:
+    # their pages are out, and the outcome has to be recorded once the database is back.
+    cfg = config(env, lease=20, sms_stall_ms=100)
+    workers = [worker(env, cfg, ["sms"], max_idle=100) for _ in range(3)]
+    try:
+        for k in range(0, len(ids), 10):
+            env["sqs"].send_message_batch(QueueUrl=env["queues"]["sms"], Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({"v": 1, "kind": "message", "message_id": i})}
+                for i in ids[k:k + 10]])
+        assert wait_for(lambda: len(sent(env)) >= 12, timeout=60), worker_logs(env)
+        mdb.kill()
+        killed_at = len(sent(env))
+        time.sleep(4)
+        during = len(sent(env))
+        mdb.start()
+        print(f"server killed after {killed_at} sends; {during - killed_at} vendor calls finished"
+              " while it was down")
+
+        def settled():
+            try:
+                return mdb.sql(env["db"], "SELECT COUNT(*) FROM sender_claim WHERE state = 'sent'"
+                                          " AND message_id BETWEEN 8001 AND 8060") == [["60"]]
+            except RuntimeError:
+                return False
+        assert wait_for(settled, timeout=120), worker_logs(env)[-5000:]
+        assert all(w.poll() is None for w in workers), "a worker exited: " + worker_logs(env)[-5000:]
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        codes = [w.wait(timeout=60) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(env)[-5000:]
+    pages = [int(r["message_id"]) for r in sent(env)]
+    assert sorted(pages) == ids, f"lost {set(ids) - set(pages)}, twice {[i for i in ids if pages.count(i) > 1]}"
+    rows = mdb.sql(env["db"], "SELECT COUNT(*), SUM(active = 0), SUM(sent IS NOT NULL),"
+                              " SUM(mode_id = 2), SUM(destination = '+15550100103')"
+                              " FROM message WHERE id BETWEEN 8001 AND 8060")
+    assert rows == [["60", "60", "60", "60", "60"]]
+    assert mdb.sql(env["db"], "SELECT COUNT(*) FROM sender_enqueue WHERE message_id BETWEEN 8001 AND 8060"
+                              " AND state <> 'done'") == [["0"]]
+    # What the workers met while the server was down was reported specifically: the MySQL
+    # client error (2002 cannot connect, 2013 lost during a query, 2006 gone) and what was done.
+    problems = [l["msg"] for l in map(json.loads, worker_logs(env).splitlines())
+                if l["level"] in ("warn", "error")]
+    print("\n".join(problems[:20]))
+    assert problems
+    assert all(any(f"MySQL {e}" in m for e in (2002, 2006, 2013)) for m in problems
+               if "recording" in m or "will retry" in m), problems
+    assert any(f"127.0.0.1:{mdb.port}" in m or "Lost connection" in m for m in problems), problems
