@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
+#include "contact.h"
 #include "contract.h"
 
 #define IRIS_LOG_MODULE "aggregate"
@@ -20,8 +22,42 @@ struct key {
   int64_t window, count, agg_window, reset;
   int aggregating;
   int64_t quiet_s;                    /* seconds since the key's last message, -1 if none */
-  char mode[64];
+  char mode[64];                      /* the lane: the mode Iris would page the target by */
+  char *target_name, *app_name, *prio_name; /* owned (free_keys) */
 };
+
+static void free_keys(struct key *keys, size_t n) {
+  size_t i;
+  for (i = 0; keys && i < n; i++) {
+    iris_free(keys[i].target_name);
+    iris_free(keys[i].app_name);
+    iris_free(keys[i].prio_name);
+  }
+  iris_free(keys);
+}
+
+static int dup_col(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
+  const char *s = "";
+  int rc = iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_str(rows, col, &s, NULL, err);
+  if (rc == IRIS_OK && !(*out = iris_strdup(s)))
+    rc = iris_err_set(err, IRIS_ENOMEM, "aggregate: column %zu", col);
+  return rc;
+}
+
+/* The lane of a key: the mode its target is paged by for (application, priority) — Iris's
+ * chain (contact.h), or email where Iris falls back to it. The sender resolves the mode
+ * again when it sends; choosing the same lane here keeps a slow mode's queue to itself. */
+static void choose_lane(struct iris_db *db, struct key *k) {
+  struct iris_contact c = {0};
+  struct iris_err cerr = {0};
+  int rc = iris_contact_by_priority(db, k->target_name, k->app_name, k->prio, &c, &cerr);
+  if (rc == IRIS_OK)
+    snprintf(k->mode, sizeof k->mode, "%s", iris_contract_lane(c.mode));
+  else if (rc == IRIS_ENOTFOUND)
+    snprintf(k->mode, sizeof k->mode, "email");
+  /* else: keep the priority's default mode (the sender decides anyway) */
+  iris_contact_cleanup(&c);
+}
 
 #define KEY_PARAMS(k)                                                                         \
   IRIS_DB_I64((k)->plan), IRIS_DB_I64((k)->app), IRIS_DB_I64((k)->prio), IRIS_DB_I64((k)->target)
@@ -42,6 +78,12 @@ static int read_keys(struct iris_db_rows *rows, struct key **out, size_t *n, str
       rc = iris_db_is_null(rows, c) ? (v[c] = -1, IRIS_OK) : iris_db_get_i64(rows, c, &v[c], err);
     if (rc == IRIS_OK)
       rc = iris_db_get_str(rows, 10, &mode, NULL, err);
+    if (rc == IRIS_OK)
+      rc = dup_col(rows, 11, &x->target_name, err);
+    if (rc == IRIS_OK)
+      rc = dup_col(rows, 12, &x->app_name, err);
+    if (rc == IRIS_OK)
+      rc = dup_col(rows, 13, &x->prio_name, err);
     x->plan = v[0], x->app = v[1], x->prio = v[2], x->target = v[3], x->fresh = v[4];
     x->window = v[5], x->count = v[6], x->agg_window = v[7], x->reset = v[8];
     x->aggregating = v[9] > 0;
@@ -83,12 +125,20 @@ static int release_new(struct iris_db *db, const struct key *k, int64_t limit, i
   return rc;
 }
 
+/* Begin a transaction fenced by the coordinator's lease. */
+static int begin(struct iris_db *db, const struct iris_lease_fence *fence, struct iris_err *err) {
+  int rc = iris_db_begin(db, err);
+  if (rc == IRIS_OK && (rc = iris_lease_check(db, fence, err)) != IRIS_OK)
+    (void)iris_db_rollback(db, NULL);
+  return rc;
+}
+
 /* Decide one key's new markers (one transaction). */
-static int decide_key(struct iris_db *db, struct key *k, struct iris_aggregate_stats *st,
-                      struct iris_err *err) {
+static int decide_key(struct iris_db *db, const struct iris_lease_fence *fence, struct key *k,
+                      struct iris_aggregate_stats *st, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   int64_t seen = 0, allow, released = 0;
-  int rc = iris_db_begin(db, err);
+  int rc = begin(db, fence, err);
   if (rc == IRIS_OK && k->aggregating)
     rc = quiet_seconds(db, k, err);
   if (rc == IRIS_OK && k->aggregating && k->reset >= 0 && k->quiet_s > k->reset) {
@@ -185,8 +235,8 @@ static int decide_key(struct iris_db *db, struct key *k, struct iris_aggregate_s
     /* Iris's audit entry, on the message that started aggregation. */
     char desc[200];
     struct iris_db_param p[] = {IRIS_DB_STR(desc), KEY_PARAMS(k)};
-    snprintf(desc, sizeof desc, "Aggregated with key (%" PRId64 ", %" PRId64 ", %" PRId64
-             ", %" PRId64 ")", k->plan, k->app, k->prio, k->target);
+    snprintf(desc, sizeof desc, "Aggregated with key (%" PRId64 ", %s, %s, %s)", k->plan,
+             k->app_name, k->prio_name, k->target_name);
     rc = iris_db_exec(db, 0,
                       "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
                       " description) SELECT UTC_TIMESTAMP(), message_id, 'sent-change', '', '', ?"
@@ -215,11 +265,11 @@ static int random_batch_id(char out[33], struct iris_err *err) {
 }
 
 /* Flush one key whose window has passed (one transaction). */
-static int flush_key(struct iris_db *db, const struct key *k, struct iris_aggregate_stats *st,
-                     struct iris_err *err) {
+static int flush_key(struct iris_db *db, const struct iris_lease_fence *fence, const struct key *k,
+                     struct iris_aggregate_stats *st, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   int64_t held = 0;
-  int rc = iris_db_begin(db, err);
+  int rc = begin(db, fence, err);
   if (rc == IRIS_OK) {
     /* Members whose incident was claimed meanwhile are settled, not sent. */
     struct iris_db_param p[] = {KEY_PARAMS(k)};
@@ -284,7 +334,8 @@ static int flush_key(struct iris_db *db, const struct key *k, struct iris_aggreg
   return rc;
 }
 
-static int each_key(struct iris_db *db, const char *sql, int flush, struct iris_aggregate_stats *st,
+static int each_key(struct iris_db *db, const struct iris_lease_fence *fence, int64_t deadline_ms,
+                    const char *sql, int flush, struct iris_aggregate_stats *st,
                     struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_I64(KEY_LIMIT)};
@@ -296,8 +347,13 @@ static int each_key(struct iris_db *db, const char *sql, int flush, struct iris_
   iris_db_rows_free(rows);
   for (i = 0; i < n && rc == IRIS_OK; i++) {
     struct iris_err kerr = {0};
-    int krc = flush ? flush_key(db, &keys[i], st, &kerr) : decide_key(db, &keys[i], st, &kerr);
-    if (krc == IRIS_ENOMEM) {
+    int krc;
+    if (deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms)
+      break; /* the rest is decided next tick */
+    choose_lane(db, &keys[i]);
+    krc = flush ? flush_key(db, fence, &keys[i], st, &kerr)
+                : decide_key(db, fence, &keys[i], st, &kerr);
+    if (krc == IRIS_ENOMEM || krc == IRIS_EFENCED) {
       rc = iris_err_set(err, krc, "%s", kerr.msg);
     } else if (krc) {
       st->failed++;
@@ -306,47 +362,56 @@ static int each_key(struct iris_db *db, const char *sql, int flush, struct iris_
                    keys[i].prio, keys[i].target, kerr.msg);
     }
   }
-  iris_free(keys);
+  free_keys(keys, n);
   return rc;
 }
 
-int iris_aggregate_tick(struct iris_db *db, struct iris_aggregate_stats *st, struct iris_err *err) {
+int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence,
+                        int64_t deadline_ms, struct iris_aggregate_stats *st,
+                        struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   int rc;
   memset(st, 0, sizeof *st);
-  /* Messages without a plan are never aggregated: their lane is their priority's mode. */
+  /* Messages without a plan (the API's replies, Twilio retries) are never aggregated: their
+   * lane is their own mode if they have one, else their priority's. */
   rc = iris_db_exec(db, 0,
-                    "UPDATE sender_enqueue e JOIN priority pr ON pr.id = e.priority_id"
-                    " JOIN mode mo ON mo.id = pr.mode_id SET e.lane = mo.name"
+                    "UPDATE sender_enqueue e JOIN message m ON m.id = e.message_id"
+                    " JOIN priority pr ON pr.id = e.priority_id"
+                    " JOIN mode mo ON mo.id = IFNULL(m.mode_id, pr.mode_id) SET e.lane = mo.name"
                     " WHERE e.state = 'pending' AND e.lane IS NULL AND e.plan_id IS NULL",
                     NULL, 0, &info, err);
   if (rc)
     return rc;
   st->decided += (int)info.affected_rows;
   /* New markers of plan messages, per key. */
-  rc = each_key(db,
+  rc = each_key(db, fence, deadline_ms,
                 "SELECT e.plan_id, e.application_id, e.priority_id, e.target_id, COUNT(*),"
                 " p.threshold_window, p.threshold_count, p.aggregation_window,"
-                " p.aggregation_reset, (a.aggregating_since IS NOT NULL), mo.name"
+                " p.aggregation_reset, (a.aggregating_since IS NOT NULL), mo.name, t.name,"
+                " ap.name, pr.name"
                 " FROM sender_enqueue e JOIN plan p ON p.id = e.plan_id"
                 " JOIN priority pr ON pr.id = e.priority_id JOIN mode mo ON mo.id = pr.mode_id"
+                " JOIN target t ON t.id = e.target_id JOIN application ap ON ap.id = e.application_id"
                 " LEFT JOIN sender_aggregation a ON a.plan_id = e.plan_id"
                 "  AND a.application_id = e.application_id AND a.priority_id = e.priority_id"
                 "  AND a.target_id = e.target_id"
                 " WHERE e.state = 'pending' AND e.lane IS NULL"
                 " GROUP BY e.plan_id, e.application_id, e.priority_id, e.target_id,"
                 "  p.threshold_window, p.threshold_count, p.aggregation_window,"
-                "  p.aggregation_reset, a.aggregating_since, mo.name LIMIT ?",
+                "  p.aggregation_reset, a.aggregating_since, mo.name, t.name, ap.name, pr.name"
+                " LIMIT ?",
                 0, st, err);
   if (rc)
     return rc;
   /* Keys whose aggregation window has passed. */
-  return each_key(db,
+  return each_key(db, fence, deadline_ms,
                   "SELECT a.plan_id, a.application_id, a.priority_id, a.target_id, 0,"
                   " p.threshold_window, p.threshold_count, p.aggregation_window,"
-                  " p.aggregation_reset, 1, mo.name FROM sender_aggregation a"
+                  " p.aggregation_reset, 1, mo.name, t.name, ap.name, pr.name"
+                  " FROM sender_aggregation a"
                   " JOIN plan p ON p.id = a.plan_id JOIN priority pr ON pr.id = a.priority_id"
-                  " JOIN mode mo ON mo.id = pr.mode_id"
+                  " JOIN mode mo ON mo.id = pr.mode_id JOIN target t ON t.id = a.target_id"
+                  " JOIN application ap ON ap.id = a.application_id"
                   " WHERE a.aggregating_since IS NOT NULL AND a.next_flush_at <= UTC_TIMESTAMP(3)"
                   " ORDER BY a.next_flush_at LIMIT ?",
                   1, st, err);

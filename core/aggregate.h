@@ -6,6 +6,8 @@
  * lane not yet chosen), whether the message goes out on its own or is held for a batch:
  *
  *   key        (plan, application, priority, target), as in Iris;
+ *   lane       the mode the key's target is paged by (Iris's chain, contact.h; email where
+ *              Iris falls back to it), so each mode's queue carries only its own pages;
  *   threshold  more than plan.threshold_count messages of a key created within
  *              plan.threshold_window seconds put the key into aggregation mode: the messages
  *              up to the threshold go out one by one, the rest are held (state 'held') and
@@ -25,8 +27,11 @@
 #ifndef IRIS_AGGREGATE_H
 #define IRIS_AGGREGATE_H
 
+#include <stdint.h>
+
 #include "db.h"
 #include "err.h"
+#include "lease.h"
 
 struct iris_aggregate_stats {
   int decided;   /* new markers given their lane (sent on their own) */
@@ -38,7 +43,12 @@ struct iris_aggregate_stats {
   int failed;    /* keys whose transaction failed (retried next tick) */
 };
 
-int iris_aggregate_tick(struct iris_db *db, struct iris_aggregate_stats *stats,
+/* One pass over new markers and due flushes, each key in its own transaction fenced by
+ * `fence` (NULL: unfenced), until done or iris_clock_mono_ms() passes `deadline_ms` (0: no
+ * deadline). A failing key is logged and retried next tick; the return value is an error
+ * only for IRIS_ENOMEM, a lost lease (IRIS_EFENCED) or a failure of the pass's own queries. */
+int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence,
+                        int64_t deadline_ms, struct iris_aggregate_stats *stats,
                         struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_AGGREGATE_H */

@@ -2,18 +2,23 @@
 #include "enqueue.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
+#include "clock.h"
 #include "contract.h"
+#include "sqs.h"
 
 #define IRIS_LOG_MODULE "enqueue"
 #include "log.h"
 
-#define DUE_LIMIT 500
+#define PAGE 2000         /* due entries read per page */
+#define MAX_PARALLEL 32
+#define RETRY_FAILED_S 5  /* an entry SQS refused (or a failed call) is due again after this */
 
 enum due_kind { DUE_MESSAGE = 'm', DUE_BATCH = 'b', DUE_TRACKING = 't' };
 
@@ -24,47 +29,222 @@ struct due {
   int taken;
 };
 
-/* The statements that record an entry's fate, per kind. */
-static const char *on_ok(char kind) {
-  switch (kind) {
-  case DUE_BATCH:
-    return "UPDATE sender_enqueue SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
-           " sqs_message_id = ?, attempts = attempts + 1, last_error = NULL,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-           " WHERE batch_id = ? AND state IN ('pending','enqueued')";
-  case DUE_TRACKING:
-    return "UPDATE sender_tracking SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
-           " sqs_message_id = ?, attempts = attempts + 1, last_error = NULL,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-           " WHERE incident_id = ? AND state IN ('pending','enqueued')";
-  default:
-    return "UPDATE sender_enqueue SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
-           " sqs_message_id = ?, attempts = attempts + 1, last_error = NULL,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-           " WHERE message_id = ? AND state IN ('pending','enqueued')";
+/* One SendMessageBatch call, filled by the main thread, performed by a sending thread. */
+struct call {
+  const char *url; /* borrowed from the queues object */
+  struct iris_sqs_out out[IRIS_SQS_MAX_BATCH];
+  struct iris_buf bodies[IRIS_SQS_MAX_BATCH];
+  size_t n;
+  int rc;
+  struct iris_err err;
+  struct iris_sqs_batch_result res;
+};
+
+struct iris_enqueue {
+  struct iris_enqueue_opts opts;               /* borrowed pointers inside */
+  struct iris_sqs *clients[MAX_PARALLEL];      /* owned; opened on first use */
+};
+
+int iris_enqueue_new(const struct iris_enqueue_opts *opts, struct iris_enqueue **out,
+                     struct iris_err *err) {
+  struct iris_enqueue *q;
+  *out = NULL;
+  if (!opts || !json_is_object(opts->queues) || !opts->aws)
+    return iris_err_set(err, IRIS_EINVAL, "enqueue: the queues object and AWS options are required");
+  if (opts->parallel < 0 || opts->parallel > MAX_PARALLEL)
+    return iris_err_set(err, IRIS_EINVAL, "enqueue: parallel must be 1-%d (got %d)", MAX_PARALLEL,
+                        opts->parallel);
+  q = iris_calloc(1, sizeof *q);
+  if (!q)
+    return iris_err_set(err, IRIS_ENOMEM, "enqueue: handle");
+  q->opts = *opts;
+  if (q->opts.parallel == 0)
+    q->opts.parallel = 4;
+  *out = q;
+  return IRIS_OK;
+}
+
+void iris_enqueue_free(struct iris_enqueue *q) {
+  int i;
+  if (!q)
+    return;
+  for (i = 0; i < MAX_PARALLEL; i++)
+    iris_sqs_free(q->clients[i]);
+  iris_free(q);
+}
+
+/* ---- sending threads ------------------------------------------------------------------------ */
+
+struct pool {
+  struct iris_enqueue *q;
+  struct call *calls;
+  size_t ncalls, next;
+  pthread_mutex_t lock;
+};
+
+struct worker {
+  struct pool *pool;
+  struct iris_sqs *sqs;
+};
+
+static void *send_calls(void *arg) {
+  struct worker *w = arg;
+  for (;;) {
+    struct call *c;
+    pthread_mutex_lock(&w->pool->lock);
+    c = w->pool->next < w->pool->ncalls ? &w->pool->calls[w->pool->next++] : NULL;
+    pthread_mutex_unlock(&w->pool->lock);
+    if (!c)
+      return NULL;
+    c->rc = iris_sqs_send_batch(w->sqs, c->url, c->out, c->n, &c->res, &c->err);
   }
 }
 
-static const char *on_fail(char kind) {
-  switch (kind) {
-  case DUE_BATCH:
-    return "UPDATE sender_enqueue SET attempts = attempts + 1, last_error = ?,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 30 SECOND WHERE batch_id = ?"
-           " AND state IN ('pending','enqueued')";
-  case DUE_TRACKING:
-    return "UPDATE sender_tracking SET attempts = attempts + 1, last_error = ?,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 30 SECOND WHERE incident_id = ?";
-  default:
-    return "UPDATE sender_enqueue SET attempts = attempts + 1, last_error = ?,"
-           " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 30 SECOND WHERE message_id = ?";
+/* Perform every call, up to `parallel` at once. */
+static void perform(struct iris_enqueue *q, struct call *calls, size_t n) {
+  struct pool pool;
+  struct worker workers[MAX_PARALLEL];
+  pthread_t threads[MAX_PARALLEL];
+  int started[MAX_PARALLEL];
+  size_t want = n < (size_t)q->opts.parallel ? n : (size_t)q->opts.parallel, t, usable = 0;
+  memset(&pool, 0, sizeof pool);
+  pool.q = q;
+  pool.calls = calls;
+  pool.ncalls = n;
+  pthread_mutex_init(&pool.lock, NULL);
+  for (t = 0; t < want; t++) {
+    struct iris_err cerr = {0};
+    if (!q->clients[t] && iris_sqs_new(q->opts.aws, &q->clients[t], &cerr) != IRIS_OK) {
+      IRIS_LOG_ERR("enqueue: SQS client %zu: %s", t, cerr.msg);
+      break;
+    }
+    workers[usable].pool = &pool;
+    workers[usable].sqs = q->clients[t];
+    usable++;
   }
+  for (t = 0; t < usable; t++)
+    started[t] = t > 0 && pthread_create(&threads[t], NULL, send_calls, &workers[t]) == 0;
+  if (usable)
+    (void)send_calls(&workers[0]); /* the calling thread sends too */
+  for (t = 1; t < usable; t++)
+    if (started[t])
+      pthread_join(threads[t], NULL);
+  pthread_mutex_destroy(&pool.lock);
+  for (t = pool.next; t < n; t++) /* no client could be opened */
+    calls[t].rc = iris_err_set(&calls[t].err, IRIS_ECONN, "no SQS client");
 }
 
-static struct iris_db_param id_param(const char *entry) {
-  return entry[0] == DUE_BATCH ? IRIS_DB_STR(entry + 1) : IRIS_DB_I64(strtoll(entry + 1, NULL, 10));
+/* ---- recording outcomes --------------------------------------------------------------------- */
+
+/* Accepted messages or tracking copies of one call: one UPDATE with a CASE for the SQS ids. */
+static int mark_enqueued(struct iris_db *db, char kind, const struct iris_sqs_batch_result *res,
+                         int64_t redrive, struct iris_err *err) {
+  const char *table = kind == DUE_TRACKING ? "sender_tracking" : "sender_enqueue";
+  const char *key = kind == DUE_TRACKING ? "incident_id" : "message_id";
+  struct iris_db_param p[3 * IRIS_SQS_MAX_BATCH + 1];
+  struct iris_buf sql;
+  size_t k, m = 0, np = 0;
+  int rc;
+  iris_buf_init(&sql, 0);
+  rc = iris_buf_appendf(&sql,
+                        "UPDATE %s SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
+                        " attempts = attempts + 1, last_error = NULL,"
+                        " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                        " sqs_message_id = CASE %s",
+                        table, key);
+  p[np++] = IRIS_DB_I64(redrive);
+  for (k = 0; k < res->nok && rc == IRIS_OK; k++)
+    if (res->ok[k].id[0] == kind) {
+      rc = iris_buf_appends(&sql, " WHEN ? THEN ?");
+      p[np++] = IRIS_DB_I64(strtoll(res->ok[k].id + 1, NULL, 10));
+      p[np++] = IRIS_DB_STR(res->ok[k].message_id);
+      m++;
+    }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendf(&sql, " END WHERE state IN ('pending','enqueued') AND %s IN (", key);
+  for (k = 0; k < res->nok && rc == IRIS_OK; k++)
+    if (res->ok[k].id[0] == kind) {
+      rc = iris_buf_appends(&sql, np > 2 * m + 1 ? ",?" : "?");
+      p[np++] = IRIS_DB_I64(strtoll(res->ok[k].id + 1, NULL, 10));
+    }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(&sql, ")");
+  if (rc)
+    rc = iris_err_set(err, rc, "enqueue: building the marker update");
+  else if (m)
+    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, np, NULL, err);
+  iris_buf_cleanup(&sql);
+  return rc;
 }
 
-/* The envelope of one entry; a batch lists its members still waiting to be sent. */
+static int mark_batch(struct iris_db *db, const char *batch_id, const char *sqs_id,
+                      int64_t redrive, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(sqs_id), IRIS_DB_I64(redrive), IRIS_DB_STR(batch_id)};
+  return iris_db_exec(db, 0,
+                      "UPDATE sender_enqueue SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
+                      " sqs_message_id = ?, attempts = attempts + 1, last_error = NULL,"
+                      " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+                      " WHERE batch_id = ? AND state IN ('pending','enqueued')",
+                      p, 3, NULL, err);
+}
+
+/* An entry that did not go out: due again shortly, with the reason kept on its row. */
+static int mark_failed(struct iris_db *db, const char *entry, const char *why,
+                       struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(why), IRIS_DB_I64(RETRY_FAILED_S),
+                              entry[0] == DUE_BATCH ? IRIS_DB_STR(entry + 1)
+                                                    : IRIS_DB_I64(strtoll(entry + 1, NULL, 10))};
+  const char *sql =
+      entry[0] == DUE_BATCH
+          ? "UPDATE sender_enqueue SET attempts = attempts + 1, last_error = LEFT(?, 1024),"
+            " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE batch_id = ?"
+            " AND state IN ('pending','enqueued')"
+      : entry[0] == DUE_TRACKING
+          ? "UPDATE sender_tracking SET attempts = attempts + 1, last_error = LEFT(?, 1024),"
+            " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE incident_id = ?"
+            " AND state IN ('pending','enqueued')"
+          : "UPDATE sender_enqueue SET attempts = attempts + 1, last_error = LEFT(?, 1024),"
+            " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE message_id = ?"
+            " AND state IN ('pending','enqueued')";
+  return iris_db_exec(db, 0, sql, p, 3, NULL, err);
+}
+
+static int record(struct iris_db *db, struct call *c, int64_t redrive,
+                  struct iris_enqueue_stats *st, struct iris_err *err) {
+  size_t k;
+  int rc = IRIS_OK;
+  st->calls++;
+  if (c->rc) {
+    /* SQS down or refusing the call: the markers stay due (shortly) and say why. */
+    IRIS_LOG_ERR("SendMessageBatch to %s failed: %s; %zu entr%s retried in %d s", c->url,
+                 c->err.msg, c->n, c->n == 1 ? "y" : "ies", RETRY_FAILED_S);
+    st->failed += (int)c->n;
+    for (k = 0; k < c->n && rc == IRIS_OK; k++)
+      rc = mark_failed(db, c->out[k].id, c->err.msg, err);
+    return rc;
+  }
+  rc = mark_enqueued(db, DUE_MESSAGE, &c->res, redrive, err);
+  if (rc == IRIS_OK)
+    rc = mark_enqueued(db, DUE_TRACKING, &c->res, redrive, err);
+  for (k = 0; k < c->res.nok && rc == IRIS_OK; k++)
+    if (c->res.ok[k].id[0] == DUE_BATCH)
+      rc = mark_batch(db, c->res.ok[k].id + 1, c->res.ok[k].message_id, redrive, err);
+  st->enqueued += (int)c->res.nok;
+  for (k = 0; k < c->res.nfailed && rc == IRIS_OK; k++) {
+    const struct iris_sqs_entry_result *f = &c->res.failed[k];
+    char why[600];
+    snprintf(why, sizeof why, "%s: %s", f->code ? f->code : "?", f->message ? f->message : "");
+    IRIS_LOG_ERR("SQS refused entry %s: %s", f->id, why);
+    rc = mark_failed(db, f->id, why, err);
+    st->failed++;
+  }
+  return rc;
+}
+
+/* ---- collecting and encoding ---------------------------------------------------------------- */
+
+/* The envelope of one entry; a batch lists its members still waiting to be sent.
+ * IRIS_ENOTFOUND: a batch whose members were all settled meanwhile (nothing to send). */
 static int encode(struct iris_db *db, const char *entry, struct iris_buf *out,
                   struct iris_err *err) {
   int rc;
@@ -97,66 +277,11 @@ static int encode(struct iris_db *db, const char *entry, struct iris_buf *out,
   return rc ? iris_err_set(err, rc, "enqueue: envelope of %s", entry) : IRIS_OK;
 }
 
-static int flush(struct iris_db *db, struct iris_sqs *sqs, const char *url, struct due **d,
-                 size_t n, int64_t redrive, struct iris_enqueue_stats *st, struct iris_err *err) {
-  struct iris_sqs_out out[IRIS_SQS_MAX_BATCH];
-  struct iris_buf bodies[IRIS_SQS_MAX_BATCH];
-  struct iris_sqs_batch_result res;
-  size_t i, m = 0;
-  int rc = IRIS_OK;
-  memset(out, 0, sizeof out);
-  for (i = 0; i < n; i++)
-    iris_buf_init(&bodies[i], 0);
-  for (i = 0; i < n && rc == IRIS_OK; i++) {
-    rc = encode(db, d[i]->entry, &bodies[m], err);
-    if (rc == IRIS_ENOTFOUND) { /* a batch whose members were all settled meanwhile */
-      rc = IRIS_OK;
-      continue;
-    }
-    out[m].id = d[i]->entry;
-    out[m].body = iris_buf_ptr(&bodies[m]);
-    m++;
-  }
-  if (rc == IRIS_OK && m)
-    rc = iris_sqs_send_batch(sqs, url, out, m, &res, err);
-  else if (rc == IRIS_OK)
-    goto out;
-  if (rc == IRIS_OK) {
-    size_t k;
-    for (k = 0; k < res.nok && rc == IRIS_OK; k++) {
-      const char *e = res.ok[k].id;
-      struct iris_db_param p[] = {IRIS_DB_STR(res.ok[k].message_id), IRIS_DB_I64(redrive),
-                                  id_param(e)};
-      rc = iris_db_exec(db, 0, on_ok(e[0]), p, 3, NULL, err);
-      st->enqueued++;
-    }
-    for (k = 0; k < res.nfailed && rc == IRIS_OK; k++) {
-      const char *e = res.failed[k].id;
-      char why[300];
-      struct iris_db_param p[] = {IRIS_DB_STR(why), id_param(e)};
-      snprintf(why, sizeof why, "%s: %s", res.failed[k].code ? res.failed[k].code : "?",
-               res.failed[k].message ? res.failed[k].message : "");
-      rc = iris_db_exec(db, 0, on_fail(e[0]), p, 2, NULL, err);
-      st->failed++;
-    }
-    iris_sqs_batch_result_cleanup(&res);
-  } else if (rc != IRIS_ENOMEM) {
-    /* SQS (or the batch lookup) failed: the markers stay due; the next tick tries again. */
-    IRIS_LOG_ERR("enqueue to %s failed: %s", url, err->msg);
-    st->failed += (int)m;
-    rc = IRIS_OK;
-  }
-out:
-  for (i = 0; i < n; i++)
-    iris_buf_cleanup(&bodies[i]);
-  return rc;
-}
-
 /* Append the rows of `sql` (columns: id text, mode name) to the due list as `kind`. */
 static int collect(struct iris_db *db, const char *sql, char kind, struct due **due, size_t *n,
                    size_t *cap, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(DUE_LIMIT)};
+  struct iris_db_param p[] = {IRIS_DB_I64(PAGE)};
   int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, p, 1, &rows, err);
   if (rc)
     return rc;
@@ -187,12 +312,120 @@ static int collect(struct iris_db *db, const char *sql, char kind, struct due **
   return rc;
 }
 
-int iris_enqueue_tick(struct iris_db *db, struct iris_sqs *sqs, json_t *queues,
-                      int64_t redrive, struct iris_enqueue_stats *st, struct iris_err *err) {
-  struct iris_db_exec_info info = {0};
+/* Group the due entries into calls of up to 10 per lane and encode their envelopes.
+ * *calls (owned, with their bodies; free_calls) holds *ncalls calls. */
+static int build_calls(struct iris_enqueue *q, struct iris_db *db, struct due *due, size_t n,
+                       struct call **calls, size_t *ncalls, struct iris_enqueue_stats *st,
+                       struct iris_err *err) {
+  size_t i, c = 0;
+  int rc = IRIS_OK;
+  *ncalls = 0;
+  *calls = iris_calloc(n + 1, sizeof **calls);
+  if (!*calls)
+    return iris_err_set(err, IRIS_ENOMEM, "enqueue: calls");
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct call *call = &(*calls)[c];
+    const char *lane = due[i].lane, *url;
+    size_t k;
+    if (due[i].taken)
+      continue;
+    url = json_string_value(json_object_get(q->opts.queues, lane));
+    if (!url)
+      url = json_string_value(json_object_get(q->opts.queues, "notifications"));
+    if (!url) {
+      int waiting = 0;
+      for (k = i; k < n; k++)
+        if (!due[k].taken && strcmp(due[k].lane, lane) == 0) {
+          due[k].taken = 1;
+          waiting++;
+        }
+      IRIS_LOG_ERR("no queue configured for lane %s (queues.%s or queues.notifications);"
+                   " %d entr%s wait", lane, lane, waiting, waiting == 1 ? "y" : "ies");
+      st->failed += waiting;
+      continue;
+    }
+    call->url = url;
+    for (k = i; k < n && call->n < IRIS_SQS_MAX_BATCH && rc == IRIS_OK; k++) {
+      struct iris_buf *body = &call->bodies[call->n];
+      if (due[k].taken || strcmp(due[k].lane, lane) != 0)
+        continue;
+      due[k].taken = 1;
+      iris_buf_init(body, 0);
+      rc = encode(db, due[k].entry, body, err);
+      if (rc) {
+        iris_buf_cleanup(body);
+        if (rc == IRIS_ENOTFOUND) /* a batch whose members were all settled meanwhile */
+          rc = IRIS_OK;
+        continue;
+      }
+      call->out[call->n].id = due[k].entry;
+      call->out[call->n].body = iris_buf_ptr(body);
+      call->n++;
+    }
+    if (call->n)
+      c++;
+  }
+  *ncalls = c;
+  return rc;
+}
+
+static void free_calls(struct call *calls, size_t n) {
+  size_t i, k;
+  for (i = 0; calls && i < n; i++) {
+    for (k = 0; k < calls[i].n; k++)
+      iris_buf_cleanup(&calls[i].bodies[k]);
+    iris_sqs_batch_result_cleanup(&calls[i].res);
+  }
+  iris_free(calls);
+}
+
+/* One page of due entries: collect, encode, send in parallel, record. *more = 1 when the
+ * page was full (there may be more due). */
+static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
+                     struct iris_enqueue_stats *st, struct iris_err *err) {
   struct due *due = NULL;
-  size_t n = 0, cap = 0, i;
+  struct call *calls = NULL;
+  size_t n = 0, cap = 0, ncalls = 0, i;
   int rc;
+  *more = 0;
+  /* Due: single messages whose lane is decided (aggregate.h), batches, tracking copies. */
+  rc = collect(db,
+               "SELECT CAST(message_id AS CHAR), lane FROM sender_enqueue"
+               " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
+               " AND lane IS NOT NULL AND batch_id IS NULL ORDER BY next_attempt_at LIMIT ?",
+               DUE_MESSAGE, &due, &n, &cap, err);
+  *more = n >= PAGE;
+  if (rc == IRIS_OK)
+    rc = collect(db,
+                 "SELECT batch_id, MIN(lane) FROM sender_enqueue"
+                 " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
+                 " AND batch_id IS NOT NULL GROUP BY batch_id ORDER BY MIN(next_attempt_at) LIMIT ?",
+                 DUE_BATCH, &due, &n, &cap, err);
+  if (rc == IRIS_OK) {
+    size_t before = n;
+    rc = collect(db,
+                 "SELECT CAST(incident_id AS CHAR), mode FROM sender_tracking"
+                 " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
+                 " ORDER BY next_attempt_at LIMIT ?",
+                 DUE_TRACKING, &due, &n, &cap, err);
+    *more |= n - before >= PAGE;
+  }
+  if (rc == IRIS_OK && n)
+    rc = build_calls(q, db, due, n, &calls, &ncalls, st, err);
+  if (rc == IRIS_OK && ncalls) {
+    perform(q, calls, ncalls);
+    for (i = 0; i < ncalls && rc == IRIS_OK; i++)
+      rc = record(db, &calls[i], q->opts.redrive_seconds, st, err);
+  }
+  free_calls(calls, ncalls);
+  iris_free(due);
+  return rc;
+}
+
+int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadline_ms,
+                      struct iris_enqueue_stats *st, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  int rc, more = 1;
 
   memset(st, 0, sizeof *st);
   /* Messages the API created (no marker yet) join the queue's bookkeeping. */
@@ -216,46 +449,7 @@ int iris_enqueue_tick(struct iris_db *db, struct iris_sqs *sqs, json_t *queues,
   if (rc)
     return rc;
   st->settled = (int)info.affected_rows;
-  /* Due: single messages whose lane is decided (aggregate.h), batches, tracking copies. */
-  rc = collect(db,
-               "SELECT CAST(message_id AS CHAR), lane FROM sender_enqueue"
-               " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
-               " AND lane IS NOT NULL AND batch_id IS NULL ORDER BY next_attempt_at LIMIT ?",
-               DUE_MESSAGE, &due, &n, &cap, err);
-  if (rc == IRIS_OK)
-    rc = collect(db,
-                 "SELECT batch_id, MIN(lane) FROM sender_enqueue"
-                 " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
-                 " AND batch_id IS NOT NULL GROUP BY batch_id ORDER BY MIN(next_attempt_at) LIMIT ?",
-                 DUE_BATCH, &due, &n, &cap, err);
-  if (rc == IRIS_OK)
-    rc = collect(db,
-                 "SELECT CAST(incident_id AS CHAR), mode FROM sender_tracking"
-                 " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
-                 " ORDER BY next_attempt_at LIMIT ?",
-                 DUE_TRACKING, &due, &n, &cap, err);
-  /* Batches of 10 per lane. */
-  for (i = 0; i < n && rc == IRIS_OK;) {
-    struct due *group[IRIS_SQS_MAX_BATCH];
-    size_t g = 0, k;
-    const char *lane = due[i].lane, *url = json_string_value(json_object_get(queues, lane));
-    if (!url)
-      url = json_string_value(json_object_get(queues, "notifications"));
-    for (k = i; k < n && g < IRIS_SQS_MAX_BATCH; k++) {
-      if (!due[k].taken && strcmp(due[k].lane, lane) == 0) {
-        group[g++] = &due[k];
-        due[k].taken = 1;
-      }
-    }
-    if (!url) {
-      IRIS_LOG_ERR("no queue configured for lane %s (queues.%s); %zu message(s) wait", lane, lane, g);
-      st->failed += (int)g;
-    } else {
-      rc = flush(db, sqs, url, group, g, redrive, st, err);
-    }
-    while (i < n && due[i].taken)
-      i++;
-  }
-  iris_free(due);
+  while (rc == IRIS_OK && more && !(deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms))
+    rc = send_page(q, db, &more, st, err);
   return rc;
 }

@@ -36,7 +36,8 @@
   X(EBUSY, 18, "held by another owner")                                        \
   X(ERUNTIME, 19, "Lambda Runtime API error")                                  \
   X(EAUTH, 20, "authentication or authorization failed")                       \
-  X(EUNSUPPORTED, 21, "not supported")
+  X(EUNSUPPORTED, 21, "not supported")                                         \
+  X(EFENCED, 22, "fenced off: the lease moved to another holder")
 
 enum iris_rc {
 #define IRIS__RC_ENUM(name, value, desc) IRIS_##name = value,

@@ -1,4 +1,4 @@
-/* escalate.c — incidents to messages (see escalate.h). */
+/* escalate.c — incidents to messages (see escalate.h and db/migrations/0010). */
 #include "escalate.h"
 
 #include <inttypes.h>
@@ -7,396 +7,1026 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
+#include "clock.h"
 #include "recipients.h"
 
 #define IRIS_LOG_MODULE "escalate"
 #include "log.h"
 
-#define BATCH_LIMIT 1000
+#define PAGE 500          /* rows read per query of a pass */
+#define INSERT_ROWS 50    /* message rows per multi-row INSERT */
+#define RETRY_LOOKUP_S 60 /* a failed lookup with nobody to fall back to is retried after this */
+#define RECHECK_S 15      /* a last step with unsettled messages is checked again after this */
+#define MAX_PLANS 4096    /* plan cache bound (plans are immutable; the cache is reset past it) */
 
-struct notif {
-  int64_t id, priority_id, plan_id, application_id, incident_id, dynamic_index;
-  int optional;
-  char role[64], target[256];
+/* ---- caches ------------------------------------------------------------------------------ */
+
+struct pn { /* one plan notification */
+  int64_t id, priority_id, dynamic_index; /* dynamic_index -1 unless dynamic */
+  int step, optional, repeat, wait;
+  char *role, *target; /* owned; NULL for a dynamic notification */
 };
 
-/* Insert one message and its enqueue marker. */
-static int add_message(struct iris_db *db, const struct notif *n, const char *user,
-                       int64_t priority_id, const char *body, struct iris_err *err) {
-  struct iris_db_exec_info info = {0};
-  struct iris_db_param p[] = {IRIS_DB_I64(n->plan_id), IRIS_DB_I64(n->id),
-                              IRIS_DB_I64(n->incident_id), IRIS_DB_I64(n->application_id),
-                              IRIS_DB_I64(priority_id), IRIS_DB_STR(body ? body : ""),
-                              IRIS_DB_STR(user)};
-  int rc = iris_db_exec(db, 0,
-                        "INSERT INTO message (created, plan_id, plan_notification_id, incident_id,"
-                        " application_id, target_id, priority_id, body, active)"
-                        " SELECT UTC_TIMESTAMP(), ?, ?, ?, ?, t.id, ?, ?, 1 FROM target t"
-                        " WHERE t.name = ? AND t.active = 1 LIMIT 1",
-                        p, 7, &info, err);
-  if (rc == IRIS_OK && info.affected_rows == 1) {
-    struct iris_db_param q[] = {IRIS_DB_I64((int64_t)info.insert_id)};
-    rc = iris_db_exec(db, 0,
-                      "INSERT INTO sender_enqueue (message_id, state, plan_id, application_id,"
-                      " priority_id, target_id, next_attempt_at)"
-                      " SELECT id, 'pending', plan_id, application_id, priority_id, target_id,"
-                      " UTC_TIMESTAMP(3) FROM message WHERE id = ?",
-                      q, 1, NULL, err);
-    if (rc == IRIS_OK && strncmp(body ? body : "", "You are receiving", 17) == 0) {
-      char old[400];
-      struct iris_db_param c[] = {IRIS_DB_I64((int64_t)info.insert_id), IRIS_DB_STR(old),
-                                  IRIS_DB_STR(user)};
-      snprintf(old, sizeof old, "%s|%s", n->role, n->target);
-      rc = iris_db_exec(db, 0,
-                        "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
-                        " description) VALUES (UTC_TIMESTAMP(), ?, 'target-change', LEFT(?, 255),"
-                        " LEFT(?, 255), 'Changing target to plan owner as we failed resolving"
-                        " original target')",
-                        c, 3, NULL, err);
-    }
-  } else if (rc == IRIS_OK) {
-    IRIS_LOG_WARN("incident %" PRId64 ": target %s not found or inactive; no message",
-                  n->incident_id, user);
-  }
-  return rc;
-}
+struct plan { /* one plan version, cached for the invocation */
+  int64_t id, creator_id;
+  int step_count;
+  char *creator;          /* owned; NULL: nobody to fall back to */
+  char *tracking_type;    /* owned; NULL: no tracking copies */
+  json_t *tracking_apps;  /* owned: tracking_template (object keyed by application) */
+  struct pn *pns;         /* owned */
+  size_t npns;
+  struct plan *next;
+};
 
-/* Create the messages of one notification for one incident. Returns how many. */
-static int create_messages(struct iris_db *db, const struct notif *n, int *created,
-                           struct iris_err *err) {
-  struct iris_recipients who = {0};
-  struct iris_err lerr = {0};
+struct who { /* one (role, target) lookup, cached for a tick */
+  char *role, *target; /* owned */
+  int rc;              /* IRIS_OK or the lookup's failure */
+  char *why;           /* owned; the failure, "" if none */
+  int64_t *ids;        /* owned: active user targets, parallel to names */
+  char **names;        /* owned */
+  size_t n;
+  struct who *next;
+};
+
+struct iris_escalate {
+  struct iris_db *db;                   /* borrowed */
+  struct iris_oncall *oncall;           /* borrowed */
+  const struct iris_lease_fence *fence; /* borrowed */
+  struct plan *plans;
+  size_t nplans;
+  struct who *who;
+  int64_t low_priority; /* id of priority 'low', 0 when there is none */
+  int adopted;          /* the adoption pass ran in this invocation */
+};
+
+struct incident {
+  int64_t id, plan_id, application_id;
+  int current_step;
+  const char *application; /* borrowed; set for new incidents (tracking copies) */
+};
+
+static void free_plan(struct plan *p) {
   size_t i;
-  int rc;
-  if (!n->role[0] || !n->target[0])
-    rc = n->dynamic_index >= 0
-             ? iris_err_set(&lerr, IRIS_ENOTFOUND,
-                            "the incident names no target for dynamic slot %" PRId64,
-                            n->dynamic_index)
-             : iris_err_set(&lerr, IRIS_EINVAL, "the notification has no role or target");
-  else
-    rc = iris_recipients_expand(db, NULL, n->role, n->target, &who, &lerr);
-  if (rc == IRIS_OK && who.n) {
-    for (i = 0; i < who.n && rc == IRIS_OK; i++) {
-      rc = add_message(db, n, who.names[i], n->priority_id, NULL, err);
-      if (rc == IRIS_OK)
-        (*created)++;
-    }
-    iris_recipients_cleanup(&who);
-    return rc;
+  for (i = 0; i < p->npns; i++) {
+    iris_free(p->pns[i].role);
+    iris_free(p->pns[i].target);
   }
-  iris_recipients_cleanup(&who);
-  if (rc == IRIS_ENOMEM)
-    return iris_err_set(err, rc, "%s", lerr.msg);
-  if (n->optional)
-    return IRIS_OK;
-  {
-    /* Iris: page the plan's creator at priority low, saying why. */
-    struct iris_db_rows *rows = NULL;
-    struct iris_db_param p[] = {IRIS_DB_I64(n->plan_id)};
-    const char *creator = NULL;
-    int64_t low = 0;
-    char body[1200];
-    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                       "SELECT t.name, (SELECT id FROM priority WHERE name = 'low') FROM plan p"
-                       " JOIN target t ON t.id = p.user_id WHERE p.id = ?",
-                       p, 1, &rows, err);
-    if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW &&
-        iris_db_get_str(rows, 0, &creator, NULL, err) == IRIS_OK &&
-        !iris_db_is_null(rows, 1) && iris_db_get_i64(rows, 1, &low, err) == IRIS_OK) {
-      snprintf(body, sizeof body,
-               "You are receiving this as you created this plan and we can't resolve %s of %s "
-               "at this time%s%s.\n\n",
-               n->role, n->target, rc == IRIS_OK && lerr.msg[0] ? ": " : "", lerr.msg);
-      rc = add_message(db, n, creator, low, body, err);
-      if (rc == IRIS_OK)
-        (*created)++;
-    } else if (rc == IRIS_OK) {
-      IRIS_LOG_ERR("incident %" PRId64 ": %s of %s names nobody and the plan has no creator to "
-                   "page", n->incident_id, n->role, n->target);
-    }
-    iris_db_rows_free(rows);
-  }
-  return rc;
+  iris_free(p->pns);
+  iris_free(p->creator);
+  iris_free(p->tracking_type);
+  json_decref(p->tracking_apps);
+  iris_free(p);
 }
 
-/* A notification's role and target: its own, or — for a dynamic notification (neither set)
- * — the incident's dynamic_plan_map entry for its dynamic_index (Iris's dynamic plans). */
-#define NOTIF_SELECT                                                                         \
-  "SELECT pn.id, pn.priority_id, pn.optional, COALESCE(r.name, dr.name),"                   \
-  " COALESCE(t.name, dt.name), i.plan_id, i.application_id, pn.dynamic_index FROM incident i" \
-  " JOIN plan_notification pn ON pn.plan_id = i.plan_id"                                     \
-  " LEFT JOIN target_role r ON r.id = pn.role_id"                                            \
-  " LEFT JOIN target t ON t.id = pn.target_id"                                               \
-  " LEFT JOIN dynamic_plan_map d ON pn.role_id IS NULL AND pn.target_id IS NULL"             \
-  "  AND d.incident_id = i.id AND d.dynamic_index = pn.dynamic_index"                        \
-  " LEFT JOIN target_role dr ON dr.id = d.role_id"                                           \
-  " LEFT JOIN target dt ON dt.id = d.target_id"
+static void free_plans(struct iris_escalate *e) {
+  while (e->plans) {
+    struct plan *p = e->plans;
+    e->plans = p->next;
+    free_plan(p);
+  }
+  e->nplans = 0;
+}
 
-/* The notifications of (plan, step) or of one notification id, for an incident. */
-static int notifications(struct iris_db *db, int64_t incident, int64_t plan_or_notif, int step,
-                         struct notif **out, size_t *n, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(incident), IRIS_DB_I64(plan_or_notif), IRIS_DB_I64(step)};
-  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                         step > 0
-                             ? NOTIF_SELECT " WHERE i.id = ? AND pn.plan_id = ? AND pn.step = ?"
-                             : NOTIF_SELECT " WHERE i.id = ? AND pn.id = ? AND ? = 0",
-                         p, 3, &rows, err);
-  size_t k = 0;
+static void free_who(struct iris_escalate *e) {
+  while (e->who) {
+    struct who *w = e->who;
+    size_t i;
+    e->who = w->next;
+    for (i = 0; i < w->n; i++)
+      iris_free(w->names[i]);
+    iris_free(w->names);
+    iris_free(w->ids);
+    iris_free(w->role);
+    iris_free(w->target);
+    iris_free(w->why);
+    iris_free(w);
+  }
+}
+
+int iris_escalate_new(struct iris_db *db, const struct iris_escalate_opts *opts,
+                      struct iris_escalate **out, struct iris_err *err) {
+  struct iris_escalate *e = iris_calloc(1, sizeof *e);
   *out = NULL;
-  *n = 0;
-  if (rc)
-    return rc;
-  *out = iris_calloc(iris_db_rows_count(rows) + 1, sizeof **out);
-  if (!*out) {
-    iris_db_rows_free(rows);
-    return iris_err_set(err, IRIS_ENOMEM, "escalate: notifications");
-  }
-  while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
-    struct notif *x = &(*out)[k++];
-    const char *s;
-    int64_t opt = 0;
-    x->incident_id = incident;
-    rc = iris_db_get_i64(rows, 0, &x->id, err);
-    if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 1, &x->priority_id, err);
-    if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 2, &opt, err);
-    x->optional = opt != 0;
-    if (rc == IRIS_OK && !iris_db_is_null(rows, 3) && (rc = iris_db_get_str(rows, 3, &s, NULL, err)) == IRIS_OK)
-      snprintf(x->role, sizeof x->role, "%s", s);
-    if (rc == IRIS_OK && !iris_db_is_null(rows, 4) && (rc = iris_db_get_str(rows, 4, &s, NULL, err)) == IRIS_OK)
-      snprintf(x->target, sizeof x->target, "%s", s);
-    if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 5, &x->plan_id, err);
-    if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 6, &x->application_id, err);
-    x->dynamic_index = -1;
-    if (rc == IRIS_OK && !iris_db_is_null(rows, 7))
-      rc = iris_db_get_i64(rows, 7, &x->dynamic_index, err);
-  }
-  *n = k;
-  iris_db_rows_free(rows);
-  if (rc) {
-    iris_free(*out);
-    *out = NULL;
-  }
+  if (!e)
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: handle");
+  e->db = db;
+  e->oncall = opts ? opts->oncall : NULL;
+  e->fence = opts ? opts->fence : NULL;
+  e->low_priority = -1;
+  *out = e;
+  return IRIS_OK;
+}
+
+void iris_escalate_free(struct iris_escalate *e) {
+  if (!e)
+    return;
+  free_plans(e);
+  free_who(e);
+  iris_free(e);
+}
+
+/* An owned copy of a text column (NULL stays NULL). */
+static int dup_str(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
+  const char *s = NULL;
+  int rc;
+  *out = NULL;
+  if (iris_db_is_null(rows, col))
+    return IRIS_OK;
+  rc = iris_db_get_str(rows, col, &s, NULL, err);
+  if (rc == IRIS_OK && !(*out = iris_strdup(s)))
+    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: column %zu", col);
   return rc;
 }
 
-/* Iris's tracking message (§4.1): a plan with tracking_type, tracking_key and a template for
- * the incident's application copies the new incident there. The row (sender_tracking) is
- * created in the incident's step-1 transaction, so it exists exactly once; the enqueue pass
- * sends it and the sender renders and delivers it. Sets *created to 1 when a row was made. */
-static int add_tracking(struct iris_db *db, int64_t incident, int *created, struct iris_err *err) {
+static int get_int(struct iris_db_rows *rows, size_t col, int *out, struct iris_err *err) {
+  int64_t v = 0;
+  int rc = iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_i64(rows, col, &v, err);
+  *out = (int)v;
+  return rc;
+}
+
+/* Load one plan (its row and notifications) into the cache. */
+static int load_plan(struct iris_escalate *e, int64_t id, struct plan **out, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(incident)};
-  const char *type = NULL, *key = NULL, *tmpl = NULL, *app = NULL;
-  json_t *doc = NULL;
-  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                         "SELECT p.tracking_type, p.tracking_key, p.tracking_template, a.name"
-                         " FROM incident i JOIN plan p ON p.id = i.plan_id"
-                         " JOIN application a ON a.id = i.application_id WHERE i.id = ?"
-                         " AND p.tracking_type <> '' AND p.tracking_key <> ''"
-                         " AND p.tracking_template IS NOT NULL",
+  struct iris_db_param p[] = {IRIS_DB_I64(id)};
+  struct plan *pl = iris_calloc(1, sizeof *pl);
+  char *tmpl = NULL;
+  size_t k = 0;
+  int rc;
+  if (!pl)
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: plan %" PRId64, id);
+  pl->id = id;
+  rc = iris_db_query_one(e->db, IRIS_DB_IDEMPOTENT,
+                         "SELECT p.step_count, p.user_id, t.name, p.tracking_type, p.tracking_key,"
+                         " p.tracking_template FROM plan p LEFT JOIN target t ON t.id = p.user_id"
+                         " AND t.active = 1 WHERE p.id = ?",
                          p, 1, &rows, err);
-  *created = 0;
-  if (rc || (rc = iris_db_next(rows, err)) != IRIS_DB_ROW)
-    goto out; /* no tracking configured (rc IRIS_OK) or an error */
-  if ((rc = iris_db_get_str(rows, 0, &type, NULL, err)) ||
-      (rc = iris_db_get_str(rows, 1, &key, NULL, err)) ||
-      (rc = iris_db_get_str(rows, 2, &tmpl, NULL, err)) ||
-      (rc = iris_db_get_str(rows, 3, &app, NULL, err)))
+  if (rc == IRIS_ENOTFOUND)
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "plan %" PRId64 " does not exist", id);
+  if (rc)
     goto out;
-  doc = json_loads(tmpl, 0, NULL);
-  if (!json_is_object(json_object_get(doc, app)))
-    goto out; /* no tracking template for this application (or not JSON): nothing to copy */
-  if (strcmp(type, "call") == 0) {
-    IRIS_LOG_WARN("incident %" PRId64 ": tracking by call is not supported (as in Iris); skipped",
-                  incident);
+  if ((rc = get_int(rows, 0, &pl->step_count, err)) ||
+      (rc = (iris_db_is_null(rows, 1) ? IRIS_OK : iris_db_get_i64(rows, 1, &pl->creator_id, err))) ||
+      (rc = dup_str(rows, 2, &pl->creator, err)) || (rc = dup_str(rows, 3, &pl->tracking_type, err)) ||
+      (rc = dup_str(rows, 5, &tmpl, err)))
+    goto out;
+  {
+    /* Tracking needs a type, a destination and a JSON template (Iris skips 'call'). */
+    const char *key = NULL;
+    int usable = pl->tracking_type && *pl->tracking_type && !iris_db_is_null(rows, 4) &&
+                 iris_db_get_str(rows, 4, &key, NULL, NULL) == IRIS_OK && key && *key && tmpl;
+    if (usable)
+      pl->tracking_apps = json_loads(tmpl, 0, NULL);
+    if (!usable || !json_is_object(pl->tracking_apps)) {
+      json_decref(pl->tracking_apps);
+      pl->tracking_apps = NULL;
+      iris_free(pl->tracking_type);
+      pl->tracking_type = NULL;
+    }
+  }
+  iris_db_rows_free(rows);
+  rows = NULL;
+  rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                     "SELECT pn.id, pn.step, pn.priority_id, pn.optional, pn.repeat, pn.wait,"
+                     " pn.dynamic_index, r.name, t.name, (pn.role_id IS NULL AND pn.target_id IS NULL)"
+                     " FROM plan_notification pn LEFT JOIN target_role r ON r.id = pn.role_id"
+                     " LEFT JOIN target t ON t.id = pn.target_id WHERE pn.plan_id = ?"
+                     " ORDER BY pn.step, pn.id",
+                     p, 1, &rows, err);
+  if (rc)
+    goto out;
+  pl->pns = iris_calloc(iris_db_rows_count(rows) + 1, sizeof *pl->pns);
+  if (!pl->pns) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: notifications of plan %" PRId64, id);
     goto out;
   }
-  {
-    struct iris_db_param q[] = {IRIS_DB_I64(incident), IRIS_DB_STR(type), IRIS_DB_STR(key),
-                                IRIS_DB_I64(incident)};
-    struct iris_db_exec_info info = {0};
-    rc = iris_db_exec(db, 0,
-                      "INSERT IGNORE INTO sender_tracking (incident_id, plan_id, mode, destination,"
-                      " next_attempt_at) SELECT ?, plan_id, ?, ?, UTC_TIMESTAMP(3) FROM incident"
-                      " WHERE id = ?",
-                      q, 4, &info, err);
-    *created = rc == IRIS_OK && info.affected_rows == 1;
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    struct pn *n = &pl->pns[k++];
+    int dynamic = 0;
+    pl->npns = k;
+    n->dynamic_index = -1;
+    if ((rc = iris_db_get_i64(rows, 0, &n->id, err)) || (rc = get_int(rows, 1, &n->step, err)) ||
+        (rc = iris_db_get_i64(rows, 2, &n->priority_id, err)) ||
+        (rc = get_int(rows, 3, &n->optional, err)) || (rc = get_int(rows, 4, &n->repeat, err)) ||
+        (rc = get_int(rows, 5, &n->wait, err)) || (rc = get_int(rows, 9, &dynamic, err)))
+      break;
+    if (dynamic && !iris_db_is_null(rows, 6))
+      rc = iris_db_get_i64(rows, 6, &n->dynamic_index, err);
+    if (rc == IRIS_OK && !dynamic && (rc = dup_str(rows, 7, &n->role, err)) == IRIS_OK)
+      rc = dup_str(rows, 8, &n->target, err);
   }
 out:
-  json_decref(doc);
+  iris_free(tmpl);
+  iris_db_rows_free(rows);
+  if (rc) {
+    free_plan(pl);
+    return rc;
+  }
+  *out = pl;
+  return IRIS_OK;
+}
+
+static int get_plan(struct iris_escalate *e, int64_t id, struct plan **out, struct iris_err *err) {
+  struct plan *p;
+  int rc;
+  for (p = e->plans; p; p = p->next)
+    if (p->id == id) {
+      *out = p;
+      return IRIS_OK;
+    }
+  if (e->nplans >= MAX_PLANS)
+    free_plans(e);
+  rc = load_plan(e, id, &p, err);
+  if (rc)
+    return rc;
+  p->next = e->plans;
+  e->plans = p;
+  e->nplans++;
+  *out = p;
+  return IRIS_OK;
+}
+
+/* Is rc a failure worth retrying (the lookup service was unreachable or broken)? Unknown
+ * roles and targets, and "nobody", are answers. */
+static int transient(int rc) {
+  return rc != IRIS_OK && rc != IRIS_ENOTFOUND && rc != IRIS_EINVAL && rc != IRIS_EUNSUPPORTED;
+}
+
+/* The users a (role, target) names, looked up once per tick. *out is borrowed (until the
+ * tick ends). Only IRIS_ENOMEM and database failures are returned; a failed lookup is an
+ * answer (w->rc, w->why). */
+static int who_for(struct iris_escalate *e, const char *role, const char *target, struct who **out,
+                   struct iris_err *err) {
+  struct iris_recipients r = {0};
+  struct iris_err lerr = {0};
+  struct who *w;
+  size_t i;
+  int rc = IRIS_OK;
+  for (w = e->who; w; w = w->next)
+    if (strcmp(w->role, role) == 0 && strcmp(w->target, target) == 0) {
+      *out = w;
+      return IRIS_OK;
+    }
+  w = iris_calloc(1, sizeof *w);
+  if (!w || !(w->role = iris_strdup(role)) || !(w->target = iris_strdup(target))) {
+    if (w) {
+      iris_free(w->role);
+      iris_free(w);
+    }
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
+  }
+  w->next = e->who;
+  e->who = w;
+  w->rc = iris_recipients_expand(e->db, e->oncall, role, target, &r, &lerr);
+  if (w->rc == IRIS_ENOMEM)
+    rc = iris_err_set(err, IRIS_ENOMEM, "%s", lerr.msg);
+  else if (w->rc == IRIS_OK && r.n) {
+    w->ids = iris_calloc(r.n, sizeof *w->ids);
+    w->names = iris_calloc(r.n, sizeof *w->names);
+    if (!w->ids || !w->names)
+      rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
+    for (i = 0; i < r.n && rc == IRIS_OK; i++) {
+      /* Iris looked the name up among all active targets (any type, §31 item 13); a page
+       * only goes to an active user. */
+      struct iris_db_rows *rows = NULL;
+      struct iris_db_param p[] = {IRIS_DB_STR(r.names[i])};
+      rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                         "SELECT t.id FROM target t JOIN target_type tt ON tt.id = t.type_id"
+                         " WHERE t.name = ? AND tt.name = 'user' AND t.active = 1",
+                         p, 1, &rows, err);
+      if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW &&
+          iris_db_get_i64(rows, 0, &w->ids[w->n], err) == IRIS_OK) {
+        w->names[w->n] = r.names[i];
+        r.names[i] = NULL; /* moved */
+        w->n++;
+      } else if (rc == IRIS_OK) {
+        IRIS_LOG_WARN("%s of %s names '%s', who is not an active user; skipped", role, target,
+                      r.names[i]);
+      }
+      iris_db_rows_free(rows);
+    }
+  }
+  if (rc == IRIS_OK && !(w->why = iris_strdup(w->rc ? lerr.msg : "")))
+    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
+  iris_recipients_cleanup(&r);
+  *out = w;
+  return rc;
+}
+
+/* ---- one round ----------------------------------------------------------------------------- */
+
+struct round {
+  int paged;        /* messages created */
+  int counted;      /* the round counts (else it is retried) */
+  int lookup_failed;
+  int64_t first_id; /* first message id created in the transaction (0: none yet) */
+  int64_t last_id;  /* id of the first row of the latest INSERT */
+  char why[400];    /* the lookup problem, for the row's last_error */
+};
+
+/* Insert messages of one notification for `n` users (ids) in multi-row statements. */
+static int insert_messages(struct iris_escalate *e, const struct incident *inc,
+                           const struct pn *n, const int64_t *ids, size_t count,
+                           int64_t priority_id, const char *body, struct round *r,
+                           struct iris_err *err) {
+  static const char row[] = "(UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, 1)";
+  struct iris_buf sql;
+  struct iris_db_param *p = NULL;
+  size_t done = 0;
+  int rc = IRIS_OK;
+  iris_buf_init(&sql, 0);
+  p = iris_calloc(INSERT_ROWS * 7, sizeof *p);
+  if (!p)
+    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: message rows");
+  while (rc == IRIS_OK && done < count) {
+    size_t k, m = count - done > INSERT_ROWS ? INSERT_ROWS : count - done;
+    struct iris_db_exec_info info = {0};
+    iris_buf_reset(&sql);
+    rc = iris_buf_appends(&sql, "INSERT INTO message (created, plan_id, plan_notification_id,"
+                                " incident_id, application_id, target_id, priority_id, body,"
+                                " active) VALUES ");
+    for (k = 0; k < m && rc == IRIS_OK; k++) {
+      struct iris_db_param *q = &p[k * 7];
+      rc = iris_buf_appends(&sql, k ? "," : "");
+      if (rc == IRIS_OK)
+        rc = iris_buf_appends(&sql, row);
+      q[0] = IRIS_DB_I64(inc->plan_id);
+      q[1] = IRIS_DB_I64(n->id);
+      q[2] = IRIS_DB_I64(inc->id);
+      q[3] = IRIS_DB_I64(inc->application_id);
+      q[4] = IRIS_DB_I64(ids[done + k]);
+      q[5] = IRIS_DB_I64(priority_id);
+      q[6] = IRIS_DB_STR(body ? body : "");
+    }
+    if (rc) {
+      rc = iris_err_set(err, rc, "escalate: building a message insert");
+      break;
+    }
+    rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 7, &info, err);
+    if (rc == IRIS_OK && !r->first_id)
+      r->first_id = (int64_t)info.insert_id;
+    r->last_id = (int64_t)info.insert_id;
+    done += m;
+  }
+  if (rc == IRIS_OK)
+    r->paged += (int)count;
+  iris_free(p);
+  iris_buf_cleanup(&sql);
+  return rc;
+}
+
+/* The role and target of a dynamic notification, from the incident's dynamic_plan_map. */
+static int dynamic_target(struct iris_escalate *e, const struct incident *inc, const struct pn *n,
+                          char **role, char **target, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(n->dynamic_index)};
+  int rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                         "SELECT r.name, t.name FROM dynamic_plan_map d"
+                         " JOIN target_role r ON r.id = d.role_id JOIN target t ON t.id = d.target_id"
+                         " WHERE d.incident_id = ? AND d.dynamic_index = ?",
+                         p, 2, &rows, err);
+  *role = *target = NULL;
+  if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW &&
+      (rc = dup_str(rows, 0, role, err)) == IRIS_OK)
+    rc = dup_str(rows, 1, target, err);
   iris_db_rows_free(rows);
   return rc;
 }
 
-/* One incident moves to `step`: create its notifications' messages and set the step, in one
- * transaction. `guard_step` is the step it must still be on (another tick may have moved it). */
-static int enter_step(struct iris_db *db, int64_t incident, int64_t plan, int step,
-                      int guard_step, int *created, int *tracking, struct iris_err *err) {
-  struct notif *ns = NULL;
-  size_t n = 0, i;
+/* Create one round of notification `n` for incident `inc` (inside its transaction). */
+static int create_round(struct iris_escalate *e, const struct incident *inc,
+                        const struct plan *pl, const struct pn *n, struct round *r,
+                        struct iris_err *err) {
+  char *dyn_role = NULL, *dyn_target = NULL;
+  const char *role = n->role, *target = n->target;
+  struct who *w = NULL;
+  int rc = IRIS_OK, lookup_rc;
+  const char *why;
+
+  r->counted = 1;
+  r->why[0] = '\0';
+  if (n->dynamic_index >= 0) {
+    rc = dynamic_target(e, inc, n, &dyn_role, &dyn_target, err);
+    role = dyn_role;
+    target = dyn_target;
+  }
+  if (rc)
+    goto out;
+  if (role && target) {
+    rc = who_for(e, role, target, &w, err);
+    if (rc)
+      goto out;
+    if (w->rc == IRIS_OK && w->n) {
+      rc = insert_messages(e, inc, n, w->ids, w->n, n->priority_id, NULL, r, err);
+      goto out;
+    }
+    lookup_rc = w->rc;
+    why = w->rc ? w->why : "";
+  } else {
+    lookup_rc = IRIS_ENOTFOUND;
+    why = n->dynamic_index >= 0 ? "the incident names no target for this dynamic slot"
+                                : "the notification has no role or target";
+  }
+  snprintf(r->why, sizeof r->why, "%s", why);
+  if (lookup_rc != IRIS_OK) {
+    r->lookup_failed = 1;
+    IRIS_LOG_WARN("incident %" PRId64 ": %s of %s: %s", inc->id, role ? role : "(none)",
+                  target ? target : "(none)", why);
+  }
+  if (n->optional)
+    goto out; /* Iris: an optional notification that names nobody is simply done */
+  if (pl->creator && e->low_priority > 0) {
+    /* Iris: page the plan's creator at priority low, saying why. */
+    char body[900];
+    snprintf(body, sizeof body,
+             "You are receiving this as you created this plan and we can't resolve %s of %s at "
+             "this time%s%s.\n\n",
+             role ? role : "", target ? target : "", *why ? ": " : "", why);
+    rc = insert_messages(e, inc, n, &pl->creator_id, 1, e->low_priority, body, r, err);
+    if (rc == IRIS_OK) {
+      char old[600];
+      struct iris_db_param c[] = {IRIS_DB_I64(r->last_id), IRIS_DB_STR(old),
+                                  IRIS_DB_STR(pl->creator),
+                                  IRIS_DB_STR(*why ? why
+                                                   : "Changing target to plan owner as we failed "
+                                                     "resolving original target")};
+      snprintf(old, sizeof old, "%s|%s", role ? role : "", target ? target : "");
+      rc = iris_db_exec(e->db, 0,
+                        "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
+                        " description) VALUES (UTC_TIMESTAMP(), ?, 'target-change', LEFT(?, 255),"
+                        " LEFT(?, 255), LEFT(?, 255))",
+                        c, 4, NULL, err);
+    }
+  } else if (transient(lookup_rc)) {
+    r->counted = 0; /* nobody paged at all: try the lookup again soon */
+    IRIS_LOG_ERR("incident %" PRId64 ": nobody to page for %s of %s (plan %" PRId64
+                 " has no active creator); retrying in %d s",
+                 inc->id, role ? role : "", target ? target : "", pl->id, RETRY_LOOKUP_S);
+  } else {
+    IRIS_LOG_ERR("incident %" PRId64 ": %s of %s names nobody and plan %" PRId64
+                 " has no active creator to page", inc->id, role ? role : "", target ? target : "",
+                 pl->id);
+  }
+out:
+  iris_free(dyn_role);
+  iris_free(dyn_target);
+  return rc;
+}
+
+/* Write a notification's row after a round (insert or guarded update). `prev_rounds` < 0:
+ * first round (insert). */
+static int save_row(struct iris_escalate *e, const struct incident *inc, const struct pn *n,
+                    int prev_rounds, const struct round *r, struct iris_err *err) {
+  int rounds = (prev_rounds < 0 ? 0 : prev_rounds) + r->counted;
+  int max = n->repeat + 1;
+  const char *state = rounds >= max ? "exhausted" : "repeating";
+  int64_t delay = r->counted ? n->wait : RETRY_LOOKUP_S;
   struct iris_db_exec_info info = {0};
-  int rc = iris_db_begin(db, err);
-  if (rc == IRIS_OK)
-    rc = notifications(db, incident, plan, step, &ns, &n, err);
-  if (rc == IRIS_OK && n == 0) {
-    struct iris_db_param p[] = {IRIS_DB_I64(incident)};
-    IRIS_LOG_ERR("incident %" PRId64 ": plan %" PRId64 " has no step %d; deactivating it",
-                 incident, plan, step);
-    rc = iris_db_exec(db, 0, "UPDATE incident SET active = 0 WHERE id = ?", p, 1, NULL, err);
-  } else if (rc == IRIS_OK) {
-    struct iris_db_param p[] = {IRIS_DB_I64(step), IRIS_DB_I64(incident), IRIS_DB_I64(guard_step)};
-    rc = iris_db_exec(db, 0,
+  int rc;
+  if (prev_rounds < 0) {
+    struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(n->id), IRIS_DB_I64(n->step),
+                                IRIS_DB_I64(rounds), IRIS_DB_I64(max), IRIS_DB_I64(n->wait),
+                                IRIS_DB_STR(state), IRIS_DB_I64(delay), IRIS_DB_I64(r->paged),
+                                IRIS_DB_STR(r->why[0] ? r->why : NULL)};
+    rc = iris_db_exec(e->db, 0,
+                      "INSERT INTO sender_escalation (incident_id, plan_notification_id, step,"
+                      " rounds, max_rounds, wait_s, state, last_round_at, due_at, messages,"
+                      " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3),"
+                      " UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?, LEFT(?, 1024))",
+                      p, 10, &info, err);
+    return rc;
+  }
+  {
+    struct iris_db_param p[] = {IRIS_DB_I64(rounds), IRIS_DB_STR(state), IRIS_DB_I64(r->counted),
+                                IRIS_DB_I64(delay), IRIS_DB_I64(r->paged),
+                                IRIS_DB_STR(r->why[0] ? r->why : NULL), IRIS_DB_I64(inc->id),
+                                IRIS_DB_I64(n->id), IRIS_DB_I64(prev_rounds)};
+    rc = iris_db_exec(e->db, 0,
+                      "UPDATE sender_escalation SET rounds = ?, state = ?,"
+                      " last_round_at = IF(?, UTC_TIMESTAMP(3), last_round_at),"
+                      " due_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, messages = messages + ?,"
+                      " last_error = LEFT(?, 1024), updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE incident_id = ? AND plan_notification_id = ? AND rounds = ?"
+                      " AND state = 'repeating'",
+                      p, 9, &info, err);
+  }
+  if (rc == IRIS_OK && info.affected_rows != 1)
+    rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 ": notification %" PRId64
+                      " changed under us", inc->id, n->id);
+  return rc;
+}
+
+/* Enqueue markers for the messages this transaction created (enqueue.h). */
+static int add_markers(struct iris_escalate *e, const struct incident *inc, int64_t first_id,
+                       struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(first_id)};
+  if (!first_id)
+    return IRIS_OK;
+  return iris_db_exec(e->db, 0,
+                      "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
+                      " application_id, priority_id, target_id, next_attempt_at)"
+                      " SELECT id, 'pending', plan_id, application_id, priority_id, target_id,"
+                      " UTC_TIMESTAMP(3) FROM message WHERE incident_id = ? AND id >= ?",
+                      p, 2, NULL, err);
+}
+
+/* Iris's tracking copy of a new incident (§4.1): a row in sender_tracking, made in the
+ * incident's step-1 transaction so it exists exactly once; the enqueue pass sends it and the
+ * sender renders and delivers it (tracking.h). *made = 1 when a row was created. */
+static int add_tracking(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
+                        int *made, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  int rc;
+  *made = 0;
+  if (!pl->tracking_type || !inc->application ||
+      !json_is_object(json_object_get(pl->tracking_apps, inc->application)))
+    return IRIS_OK; /* no tracking, or no template for this application */
+  if (strcmp(pl->tracking_type, "call") == 0) {
+    IRIS_LOG_WARN("incident %" PRId64 ": tracking by call is not supported (as in Iris); skipped",
+                  inc->id);
+    return IRIS_OK;
+  }
+  {
+    struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(pl->id),
+                                IRIS_DB_STR(pl->tracking_type), IRIS_DB_I64(pl->id)};
+    rc = iris_db_exec(e->db, 0,
+                      "INSERT IGNORE INTO sender_tracking (incident_id, plan_id, mode, destination,"
+                      " next_attempt_at) SELECT ?, ?, ?, tracking_key, UTC_TIMESTAMP(3) FROM plan"
+                      " WHERE id = ?",
+                      p, 4, &info, err);
+  }
+  *made = rc == IRIS_OK && info.affected_rows == 1;
+  return rc;
+}
+
+/* ---- step changes ---------------------------------------------------------------------------- */
+
+/* Move `inc` to `step` (it must still be on `inc->current_step`) and create the first round of
+ * the step's notifications. Runs inside the caller's transaction. */
+static int enter_step(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
+                      int step, struct round *r, int *deactivated, int *tracking,
+                      struct iris_escalate_stats *st, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  size_t i, n = 0;
+  int rc = IRIS_OK;
+  *deactivated = 0;
+  for (i = 0; i < pl->npns; i++)
+    n += pl->pns[i].step == step;
+  if (n == 0) {
+    struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(inc->current_step)};
+    IRIS_LOG_ERR("incident %" PRId64 ": plan %" PRId64 " has no notifications for step %d;"
+                 " deactivating it", inc->id, pl->id, step);
+    rc = iris_db_exec(e->db, 0,
+                      "UPDATE incident SET active = 0, updated = UTC_TIMESTAMP()"
+                      " WHERE id = ? AND current_step = ? AND active = 1",
+                      p, 2, &info, err);
+    if (rc == IRIS_OK && info.affected_rows != 1)
+      rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 " changed under us", inc->id);
+    *deactivated = rc == IRIS_OK;
+    return rc;
+  }
+  {
+    struct iris_db_param p[] = {IRIS_DB_I64(step), IRIS_DB_I64(inc->id),
+                                IRIS_DB_I64(inc->current_step)};
+    rc = iris_db_exec(e->db, 0,
                       "UPDATE incident SET current_step = ?, updated = UTC_TIMESTAMP()"
                       " WHERE id = ? AND current_step = ? AND active = 1",
                       p, 3, &info, err);
     if (rc == IRIS_OK && info.affected_rows != 1)
-      rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 " changed under us", incident);
-    for (i = 0; i < n && rc == IRIS_OK; i++)
-      rc = create_messages(db, &ns[i], created, err);
-    if (rc == IRIS_OK && step == 1 && guard_step == 0 && tracking)
-      rc = add_tracking(db, incident, tracking, err);
+      rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 " changed under us", inc->id);
   }
-  iris_free(ns);
-  if (rc == IRIS_OK)
-    rc = iris_db_commit(db, err);
-  else
-    (void)iris_db_rollback(db, NULL);
+  for (i = 0; i < pl->npns && rc == IRIS_OK; i++) {
+    const struct pn *x = &pl->pns[i];
+    struct round one = {0};
+    if (x->step != step)
+      continue;
+    one.first_id = r->first_id;
+    rc = create_round(e, inc, pl, x, &one, err);
+    if (rc == IRIS_OK)
+      rc = save_row(e, inc, x, -1, &one, err);
+    r->first_id = one.first_id;
+    r->paged += one.paged;
+    st->lookup_failures += one.lookup_failed;
+  }
+  if (rc == IRIS_OK && step == 1 && inc->current_step == 0)
+    rc = add_tracking(e, inc, pl, tracking, err);
   return rc;
 }
 
-static int new_incidents(struct iris_db *db, struct iris_escalate_stats *st, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(BATCH_LIMIT)};
-  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                         "SELECT id, plan_id FROM incident WHERE current_step = 0 AND active = 1"
-                         " ORDER BY id LIMIT ?",
-                         p, 1, &rows, err);
-  while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
-    int64_t id = 0, plan = 0;
-    struct iris_err ierr = {0};
-    int created = 0, tracking = 0, irc;
-    if ((rc = iris_db_get_i64(rows, 0, &id, err)) || (rc = iris_db_get_i64(rows, 1, &plan, err)))
-      break;
-    irc = enter_step(db, id, plan, 1, 0, &created, &tracking, &ierr);
-    if (irc == IRIS_ENOMEM) {
-      rc = iris_err_set(err, irc, "%s", ierr.msg);
-      break;
-    }
-    if (irc) {
-      st->failed_incidents++;
-      IRIS_LOG_ERR("incident %" PRId64 ": %s (retried next tick)", id, ierr.msg);
-      continue;
-    }
-    st->new_incidents++;
-    st->messages += created;
+/* Begin a fenced transaction. */
+static int begin(struct iris_escalate *e, struct iris_err *err) {
+  int rc = iris_db_begin(e->db, err);
+  if (rc == IRIS_OK && (rc = iris_lease_check(e->db, e->fence, err)) != IRIS_OK)
+    (void)iris_db_rollback(e->db, NULL);
+  return rc;
+}
+
+static int finish(struct iris_escalate *e, int rc, struct iris_err *err) {
+  if (rc == IRIS_OK)
+    return iris_db_commit(e->db, err);
+  (void)iris_db_rollback(e->db, NULL);
+  return rc;
+}
+
+/* What stops a whole pass (rather than one incident): memory, the lease, the connection. */
+static int fatal(int rc) { return rc == IRIS_ENOMEM || rc == IRIS_ECONN || rc == IRIS_EFENCED; }
+
+static int new_incident(struct iris_escalate *e, struct incident *inc,
+                        struct iris_escalate_stats *st, struct iris_err *err) {
+  struct plan *pl = NULL;
+  struct round r = {0};
+  int deactivated = 0, tracking = 0;
+  int rc = get_plan(e, inc->plan_id, &pl, err);
+  if (rc)
+    return rc;
+  rc = begin(e, err);
+  if (rc)
+    return rc;
+  rc = enter_step(e, inc, pl, 1, &r, &deactivated, &tracking, st, err);
+  if (rc == IRIS_OK)
+    rc = add_markers(e, inc, r.first_id, err);
+  rc = finish(e, rc, err);
+  if (rc == IRIS_OK) {
+    st->new_incidents += !deactivated;
+    st->deactivated += deactivated;
+    st->messages += r.paged;
     st->tracking += tracking;
   }
-  iris_db_rows_free(rows);
   return rc;
 }
 
-static int repeats_and_escalations(struct iris_db *db, struct iris_escalate_stats *st,
-                                   struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  int64_t last_escalated = 0;
-  int rc = iris_db_query(
-      db, IRIS_DB_IDEMPOTENT,
-      "SELECT x.incident_id, x.pn_id, MAX(x.cnt), TIMESTAMPDIFF(SECOND, MAX(x.latest),"
-      " UTC_TIMESTAMP()), pn.repeat, pn.wait, pn.step, i.current_step, p.step_count, i.plan_id"
-      " FROM (SELECT m.incident_id, m.plan_notification_id pn_id, m.target_id, COUNT(*) cnt,"
-      "  MAX(m.created) latest FROM message m JOIN incident i ON i.id = m.incident_id"
-      "  WHERE i.active = 1 AND m.plan_notification_id IS NOT NULL"
-      "  GROUP BY m.incident_id, m.plan_notification_id, m.target_id) x"
-      " JOIN plan_notification pn ON pn.id = x.pn_id JOIN incident i ON i.id = x.incident_id"
-      " JOIN plan p ON p.id = i.plan_id"
-      " GROUP BY x.incident_id, x.pn_id, pn.repeat, pn.wait, pn.step, i.current_step,"
-      "  p.step_count, i.plan_id ORDER BY x.incident_id",
-      NULL, 0, &rows, err);
-  while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
-    int64_t v[10];
-    size_t k;
-    struct iris_err ierr = {0};
-    int created = 0, irc = IRIS_OK;
-    for (k = 0; k < 10 && rc == IRIS_OK; k++)
-      rc = iris_db_get_i64(rows, k, &v[k], err);
+static int past_deadline(int64_t deadline_ms) {
+  return deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms;
+}
+
+static int new_incidents(struct iris_escalate *e, int64_t deadline_ms,
+                         struct iris_escalate_stats *st, struct iris_err *err) {
+  int64_t after = 0;
+  int rc = IRIS_OK;
+  size_t got = PAGE;
+  while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms)) {
+    struct iris_db_rows *rows = NULL;
+    struct iris_db_param p[] = {IRIS_DB_I64(after), IRIS_DB_I64(PAGE)};
+    struct incident *list = NULL;
+    char **apps = NULL; /* owned application names, parallel to list */
+    size_t i;
+    rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                       "SELECT i.id, i.plan_id, i.application_id, a.name FROM incident i"
+                       " JOIN application a ON a.id = i.application_id"
+                       " WHERE i.current_step = 0 AND i.active = 1 AND i.id > ? ORDER BY i.id LIMIT ?",
+                       p, 2, &rows, err);
     if (rc)
       break;
-    /* v: incident, notification, rounds, age, repeat, wait, step, current, step_count, plan */
-    if (v[3] <= v[5])
-      continue; /* its wait has not passed */
-    if (v[2] < v[4] + 1) {
-      struct notif *ns = NULL;
-      size_t n = 0;
-      irc = iris_db_begin(db, &ierr);
-      if (irc == IRIS_OK)
-        irc = notifications(db, v[0], v[1], 0, &ns, &n, &ierr);
-      if (irc == IRIS_OK && n == 1)
-        irc = create_messages(db, &ns[0], &created, &ierr);
-      iris_free(ns);
-      if (irc == IRIS_OK)
-        irc = iris_db_commit(db, &ierr);
-      else
-        (void)iris_db_rollback(db, NULL);
-      if (irc == IRIS_OK) {
-        st->repeats++;
-        st->messages += created;
-      }
-    } else if (v[6] == v[7] && v[7] < v[8] && v[0] != last_escalated) {
-      irc = enter_step(db, v[0], v[9], (int)v[7] + 1, (int)v[7], &created, NULL, &ierr);
-      if (irc == IRIS_OK) {
-        st->escalations++;
-        st->messages += created;
-        last_escalated = v[0]; /* one step per incident per tick */
+    got = iris_db_rows_count(rows);
+    list = iris_calloc(got + 1, sizeof *list);
+    apps = iris_calloc(got + 1, sizeof *apps);
+    if (!list || !apps)
+      rc = iris_err_set(err, IRIS_ENOMEM, "escalate: new incidents");
+    for (i = 0; rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW; i++) {
+      if ((rc = iris_db_get_i64(rows, 0, &list[i].id, err)) ||
+          (rc = iris_db_get_i64(rows, 1, &list[i].plan_id, err)) ||
+          (rc = iris_db_get_i64(rows, 2, &list[i].application_id, err)))
+        break;
+      rc = dup_str(rows, 3, &apps[i], err);
+      list[i].application = apps[i];
+    }
+    iris_db_rows_free(rows);
+    for (i = 0; i < got && rc == IRIS_OK && !past_deadline(deadline_ms); i++) {
+      struct iris_err ierr = {0};
+      int irc = new_incident(e, &list[i], st, &ierr);
+      after = list[i].id;
+      if (fatal(irc))
+        rc = iris_err_set(err, irc, "%s", ierr.msg);
+      else if (irc) {
+        st->failed_incidents++;
+        IRIS_LOG_ERR("incident %" PRId64 ": %s (retried next tick)", list[i].id, ierr.msg);
       }
     }
-    if (irc == IRIS_ENOMEM) {
-      rc = iris_err_set(err, irc, "%s", ierr.msg);
+    for (i = 0; apps && i < got; i++)
+      iris_free(apps[i]);
+    iris_free(apps);
+    iris_free(list);
+  }
+  return rc;
+}
+
+/* ---- due rows ------------------------------------------------------------------------------- */
+
+struct due {
+  struct incident inc;
+  int64_t pn_id;
+  int step, rounds, active, step_count;
+  int skip; /* read before its incident changed in this pass */
+  char state[16];
+};
+
+static const struct pn *find_pn(const struct plan *pl, int64_t id) {
+  size_t i;
+  for (i = 0; i < pl->npns; i++)
+    if (pl->pns[i].id == id)
+      return &pl->pns[i];
+  return NULL;
+}
+
+static int finish_rows(struct iris_escalate *e, int64_t incident, int64_t pn, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_I64(incident), IRIS_DB_I64(pn), IRIS_DB_I64(pn)};
+  return iris_db_exec(e->db, 0,
+                      "UPDATE sender_escalation SET state = 'finished', due_at = NULL,"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE incident_id = ?"
+                      " AND (? = 0 OR plan_notification_id = ?)",
+                      p, 3, NULL, err);
+}
+
+/* Due again in `seconds` (< 0: not scheduled; another row of the step will act). */
+static int reschedule(struct iris_escalate *e, int64_t incident, int64_t pn, int64_t seconds,
+                      struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_I64(seconds), IRIS_DB_I64(seconds), IRIS_DB_I64(incident),
+                              IRIS_DB_I64(pn)};
+  return iris_db_exec(e->db, 0,
+                      "UPDATE sender_escalation SET due_at = IF(? < 0, NULL,"
+                      " UTC_TIMESTAMP(3) + INTERVAL GREATEST(?, 1) SECOND),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE incident_id = ? AND plan_notification_id = ?",
+                      p, 4, NULL, err);
+}
+
+/* The last step's row `d` ran out: deactivate the incident if the whole step is over. */
+static int try_deactivate(struct iris_escalate *e, const struct due *d, int *done,
+                          struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  int64_t open_rows = 0, unsettled = 0, wait_left = 0;
+  int rc;
+  struct iris_db_param p[] = {IRIS_DB_I64(d->inc.id), IRIS_DB_I64(d->step)};
+  *done = 0;
+  /* Other notifications of the step still repeating, or waiting out their last wait. */
+  rc = iris_db_query_one(e->db, 0,
+                         "SELECT COUNT(*) FROM sender_escalation WHERE incident_id = ? AND step = ?"
+                         " AND (state = 'repeating' OR due_at > UTC_TIMESTAMP(3))",
+                         p, 2, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 0, &open_rows, err);
+  iris_db_rows_free(rows);
+  rows = NULL;
+  if (rc)
+    return rc;
+  if (open_rows > 0) /* the last of them to run out checks again */
+    return reschedule(e, d->inc.id, d->pn_id, -1, err);
+  /* Every message of the step settled, and each notification's wait passed since its last
+   * message was sent (Iris measured the final wait from the sent time). */
+  rc = iris_db_query_one(e->db, 0,
+                         "SELECT CAST(IFNULL(SUM(x.unsettled), 0) AS SIGNED),"
+                         " CAST(IFNULL(MAX(x.wait_left), 0) AS SIGNED) FROM"
+                         " (SELECT SUM(m.active = 1 AND m.sent IS NULL"
+                         "   AND IFNULL(q.state, 'pending') <> 'done') unsettled,"
+                         "  TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), MAX(m.sent)) + MAX(s.wait_s)"
+                         "  wait_left FROM sender_escalation s JOIN message m"
+                         "  ON m.incident_id = s.incident_id AND m.plan_notification_id ="
+                         "  s.plan_notification_id LEFT JOIN sender_enqueue q ON q.message_id = m.id"
+                         "  WHERE s.incident_id = ? AND s.step = ?"
+                         "  GROUP BY s.plan_notification_id) x",
+                         p, 2, &rows, err);
+  if (rc == IRIS_OK && (rc = iris_db_get_i64(rows, 0, &unsettled, err)) == IRIS_OK &&
+      !iris_db_is_null(rows, 1))
+    rc = iris_db_get_i64(rows, 1, &wait_left, err);
+  iris_db_rows_free(rows);
+  if (rc)
+    return rc;
+  if (unsettled > 0)
+    return reschedule(e, d->inc.id, d->pn_id, RECHECK_S, err);
+  if (wait_left > 0)
+    return reschedule(e, d->inc.id, d->pn_id, wait_left, err);
+  {
+    struct iris_db_exec_info info = {0};
+    struct iris_db_param q[] = {IRIS_DB_I64(d->inc.id), IRIS_DB_I64(d->step)};
+    rc = iris_db_exec(e->db, 0,
+                      "UPDATE incident SET active = 0, updated = UTC_TIMESTAMP()"
+                      " WHERE id = ? AND current_step = ? AND active = 1",
+                      q, 2, &info, err);
+    *done = rc == IRIS_OK && info.affected_rows == 1;
+  }
+  if (rc == IRIS_OK)
+    rc = finish_rows(e, d->inc.id, 0, err);
+  return rc;
+}
+
+static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_escalate_stats *st,
+                      struct iris_err *err) {
+  struct plan *pl = NULL;
+  const struct pn *n;
+  struct round r = {0};
+  int rc;
+  if (!d->active) { /* claimed, resolved or deactivated meanwhile */
+    rc = begin(e, err);
+    if (rc == IRIS_OK)
+      rc = finish_rows(e, d->inc.id, 0, err);
+    return finish(e, rc, err);
+  }
+  rc = get_plan(e, d->inc.plan_id, &pl, err);
+  if (rc)
+    return rc;
+  n = find_pn(pl, d->pn_id);
+  rc = begin(e, err);
+  if (rc)
+    return rc;
+  if (!n) {
+    rc = finish_rows(e, d->inc.id, d->pn_id, err);
+  } else if (strcmp(d->state, "repeating") == 0) {
+    rc = create_round(e, &d->inc, pl, n, &r, err);
+    if (rc == IRIS_OK)
+      rc = save_row(e, &d->inc, n, d->rounds, &r, err);
+    if (rc == IRIS_OK)
+      rc = add_markers(e, &d->inc, r.first_id, err);
+    if (rc == IRIS_OK) {
+      st->repeats += r.counted;
+      st->messages += r.paged;
+      st->lookup_failures += r.lookup_failed;
+    }
+  } else if (d->step != d->inc.current_step) {
+    rc = finish_rows(e, d->inc.id, d->pn_id, err); /* its step is behind the incident */
+  } else if (d->step < d->step_count) {
+    int deactivated = 0, tracking = 0;
+    rc = finish_rows(e, d->inc.id, d->pn_id, err);
+    if (rc == IRIS_OK)
+      rc = enter_step(e, &d->inc, pl, d->step + 1, &r, &deactivated, &tracking, st, err);
+    if (rc == IRIS_OK)
+      rc = add_markers(e, &d->inc, r.first_id, err);
+    if (rc == IRIS_OK) {
+      st->escalations += !deactivated;
+      st->deactivated += deactivated;
+      st->messages += r.paged;
+    }
+  } else {
+    int done = 0;
+    rc = try_deactivate(e, d, &done, err);
+    if (rc == IRIS_OK)
+      st->deactivated += done;
+  }
+  return finish(e, rc, err);
+}
+
+static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
+                    struct iris_err *err) {
+  int rc = IRIS_OK;
+  size_t got = PAGE, i;
+  int passes = 0;
+  /* Each pass handles what is due now; rows it reschedules are due later, so the loop ends. */
+  while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms) && passes++ < 100) {
+    struct iris_db_rows *rows = NULL;
+    struct iris_db_param p[] = {IRIS_DB_I64(PAGE)};
+    struct due *list = NULL;
+    size_t handled = 0;
+    rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                       "SELECT s.incident_id, s.plan_notification_id, s.step, s.rounds, s.state,"
+                       " i.active, i.current_step, i.plan_id, i.application_id, p.step_count"
+                       " FROM sender_escalation s JOIN incident i ON i.id = s.incident_id"
+                       " JOIN plan p ON p.id = i.plan_id WHERE s.due_at <= UTC_TIMESTAMP(3)"
+                       " ORDER BY s.due_at LIMIT ?",
+                       p, 1, &rows, err);
+    if (rc)
       break;
+    got = iris_db_rows_count(rows);
+    list = iris_calloc(got + 1, sizeof *list);
+    if (!list)
+      rc = iris_err_set(err, IRIS_ENOMEM, "escalate: due rows");
+    for (i = 0; rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW; i++) {
+      struct due *d = &list[i];
+      const char *state = NULL;
+      if ((rc = iris_db_get_i64(rows, 0, &d->inc.id, err)) ||
+          (rc = iris_db_get_i64(rows, 1, &d->pn_id, err)) || (rc = get_int(rows, 2, &d->step, err)) ||
+          (rc = get_int(rows, 3, &d->rounds, err)) ||
+          (rc = iris_db_get_str(rows, 4, &state, NULL, err)) ||
+          (rc = get_int(rows, 5, &d->active, err)) ||
+          (rc = get_int(rows, 6, &d->inc.current_step, err)) ||
+          (rc = iris_db_get_i64(rows, 7, &d->inc.plan_id, err)) ||
+          (rc = iris_db_get_i64(rows, 8, &d->inc.application_id, err)) ||
+          (rc = get_int(rows, 9, &d->step_count, err)))
+        break;
+      snprintf(d->state, sizeof d->state, "%s", state);
     }
-    if (irc) {
-      st->failed_incidents++;
-      IRIS_LOG_ERR("incident %" PRId64 ": %s (retried next tick)", v[0], ierr.msg);
+    iris_db_rows_free(rows);
+    for (i = 0; i < got && rc == IRIS_OK && !past_deadline(deadline_ms); i++) {
+      struct iris_err ierr = {0};
+      int irc;
+      size_t k;
+      if (list[i].skip)
+        continue;
+      irc = handle_due(e, &list[i], st, &ierr);
+      handled++;
+      /* Later rows of this incident were read before it changed: read them again next pass. */
+      for (k = i + 1; k < got; k++)
+        list[k].skip |= list[k].inc.id == list[i].inc.id;
+      if (fatal(irc))
+        rc = iris_err_set(err, irc, "%s", ierr.msg);
+      else if (irc) {
+        struct iris_err rerr = {0};
+        st->failed_incidents++;
+        IRIS_LOG_ERR("incident %" PRId64 ", notification %" PRId64 ": %s (retried in %d s)",
+                     list[i].inc.id, list[i].pn_id, ierr.msg, RETRY_LOOKUP_S);
+        if (reschedule(e, list[i].inc.id, list[i].pn_id, RETRY_LOOKUP_S, &rerr))
+          IRIS_LOG_ERR("incident %" PRId64 ": %s", list[i].inc.id, rerr.msg);
+      }
     }
+    iris_free(list);
+    if (!handled)
+      break;
+  }
+  return rc;
+}
+
+/* ---- adoption -------------------------------------------------------------------------------- */
+
+/* Incidents that reached a step before sender_escalation existed get their rows from their
+ * messages: rounds = the most messages any target got, the last round = the latest message;
+ * a notification of the current step that never paged anyone counts as run out. */
+static int adopt_page(struct iris_escalate *e, int64_t *after, size_t *got,
+                      struct iris_escalate_stats *st, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param lim[] = {IRIS_DB_I64(*after), IRIS_DB_I64(PAGE)};
+  int rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
+                         "SELECT i.id FROM incident i WHERE i.active = 1 AND i.current_step > 0"
+                         " AND i.id > ? AND NOT EXISTS (SELECT 1 FROM sender_escalation s"
+                         " WHERE s.incident_id = i.id) ORDER BY i.id LIMIT ?",
+                         lim, 2, &rows, err);
+  *got = rc == IRIS_OK ? iris_db_rows_count(rows) : 0;
+  while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
+    int64_t id = 0;
+    struct iris_err ierr = {0};
+    int irc;
+    if ((rc = iris_db_get_i64(rows, 0, &id, err)))
+      break;
+    *after = id;
+    irc = begin(e, &ierr);
+    if (irc == IRIS_OK) {
+      struct iris_db_param p[] = {IRIS_DB_I64(id), IRIS_DB_I64(id)};
+      irc = iris_db_exec(
+          e->db, 0,
+          "INSERT IGNORE INTO sender_escalation (incident_id, plan_notification_id, step, rounds,"
+          " max_rounds, wait_s, state, last_round_at, due_at, messages)"
+          " SELECT i.id, pn.id, pn.step, LEAST(IFNULL(r.rounds, pn.repeat + 1), pn.repeat + 1),"
+          " pn.repeat + 1, pn.wait,"
+          " IF(IFNULL(r.rounds, pn.repeat + 1) < pn.repeat + 1, 'repeating',"
+          "  IF(pn.step = i.current_step, 'exhausted', 'finished')),"
+          " IFNULL(r.latest, IFNULL(i.updated, i.created)),"
+          " IF(IFNULL(r.rounds, pn.repeat + 1) >= pn.repeat + 1 AND pn.step <> i.current_step, NULL,"
+          "  IFNULL(r.latest, IFNULL(i.updated, i.created)) + INTERVAL pn.wait SECOND),"
+          " IFNULL(r.msgs, 0)"
+          " FROM incident i JOIN plan_notification pn ON pn.plan_id = i.plan_id"
+          "  AND pn.step <= i.current_step"
+          " LEFT JOIN (SELECT x.pn_id, MAX(x.cnt) rounds, MAX(x.latest) latest, SUM(x.cnt) msgs"
+          "  FROM (SELECT plan_notification_id pn_id, target_id, COUNT(*) cnt, MAX(created) latest"
+          "   FROM message WHERE incident_id = ? AND plan_notification_id IS NOT NULL"
+          "   GROUP BY plan_notification_id, target_id) x GROUP BY x.pn_id) r ON r.pn_id = pn.id"
+          " WHERE i.id = ? AND i.active = 1",
+          p, 2, NULL, &ierr);
+    }
+    irc = finish(e, irc, &ierr);
+    if (irc == IRIS_OK)
+      st->adopted++;
+    else if (fatal(irc))
+      rc = iris_err_set(err, irc, "%s", ierr.msg);
+    else
+      IRIS_LOG_ERR("incident %" PRId64 ": adopting its escalation state: %s", id, ierr.msg);
   }
   iris_db_rows_free(rows);
   return rc;
 }
 
-static int deactivate(struct iris_db *db, struct iris_escalate_stats *st, struct iris_err *err) {
-  struct iris_db_exec_info info = {0};
-  /* Final step, every final-step notification has sent all its rounds to every target, none
-   * of those messages is still unsent, and the last wait after the last send has passed. */
-  int rc = iris_db_exec(
-      db, 0,
-      "UPDATE incident i JOIN plan p ON p.id = i.plan_id SET i.active = 0"
-      " WHERE i.active = 1 AND i.current_step = p.step_count AND i.current_step > 0"
-      " AND NOT EXISTS (SELECT 1 FROM plan_notification pn WHERE pn.plan_id = i.plan_id"
-      "  AND pn.step = i.current_step AND (pn.repeat + 1 > (SELECT IFNULL(MIN(c.cnt), 0) FROM"
-      "   (SELECT m.incident_id, m.plan_notification_id, m.target_id, COUNT(*) cnt FROM message m"
-      "    GROUP BY m.incident_id, m.plan_notification_id, m.target_id) c"
-      "   WHERE c.incident_id = i.id AND c.plan_notification_id = pn.id)"
-      "  OR EXISTS (SELECT 1 FROM message m WHERE m.incident_id = i.id"
-      "   AND m.plan_notification_id = pn.id AND (m.sent IS NULL AND m.active = 1"
-      "    OR m.sent > UTC_TIMESTAMP() - INTERVAL pn.wait SECOND))))",
-      NULL, 0, &info, err);
-  if (rc == IRIS_OK)
-    st->deactivated += (int)info.affected_rows;
+static int adopt(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
+                 struct iris_err *err) {
+  int64_t after = 0;
+  size_t got = PAGE;
+  int rc = IRIS_OK;
+  while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms))
+    rc = adopt_page(e, &after, &got, st, err);
   return rc;
 }
 
-int iris_escalate_tick(struct iris_db *db, struct iris_escalate_stats *st, struct iris_err *err) {
-  int rc;
+int iris_escalate_tick(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
+                       struct iris_err *err) {
+  int rc = IRIS_OK;
   memset(st, 0, sizeof *st);
-  rc = new_incidents(db, st, err);
+  free_who(e); /* lookups are fresh every tick (Iris: every loop) */
+  if (e->low_priority < 0) {
+    struct iris_db_rows *rows = NULL;
+    rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT, "SELECT id FROM priority WHERE name = 'low'",
+                       NULL, 0, &rows, err);
+    e->low_priority = 0;
+    if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW &&
+        iris_db_get_i64(rows, 0, &e->low_priority, err) != IRIS_OK)
+      e->low_priority = 0;
+    iris_db_rows_free(rows);
+    if (rc) {
+      e->low_priority = -1;
+      return rc;
+    }
+  }
+  if (!e->adopted) {
+    rc = adopt(e, deadline_ms, st, err);
+    e->adopted = rc == IRIS_OK;
+  }
   if (rc == IRIS_OK)
-    rc = repeats_and_escalations(db, st, err);
+    rc = new_incidents(e, deadline_ms, st, err);
   if (rc == IRIS_OK)
-    rc = deactivate(db, st, err);
+    rc = due_rows(e, deadline_ms, st, err);
   return rc;
 }

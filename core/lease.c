@@ -44,3 +44,22 @@ int iris_lease_release(struct iris_db *db, const char *name, const char *owner,
                       " updated_at = UTC_TIMESTAMP(3) WHERE name = ? AND owner = ?",
                       p, 2, NULL, err);
 }
+
+int iris_lease_check(struct iris_db *db, const struct iris_lease_fence *f, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  int rc;
+  if (!f)
+    return IRIS_OK;
+  {
+    struct iris_db_param p[] = {IRIS_DB_STR(f->name), IRIS_DB_STR(f->owner), IRIS_DB_I64(f->token)};
+    rc = iris_db_query(db, 0,
+                       "SELECT 1 FROM sender_lease WHERE name = ? AND owner = ? AND token = ?"
+                       " LOCK IN SHARE MODE",
+                       p, 3, &rows, err);
+  }
+  if (rc == IRIS_OK && iris_db_rows_count(rows) != 1)
+    rc = iris_err_set(err, IRIS_EFENCED, "lease %s: no longer held by %s (token %lld)", f->name,
+                      f->owner, (long long)f->token);
+  iris_db_rows_free(rows);
+  return rc;
+}

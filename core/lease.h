@@ -17,6 +17,20 @@
  * *token (may be NULL) gets the fencing token, which grows on every change of holder. */
 int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, int seconds,
                        int *held, int64_t *token, struct iris_err *err) IRIS_WARN_UNUSED;
+/* What a holder's writes are fenced with: the lease name, the holder and the token it got. */
+struct iris_lease_fence {
+  const char *name;  /* borrowed */
+  const char *owner; /* borrowed */
+  int64_t token;
+};
+
+/* Inside a transaction: confirm `f` still holds its lease and keep it so until the
+ * transaction ends (a shared lock on the lease row: a coordinator taking the lease over
+ * waits for this transaction, and every later check by the old holder fails). IRIS_EFENCED
+ * when the lease moved on — roll back and stop. `f` NULL: nothing to check, IRIS_OK. */
+int iris_lease_check(struct iris_db *db, const struct iris_lease_fence *f,
+                     struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Give it back (only if `owner` holds it). */
 int iris_lease_release(struct iris_db *db, const char *name, const char *owner,
                        struct iris_err *err) IRIS_WARN_UNUSED;
