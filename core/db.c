@@ -73,7 +73,7 @@ struct iris_db_param iris_db_param_str(const char *s) {
   if (s) {
     p.type = IRIS_DB_T_TEXT;
     p.s = s;
-    p.n = strlen(s);
+    p.n = IRIS_DB_NTS;
   }
   return p;
 }
@@ -534,7 +534,10 @@ static int bind_params(struct iris_db *db, MYSQL_STMT *stmt, const char *sql,
     case IRIS_DB_T_TEXT:
       binds[i].buffer_type = MYSQL_TYPE_STRING;
       binds[i].buffer = (void *)(params[i].s ? params[i].s : "");
-      binds[i].buffer_length = (unsigned long)params[i].n;
+      if (params[i].n != IRIS_DB_NTS)
+        binds[i].buffer_length = (unsigned long)params[i].n;
+      else
+        binds[i].buffer_length = params[i].s ? (unsigned long)strlen(params[i].s) : 0;
       break;
     default:
       return iris_err_set(err, IRIS_EINVAL, "db: parameter %zu has an unknown type", i + 1);

@@ -81,12 +81,14 @@ struct iris_db_param {
   int64_t i;
   double d;
   const char *s;
-  size_t n;
+  size_t n; /* bytes of s, or IRIS_DB_NTS: measured when the statement runs */
 };
+#define IRIS_DB_NTS ((size_t)-1)
 #define IRIS_DB_NULL ((struct iris_db_param){.type = IRIS_DB_T_NULL})
 #define IRIS_DB_I64(v) ((struct iris_db_param){.type = IRIS_DB_T_I64, .i = (int64_t)(v)})
 #define IRIS_DB_DOUBLE(v) ((struct iris_db_param){.type = IRIS_DB_T_DOUBLE, .d = (double)(v)})
-/* NUL-terminated text; a NULL pointer binds SQL NULL. */
+/* NUL-terminated text; a NULL pointer binds SQL NULL. The length is taken when the statement
+ * runs, so a parameter array may be declared before its buffers are filled. */
 #define IRIS_DB_STR(v) iris_db_param_str(v)
 /* n bytes of text or binary data. */
 #define IRIS_DB_BYTES(p, len) \
