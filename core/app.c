@@ -51,9 +51,39 @@ int iris_app_db_opts(const struct iris_config *cfg, struct iris_db_opts *o, stru
   return IRIS_OK;
 }
 
+int iris_app_oncall_opts(const struct iris_config *cfg, struct iris_oncall_opts *o,
+                         struct iris_err *err) {
+  int64_t timeout = 10000, cache = 60;
+  int rc;
+
+  memset(o, 0, sizeof *o);
+  rc = iris_config_str_or(cfg, "oncall.api", NULL, &o->api, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "oncall.app", NULL, &o->app, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "oncall.key", NULL, &o->key, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(cfg, "oncall.timeout_ms", 10000, 1, 300000, &timeout, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(cfg, "oncall.cache_seconds", 60, 0, 3600, &cache, err);
+  if (rc)
+    return rc;
+  if (o->api && strncmp(o->api, "http://", 7) != 0 && strncmp(o->api, "https://", 8) != 0)
+    return iris_err_set(err, IRIS_ECONFIG,
+                        "config: key 'oncall.api' must be an http(s) URL, got \"%.80s\"", o->api);
+  if ((o->app && o->app[0]) != (o->key && o->key[0]))
+    return iris_err_set(err, IRIS_ECONFIG,
+                        "config: keys 'oncall.app' and 'oncall.key' go together (only '%s' is set)",
+                        o->app && o->app[0] ? "oncall.app" : "oncall.key");
+  o->timeout_ms = (long)timeout;
+  o->cache_seconds = (long)cache;
+  return IRIS_OK;
+}
+
 void iris_app_cleanup(struct iris_app *app) {
   if (!app)
     return;
+  iris_oncall_free(app->oncall);
   iris_metrics_free(app->metrics);
   iris_sqs_free(app->sqs);
   iris_db_close(app->db);
@@ -66,6 +96,7 @@ void iris_app_cleanup(struct iris_app *app) {
 int iris_app_init(struct iris_app *app, const char *function, unsigned int needs,
                   struct iris_err *err) {
   struct iris_db_opts db;
+  struct iris_oncall_opts oncall;
   const char *level = NULL, *ns = NULL;
   enum iris_log_level lv;
   int rc;
@@ -99,6 +130,12 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
     rc = iris_config_str_or(app->cfg, "metrics.namespace", "Iris", &ns, err);
   if (rc == IRIS_OK)
     rc = iris_metrics_new(ns, function, NULL, &app->metrics, err);
+  if (rc == IRIS_OK)
+    rc = iris_app_oncall_opts(app->cfg, &oncall, err);
+  if (rc == IRIS_OK && oncall.api) {
+    oncall.metrics = app->metrics;
+    rc = iris_oncall_new(&oncall, &app->oncall, err);
+  }
   if (rc == IRIS_OK && (needs & IRIS_APP_DB)) {
     rc = iris_app_db_opts(app->cfg, &db, err);
     if (rc == IRIS_OK)

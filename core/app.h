@@ -1,9 +1,10 @@
 /*
  * app.h — start-up of a function process: configuration, credentials, secrets, database,
- * SQS and metrics, built from one configuration the same way for every bootstrap.
+ * SQS, metrics and the Oncall client, built from one configuration the same way for every
+ * bootstrap.
  *
- * Layer: core, the top of the plumbing (config, secrets, aws, db, sqs, metrics, log); called
- * only by the lambda/ main()s and tools, so each main() stays a few lines. Everything is
+ * Layer: core, the top of the plumbing (config, secrets, aws, db, sqs, metrics, log, oncall);
+ * called only by the lambda/ main()s and tools, so each main() stays a few lines. Everything is
  * created eagerly at start-up so a bad configuration or an unreachable database is an init
  * error reported to Lambda, not a failure of the first page.
  */
@@ -15,6 +16,7 @@
 #include "db.h"
 #include "err.h"
 #include "metrics.h"
+#include "oncall.h"
 #include "secrets.h"
 #include "sqs.h"
 
@@ -26,6 +28,8 @@ struct iris_app {
   struct iris_db *db;           /* owned; NULL unless IRIS_APP_DB */
   struct iris_sqs *sqs;         /* owned; NULL unless IRIS_APP_SQS */
   struct iris_metrics *metrics; /* owned */
+  struct iris_oncall *oncall;   /* owned; NULL unless oncall.api is configured (no network
+                                   at start-up: the first role lookup connects) */
 };
 
 #define IRIS_APP_DB 1u
@@ -39,6 +43,13 @@ struct iris_app {
 int iris_app_init(struct iris_app *app, const char *function, unsigned int needs,
                   struct iris_err *err) IRIS_WARN_UNUSED;
 void iris_app_cleanup(struct iris_app *app);
+
+/* Fill Oncall client options from the `oncall` section (strings borrowed from cfg; metrics
+ * left NULL). opts->api is NULL when oncall.api is absent: no client then. IRIS_ECONFIG names
+ * the key: api not an http(s) URL, app without key or key without app, a number out of range
+ * (timeout_ms 1-300000, cache_seconds 0-3600). */
+int iris_app_oncall_opts(const struct iris_config *cfg, struct iris_oncall_opts *opts,
+                         struct iris_err *err) IRIS_WARN_UNUSED;
 
 /* Fill database options from the `db` section (strings borrowed from cfg). */
 int iris_app_db_opts(const struct iris_config *cfg, struct iris_db_opts *opts,

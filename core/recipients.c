@@ -1,9 +1,19 @@
-/* recipients.c — role lookups from Iris's tables (see recipients.h). */
+/* recipients.c — role lookups from Iris's tables or through Oncall (see recipients.h). */
 #include "recipients.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "oncall.h"
+
+/* Names checked against the target table per query: a fixed count keeps it one prepared
+ * statement; unused slots bind NULL, which matches nothing. */
+#define ACTIVE_CHUNK 16
+#define ACTIVE_USERS_SQL                                                                      \
+  "SELECT t.name FROM target t JOIN target_type tt ON tt.id = t.type_id"                      \
+  " WHERE tt.name = 'user' AND t.active = 1"                                                  \
+  " AND t.name IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 void iris_recipients_cleanup(struct iris_recipients *r) {
   size_t i;
@@ -15,9 +25,71 @@ void iris_recipients_cleanup(struct iris_recipients *r) {
   memset(r, 0, sizeof *r);
 }
 
-int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
-                           const char *target, struct iris_recipients *out,
-                           struct iris_err *err) {
+/* Append a copy of name to out (whose array has room). */
+static int add_name(struct iris_recipients *out, const char *name, struct iris_err *err) {
+  out->names[out->n] = iris_strdup(name);
+  if (!out->names[out->n])
+    return iris_err_set(err, IRIS_ENOMEM, "recipients");
+  out->n++;
+  return IRIS_OK;
+}
+
+static int cmp_name(const void *key, const void *elem) {
+  return strcmp(key, *(const char *const *)elem);
+}
+
+/*
+ * Oncall's names for (role, target), kept only where they are active Iris users — Iris
+ * intersects every role lookup's answer with its active user targets. Oncall's list is
+ * sorted and unique already; the comparison is exact (the collation of the table would let
+ * "Ada" stand for "ada", which Iris's set intersection does not).
+ */
+static int from_oncall(struct iris_db *db, struct iris_oncall *oncall, const char *role,
+                       const char *target, struct iris_recipients *out, struct iris_err *err) {
+  const char *const *names = NULL;
+  struct iris_db_rows *rows = NULL;
+  unsigned char *keep = NULL;
+  size_t n = 0, i, k;
+  int rc;
+
+  rc = iris_oncall_get(oncall, role, target, &names, &n, err);
+  if (rc)
+    goto out;
+  out->names = iris_calloc(n + 1, sizeof *out->names);
+  keep = iris_calloc(n + 1, 1);
+  if (!out->names || !keep) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "recipients");
+    goto out;
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i += ACTIVE_CHUNK) {
+    struct iris_db_param p[ACTIVE_CHUNK];
+    size_t m = n - i < ACTIVE_CHUNK ? n - i : ACTIVE_CHUNK;
+    for (k = 0; k < ACTIVE_CHUNK; k++)
+      p[k] = k < m ? IRIS_DB_STR(names[i + k]) : IRIS_DB_NULL;
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, ACTIVE_USERS_SQL, p, ACTIVE_CHUNK, &rows, err);
+    while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+      const char *name, *const *hit;
+      rc = iris_db_get_str(rows, 0, &name, NULL, err);
+      hit = rc ? NULL : bsearch(name, names + i, m, sizeof *names, cmp_name);
+      if (hit)
+        keep[hit - names] = 1;
+    }
+    iris_db_rows_free(rows);
+    rows = NULL;
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++)
+    if (keep[i])
+      rc = add_name(out, names[i], err);
+out:
+  iris_db_rows_free(rows);
+  iris_free(keep);
+  if (rc)
+    iris_recipients_cleanup(out);
+  return rc;
+}
+
+static int from_tables(struct iris_db *db, const char *role, const char *target,
+                       struct iris_recipients *out, struct iris_err *err) {
   static const struct {
     const char *role, *sql;
   } roles[] = {
@@ -37,50 +109,53 @@ int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const
   size_t i, k;
   int rc;
 
-  memset(out, 0, sizeof *out);
-  (void)oncall; /* TODO(oncall): Oncall API lookups */
-  if (role && strncmp(role, "oncall", 6) == 0)
-    return iris_err_set(err, IRIS_EUNSUPPORTED,
-                        "role %s needs the Oncall API, which this sender does not query yet", role);
   for (k = 0; k < sizeof roles / sizeof roles[0]; k++)
     if (role && strcmp(role, roles[k].role) == 0)
       break;
-  if (k == sizeof roles / sizeof roles[0])
-    return iris_err_set(err, IRIS_EINVAL, "unknown role '%s'", role ? role : "");
-  {
-    struct iris_db_rows *exists = NULL;
-    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, "SELECT id FROM target WHERE name = ?", p, 1,
-                       &exists, err);
-    if (rc == IRIS_OK && iris_db_rows_count(exists) == 0)
-      rc = iris_err_set(err, IRIS_ENOTFOUND, "unknown target '%s'", target);
-    iris_db_rows_free(exists);
-    if (rc)
-      return rc;
+  if (k == sizeof roles / sizeof roles[0]) {
+    rc = iris_err_set(err, IRIS_EINVAL, "unknown role '%s'", role ? role : "");
+    goto out;
   }
-  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, roles[k].sql, p, 1, &rows, err);
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, "SELECT id FROM target WHERE name = ?", p, 1,
+                     &rows, err);
+  if (rc == IRIS_OK && iris_db_rows_count(rows) == 0)
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "unknown target '%s'", target);
+  iris_db_rows_free(rows);
+  rows = NULL;
+  if (rc == IRIS_OK)
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, roles[k].sql, p, 1, &rows, err);
   if (rc)
-    return rc;
+    goto out;
   out->names = iris_calloc(iris_db_rows_count(rows) + 1, sizeof *out->names);
   if (!out->names) {
-    iris_db_rows_free(rows);
-    return iris_err_set(err, IRIS_ENOMEM, "recipients");
+    rc = iris_err_set(err, IRIS_ENOMEM, "recipients");
+    goto out;
   }
-  while (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
     const char *name;
     int dup = 0;
     rc = iris_db_get_str(rows, 0, &name, NULL, err);
     for (i = 0; rc == IRIS_OK && i < out->n && !dup; i++)
       dup = strcmp(out->names[i], name) == 0;
-    if (rc == IRIS_OK && !dup) {
-      out->names[out->n] = iris_strdup(name);
-      if (!out->names[out->n])
-        rc = iris_err_set(err, IRIS_ENOMEM, "recipients");
-      else
-        out->n++;
-    }
+    if (rc == IRIS_OK && !dup)
+      rc = add_name(out, name, err);
   }
+out:
   iris_db_rows_free(rows);
   if (rc)
     iris_recipients_cleanup(out);
   return rc;
+}
+
+int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
+                           const char *target, struct iris_recipients *out,
+                           struct iris_err *err) {
+  memset(out, 0, sizeof *out);
+  if (oncall && iris_oncall_serves_role(role))
+    return from_oncall(db, oncall, role, target, out, err);
+  if (!oncall && role && strncmp(role, "oncall", 6) == 0)
+    return iris_err_set(err, IRIS_EUNSUPPORTED,
+                        "role %s needs the Oncall API, which is not configured (config oncall.api)",
+                        role);
+  return from_tables(db, role, target, out, err);
 }

@@ -1,10 +1,17 @@
 /*
- * recipients.h — who a (role, target) names: Iris's role lookups from its own tables.
+ * recipients.h — who a (role, target) names: Iris's role lookups, from its own tables or
+ * through LinkedIn Oncall.
  *
- * Layer: core, above db; used by sender.c for out-of-band notifications (and, later, by the
- * coordinator's message creation). Roles: `user` (the user, if active), `team` (its active
- * members), `manager` (the team's manager), `mailing-list` (its active members). The on-call
- * roles need the Oncall API and are answered with IRIS_EUNSUPPORTED here.
+ * Layer: core, above db and oncall; used by sender.c for out-of-band notifications and by
+ * escalate.c for the coordinator's message creation.
+ *
+ * Without an Oncall client, from Iris's tables: `user` (the user, if active), `team` (its
+ * active members), `manager` (the team's manager), `mailing-list` (its active members); the
+ * on-call roles are IRIS_EUNSUPPORTED.
+ * With one (oncall.h), as Iris's `oncall` role lookup: `team`, `manager`, `director`,
+ * `oncall` and `oncall-<shift type>` come from Oncall, whose answer is cached there for a
+ * short time; `user` and `mailing-list` stay on the tables. Oncall's names are kept only
+ * where they are active user targets in Iris's `target` table (compared exactly).
  */
 #ifndef IRIS_RECIPIENTS_H
 #define IRIS_RECIPIENTS_H
@@ -14,17 +21,28 @@
 #include "db.h"
 #include "err.h"
 
+/* Caller-owned result; release with iris_recipients_cleanup. */
 struct iris_recipients {
-  char **names; /* owned user names, sorted, unique */
+  char **names; /* owned user names, sorted (strcmp for Oncall's, the table collation
+                   otherwise), unique */
   size_t n;
 };
 void iris_recipients_cleanup(struct iris_recipients *r);
 
 struct iris_oncall; /* oncall.h; NULL when no Oncall API is configured */
 
-/* Expand. IRIS_ENOTFOUND for an unknown target, IRIS_EINVAL for an unknown role,
- * IRIS_EUNSUPPORTED for on-call roles when `oncall` is NULL; an empty team gives IRIS_OK
- * with n == 0. */
+/*
+ * Expand (role, target) into user names; *out is filled (zeroed first) and owned by the
+ * caller. `oncall` is borrowed and may be NULL; it must belong to the calling thread.
+ * Returns IRIS_OK (n may be 0: an empty team, nobody of Oncall's names active);
+ *   IRIS_ENOTFOUND  nobody to page: an unknown target in the tables, or Oncall's 422 (no such
+ *                   team) or empty answer — Iris pages the plan's creator then;
+ *   IRIS_EINVAL     an unknown role;
+ *   IRIS_EUNSUPPORTED an on-call role while `oncall` is NULL;
+ *   Oncall failures as iris_oncall_get returns them (IRIS_ETIMEOUT, IRIS_ECONN, IRIS_EAUTH,
+ *   IRIS_EHTTP, IRIS_EPARSE, IRIS_ETOOBIG): transient or misconfiguration, not "nobody";
+ *   the db.h errors of the table queries; IRIS_ENOMEM.
+ */
 int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
                            const char *target, struct iris_recipients *out,
                            struct iris_err *err) IRIS_WARN_UNUSED;
