@@ -156,8 +156,12 @@ def template():
         "coordinator", 75, 512,
         {"ReservedConcurrentExecutions": 1,
          "Environment": {"Variables": {**env_vars, "IRIS_TICK_SECONDS": {"Fn::Sub": "${TickSeconds}"}}}})
-    res["SenderFunction"] = function("sender (SQS-triggered delivery)", "SenderKey", "sender",
-                                     ref("SenderTimeout"), 512)
+    res["SenderFunction"] = function(
+        "sender (SQS-triggered delivery)", "SenderKey", "sender", ref("SenderTimeout"), 512,
+        # The sender must know which receive is a record's last before the redrive (it then
+        # records the failure and logs the reason): the same number as the lanes' policies.
+        {"Environment": {"Variables": {**env_vars,
+                                       "IRIS__SENDER__MAX_RECEIVES": {"Fn::Sub": "${MaxReceiveCount}"}}}})
     res["NotifyFunction"] = function("notify (POST /v0/notifications -> SQS)", "NotifyKey", "notify", 15, 256)
     res["CoordinatorInvokeConfig"] = {
         "Type": "AWS::Lambda::EventInvokeConfig",

@@ -41,7 +41,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
   {
     /* Take over a dead holder's claim, or a retryable failure whose wait is over. */
     struct iris_db_param p[] = {IRIS_DB_STR(c->owner), IRIS_DB_I64(c->lease_seconds),
-                                IRIS_DB_STR(c->sqs_message_id), IRIS_DB_STR(c->key)};
+                                IRIS_DB_STR(c->sqs_message_id), IRIS_DB_STR(c->key),
+                                IRIS_DB_I64(c->due_now ? 1 : 0)};
     rc = iris_db_exec(db, 0,
                       "UPDATE sender_claim SET"
                       " takeovers = takeovers + IF(state IN ('claimed','sending'), 1, 0),"
@@ -50,9 +51,9 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
                       " sqs_message_id = ?, updated_at = UTC_TIMESTAMP(3)"
                       " WHERE claim_key = ? AND ("
                       "  (state IN ('claimed','sending') AND lease_expires_at < UTC_TIMESTAMP(3))"
-                      "  OR (state = 'failed' AND final = 0 AND"
-                      "      (next_attempt_at IS NULL OR next_attempt_at <= UTC_TIMESTAMP(3))))",
-                      p, 4, &info, err);
+                      "  OR (state = 'failed' AND final = 0 AND (next_attempt_at IS NULL"
+                      "      OR next_attempt_at <= UTC_TIMESTAMP(3) OR ? = 1)))",
+                      p, 5, &info, err);
     if (rc)
       return iris_err_prefix(err, "claim %s takeover", c->key);
   }

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct iris_sender {
   struct iris_templates *templates;
   struct iris_render_config rcfg;
   int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
+  int64_t max_receives; /* the lanes' maxReceiveCount: the last receive before the DLQ */
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
@@ -66,6 +68,8 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   rc = iris_config_i64_or(app->cfg, "sender.max_attempts", 3, 1, 20, &s->max_attempts, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "sender.lease_seconds", 120, 5, 43200, &s->lease_s, err);
+  if (rc == IRIS_OK) /* 0: the queues have no redrive policy */
+    rc = iris_config_i64_or(app->cfg, "sender.max_receives", 5, 0, 1000, &s->max_receives, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "sender.backoff_base_seconds", 15, 1, 3600,
                             &s->backoff_base_s, err);
@@ -507,24 +511,34 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   return IRIS_OK;
 }
 
+/* What fall_back() did. */
+struct fallen {
+  int accepted;      /* the email vendor took the page (recorded as sent, or being recorded) */
+  char failure[800]; /* the failure it recorded, "" if none */
+};
+
 /* Permanent failure or attempts exhausted: Iris's email fallback, then a recorded failure.
  * failed_v: the vendor whose attempt failed, NULL if there was none. */
 static int fall_back(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                      const char *mode, struct iris_vendor *failed_v, const char *why,
-                     int attempts, enum iris_sender_verdict *verdict, struct iris_err *err) {
+                     int attempts, enum iris_sender_verdict *verdict, struct fallen *out,
+                     struct iris_err *err) {
   struct iris_contact email = {0};
   struct iris_rendered r = {0};
   struct iris_render_request q;
   struct iris_plugin_result res;
   struct iris_vendor *v = NULL;
   struct iris_err ferr = {0};
-  char reason[700];
   int rc;
 
   *verdict = IRIS_SENDER_DONE;
+  memset(out, 0, sizeof *out);
   if (strcmp(mode, "email") == 0 || !m->target ||
-      iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK)
-    return settle_failed(s, c, m, mode, failed_v, why, err);
+      iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK) {
+    snprintf(out->failure, sizeof out->failure, "%s", why);
+    rc = settle_failed(s, c, m, mode, failed_v, why, err);
+    goto out;
+  }
   rc = iris_record_change(s->app->db, m->id, "mode-change", mode, "email",
                           "Changing mode due to original mode failure", err);
   q = render_req(m, "email", email.destination);
@@ -532,17 +546,23 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
     rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
   if (rc == IRIS_OK)
     rc = attempt(s, c, m, "email", email.destination, &r, attempts, &res, &v, &ferr);
-  if (rc == IRIS_ENOTFOUND || rc == IRIS_ESTATE) {
-    snprintf(reason, sizeof reason, "%s; email fallback: %s", why, ferr.msg);
-    rc = rc == IRIS_ESTATE ? IRIS_OK : settle_failed(s, c, m, mode, failed_v, reason, err);
+  if (rc == IRIS_ESTATE) {
+    rc = IRIS_OK; /* our lease ran out and another worker took the claim: theirs now */
+  } else if (rc == IRIS_ENOTFOUND) {
+    snprintf(out->failure, sizeof out->failure, "%s; email fallback: %s", why, ferr.msg);
+    rc = settle_failed(s, c, m, mode, failed_v, out->failure, err);
   } else if (rc == IRIS_OK && res.status == IRIS_PLUGIN_SENT) {
+    out->accepted = 1;
     rc = settle_sent(s, c, m, "email", email.destination, &r, v, res.vendor_message_id, err);
   } else if (rc == IRIS_OK) {
-    snprintf(reason, sizeof reason, "%s; email fallback: %s", why, res.error);
-    rc = settle_failed(s, c, m, mode, failed_v, reason, err);
+    snprintf(out->failure, sizeof out->failure, "%s; email fallback: %s", why, res.error);
+    rc = settle_failed(s, c, m, mode, failed_v, out->failure, err);
   } else if (ferr.rc) {
     iris_err_set(err, rc, "%s", ferr.msg); /* the email attempt's own infrastructure error */
   }
+out:
+  if (rc)
+    out->failure[0] = '\0'; /* not recorded after all */
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&email);
   return rc;
@@ -576,11 +596,75 @@ static int active_members(struct iris_db *db, const int64_t *ids, size_t n, int6
   return rc;
 }
 
-static int deliver_message(struct iris_sender *s, const char *owner,
-                           const struct iris_sender_record *rec, int64_t id,
-                           const char *batch_id, const int64_t *members, size_t nmembers,
-                           enum iris_sender_verdict *verdict, int *retry_after,
-                           struct iris_err *err) {
+/* 4. Who and how: the message's own mode and destination; else its mode with the target's
+ * contact for it, or Iris's priority chain; else Iris's email fallback (changelog
+ * "mode-change … email"). IRIS_ENOTFOUND, the reason in err, when there is no contact at all —
+ * Iris's changelog "mode-change email → invalid" is written then. */
+static int resolve_contact(struct iris_sender *s, const struct msgrow *m,
+                           struct iris_contact *contact, struct iris_err *err) {
+  struct iris_err cerr = {0};
+  const char *old;
+  int rc;
+
+  if (m->mode && m->destination) {
+    snprintf(contact->mode, sizeof contact->mode, "%s", m->mode);
+    contact->destination = iris_strdup(m->destination);
+    return contact->destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
+  }
+  rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
+               : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
+                                          contact, &cerr);
+  if (rc == IRIS_ENOTFOUND) {
+    old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : "email");
+    {
+      char was[64];
+      snprintf(was, sizeof was, "%s", old);
+      iris_contact_cleanup(contact);
+      rc = iris_contact_for_mode(s->app->db, m->target, "email", contact, &cerr);
+      if (rc == IRIS_OK)
+        return iris_record_change(s->app->db, m->id, "mode-change", was, "email",
+                                  "Changing mode due to original mode failure", err);
+    }
+    if (rc == IRIS_ENOTFOUND) {
+      rc = iris_record_change(s->app->db, m->id, "mode-change", "email", "invalid",
+                              "Ignore message as we failed to resolve target contact", err);
+      return rc ? rc : iris_err_set(err, IRIS_ENOTFOUND, "%s", cerr.msg);
+    }
+  }
+  if (rc)
+    return iris_err_set(err, rc, "%s", cerr.msg[0] ? cerr.msg : "contact lookup failed");
+  return IRIS_OK;
+}
+
+/* One record being handled: what came in, and what the delivery decided. */
+struct job {
+  const char *owner;                     /* this attempt (request id or worker pid + record) */
+  const struct iris_sender_record *rec;
+  long max_receives;                     /* the queue's maxReceiveCount, 0 if unknown */
+  int last;                              /* this is the record's last receive before SQS's
+                                            redrive moves it to the dead-letter queue */
+  enum iris_sender_verdict verdict;      /* out */
+  int retry_after;                       /* out: seconds until the retry (RETRY) */
+  int dead_letter;                       /* out: dead-letter the record with `reason` */
+  char reason[700];                      /* out: why it is retried or dead-lettered */
+};
+
+static void job_reason(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void job_reason(struct job *j, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->reason, sizeof j->reason, fmt, ap);
+  va_end(ap);
+}
+
+/* The delay before retrying after an error of our own or of the infrastructure: it grows with
+ * the receive count, so an outage of the database spends the receives SQS allows slowly. */
+static int error_backoff_s(const struct iris_sender *s, const struct job *j) {
+  return backoff_s(s, j->rec->receive_count > 1 ? (int)j->rec->receive_count : 1);
+}
+
+static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, const char *batch_id,
+                           const int64_t *members, size_t nmembers, struct iris_err *err) {
   struct iris_claim c;
   struct msgrow m = {0};
   struct iris_contact contact = {0};
@@ -589,31 +673,33 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   struct iris_plugin_result res;
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
+  struct fallen fb = {0};
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, rc;
-  const char *mode;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc;
+  const char *mode = NULL;
 
-  *verdict = IRIS_SENDER_RETRY;
-  *retry_after = 0;
+  j->verdict = IRIS_SENDER_RETRY;
+  j->retry_after = 0;
   if (batch_id)
     snprintf(key, sizeof key, "b:%s", batch_id);
   else
     snprintf(key, sizeof key, "m:%" PRId64, id);
   memset(&c, 0, sizeof c);
   c.key = key;
-  c.owner = owner;
+  c.owner = j->owner;
   c.kind = batch_id ? "batch" : "message";
   c.batch_id = batch_id;
   c.message_id = id;
-  c.lane = rec->lane ? rec->lane : "unknown";
-  c.sqs_message_id = rec->sqs_message_id;
+  c.lane = j->rec->lane ? j->rec->lane : "unknown";
+  c.sqs_message_id = j->rec->sqs_message_id;
   c.lease_seconds = (int)s->lease_s;
+  c.due_now = j->last;
 
   rc = load_message(s->app->db, id, &m, err);
   if (rc == IRIS_ENOTFOUND) {
     /* The row is gone (retention): nothing to deliver, and no claim can reference it. */
     IRIS_LOG_WARN("message %" PRId64 " does not exist; acknowledging", id);
-    *verdict = IRIS_SENDER_DONE;
+    j->verdict = IRIS_SENDER_DONE;
     return IRIS_OK;
   }
   if (rc)
@@ -627,11 +713,12 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   if (outcome == IRIS_CLAIM_SETTLED) {
     IRIS_LOG_INFO("message %" PRId64 " already settled: duplicate delivery acknowledged", id);
     metric(s, "duplicate", NULL, NULL);
-    *verdict = IRIS_SENDER_DONE;
+    j->verdict = IRIS_SENDER_DONE;
     goto out;
   }
   if (outcome == IRIS_CLAIM_BUSY) {
-    *retry_after = busy;
+    j->retry_after = busy;
+    job_reason(j, "claim %s is held by another delivery for %d s more", key, busy);
     IRIS_LOG_INFO("message %" PRId64 " is being handled elsewhere; retry in %d s", id, busy);
     goto out;
   }
@@ -642,37 +729,18 @@ static int deliver_message(struct iris_sender *s, const char *owner,
                                    : !m.incident_active ? "incident claimed or resolved"
                                                         : "message no longer active");
     rc = settle_suppressed(s, &c, id, why, !m.incident_active, err);
-    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     goto out;
   }
   /* 4. mode and destination */
-  if (m.mode && m.destination) {
-    snprintf(contact.mode, sizeof contact.mode, "%s", m.mode);
-    contact.destination = iris_strdup(m.destination);
-    rc = contact.destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
-  } else {
-    struct iris_err cerr = {0};
-    rc = m.mode ? iris_contact_for_mode(s->app->db, m.target, m.mode, &contact, &cerr)
-                : iris_contact_by_priority(s->app->db, m.target, m.application, m.priority_id,
-                                           &contact, &cerr);
-    if (rc == IRIS_ENOTFOUND) {
-      const char *old = m.mode ? m.mode : (contact.mode[0] ? contact.mode : "email");
-      iris_contact_cleanup(&contact);
-      rc = iris_contact_for_mode(s->app->db, m.target, "email", &contact, &cerr);
-      if (rc == IRIS_OK) {
-        rc = iris_record_change(s->app->db, id, "mode-change", old, "email",
-                                "Changing mode due to original mode failure", err);
-      } else if (rc == IRIS_ENOTFOUND) {
-        rc = iris_record_change(s->app->db, id, "mode-change", "email", "invalid",
-                                "Ignore message as we failed to resolve target contact", err);
-        if (rc == IRIS_OK)
-          rc = settle_suppressed(s, &c, id, cerr.msg, 1, err);
-        *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-        goto out;
-      }
-    }
-    if (rc && rc != IRIS_ENOTFOUND)
-      iris_err_set(err, rc, "%s", cerr.msg[0] ? cerr.msg : "contact lookup failed");
+  rc = resolve_contact(s, &m, &contact, err);
+  if (rc == IRIS_ENOTFOUND) {
+    /* no contact at all: suppressed with Iris's changelog (resolve_contact wrote it) */
+    snprintf(why, sizeof why, "%s", err->msg);
+    iris_err_clear(err);
+    rc = settle_suppressed(s, &c, id, why, 1, err);
+    j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    goto out;
   }
   if (rc)
     goto out;
@@ -712,7 +780,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
         goto out;
     }
     rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
-    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     goto out;
   }
   /* quotas: counted once per message, on its first attempt */
@@ -727,7 +795,7 @@ static int deliver_message(struct iris_sender *s, const char *owner,
       if (rc == IRIS_OK)
         rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
       metric(s, "quota_hard_exceeded", mode, NULL);
-      *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+      j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
       goto out;
     }
     if (qv.soft_breach)
@@ -740,12 +808,12 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   if (rc == IRIS_ENOTFOUND) {
     snprintf(why, sizeof why, "%s", err->msg);
     iris_err_clear(err);
-    rc = fall_back(s, &c, &m, mode, NULL, why, attempts + 1, verdict, err);
+    rc = fall_back(s, &c, &m, mode, NULL, why, attempts + 1, &j->verdict, &fb, err);
     goto out;
   }
   if (rc == IRIS_ESTATE) {
     /* Our lease ran out and another worker took the claim: it is theirs now. */
-    *verdict = IRIS_SENDER_DONE;
+    j->verdict = IRIS_SENDER_DONE;
     rc = IRIS_OK;
     goto out;
   }
@@ -754,76 +822,111 @@ static int deliver_message(struct iris_sender *s, const char *owner,
   attempts++;
   switch (res.status) {
   case IRIS_PLUGIN_SENT:
+    accepted = 1;
     rc = settle_sent(s, &c, &m, mode, contact.destination, &r, v, res.vendor_message_id, err);
-    *verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     break;
   case IRIS_PLUGIN_RATE_LIMITED:
-    *retry_after = (int)((res.retry_after_ms + 999) / 1000);
-    rc = iris_claim_failed(s->app->db, &c, 0, res.retry_after_ms, res.error, err);
-    metric(s, "rate_limited", mode, iris_vendor_name(v));
-    IRIS_LOG_WARN("message %" PRId64 ": %s; retry in %d s", id, res.error, *retry_after);
-    break;
   case IRIS_PLUGIN_RETRYABLE:
-    if (attempts < s->max_attempts) {
-      *retry_after = backoff_s(s, attempts);
-      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)*retry_after * 1000, res.error, err);
-      metric(s, "retried", mode, iris_vendor_name(v));
-      IRIS_LOG_WARN("message %" PRId64 ": attempt %d of %lld failed: %s; retry in %d s", id,
-                    attempts, (long long)s->max_attempts, res.error, *retry_after);
+    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || attempts < s->max_attempts)) {
+      int limited = res.status == IRIS_PLUGIN_RATE_LIMITED;
+      j->retry_after = limited ? (int)((res.retry_after_ms + 999) / 1000) : backoff_s(s, attempts);
+      job_reason(j, "%s", res.error);
+      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)j->retry_after * 1000, res.error, err);
+      metric(s, limited ? "rate_limited" : "retried", mode, iris_vendor_name(v));
+      if (limited)
+        IRIS_LOG_WARN("message %" PRId64 ": %s; retry in %d s", id, res.error, j->retry_after);
+      else
+        IRIS_LOG_WARN("message %" PRId64 ": attempt %d of %lld failed: %s; retry in %d s", id,
+                      attempts, (long long)s->max_attempts, res.error, j->retry_after);
       break;
     }
-    snprintf(why, sizeof why, "%d attempts failed, the last: %s", attempts, res.error);
-    rc = fall_back(s, &c, &m, mode, v, why, attempts, verdict, err);
+    if (j->last)
+      snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
+               j->rec->receive_count, j->max_receives, attempts, res.error);
+    else
+      snprintf(why, sizeof why, "%d attempts failed, the last: %s", attempts, res.error);
+    rc = fall_back(s, &c, &m, mode, v, why, attempts, &j->verdict, &fb, err);
+    if (rc == IRIS_OK && j->last && fb.failure[0]) {
+      j->dead_letter = 1;
+      job_reason(j, "%s", fb.failure);
+    }
     break;
   default:
     snprintf(why, sizeof why, "%s", res.error);
-    rc = fall_back(s, &c, &m, mode, v, why, attempts, verdict, err);
+    rc = fall_back(s, &c, &m, mode, v, why, attempts, &j->verdict, &fb, err);
     break;
   }
 out:
+  if (rc && rc != IRIS_ENOMEM) {
+    /* Trouble of our own or of the infrastructure (database, ...): leave the record for a
+     * later attempt — or, on its last receive, record the failure while we hold the claim. */
+    IRIS_LOG_ERR("message %" PRId64 ": %s; %s", id, err->msg,
+                 j->last ? "that was its last receive" : "will retry");
+    job_reason(j, "%s", err->msg);
+    j->verdict = IRIS_SENDER_RETRY;
+    if (!j->retry_after)
+      j->retry_after = error_backoff_s(s, j);
+    if (held && j->last && !accepted && !fb.accepted) {
+      /* (never after a vendor accepted the page: that is not a failure) */
+      struct iris_err ferr = {0};
+      snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld): %s",
+               j->rec->receive_count, j->max_receives, err->msg);
+      if (settle_failed(s, &c, &m, mode ? mode : m.mode ? m.mode : c.lane, v, why, &ferr))
+        IRIS_LOG_ERR("message %" PRId64 ": the failure could not be recorded either: %s", id,
+                     ferr.msg);
+      else
+        job_reason(j, "%s", why);
+    } else if (held) {
+      release(s, &c, j->retry_after, err->msg);
+    }
+    metric(s, "errors", NULL, NULL);
+    rc = IRIS_OK;
+  }
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&contact);
   msgrow_cleanup(&m);
-  if (rc && rc != IRIS_ENOMEM) {
-    /* Infrastructure trouble (database, ...): leave the record for a later attempt. */
-    IRIS_LOG_ERR("message %" PRId64 ": %s; will retry", id, err->msg);
-    *verdict = IRIS_SENDER_RETRY;
-    if (!*retry_after)
-      *retry_after = (int)s->backoff_base_s;
-    if (held)
-      release(s, &c, *retry_after, err->msg);
-    metric(s, "errors", NULL, NULL);
-    return IRIS_OK;
-  }
   return rc;
 }
 
-/* Move a record we can never deliver to the dead-letter queue with its reason. */
+/*
+ * Move a record to the dead-letter queue with attributes `reason`, `lane` and `receive_count`:
+ * a bad envelope at once (metric "rejected"), a delivery given up on its last receive (metric
+ * "dead_lettered"). Without a dead-letter queue configured, or when the send fails, the
+ * verdict stays RETRY and the queue's redrive policy takes it there; the reason is logged.
+ */
 static int dead_letter(struct iris_sender *s, const struct iris_sender_record *rec,
-                       const char *reason, enum iris_sender_verdict *verdict) {
+                       int gave_up, const char *reason, enum iris_sender_verdict *verdict) {
   struct iris_err err = {0};
+  char count[24];
   struct iris_sqs_attr attrs[] = {{"reason", "String", reason},
-                                  {"lane", "String", rec->lane ? rec->lane : "unknown"}};
+                                  {"lane", "String", rec->lane ? rec->lane : "unknown"},
+                                  {"receive_count", "Number", count}};
   struct iris_sqs_out out = {0};
-  char *body = iris_strndup(rec->body, rec->body_len);
-  IRIS_LOG_ERR("record %s refused: %s", rec->sqs_message_id ? rec->sqs_message_id : "-", reason);
-  metric(s, "rejected", NULL, NULL);
+  const char *id = rec->sqs_message_id ? rec->sqs_message_id : "-";
+  char *body = iris_strndup(rec->body ? rec->body : "", rec->body_len);
+  snprintf(count, sizeof count, "%ld", rec->receive_count);
+  if (gave_up)
+    IRIS_LOG_ERR("record %s: giving up on receive %ld, for the dead-letter queue: %s", id,
+                 rec->receive_count, reason);
+  else
+    IRIS_LOG_ERR("record %s refused: %s", id, reason);
+  metric(s, gave_up ? "dead_lettered" : "rejected", rec->lane, NULL);
   *verdict = IRIS_SENDER_RETRY; /* without a dead-letter queue, SQS's redrive gets it there */
   if (!body)
     return IRIS_ENOMEM;
   if (s->dead_letter_url && s->app->sqs && iris_sqs_check_body(body, strlen(body), &err) == IRIS_OK) {
     out.body = body;
     out.attrs = attrs;
-    out.nattrs = 2;
+    out.nattrs = 3;
     if (iris_sqs_send(s->app->sqs, s->dead_letter_url, &out, NULL, &err) == IRIS_OK)
       *verdict = IRIS_SENDER_DONE;
     else
-      IRIS_LOG_ERR("could not dead-letter record %s: %s", rec->sqs_message_id, err.msg);
+      IRIS_LOG_ERR("could not dead-letter record %s: %s", id, err.msg);
   }
   iris_free(body);
   return IRIS_OK;
 }
-
 
 /* ---- out-of-band notifications ------------------------------------------------------------ */
 
@@ -861,8 +964,7 @@ static void sha256_hex(const char *s, char out[65]) {
 }
 
 /* One recipient's delivery. *retry gets a wait (s) when it must be tried again later. */
-static int deliver_recipient(struct iris_sender *s, const char *owner,
-                             const struct iris_sender_record *rec, const struct oob *n,
+static int deliver_recipient(struct iris_sender *s, struct job *j, const struct oob *n,
                              const char *user, const char *literal, int *retry, int *sent_ok,
                              int *failed, struct iris_err *err) {
   struct iris_claim c;
@@ -876,17 +978,18 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
   struct iris_err cerr = {0};
   char key[160], hash[65], subject[320];
   const char *dests[1];
-  int busy = 0, attempts = 0, held = 0, rc;
+  int busy = 0, attempts = 0, held = 0, gave_up = 0, rc;
 
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
   memset(&c, 0, sizeof c);
   c.key = n->claim_key ? n->claim_key : key;
-  c.owner = owner;
+  c.owner = j->owner;
   c.kind = n->tracking ? "tracking" : "notification";
-  c.lane = rec->lane ? rec->lane : "notifications";
-  c.sqs_message_id = rec->sqs_message_id;
+  c.lane = j->rec->lane ? j->rec->lane : "notifications";
+  c.sqs_message_id = j->rec->sqs_message_id;
   c.lease_seconds = (int)s->lease_s;
+  c.due_now = j->last;
   {
     /* the claim row references the notification */
     rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
@@ -896,6 +999,7 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       return IRIS_OK;
     if (outcome == IRIS_CLAIM_BUSY) {
       *retry = busy;
+      job_reason(j, "claim %s is held by another delivery for %d s more", c.key, busy);
       return IRIS_OK;
     }
   }
@@ -1007,14 +1111,17 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       (*sent_ok)++;
       goto out;
     }
-    if (res.status == IRIS_PLUGIN_RATE_LIMITED ||
-        (res.status == IRIS_PLUGIN_RETRYABLE && attempts < s->max_attempts)) {
+    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED ||
+                     (res.status == IRIS_PLUGIN_RETRYABLE && attempts < s->max_attempts))) {
       int wait = res.status == IRIS_PLUGIN_RATE_LIMITED ? (int)((res.retry_after_ms + 999) / 1000)
                                                         : backoff_s(s, attempts);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
+      job_reason(j, "%s", res.error);
       *retry = wait;
       goto out;
     }
+    if (j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE))
+      gave_up = 1;
     /* permanent or exhausted: fall back to email once, as Iris does for named users */
     if (strcmp(contact.mode, "email") != 0 && !literal && user) {
       struct iris_contact email = {0};
@@ -1031,8 +1138,18 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
       }
     }
     {
-      struct outcome o = {.kind = OUTCOME_FAILED, .mode = contact.mode, .v = v, .why = res.error};
+      char why[700];
+      struct outcome o = {.kind = OUTCOME_FAILED, .mode = contact.mode, .v = v, .why = why};
+      if (gave_up)
+        snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
+                 j->rec->receive_count, j->max_receives, attempts, res.error);
+      else
+        snprintf(why, sizeof why, "%s", res.error);
       rc = settle(s, &c, &o, err);
+      if (rc == IRIS_OK && gave_up) {
+        j->dead_letter = 1;
+        job_reason(j, "%s", why);
+      }
     }
     if (rc == IRIS_OK)
       metric(s, "failed", contact.mode, v ? iris_vendor_name(v) : NULL);
@@ -1041,15 +1158,13 @@ static int deliver_recipient(struct iris_sender *s, const char *owner,
   }
 out:
   if (rc && rc != IRIS_ENOMEM && held)
-    release(s, &c, (int)s->backoff_base_s, err->msg);
+    release(s, &c, error_backoff_s(s, j), err->msg);
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&contact);
   return rc;
 }
 
-static int deliver_notification(struct iris_sender *s, const char *owner,
-                                const struct iris_sender_record *rec, json_t *j,
-                                enum iris_sender_verdict *verdict, int *retry_after,
+static int deliver_notification(struct iris_sender *s, struct job *j, json_t *doc,
                                 struct iris_err *err) {
   struct oob n;
   struct iris_recipients who = {0};
@@ -1059,20 +1174,20 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
   size_t i;
 
   memset(&n, 0, sizeof n);
-  n.id = nstr(j, "notification_id");
-  n.application = nstr(j, "application");
-  n.target = nstr(j, "target");
-  n.role = nstr(j, "role");
-  n.priority = nstr(j, "priority");
-  n.mode = nstr(j, "mode");
-  n.category = nstr(j, "category");
-  n.subject = nstr(j, "subject");
-  n.body = nstr(j, "body");
-  n.template_name = nstr(j, "template");
-  n.email_html = nstr(j, "email_html");
-  n.context = json_object_get(j, "context");
-  *verdict = IRIS_SENDER_RETRY;
-  *retry_after = 0;
+  n.id = nstr(doc, "notification_id");
+  n.application = nstr(doc, "application");
+  n.target = nstr(doc, "target");
+  n.role = nstr(doc, "role");
+  n.priority = nstr(doc, "priority");
+  n.mode = nstr(doc, "mode");
+  n.category = nstr(doc, "category");
+  n.subject = nstr(doc, "subject");
+  n.body = nstr(doc, "body");
+  n.template_name = nstr(doc, "template");
+  n.email_html = nstr(doc, "email_html");
+  n.context = json_object_get(doc, "context");
+  j->verdict = IRIS_SENDER_RETRY;
+  j->retry_after = 0;
   rc = id_of(s->app->db, "SELECT id FROM application WHERE name = ?", n.application, NULL,
              &n.application_id, err);
   if (rc == IRIS_OK && n.priority)
@@ -1098,10 +1213,10 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
   else if (strcmp(n.role, "literal_target") == 0 && !n.mode)
     snprintf(reason, sizeof reason, "role literal_target needs a mode");
   if (reason[0]) {
-    rc = dead_letter(s, rec, reason, verdict);
+    rc = dead_letter(s, j->rec, 0, reason, &j->verdict);
     goto out;
   }
-  payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+  payload = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
   if (!payload) {
     rc = iris_err_set(err, IRIS_ENOMEM, "sender: notification payload");
     goto out;
@@ -1113,7 +1228,7 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
         IRIS_DB_STR(n.role), n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
         n.mode_id ? IRIS_DB_I64(n.mode_id) : IRIS_DB_NULL,
         n.category_id ? IRIS_DB_I64(n.category_id) : IRIS_DB_NULL, IRIS_DB_STR(n.template_name),
-        IRIS_DB_STR(n.subject), IRIS_DB_STR(hash), IRIS_DB_STR(rec->sqs_message_id)};
+        IRIS_DB_STR(n.subject), IRIS_DB_STR(hash), IRIS_DB_STR(j->rec->sqs_message_id)};
     rc = iris_db_exec(s->app->db, 0,
                       "INSERT IGNORE INTO sender_notification (id, application_id, target, role,"
                       " priority_id, mode_id, category_id, template, subject, payload_sha256,"
@@ -1123,7 +1238,7 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
       goto out;
   }
   if (strcmp(n.role, "literal_target") == 0) {
-    rc = deliver_recipient(s, owner, rec, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
+    rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
   } else {
     struct iris_err xerr = {0};
     rc = iris_recipients_expand(s->app->db, NULL, n.role, n.target, &who, &xerr);
@@ -1140,7 +1255,7 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
                           p, 2, NULL, err);
       }
       if (rc == IRIS_OK)
-        rc = dead_letter(s, rec, reason, verdict);
+        rc = dead_letter(s, j->rec, 0, reason, &j->verdict);
       goto out;
     }
     if (rc) {
@@ -1149,7 +1264,7 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
     }
     for (i = 0; i < who.n && rc == IRIS_OK; i++) {
       int wait = 0;
-      rc = deliver_recipient(s, owner, rec, &n, who.names[i], NULL, &wait, &sent_ok, &failed, err);
+      rc = deliver_recipient(s, j, &n, who.names[i], NULL, &wait, &sent_ok, &failed, err);
       if (wait && (!min_retry || wait < min_retry))
         min_retry = wait;
     }
@@ -1172,8 +1287,8 @@ static int deliver_notification(struct iris_sender *s, const char *owner,
                       p, 5, NULL, err);
   }
   if (rc == IRIS_OK) {
-    *verdict = min_retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    *retry_after = min_retry;
+    j->verdict = min_retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->retry_after = min_retry;
     IRIS_LOG_INFO("notification %s: %d sent, %d not delivered%s", n.id, sent_ok, failed,
                   min_retry ? ", some retried later" : "");
   }
@@ -1182,8 +1297,9 @@ out:
   iris_recipients_cleanup(&who);
   if (rc && rc != IRIS_ENOMEM) {
     IRIS_LOG_ERR("notification %s: %s; will retry", n.id ? n.id : "-", err->msg);
-    *verdict = IRIS_SENDER_RETRY;
-    *retry_after = (int)s->backoff_base_s;
+    job_reason(j, "%s", err->msg);
+    j->verdict = IRIS_SENDER_RETRY;
+    j->retry_after = error_backoff_s(s, j);
     return IRIS_OK;
   }
   return rc;
@@ -1191,9 +1307,7 @@ out:
 
 /* A plan's tracking copy of a new incident (tracking.h): rendered from the plan, delivered to
  * the plan's tracking destination like a literal-target notification, outcome on the row. */
-static int deliver_tracking(struct iris_sender *s, const char *owner,
-                            const struct iris_sender_record *rec, int64_t incident,
-                            enum iris_sender_verdict *verdict, int *retry_after,
+static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incident,
                             struct iris_err *err) {
   struct iris_tracking t;
   struct iris_err lerr = {0};
@@ -1201,19 +1315,20 @@ static int deliver_tracking(struct iris_sender *s, const char *owner,
   char id[40], key[40];
   int rc, retry = 0, sent_ok = 0, failed = 0;
 
-  *verdict = IRIS_SENDER_RETRY;
-  *retry_after = 0;
+  j->verdict = IRIS_SENDER_RETRY;
+  j->retry_after = 0;
   rc = iris_tracking_load(s->app->db, incident, &t, &lerr);
   if (rc == IRIS_ENOTFOUND) {
     IRIS_LOG_WARN("tracking of incident %" PRId64 ": %s; nothing to send", incident, lerr.msg);
-    *verdict = IRIS_SENDER_DONE;
+    j->verdict = IRIS_SENDER_DONE;
     return IRIS_OK;
   }
   if (rc == IRIS_ENOMEM)
     return iris_err_set(err, rc, "%s", lerr.msg);
   if (rc) {
     IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, lerr.msg);
-    *retry_after = (int)s->backoff_base_s;
+    job_reason(j, "%s", lerr.msg);
+    j->retry_after = error_backoff_s(s, j);
     return IRIS_OK;
   }
   snprintf(id, sizeof id, "tracking-%" PRId64, incident);
@@ -1227,19 +1342,20 @@ static int deliver_tracking(struct iris_sender *s, const char *owner,
   n.subject = t.subject;
   n.body = t.body;
   n.email_html = t.email_html;
-  rc = deliver_recipient(s, owner, rec, &n, NULL, t.destination, &retry, &sent_ok, &failed, err);
+  rc = deliver_recipient(s, j, &n, NULL, t.destination, &retry, &sent_ok, &failed, err);
   if (rc == IRIS_OK)
     rc = iris_tracking_settle(s->app->db, incident, err);
   if (rc == IRIS_OK) {
-    *verdict = retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    *retry_after = retry;
+    j->verdict = retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->retry_after = retry;
     if (sent_ok || failed)
       IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", incident,
                     t.plan, t.destination, t.mode, sent_ok ? "sent" : "not delivered");
   } else if (rc != IRIS_ENOMEM) {
     IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
-    *verdict = IRIS_SENDER_RETRY;
-    *retry_after = (int)s->backoff_base_s;
+    job_reason(j, "%s", err->msg);
+    j->verdict = IRIS_SENDER_RETRY;
+    j->retry_after = error_backoff_s(s, j);
     rc = IRIS_OK;
   }
   iris_tracking_cleanup(&t);
@@ -1251,6 +1367,7 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
                        int *retry_after_s, struct iris_err *err) {
   struct iris_envelope env;
   struct iris_err perr = {0};
+  struct job j;
   int rc;
   *verdict = IRIS_SENDER_RETRY;
   *retry_after_s = 0;
@@ -1258,15 +1375,19 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
   if (rc == IRIS_ENOMEM)
     return iris_err_set(err, rc, "%s", perr.msg);
   if (rc)
-    return dead_letter(s, rec, perr.msg, verdict);
+    return dead_letter(s, rec, 0, perr.msg, verdict);
+  memset(&j, 0, sizeof j);
+  j.owner = owner;
+  j.rec = rec;
+  j.max_receives = (long)s->max_receives;
+  j.last = s->max_receives > 0 && rec->receive_count >= s->max_receives;
+  j.verdict = IRIS_SENDER_RETRY;
   switch (env.kind) {
   case IRIS_ENV_MESSAGE: {
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%" PRId64, env.message_id);
     iris_log_set_message_id(idtext);
-    rc = deliver_message(s, owner, rec, env.message_id, NULL, NULL, 0, verdict, retry_after_s,
-                         err);
-    iris_log_set_message_id(NULL);
+    rc = deliver_message(s, &j, env.message_id, NULL, NULL, 0, err);
     break;
   }
   case IRIS_ENV_BATCH: {
@@ -1278,33 +1399,43 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
       break;
     if (rc) {
       IRIS_LOG_ERR("batch %s: %s; will retry", env.batch_id, err->msg);
-      *verdict = IRIS_SENDER_RETRY;
-      *retry_after_s = (int)s->backoff_base_s;
+      job_reason(&j, "%s", err->msg);
+      j.retry_after = error_backoff_s(s, &j);
       rc = IRIS_OK;
     } else if (nlive == 0) {
       IRIS_LOG_INFO("batch %s: no member is still active (claimed incidents); nothing to send",
                     env.batch_id);
-      *verdict = IRIS_SENDER_DONE;
+      j.verdict = IRIS_SENDER_DONE;
     } else if (nlive == 1) {
       /* As Iris: a batch down to one message is sent as that message. */
-      rc = deliver_message(s, owner, rec, live[0], NULL, NULL, 0, verdict, retry_after_s, err);
+      rc = deliver_message(s, &j, live[0], NULL, NULL, 0, err);
     } else {
-      rc = deliver_message(s, owner, rec, live[0], env.batch_id, live, nlive, verdict,
-                           retry_after_s, err);
+      rc = deliver_message(s, &j, live[0], env.batch_id, live, nlive, err);
     }
     iris_free(live);
-    iris_log_set_message_id(NULL);
     break;
   }
   case IRIS_ENV_TRACKING:
-    rc = deliver_tracking(s, owner, rec, env.incident_id, verdict, retry_after_s, err);
+    rc = deliver_tracking(s, &j, env.incident_id, err);
     break;
   case IRIS_ENV_NOTIFICATION:
     iris_log_set_message_id(nstr(env.notification, "notification_id"));
-    rc = deliver_notification(s, owner, rec, env.notification, verdict, retry_after_s, err);
-    iris_log_set_message_id(NULL);
+    rc = deliver_notification(s, &j, env.notification, err);
     break;
   }
+  /* The last receive: a retry would only reach the dead-letter queue through SQS's redrive,
+   * silently. Whatever could be recorded is (the delivery functions did that); the record goes
+   * there now with its reason. */
+  if (rc == IRIS_OK && (j.dead_letter || (j.last && j.verdict == IRIS_SENDER_RETRY))) {
+    if (!j.reason[0])
+      job_reason(&j, "no outcome after %ld receives", rec->receive_count);
+    rc = dead_letter(s, rec, 1, j.reason, &j.verdict);
+    if (j.verdict == IRIS_SENDER_RETRY)
+      j.retry_after = 1; /* no dead-letter queue of our own: the redrive takes it on the next receive */
+  }
+  iris_log_set_message_id(NULL);
+  *verdict = j.verdict;
+  *retry_after_s = j.retry_after;
   iris_envelope_cleanup(&env);
   return rc;
 }

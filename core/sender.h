@@ -18,6 +18,12 @@
  *      failure;
  *   7. report: records to retry get their visibility set to the backoff and are returned in
  *      batchItemFailures; everything else is acknowledged.
+ * A record's last receive (ApproximateReceiveCount = `sender.max_receives`, the lanes'
+ * maxReceiveCount) allows no retry: a retryable vendor failure gets Iris's email fallback at
+ * once, an error of our own or of the infrastructure is recorded as the failure (while the
+ * claim is held), and the record goes to the dead-letter queue with the reason — sent there
+ * by the sender (attribute `reason`) when `queues.dead_letter` is set, else left to the
+ * redrive policy; the reason is logged either way.
  */
 #ifndef IRIS_SENDER_H
 #define IRIS_SENDER_H
@@ -53,9 +59,10 @@ enum iris_sender_verdict {
 };
 
 /*
- * Handle one record. `owner` identifies this attempt (request id + record). Errors of the
- * infrastructure (database down...) come back as IRIS_SENDER_RETRY with the reason in err;
- * the function returns IRIS_OK unless it ran out of memory.
+ * Handle one record. `owner` identifies this attempt (request id + record; unique to the
+ * process). Errors of the infrastructure (database down...) come back as IRIS_SENDER_RETRY
+ * with the reason in err, *retry_after_s growing with the receive count; the function returns
+ * IRIS_OK unless it ran out of memory.
  */
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,

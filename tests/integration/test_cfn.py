@@ -47,3 +47,14 @@ def test_coordinator_is_single_instance_without_retries():
     sched = res["CoordinatorSchedule"]["Properties"]
     assert sched["ScheduleExpression"] == "rate(1 minute)"
     assert sched["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+
+
+def test_sender_knows_the_lanes_max_receive_count():
+    # The sender records a failure and logs its reason on a record's last receive; it learns
+    # which one that is from sender.max_receives, which must be the redrive policies' number.
+    res = load()["Resources"]
+    env = res["SenderFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["IRIS__SENDER__MAX_RECEIVES"] == {"Fn::Sub": "${MaxReceiveCount}"}
+    for k, v in res.items():
+        if v["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in v["Properties"]:
+            assert v["Properties"]["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}, k

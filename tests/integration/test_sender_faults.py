@@ -248,3 +248,116 @@ def test_database_restart_under_load_loses_and_duplicates_nothing(private_env):
     assert all(any(f"MySQL {e}" in m for e in (2002, 2006, 2013)) for m in problems
                if "recording" in m or "will retry" in m), problems
     assert any(f"127.0.0.1:{mdb.port}" in m or "Lost connection" in m for m in problems), problems
+
+
+def redrive_lane(env, lane, max_receives, own_dlq=True):
+    """A lane whose queue has a real redrive policy (maxReceiveCount = max_receives) to a
+    dead-letter queue; with own_dlq the sender is told that queue too (queues.dead_letter)."""
+    sqs, sfx = env["sqs"], uuid.uuid4().hex[:6]
+    dlq = sqs.create_queue(QueueName=f"f-dlq-{lane}-{sfx}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    q = sqs.create_queue(QueueName=f"f-{lane}-rd-{sfx}", Attributes={
+        "VisibilityTimeout": "2",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receives)})})["QueueUrl"]
+    env["queues"][lane] = q
+    if own_dlq:
+        env["queues"]["dead_letter"] = dlq
+    return q, dlq
+
+
+def poison_config(env, max_receives, fail_sms="retryable", fail_email="retryable"):
+    cfg = config(env)
+    cfg["sender"].update(max_receives=max_receives, max_attempts=10, backoff_base_seconds=1)
+    for lane, fail in (("sms", fail_sms), ("email", fail_email)):
+        if fail:
+            cfg["vendors"][lane][0]["config"]["fail"] = fail
+    return cfg
+
+
+def dead_letters(env, dlq, want=1, timeout=30):
+    got, end = [], time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < end:
+        got += env["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                          MessageAttributeNames=["All"]).get("Messages", [])
+    return got
+
+
+def run_until_dead_lettered(env, dlq, lanes):
+    w = worker(env, env["cfg"], lanes, max_idle=60)
+    try:
+        got = dead_letters(env, dlq)
+        # nothing more arrives: the record is not dead-lettered twice, nor redelivered
+        got += dead_letters(env, dlq, want=2, timeout=4)
+    finally:
+        w.send_signal(signal.SIGTERM)
+        assert w.wait(timeout=30) == 0
+    return got
+
+
+def test_vendor_failing_forever_reaches_the_dead_letter_queue_with_its_reason(env):
+    # linus (3), Autoalerts high → sms; his sms vendor and the email fallback answer 500 forever
+    add_messages(env, [(7401, 3, 2)])
+    _, dlq = redrive_lane(env, "sms", 2)
+    env["cfg"] = poison_config(env, 2)
+    enqueue(env, "sms", [7401])
+    [dead] = run_until_dead_lettered(env, dlq, ["sms"])
+    assert json.loads(dead["Body"]) == {"v": 1, "kind": "message", "message_id": 7401}
+    attrs = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    reason = attrs["reason"]
+    assert reason.startswith("gave up on the last receive (2 of 2) after 2 attempt(s): dummy sms: "
+                             "failing send 2 (configured); email fallback: dummy email: failing send"), reason
+    assert attrs["lane"] == "sms" and attrs["receive_count"] == "2"
+    # MySQL has the outcome: the claim failed for good, the message inactive and unsent, the
+    # changelog says why
+    assert sql(env["db"], "SELECT state, final, attempts, last_error FROM sender_claim"
+                          " WHERE claim_key = 'm:7401'") == [["failed", "1", "3", reason]]
+    assert sql(env["db"], "SELECT active, sent IS NULL FROM message WHERE id = 7401") == [["0", "1"]]
+    assert ["sent-change", "sms", "failed", reason[:255]] in sql(
+        env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 7401")
+    assert sent(env) == []
+    logs = worker_logs(env)
+    assert "attempt 1 of 10 failed: dummy sms: failing send 1 (configured); retry in 1 s" in logs
+    assert "giving up on receive 2, for the dead-letter queue: gave up on the last receive" in logs
+
+
+def test_without_its_own_dead_letter_queue_the_redrive_policy_takes_it(env):
+    add_messages(env, [(7402, 3, 2)])
+    _, dlq = redrive_lane(env, "sms", 3, own_dlq=False)
+    env["cfg"] = poison_config(env, 3)
+    enqueue(env, "sms", [7402])
+    [dead] = run_until_dead_lettered(env, dlq, ["sms"])
+    # SQS moved the original (no reason attribute); the reason is in MySQL and in the log
+    assert json.loads(dead["Body"])["message_id"] == 7402 and not dead.get("MessageAttributes")
+    [[state, final, error]] = sql(env["db"], "SELECT state, final, last_error FROM sender_claim"
+                                             " WHERE claim_key = 'm:7402'")
+    assert (state, final) == ("failed", "1")
+    assert error.startswith("gave up on the last receive (3 of 3) after 3 attempt(s): dummy sms")
+    assert f"giving up on receive 3, for the dead-letter queue: {error}" in worker_logs(env)
+    assert sql(env["db"], "SELECT active, sent IS NULL FROM message WHERE id = 7402") == [["0", "1"]]
+
+
+def test_an_internal_error_on_every_receive_reaches_the_dead_letter_queue(env):
+    # The database refuses the claim's step to 'sending' for this message only, every time:
+    # an error of the sender's own path, not of the vendor.
+    sql(env["db"], """DELIMITER //
+        CREATE TRIGGER poison_7403 BEFORE UPDATE ON sender_claim FOR EACH ROW
+          IF NEW.state = 'sending' AND NEW.claim_key = 'm:7403' THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected: no sending for 7403';
+          END IF //
+        DELIMITER ;""")
+    add_messages(env, [(7403, 3, 2)])
+    _, dlq = redrive_lane(env, "sms", 2)
+    env["cfg"] = poison_config(env, 2, fail_sms=None, fail_email=None)
+    enqueue(env, "sms", [7403])
+    [dead] = run_until_dead_lettered(env, dlq, ["sms"])
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith("gave up on the last receive (2 of 2): claim m:7403 sending: db: execute"), reason
+    assert "MySQL 1644: injected: no sending for 7403" in reason
+    assert sql(env["db"], "SELECT state, final, attempts, last_error FROM sender_claim"
+                          " WHERE claim_key = 'm:7403'") == [["failed", "1", "0", reason]]
+    assert sql(env["db"], "SELECT active, sent IS NULL FROM message WHERE id = 7403") == [["0", "1"]]
+    logs = worker_logs(env)
+    # the first receive gave the claim back with the error, so the second did not wait out the lease
+    assert "MySQL 1644: injected: no sending for 7403; will retry" in logs
+    assert "that was its last receive" in logs
+    assert sent(env) == []
