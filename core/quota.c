@@ -10,16 +10,36 @@
 #define IRIS_LOG_MODULE "quota"
 #include "log.h"
 
-static int window_sum(struct iris_db *db, int64_t app, int64_t minutes, int64_t *sum,
-                      struct iris_err *err) {
+static const char *scope_name(enum iris_quota_scope scope) {
+  return scope == IRIS_QUOTA_SCOPE_TARGET_MODE ? "target_mode" : "application";
+}
+
+int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(scope_name(scope)), IRIS_DB_I64(subject_id),
+                              IRIS_DB_I64(mode_id)};
+  int rc = iris_db_exec(db, 0,
+                        "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket, hits)"
+                        " VALUES (?, ?, ?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00'), 1)"
+                        " ON DUPLICATE KEY UPDATE hits = hits + 1",
+                        p, 3, NULL, err);
+  return rc ? iris_err_prefix(err, "quota counter %s/%lld/%lld", scope_name(scope),
+                              (long long)subject_id, (long long)mode_id)
+            : IRIS_OK;
+}
+
+int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, int64_t minutes, int64_t *sum, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(app), IRIS_DB_I64(minutes - 1)};
+  struct iris_db_param p[] = {IRIS_DB_STR(scope_name(scope)), IRIS_DB_I64(subject_id),
+                              IRIS_DB_I64(mode_id), IRIS_DB_I64(minutes > 1 ? minutes - 1 : 0)};
   int rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT,
                              "SELECT CAST(IFNULL(SUM(hits), 0) AS SIGNED) FROM sender_quota_counter"
-                             " WHERE scope = 'application' AND subject_id = ? AND mode_id = 0"
+                             " WHERE scope = ? AND subject_id = ? AND mode_id = ?"
                              " AND bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
                              "  - INTERVAL ? MINUTE",
-                             p, 2, &rows, err);
+                             p, 4, &rows, err);
+  *sum = 0;
   if (rc == IRIS_OK)
     rc = iris_db_get_i64(rows, 0, sum, err);
   iris_db_rows_free(rows);
@@ -94,19 +114,13 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d, in
   iris_db_rows_free(rows);
   if (rc)
     return rc;
-  {
-    struct iris_db_param p[] = {IRIS_DB_I64(app)};
-    rc = iris_db_exec(db, 0,
-                      "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket, hits)"
-                      " VALUES ('application', ?, 0,"
-                      " DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00'), 1)"
-                      " ON DUPLICATE KEY UPDATE hits = hits + 1",
-                      p, 1, NULL, err);
-  }
+  rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, err);
   if (rc == IRIS_OK)
-    rc = window_sum(db, app, hard_min, &usage_hard, err);
+    rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, hard_min, &usage_hard,
+                                err);
   if (rc == IRIS_OK)
-    rc = window_sum(db, app, soft_min, &usage_soft, err);
+    rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, soft_min, &usage_soft,
+                                err);
   if (rc)
     return rc;
   if (usage_hard > hard) {

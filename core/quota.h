@@ -36,6 +36,26 @@ struct iris_quota_verdict {
   int64_t breach_incident_id; /* hard breach: the incident opened now, 0 if none */
 };
 
+/*
+ * The shared per-minute counters underneath (sender_quota_counter, migration 0006), also used
+ * by reprioritize.c. A counter is (scope, subject, mode); its buckets are UTC minutes of the
+ * database's clock, so every sender instance counts into the same rows.
+ */
+enum iris_quota_scope {
+  IRIS_QUOTA_SCOPE_APPLICATION, /* subject = application.id, mode_id 0 */
+  IRIS_QUOTA_SCOPE_TARGET_MODE  /* subject = target.id, mode_id = the source mode */
+};
+
+/* One more hit in the current minute's bucket (an atomic upsert). Not idempotent: a caller
+ * that must count an event once runs it in the transaction that records having counted it. */
+int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* *sum = the hits of the current minute and of the minutes - 1 before it (minutes >= 1). */
+int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, int64_t minutes, int64_t *sum,
+                           struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Count one message of `application_id` and judge it. */
 int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *defaults,
                      int64_t application_id, const char *application,

@@ -21,6 +21,7 @@
 #include "record.h"
 #include "recipients.h"
 #include "render.h"
+#include "reprioritize.h"
 #include "templates.h"
 #include "tracking.h"
 
@@ -469,6 +470,16 @@ static struct iris_render_request render_req(const struct msgrow *m, const char 
   return q;
 }
 
+/* The vendor call, timed: metric vendor_latency (ms) by mode and vendor. */
+static void timed_send(struct iris_sender *s, struct iris_vendor *v,
+                       const struct iris_plugin_message *pm, struct iris_plugin_result *res) {
+  const char *dims[] = {"Mode", pm->mode, "Vendor", iris_vendor_name(v), NULL};
+  int64_t t0 = iris_clock_mono_ms();
+  iris_vendor_send(v, pm, res);
+  (void)iris_metrics_put(s->app->metrics, "vendor_latency", (double)(iris_clock_mono_ms() - t0),
+                         IRIS_METRIC_MILLISECONDS, dims);
+}
+
 /* One vendor attempt; fills result and the vendor used. IRIS_ENOTFOUND if no vendor. */
 static int attempt(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                    const char *mode, const char *destination, const struct iris_rendered *r,
@@ -478,7 +489,6 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   struct iris_plugin_message pm;
   const char *dests[1] = {destination};
   char idtext[24];
-  int64_t t0;
   int rc;
   *used = v;
   if (!v)
@@ -501,13 +511,7 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   pm.incident_id = m->incident_id;
   pm.plan = m->plan;
   pm.target = m->target;
-  t0 = iris_clock_mono_ms();
-  iris_vendor_send(v, &pm, res);
-  {
-    const char *dims[] = {"Mode", mode, "Vendor", iris_vendor_name(v), NULL};
-    (void)iris_metrics_put(s->app->metrics, "vendor_latency",
-                           (double)(iris_clock_mono_ms() - t0), IRIS_METRIC_MILLISECONDS, dims);
-  }
+  timed_send(s, v, &pm, res);
   return IRIS_OK;
 }
 
@@ -596,12 +600,31 @@ static int active_members(struct iris_db *db, const int64_t *ids, size_t n, int6
   return rc;
 }
 
+/* Iris's target reprioritisation of a mode the priority chain resolved (reprioritize.h), for
+ * the delivery claimed as c; message_id 0 for a notification. */
+static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const char *target,
+                        int64_t message_id, struct iris_contact *contact, struct iris_err *err) {
+  struct iris_reprioritize_request rq = {c->key, target, message_id};
+  char from[64];
+  int hops = 0, rc;
+  snprintf(from, sizeof from, "%s", contact->mode);
+  rc = iris_reprioritize(s->app->db, &rq, contact, &hops, err);
+  if (rc == IRIS_OK && hops) {
+    IRIS_LOG_INFO("%s: %s reprioritized from %s to %s (%d rule%s)", c->key, target, from,
+                  contact->mode, hops, hops > 1 ? "s" : "");
+    metric(s, "reprioritized", contact->mode, NULL);
+  }
+  return rc;
+}
+
 /* 4. Who and how: the message's own mode and destination; else its mode with the target's
- * contact for it, or Iris's priority chain; else Iris's email fallback (changelog
- * "mode-change … email"). IRIS_ENOTFOUND, the reason in err, when there is no contact at all —
- * Iris's changelog "mode-change email → invalid" is written then. */
-static int resolve_contact(struct iris_sender *s, const struct msgrow *m,
-                           struct iris_contact *contact, struct iris_err *err) {
+ * contact for it, or Iris's priority chain followed by the target's reprioritisation rules;
+ * else Iris's email fallback (changelog "mode-change … email"). IRIS_ENOTFOUND, the reason in
+ * err, when there is no contact at all — Iris's changelog "mode-change email → invalid" is
+ * written then. */
+static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
+                           const struct msgrow *m, struct iris_contact *contact,
+                           struct iris_err *err) {
   struct iris_err cerr = {0};
   const char *old;
   int rc;
@@ -614,6 +637,8 @@ static int resolve_contact(struct iris_sender *s, const struct msgrow *m,
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
                : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
                                           contact, &cerr);
+  if (rc == IRIS_OK && !m->mode)
+    return reprioritize(s, c, m->target, m->id, contact, err);
   if (rc == IRIS_ENOTFOUND) {
     old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : "email");
     {
@@ -733,7 +758,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   }
   /* 4. mode and destination */
-  rc = resolve_contact(s, &m, &contact, err);
+  rc = resolve_contact(s, &c, &m, &contact, err);
   if (rc == IRIS_ENOTFOUND) {
     /* no contact at all: suppressed with Iris's changelog (resolve_contact wrote it) */
     snprintf(why, sizeof why, "%s", err->msg);
@@ -1020,6 +1045,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
     rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
+    if (rc == IRIS_OK)
+      rc = reprioritize(s, &c, user, 0, &contact, err);
   } else {
     int64_t mode_id = 0;
     char mode_name[64] = "";
@@ -1099,7 +1126,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       pm.application = n->application;
       pm.priority = n->priority;
       pm.target = user;
-      iris_vendor_send(v, &pm, &res);
+      timed_send(s, v, &pm, &res);
       attempts++;
     }
     if (res.status == IRIS_PLUGIN_SENT) {
@@ -1116,6 +1143,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       int wait = res.status == IRIS_PLUGIN_RATE_LIMITED ? (int)((res.retry_after_ms + 999) / 1000)
                                                         : backoff_s(s, attempts);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
+      metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried",
+             contact.mode, iris_vendor_name(v));
       job_reason(j, "%s", res.error);
       *retry = wait;
       goto out;

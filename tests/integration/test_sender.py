@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import boto3
@@ -108,6 +109,7 @@ def invoke(env, *events):
                                                 "AWS_SECRET_ACCESS_KEY": "testing"})
         assert rt.init_error is None, rt.init_error
         assert proc.returncode == 0, proc.err
+        env["stdout"] = proc.out  # EMF metric lines
         out = [rt.results[i] for i in ids]
         for r in out:
             assert r["kind"] == "response", (r, proc.err)
@@ -341,3 +343,129 @@ def test_calls_to_china_become_text_messages(env):
     assert page["body"].startswith("Iris cannot place automated calls to numbers in China")
     assert ["mode-change", "call", "sms", "Changing mode due to calling restriction"] in sql(
         env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 9040")
+
+
+def reprioritization_users(env, rules):
+    """Users rp-<id> with sms, email and slack contacts, and their target_reprioritization rules
+    [(target id, src mode, dst mode, count, duration)]."""
+    ids = sorted({r[0] for r in rules})
+    sql(env["db"], "".join(
+        f"INSERT INTO target (id, name, type_id, active) VALUES ({i}, 'rp-{i}', 1, 1);"
+        f"INSERT INTO user (target_id, admin) VALUES ({i}, 0);"
+        f"INSERT INTO target_contact (target_id, mode_id, destination) VALUES"
+        f" ({i}, 2, '+1555020{i:04d}'), ({i}, 1, 'rp-{i}@example.com'), ({i}, 5, '@rp-{i}');"
+        for i in ids) + "".join(
+        f"INSERT INTO target_reprioritization (target_id, src_mode_id, dst_mode_id, count, duration)"
+        f" SELECT {t}, s.id, d.id, {count}, {duration} FROM mode s JOIN mode d"
+        f" WHERE s.name = '{src}' AND d.name = '{dst}';" for t, src, dst, count, duration in rules))
+
+
+def page_messages(env, target, ids):
+    sql(env["db"], "".join(
+        f"INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+        f" plan_notification_id, incident_id, active, body) VALUES"
+        f" ({i}, UTC_TIMESTAMP(), 1, {target}, 2, 2, 2, 500, 1, '');" for i in ids))
+
+
+def fresh_minute(env, need=20):
+    # Counting windows are whole UTC minutes of the database's clock (a 60 s rule is the
+    # current minute): start well inside one so the messages of a test share it.
+    second = int(sql(env["db"], "SELECT SECOND(UTC_TIMESTAMP())")[0][0])
+    if second > 60 - need:
+        time.sleep(61 - second)
+
+
+def modes_sent(env, ids):
+    by_id = {r["message_id"]: r for r in sent(env)}
+    return [by_id[str(i)]["mode"] if str(i) in by_id else None for i in ids]
+
+
+def test_reprioritization_switches_after_count(env):
+    # Autoalerts/high resolves to sms for these users (the priority's default mode)
+    reprioritization_users(env, [(60, "sms", "email", 2, 60)])
+    ids = [9201, 9202, 9203, 9204]
+    page_messages(env, 60, ids)
+    fresh_minute(env)
+    res, log = invoke(env, *[event(env, "sms", [msg(i)]) for i in ids])
+    assert res == [{"batchItemFailures": []}] * 4
+    assert modes_sent(env, ids) == ["sms", "sms", "email", "email"]
+    pages = {r["message_id"]: r for r in sent(env)}
+    assert pages["9203"]["destinations"] == ["rp-60@example.com"]
+    assert pages["9201"]["destinations"] == ["+15550200060"]
+    changes = sql(env["db"], "SELECT message_id, change_type, old, new, description FROM message_changelog"
+                             " WHERE message_id BETWEEN 9201 AND 9204 ORDER BY message_id")
+    assert changes == [[str(i), "mode-change", "sms", "email", "Changing mode due to reprioritization"]
+                       for i in (9203, 9204)]
+    assert sql(env["db"], "SELECT m.id, mo.name FROM message m JOIN mode mo ON mo.id = m.mode_id"
+                          " WHERE m.id BETWEEN 9201 AND 9204 ORDER BY m.id") == [
+        ["9201", "sms"], ["9202", "sms"], ["9203", "email"], ["9204", "email"]]
+    # the counter all instances share: four sms resolutions of this user in this minute
+    assert sql(env["db"], "SELECT SUM(hits) FROM sender_quota_counter WHERE scope = 'target_mode'"
+                          " AND subject_id = 60 AND mode_id = 2") == [["4"]]
+    assert "m:9203: rp-60 reprioritized from sms to email (1 rule)" in log
+    # a redelivery neither counts again nor sends again
+    res, _ = invoke(env, event(env, "sms", [msg(9204)]))
+    assert res == [{"batchItemFailures": []}]
+    assert modes_sent(env, ids) == ["sms", "sms", "email", "email"]
+    assert sql(env["db"], "SELECT SUM(hits) FROM sender_quota_counter WHERE scope = 'target_mode'"
+                          " AND subject_id = 60") == [["4"]]
+
+
+def test_reprioritization_rules_chain_and_loops_end(env):
+    reprioritization_users(env, [(61, "sms", "email", 1, 60), (61, "email", "slack", 1, 60),
+                                 (62, "sms", "email", 1, 60), (62, "email", "sms", 1, 60)])
+    chain, loop = [9211, 9212, 9213], [9221, 9222, 9223]
+    page_messages(env, 61, chain)
+    page_messages(env, 62, loop)
+    fresh_minute(env)
+    res, log = invoke(env, *[event(env, "sms", [msg(i)]) for i in chain + loop])
+    assert res == [{"batchItemFailures": []}] * 6
+    # chain: the third sms is over sms's count and, as email, over email's count too
+    assert modes_sent(env, chain) == ["sms", "email", "slack"]
+    assert sql(env["db"], "SELECT old, new FROM message_changelog WHERE message_id = 9213"
+                          " AND change_type = 'mode-change' ORDER BY id") == [["sms", "email"], ["email", "slack"]]
+    # loop: sms → email → (sms again: not followed), so the third stays on email
+    assert modes_sent(env, loop) == ["sms", "email", "email"]
+    assert sql(env["db"], "SELECT old, new FROM message_changelog WHERE message_id = 9223"
+                          " AND change_type = 'mode-change'") == [["sms", "email"]]
+    assert "reprioritization loop for rp-62: email -> sms was visited already; staying on email" in log
+
+
+def test_reprioritization_of_notifications_by_priority(env):
+    reprioritization_users(env, [(63, "sms", "email", 1, 60)])
+    fresh_minute(env)
+    first, second = (notification(target="rp-63", role="user", priority="high", subject="s", body="b")
+                     for _ in range(2))
+    res, _ = invoke(env, event(env, "sms", [first]), event(env, "sms", [second]))
+    assert res == [{"batchItemFailures": []}] * 2
+    got = {r["message_id"]: (r["mode"], r["destinations"]) for r in sent(env)}
+    assert got[first["notification_id"]] == ("sms", ["+15550200063"])
+    assert got[second["notification_id"]] == ("email", ["rp-63@example.com"])
+    assert sql(env["db"], "SELECT COUNT(*) FROM sender_reprioritization WHERE target_id = 63"
+                          " AND hops = 1") == [["1"]]
+
+
+def emf_metrics(text):
+    """(metric name, frozenset of its dimensions) for every EMF line printed."""
+    got = set()
+    for line in text.splitlines():
+        doc = json.loads(line) if line.startswith("{") else {}
+        for d in doc.get("_aws", {}).get("CloudWatchMetrics", []):
+            for m in d["Metrics"]:
+                for dims in d["Dimensions"]:
+                    got.add((m["Name"], frozenset((k, doc[k]) for k in dims)))
+    return got
+
+
+def test_metrics_by_mode_and_vendor(env):
+    page_messages(env, 3, [9301])  # linus: sms
+    lit = notification(target="+15550109999", role="literal_target", mode="call", body="x")
+    res, _ = invoke(env, event(env, "sms", [msg(9301)]), event(env, "call", [lit]))
+    assert res == [{"batchItemFailures": []}] * 2
+    got = emf_metrics(env["stdout"])
+
+    def has(name, mode, vendor):
+        return (name, frozenset({("Function", "sender"), ("Mode", mode), ("Vendor", vendor)})) in got
+    assert has("sent", "sms", "dummy-sms") and has("vendor_latency", "sms", "dummy-sms")
+    # the call vendor refuses every call; a literal target has no email fallback
+    assert has("failed", "call", "dummy-call") and has("vendor_latency", "call", "dummy-call")

@@ -1,0 +1,217 @@
+/* reprioritize.c — Iris's target reprioritisation with shared counters (see reprioritize.h). */
+#include "reprioritize.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "quota.h"
+#include "record.h"
+
+#define IRIS_LOG_MODULE "reprioritize"
+#include "log.h"
+
+/* Modes are few (Iris ships seven); a chain longer than this can only be going round. */
+#define MAX_HOPS 8
+
+struct rule {
+  int64_t target_id;
+  int64_t dst_mode_id;
+  char dst_mode[64];
+  int64_t count;
+  int64_t minutes;
+};
+
+/* The rule of (target, source mode), if it has a usable destination. */
+static int rule_for(struct iris_db *db, const char *target, int64_t src_mode_id, struct rule *r,
+                    int *found, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(target), IRIS_DB_I64(src_mode_id)};
+  const char *name = NULL;
+  int64_t duration = 60;
+  int rc;
+
+  *found = 0;
+  memset(r, 0, sizeof *r);
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                     "SELECT r.target_id, r.dst_mode_id, m.name, r.count, r.duration"
+                     " FROM target_reprioritization r JOIN target t ON t.id = r.target_id"
+                     " JOIN mode m ON m.id = r.dst_mode_id"
+                     " JOIN target_contact tc ON tc.target_id = r.target_id"
+                     "  AND tc.mode_id = r.dst_mode_id"
+                     " WHERE t.name = ? AND r.src_mode_id = ?",
+                     p, 2, &rows, err);
+  if (rc)
+    goto out;
+  rc = iris_db_next(rows, err);
+  if (rc != IRIS_DB_ROW)
+    goto out; /* IRIS_OK: no rule, or only one without a contact for its destination */
+  rc = iris_db_get_i64(rows, 0, &r->target_id, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 1, &r->dst_mode_id, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_str(rows, 2, &name, NULL, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 3, &r->count, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 4, &duration, err);
+  if (rc)
+    goto out;
+  snprintf(r->dst_mode, sizeof r->dst_mode, "%s", name);
+  /* Iris meant whole minutes (duration / 60) and a bucket at least */
+  r->minutes = duration / 60 > 0 ? duration / 60 : 1;
+  *found = 1;
+out:
+  iris_db_rows_free(rows);
+  return rc ? iris_err_prefix(err, "reprioritization rule of %s", target) : IRIS_OK;
+}
+
+/* The decision already stored for this delivery: *found, and the mode it chose. */
+static int decided(struct iris_db *db, const char *key, int *found, char *mode, size_t mode_size,
+                   int64_t *hops, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(key)};
+  const char *name = NULL;
+  int rc;
+
+  *found = 0;
+  *hops = 0;
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                     "SELECT m.name, r.hops FROM sender_reprioritization r"
+                     " JOIN mode m ON m.id = r.dst_mode_id WHERE r.claim_key = ?",
+                     p, 1, &rows, err);
+  if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW) {
+    rc = iris_db_get_str(rows, 0, &name, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 1, hops, err);
+    if (rc == IRIS_OK) {
+      snprintf(mode, mode_size, "%s", name);
+      *found = 1;
+    }
+  }
+  iris_db_rows_free(rows);
+  return rc ? iris_err_prefix(err, "reprioritization of %s", key) : IRIS_OK;
+}
+
+/*
+ * Count and decide in the caller's transaction, starting from the first rule. *mode gets the
+ * final mode's name (src's when nothing fired), *hops the rules followed. IRIS_EDUPLICATE if
+ * the delivery was decided already (a commit of ours that came back lost).
+ */
+static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_request *q,
+                            const struct iris_contact *src, const struct rule *first,
+                            char *mode, size_t mode_size, int64_t *hops, struct iris_err *err) {
+  struct rule r = *first;
+  int64_t visited[MAX_HOPS + 1], cur_id = src->mode_id, sum = 0;
+  size_t nvisited = 0, k;
+  int rc, found = 1, loop = 0;
+
+  *hops = 0;
+  snprintf(mode, mode_size, "%s", src->mode);
+  visited[nvisited++] = cur_id;
+  {
+    struct iris_db_param p[] = {IRIS_DB_STR(q->claim_key), IRIS_DB_I64(r.target_id),
+                                IRIS_DB_I64(cur_id), IRIS_DB_I64(cur_id)};
+    rc = iris_db_exec(db, 0,
+                      "INSERT INTO sender_reprioritization (claim_key, target_id, src_mode_id,"
+                      " dst_mode_id, hops, decided_at) VALUES (?, ?, ?, ?, 0, UTC_TIMESTAMP(3))",
+                      p, 4, NULL, err);
+  }
+  while (rc == IRIS_OK && found) {
+    rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id, err);
+    if (rc == IRIS_OK)
+      rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id,
+                                  r.minutes, &sum, err);
+    if (rc || sum <= r.count)
+      break;
+    for (k = 0; k < nvisited; k++)
+      loop |= visited[k] == r.dst_mode_id;
+    if (loop || nvisited > MAX_HOPS) {
+      IRIS_LOG_WARN("reprioritization loop for %s: %s -> %s was visited already; staying on %s",
+                    q->target, mode, r.dst_mode, mode);
+      break;
+    }
+    IRIS_LOG_INFO("reprioritization of %s: %lld %s message(s) in %lld min > %lld -> %s",
+                  q->target, (long long)sum, mode, (long long)r.minutes, (long long)r.count,
+                  r.dst_mode);
+    if (q->message_id)
+      rc = iris_record_change(db, q->message_id, "mode-change", mode, r.dst_mode,
+                              "Changing mode due to reprioritization", err);
+    snprintf(mode, mode_size, "%s", r.dst_mode);
+    cur_id = r.dst_mode_id;
+    visited[nvisited++] = cur_id;
+    (*hops)++;
+    if (rc == IRIS_OK)
+      rc = rule_for(db, q->target, cur_id, &r, &found, err);
+  }
+  if (rc == IRIS_OK && *hops) {
+    struct iris_db_param p[] = {IRIS_DB_I64(cur_id), IRIS_DB_I64(*hops), IRIS_DB_STR(q->claim_key)};
+    rc = iris_db_exec(db, 0,
+                      "UPDATE sender_reprioritization SET dst_mode_id = ?, hops = ?"
+                      " WHERE claim_key = ?",
+                      p, 3, NULL, err);
+  }
+  if (rc == IRIS_OK && *hops && q->message_id) {
+    /* Iris's update_message_mode: the message row says how it is being sent */
+    struct iris_db_param p[] = {IRIS_DB_I64(cur_id), IRIS_DB_I64(q->message_id)};
+    rc = iris_db_exec(db, 0, "UPDATE message SET mode_id = ? WHERE id = ?", p, 2, NULL, err);
+  }
+  return rc;
+}
+
+int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request *q,
+                      struct iris_contact *contact, int *hops, struct iris_err *err) {
+  struct iris_contact next = {0};
+  struct iris_err cerr = {0};
+  struct rule first;
+  char mode[64] = "";
+  int64_t n = 0;
+  int rc, found = 0, tries;
+
+  if (hops)
+    *hops = 0;
+  rc = rule_for(db, q->target, contact->mode_id, &first, &found, err);
+  if (rc || !found)
+    goto out;
+  rc = decided(db, q->claim_key, &found, mode, sizeof mode, &n, err);
+  for (tries = 0; rc == IRIS_OK && !found && tries < 3; tries++) {
+    rc = iris_db_begin(db, err);
+    if (rc == IRIS_OK)
+      rc = count_and_decide(db, q, contact, &first, mode, sizeof mode, &n, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_commit(db, err);
+    else
+      (void)iris_db_rollback(db, NULL);
+    if (rc == IRIS_EDUPLICATE) /* decided meanwhile: read what was decided */
+      rc = decided(db, q->claim_key, &found, mode, sizeof mode, &n, err);
+    else if (rc == IRIS_OK)
+      found = 1;
+    else if (rc != IRIS_EBUSY)
+      break;
+  }
+  if (rc == IRIS_OK && !found)
+    rc = iris_err_set(err, IRIS_EBUSY, "reprioritization of %s: deadlocked three times",
+                      q->claim_key);
+  if (rc || n == 0 || strcmp(mode, contact->mode) == 0)
+    goto out;
+  rc = iris_contact_for_mode(db, q->target, mode, &next, &cerr);
+  if (rc == IRIS_ENOTFOUND) {
+    /* the contact went away since the rule was read: keep what the priority chain chose */
+    IRIS_LOG_WARN("reprioritization of %s to %s: %s; staying on %s", q->target, mode, cerr.msg,
+                  contact->mode);
+    rc = IRIS_OK;
+    goto out;
+  }
+  if (rc) {
+    iris_err_set(err, rc, "%s", cerr.msg);
+    goto out;
+  }
+  iris_contact_cleanup(contact);
+  *contact = next;
+  memset(&next, 0, sizeof next);
+  if (hops)
+    *hops = (int)n;
+out:
+  iris_contact_cleanup(&next);
+  return rc;
+}

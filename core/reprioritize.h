@@ -1,0 +1,53 @@
+/*
+ * reprioritize.h — Iris's target reprioritisation (Iris §8.2): a user who receives more than
+ * `count` messages by one mode within `duration` is paged by another mode instead.
+ *
+ * Layer: core, above db, quota (its shared minute counters), contact and record; used by
+ * sender.c right after the priority chain resolved a mode — for incident messages and for
+ * out-of-band notifications resolved by priority. (Iris also ran it for notifications with an
+ * explicit mode or a category; here an explicit choice is left alone.)
+ *
+ * Rules are Iris's target_reprioritization rows (target, source mode → destination mode,
+ * count 1-255, duration 60-3600 s, used as whole minutes); a rule whose user has no contact
+ * for the destination mode is ignored, as Iris ignored it. For each mode on the way, the
+ * message is counted in sender_quota_counter (scope target_mode: one row per user, source
+ * mode and UTC minute, shared by every sender instance); when the window then holds more than
+ * `count` messages the rule fires and the destination mode's own rule is looked at in turn.
+ * A rule leading back to a mode already visited is not followed: a loop a → b → a ends on b.
+ * (Iris's version of this was dead code under Python 3: its bucket deque was sized by a float.)
+ *
+ * Each decision is stored per delivery (sender_reprioritization, keyed by the claim) in the
+ * transaction that counts it, so a retry, redelivery or takeover of the same claim reuses it
+ * and the message is never counted twice. A switch of an Iris message persists message.mode_id
+ * (Iris's update_message_mode) and writes one message_changelog row per hop:
+ * "mode-change <src> → <dst>", "Changing mode due to reprioritization".
+ */
+#ifndef IRIS_REPRIORITIZE_H
+#define IRIS_REPRIORITIZE_H
+
+#include <stdint.h>
+
+#include "contact.h"
+#include "db.h"
+#include "err.h"
+
+struct iris_reprioritize_request {
+  const char *claim_key; /* the delivery being decided (borrowed); its sender_claim row exists */
+  const char *target;    /* the user's target name (borrowed) */
+  int64_t message_id;    /* the Iris message to update and log, 0 for a notification */
+};
+
+/*
+ * Apply the rules to *contact, the mode (mode and mode_id set) and destination the priority
+ * chain resolved for q->target. When rules switch it, *contact is replaced by the user's
+ * contact for the final mode (the old destination is freed) and *hops (may be NULL) is the
+ * number of rules followed; otherwise *contact is untouched and *hops is 0.
+ * Must be called outside a transaction: it runs its own (counting, deciding, recording).
+ * Returns IRIS_OK; IRIS_ENOMEM; IRIS_ECONN, IRIS_EBUSY (a deadlock that persisted over three
+ * tries), IRIS_EDB — nothing is counted or recorded then, and *contact is untouched.
+ */
+int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request *q,
+                      struct iris_contact *contact, int *hops,
+                      struct iris_err *err) IRIS_WARN_UNUSED;
+
+#endif /* IRIS_REPRIORITIZE_H */
