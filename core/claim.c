@@ -147,31 +147,33 @@ int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const 
                       p, 3, "suppressed", err);
 }
 
-int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
-                      int64_t retry_after_ms, const char *error, struct iris_err *err) {
+/* state → failed (final or retryable after retry_after_ms); only_claimed: only from
+ * 'claimed', i.e. before any vendor call. */
+static int mark_failed(struct iris_db *db, const struct iris_claim *c, int final,
+                       int64_t retry_after_ms, const char *error, int only_claimed,
+                       const char *what, struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0), IRIS_DB_STR(error),
                               IRIS_DB_I64(retry_after_ms * 1000), IRIS_DB_I64(final ? 1 : 0),
-                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
+                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner),
+                              IRIS_DB_I64(only_claimed ? 1 : 0)};
   return owned_update(db, c,
                       "UPDATE sender_claim SET state = 'failed', final = ?,"
                       " last_error = LEFT(?, 1024),"
                       " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
                       " finished_at = IF(? = 1, UTC_TIMESTAMP(3), NULL),"
-                      " updated_at = UTC_TIMESTAMP(3) WHERE claim_key = ? AND owner = ?",
-                      p, 6, "failed", err);
+                      " updated_at = UTC_TIMESTAMP(3) WHERE claim_key = ? AND owner = ?"
+                      " AND (? = 0 OR state = 'claimed')",
+                      p, 7, what, err);
+}
+
+int iris_claim_failed(struct iris_db *db, const struct iris_claim *c, int final,
+                      int64_t retry_after_ms, const char *error, struct iris_err *err) {
+  return mark_failed(db, c, final, retry_after_ms, error, 0, "failed", err);
 }
 
 int iris_claim_release(struct iris_db *db, const struct iris_claim *c, int64_t retry_after_ms,
                        const char *error, struct iris_err *err) {
-  struct iris_db_param p[] = {IRIS_DB_STR(error), IRIS_DB_I64(retry_after_ms * 1000),
-                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
-  return owned_update(db, c,
-                      "UPDATE sender_claim SET state = 'failed', final = 0,"
-                      " last_error = LEFT(?, 1024),"
-                      " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
-                      " updated_at = UTC_TIMESTAMP(3)"
-                      " WHERE claim_key = ? AND owner = ? AND state = 'claimed'",
-                      p, 4, "release", err);
+  return mark_failed(db, c, 0, retry_after_ms, error, 1, "release", err);
 }
 
 int iris_claim_in_state(struct iris_db *db, const struct iris_claim *c, const char *state,
