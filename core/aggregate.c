@@ -15,12 +15,30 @@
 #include "log.h"
 
 #define KEY_LIMIT 1000
+#define LANE_BUCKETS 1024
+#define LANE_TTL_MS 60000 /* a user's mode preferences are read again after this (Iris: 60 s) */
+#define LANE_MAX 100000   /* cache entries; the cache is emptied past it */
+
+/* The lane chosen for (target, application, priority), remembered for LANE_TTL_MS. */
+struct lane_entry {
+  int64_t target, app, prio, expires_ms;
+  char lane[32];
+  struct lane_entry *next;
+};
+
+struct iris_aggregate {
+  struct iris_db *db;                   /* borrowed */
+  const struct iris_lease_fence *fence; /* borrowed, may be NULL */
+  struct lane_entry *lanes[LANE_BUCKETS];
+  size_t nlanes;
+};
 
 struct key {
   int64_t plan, app, prio, target;
   int64_t fresh;                      /* undecided markers (decide) / held markers (flush) */
   int64_t window, count, agg_window, reset;
   int aggregating;
+  int64_t seen;                       /* decided markers of the key within threshold_window */
   int64_t quiet_s;                    /* seconds since the key's last message, -1 if none */
   char mode[64];                      /* the lane: the mode Iris would page the target by */
   char *target_name, *app_name, *prio_name; /* owned (free_keys) */
@@ -44,19 +62,74 @@ static int dup_col(struct iris_db_rows *rows, size_t col, char **out, struct iri
   return rc;
 }
 
+static void free_lanes(struct iris_aggregate *a) {
+  size_t b;
+  for (b = 0; b < LANE_BUCKETS; b++)
+    while (a->lanes[b]) {
+      struct lane_entry *x = a->lanes[b];
+      a->lanes[b] = x->next;
+      iris_free(x);
+    }
+  a->nlanes = 0;
+}
+
+int iris_aggregate_new(struct iris_db *db, const struct iris_lease_fence *fence,
+                       struct iris_aggregate **out, struct iris_err *err) {
+  struct iris_aggregate *a = iris_calloc(1, sizeof *a);
+  *out = a;
+  if (!a)
+    return iris_err_set(err, IRIS_ENOMEM, "aggregate: handle");
+  a->db = db;
+  a->fence = fence;
+  return IRIS_OK;
+}
+
+void iris_aggregate_free(struct iris_aggregate *a) {
+  if (!a)
+    return;
+  free_lanes(a);
+  iris_free(a);
+}
+
 /* The lane of a key: the mode its target is paged by for (application, priority) — Iris's
  * chain (contact.h), or email where Iris falls back to it. The sender resolves the mode
  * again when it sends; choosing the same lane here keeps a slow mode's queue to itself. */
-static void choose_lane(struct iris_db *db, struct key *k) {
+static void choose_lane(struct iris_aggregate *a, struct key *k) {
+  size_t b = (size_t)((uint64_t)(k->target * 31 + k->app * 7 + k->prio) % LANE_BUCKETS);
+  int64_t now = iris_clock_mono_ms();
+  struct lane_entry *x;
   struct iris_contact c = {0};
   struct iris_err cerr = {0};
-  int rc = iris_contact_by_priority(db, k->target_name, k->app_name, k->prio, &c, &cerr);
+  int rc;
+  for (x = a->lanes[b]; x; x = x->next)
+    if (x->target == k->target && x->app == k->app && x->prio == k->prio && x->expires_ms > now) {
+      snprintf(k->mode, sizeof k->mode, "%s", x->lane);
+      return;
+    }
+  rc = iris_contact_by_priority(a->db, k->target_name, k->app_name, k->prio, &c, &cerr);
   if (rc == IRIS_OK)
     snprintf(k->mode, sizeof k->mode, "%s", iris_contract_lane(c.mode));
   else if (rc == IRIS_ENOTFOUND)
     snprintf(k->mode, sizeof k->mode, "email");
-  /* else: keep the priority's default mode (the sender decides anyway) */
+  /* else: keep the priority's default mode (the sender decides anyway), and do not cache */
   iris_contact_cleanup(&c);
+  if (rc != IRIS_OK && rc != IRIS_ENOTFOUND)
+    return;
+  if (a->nlanes >= LANE_MAX)
+    free_lanes(a);
+  for (x = a->lanes[b]; x; x = x->next)
+    if (x->target == k->target && x->app == k->app && x->prio == k->prio)
+      break; /* an expired entry: refresh it */
+  if (!x && (x = iris_calloc(1, sizeof *x)) != NULL) {
+    x->target = k->target, x->app = k->app, x->prio = k->prio;
+    x->next = a->lanes[b];
+    a->lanes[b] = x;
+    a->nlanes++;
+  }
+  if (x) {
+    x->expires_ms = now + LANE_TTL_MS;
+    snprintf(x->lane, sizeof x->lane, "%s", k->mode);
+  }
 }
 
 #define KEY_PARAMS(k)                                                                         \
@@ -84,6 +157,8 @@ static int read_keys(struct iris_db_rows *rows, struct key **out, size_t *n, str
       rc = dup_col(rows, 12, &x->app_name, err);
     if (rc == IRIS_OK)
       rc = dup_col(rows, 13, &x->prio_name, err);
+    if (rc == IRIS_OK && iris_db_rows_columns(rows) > 14)
+      rc = iris_db_get_i64(rows, 14, &x->seen, err);
     x->plan = v[0], x->app = v[1], x->prio = v[2], x->target = v[3], x->fresh = v[4];
     x->window = v[5], x->count = v[6], x->agg_window = v[7], x->reset = v[8];
     x->aggregating = v[9] > 0;
@@ -334,25 +409,60 @@ static int flush_key(struct iris_db *db, const struct iris_lease_fence *fence, c
   return rc;
 }
 
-static int each_key(struct iris_db *db, const struct iris_lease_fence *fence, int64_t deadline_ms,
-                    const char *sql, int flush, struct iris_aggregate_stats *st,
-                    struct iris_err *err) {
+/* Keys far from their threshold and not aggregating (the common case): their new markers
+ * simply get their lane, all such keys of a pass in one transaction. */
+static int simple_key(const struct key *k) {
+  return !k->aggregating && (k->count <= 0 || k->window <= 0 || k->seen + k->fresh <= k->count);
+}
+
+static int release_simple(struct iris_aggregate *a, struct key *keys, size_t n,
+                          struct iris_aggregate_stats *st, struct iris_err *err) {
+  size_t i, m = 0;
+  int rc;
+  for (i = 0; i < n; i++)
+    m += keys[i].mode[0] && simple_key(&keys[i]);
+  if (!m)
+    return IRIS_OK;
+  rc = begin(a->db, a->fence, err);
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    int64_t released = 0;
+    if (!keys[i].mode[0] || !simple_key(&keys[i]))
+      continue;
+    rc = release_new(a->db, &keys[i], -1, &released, err);
+    st->decided += (int)released;
+  }
+  if (rc == IRIS_OK)
+    return iris_db_commit(a->db, err);
+  (void)iris_db_rollback(a->db, NULL);
+  return rc;
+}
+
+static int each_key(struct iris_aggregate *a, int64_t deadline_ms, const char *sql, int flush,
+                    struct iris_aggregate_stats *st, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_I64(KEY_LIMIT)};
   struct key *keys = NULL;
   size_t n = 0, i;
-  int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, p, 1, &rows, err);
+  int rc = iris_db_query(a->db, IRIS_DB_IDEMPOTENT, sql, p, 1, &rows, err);
   if (rc == IRIS_OK)
     rc = read_keys(rows, &keys, &n, err);
   iris_db_rows_free(rows);
   for (i = 0; i < n && rc == IRIS_OK; i++) {
+    if (deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms)
+      break; /* the rest is decided next tick (a key without a lane is skipped) */
+    choose_lane(a, &keys[i]);
+  }
+  for (; i < n; i++)
+    keys[i].mode[0] = '\0';
+  if (rc == IRIS_OK && !flush)
+    rc = release_simple(a, keys, n, st, err);
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
     struct iris_err kerr = {0};
     int krc;
-    if (deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms)
-      break; /* the rest is decided next tick */
-    choose_lane(db, &keys[i]);
-    krc = flush ? flush_key(db, fence, &keys[i], st, &kerr)
-                : decide_key(db, fence, &keys[i], st, &kerr);
+    if (!keys[i].mode[0] || (!flush && simple_key(&keys[i])))
+      continue;
+    krc = flush ? flush_key(a->db, a->fence, &keys[i], st, &kerr)
+                : decide_key(a->db, a->fence, &keys[i], st, &kerr);
     if (krc == IRIS_ENOMEM || krc == IRIS_EFENCED) {
       rc = iris_err_set(err, krc, "%s", kerr.msg);
     } else if (krc) {
@@ -366,9 +476,9 @@ static int each_key(struct iris_db *db, const struct iris_lease_fence *fence, in
   return rc;
 }
 
-int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence,
-                        int64_t deadline_ms, struct iris_aggregate_stats *st,
-                        struct iris_err *err) {
+int iris_aggregate_tick(struct iris_aggregate *a, int64_t deadline_ms,
+                        struct iris_aggregate_stats *st, struct iris_err *err) {
+  struct iris_db *db = a->db;
   struct iris_db_exec_info info = {0};
   int rc;
   memset(st, 0, sizeof *st);
@@ -384,11 +494,15 @@ int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence
     return rc;
   st->decided += (int)info.affected_rows;
   /* New markers of plan messages, per key. */
-  rc = each_key(db, fence, deadline_ms,
+  rc = each_key(a, deadline_ms,
                 "SELECT e.plan_id, e.application_id, e.priority_id, e.target_id, COUNT(*),"
                 " p.threshold_window, p.threshold_count, p.aggregation_window,"
                 " p.aggregation_reset, (a.aggregating_since IS NOT NULL), mo.name, t.name,"
-                " ap.name, pr.name"
+                " ap.name, pr.name, (SELECT COUNT(*) FROM sender_enqueue s WHERE"
+                "  s.plan_id = e.plan_id AND s.application_id = e.application_id"
+                "  AND s.priority_id = e.priority_id AND s.target_id = e.target_id"
+                "  AND s.created_at >= UTC_TIMESTAMP(3) - INTERVAL p.threshold_window SECOND"
+                "  AND NOT (s.state = 'pending' AND s.lane IS NULL))"
                 " FROM sender_enqueue e JOIN plan p ON p.id = e.plan_id"
                 " JOIN priority pr ON pr.id = e.priority_id JOIN mode mo ON mo.id = pr.mode_id"
                 " JOIN target t ON t.id = e.target_id JOIN application ap ON ap.id = e.application_id"
@@ -404,7 +518,7 @@ int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence
   if (rc)
     return rc;
   /* Keys whose aggregation window has passed. */
-  return each_key(db, fence, deadline_ms,
+  return each_key(a, deadline_ms,
                   "SELECT a.plan_id, a.application_id, a.priority_id, a.target_id, 0,"
                   " p.threshold_window, p.threshold_count, p.aggregation_window,"
                   " p.aggregation_reset, 1, mo.name, t.name, ap.name, pr.name"

@@ -43,12 +43,20 @@ struct iris_aggregate_stats {
   int failed;    /* keys whose transaction failed (retried next tick) */
 };
 
-/* One pass over new markers and due flushes, each key in its own transaction fenced by
- * `fence` (NULL: unfenced), until done or iris_clock_mono_ms() passes `deadline_ms` (0: no
- * deadline). A failing key is logged and retried next tick; the return value is an error
- * only for IRIS_ENOMEM, a lost lease (IRIS_EFENCED) or a failure of the pass's own queries. */
-int iris_aggregate_tick(struct iris_db *db, const struct iris_lease_fence *fence,
-                        int64_t deadline_ms, struct iris_aggregate_stats *stats,
-                        struct iris_err *err) IRIS_WARN_UNUSED;
+struct iris_aggregate; /* opaque: the lane of each (target, application, priority), cached */
+
+/* *out owned by the caller (iris_aggregate_free); `db` and `fence` (NULL: unfenced) are
+ * borrowed and must outlive it. IRIS_ENOMEM. */
+int iris_aggregate_new(struct iris_db *db, const struct iris_lease_fence *fence,
+                       struct iris_aggregate **out, struct iris_err *err) IRIS_WARN_UNUSED;
+void iris_aggregate_free(struct iris_aggregate *a);
+
+/* One pass over new markers and due flushes, each key deciding in its own transaction (keys
+ * far from their threshold share one), until done or iris_clock_mono_ms() passes
+ * `deadline_ms` (0: no deadline). A failing key is logged and retried next tick; the return
+ * value is an error only for IRIS_ENOMEM, a lost lease (IRIS_EFENCED) or a failure of the
+ * pass's own queries. */
+int iris_aggregate_tick(struct iris_aggregate *a, int64_t deadline_ms,
+                        struct iris_aggregate_stats *stats, struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_AGGREGATE_H */

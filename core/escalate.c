@@ -19,6 +19,7 @@
 #define RETRY_LOOKUP_S 60 /* a failed lookup with nobody to fall back to is retried after this */
 #define RECHECK_S 15      /* a last step with unsettled messages is checked again after this */
 #define MAX_PLANS 4096    /* plan cache bound (plans are immutable; the cache is reset past it) */
+#define GROUP 25          /* new incidents per transaction (replayed one by one on failure) */
 
 /* ---- caches ------------------------------------------------------------------------------ */
 
@@ -632,27 +633,62 @@ static int finish(struct iris_escalate *e, int rc, struct iris_err *err) {
 /* What stops a whole pass (rather than one incident): memory, the lease, the connection. */
 static int fatal(int rc) { return rc == IRIS_ENOMEM || rc == IRIS_ECONN || rc == IRIS_EFENCED; }
 
-static int new_incident(struct iris_escalate *e, struct incident *inc,
-                        struct iris_escalate_stats *st, struct iris_err *err) {
+/* Step 1 for one new incident, inside the caller's transaction; counts go to *st. */
+static int start_incident(struct iris_escalate *e, struct incident *inc,
+                          struct iris_escalate_stats *st, struct iris_err *err) {
   struct plan *pl = NULL;
   struct round r = {0};
   int deactivated = 0, tracking = 0;
   int rc = get_plan(e, inc->plan_id, &pl, err);
-  if (rc)
-    return rc;
-  rc = begin(e, err);
-  if (rc)
-    return rc;
-  rc = enter_step(e, inc, pl, 1, &r, &deactivated, &tracking, st, err);
+  if (rc == IRIS_OK)
+    rc = enter_step(e, inc, pl, 1, &r, &deactivated, &tracking, st, err);
   if (rc == IRIS_OK)
     rc = add_markers(e, inc, r.first_id, err);
-  rc = finish(e, rc, err);
   if (rc == IRIS_OK) {
     st->new_incidents += !deactivated;
     st->deactivated += deactivated;
     st->messages += r.paged;
     st->tracking += tracking;
   }
+  return rc;
+}
+
+static void add_counts(struct iris_escalate_stats *to, const struct iris_escalate_stats *from) {
+  to->new_incidents += from->new_incidents;
+  to->deactivated += from->deactivated;
+  to->messages += from->messages;
+  to->tracking += from->tracking;
+  to->lookup_failures += from->lookup_failures;
+}
+
+/* New incidents `list[0..n)` in one transaction: each incident's messages, markers, row and
+ * step still commit together, and a burst costs one commit per group rather than per
+ * incident. Any failure rolls the group back and the caller replays it one incident per
+ * transaction, so a bad incident never holds back the others. */
+static int start_group(struct iris_escalate *e, struct incident *list, size_t n,
+                       struct iris_escalate_stats *st, struct iris_err *err) {
+  struct iris_escalate_stats g;
+  size_t i;
+  int rc = begin(e, err);
+  memset(&g, 0, sizeof g);
+  for (i = 0; i < n && rc == IRIS_OK; i++)
+    rc = start_incident(e, &list[i], &g, err);
+  rc = finish(e, rc, err);
+  if (rc == IRIS_OK)
+    add_counts(st, &g);
+  return rc;
+}
+
+static int start_alone(struct iris_escalate *e, struct incident *inc,
+                       struct iris_escalate_stats *st, struct iris_err *err) {
+  struct iris_escalate_stats g;
+  int rc = begin(e, err);
+  memset(&g, 0, sizeof g);
+  if (rc)
+    return rc;
+  rc = finish(e, start_incident(e, inc, &g, err), err);
+  if (rc == IRIS_OK)
+    add_counts(st, &g);
   return rc;
 }
 
@@ -692,15 +728,24 @@ static int new_incidents(struct iris_escalate *e, int64_t deadline_ms,
       list[i].application = apps[i];
     }
     iris_db_rows_free(rows);
-    for (i = 0; i < got && rc == IRIS_OK && !past_deadline(deadline_ms); i++) {
-      struct iris_err ierr = {0};
-      int irc = new_incident(e, &list[i], st, &ierr);
-      after = list[i].id;
-      if (fatal(irc))
-        rc = iris_err_set(err, irc, "%s", ierr.msg);
-      else if (irc) {
-        st->failed_incidents++;
-        IRIS_LOG_ERR("incident %" PRId64 ": %s (retried next tick)", list[i].id, ierr.msg);
+    for (i = 0; i < got && rc == IRIS_OK && !past_deadline(deadline_ms); i += GROUP) {
+      size_t k, m = got - i < GROUP ? got - i : GROUP;
+      struct iris_err gerr = {0};
+      int grc = start_group(e, &list[i], m, st, &gerr);
+      after = list[i + m - 1].id;
+      if (fatal(grc)) {
+        rc = iris_err_set(err, grc, "%s", gerr.msg);
+        break;
+      }
+      for (k = 0; grc && k < m && rc == IRIS_OK; k++) {
+        struct iris_err ierr = {0};
+        int irc = start_alone(e, &list[i + k], st, &ierr);
+        if (fatal(irc))
+          rc = iris_err_set(err, irc, "%s", ierr.msg);
+        else if (irc) {
+          st->failed_incidents++;
+          IRIS_LOG_ERR("incident %" PRId64 ": %s (retried next tick)", list[i + k].id, ierr.msg);
+        }
       }
     }
     for (i = 0; apps && i < got; i++)

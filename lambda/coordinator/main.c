@@ -35,7 +35,9 @@ struct coordinator {
   struct iris_app app;
   int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel;
   struct iris_housekeeping_opts hk;
-  struct iris_enqueue *enqueue; /* owned */
+  struct iris_enqueue *enqueue;     /* owned */
+  struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
+  struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
 };
 
 struct totals {
@@ -87,22 +89,23 @@ static void add_stats(struct totals *t, const struct iris_escalate_stats *es,
 
 /* One tick: escalate and aggregate (each within the slice), then enqueue everything due.
  * *busy = 1 when the slice ran out (more work waits: tick again without sleeping). */
-static int tick(struct coordinator *c, struct iris_escalate *esc,
-                const struct iris_lease_fence *fence, int64_t hard_deadline, int *busy,
-                struct totals *t, struct iris_err *err) {
+static int tick(struct coordinator *c, struct iris_escalate *esc, int64_t hard_deadline,
+                int *busy, struct totals *t, struct iris_err *err) {
   struct iris_escalate_stats es;
   struct iris_aggregate_stats as;
   struct iris_enqueue_stats qs;
-  int64_t t0 = iris_clock_mono_ms(), slice = t0 + c->slice_ms, elapsed;
+  int64_t t0 = iris_clock_mono_ms(), slice = t0 + c->slice_ms, elapsed, t1 = 0, t2 = 0;
   int rc;
   memset(&as, 0, sizeof as);
   memset(&qs, 0, sizeof qs);
   if (slice > hard_deadline)
     slice = hard_deadline;
   rc = iris_escalate_tick(esc, slice, &es, err);
-  *busy = iris_clock_mono_ms() >= slice;
+  t1 = iris_clock_mono_ms();
+  *busy = t1 >= slice;
   if (rc == IRIS_OK)
-    rc = iris_aggregate_tick(c->app.db, fence, slice + c->slice_ms / 2, &as, err);
+    rc = iris_aggregate_tick(c->aggregate, slice + c->slice_ms / 2, &as, err);
+  t2 = iris_clock_mono_ms();
   if (rc == IRIS_OK)
     rc = iris_enqueue_tick(c->enqueue, c->app.db, hard_deadline, &qs, err);
   elapsed = iris_clock_mono_ms() - t0;
@@ -135,10 +138,12 @@ static int tick(struct coordinator *c, struct iris_escalate *esc,
   if (es.new_incidents || es.messages || qs.enqueued || es.deactivated || as.held ||
       as.batches || es.escalations || es.failed_incidents)
     IRIS_LOG_INFO("tick %d: %d new incident(s), %d repeat(s), %d escalation(s), %d message(s), "
-                  "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed, %lld ms",
+                  "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed; %lld ms"
+                  " (escalate %lld, aggregate %lld, enqueue %lld)",
                   t->ticks, es.new_incidents, es.repeats, es.escalations, es.messages, as.held,
                   as.batches, qs.enqueued, es.deactivated, es.failed_incidents + as.failed,
-                  (long long)elapsed);
+                  (long long)elapsed, (long long)(t1 - t0), (long long)(t2 - t1),
+                  (long long)(t0 + elapsed - t2));
   return rc;
 }
 
@@ -168,7 +173,6 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
                   size_t len, struct iris_buf *response, struct iris_err *err) {
   struct coordinator *c = data;
   struct iris_escalate *esc = NULL;
-  struct iris_lease_fence fence;
   struct iris_escalate_opts eo;
   struct totals t;
   int held = 0, rc;
@@ -184,11 +188,11 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
     return iris_buf_appends(response, "{\"skipped\":\"the lease is held by another coordinator\"}");
   }
   IRIS_LOG_INFO("lease taken (token %lld)", (long long)token);
-  fence.name = LEASE;
-  fence.owner = inv->request_id;
-  fence.token = token;
-  eo.oncall = NULL; /* wired to the Oncall client with core/oncall.h */
-  eo.fence = &fence;
+  c->fence.name = LEASE;
+  c->fence.owner = inv->request_id;
+  c->fence.token = token;
+  eo.oncall = c->app.oncall;
+  eo.fence = &c->fence;
   rc = iris_escalate_new(c->app.db, &eo, &esc, err);
   while (rc == IRIS_OK) {
     int64_t t0 = iris_clock_mono_ms();
@@ -197,7 +201,7 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
     char hk_owner[160];
     struct iris_housekeeping_stats hs;
     struct iris_err herr = {0};
-    rc = tick(c, esc, &fence, hard, &busy, &t, err);
+    rc = tick(c, esc, hard, &busy, &t, err);
     if (rc)
       break;
     snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", inv->request_id, t.ticks);
@@ -271,10 +275,13 @@ int main(void) {
     if (rc == IRIS_EINVAL)
       rc = iris_err_set(&err, IRIS_ECONFIG, "configuration: %s", err.msg);
   }
+  if (rc == IRIS_OK)
+    rc = iris_aggregate_new(c.app.db, &c.fence, &c.aggregate, &err);
   if (rc) {
     struct iris_err rerr = {0};
     if (iris_runtime_init_error(rc, err.msg, &rerr))
       IRIS_LOG_ERR("start-up failed: %s (and could not report it: %s)", err.msg, rerr.msg);
+    iris_aggregate_free(c.aggregate);
     iris_enqueue_free(c.enqueue);
     iris_app_cleanup(&c.app);
     return 1;
@@ -282,6 +289,7 @@ int main(void) {
   rc = iris_runtime_run(handle, &c, 0, &err);
   if (rc && rc != IRIS_ERUNTIME)
     IRIS_LOG_ERR("%s", err.msg);
+  iris_aggregate_free(c.aggregate);
   iris_enqueue_free(c.enqueue);
   iris_app_cleanup(&c.app);
   return rc && rc != IRIS_ERUNTIME ? 1 : 0;

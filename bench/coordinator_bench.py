@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""bench/coordinator_bench.py [BURST] [ACTIVE] — the coordinator end to end, through the real
+iris-coordinator bootstrap (fake Runtime API) against the local MariaDB and SQS (moto).
+
+1. Burst: BURST new incidents (default 6000) open at once on 20 plans (two notifications each:
+   a user at high, a three-person team at low — four messages per incident, no aggregation).
+   Prints the time from the invocation's start until every first message is enqueued, twice:
+   against an SQS stand-in that answers at once (the coordinator's own cost: MySQL, encoding,
+   signing, HTTP) and against the stand-in with 20 ms per call (about SQS's latency in a
+   region), which shows what the parallel SendMessageBatch calls buy. moto is not used for
+   this: its SendMessageBatch slows down as its queue grows (over 150 ms a call at a few
+   thousand messages), which would measure moto.
+2. Steady state: ACTIVE incidents (default 10000) are active and waiting (step 1, their
+   messages sent, no repeat due yet). Prints the duration of each tick (min / median / max)
+   — the cost of looking for due work when there is none.
+3. The plans MariaDB chooses for the coordinator's per-tick queries (EXPLAIN), with ACTIVE
+   incidents in the tables.
+
+Run inside the local stack: bench/coordinator_bench.sh does it all. Numbers are from one
+2-core machine with MariaDB, moto and the coordinator sharing it."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+from fake_runtime import FakeRuntime  # noqa: E402
+
+BURST = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
+ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
+PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
+ENDPOINT = os.environ["IRIS_TEST_AWS_ENDPOINT"]
+PLANS = 20
+
+
+def sql(db, text):
+    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
+                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
+                       text=True, timeout=600)
+    if r.returncode:
+        raise SystemExit(f"SQL failed: {r.stderr}")
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def make_db():
+    db = f"iris_cbench_{uuid.uuid4().hex[:8]}"
+    for cmd in ("load-iris", "migrate", "demo"):
+        subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, db], check=True,
+                       capture_output=True)
+    # 20 plans like a busy Iris: each pages a user at high and a team of three at low, never
+    # aggregated (threshold far away), one step, no tracking.
+    stmts = []
+    for p in range(PLANS):
+        pid = 100 + p
+        stmts.append(
+            f"INSERT INTO plan (id, name, created, user_id, description, step_count,"
+            f" threshold_window, threshold_count, aggregation_window, aggregation_reset)"
+            f" VALUES ({pid}, 'bench-{p}', UTC_TIMESTAMP(), 1, 'bench', 1, 900, 1000000, 300, 300);"
+            f"INSERT INTO plan_active (name, plan_id) VALUES ('bench-{p}', {pid});"
+            f"INSERT INTO plan_notification (plan_id, step, template, target_id, optional, role_id,"
+            f" priority_id, `repeat`, wait) VALUES ({pid}, 1, 'disk-alert', {1 + p % 4}, 0, 1, 2, 1, 600),"
+            f" ({pid}, 1, 'disk-alert', 10, 0, 3, 4, 0, 600);")
+    sql(db, "".join(stmts))
+    return db
+
+
+class SqsStandIn:
+    """Answers SendMessageBatch (JSON protocol) with success after `delay_ms`; counts entries.
+    Signatures are not checked (moto-based tests do that)."""
+
+    def __init__(self, delay_ms=0):
+        self.delay = delay_ms / 1000.0
+        self.entries = 0
+        self.calls = 0
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if stand_in.delay:
+                    time.sleep(stand_in.delay)
+                entries = body.get("Entries", [])
+                with stand_in.lock:
+                    stand_in.entries += len(entries)
+                    stand_in.calls += 1
+                out = json.dumps({"Successful": [{"Id": e["Id"], "MessageId": str(uuid.uuid4()),
+                                                  "MD5OfMessageBody": "0" * 32} for e in entries],
+                                  "Failed": []}).encode()
+                # One write: headers and body in separate small writes meet Nagle's algorithm
+                # and delayed ACKs (40 ms a call).
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(out) + out)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def queues(self):
+        return {lane: f"{self.url}/123456789012/bench-{lane}"
+                for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
+
+    def close(self):
+        self.server.shutdown()
+
+
+def queues_for(sqs):
+    sfx = uuid.uuid4().hex[:6]
+    return {lane: sqs.create_queue(QueueName=f"cb-{lane}-{sfx}")["QueueUrl"]
+            for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
+
+
+def run(db, queues, timeout_ms, tick_s=1, endpoint=ENDPOINT, parallel=4):
+    cfg = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
+           "aws": {"region": "us-east-1", "endpoint": endpoint}, "queues": queues,
+           "log": {"level": "info"},
+           "coordinator": {"tick_seconds": tick_s, "margin_ms": 500, "enqueue_parallel": parallel}}
+    with FakeRuntime() as rt:
+        rid = rt.add_event({"source": "aws.scheduler"}, timeout_ms=timeout_ms)
+        proc = rt.run_bootstrap(os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator"),
+                                env={"IRIS_CONFIG_JSON": json.dumps(cfg),
+                                     "AWS_ACCESS_KEY_ID": "testing",
+                                     "AWS_SECRET_ACCESS_KEY": "testing"}, timeout=1200)
+        if rt.init_error or proc.returncode:
+            raise SystemExit(f"coordinator failed: {rt.init_error} {proc.err[-2000:]}")
+        return rt.results[rid]["json"], proc.err
+
+
+def incidents_sql(first, n, step, minutes_ago=0):
+    rows = ",".join(f"({first + i}, {100 + i % PLANS}, UTC_TIMESTAMP() - INTERVAL {minutes_ago} MINUTE,"
+                    f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, {step}, 1)"
+                    for i in range(n))
+    return ("INSERT INTO incident (id, plan_id, created, context, application_id, current_step,"
+            f" active) VALUES {rows};")
+
+
+def burst(delay_ms, parallel):
+    db = make_db()
+    stand_in = SqsStandIn(delay_ms)
+    try:
+        sql(db, incidents_sql(10000, BURST, 0))
+        t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
+        wall = time.monotonic()
+        summary, log = run(db, stand_in.queues(), timeout_ms=120000, endpoint=stand_in.url,
+                           parallel=parallel)
+        wall = time.monotonic() - wall
+        row = sql(db, "SELECT COUNT(*), SUM(state = 'enqueued'), UNIX_TIMESTAMP(MIN(enqueued_at)),"
+                      " UNIX_TIMESTAMP(MAX(enqueued_at)), UNIX_TIMESTAMP(MAX(created_at))"
+                      " FROM sender_enqueue")[0]
+        total, enq = int(row[0]), int(row[1] or 0)
+        first, last, created = (float(x) - t0 for x in row[2:5])
+        print(f"burst, SQS answering in {delay_ms} ms, {parallel} call(s) in flight: {BURST} new"
+              f" incidents, {total} messages — first enqueued after {first:.2f} s, all created"
+              f" after {created:.2f} s, all {enq} enqueued after {last:.2f} s"
+              f" ({summary.get('sqs_calls')} SendMessageBatch calls, {summary.get('ticks')} ticks)")
+        if enq != total or summary.get("new_incidents") != BURST:
+            print(f"  !! not everything went out: {summary}")
+        if os.environ.get("BENCH_VERBOSE"):
+            for line in log.splitlines():
+                if '"tick ' in line:
+                    print("   ", json.loads(line)["msg"])
+    finally:
+        stand_in.close()
+        subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
+
+
+def steady(sqs):
+    db = make_db()
+    try:
+        queues = queues_for(sqs)
+        # ACTIVE incidents on step 1 for 2 minutes, four messages each, all sent (repeats are
+        # due after 10 minutes), their markers settled.
+        sql(db, incidents_sql(100000, ACTIVE, 1, minutes_ago=2))
+        msgs = []
+        mid = 1000000
+        for i in range(ACTIVE):
+            inc, plan = 100000 + i, 100 + i % PLANS
+            for tgt, prio, pn_off in ((1 + (i % PLANS) % 4, 2, 0), (1, 4, 1), (2, 4, 1), (3, 4, 1)):
+                msgs.append((mid, inc, plan, tgt, prio, pn_off))
+                mid += 1
+        pn = {int(r[0]): (int(r[1]), int(r[2])) for r in
+              sql(db, "SELECT plan_id, MIN(id), MAX(id) FROM plan_notification WHERE plan_id >= 100"
+                      " GROUP BY plan_id")}
+        for k in range(0, len(msgs), 5000):
+            chunk = msgs[k:k + 5000]
+            rows = ",".join(
+                f"({m}, UTC_TIMESTAMP() - INTERVAL 2 MINUTE, UTC_TIMESTAMP() - INTERVAL 2 MINUTE,"
+                f" 1, {t}, {p}, {plan}, {pn[plan][off]}, {inc}, 0, '')"
+                for m, inc, plan, t, p, off in chunk)
+            sql(db, "INSERT INTO message (id, created, sent, application_id, target_id, priority_id,"
+                    f" plan_id, plan_notification_id, incident_id, active, body) VALUES {rows};"
+                    "INSERT INTO sender_enqueue (message_id, state, lane, plan_id, application_id,"
+                    " priority_id, target_id, created_at, done_at) SELECT id, 'done', 'email', plan_id,"
+                    " application_id, priority_id, target_id, created, sent FROM message"
+                    f" WHERE id BETWEEN {chunk[0][0]} AND {chunk[-1][0]};")
+        sql(db, "ANALYZE TABLE message, incident, sender_enqueue;")
+        sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
+        try:
+            summary, _ = run(db, queues, timeout_ms=12000)
+        finally:
+            sql(db, "SET GLOBAL general_log = 0;")
+        print(f"steady state: {ACTIVE} active incidents ({len(msgs)} messages): "
+              f"{summary['ticks']} ticks, duration mean {summary['tick_ms_mean']} ms, "
+              f"max {summary['tick_ms_max']} ms (nothing due)")
+        explain(db)
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
+
+
+def explain(db):
+    """EXPLAIN what the coordinator really ran in one tick (MariaDB's general log holds the
+    prepared statements with their values)."""
+    threads = [r[0] for r in sql(db, "SELECT DISTINCT thread_id FROM mysql.general_log"
+                                     f" WHERE command_type = 'Connect' AND argument LIKE '%{db}%'")]
+    if not threads:
+        print("  (no queries captured)")
+        return
+    rows = sql(db, "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE"
+                   f" command_type = 'Execute' AND thread_id IN ({','.join(threads)})")
+    sql(db, "TRUNCATE TABLE mysql.general_log;")
+    seen = set()
+    for (stmt,) in rows:
+        stmt = stmt.replace("\\n", " ")
+        head = " ".join(stmt.split()[:12])
+        if head in seen or not stmt.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT", "DELETE")):
+            continue
+        seen.add(head)
+        print(f"  {stmt[:160]}{'…' if len(stmt) > 160 else ''}")
+        for row in sql(db, "EXPLAIN " + stmt + ";"):
+            print("      " + " | ".join(c for c in row[:10]))
+
+
+sqs_client = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+if BURST:
+    for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
+        delay, par = spec.split(":")
+        burst(int(delay), int(par))
+if ACTIVE:
+    steady(sqs_client)
