@@ -213,5 +213,12 @@ int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request
     *hops = (int)n;
 out:
   iris_contact_cleanup(&next);
+  if (rc == IRIS_ENOTFOUND) {
+    /* a NULL where the schema has none: a database problem, which the caller must not take
+     * for "this user has no contact" */
+    rc = IRIS_EDB;
+    if (err)
+      err->rc = IRIS_EDB;
+  }
   return rc;
 }
