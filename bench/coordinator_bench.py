@@ -11,12 +11,12 @@ iris-coordinator bootstrap (fake Runtime API) against the local MariaDB and SQS 
    this: its SendMessageBatch slows down as its queue grows (over 150 ms a call at a few
    thousand messages), which would measure moto.
 2. Steady state: ACTIVE incidents (default 10000) are active and waiting (step 1, their
-   messages sent, no repeat due yet). Prints the duration of each tick (min / median / max)
-   — the cost of looking for due work when there is none.
+   messages sent, no repeat due yet). Prints the mean and longest tick — the cost of looking
+   for due work when there is none.
 3. The plans MariaDB chooses for the coordinator's per-tick queries (EXPLAIN), with ACTIVE
    incidents in the tables.
 
-Run inside the local stack: bench/coordinator_bench.sh does it all. Numbers are from one
+Needs only MariaDB (bench/coordinator_bench.sh checks it runs, in a stack of its own). Numbers are from one
 2-core machine with MariaDB, moto and the coordinator sharing it."""
 import json
 import os
@@ -27,8 +27,6 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
@@ -38,7 +36,6 @@ BURST = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
 ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ["IRIS_TEST_AWS_ENDPOINT"]
 PLANS = 20
 
 
@@ -118,13 +115,7 @@ class SqsStandIn:
         self.server.shutdown()
 
 
-def queues_for(sqs):
-    sfx = uuid.uuid4().hex[:6]
-    return {lane: sqs.create_queue(QueueName=f"cb-{lane}-{sfx}")["QueueUrl"]
-            for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
-
-
-def run(db, queues, timeout_ms, tick_s=1, endpoint=ENDPOINT, parallel=4):
+def run(db, queues, timeout_ms, endpoint, tick_s=1, parallel=4):
     cfg = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
            "aws": {"region": "us-east-1", "endpoint": endpoint}, "queues": queues,
            "log": {"level": "info"},
@@ -155,8 +146,7 @@ def burst(delay_ms, parallel):
         sql(db, incidents_sql(10000, BURST, 0))
         t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
         wall = time.monotonic()
-        summary, log = run(db, stand_in.queues(), timeout_ms=120000, endpoint=stand_in.url,
-                           parallel=parallel)
+        summary, log = run(db, stand_in.queues(), 120000, stand_in.url, parallel=parallel)
         wall = time.monotonic() - wall
         row = sql(db, "SELECT COUNT(*), SUM(state = 'enqueued'), UNIX_TIMESTAMP(MIN(enqueued_at)),"
                       " UNIX_TIMESTAMP(MAX(enqueued_at)), UNIX_TIMESTAMP(MAX(created_at))"
@@ -178,10 +168,11 @@ def burst(delay_ms, parallel):
         subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
 
 
-def steady(sqs):
+def steady():
     db = make_db()
+    stand_in = SqsStandIn(0)
     try:
-        queues = queues_for(sqs)
+        queues = stand_in.queues()
         # ACTIVE incidents on step 1 for 2 minutes, four messages each, all sent (repeats are
         # due after 10 minutes), their markers settled.
         sql(db, incidents_sql(100000, ACTIVE, 1, minutes_ago=2))
@@ -210,7 +201,7 @@ def steady(sqs):
         sql(db, "ANALYZE TABLE message, incident, sender_enqueue;")
         sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
         try:
-            summary, _ = run(db, queues, timeout_ms=12000)
+            summary, _ = run(db, queues, 12000, stand_in.url)
         finally:
             sql(db, "SET GLOBAL general_log = 0;")
         print(f"steady state: {ACTIVE} active incidents ({len(msgs)} messages): "
@@ -218,6 +209,7 @@ def steady(sqs):
               f"max {summary['tick_ms_max']} ms (nothing due)")
         explain(db)
     finally:
+        stand_in.close()
         subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
 
 
@@ -244,10 +236,9 @@ def explain(db):
             print("      " + " | ".join(c for c in row[:10]))
 
 
-sqs_client = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
 if BURST:
     for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
         delay, par = spec.split(":")
         burst(int(delay), int(par))
 if ACTIVE:
-    steady(sqs_client)
+    steady()

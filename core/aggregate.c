@@ -22,7 +22,7 @@
 /* The lane chosen for (target, application, priority), remembered for LANE_TTL_MS. */
 struct lane_entry {
   int64_t target, app, prio, expires_ms;
-  char lane[32];
+  char lane[64];
   struct lane_entry *next;
 };
 

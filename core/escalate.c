@@ -310,6 +310,9 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
   }
   if (rc == IRIS_OK && !(w->why = iris_strdup(w->rc ? lerr.msg : "")))
     rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
+  if (rc == IRIS_OK && w->rc)
+    IRIS_LOG_WARN("%s of %s: %s (this tick's rounds fall back to the plans' creators)", role,
+                  target, w->why);
   iris_recipients_cleanup(&r);
   *out = w;
   return rc;
@@ -430,11 +433,9 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
                                 : "the notification has no role or target";
   }
   snprintf(r->why, sizeof r->why, "%s", why);
-  if (lookup_rc != IRIS_OK) {
-    r->lookup_failed = 1;
-    IRIS_LOG_WARN("incident %" PRId64 ": %s of %s: %s", inc->id, role ? role : "(none)",
-                  target ? target : "(none)", why);
-  }
+  r->lookup_failed = lookup_rc != IRIS_OK;
+  if (lookup_rc != IRIS_OK && !w) /* lookups say so once per tick (who_for) */
+    IRIS_LOG_WARN("incident %" PRId64 ": %s", inc->id, why);
   if (n->optional)
     goto out; /* Iris: an optional notification that names nobody is simply done */
   if (pl->creator && e->low_priority > 0) {
@@ -911,11 +912,10 @@ static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_
 
 static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
                     struct iris_err *err) {
-  int rc = IRIS_OK;
-  size_t got = PAGE, i;
-  int passes = 0;
+  int rc = IRIS_OK, more = 1, passes = 0;
+  size_t got, i;
   /* Each pass handles what is due now; rows it reschedules are due later, so the loop ends. */
-  while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms) && passes++ < 100) {
+  while (rc == IRIS_OK && more && !past_deadline(deadline_ms) && passes++ < 100) {
     struct iris_db_rows *rows = NULL;
     struct iris_db_param p[] = {IRIS_DB_I64(PAGE)};
     struct due *list = NULL;
@@ -930,6 +930,7 @@ static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_es
     if (rc)
       break;
     got = iris_db_rows_count(rows);
+    more = got == PAGE;
     list = iris_calloc(got + 1, sizeof *list);
     if (!list)
       rc = iris_err_set(err, IRIS_ENOMEM, "escalate: due rows");
@@ -953,12 +954,15 @@ static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_es
       struct iris_err ierr = {0};
       int irc;
       size_t k;
-      if (list[i].skip)
+      if (list[i].skip) {
+        more = 1; /* read again next pass */
         continue;
+      }
       irc = handle_due(e, &list[i], st, &ierr);
       handled++;
-      /* Later rows of this incident were read before it changed: read them again next pass. */
-      for (k = i + 1; k < got; k++)
+      /* A step change, deactivation or end makes later rows of the incident stale (they were
+       * read before it): they are read again next pass. A repeat changes nothing else. */
+      for (k = i + 1; strcmp(list[i].state, "repeating") != 0 && k < got; k++)
         list[k].skip |= list[k].inc.id == list[i].inc.id;
       if (fatal(irc))
         rc = iris_err_set(err, irc, "%s", ierr.msg);

@@ -1,6 +1,10 @@
 /* lease.c — the coordinator's lease (see lease.h and db/migrations/0002_sender_lease.sql). */
 #include "lease.h"
 
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <unistd.h>
+
 int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, int seconds,
                        int *held, int64_t *token, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
@@ -62,4 +66,13 @@ int iris_lease_check(struct iris_db *db, const struct iris_lease_fence *f, struc
                       f->owner, (long long)f->token);
   iris_db_rows_free(rows);
   return rc;
+}
+
+int iris_lease_owner_id(const char *prefix, char *out, size_t size, struct iris_err *err) {
+  unsigned char r[8];
+  if (RAND_bytes(r, sizeof r) != 1)
+    return iris_err_set(err, IRIS_EIO, "lease: no random bytes for a holder id");
+  snprintf(out, size, "%s:%ld:%02x%02x%02x%02x%02x%02x%02x%02x", prefix, (long)getpid(), r[0], r[1],
+           r[2], r[3], r[4], r[5], r[6], r[7]);
+  return IRIS_OK;
 }

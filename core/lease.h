@@ -31,6 +31,14 @@ struct iris_lease_fence {
 int iris_lease_check(struct iris_db *db, const struct iris_lease_fence *f,
                      struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* A holder id for this process: "<prefix>:<pid>:<16 random hex digits>" in out (NUL-terminated,
+ * truncated to size). A process keeps one id for its lifetime, so a warm Lambda sandbox whose
+ * last invocation could not release the lease (database down) renews it on the next one
+ * instead of waiting for it to expire; another process still cannot. IRIS_EIO without
+ * randomness. */
+int iris_lease_owner_id(const char *prefix, char *out, size_t size,
+                        struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Give it back (only if `owner` holds it). */
 int iris_lease_release(struct iris_db *db, const char *name, const char *owner,
                        struct iris_err *err) IRIS_WARN_UNUSED;

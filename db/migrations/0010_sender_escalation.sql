@@ -40,3 +40,8 @@ CREATE TABLE IF NOT EXISTS `sender_escalation` (
   CONSTRAINT `sender_escalation_notification_fk` FOREIGN KEY (`plan_notification_id`)
     REFERENCES `plan_notification` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- The schedule of the coordinator's housekeeping (core/housekeeping.h) is a lease row too:
+-- taken for `housekeeping.every_seconds` and never released, so pruning runs at most that
+-- often across invocations and coordinators.
+INSERT IGNORE INTO `sender_lease` (`name`) VALUES ('housekeeping');

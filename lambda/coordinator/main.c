@@ -38,6 +38,7 @@ struct coordinator {
   struct iris_enqueue *enqueue;     /* owned */
   struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
   struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
+  char owner[96];                   /* this process's lease holder id */
 };
 
 struct totals {
@@ -180,16 +181,16 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   (void)event;
   (void)len;
   memset(&t, 0, sizeof t);
-  rc = iris_lease_acquire(c->app.db, LEASE, inv->request_id, (int)c->lease_s, &held, &token, err);
+  rc = iris_lease_acquire(c->app.db, LEASE, c->owner, (int)c->lease_s, &held, &token, err);
   if (rc)
     return rc;
   if (!held) {
     IRIS_LOG_INFO("another coordinator holds the lease; nothing to do");
     return iris_buf_appends(response, "{\"skipped\":\"the lease is held by another coordinator\"}");
   }
-  IRIS_LOG_INFO("lease taken (token %lld)", (long long)token);
+  IRIS_LOG_INFO("lease taken by %s (token %lld)", c->owner, (long long)token);
   c->fence.name = LEASE;
-  c->fence.owner = inv->request_id;
+  c->fence.owner = c->owner;
   c->fence.token = token;
   eo.oncall = c->app.oncall;
   eo.fence = &c->fence;
@@ -214,7 +215,7 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
       int64_t elapsed = iris_clock_mono_ms() - t0;
       iris_clock_sleep_ms(c->tick_s * 1000 - elapsed > 0 ? c->tick_s * 1000 - elapsed : 0);
     }
-    rc = iris_lease_acquire(c->app.db, LEASE, inv->request_id, (int)c->lease_s, &held, NULL, err);
+    rc = iris_lease_acquire(c->app.db, LEASE, c->owner, (int)c->lease_s, &held, NULL, err);
     if (rc == IRIS_OK && !held) {
       IRIS_LOG_WARN("lost the lease; stopping");
       break;
@@ -227,7 +228,7 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   iris_escalate_free(esc);
   {
     struct iris_err rerr = {0};
-    if (iris_lease_release(c->app.db, LEASE, inv->request_id, &rerr))
+    if (iris_lease_release(c->app.db, LEASE, c->owner, &rerr))
       IRIS_LOG_WARN("lease not released (it will expire): %s", rerr.msg);
   }
   iris_metrics_flush(c->app.metrics);
@@ -243,6 +244,8 @@ int main(void) {
   int rc;
   memset(&c, 0, sizeof c);
   rc = iris_app_init(&c.app, "coordinator", IRIS_APP_DB | IRIS_APP_SQS, &err);
+  if (rc == IRIS_OK)
+    rc = iris_lease_owner_id("coordinator", c.owner, sizeof c.owner, &err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c.app.cfg, "coordinator.tick_seconds", 5, 1, 60, &c.tick_s, &err);
   if (rc == IRIS_OK)

@@ -168,6 +168,7 @@ SENDER_INDEXES = [
     ("sender_claim", "ix_sender_claim_message"), ("sender_enqueue", "ix_sender_enqueue_due"),
     ("sender_enqueue", "ix_sender_enqueue_aggkey"), ("sender_aggregation", "ix_sender_aggregation_flush"),
     ("sender_quota_counter", "PRIMARY"), ("sender_lease", "PRIMARY"),
+    ("sender_escalation", "ix_sender_escalation_due"), ("sender_tracking", "ix_sender_tracking_due"),
 ]
 
 
@@ -193,7 +194,8 @@ def test_required_tables_exist(db):
             "category_override", "mode_template_override", "application_custom_sender_address",
             "schema_migrations", "sender_lease", "sender_claim", "sender_enqueue",
             "sender_quota_counter", "sender_quota_state", "sender_aggregation",
-            "sender_notification"}
+            "sender_notification", "sender_tracking", "sender_reprioritization",
+            "sender_escalation"}
     assert not want - tables
 
 
@@ -222,7 +224,7 @@ def test_migration_files_are_idempotent_on_their_own(db):
     for f in MIGRATIONS:  # bypass the ledger: each file must be safe to run again
         with open(f) as fh:
             mysql(db, None, stdin=fh.read())
-    assert scalar(db, "SELECT COUNT(*) FROM sender_lease") == before == "1"
+    assert scalar(db, "SELECT COUNT(*) FROM sender_lease") == before == "2"  # coordinator, housekeeping
 
 
 def test_changed_migration_is_refused(db):
