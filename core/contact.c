@@ -68,8 +68,13 @@ int iris_contact_by_priority(struct iris_db *db, const char *target, const char 
       rc = iris_err_set(err, IRIS_ENOTFOUND, "%s has no %s contact", target, out->mode);
   }
   iris_db_rows_free(rows);
-  if (rc)
+  if (rc) {
+    /* Keep the mode that had no contact: the fallback's changelog names it, as Iris's did. */
+    char mode[sizeof out->mode];
+    snprintf(mode, sizeof mode, "%s", rc == IRIS_ENOTFOUND ? out->mode : "");
     iris_contact_cleanup(out);
+    snprintf(out->mode, sizeof out->mode, "%s", mode);
+  }
   return rc;
 }
 

@@ -23,7 +23,9 @@ struct iris_contact {
 };
 void iris_contact_cleanup(struct iris_contact *c);
 
-/* The priority chain. IRIS_ENOTFOUND (with the reason) when Iris would fall back to email. */
+/* The priority chain. IRIS_ENOTFOUND (with the reason) when Iris would fall back to email;
+ * out->mode then names the mode the chain chose that had no contact ("" when none was
+ * allowed), and nothing else in out is set. */
 int iris_contact_by_priority(struct iris_db *db, const char *target, const char *application,
                              int64_t priority_id, struct iris_contact *out,
                              struct iris_err *err) IRIS_WARN_UNUSED;

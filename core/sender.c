@@ -1270,7 +1270,7 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
     rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
   } else {
     struct iris_err xerr = {0};
-    rc = iris_recipients_expand(s->app->db, NULL, n.role, n.target, &who, &xerr);
+    rc = iris_recipients_expand(s->app->db, s->app->oncall, n.role, n.target, &who, &xerr);
     if (rc == IRIS_EINVAL || rc == IRIS_ENOTFOUND || rc == IRIS_EUNSUPPORTED ||
         (rc == IRIS_OK && who.n == 0)) {
       snprintf(reason, sizeof reason, "INVALID role:target (%s:%s): %s", n.role, n.target,

@@ -469,3 +469,115 @@ def test_metrics_by_mode_and_vendor(env):
     assert has("sent", "sms", "dummy-sms") and has("vendor_latency", "sms", "dummy-sms")
     # the call vendor refuses every call; a literal target has no email fallback
     assert has("failed", "call", "dummy-call") and has("vendor_latency", "call", "dummy-call")
+
+
+def test_tracking_copies_are_rendered_from_the_plan_and_sent_once(env):
+    """Plan 2 copies new incidents to storage-tracking@example.com by email (subject, text and
+    HTML from its tracking_template); a plan tracking by SMS sends its body; a tracking
+    template that does not compile still sends Iris's note naming the plan and the error."""
+    tmpl_sms = json.dumps({"Autoalerts": {"body": "new {{ check }} on {{ host }} ({{ iris.incident_id }})"}})
+    tmpl_bad = json.dumps({"Autoalerts": {"body": "{% if %}"}})
+    sql(env["db"], f"""
+      INSERT INTO plan (id, name, created, user_id, step_count, threshold_window, threshold_count,
+                        aggregation_window, aggregation_reset, tracking_key, tracking_type,
+                        tracking_template) VALUES
+        (70, 'track-sms', UTC_TIMESTAMP(), 1, 1, 900, 10, 300, 300, '+15550100177', 'sms', '{tmpl_sms}'),
+        (71, 'track-bad', UTC_TIMESTAMP(), 1, 1, 900, 10, 300, 300, '+15550100178', 'sms', '{tmpl_bad}');
+      INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active) VALUES
+        (560, 2, '2026-11-24 10:00:00', '{{"host": "db-7", "check": "disk", "value": 99}}', 1, 1, 1),
+        (561, 70, '2026-11-24 10:00:00', '{{"host": "db-8", "check": "load"}}', 1, 1, 1),
+        (562, 71, '2026-11-24 10:00:00', '{{}}', 1, 1, 1);
+      INSERT INTO sender_tracking (incident_id, plan_id, mode, destination, state) VALUES
+        (560, 2, 'email', 'storage-tracking@example.com', 'enqueued'),
+        (561, 70, 'sms', '+15550100177', 'enqueued'),
+        (562, 71, 'sms', '+15550100178', 'enqueued');""")
+    track = lambda i: {"v": 1, "kind": "tracking", "incident_id": i}
+    res, _ = invoke(env, event(env, "email", [track(560), track(560)]),
+                    event(env, "sms", [track(561), track(562)]), event(env, "email", [track(560)]))
+    assert res == [{"batchItemFailures": []}] * 3
+    [mail] = [r for r in sent(env) if r["destinations"] == ["storage-tracking@example.com"]]
+    assert mail["mode"] == "email" and mail["subject"] == "[tracking] disk on db-7"
+    assert mail["body"] == "Incident 560 opened for db-7 (disk = 99)."
+    assert mail["email_html"].startswith("<p>Incident 560: <b>db-7</b></p>")
+    [text] = [r for r in sent(env) if r["destinations"] == ["+15550100177"]]
+    assert text["mode"] == "sms" and text["body"] == "new load on db-8 (561)"
+    [bad] = [r for r in sent(env) if r["destinations"] == ["+15550100178"]]
+    assert bad["body"].startswith("plan track-bad - tracking notification body failed to render: ")
+    assert sql(env["db"], "SELECT incident_id, state, outcome, vendor FROM sender_tracking"
+                          " WHERE incident_id IN (560, 561, 562) ORDER BY 1") == [
+        ["560", "done", "sent", "dummy-email"], ["561", "done", "sent", "dummy-sms"],
+        ["562", "done", "sent", "dummy-sms"]]
+
+
+def test_no_contact_at_all_is_recorded_not_lost(env):
+    """A user with no contact for the chain's mode and no email: Iris's changelog
+    'mode-change email → invalid', the message deactivated, nothing sent, a final claim."""
+    sql(env["db"], "INSERT INTO target (id, name, type_id, active) VALUES (41, 'nocontact', 1, 1);"
+                   "INSERT INTO user (target_id, admin) VALUES (41, 0);"
+                   "INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+                   " plan_notification_id, incident_id, active, body) VALUES"
+                   " (9101, UTC_TIMESTAMP(), 1, 41, 2, 2, 2, 500, 1, '');")
+    res, log = invoke(env, event(env, "sms", [msg(9101)]))
+    assert res == [{"batchItemFailures": []}]
+    assert not [r for r in sent(env) if r["message_id"] == "9101"]
+    assert sql(env["db"], "SELECT active, sent FROM message WHERE id = 9101") == [["0", "NULL"]]
+    assert ["mode-change", "email", "invalid", "Ignore message as we failed to resolve target contact"] in \
+        sql(env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 9101")
+    [claim] = sql(env["db"], "SELECT state, final, last_error FROM sender_claim WHERE claim_key = 'm:9101'")
+    assert claim[0] in ("failed", "suppressed") and claim[1] == "1" and "contact" in claim[2]
+
+
+def test_email_fallback_names_the_mode_that_had_no_contact(env):
+    sql(env["db"], "INSERT INTO target (id, name, type_id, active) VALUES (42, 'mailonly', 1, 1);"
+                   "INSERT INTO user (target_id, admin) VALUES (42, 0);"
+                   "INSERT INTO target_contact (target_id, mode_id, destination) VALUES"
+                   " (42, 1, 'mailonly@example.com');"
+                   "INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+                   " plan_notification_id, incident_id, active, body) VALUES"
+                   " (9102, UTC_TIMESTAMP(), 1, 42, 2, 2, 2, 500, 1, '');")
+    res, _ = invoke(env, event(env, "sms", [msg(9102)]))
+    assert res == [{"batchItemFailures": []}]
+    [rec] = [r for r in sent(env) if r["message_id"] == "9102"]
+    assert rec["mode"] == "email" and rec["destinations"] == ["mailonly@example.com"]
+    assert ["mode-change", "sms", "email", "Changing mode due to original mode failure"] in \
+        sql(env["db"], "SELECT change_type, old, new, description FROM message_changelog WHERE message_id = 9102")
+
+
+def test_broken_template_sends_a_safe_note(env):
+    """A template that fails to render still pages, with a subject carrying the message id and
+    a body naming the template and the error — never the message's data (Iris sent repr())."""
+    sql(env["db"], "INSERT INTO template (id, name, created, user_id) VALUES (20, 'broken', UTC_TIMESTAMP(), 1);"
+                   "INSERT INTO template_active (name, template_id) VALUES ('broken', 20);"
+                   "INSERT INTO template_content (template_id, application_id, mode_id, subject, body)"
+                   " VALUES (20, 1, 2, '', '{{ host.missing.deeper }}');"
+                   "INSERT INTO plan (id, name, created, user_id, step_count, threshold_window,"
+                   " threshold_count, aggregation_window, aggregation_reset) VALUES"
+                   " (72, 'uses-broken', UTC_TIMESTAMP(), 1, 1, 900, 10, 300, 300);"
+                   "INSERT INTO plan_notification (id, plan_id, step, template, target_id, optional,"
+                   " role_id, priority_id, `repeat`, wait) VALUES (72, 72, 1, 'broken', 1, 0, 1, 2, 0, 0);"
+                   "INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+                   " plan_notification_id, incident_id, active, body) VALUES"
+                   " (9103, UTC_TIMESTAMP(), 1, 1, 2, 72, 72, 500, 1, '');")
+    res, _ = invoke(env, event(env, "sms", [msg(9103)]))
+    assert res == [{"batchItemFailures": []}]
+    [rec] = [r for r in sent(env) if r["message_id"] == "9103"]
+    assert rec["subject"] == "9103 Iris failed to render your message"
+    assert "template 'broken'" in rec["body"] and "db-1" not in rec["body"]
+    assert sql(env["db"], "SELECT active, template_id FROM message WHERE id = 9103") == [["0", "NULL"]]
+
+
+def test_over_long_body_is_dropped_and_recorded(env):
+    big = "x" * 40010
+    sql(env["db"], "INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active)"
+                   f" VALUES (563, 2, UTC_TIMESTAMP(), '{{\"host\": \"{big}\", \"check\": \"c\"}}', 1, 1, 1);"
+                   "INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+                   " plan_notification_id, incident_id, active, body) VALUES"
+                   " (9104, UTC_TIMESTAMP(), 1, 1, 2, 2, 2, 563, 1, '');")
+    res, _ = invoke(env, event(env, "sms", [msg(9104)]))
+    assert res == [{"batchItemFailures": []}]
+    assert not [r for r in sent(env) if r["message_id"] == "9104"]
+    changes = sql(env["db"], "SELECT change_type, new, description FROM message_changelog WHERE message_id = 9104")
+    assert any(c[0] == "mode-change" and c[1] == "drop" and
+               c[2].startswith("Dropping due to excessive body length (") for c in changes)
+    assert sql(env["db"], "SELECT m.active, mo.name FROM message m JOIN mode mo ON mo.id = m.mode_id"
+                          " WHERE m.id = 9104") == [["0", "drop"]]
