@@ -198,7 +198,14 @@ def steady():
                     " priority_id, target_id, created_at, done_at) SELECT id, 'done', 'email', plan_id,"
                     " application_id, priority_id, target_id, created, sent FROM message"
                     f" WHERE id BETWEEN {chunk[0][0]} AND {chunk[-1][0]};")
-        sql(db, "ANALYZE TABLE message, incident, sender_enqueue;")
+        # their escalation state as the coordinator keeps it: round 1 of each notification
+        # done two minutes ago, the next thing due in eight minutes
+        sql(db, "INSERT INTO sender_escalation (incident_id, plan_notification_id, step, rounds,"
+                " max_rounds, wait_s, state, last_round_at, due_at, messages)"
+                " SELECT i.id, pn.id, 1, 1, pn.repeat + 1, pn.wait, IF(pn.repeat > 0, 'repeating',"
+                " 'exhausted'), i.created, i.created + INTERVAL pn.wait SECOND, 1 FROM incident i"
+                " JOIN plan_notification pn ON pn.plan_id = i.plan_id WHERE i.id >= 100000;"
+                "ANALYZE TABLE message, incident, sender_enqueue, sender_escalation;")
         sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
         try:
             summary, _ = run(db, queues, 12000, stand_in.url)

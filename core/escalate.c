@@ -58,7 +58,8 @@ struct iris_escalate {
   size_t nplans;
   struct who *who;
   int64_t low_priority; /* id of priority 'low', 0 when there is none */
-  int adopted;          /* the adoption pass ran in this invocation */
+  int adopted;          /* the adoption pass finished in this invocation */
+  int64_t adopt_after;  /* incidents up to this id were looked at by the adoption pass */
 };
 
 struct incident {
@@ -1040,13 +1041,14 @@ static int adopt_page(struct iris_escalate *e, int64_t *after, size_t *got,
   return rc;
 }
 
-static int adopt(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
-                 struct iris_err *err) {
-  int64_t after = 0;
+/* Sets *done once every such incident was adopted (the rest waits for the next tick). */
+static int adopt(struct iris_escalate *e, int64_t deadline_ms, int *done,
+                 struct iris_escalate_stats *st, struct iris_err *err) {
   size_t got = PAGE;
   int rc = IRIS_OK;
   while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms))
-    rc = adopt_page(e, &after, &got, st, err);
+    rc = adopt_page(e, &e->adopt_after, &got, st, err);
+  *done = rc == IRIS_OK && got < PAGE;
   return rc;
 }
 
@@ -1069,10 +1071,8 @@ int iris_escalate_tick(struct iris_escalate *e, int64_t deadline_ms, struct iris
       return rc;
     }
   }
-  if (!e->adopted) {
-    rc = adopt(e, deadline_ms, st, err);
-    e->adopted = rc == IRIS_OK;
-  }
+  if (!e->adopted)
+    rc = adopt(e, deadline_ms, &e->adopted, st, err);
   if (rc == IRIS_OK)
     rc = new_incidents(e, deadline_ms, st, err);
   if (rc == IRIS_OK)

@@ -463,3 +463,28 @@ def test_database_restart_in_a_burst_loses_and_duplicates_nothing(env):
         ids = [e["message_id"] for e in queued(env) if e["kind"] == "message"]
         assert set(ids) == {int(r[0]) for r in pdb.sql(name, "SELECT id FROM message WHERE incident_id >= 900")}
         print(f"{len(ids) - len(set(ids))} envelope(s) sent twice (harmless: the sender's claim)")
+
+
+def test_enqueued_but_never_settled_is_enqueued_again(env):
+    """An envelope lost between SQS and the sender (or a sender that never finished): after
+    redrive_seconds the marker is due again and the message is enqueued once more."""
+    env["cfg"]["coordinator"]["redrive_seconds"] = 10
+    open_incident(env)
+    run(env)
+    first = queued(env)
+    assert len([e for e in first if e["kind"] == "message"]) == 4
+    [s] = run(env)
+    assert s["messages_enqueued"] == 0  # not due yet
+    sql(env["db"], "UPDATE sender_enqueue SET next_attempt_at = next_attempt_at - INTERVAL 11 SECOND;"
+                   "UPDATE sender_tracking SET next_attempt_at = next_attempt_at - INTERVAL 11 SECOND;")
+    [s] = run(env)
+    assert s["messages_enqueued"] == 5  # the four messages and the tracking copy
+    again = queued(env)
+    assert sorted(json.dumps(e, sort_keys=True) for e in again) == \
+        sorted(json.dumps(e, sort_keys=True) for e in first)
+    assert sql(env["db"], "SELECT DISTINCT attempts FROM sender_enqueue") == [["2"]]
+    # once the sender settled them, nothing more
+    sql(env["db"], "UPDATE message SET sent = UTC_TIMESTAMP(), active = 0 WHERE incident_id = 700;"
+                   "UPDATE sender_enqueue SET next_attempt_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND;")
+    [s] = run(env)
+    assert s["messages_enqueued"] <= 1 and [e for e in queued(env) if e["kind"] == "message"] == []
