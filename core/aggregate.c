@@ -200,6 +200,18 @@ static int release_new(struct iris_db *db, const struct key *k, int64_t limit, i
   return rc;
 }
 
+/* Hold every undecided marker of the key for its next flush; *n = how many. */
+static int hold_new(struct iris_db *db, const struct key *k, int64_t *n, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  struct iris_db_param p[] = {KEY_PARAMS(k)};
+  int rc = iris_db_exec(db, 0,
+                        "UPDATE sender_enqueue SET state = 'held', next_attempt_at = NULL WHERE"
+                        KEY_WHERE " AND state = 'pending' AND lane IS NULL",
+                        p, 4, &info, err);
+  *n = (int64_t)info.affected_rows;
+  return rc;
+}
+
 /* Begin a transaction fenced by the coordinator's lease. */
 static int begin(struct iris_db *db, const struct iris_lease_fence *fence, struct iris_err *err) {
   int rc = iris_db_begin(db, err);
@@ -233,14 +245,11 @@ static int decide_key(struct iris_db *db, const struct iris_lease_fence *fence, 
     }
   }
   if (rc == IRIS_OK && k->aggregating) {
-    struct iris_db_param p[] = {KEY_PARAMS(k)};
-    rc = iris_db_exec(db, 0,
-                      "UPDATE sender_enqueue SET state = 'held', next_attempt_at = NULL WHERE"
-                      KEY_WHERE " AND state = 'pending' AND lane IS NULL",
-                      p, 4, &info, err);
+    int64_t held = 0;
+    rc = hold_new(db, k, &held, err);
     if (rc == IRIS_OK) {
-      struct iris_db_param q[] = {IRIS_DB_I64((int64_t)info.affected_rows), KEY_PARAMS(k)};
-      st->held += (int)info.affected_rows;
+      struct iris_db_param q[] = {IRIS_DB_I64(held), KEY_PARAMS(k)};
+      st->held += (int)held;
       rc = iris_db_exec(db, 0,
                         "UPDATE sender_aggregation SET last_message_at = UTC_TIMESTAMP(3),"
                         " messages_held = messages_held + ?, updated_at = UTC_TIMESTAMP(3)"
@@ -282,17 +291,14 @@ static int decide_key(struct iris_db *db, const struct iris_lease_fence *fence, 
   }
   /* The threshold is crossed: the rest wait for the key's first flush. */
   if (rc == IRIS_OK) {
-    struct iris_db_param p[] = {KEY_PARAMS(k)};
-    rc = iris_db_exec(db, 0,
-                      "UPDATE sender_enqueue SET state = 'held', next_attempt_at = NULL WHERE"
-                      KEY_WHERE " AND state = 'pending' AND lane IS NULL",
-                      p, 4, &info, err);
-  }
-  if (rc == IRIS_OK) {
-    int64_t held = (int64_t)info.affected_rows;
-    struct iris_db_param p[] = {KEY_PARAMS(k), IRIS_DB_I64(k->agg_window > 0 ? k->agg_window : 0),
-                                IRIS_DB_I64(held), IRIS_DB_I64(k->agg_window > 0 ? k->agg_window : 0),
-                                IRIS_DB_I64(held)};
+    int64_t held = 0, window = k->agg_window > 0 ? k->agg_window : 0;
+    struct iris_db_param p[8];
+    rc = hold_new(db, k, &held, err);
+    if (rc)
+      goto done;
+    p[0] = IRIS_DB_I64(k->plan), p[1] = IRIS_DB_I64(k->app), p[2] = IRIS_DB_I64(k->prio);
+    p[3] = IRIS_DB_I64(k->target), p[4] = IRIS_DB_I64(window), p[5] = IRIS_DB_I64(held);
+    p[6] = IRIS_DB_I64(window), p[7] = IRIS_DB_I64(held);
     st->held += (int)held;
     st->started++;
     rc = iris_db_exec(db, 0,
