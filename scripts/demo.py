@@ -14,8 +14,9 @@ opens them (INSERT INTO incident … current_step 0, active 1):
   600, 601  plan demo-disk-fast: step 1 pages linus by SMS three times 6 s apart, step 2 the
             team's manager by call and the storage-announce list by email (each member as
             their own preferences say);
-  602       plan disk-escalation (plan 2 of the demo data), whose new incidents are copied to
-            a tracking address by email;
+  602       plan disk-escalation (plan 2 of the demo data): the storage team's on-call (from
+            an HTTP fake of the Oncall API) and its roster; new incidents are copied to a
+            tracking address by email;
   610-616   plan demo-job-storm, a burst of seven job failures: more than 3 messages to one
             user within 60 s start aggregation, the rest go out as one batch page 15 s later.
 
@@ -431,9 +432,12 @@ def flow_complete(opened):
     return r == ["0", "1", "0", "0"]
 
 
-def run_flow(cfg, smtp, fakes, problems):
+def run_flow(cfg, smtp, fakes, oncall, problems):
     sqs = aws("sqs")
     cfg = dict(cfg)
+    # Who is on call for storage-oncall comes from the Oncall API (an HTTP fake checking
+    # Oncall's HMAC application auth), as in a deployment with `oncall.api` configured.
+    cfg["oncall"] = {"api": oncall.url, "app": "iris", "key": "demo-oncall-key"}
     cfg["queues"] = {}
     dlqs = {}
     run = uuid.uuid4().hex[:6]  # fresh queues every run (deleted at the end)
@@ -880,14 +884,19 @@ def log_problems(logdir):
 
 
 def deliver_pages(cfg):
+    from oncall_fake import OncallFake
     from smtp_sink import SmtpSink
     from vendor_fakes import VendorFakes
 
-    step("vendors: SMTP sink (aiosmtpd) and HTTP fakes of Twilio and Slack")
+    step("vendors: SMTP sink (aiosmtpd), HTTP fakes of Twilio and Slack, and of the Oncall API")
     problems = []
-    with SmtpSink() as smtp, VendorFakes() as fakes:
-        ok(f"SMTP on 127.0.0.1:{smtp.port}, vendor APIs on {fakes.url}")
-        flow = run_flow(cfg, smtp, fakes, problems)
+    with SmtpSink() as smtp, VendorFakes() as fakes, OncallFake(app="iris", key="demo-oncall-key") as oncall:
+        oncall.set_team("storage-oncall", rosters={"primary": ["ada", "linus", "wei"]},
+                        oncall={"primary": ["grace"], "manager": ["grace"]})
+        ok(f"SMTP on 127.0.0.1:{smtp.port}, vendor APIs on {fakes.url}, Oncall on {oncall.url}"
+           " (grace is on call for storage-oncall)")
+        flow = run_flow(cfg, smtp, fakes, oncall, problems)
+        problems.extend(f"Oncall API: {v}" for v in oncall.violations())
         pages, notes, tracking = load_pages(flow["opened"])
         timeline(flow["opened"], pages, notes, tracking, flow["watcher"])
         got = vendor_pages(smtp, fakes)
