@@ -54,14 +54,6 @@ static void free_keys(struct key *keys, size_t n) {
   iris_free(keys);
 }
 
-static int dup_col(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
-  const char *s = "";
-  int rc = iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_str(rows, col, &s, NULL, err);
-  if (rc == IRIS_OK && !(*out = iris_strdup(s)))
-    rc = iris_err_set(err, IRIS_ENOMEM, "aggregate: column %zu", col);
-  return rc;
-}
-
 static void free_lanes(struct iris_aggregate *a) {
   size_t b;
   for (b = 0; b < LANE_BUCKETS; b++)
@@ -152,11 +144,11 @@ static int read_keys(struct iris_db_rows *rows, struct key **out, size_t *n, str
     if (rc == IRIS_OK)
       rc = iris_db_get_str(rows, 10, &mode, NULL, err);
     if (rc == IRIS_OK)
-      rc = dup_col(rows, 11, &x->target_name, err);
+      rc = iris_db_get_strdup(rows, 11, &x->target_name, err);
     if (rc == IRIS_OK)
-      rc = dup_col(rows, 12, &x->app_name, err);
+      rc = iris_db_get_strdup(rows, 12, &x->app_name, err);
     if (rc == IRIS_OK)
-      rc = dup_col(rows, 13, &x->prio_name, err);
+      rc = iris_db_get_strdup(rows, 13, &x->prio_name, err);
     if (rc == IRIS_OK && iris_db_rows_columns(rows) > 14)
       rc = iris_db_get_i64(rows, 14, &x->seen, err);
     x->plan = v[0], x->app = v[1], x->prio = v[2], x->target = v[3], x->fresh = v[4];

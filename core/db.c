@@ -737,6 +737,19 @@ int iris_db_get_str(const struct iris_db_rows *rows, size_t col, const char **ou
   return IRIS_OK;
 }
 
+int iris_db_get_strdup(const struct iris_db_rows *rows, size_t col, char **out,
+                       struct iris_err *err) {
+  const char *s = NULL;
+  int rc;
+  *out = NULL;
+  if (iris_db_is_null(rows, col))
+    return IRIS_OK;
+  rc = iris_db_get_str(rows, col, &s, NULL, err);
+  if (rc == IRIS_OK && !(*out = iris_strdup(s)))
+    rc = iris_err_set(err, IRIS_ENOMEM, "db: copying column %s", rows->cols[col].name);
+  return rc;
+}
+
 int iris_db_get_time(const struct iris_db_rows *rows, size_t col, int64_t *out,
                      struct iris_err *err) {
   const struct value *v = NULL;

@@ -145,6 +145,10 @@ int iris_db_get_str(const struct iris_db_rows *rows, size_t col, const char **ou
                     struct iris_err *err) IRIS_WARN_UNUSED;
 int iris_db_get_time(const struct iris_db_rows *rows, size_t col, int64_t *out,
                      struct iris_err *err) IRIS_WARN_UNUSED;
+/* A text column as an owned copy (caller frees with iris_free); a NULL value gives *out NULL
+ * and IRIS_OK. IRIS_ENOMEM, or the errors of iris_db_get_str. */
+int iris_db_get_strdup(const struct iris_db_rows *rows, size_t col, char **out,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
 /* Column name (borrowed), "" if out of range. */
 const char *iris_db_column_name(const struct iris_db_rows *rows, size_t col);
 

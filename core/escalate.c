@@ -128,19 +128,6 @@ void iris_escalate_free(struct iris_escalate *e) {
   iris_free(e);
 }
 
-/* An owned copy of a text column (NULL stays NULL). */
-static int dup_str(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
-  const char *s = NULL;
-  int rc;
-  *out = NULL;
-  if (iris_db_is_null(rows, col))
-    return IRIS_OK;
-  rc = iris_db_get_str(rows, col, &s, NULL, err);
-  if (rc == IRIS_OK && !(*out = iris_strdup(s)))
-    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: column %zu", col);
-  return rc;
-}
-
 static int get_int(struct iris_db_rows *rows, size_t col, int *out, struct iris_err *err) {
   int64_t v = 0;
   int rc = iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_i64(rows, col, &v, err);
@@ -170,8 +157,8 @@ static int load_plan(struct iris_escalate *e, int64_t id, struct plan **out, str
     goto out;
   if ((rc = get_int(rows, 0, &pl->step_count, err)) ||
       (rc = (iris_db_is_null(rows, 1) ? IRIS_OK : iris_db_get_i64(rows, 1, &pl->creator_id, err))) ||
-      (rc = dup_str(rows, 2, &pl->creator, err)) || (rc = dup_str(rows, 3, &pl->tracking_type, err)) ||
-      (rc = dup_str(rows, 5, &tmpl, err)))
+      (rc = iris_db_get_strdup(rows, 2, &pl->creator, err)) || (rc = iris_db_get_strdup(rows, 3, &pl->tracking_type, err)) ||
+      (rc = iris_db_get_strdup(rows, 5, &tmpl, err)))
     goto out;
   {
     /* Tracking needs a type, a destination and a JSON template (Iris skips 'call'). */
@@ -215,8 +202,8 @@ static int load_plan(struct iris_escalate *e, int64_t id, struct plan **out, str
       break;
     if (dynamic && !iris_db_is_null(rows, 6))
       rc = iris_db_get_i64(rows, 6, &n->dynamic_index, err);
-    if (rc == IRIS_OK && !dynamic && (rc = dup_str(rows, 7, &n->role, err)) == IRIS_OK)
-      rc = dup_str(rows, 8, &n->target, err);
+    if (rc == IRIS_OK && !dynamic && (rc = iris_db_get_strdup(rows, 7, &n->role, err)) == IRIS_OK)
+      rc = iris_db_get_strdup(rows, 8, &n->target, err);
   }
 out:
   iris_free(tmpl);
@@ -393,8 +380,8 @@ static int dynamic_target(struct iris_escalate *e, const struct incident *inc, c
                          p, 2, &rows, err);
   *role = *target = NULL;
   if (rc == IRIS_OK && iris_db_next(rows, err) == IRIS_DB_ROW &&
-      (rc = dup_str(rows, 0, role, err)) == IRIS_OK)
-    rc = dup_str(rows, 1, target, err);
+      (rc = iris_db_get_strdup(rows, 0, role, err)) == IRIS_OK)
+    rc = iris_db_get_strdup(rows, 1, target, err);
   iris_db_rows_free(rows);
   return rc;
 }
@@ -726,7 +713,7 @@ static int new_incidents(struct iris_escalate *e, int64_t deadline_ms,
           (rc = iris_db_get_i64(rows, 1, &list[i].plan_id, err)) ||
           (rc = iris_db_get_i64(rows, 2, &list[i].application_id, err)))
         break;
-      rc = dup_str(rows, 3, &apps[i], err);
+      rc = iris_db_get_strdup(rows, 3, &apps[i], err);
       list[i].application = apps[i];
     }
     iris_db_rows_free(rows);

@@ -26,14 +26,6 @@ void iris_tracking_cleanup(struct iris_tracking *t) {
   memset(t, 0, sizeof *t);
 }
 
-static int dup_col(struct iris_db_rows *rows, size_t col, char **out, struct iris_err *err) {
-  const char *s = NULL;
-  int rc = iris_db_get_str(rows, col, &s, NULL, err);
-  if (rc == IRIS_OK && !(*out = iris_strdup(s ? s : "")))
-    rc = iris_err_set(err, IRIS_ENOMEM, "tracking: column %zu", col);
-  return rc;
-}
-
 /* Render the template text `source` (part `part` of the plan's tracking template) into *out
  * (owned); a failure yields Iris's replacement text instead. */
 static int render_part(const struct iris_tracking *t, const char *part, const char *source,
@@ -94,10 +86,10 @@ int iris_tracking_load(struct iris_db *db, int64_t incident_id, struct iris_trac
                         incident_id);
     goto out;
   }
-  if ((rc = dup_col(rows, 0, &out->mode, err)) || (rc = dup_col(rows, 1, &out->destination, err)) ||
-      (rc = dup_col(rows, 2, &out->state, err)) || (rc = dup_col(rows, 3, &out->plan, err)) ||
+  if ((rc = iris_db_get_strdup(rows, 0, &out->mode, err)) || (rc = iris_db_get_strdup(rows, 1, &out->destination, err)) ||
+      (rc = iris_db_get_strdup(rows, 2, &out->state, err)) || (rc = iris_db_get_strdup(rows, 3, &out->plan, err)) ||
       (rc = iris_db_get_i64(rows, 4, &out->plan_id, err)) ||
-      (rc = dup_col(rows, 6, &out->application, err)))
+      (rc = iris_db_get_strdup(rows, 6, &out->application, err)))
     goto out;
   if (!iris_db_is_null(rows, 5) && (rc = iris_db_get_str(rows, 5, &tmpl_text, NULL, err)))
     goto out;
