@@ -632,6 +632,17 @@ int iris_db_query_one(struct iris_db *db, unsigned int flags, const char *sql,
   return IRIS_OK;
 }
 
+int iris_db_query_i64(struct iris_db *db, unsigned int flags, const char *sql,
+                      const struct iris_db_param *params, size_t nparams, int64_t *out,
+                      struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  int rc = iris_db_query_one(db, flags, sql, params, nparams, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_i64(rows, 0, out, err);
+  iris_db_rows_free(rows);
+  return rc;
+}
+
 int iris_db_next(struct iris_db_rows *rows, struct iris_err *err) {
   if (!rows)
     return iris_err_set(err, IRIS_EINVAL, "db: no result");

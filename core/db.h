@@ -119,6 +119,12 @@ int iris_db_query_one(struct iris_db *db, unsigned int flags, const char *sql,
                       const struct iris_db_param *params, size_t nparams,
                       struct iris_db_rows **rows, struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* A query answering one integer (COUNT, SUM, an id): *out from the only row's first column.
+ * IRIS_ENOTFOUND for no row or a NULL value, IRIS_EINVAL for more than one row. */
+int iris_db_query_i64(struct iris_db *db, unsigned int flags, const char *sql,
+                      const struct iris_db_param *params, size_t nparams, int64_t *out,
+                      struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Advance: IRIS_DB_ROW when a row is current, IRIS_OK after the last row, or an error. */
 #define IRIS_DB_ROW 1000
 int iris_db_next(struct iris_db_rows *rows, struct iris_err *err) IRIS_WARN_UNUSED;

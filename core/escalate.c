@@ -793,14 +793,10 @@ static int try_deactivate(struct iris_escalate *e, const struct due *d, int *don
   struct iris_db_param p[] = {IRIS_DB_I64(d->inc.id), IRIS_DB_I64(d->step)};
   *done = 0;
   /* Other notifications of the step still repeating, or waiting out their last wait. */
-  rc = iris_db_query_one(e->db, 0,
+  rc = iris_db_query_i64(e->db, 0,
                          "SELECT COUNT(*) FROM sender_escalation WHERE incident_id = ? AND step = ?"
                          " AND (state = 'repeating' OR due_at > UTC_TIMESTAMP(3))",
-                         p, 2, &rows, err);
-  if (rc == IRIS_OK)
-    rc = iris_db_get_i64(rows, 0, &open_rows, err);
-  iris_db_rows_free(rows);
-  rows = NULL;
+                         p, 2, &open_rows, err);
   if (rc)
     return rc;
   if (open_rows > 0) /* the last of them to run out checks again */

@@ -8,7 +8,6 @@
 int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, int seconds,
                        int *held, int64_t *token, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
-  struct iris_db_rows *rows = NULL;
   /* Everything that compares with the old owner comes before `owner = ?` (left to right). */
   struct iris_db_param p[] = {IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
                               IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
@@ -31,11 +30,8 @@ int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, 
   *held = info.affected_rows == 1;
   if (token && *held) {
     struct iris_db_param q[] = {IRIS_DB_STR(name)};
-    rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT, "SELECT token FROM sender_lease WHERE name = ?",
-                           q, 1, &rows, err);
-    if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 0, token, err);
-    iris_db_rows_free(rows);
+    rc = iris_db_query_i64(db, IRIS_DB_IDEMPOTENT, "SELECT token FROM sender_lease WHERE name = ?",
+                           q, 1, token, err);
   }
   return rc;
 }

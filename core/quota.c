@@ -30,19 +30,16 @@ int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int6
 
 int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
                            int64_t mode_id, int64_t minutes, int64_t *sum, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_STR(scope_name(scope)), IRIS_DB_I64(subject_id),
                               IRIS_DB_I64(mode_id), IRIS_DB_I64(minutes > 1 ? minutes - 1 : 0)};
-  int rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT,
+  int rc;
+  *sum = 0;
+  rc = iris_db_query_i64(db, IRIS_DB_IDEMPOTENT,
                              "SELECT CAST(IFNULL(SUM(hits), 0) AS SIGNED) FROM sender_quota_counter"
                              " WHERE scope = ? AND subject_id = ? AND mode_id = ?"
                              " AND bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
                              "  - INTERVAL ? MINUTE",
-                             p, 4, &rows, err);
-  *sum = 0;
-  if (rc == IRIS_OK)
-    rc = iris_db_get_i64(rows, 0, sum, err);
-  iris_db_rows_free(rows);
+                             p, 4, sum, err);
   return rc;
 }
 

@@ -27,12 +27,7 @@ struct smoke {
 };
 
 static int count_rows(struct iris_db *db, const char *sql, int64_t *out, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  int rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT, sql, NULL, 0, &rows, err);
-  if (rc == IRIS_OK)
-    rc = iris_db_get_i64(rows, 0, out, err);
-  iris_db_rows_free(rows);
-  return rc;
+  return iris_db_query_i64(db, IRIS_DB_IDEMPOTENT, sql, NULL, 0, out, err);
 }
 
 /* {"loaded": [{"name", "version", "modes", "load_us"}...], "rejected": [...]} */
