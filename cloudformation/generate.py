@@ -59,7 +59,7 @@ def template():
     res["PluginLayer"] = {
         "Type": "AWS::Lambda::LayerVersion",
         "Properties": {
-            "Description": "libiris-core, vendor plugins (/opt/lib/iris-plugins) and their shared libraries",
+            "Description": "the libiris-* core libraries, vendor plugins (/opt/lib/iris-plugins) and their shared libraries",
             "Content": {"S3Bucket": ref("ArtifactBucket"), "S3Key": ref("LayerKey")},
             "CompatibleRuntimes": ["provided.al2023"],
             "CompatibleArchitectures": ["x86_64"],

@@ -724,7 +724,7 @@ def check(flow, pages, tracking, got, fakes):
     if len(s1) != STEP1_ROUNDS or not all(delivered(p) for p in s1):
         bad.append(f"incident {FULL}: step 1 should page linus {STEP1_ROUNDS} times, got "
                    f"{len(s1)} message(s), {sum(map(delivered, s1))} delivered (coordinator repeats, "
-                   "core/escalate.c)")
+                   "core/coordinator/escalate.c)")
     gaps = [(b["created"] - a["created"]).total_seconds() for a, b in zip(s1, s1[1:])]
     if any(g < STEP1_WAIT for g in gaps):
         bad.append(f"incident {FULL}: repeats came {gaps} s apart, the plan waits {STEP1_WAIT} s")
@@ -733,11 +733,11 @@ def check(flow, pages, tracking, got, fakes):
     if s2 != want2 or len([p for p in full if p["step"] == 2]) != len(want2):
         bad.append(f"incident {FULL}: step 2 should page the manager (grace) and the list's "
                    f"members (ada, grace, linus) once each; delivered {sorted(s2)} of "
-                   f"{len([p for p in full if p['step'] == 2])} message(s) (escalation, core/escalate.c)")
+                   f"{len([p for p in full if p['step'] == 2])} message(s) (escalation, core/coordinator/escalate.c)")
     st = sql(f"SELECT active, current_step FROM incident WHERE id = {FULL}")[0]
     if st != ["0", "2"]:
         bad.append(f"incident {FULL}: should end closed at step 2, is active={st[0]} step={st[1]} "
-                   "(deactivation, core/escalate.c)")
+                   "(deactivation, core/coordinator/escalate.c)")
 
     # 601: claimed after two SMS, nothing after.
     cl = by.get(CLAIMED, [])
@@ -747,7 +747,7 @@ def check(flow, pages, tracking, got, fakes):
         epoch, at = claims[CLAIMED]
         late = [p["id"] for p in cl if p["created"] > at]
         if late:
-            bad.append(f"incident {CLAIMED}: message(s) {late} created after the claim (core/escalate.c)")
+            bad.append(f"incident {CLAIMED}: message(s) {late} created after the claim (core/coordinator/escalate.c)")
         if sum(map(delivered, cl)) != 2 or any(p["step"] != 1 for p in cl):
             bad.append(f"incident {CLAIMED}: expected exactly the 2 SMS before the claim, got "
                        f"{[(p['id'], p['step'], p['claim']) for p in cl]}")
@@ -759,7 +759,7 @@ def check(flow, pages, tracking, got, fakes):
     tr = [t for t in tracking if int(t[0]) == TRACKED]
     if not tr or tr[0][3] != "done" or tr[0][4] != "sent":
         bad.append(f"incident {TRACKED}: tracking copy not delivered: sender_tracking {tr} "
-                   "(core/escalate.c add_tracking, core/enqueue.c, core/sender.c deliver_tracking)")
+                   "(core/coordinator/escalate.c add_tracking, core/coordinator/enqueue.c, core/sender/sender.c deliver_tracking)")
     elif not [g for g in got if g[1] == "storage-tracking@example.com" and "[tracking]" in g[3]]:
         bad.append(f"incident {TRACKED}: sender_tracking says sent but the SMTP sink got no "
                    "'[tracking]' mail for storage-tracking@example.com")
@@ -774,7 +774,7 @@ def check(flow, pages, tracking, got, fakes):
     claimed = flow["watcher"].storm_claimed
     if len(single) != 3:
         bad.append(f"job storm: expected 3 single pages before aggregation, got {len(single)} "
-                   "(core/aggregate.c decide_key)")
+                   "(core/coordinator/aggregate.c decide_key)")
     flushed = sql("SELECT e.message_id, e.state, IFNULL(e.batch_id, 'NULL'), e.attempts FROM sender_enqueue e"
                   " JOIN message m ON m.id = e.message_id"
                   f" WHERE m.incident_id IN ({','.join(map(str, STORM))}) AND e.batch_id IS NOT NULL")
@@ -782,10 +782,10 @@ def check(flow, pages, tracking, got, fakes):
         bad.append("job storm: the coordinator flushed the held messages with an EMPTY batch id "
                    f"(sender_enqueue message_id/state/batch_id/attempts: {flushed}); the sender refuses "
                    "that envelope ('batch_id' must be 32 lower-case hex digits), it goes to the "
-                   "dead-letter queue and the batch page is never sent (core/aggregate.c flush_key)")
+                   "dead-letter queue and the batch page is never sent (core/coordinator/aggregate.c flush_key)")
     if len(batches) != 1:
-        bad.append(f"job storm: expected one batch page, got {len(batches)} (core/aggregate.c "
-                   "flush_key, core/enqueue.c, core/sender.c)")
+        bad.append(f"job storm: expected one batch page, got {len(batches)} (core/coordinator/aggregate.c "
+                   "flush_key, core/coordinator/enqueue.c, core/sender/sender.c)")
     else:
         members = [p for p in storm if p["batch"]]
         if not all(p["batch_claim"] == "sent" for p in members):
@@ -811,13 +811,13 @@ def check(flow, pages, tracking, got, fakes):
         if kind == "target-change" and "|" not in old:
             bad.append(f"message {mid}: changelog target-change should record the unresolved "
                        f"'role|target' as old value (Iris: 'oncall-primary|storage-oncall'), got "
-                       f"old={old!r} new={new!r} (core/escalate.c add_message)")
+                       f"old={old!r} new={new!r} (core/coordinator/escalate.c add_message)")
     storm_ids = [p["id"] for p in storm]
     agg = [c for c in changes if c[1] == "sent-change" and int(c[0]) in storm_ids]
     if not agg or not agg[0][4].startswith("Aggregated with key ("):
         bad.append("job storm: the message that started aggregation should carry Iris's changelog "
                    "'Aggregated with key (plan, app, priority, target)', got "
-                   f"{[(c[0], c[4]) for c in agg]} (core/aggregate.c decide_key)")
+                   f"{[(c[0], c[4]) for c in agg]} (core/coordinator/aggregate.c decide_key)")
 
     # Everywhere: each page once, MySQL and the vendors agree, nothing unfinished.
     expected = {}
@@ -826,7 +826,7 @@ def check(flow, pages, tracking, got, fakes):
             expected[(p["mode"], p["dest"])] = expected.get((p["mode"], p["dest"]), 0) + 1
         if p["takeovers"]:
             bad.append(f"message {p['id']}: claim taken over {p['takeovers']} time(s) — a possible "
-                       "duplicate (core/claim.c)")
+                       "duplicate (core/sender/claim.c)")
     for b in batches:
         rep = next(p for p in pages if p["batch"] == b)
         expected[(rep["mode"], rep["dest"])] = expected.get((rep["mode"], rep["dest"]), 0) + 1

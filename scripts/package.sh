@@ -2,7 +2,7 @@
 # scripts/package.sh BUILD_DIR OUT_DIR — the Lambda layer and function zips.
 #
 #   OUT_DIR/iris-layer.zip         unpacks into /opt:
-#       lib/                       libiris-core and every shared library the bootstraps,
+#       lib/                       the libiris-* core libraries and every shared library the bootstraps,
 #                                  plugins and tools need — glibc and its loader included —
 #                                  because provided.al2023 has glibc 2.34 and Debian builds
 #                                  against 2.36 (see docs/packaging.md)

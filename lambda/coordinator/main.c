@@ -1,299 +1,52 @@
 /*
- * iris-coordinator — the coordinator function's bootstrap. Scheduled every minute; each
- * invocation takes the MySQL lease (core/lease.h) — a late, duplicated or overlapping
- * invocation finds it held and does nothing — then ticks every `coordinator.tick_seconds`
- * (default 5) until shortly before its deadline: escalate (core/escalate.h), aggregate
- * (core/aggregate.h), enqueue due messages, batches and tracking copies (core/enqueue.h),
- * prune when due (core/housekeeping.h), renewing the lease each tick. Every transaction is
- * fenced by the lease's token, so a coordinator that lost the lease (paused past it) cannot
- * write. A backlog is worked off in slices (escalate and aggregate for at most
- * `coordinator.slice_ms`, then enqueue what is due) with no sleep until it is gone, so the
- * first pages of a burst go out while the rest is still being created. Answers a summary.
+ * iris-coordinator — the coordinator function's bootstrap. The work is in
+ * core/coordinator/coordinator.h; this reads the configuration and serves invocations.
  *
  *   iris-coordinator                 run under the Lambda Runtime API
+ *   iris-coordinator --help          this text
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "alloc.h"
 #include "app.h"
-#include "clock.h"
-#include "enqueue.h"
-#include "escalate.h"
-#include "housekeeping.h"
-#include "lease.h"
+#include "coordinator.h"
 #include "runtime.h"
 
 #define IRIS_LOG_MODULE "coordinator"
 #include "log.h"
 
-#define LEASE "coordinator"
+static const char usage[] =
+    "usage: iris-coordinator          serve scheduled invocations under the Lambda Runtime\n"
+    "                                 API ($AWS_LAMBDA_RUNTIME_API)\n"
+    "       iris-coordinator --help\n"
+    "configuration: $IRIS_CONFIG (file), $IRIS_CONFIG_JSON, IRIS__SECTION__KEY overrides\n";
 
-struct coordinator {
+int main(int argc, char **argv) {
   struct iris_app app;
-  int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel;
-  struct iris_housekeeping_opts hk;
-  struct iris_enqueue *enqueue;     /* owned */
-  struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
-  struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
-  char owner[96];                   /* this process's lease holder id */
-};
-
-struct totals {
-  struct iris_escalate_stats es;
-  struct iris_aggregate_stats as;
-  struct iris_enqueue_stats qs;
-  int ticks;
-  int64_t tick_ms_total, tick_ms_max;
-};
-
-/* Milliseconds the oldest due row of `sql` has waited (0 when nothing is due). */
-static int64_t lag_ms(struct iris_db *db, const char *sql) {
-  struct iris_db_rows *rows = NULL;
+  struct iris_coordinator *c = NULL;
   struct iris_err err = {0};
-  int64_t ms = 0;
-  if (iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, NULL, 0, &rows, &err) == IRIS_OK &&
-      iris_db_next(rows, &err) == IRIS_DB_ROW && !iris_db_is_null(rows, 0) &&
-      iris_db_get_i64(rows, 0, &ms, &err) != IRIS_OK)
-    ms = 0;
-  iris_db_rows_free(rows);
-  return ms;
-}
-
-static void put(struct iris_metrics *m, const char *name, double v, enum iris_metric_unit u) {
-  (void)iris_metrics_put(m, name, v, u, NULL);
-}
-
-static void add_stats(struct totals *t, const struct iris_escalate_stats *es,
-                      const struct iris_aggregate_stats *as, const struct iris_enqueue_stats *qs) {
-  t->es.new_incidents += es->new_incidents;
-  t->es.repeats += es->repeats;
-  t->es.escalations += es->escalations;
-  t->es.deactivated += es->deactivated;
-  t->es.messages += es->messages;
-  t->es.tracking += es->tracking;
-  t->es.adopted += es->adopted;
-  t->es.lookup_failures += es->lookup_failures;
-  t->es.failed_incidents += es->failed_incidents;
-  t->as.held += as->held;
-  t->as.batches += as->batches;
-  t->as.started += as->started;
-  t->as.reset += as->reset;
-  t->as.failed += as->failed;
-  t->qs.enqueued += qs->enqueued;
-  t->qs.adopted += qs->adopted;
-  t->qs.failed += qs->failed;
-  t->qs.calls += qs->calls;
-}
-
-/* One tick: escalate and aggregate (each within the slice), then enqueue everything due.
- * *busy = 1 when the slice ran out (more work waits: tick again without sleeping). */
-static int tick(struct coordinator *c, struct iris_escalate *esc, int64_t hard_deadline,
-                int *busy, struct totals *t, struct iris_err *err) {
-  struct iris_escalate_stats es;
-  struct iris_aggregate_stats as;
-  struct iris_enqueue_stats qs;
-  int64_t t0 = iris_clock_mono_ms(), slice = t0 + c->slice_ms, elapsed, t1 = 0, t2 = 0;
   int rc;
-  memset(&as, 0, sizeof as);
-  memset(&qs, 0, sizeof qs);
-  if (slice > hard_deadline)
-    slice = hard_deadline;
-  rc = iris_escalate_tick(esc, slice, &es, err);
-  t1 = iris_clock_mono_ms();
-  *busy = t1 >= slice;
-  if (rc == IRIS_OK)
-    rc = iris_aggregate_tick(c->aggregate, slice + c->slice_ms / 2, &as, err);
-  t2 = iris_clock_mono_ms();
-  if (rc == IRIS_OK)
-    rc = iris_enqueue_tick(c->enqueue, c->app.db, hard_deadline, &qs, err);
-  elapsed = iris_clock_mono_ms() - t0;
-  add_stats(t, &es, &as, &qs);
-  t->ticks++;
-  t->tick_ms_total += elapsed;
-  if (elapsed > t->tick_ms_max)
-    t->tick_ms_max = elapsed;
-  put(c->app.metrics, "tick_duration", (double)elapsed, IRIS_METRIC_MILLISECONDS);
-  put(c->app.metrics, "incidents_escalated", es.new_incidents + es.escalations, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "incidents_deactivated", es.deactivated, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "messages_created", es.messages, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "messages_enqueued", qs.enqueued, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "enqueue_failures", qs.failed, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "messages_held", as.held, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "batches_flushed", as.batches, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "tracking_created", es.tracking, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "role_lookup_failures", es.lookup_failures, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "failed_incidents", es.failed_incidents + as.failed, IRIS_METRIC_COUNT);
-  put(c->app.metrics, "enqueue_lag",
-      (double)lag_ms(c->app.db, "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(next_attempt_at),"
-                                " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_enqueue"
-                                " WHERE state = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(3)"),
-      IRIS_METRIC_MILLISECONDS);
-  put(c->app.metrics, "escalation_lag",
-      (double)lag_ms(c->app.db, "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(due_at),"
-                                " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_escalation"
-                                " WHERE due_at <= UTC_TIMESTAMP(3)"),
-      IRIS_METRIC_MILLISECONDS);
-  if (es.new_incidents || es.messages || qs.enqueued || es.deactivated || as.held ||
-      as.batches || es.escalations || es.failed_incidents)
-    IRIS_LOG_INFO("tick %d: %d new incident(s), %d repeat(s), %d escalation(s), %d message(s), "
-                  "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed; %lld ms"
-                  " (escalate %lld, aggregate %lld, enqueue %lld)",
-                  t->ticks, es.new_incidents, es.repeats, es.escalations, es.messages, as.held,
-                  as.batches, qs.enqueued, es.deactivated, es.failed_incidents + as.failed,
-                  (long long)elapsed, (long long)(t1 - t0), (long long)(t2 - t1),
-                  (long long)(t0 + elapsed - t2));
-  return rc;
-}
-
-static int summary(const struct totals *t, int64_t token, struct iris_buf *response,
-                   struct iris_err *err) {
-  json_t *doc = json_pack(
-      "{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
-      " s:i, s:i, s:i}",
-      "ticks", t->ticks, "tick_ms_mean", (json_int_t)(t->ticks ? t->tick_ms_total / t->ticks : 0),
-      "tick_ms_max", (json_int_t)t->tick_ms_max, "lease_token", (json_int_t)token,
-      "new_incidents", t->es.new_incidents, "repeats", t->es.repeats, "escalations",
-      t->es.escalations, "deactivated", t->es.deactivated, "messages_created", t->es.messages,
-      "tracking_created", t->es.tracking, "adopted_incidents", t->es.adopted,
-      "role_lookup_failures", t->es.lookup_failures, "failed_incidents",
-      t->es.failed_incidents + t->as.failed, "messages_enqueued", t->qs.enqueued,
-      "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held", t->as.held,
-      "batches_flushed", t->as.batches, "aggregations_started", t->as.started,
-      "aggregations_reset", t->as.reset);
-  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  int rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
-  json_decref(doc);
-  iris_free(text);
-  return rc;
-}
-
-static int handle(void *data, const struct iris_runtime_invocation *inv, const char *event,
-                  size_t len, struct iris_buf *response, struct iris_err *err) {
-  struct coordinator *c = data;
-  struct iris_escalate *esc = NULL;
-  struct iris_escalate_opts eo;
-  struct totals t;
-  int held = 0, rc;
-  int64_t token = 0;
-  (void)event;
-  (void)len;
-  memset(&t, 0, sizeof t);
-  rc = iris_lease_acquire(c->app.db, LEASE, c->owner, (int)c->lease_s, &held, &token, err);
-  if (rc)
-    return rc;
-  if (!held) {
-    IRIS_LOG_INFO("another coordinator holds the lease; nothing to do");
-    return iris_buf_appends(response, "{\"skipped\":\"the lease is held by another coordinator\"}");
+  if (argc > 1) {
+    int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+    if (!help)
+      fprintf(stderr, "iris-coordinator: unknown argument %s\n", argv[1]);
+    fputs(usage, help ? stdout : stderr);
+    return help ? 0 : 2;
   }
-  IRIS_LOG_INFO("lease taken by %s (token %lld)", c->owner, (long long)token);
-  c->fence.name = LEASE;
-  c->fence.owner = c->owner;
-  c->fence.token = token;
-  eo.oncall = c->app.oncall;
-  eo.fence = &c->fence;
-  rc = iris_escalate_new(c->app.db, &eo, &esc, err);
-  while (rc == IRIS_OK) {
-    int64_t t0 = iris_clock_mono_ms();
-    int64_t hard = t0 + iris_runtime_remaining_ms(inv) - c->margin_ms;
-    int busy = 0;
-    char hk_owner[160];
-    struct iris_housekeeping_stats hs;
-    struct iris_err herr = {0};
-    rc = tick(c, esc, hard, &busy, &t, err);
-    if (rc)
-      break;
-    snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", inv->request_id, t.ticks);
-    if (!busy && iris_housekeeping_run(c->app.db, hk_owner, &c->hk, &hs, &herr))
-      IRIS_LOG_ERR("housekeeping failed (next run in %lld s): %s", (long long)c->hk.every_s,
-                   herr.msg);
-    if (iris_runtime_remaining_ms(inv) < c->tick_s * 1000 + c->margin_ms)
-      break;
-    if (!busy) {
-      int64_t elapsed = iris_clock_mono_ms() - t0;
-      iris_clock_sleep_ms(c->tick_s * 1000 - elapsed > 0 ? c->tick_s * 1000 - elapsed : 0);
-    }
-    rc = iris_lease_acquire(c->app.db, LEASE, c->owner, (int)c->lease_s, &held, NULL, err);
-    if (rc == IRIS_OK && !held) {
-      IRIS_LOG_WARN("lost the lease; stopping");
-      break;
-    }
-  }
-  if (rc == IRIS_EFENCED) {
-    IRIS_LOG_WARN("%s; stopping (another coordinator carries on)", err->msg);
-    rc = IRIS_OK;
-  }
-  iris_escalate_free(esc);
-  {
-    struct iris_err rerr = {0};
-    if (iris_lease_release(c->app.db, LEASE, c->owner, &rerr))
-      IRIS_LOG_WARN("lease not released (it will expire): %s", rerr.msg);
-  }
-  iris_metrics_flush(c->app.metrics);
-  if (rc)
-    return rc;
-  return summary(&t, token, response, err);
-}
-
-int main(void) {
-  struct coordinator c;
-  struct iris_err err = {0};
-  struct iris_enqueue_opts qo;
-  int rc;
-  memset(&c, 0, sizeof c);
-  rc = iris_app_init(&c.app, "coordinator", IRIS_APP_DB | IRIS_APP_SQS, &err);
+  rc = iris_app_init(&app, "coordinator", IRIS_APP_DB | IRIS_APP_SQS, &err);
   if (rc == IRIS_OK)
-    rc = iris_lease_owner_id("coordinator", c.owner, sizeof c.owner, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.tick_seconds", 5, 1, 60, &c.tick_s, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.lease_seconds", 90, 10, 3600, &c.lease_s, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.redrive_seconds", 300, 10, 86400,
-                            &c.redrive_s, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.margin_ms", 3000, 0, 60000, &c.margin_ms, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.slice_ms", 1000, 100, 60000, &c.slice_ms, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "coordinator.enqueue_parallel", 4, 1, 32, &c.parallel, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "housekeeping.every_seconds", 14400, 60, 7 * 86400,
-                            &c.hk.every_s, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "housekeeping.changelog_days", 90, 0, 36500,
-                            &c.hk.changelog_days, &err);
-  if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c.app.cfg, "housekeeping.sender_days", 30, 0, 36500,
-                            &c.hk.sender_days, &err);
-  if (rc == IRIS_OK) {
-    memset(&qo, 0, sizeof qo);
-    qo.queues = iris_config_json(c.app.cfg, "queues");
-    qo.redrive_seconds = c.redrive_s;
-    qo.parallel = (int)c.parallel;
-    qo.aws = &c.app.aws;
-    rc = iris_enqueue_new(&qo, &c.enqueue, &err);
-    if (rc == IRIS_EINVAL)
-      rc = iris_err_set(&err, IRIS_ECONFIG, "configuration: %s", err.msg);
-  }
-  if (rc == IRIS_OK)
-    rc = iris_aggregate_new(c.app.db, &c.fence, &c.aggregate, &err);
+    rc = iris_coordinator_new(&app, &c, &err);
   if (rc) {
     struct iris_err rerr = {0};
     if (iris_runtime_init_error(rc, err.msg, &rerr))
       IRIS_LOG_ERR("start-up failed: %s (and could not report it: %s)", err.msg, rerr.msg);
-    iris_aggregate_free(c.aggregate);
-    iris_enqueue_free(c.enqueue);
-    iris_app_cleanup(&c.app);
+    iris_app_cleanup(&app);
     return 1;
   }
-  rc = iris_runtime_run(handle, &c, 0, &err);
+  rc = iris_runtime_run(iris_coordinator_handle, c, 0, &err);
   if (rc && rc != IRIS_ERUNTIME)
     IRIS_LOG_ERR("%s", err.msg);
-  iris_aggregate_free(c.aggregate);
-  iris_enqueue_free(c.enqueue);
-  iris_app_cleanup(&c.app);
+  iris_coordinator_free(c);
+  iris_app_cleanup(&app);
   return rc && rc != IRIS_ERUNTIME ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /*
- * iris-sender — the sender function's bootstrap (core/sender.h does the work).
+ * iris-sender — the sender function's bootstrap (core/sender/sender.h does the work).
  *
  *   inside Lambda (AWS_LAMBDA_RUNTIME_API set): serve SQS events from the event source
  *   mappings, answering partial batch responses;
@@ -7,12 +7,14 @@
  *   lanes) until SIGTERM/SIGINT — for local runs and containers;
  *   `--max-idle N` stops the worker after N empty polls in a row (tests, demos).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "contract.h"
 #include "runtime.h"
 #include "sender.h"
 
@@ -33,8 +35,28 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
   return iris_sender_handle_event(data, inv->request_id, event, len, response, err);
 }
 
+static const char usage[] =
+    "usage: iris-sender                      serve SQS events under the Lambda Runtime API\n"
+    "       iris-sender --worker [--max-idle N] [LANE...]\n"
+    "                                        long-poll the lanes' queues (default: every\n"
+    "                                        lane with a queues.<lane> URL configured)\n"
+    "       iris-sender --help\n"
+    "lanes: email sms call im slack hipchat notifications\n"
+    "configuration: $IRIS_CONFIG (file), $IRIS_CONFIG_JSON, IRIS__SECTION__KEY overrides\n";
+
+/* A whole decimal number in [lo, hi], or -1. */
+static long parse_count(const char *s, long lo, long hi) {
+  char *end = NULL;
+  long v;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return -1;
+  return v;
+}
+
 int main(int argc, char **argv) {
-  static const char *const all_lanes[] = {"email", "sms", "call", "im", "slack", "hipchat"};
+  const char *const *all_lanes = iris_contract_lanes();
   struct iris_app app;
   struct iris_sender *sender = NULL;
   struct iris_err err = {0};
@@ -43,12 +65,32 @@ int main(int argc, char **argv) {
   int worker = 0, max_idle = 0, i, rc;
 
   for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--worker") == 0)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--worker") == 0) {
       worker = 1;
-    else if (strcmp(argv[i], "--max-idle") == 0 && i + 1 < argc)
-      max_idle = atoi(argv[++i]); /* checksrc:allow */
-    else if (nlanes < 16)
-      lanes[nlanes++] = argv[i];
+    } else if (strcmp(argv[i], "--max-idle") == 0 && i + 1 < argc) {
+      long v = parse_count(argv[++i], 0, 1000000);
+      if (v < 0) {
+        fprintf(stderr, "iris-sender: --max-idle takes a whole number from 0 to 1000000\n%s",
+                usage);
+        return 2;
+      }
+      max_idle = (int)v;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "iris-sender: unknown option %s\n%s", argv[i], usage);
+      return 2;
+    } else {
+      const char *const *l = all_lanes;
+      while (*l && strcmp(*l, argv[i]) != 0)
+        l++;
+      if (!*l || nlanes >= sizeof lanes / sizeof lanes[0]) {
+        fprintf(stderr, "iris-sender: %s: not a lane (or too many lanes)\n%s", argv[i], usage);
+        return 2;
+      }
+      lanes[nlanes++] = *l;
+    }
   }
   rc = iris_app_init(&app, "sender", IRIS_APP_DB | IRIS_APP_SQS, &err);
   if (rc == IRIS_OK)
@@ -66,7 +108,7 @@ int main(int argc, char **argv) {
   }
   if (worker) {
     if (!nlanes) {
-      for (i = 0; i < 6; i++) {
+      for (i = 0; all_lanes[i]; i++) {
         char path[32];
         const char *url = NULL;
         struct iris_err ignored = {0};

@@ -1,6 +1,6 @@
 #define _DEFAULT_SOURCE
 /*
- * test_db.c — core/db.c against the real MariaDB: every type in and out, big and non-ASCII
+ * test_db.c — core/db/db.c against the real MariaDB: every type in and out, big and non-ASCII
  * values, misuse refused, transactions, duplicate keys, a real deadlock, lock wait timeouts,
  * connections killed inside and outside transactions, an unreachable server, statement
  * cache eviction, and allocation failures at every step.

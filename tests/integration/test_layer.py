@@ -49,7 +49,8 @@ def sandbox(root, argv, env):
 def test_nothing_outside_the_zips_is_needed(root):
     libs = set(os.listdir(root / "opt" / "lib"))
     assert any(l.startswith("ld-linux") for l in libs) and "libc.so.6" in libs
-    assert "libiris-core.so" in libs
+    for part in ("base", "db", "clients", "app", "plugin", "iris", "tmpl", "coordinator", "sender"):
+        assert f"libiris-{part}.so" in libs
     plugins = sorted(os.listdir(root / "opt" / "lib" / "iris-plugins"))
     assert plugins == ["iris-dummy.so", "iris-hipchat.so", "iris-slack.so", "iris-smtp.so",
                        "iris-twilio.so"]

@@ -1,4 +1,4 @@
-"""Role lookups through Oncall (core/oncall.c via core/recipients.c), end to end: the real
+"""Role lookups through Oncall (core/clients/oncall.c via core/iris/recipients.c), end to end: the real
 start-up (iris_app_init builds the client from the `oncall` configuration section) in the
 iris-recipients tool, MariaDB with Iris's schema and demo data for the active-user filter, and
 tests/fakes/oncall_fake.py checking Oncall's HMAC application auth on every request.

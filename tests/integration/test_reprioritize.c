@@ -1,6 +1,6 @@
 #define _DEFAULT_SOURCE
 /*
- * test_reprioritize.c — Iris's target reprioritisation (core/reprioritize.h) against a real
+ * test_reprioritize.c — Iris's target reprioritisation (core/iris/reprioritize.h) against a real
  * database: no rule → nothing counted; a rule fires once its window holds more than `count`
  * (changelog, message.mode_id, the decision stored); the same delivery is counted once however
  * often it is decided; rules chain; a loop stops; a rule without a contact for its destination

@@ -1,4 +1,4 @@
-"""The Lambda Runtime API loop (core/runtime.c) as a real process (tests/bootstraps/
+"""The Lambda Runtime API loop (core/clients/runtime.c) as a real process (tests/bootstraps/
 iris-test-bootstrap) driven by the fake Runtime API: several invocations in one process, the
 request context handed to the handler, handler errors with errorType and the function-error
 header, init errors, deadlines near expiry, responses too large for Lambda, exit on 500, and

@@ -1,4 +1,4 @@
-"""Our C SQS client (core/sqs.c through tests/tools/iris-sqs-cli) against a moto server:
+"""Our C SQS client (core/clients/sqs.c through tests/tools/iris-sqs-cli) against a moto server:
 round trips with attributes, batch limits and per-entry failures, long polls, visibility
 timeouts, redrive to a dead-letter queue, AWS error texts, retries against a server that
 answers 500/429, and connection failures."""

@@ -1,5 +1,5 @@
 /*
- * iris-envelope — check or produce queue envelopes with core/contract.h (for the schema test).
+ * iris-envelope — check or produce queue envelopes with core/iris/contract.h (for the schema test).
  *   iris-envelope parse < file        prints "ok <kind>" or "error: <reason>" (exit 1)
  *   iris-envelope message ID          prints the message envelope
  *   iris-envelope batch BATCH_ID ID...  prints the batch envelope

@@ -1,5 +1,5 @@
 /*
- * iris-recipients — core/recipients.h from the command line, for Python tests of the Oncall
+ * iris-recipients — core/iris/recipients.h from the command line, for Python tests of the Oncall
  * role lookups (tests/integration/test_oncall.py) and for poking at a stack by hand.
  *
  *   iris-recipients [--tables] < lookups

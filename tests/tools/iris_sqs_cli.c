@@ -1,5 +1,5 @@
 /*
- * iris-sqs-cli — drive core/sqs.h from the command line; prints JSON on stdout.
+ * iris-sqs-cli — drive core/clients/sqs.h from the command line; prints JSON on stdout.
  *
  *   iris-sqs-cli create NAME [ATTR=VALUE ...]          → {"QueueUrl": ...}
  *   iris-sqs-cli url NAME                              → {"QueueUrl": ...}

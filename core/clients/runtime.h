@@ -34,7 +34,7 @@ struct iris_runtime_invocation {
   const char *cognito_identity;  /* Lambda-Runtime-Cognito-Identity, NULL if absent */
 };
 
-/* Milliseconds left before the deadline (negative once passed), by core/clock.h time. */
+/* Milliseconds left before the deadline (negative once passed), by core/base/clock.h time. */
 int64_t iris_runtime_remaining_ms(const struct iris_runtime_invocation *inv);
 
 /*

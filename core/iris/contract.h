@@ -60,6 +60,9 @@ int iris_envelope_encode_tracking(int64_t incident_id, struct iris_buf *out) IRI
 int iris_envelope_encode_batch(const char *batch_id, const int64_t *ids, size_t n,
                                struct iris_buf *out) IRIS_WARN_UNUSED;
 
+/* Every lane, NULL-terminated: the per-mode lanes, then "notifications". Static storage. */
+const char *const *iris_contract_lanes(void);
+
 /* The lane (queue) for an Iris mode: email, sms, call, im, slack, hipchat; anything else
  * (out-of-band notifications before resolution, unknown modes) goes to "notifications". */
 const char *iris_contract_lane(const char *mode);

@@ -200,10 +200,16 @@ int iris_envelope_encode_batch(const char *batch_id, const int64_t *ids, size_t 
   return rc ? rc : iris_buf_appendf(out, "],\"v\":%d}", IRIS_CONTRACT_VERSION);
 }
 
+/* The one list of lanes: a lane per Iris mode with its own vendors, then the lane for
+ * out-of-band notifications and quota notices, which may name any mode. */
+static const char *const lanes[] = {"email", "sms",     "call",          "im",
+                                    "slack", "hipchat", "notifications", NULL};
+
+const char *const *iris_contract_lanes(void) { return lanes; }
+
 const char *iris_contract_lane(const char *mode) {
-  static const char *const lanes[] = {"email", "sms", "call", "im", "slack", "hipchat", NULL};
   size_t i;
-  for (i = 0; mode && lanes[i]; i++)
+  for (i = 0; mode && lanes[i + 1]; i++) /* every lane but "notifications" */
     if (strcmp(mode, lanes[i]) == 0)
       return lanes[i];
   return "notifications";
