@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,13 @@ class FakeRuntime:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                # The headers and the body of a reply are two writes; without TCP_NODELAY,
+                # Nagle's algorithm holds the body until the client's delayed ACK (~40 ms a
+                # reply), a stall the real Runtime API does not have.
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def reply(self, status, body=b"", headers=None):
                 self.send_response(status)
