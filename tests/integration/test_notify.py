@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
 from fake_runtime import FakeRuntime  # noqa: E402
 
 NOTIFY = os.path.join(BUILD, "lambda", "notify", "iris-notify")
-CLI = os.path.join(BUILD, "lambda", "notify", "iris-notify-cli")
+CLI = os.path.join(BUILD, "lambda", "tools", "iris-notify-cli")
 SENDER = os.path.join(BUILD, "lambda", "sender", "iris-sender")
 HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
