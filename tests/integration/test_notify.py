@@ -237,17 +237,36 @@ def test_multi_recipient_one_envelope_per_target(env):
 
 
 def test_status_shows_refusal_and_failure(env):
+    """The real sender refuses a target gone between the POST and the delivery, and fails
+    for good on a vendor's permanent error: the status lookup says so, with the reasons."""
     drain(env)
-    # the sender refuses what it cannot deliver: a literal slack target whose vendor fails
-    [r] = invoke(env, post({"role": "user", "target": "ada", "subject": "s", "body": "refused", "mode": "email"}))
-    nid = r["headers"]["X-Iris-Notification-Id"]
-    [e] = drain(env)
-    # the row the sender writes when it refuses an envelope it cannot serve
-    sql(env["db"], f"INSERT INTO sender_notification (id, application_id, payload_sha256, state, last_error)"
-                   f" VALUES ('{nid}', 1, '{'0' * 64}', 'rejected', 'INVALID role:target (user:ada): gone')")
-    [st] = invoke(env, get(nid))
-    assert st["doc"]["targets"][0]["state"] == "refused"
-    assert "gone" in st["doc"]["targets"][0]["reason"]
+    sql(env["db"], "UPDATE target SET active = 1 WHERE name = 'wei'")
+    [r] = invoke(env, post({"role": "user", "target": "wei", "subject": "s", "body": "refused", "mode": "email"}))
+    refused = r["headers"]["X-Iris-Notification-Id"]
+    [e1] = drain(env)
+    sql(env["db"], "UPDATE target SET active = 0 WHERE name = 'wei'")
+    try:
+        deliver(env, [e1])
+    finally:
+        sql(env["db"], "UPDATE target SET active = 1 WHERE name = 'wei'")
+    [r] = invoke(env, post({"role": "literal_target", "target": "#ops", "subject": "s", "body": "fails",
+                            "mode": "slack"}))
+    failed = r["headers"]["X-Iris-Notification-Id"]
+    [e2] = drain(env)
+    saved = env["sender"]
+    env["sender"] = dict(saved, vendors=dict(saved["vendors"], slack=[
+        {"plugin": "dummy", "name": "dummy-slack-down", "config": {"fail": "permanent"}}]))
+    try:
+        deliver(env, [e2])
+    finally:
+        env["sender"] = saved
+    a, b = invoke(env, get(refused), get(failed))
+    [t] = a["doc"]["targets"]
+    assert t["state"] == "refused" and "INVALID role:target" in t["reason"], t
+    [t] = b["doc"]["targets"]
+    assert t["state"] == "failed", t
+    [rec] = t["recipients"]
+    assert rec["state"] == "failed" and rec["reason"], rec
 
 
 def test_status_only_for_the_owning_application(env):
