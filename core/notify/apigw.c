@@ -199,22 +199,6 @@ int iris_apigw_respond(struct iris_buf *out, int status, const char *body,
   return rc;
 }
 
-int iris_apigw_error(struct iris_buf *out, int status, const char *title,
-                     const char *description) {
-  json_t *doc = json_pack("{s:s}", "title", title);
-  char *text;
-  int rc;
-  if (doc && description)
-    json_object_set_new(doc, "description", json_string(description));
-  text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  json_decref(doc);
-  if (!text)
-    return IRIS_ENOMEM;
-  rc = iris_apigw_respond(out, status, text, NULL, 0);
-  iris_free(text);
-  return rc;
-}
-
 int iris_apigw_b64_append(struct iris_buf *out, const unsigned char *p, size_t n, int urlsafe) {
   unsigned char *enc;
   int len, i, rc;

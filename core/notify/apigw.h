@@ -59,11 +59,6 @@ const char *iris_apigw_header(const struct iris_apigw_request *r, const char *na
 int iris_apigw_respond(struct iris_buf *out, int status, const char *body,
                        const char *const *headers, size_t nheaders) IRIS_WARN_UNUSED;
 
-/* Append Falcon's error document, {"title": title, "description": description} (description
- * left out when NULL), as the proxy response with that status. */
-int iris_apigw_error(struct iris_buf *out, int status, const char *title,
-                     const char *description) IRIS_WARN_UNUSED;
-
 /* Base64 helpers (RFC 4648 standard alphabet with padding, or the URL-safe one when
  * `urlsafe`): append the encoding of n bytes. */
 int iris_apigw_b64_append(struct iris_buf *out, const unsigned char *p, size_t n,

@@ -152,8 +152,11 @@ void iris_notify_free(struct iris_notify *n) {
 static int answer_error(struct iris_notify_answer *a, int status, const char *title,
                         const char *description) {
   json_t *doc = json_pack("{s:s}", "title", title);
-  if (doc && description)
-    json_object_set_new(doc, "description", json_string(description));
+  if (doc && description) {
+    /* a parser's message may quote bytes of the request that are not UTF-8 */
+    json_t *d = json_string(description);
+    json_object_set_new(doc, "description", d ? d : json_string("(not valid UTF-8)"));
+  }
   iris_free(a->body);
   a->body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   a->status = status;
@@ -1152,13 +1155,12 @@ int iris_notify_handle_event(struct iris_notify *n, const char *event, size_t le
   if (rc == IRIS_ETOOBIG) {
     char d[96];
     snprintf(d, sizeof d, "the body is over %" PRId64 " bytes", n->max_body);
-    return iris_apigw_error(response, 413, "Request body too large", d);
-  }
-  if (rc == IRIS_EINVAL)
-    return iris_apigw_error(response, 400, "Invalid request", err->msg);
-  if (rc)
+    rc = answer_error(&a, 413, "Request body too large", d);
+  } else if (rc == IRIS_EINVAL) {
+    rc = answer_error(&a, 400, "Invalid request", err->msg);
+  } else if (rc) {
     return rc;
-  if (strcmp(req.path, "/v0/notifications") == 0 && strcmp(req.method, "POST") == 0) {
+  } else if (strcmp(req.path, "/v0/notifications") == 0 && strcmp(req.method, "POST") == 0) {
     rc = authenticate(n, &req, &app, &a, err);
     if (rc == IRIS_OK && !a.status)
       rc = post_notification(n, &req, &app, &a, err);
@@ -1189,7 +1191,7 @@ int iris_notify_handle_event(struct iris_notify *n, const char *event, size_t le
     }
   }
   if (rc == IRIS_ENOMEM)
-    iris_err_set(err, rc, "notify: out of memory answering %s %s", req.method, req.path);
+    iris_err_set(err, rc, "notify: out of memory answering a request");
   app_row_cleanup(&app);
   iris_notify_answer_cleanup(&a);
   iris_apigw_request_cleanup(&req);
