@@ -10,7 +10,7 @@ secs=${1:-120}
 out=build/fuzz-notify
 mkdir -p "$out/corpus" "$out/findings"
 command -v clang >/dev/null || { echo "clang is required (scripts/setup.sh installs it)" >&2; exit 2; }
-srcs=(core/notify/apigw.c core/notify/sign.c core/base/alloc.c core/base/buf.c core/base/err.c)
+srcs=(core/notify/apigw.c core/notify/sign.c core/base/alloc.c core/base/buf.c core/base/err.c core/base/base64.c)
 clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -Icore/notify -Icore/base "${srcs[@]}" tests/fuzz/fuzz_notify.c \
   $(pkg-config --cflags --libs jansson) -lcrypto -lm -o "$out/fuzz_notify"

@@ -198,23 +198,3 @@ int iris_apigw_respond(struct iris_buf *out, int status, const char *body,
   iris_free(text);
   return rc;
 }
-
-int iris_apigw_b64_append(struct iris_buf *out, const unsigned char *p, size_t n, int urlsafe) {
-  unsigned char *enc;
-  int len, i, rc;
-  if (n > 0x3fffffff)
-    return IRIS_ETOOBIG;
-  enc = iris_malloc(4 * ((n + 2) / 3) + 1);
-  if (!enc)
-    return IRIS_ENOMEM;
-  len = EVP_EncodeBlock(enc, p, (int)n);
-  for (i = 0; urlsafe && i < len; i++) {
-    if (enc[i] == '+')
-      enc[i] = '-';
-    else if (enc[i] == '/')
-      enc[i] = '_';
-  }
-  rc = iris_buf_append(out, enc, (size_t)len);
-  iris_free(enc);
-  return rc;
-}

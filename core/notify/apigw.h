@@ -1,8 +1,9 @@
 /*
  * apigw.h — API Gateway proxy events in, proxy responses out, for the notify function.
  *
- * Layer: core/notify, the bottom of the folder (jansson, OpenSSL base64); used by notify.c and
- * the request-parser fuzz target. Both payload formats API Gateway sends to Lambda are read:
+ * Layer: core/notify, the bottom of the folder (jansson, OpenSSL's base64 decoder); used by
+ * notify.c and the request-parser fuzz target. Both payload formats API Gateway sends to
+ * Lambda are read:
  *   REST API proxy (v1): httpMethod, path (the resource path, without the stage), headers /
  *     multiValueHeaders, multiValueQueryStringParameters, body, isBase64Encoded,
  *     requestContext.path (with the stage) and requestContext.domainName;
@@ -58,10 +59,5 @@ const char *iris_apigw_header(const struct iris_apigw_request *r, const char *na
  */
 int iris_apigw_respond(struct iris_buf *out, int status, const char *body,
                        const char *const *headers, size_t nheaders) IRIS_WARN_UNUSED;
-
-/* Base64 helpers (RFC 4648 standard alphabet with padding, or the URL-safe one when
- * `urlsafe`): append the encoding of n bytes. */
-int iris_apigw_b64_append(struct iris_buf *out, const unsigned char *p, size_t n,
-                          int urlsafe) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_APIGW_H */

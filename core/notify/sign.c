@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "apigw.h"
+#include "base64.h"
 
 static int equal_ct(const char *a, const char *b) {
   size_t n = strlen(a);
@@ -36,7 +36,7 @@ int iris_sign_iris_digest(const char *key, const struct iris_sign_request *req, 
             iris_buf_len(&text), mac, &mac_len))
     rc = IRIS_ENOMEM;
   if (rc == IRIS_OK)
-    rc = iris_apigw_b64_append(out, mac, mac_len, 1);
+    rc = iris_base64_append(out, mac, mac_len, IRIS_B64_URL);
   iris_buf_cleanup(&text);
   return rc;
 }
@@ -196,7 +196,7 @@ int iris_sign_twilio(const char *token, const char *url, const struct iris_sign_
             iris_buf_len(&text), mac, &mac_len))
     rc = IRIS_ENOMEM;
   if (rc == IRIS_OK)
-    rc = iris_apigw_b64_append(out, mac, mac_len, 0);
+    rc = iris_base64_append(out, mac, mac_len, 0);
   iris_free(sorted);
   iris_buf_cleanup(&text);
   return rc;

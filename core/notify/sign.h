@@ -1,7 +1,7 @@
 /*
  * sign.h — the two request signatures the notify function checks.
  *
- * Layer: core/notify, above apigw.h (base64); used by notify.c (and tests through it).
+ * Layer: core/notify (base64, OpenSSL HMAC); used by notify.c and the fuzz target.
  *
  * Iris's application HMAC (Iris's src/iris/api.py, AuthMiddleware): the client sends
  *   Authorization: hmac <application>:<digest>
