@@ -29,6 +29,7 @@ struct iris_notify {
   const char *queue_url;     /* queues.notifications, borrowed from cfg */
   const char *public_url;    /* notify.public_url, borrowed, may be NULL */
   int64_t max_body, max_targets, max_unrolled_users;
+  int64_t keep_days;         /* notify.keep_days: requests older than this are pruned */
   int64_t hard_limit, hard_minutes; /* quota.* defaults, as the sender reads them */
   char **twilio_tokens;      /* owned, ntokens of them */
   size_t ntokens;
@@ -111,6 +112,8 @@ int iris_notify_new(struct iris_app *app, struct iris_notify **out, struct iris_
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "notify.max_targets", IRIS_NOTIFY_DEFAULT_MAX_TARGETS, 1,
                             1000, &n->max_targets, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "notify.keep_days", 14, 1, 3650, &n->keep_days, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &n->max_unrolled_users, err);
@@ -974,10 +977,19 @@ static int check_replay(struct iris_notify *n, const struct iris_apigw_request *
   int rc;
   sha256_hex(digest, strlen(digest), digest_sha);
   {
+    /* Housekeeping rides on the POSTs, a bounded slice each: expired signatures, and
+     * requests (with their targets) older than notify.keep_days — their ids are no longer
+     * looked up and their Idempotency-Keys no longer honoured. */
     struct iris_db_param p[] = {IRIS_DB_I64(REPLAY_KEEP_SECONDS)};
+    struct iris_db_param q[] = {IRIS_DB_I64(n->keep_days)};
     rc = iris_db_exec(n->app->db, IRIS_DB_IDEMPOTENT,
                       "DELETE FROM notify_signature WHERE seen_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
                       p, 1, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(n->app->db, IRIS_DB_IDEMPOTENT,
+                        "DELETE FROM notify_request WHERE created_at < UTC_TIMESTAMP(3) - INTERVAL ? DAY"
+                        " ORDER BY created_at LIMIT 100",
+                        q, 1, NULL, err);
   }
   if (rc == IRIS_OK) {
     struct iris_db_param p[] = {IRIS_DB_I64(app->id), IRIS_DB_STR(digest_sha)};

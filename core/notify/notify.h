@@ -15,8 +15,8 @@
  *   POST /v0/twilio/messages/status       Twilio's status callbacks (X-Twilio-Signature)
  *   POST /v0/twilio/calls/status
  * Configuration (docs/config.md, "notify"): queues.notifications (required),
- * notify.max_body_bytes, notify.max_targets, notify.public_url; the Twilio auth tokens are
- * those of the twilio entries under vendors.sms and vendors.call.
+ * notify.max_body_bytes, notify.max_targets, notify.keep_days, notify.public_url; the Twilio
+ * auth tokens are those of the twilio entries under vendors.sms and vendors.call.
  */
 #ifndef IRIS_NOTIFY_H
 #define IRIS_NOTIFY_H

@@ -531,6 +531,17 @@ def test_twilio_failed_retries_exactly_once(env):
     assert unknown["statusCode"] == 400 and unknown["doc"]["title"] == "No message id found for SID"
 
 
+def test_old_requests_pruned(env):
+    """Requests older than notify.keep_days go (with their targets) as new POSTs arrive."""
+    [r] = invoke(env, post(dict(BASE, body="old one")))
+    nid = r["headers"]["X-Iris-Notification-Id"]
+    sql(env["db"], f"UPDATE notify_request SET created_at = UTC_TIMESTAMP() - INTERVAL 15 DAY WHERE id = '{nid}'")
+    [r2, st] = invoke(env, post(dict(BASE, body="new one")), get(nid))
+    assert r2["statusCode"] == 200 and st["statusCode"] == 404
+    assert sql(env["db"], f"SELECT COUNT(*) FROM notify_target WHERE request_id = '{nid}'") == [["0"]]
+    drain(env)
+
+
 def test_unknown_route(env):
     [r] = invoke(env, apigw("GET", "/v0/elsewhere", ""))
     assert r["statusCode"] == 404
