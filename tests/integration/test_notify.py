@@ -260,7 +260,20 @@ def test_status_shows_refusal_and_failure(env):
         deliver(env, [e2])
     finally:
         env["sender"] = saved
-    a, b = invoke(env, get(refused), get(failed))
+    [r] = invoke(env, post({"role": "literal_target", "target": "#later", "subject": "s", "body": "retried",
+                            "mode": "slack"}))
+    retried = r["headers"]["X-Iris-Notification-Id"]
+    [e3] = drain(env)
+    env["sender"] = dict(saved, vendors=dict(saved["vendors"], slack=[
+        {"plugin": "dummy", "name": "dummy-slack-busy", "config": {"fail": "retryable"}}]))
+    try:
+        res = deliver(env, [e3])
+    finally:
+        env["sender"] = saved
+    assert res["batchItemFailures"], res  # SQS will bring it back
+    a, b, c = invoke(env, get(refused), get(failed), get(retried))
+    [t] = c["doc"]["targets"]
+    assert t["state"] == "sending" and t["recipients"][0]["state"] == "sending", t
     [t] = a["doc"]["targets"]
     assert t["state"] == "refused" and "INVALID role:target" in t["reason"], t
     [t] = b["doc"]["targets"]
@@ -353,6 +366,57 @@ def test_rejection_texts(env, doc, status, title, desc):
     if desc is not None:
         assert r["doc"]["description"] == desc
     assert drain(env) == []
+
+
+# The requests Iris's own end-to-end tests post (Iris's test/e2etest.py,
+# test_post_invalid_notification / test_post_notification), with what Iris expects of each.
+E2E = [
+    ({}, 400, "title", "Missing required atrributes"),
+    ({"role": "user", "target": "ada", "subject": "test", "body": "foo"}, 400, "title",
+     "Priority, mode, and category are missing, at least one is required"),
+    ({"role": "user", "target": "ada", "subject": "test", "priority": "fakepriority", "body": "foo"}, 400,
+     "title", "Invalid priority"),
+    ({"role": "user", "target": "ada", "subject": "test", "mode": "fakemode", "body": "foo"}, 400, "title",
+     "Invalid mode"),
+    ({"role": "user", "target": "ada", "subject": "test", "priority": "low"}, 400, "title",
+     "body, template, and email_html are missing, so we cannot construct message."),
+    ({"role": "fakerole", "target": "ada", "subject": "test", "priority": "low", "body": "foo"}, 400,
+     "description", "INVALID role:target"),
+    ({"role": "user", "target": "fakeuser", "subject": "test", "priority": "low", "body": "foo"}, 400,
+     "description", "INVALID role:target"),
+    ({"role": "literal_target", "target": "sample_mailinglist@email.com", "subject": "test", "priority": "low",
+      "body": "foo"}, 400, "title", "INVALID mode not set for literal_target role"),
+    ({"role": "literal_target", "target": "sample_mailinglist@email.com", "subject": "test", "mode": "email",
+      "priority": "low", "email_html": "foobar", "body": ""}, 400, "title",
+     "INVALID role literal_target does not support priority or category"),
+    ({"mode": "email", "role": "user", "target": "ada", "subject": "test", "email_html": ["foo"]}, 400, "title",
+     "email_html needs to be a string"),
+    ({"role": "user", "target": "ada", "subject": "test", "priority": "low", "body": "foo"}, 200, None, None),
+    ({"role": "user", "target": "ada", "subject": "test", "priority": "low", "mode": "email",
+      "email_html": "foobar"}, 200, None, None),
+    ({"role": "user", "target": "ada", "subject": "test", "priority": "low", "mode": "email",
+      "email_html": "foobar", "body": ""}, 200, None, None),
+    ({"role": "literal_target", "target": "sample_mailinglist@email.com", "subject": "test", "mode": "email",
+      "email_html": "foobar", "body": ""}, 200, None, None),
+    ({"target_list": [{"role": "user", "target": "ada"}, {"role": "team", "target": "storage-oncall"},
+                      {"role": "literal_target", "target": "foobar@example.com", "bcc": True}],
+      "subject": "test", "mode": "email", "body": "foo"}, 200, None, None),
+]
+
+
+def test_iris_end_to_end_requests(env):
+    drain(env)
+    got = invoke(env, *[post(doc) for doc, *_ in E2E])
+    for (doc, status, field, text), r in zip(E2E, got):
+        assert r["statusCode"] == status, (doc, r)
+        if status == 200:
+            assert r["body"] == "[]"
+        else:
+            assert r["doc"][field] == text, (doc, r["doc"])
+    # every accepted envelope passes the sender's own parser: priority won over mode
+    envs = drain(env)
+    assert len(envs) == 4 + 3
+    assert all("mode" not in e for e in envs if "priority" in e)
 
 
 def test_bad_bodies(env):
