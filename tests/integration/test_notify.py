@@ -569,6 +569,20 @@ def test_twilio_signatures_agree_with_twilio_library(env):
     assert sql(env["db"], "SELECT status IS NOT NULL FROM twilio_delivery_status WHERE twilio_sid = 'SMsig'") == [["1"]]
 
 
+def test_twilio_public_url(env):
+    """Behind a custom domain Twilio signs the URL it called: notify.public_url."""
+    params = {"MessageSid": "SMsig", "MessageStatus": "delivered"}
+    sig = RequestValidator(SMS_TOKEN).compute_signature("https://iris.example.com/v0/twilio/messages/status", params)
+    ev = apigw("POST", "/v0/twilio/messages/status", urllib.parse.urlencode(params), {"X-Twilio-Signature": sig})
+    saved = env["notify"]
+    env["notify"] = dict(saved, notify=dict(saved["notify"], public_url="https://iris.example.com"))
+    try:
+        good, default_url = invoke(env, ev, twilio_event("/v0/twilio/messages/status", params, SMS_TOKEN))
+    finally:
+        env["notify"] = saved
+    assert good["statusCode"] == 204 and default_url["statusCode"] == 403
+
+
 def test_twilio_failed_retries_exactly_once(env):
     sql(env["db"], "INSERT INTO message (id, created, application_id, target_id, priority_id, body, incident_id)"
                    " VALUES (7101, UTC_TIMESTAMP(), 1, 1, 2, 'page me', NULL);"
