@@ -1,7 +1,6 @@
 /* notify.c — the notify function's routes (see notify.h and docs/api-integration.md). */
 #include "notify.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
