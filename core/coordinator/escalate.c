@@ -277,8 +277,9 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
     if (!w->ids || !w->names)
       rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
     for (i = 0; i < r.n && rc == IRIS_OK; i++) {
-      /* Iris looked the name up among all active targets (any type, §31 item 13); a page
-       * only goes to an active user. */
+      /* Iris looked the name up among all active targets whatever their type (a user and a
+       * list may share a name, so it could pick the wrong one); a page only goes to an
+       * active user. */
       struct iris_db_rows *rows = NULL;
       struct iris_db_param p[] = {IRIS_DB_STR(r.names[i])};
       rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
@@ -522,9 +523,10 @@ static int add_markers(struct iris_escalate *e, const struct incident *inc, int6
                       p, 2, NULL, err);
 }
 
-/* Iris's tracking copy of a new incident (§4.1): a row in sender_tracking, made in the
- * incident's step-1 transaction so it exists exactly once; the enqueue pass sends it and the
- * sender renders and delivers it (tracking.h). *made = 1 when a row was created. */
+/* Iris's tracking copy of a new incident (escalate() in src/iris/bin/sender.py): a row in
+ * sender_tracking, made in the incident's step-1 transaction so it exists exactly once; the
+ * enqueue pass sends it and the sender renders and delivers it (tracking.h). *made = 1 when a
+ * row was created. */
 static int add_tracking(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
                         int *made, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
