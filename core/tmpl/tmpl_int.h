@@ -12,6 +12,7 @@
 #define IRIS_TMPL_INT_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,17 @@
 /* ---- arena: every node and string of a compiled template, freed at once ---------------- */
 struct tmpl_arena {
   struct tmpl_chunk *head;
+  size_t bytes; /* bytes of all chunks held (the render's memory budget counts them) */
   int oom;
 };
+/* A point to roll an arena back to: everything allocated after it is released. */
+struct tmpl_arena_mark {
+  struct tmpl_chunk *head;
+  size_t used;
+};
 void *iris__tmpl_alloc(struct tmpl_arena *a, size_t n);
+struct tmpl_arena_mark iris__tmpl_arena_mark(const struct tmpl_arena *a);
+void iris__tmpl_arena_reset(struct tmpl_arena *a, struct tmpl_arena_mark m);
 char *iris__tmpl_strndup(struct tmpl_arena *a, const char *s, size_t n);
 void iris__tmpl_arena_free(struct tmpl_arena *a);
 
@@ -133,6 +142,9 @@ struct iris_tmpl {
 
 int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err);
 
+/* The budget in force (tmpl_render.c; iris_tmpl_set_limits). */
+int iris__tmpl_max_depth(void);
+
 /* Is `name` a filter / test this engine implements? */
 int iris__tmpl_filter_known(const char *name);
 int iris__tmpl_test_known(const char *name);
@@ -155,7 +167,8 @@ struct tv {
 /* Per-render state. */
 struct rctx {
   const struct iris_tmpl *t;
-  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets */
+  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets;
+                                              each owned (one reference) */
   int nframes;
   json_t *context;
   json_t *owned;   /* every JSON value made during the render (released at the end) */
@@ -164,7 +177,19 @@ struct rctx {
   struct iris_err *err;
   long iterations;
   int line, col;
+  struct iris_tmpl_limits lim; /* the budget of this render */
+  size_t json_mem; /* estimated bytes of JSON values made during the render (budgeted) */
+  long steps;      /* evaluation steps so far (budgeted) */
 };
+
+/* Charge `bytes` of new values / `steps` of work to the render's budget; IRIS_ETEMPLATE
+ * (via r) when it is exhausted. */
+int iris__tmpl_charge(struct rctx *r, size_t bytes);
+int iris__tmpl_steps(struct rctx *r, long steps);
+/* json_array_append_new / json_object_set_new that charge the budget. The item's reference
+ * is always consumed. */
+int iris__tmpl_append(struct rctx *r, json_t *list, json_t *item);
+int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *item);
 
 /* Raise a render error at the current node. Returns IRIS_ETEMPLATE. */
 int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -215,7 +240,17 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *args, int *out);
 
+/*
+ * Set `err` to "template '<name>' line L[ col C]: <message>" with the message formatted from
+ * fmt/ap, cut (where it must be cut to fit) at a character boundary — an error about a
+ * non-ASCII template never holds half a character. col 0 leaves the column out.
+ */
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
+                    const char *fmt, va_list ap);
+
 /* UTF-8 helpers. */
+/* The longest prefix of s[0..n) that does not end inside a character. */
+size_t iris__utf8_cut(const char *s, size_t n);
 size_t iris__utf8_count(const char *s, size_t n);
 size_t iris__utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */
 

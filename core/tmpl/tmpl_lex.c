@@ -37,6 +37,7 @@ void *iris__tmpl_alloc(struct tmpl_arena *a, size_t n) {
     }
     c->size = size;
     c->used = 0;
+    a->bytes += sizeof *c + size;
     c->next = a->head;
     a->head = c;
   }
@@ -58,6 +59,22 @@ char *iris__tmpl_strndup(struct tmpl_arena *a, const char *s, size_t n) {
   return d;
 }
 
+struct tmpl_arena_mark iris__tmpl_arena_mark(const struct tmpl_arena *a) {
+  struct tmpl_arena_mark m = {a->head, a->head ? a->head->used : 0};
+  return m;
+}
+
+void iris__tmpl_arena_reset(struct tmpl_arena *a, struct tmpl_arena_mark m) {
+  while (a->head && a->head != m.head) {
+    struct tmpl_chunk *c = a->head;
+    a->head = c->next;
+    a->bytes -= sizeof *c + c->size;
+    iris_free(c);
+  }
+  if (a->head)
+    a->head->used = m.used;
+}
+
 void iris__tmpl_arena_free(struct tmpl_arena *a) {
   struct tmpl_chunk *c = a->head, *next;
   for (; c; c = next) {
@@ -65,6 +82,7 @@ void iris__tmpl_arena_free(struct tmpl_arena *a) {
     iris_free(c);
   }
   a->head = NULL;
+  a->bytes = 0;
 }
 
 /* ---- lexer ------------------------------------------------------------------------------- */
@@ -83,13 +101,12 @@ struct lexer {
 static int fail(struct lexer *lx, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(struct lexer *lx, int line, int col, const char *fmt, ...) {
-  char msg[300];
   va_list ap;
+  int rc;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(lx->err, lx->name, line, col, fmt, ap);
   va_end(ap);
-  return iris_err_set(lx->err, IRIS_ETEMPLATE, "template '%s' line %d col %d: %s", lx->name,
-                      line, col, msg);
+  return rc;
 }
 
 static int push(struct lexer *lx, enum tok_type type, const char *s, size_t n, int line,
@@ -341,7 +358,14 @@ static int lex_tag(struct lexer *lx, int var) {
       advance_to(lx, lx->pos + 1);
       continue;
     }
-    return fail(lx, line, col, "unexpected character '%c'", c);
+    {
+      /* the whole character, never half of one */
+      unsigned char u = (unsigned char)c;
+      size_t len = u < 0xC0 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
+      if (len > lx->len - lx->pos)
+        len = lx->len - lx->pos;
+      return fail(lx, line, col, "unexpected character '%.*s'", (int)len, lx->src + lx->pos);
+    }
   }
   return fail(lx, lx->line, lx->col, "unexpected end of template, expected '%s'", end);
 }

@@ -26,7 +26,9 @@ struct parser {
   struct iris_tmpl *t;
   const struct tok_list *toks;
   size_t pos;
-  int depth;
+  int depth; /* recursion levels of the grammar (bounded by max_depth) */
+  int tree;  /* depth of the syntax tree being built: recursion levels plus chained
+                operators, filters and attributes (bounded by 4 * max_depth) */
   struct iris_err *err;
 };
 
@@ -60,15 +62,13 @@ static const char *describe(const struct tok *t) {
 static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...) {
-  char msg[300];
   va_list ap;
+  int rc;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(p->err, p->t->name, t->line, t->col, fmt, ap);
   va_end(ap);
-  return iris_err_set(p->err, IRIS_ETEMPLATE, "template '%s' line %d col %d: %s", p->t->name,
-                      t->line, t->col, msg);
+  return rc;
 }
-
 static int is_op(const struct tok *t, const char *op) {
   return t->type == TK_OP && strcmp(t->s, op) == 0;
 }
@@ -112,7 +112,41 @@ static int list_add(struct parser *p, struct node_list *l, struct node *n) {
 }
 
 static struct node *parse_expr(struct parser *p);
+static struct node *parse_cond(struct parser *p);
 static struct node *parse_or(struct parser *p);
+
+/*
+ * Every recursive level of the grammar (expressions, `not`, unary signs, blocks) counts
+ * against the nesting limit, so no template can recurse the parser off its stack.
+ */
+static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int enter(struct parser *p, const struct tok *t) {
+  if (++p->depth > iris__tmpl_max_depth()) {
+    p->depth--;
+    return fail_at(p, t, "expression or block nested too deeply (more than %d levels)",
+                   iris__tmpl_max_depth());
+  }
+  if (++p->tree > 4 * iris__tmpl_max_depth()) {
+    p->depth--;
+    p->tree--;
+    return fail_at(p, t, "expression nested too deeply (more than %d chained operations)",
+                   4 * iris__tmpl_max_depth());
+  }
+  return IRIS_OK;
+}
+static void leave(struct parser *p) {
+  p->depth--;
+  p->tree--;
+}
+/* One more link of a left-associative chain (a + b + c, x|f|g, a.b.c): it deepens the tree
+ * without recursing; the caller restores p->tree when the chain ends. */
+static int chain(struct parser *p, const struct tok *t) {
+  if (++p->tree > 4 * iris__tmpl_max_depth())
+    return fail_at(p, t, "expression nested too deeply (more than %d chained operations)",
+                   4 * iris__tmpl_max_depth());
+  return IRIS_OK;
+}
 
 /* Refuse Jinja features we do not implement (a clear message instead of wrong output). */
 static int unsupported(struct parser *p, const struct tok *t, const char *what) {
@@ -293,8 +327,11 @@ static struct node *parse_primary(struct parser *p) {
 }
 
 static struct node *parse_postfix(struct parser *p, struct node *n) {
+  int saved = p->tree;
   while (n) {
     const struct tok *t = peek(p);
+    if ((is_op(t, ".") || is_op(t, "[") || is_op(t, "|") || is_name(t, "is")) && chain(p, t))
+      return NULL;
     if (is_op(t, ".")) {
       const struct tok *name;
       next(p);
@@ -372,12 +409,16 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
     }
     break;
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
+  int saved = p->tree;
   while (n) {
     const struct tok *t = peek(p);
+    if ((is_op(t, ".") || is_op(t, "[") || is_op(t, "|") || is_name(t, "is")) && chain(p, t))
+      return NULL;
     if (is_op(t, "|")) {
       const struct tok *name;
       struct node *f;
@@ -434,13 +475,18 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
         if (parse_call_args(p, x))
           return NULL;
       } else if (peek(p)->type == TK_INT || peek(p)->type == TK_FLOAT ||
-                 peek(p)->type == TK_STRING ||
+                 peek(p)->type == TK_STRING || is_op(peek(p), "[") || is_op(peek(p), "{") ||
                  (peek(p)->type == TK_NAME && !is_name(peek(p), "and") &&
-                  !is_name(peek(p), "or") && !is_name(peek(p), "else") &&
-                  !is_name(peek(p), "if") && !is_name(peek(p), "in") &&
-                  !is_name(peek(p), "is") && !is_name(peek(p), "not"))) {
-        /* `x is divisibleby 3`: one argument without parentheses */
-        struct node *arg = parse_primary(p);
+                  !is_name(peek(p), "or") && !is_name(peek(p), "else"))) {
+        /* `x is divisibleby 3`: one argument without parentheses. As in Jinja, any name
+         * but and/or/else is taken as that argument (`x is defined if c` is a syntax
+         * error there too). */
+        struct node *arg;
+        if (is_name(peek(p), "is")) {
+          fail_at(p, peek(p), "you cannot chain multiple tests with 'is'");
+          return NULL;
+        }
+        arg = parse_primary(p);
         arg = parse_postfix(p, arg);
         if (!arg || list_add(p, &x->list, arg))
           return NULL;
@@ -450,16 +496,15 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
     }
     break;
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_unary(struct parser *p, int with_filter) {
   const struct tok *t = peek(p);
   struct node *n;
-  if (++p->depth > IRIS_TMPL_MAX_DEPTH) {
-    fail_at(p, t, "expression nested too deeply");
+  if (enter(p, t))
     return NULL;
-  }
   if (is_op(t, "-") || is_op(t, "+")) {
     next(p);
     n = mk(p, E_UNARY, t);
@@ -474,14 +519,14 @@ static struct node *parse_unary(struct parser *p, int with_filter) {
   }
   if (n && with_filter)
     n = parse_filters_and_tests(p, n);
-  p->depth--;
+  leave(p);
   return n;
 }
 
 static struct node *binop(struct parser *p, const struct tok *at, int op, struct node *a,
                           struct node *b) {
   struct node *n;
-  if (!a || !b)
+  if (!a || !b || chain(p, at))
     return NULL;
   n = mk(p, E_BINOP, at);
   if (n) {
@@ -493,15 +538,18 @@ static struct node *binop(struct parser *p, const struct tok *at, int op, struct
 }
 
 static struct node *parse_pow(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_unary(p, 1);
   while (n && is_op(peek(p), "**")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_POW, n, parse_unary(p, 1));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_math2(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_pow(p);
   while (n) {
     const struct tok *t = peek(p);
@@ -512,19 +560,23 @@ static struct node *parse_math2(struct parser *p) {
     next(p);
     n = binop(p, t, op, n, parse_pow(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_concat(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_math2(p);
   while (n && is_op(peek(p), "~")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_CONCAT, n, parse_math2(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_math1(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_concat(p);
   while (n) {
     const struct tok *t = peek(p);
@@ -534,10 +586,12 @@ static struct node *parse_math1(struct parser *p) {
     next(p);
     n = binop(p, t, op, n, parse_concat(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_compare(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_math1(p);
   /* Python chains comparisons (a < b < c); Jinja too. Chains are refused here. */
   int seen = 0;
@@ -559,6 +613,7 @@ static struct node *parse_compare(struct parser *p) {
     next(p);
     n = binop(p, t, op, n, parse_math1(p));
   }
+  p->tree = saved;
   return n;
 }
 
@@ -566,43 +621,62 @@ static struct node *parse_not(struct parser *p) {
   const struct tok *t = peek(p);
   if (is_name(t, "not")) {
     struct node *n;
+    if (enter(p, t))
+      return NULL;
     next(p);
     n = mk(p, E_UNARY, t);
     if (n) {
       n->op = OP_NOT;
       n->a = parse_not(p);
       if (!n->a)
-        return NULL;
+        n = NULL;
     }
+    leave(p);
     return n;
   }
   return parse_compare(p);
 }
 
 static struct node *parse_and(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_not(p);
   while (n && is_name(peek(p), "and")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_AND, n, parse_not(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_or(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_and(p);
   while (n && is_name(peek(p), "or")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_OR, n, parse_and(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_expr(struct parser *p) {
+  struct node *n;
+  if (enter(p, peek(p)))
+    return NULL;
+  n = parse_cond(p);
+  leave(p);
+  return n;
+}
+
+static struct node *parse_cond(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_or(p);
   while (n && is_name(peek(p), "if")) {
     const struct tok *t = next(p);
     struct node *c = mk(p, E_COND, t);
     if (!c)
+      return NULL;
+    if (chain(p, t))
       return NULL;
     c->b = n;
     c->a = parse_or(p);
@@ -616,6 +690,7 @@ static struct node *parse_expr(struct parser *p) {
     }
     n = c;
   }
+  p->tree = saved;
   return n;
 }
 
@@ -739,8 +814,8 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
   static const char *const refused[] = {"macro", "call", "include", "import", "from", "extends",
                                         "block", "filter", "with", "autoescape", "break",
                                         "continue", "do", "trans", "pluralize", NULL};
-  if (++p->depth > IRIS_TMPL_MAX_DEPTH)
-    return fail_at(p, peek(p), "blocks nested too deeply");
+  if (enter(p, peek(p)))
+    return p->err->rc;
   for (;;) {
     const struct tok *t = next(p);
     struct node *n = NULL;
@@ -773,7 +848,7 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
       for (k = 0; stop && stop[k]; k++) {
         if (strcmp(kw->s, stop[k]) == 0) {
           *stopped = kw;
-          p->depth--;
+          leave(p);
           return IRIS_OK;
         }
       }
@@ -801,7 +876,7 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
     if (list_add(p, body, n))
       return p->err->rc;
   }
-  p->depth--;
+  leave(p);
   return IRIS_OK;
 }
 

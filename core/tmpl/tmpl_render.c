@@ -13,18 +13,88 @@
 #include "tmpl_int.h"
 
 int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) {
-  char msg[360];
   va_list ap;
+  int rc;
   if (r->err && r->err->rc)
     return r->err->rc; /* keep the first, most specific error */
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(r->err, r->t->name, r->line, 0, fmt, ap);
   va_end(ap);
-  return iris_err_set(r->err, IRIS_ETEMPLATE, "template '%s' line %d: %s", r->t->name, r->line,
-                      msg);
+  return rc;
 }
 
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth);
+
+/* ---- the budget ---------------------------------------------------------------------------- */
+
+static struct iris_tmpl_limits g_limits = {IRIS_TMPL_DEFAULT_MEMORY, IRIS_TMPL_DEFAULT_STEPS,
+                                           IRIS_TMPL_MAX_ITERATIONS, IRIS_TMPL_MAX_DEPTH};
+
+void iris_tmpl_set_limits(const struct iris_tmpl_limits *l) {
+  g_limits.max_memory = l && l->max_memory ? l->max_memory : IRIS_TMPL_DEFAULT_MEMORY;
+  g_limits.max_steps = l && l->max_steps > 0 ? l->max_steps : IRIS_TMPL_DEFAULT_STEPS;
+  g_limits.max_iterations = l && l->max_iterations > 0 ? l->max_iterations
+                                                       : IRIS_TMPL_MAX_ITERATIONS;
+  g_limits.max_depth = l && l->max_depth ? l->max_depth : IRIS_TMPL_MAX_DEPTH;
+  if (g_limits.max_depth < 8)
+    g_limits.max_depth = 8;
+  if (g_limits.max_depth > IRIS_TMPL_MAX_DEPTH)
+    g_limits.max_depth = IRIS_TMPL_MAX_DEPTH;
+}
+
+void iris_tmpl_get_limits(struct iris_tmpl_limits *out) { *out = g_limits; }
+
+int iris__tmpl_max_depth(void) { return g_limits.max_depth; }
+
+static size_t mem_used(const struct rctx *r) { return r->json_mem + r->scratch.bytes; }
+
+static int over_memory(struct rctx *r) {
+  return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                         r->lim.max_memory);
+}
+
+int iris__tmpl_charge(struct rctx *r, size_t bytes) {
+  r->json_mem += bytes;
+  if (mem_used(r) > r->lim.max_memory)
+    return over_memory(r);
+  return IRIS_OK;
+}
+
+int iris__tmpl_steps(struct rctx *r, long steps) {
+  r->steps += steps;
+  if (r->steps > r->lim.max_steps)
+    return iris__tmpl_fail(r, "the render's step budget (%ld steps) is exhausted",
+                           r->lim.max_steps);
+  return IRIS_OK;
+}
+
+/* What one JSON value costs (jansson's node and a little of its container's slot). */
+#define JSON_COST 48
+
+int iris__tmpl_append(struct rctx *r, json_t *list, json_t *item) {
+  if (!item)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  if (iris__tmpl_charge(r, JSON_COST + (json_is_string(item) ? json_string_length(item) : 0))) {
+    json_decref(item);
+    return r->err->rc;
+  }
+  if (json_array_append_new(list, item))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  return IRIS_OK;
+}
+
+int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *item) {
+  if (!item)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  if (iris__tmpl_charge(r, 2 * JSON_COST + strlen(key) +
+                               (json_is_string(item) ? json_string_length(item) : 0))) {
+    json_decref(item);
+    return r->err->rc;
+  }
+  if (json_object_set_new(dict, key, item))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  return IRIS_OK;
+}
 
 static json_t *lookup_name(struct rctx *r, const char *name) {
   int i;
@@ -116,11 +186,88 @@ static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int 
   return IRIS_OK;
 }
 
+/* The cases of eval() that hold argument arrays live in their own frames (noinline), so the
+ * recursion of eval() itself stays small on the stack. */
+static __attribute__((noinline)) int eval_filter(struct rctx *r, const struct node *n,
+                                                  struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  int rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  return iris__tmpl_filter(r, n->s, &a, &args, out);
+}
+
+static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node *n,
+                                                struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  int res = 0, rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  if ((rc = iris__tmpl_test(r, n->s, &a, &args, &res)))
+    return rc;
+  *out = iris__tv_bool(n->neg ? !res : res);
+  return IRIS_OK;
+}
+
+static __attribute__((noinline)) int eval_range(struct rctx *r, const struct node *n,
+                                                 struct tv *out, int depth) {
+  int rc;
+  struct fargs args;
+  int64_t start = 0, stop, step = 1, i, count;
+  json_t *l;
+  size_t k;
+  if ((rc = eval_args(r, n, &args, depth)))
+    return rc;
+  for (k = 0; k < args.npos; k++)
+    if (args.pos[k].t != TV_INT && args.pos[k].t != TV_BOOL)
+      return iris__tmpl_fail(r, "range() arguments must be integers");
+  if (args.npos == 1) {
+    stop = args.pos[0].i;
+  } else {
+    start = args.pos[0].i;
+    stop = args.pos[1].i;
+    if (args.npos == 3)
+      step = args.pos[2].i;
+  }
+  if (step == 0)
+    return iris__tmpl_fail(r, "range() arg 3 must not be zero");
+  /* The item count in unsigned arithmetic: stop - start can exceed int64 (range(minint,
+   * maxint)), and Jinja's sandbox refuses more than MAX_RANGE items before making any. */
+  {
+    uint64_t span, ustep;
+    if (step > 0) {
+      span = stop > start ? (uint64_t)stop - (uint64_t)start : 0;
+      ustep = (uint64_t)step;
+    } else {
+      span = start > stop ? (uint64_t)start - (uint64_t)stop : 0;
+      ustep = (uint64_t)0 - (uint64_t)step;
+    }
+    count = span == 0 ? 0 : (int64_t)((span - 1) / ustep + 1 > (uint64_t)INT64_MAX
+                                          ? INT64_MAX : (span - 1) / ustep + 1);
+  }
+  if (count > IRIS_TMPL_MAX_RANGE)
+    return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
+  l = iris__tv_keep(r, json_array());
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  for (i = 0; i < count; i++)
+    if ((rc = iris__tmpl_append(r, l, json_integer(start + i * step))))
+      return rc;
+  *out = iris__tv_from_json(l);
+  return IRIS_OK;
+}
+
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth) {
   struct tv a, b;
   int rc;
-  if (depth > IRIS_TMPL_MAX_DEPTH * 2)
+  if (depth > r->lim.max_depth * 6) /* blocks plus the deepest tree the parser accepts */
     return iris__tmpl_fail(r, "expression nested too deeply");
+  if (++r->steps > r->lim.max_steps)
+    return iris__tmpl_steps(r, 0);
   r->line = n->line;
   switch (n->kind) {
   case E_CONST:
@@ -155,10 +302,9 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     for (i = 0; i < n->list.n; i++) {
       json_t *j;
-      if ((rc = eval(r, n->list.v[i], &a, depth + 1)) || (rc = iris__tv_to_json(r, &a, &j)))
+      if ((rc = eval(r, n->list.v[i], &a, depth + 1)) || (rc = iris__tv_to_json(r, &a, &j)) ||
+          (rc = iris__tmpl_append(r, l, j)))
         return rc;
-      if (json_array_append_new(l, j))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
     *out = iris__tv_from_json(l);
     return IRIS_OK;
@@ -183,8 +329,8 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
         return IRIS_ENOMEM;
       }
       memcpy(k, a.s, a.n);
-      if (json_object_set_new(d, k, j))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_setkey(r, d, k, j)))
+        return rc;
     }
     *out = iris__tv_from_json(d);
     return IRIS_OK;
@@ -270,24 +416,10 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return eval(r, n->c, out, depth + 1);
     *out = iris__tv_undef("the else branch of an if expression");
     return IRIS_OK;
-  case E_FILTER: {
-    struct fargs args;
-    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
-      return rc;
-    r->line = n->line;
-    return iris__tmpl_filter(r, n->s, &a, &args, out);
-  }
-  case E_TEST: {
-    struct fargs args;
-    int res = 0;
-    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
-      return rc;
-    r->line = n->line;
-    if ((rc = iris__tmpl_test(r, n->s, &a, &args, &res)))
-      return rc;
-    *out = iris__tv_bool(n->neg ? !res : res);
-    return IRIS_OK;
-  }
+  case E_FILTER:
+    return eval_filter(r, n, out, depth);
+  case E_TEST:
+    return eval_test(r, n, out, depth);
   case E_METHOD: {
     json_t *l;
     const char *k;
@@ -307,46 +439,15 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       json_t *item = n->s[0] == 'k'   ? json_string(k)
                      : n->s[0] == 'v' ? json_incref(v)
                                       : json_pack("[sO]", k, v);
-      if (!item || json_array_append_new(l, item))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_append(r, l, item)))
+        return rc;
     }
     *out = iris__tv_from_json(l);
     out->view = n->s[0] == 'k' ? 1 : n->s[0] == 'v' ? 2 : 3;
     return IRIS_OK;
   }
-  case E_RANGE: {
-    struct fargs args;
-    int64_t start = 0, stop, step = 1, i, count;
-    json_t *l;
-    size_t k;
-    if ((rc = eval_args(r, n, &args, depth)))
-      return rc;
-    for (k = 0; k < args.npos; k++)
-      if (args.pos[k].t != TV_INT && args.pos[k].t != TV_BOOL)
-        return iris__tmpl_fail(r, "range() arguments must be integers");
-    if (args.npos == 1) {
-      stop = args.pos[0].i;
-    } else {
-      start = args.pos[0].i;
-      stop = args.pos[1].i;
-      if (args.npos == 3)
-        step = args.pos[2].i;
-    }
-    if (step == 0)
-      return iris__tmpl_fail(r, "range() arg 3 must not be zero");
-    count = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                     : (start > stop ? (start - stop - step - 1) / -step : 0);
-    if (count > IRIS_TMPL_MAX_RANGE)
-      return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
-    l = iris__tv_keep(r, json_array());
-    if (!l)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    for (i = 0; i < count; i++)
-      if (json_array_append_new(l, json_integer(start + i * step)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    *out = iris__tv_from_json(l);
-    return IRIS_OK;
-  }
+  case E_RANGE:
+    return eval_range(r, n, out, depth);
   default:
     return iris__tmpl_fail(r, "internal error: unexpected node");
   }
@@ -359,9 +460,7 @@ static int set_var(struct rctx *r, const char *name, const struct tv *v) {
   int rc = iris__tv_to_json(r, v, &j);
   if (rc)
     return rc;
-  if (json_object_set_new(r->frames[r->nframes - 1], name, j))
-    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-  return IRIS_OK;
+  return iris__tmpl_setkey(r, r->frames[r->nframes - 1], name, j);
 }
 
 static int run_for(struct rctx *r, const struct node *n, int depth) {
@@ -387,8 +486,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
     if (!items)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     json_object_foreach(seq.j, k, v) {
-      if (json_array_append_new(items, json_string(k)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_append(r, items, json_string(k))))
+        return rc;
     }
     len = json_array_size(items);
     break;
@@ -402,8 +501,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       size_t q = p + 1;
       while (q < seq.n && ((unsigned char)seq.s[q] & 0xC0) == 0x80)
         q++;
-      if (json_array_append_new(items, json_stringn_nocheck(seq.s + p, q - p)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_append(r, items, json_stringn_nocheck(seq.s + p, q - p))))
+        return rc;
       p = q;
     }
     len = json_array_size(items);
@@ -414,13 +513,22 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   }
   if (len == 0)
     return run_body(r, &n->list2, depth + 1);
-  if (r->nframes >= IRIS_TMPL_MAX_DEPTH)
+  if (r->nframes >= r->lim.max_depth)
     return iris__tmpl_fail(r, "loops nested too deeply");
   for (i = 0; i < len; i++) {
+    /* Everything an iteration makes (its frame, `loop`, strings and lists) is released when
+     * it ends: a `set` inside the body stays in the iteration (Jinja's scoping), and the
+     * output holds text only, so nothing made here is referenced afterwards. */
+    struct tmpl_arena_mark mark = iris__tmpl_arena_mark(&r->scratch);
+    size_t owned = json_array_size(r->owned), mem = r->json_mem;
     json_t *frame = json_object(), *loop, *item = json_array_get(items, i);
-    if (++r->iterations > IRIS_TMPL_MAX_ITERATIONS) {
+    if (++r->iterations > r->lim.max_iterations) {
       json_decref(frame);
-      return iris__tmpl_fail(r, "more than %d loop iterations", IRIS_TMPL_MAX_ITERATIONS);
+      return iris__tmpl_fail(r, "more than %ld loop iterations", r->lim.max_iterations);
+    }
+    if ((rc = iris__tmpl_steps(r, 1)) || (rc = iris__tmpl_charge(r, 12 * JSON_COST))) {
+      json_decref(frame);
+      return rc;
     }
     loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I}", "index", (json_int_t)i + 1, "index0",
                      (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
@@ -451,12 +559,11 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
     r->frames[r->nframes++] = frame;
     rc = run_body(r, &n->list, depth + 1);
     r->nframes--;
-    /* Values read from the frame may still be referenced by outputs already written only
-     * as text, so the frame can go now. */
-    if (iris__tv_keep(r, frame) == NULL) {
-      json_decref(frame);
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    }
+    json_decref(frame);
+    while (json_array_size(r->owned) > owned)
+      json_array_remove(r->owned, json_array_size(r->owned) - 1);
+    iris__tmpl_arena_reset(&r->scratch, mark);
+    r->json_mem = mem;
     if (rc)
       return rc;
   }
@@ -503,7 +610,8 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
       break;
     case N_SETBLOCK: {
       struct iris_buf *saved = r->out, inner;
-      iris_buf_init(&inner, saved->max);
+      size_t room = r->lim.max_memory > mem_used(r) ? r->lim.max_memory - mem_used(r) : 1;
+      iris_buf_init(&inner, saved->max && saved->max < room ? saved->max : room);
       r->out = &inner;
       rc = run_body(r, &n->list, depth + 1);
       r->out = saved;
@@ -577,6 +685,7 @@ int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf
   int rc;
   memset(&r, 0, sizeof r);
   r.t = t;
+  r.lim = g_limits;
   r.out = out;
   r.err = err ? err : &local;
   iris_err_clear(r.err);

@@ -89,10 +89,45 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
 }
 
 char *iris__tmpl_scratch(struct rctx *r, size_t n) {
-  char *p = iris__tmpl_alloc(&r->scratch, n + 1);
+  char *p;
+  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) ||
+      r->scratch.bytes + r->json_mem + n > r->lim.max_memory) {
+    iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted", r->lim.max_memory);
+    return NULL;
+  }
+  p = iris__tmpl_alloc(&r->scratch, n + 1);
   if (!p)
     iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
   return p;
+}
+
+size_t iris__utf8_cut(const char *s, size_t n) {
+  size_t k = n, lead, need;
+  while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3)
+    k--;
+  if (k == 0 || ((unsigned char)s[k - 1] & 0x80) == 0)
+    return n; /* ends in ASCII (or stray continuation bytes: not ours to fix) */
+  lead = (unsigned char)s[k - 1];
+  need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return n - (k - 1) >= need ? n : k - 1;
+}
+
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
+                    const char *fmt, va_list ap) {
+  char msg[IRIS_ERR_SIZE], full[2 * IRIS_ERR_SIZE];
+  int n;
+  n = vsnprintf(msg, sizeof msg, fmt, ap);
+  if (n >= (int)sizeof msg)
+    msg[iris__utf8_cut(msg, sizeof msg - 1)] = '\0';
+  if (col > 0)
+    n = snprintf(full, sizeof full, "template '%s' line %d col %d: %s", name, line, col, msg);
+  else
+    n = snprintf(full, sizeof full, "template '%s' line %d: %s", name, line, msg);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= IRIS_ERR_SIZE)
+    full[iris__utf8_cut(full, IRIS_ERR_SIZE - 1)] = '\0';
+  return iris_err_set(err, IRIS_ETEMPLATE, "%s", full);
 }
 
 size_t iris__utf8_count(const char *s, size_t n) {
@@ -527,15 +562,18 @@ int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out) {
 
 static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv *out) {
   int64_t k;
-  if (times < 0)
+  size_t n = seq->t == TV_STR ? seq->n : json_array_size(seq->j);
+  if (times < 0 || n == 0)
     times = 0;
+  /* Refuse what the budget cannot hold before making any of it ([] * 10**9 is empty at
+   * once; [1] * 10**9 is an error at once). */
+  if (times && (uint64_t)times > (uint64_t)(r->lim.max_memory / (n * (seq->t == TV_STR ? 1 : 16))))
+    return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                           r->lim.max_memory);
   if (seq->t == TV_STR) {
-    char *s;
-    if (times && (uint64_t)seq->n * (uint64_t)times > (size_t)64 * 1024 * 1024)
-      return iris__tmpl_fail(r, "string repetition too large");
-    s = iris__tmpl_scratch(r, seq->n * (size_t)times);
+    char *s = iris__tmpl_scratch(r, seq->n * (size_t)times);
     if (!s)
-      return IRIS_ENOMEM;
+      return r->err->rc;
     for (k = 0; k < times; k++)
       memcpy(s + (size_t)k * seq->n, seq->s, seq->n);
     *out = iris__tv_str(s, seq->n * (size_t)times);
@@ -543,17 +581,41 @@ static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv
   }
   {
     json_t *l = iris__tv_keep(r, json_array());
-    size_t n = json_array_size(seq->j);
+    int rc;
     if (!l)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    if (times && n * (uint64_t)times > IRIS_TMPL_MAX_RANGE)
-      return iris__tmpl_fail(r, "list repetition too large");
+    if ((rc = iris__tmpl_charge(r, n * (size_t)times * 16)) ||
+        (rc = iris__tmpl_steps(r, (long)(n * (size_t)times))))
+      return rc;
     for (k = 0; k < times; k++)
       if (json_array_extend(l, seq->j))
         return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     *out = iris__tv_from_json(l);
     return IRIS_OK;
   }
+}
+
+/* Python's int ** int for a non-negative exponent, by squaring: at most 64 squarings, and an
+ * overflow is reported as soon as it happens (1 ** huge and (-1) ** huge are immediate). */
+static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
+  int64_t result = 1, base = x;
+  if (x == 0 || x == 1) {
+    *out = iris__tv_int(y == 0 ? 1 : x);
+    return IRIS_OK;
+  }
+  if (x == -1) {
+    *out = iris__tv_int(y % 2 ? -1 : 1);
+    return IRIS_OK;
+  }
+  while (y > 0) {
+    if ((y & 1) && __builtin_mul_overflow(result, base, &result))
+      return overflow(r);
+    y >>= 1;
+    if (y && __builtin_mul_overflow(base, base, &base))
+      return overflow(r);
+  }
+  *out = iris__tv_int(result);
+  return IRIS_OK;
 }
 
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
@@ -581,6 +643,10 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     }
     if (a->t == TV_LIST && b->t == TV_LIST) {
       json_t *l = iris__tv_keep(r, json_array());
+      size_t items = json_array_size(a->j) + json_array_size(b->j);
+      int rc;
+      if ((rc = iris__tmpl_charge(r, 16 * items)) || (rc = iris__tmpl_steps(r, (long)items)))
+        return rc;
       if (!l || json_array_extend(l, a->j) || json_array_extend(l, b->j))
         return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
       *out = iris__tv_from_json(l);
@@ -648,13 +714,7 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         *out = iris__tv_float(pow((double)x, (double)y));
         return IRIS_OK;
       }
-      z = 1;
-      while (y--) {
-        if (__builtin_mul_overflow(z, x, &z))
-          return overflow(r);
-      }
-      *out = iris__tv_int(z);
-      return IRIS_OK;
+      return int_pow(r, x, y, out);
     default:
       break;
     }
