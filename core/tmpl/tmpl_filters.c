@@ -378,8 +378,19 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     return rc;
   if (ev && (rc = iris__tv_to_string(r, ev, &end)))
     return rc;
-  if ((rc = iris__tv_to_string(r, in, &s)))
-    return rc;
+  if (in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF) {
+    /* Jinja returns any sized value that fits unchanged (a list stays a list); a longer one
+     * fails there when it is sliced and split as a string. */
+    if (iris__tv_len(in) <= length + leeway) {
+      *out = *in;
+      return IRIS_OK;
+    }
+    return iris__tmpl_fail(r, "truncate() of a %s longer than %lld", iris__tv_type_name(in),
+                           (long long)(length + leeway));
+  }
+  if (in->t != TV_STR)
+    return iris__tmpl_fail(r, "object of type '%s' has no len()", iris__tv_type_name(in));
+  s = *in;
   endlen = iris__utf8_count(end.s, end.n);
   if (length < (int64_t)endlen)
     return iris__tmpl_fail(r, "truncate(): expected length >= %zu, got %lld", endlen,
@@ -466,12 +477,9 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
       }
       memcpy(key, an.s, an.n);
       item = json_is_object(item) ? json_object_get(item, key) : NULL;
-      if (!item) {
-        iris_buf_cleanup(&b);
-        return iris__tmpl_fail(r, "join(): item %zu has no attribute '%s'", i, key);
-      }
     }
-    v = iris__tv_from_json(item);
+    /* a missing attribute is Undefined in Jinja: it joins as nothing */
+    v = item ? iris__tv_from_json(item) : iris__tv_undef(NULL);
     if (i)
       latch(iris_buf_append(&b, sep.s, sep.n));
     if (iris__tv_append_str(r, &v, &b) && r->err->rc) {
@@ -502,8 +510,6 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
       if (!last)
         break;
     }
-    if (last)
-      return iris__tmpl_fail(r, "last(): a dict cannot be reversed");
     *out = pick ? iris__tv_str(pick, strlen(pick)) : iris__tv_undef("first of an empty dict");
     return IRIS_OK;
   }
@@ -718,6 +724,10 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
   int rc = IRIS_OK;
   if (level > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "tojson: value nested too deeply");
+  if (iris__tmpl_is_undef_json(j))
+    return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
+  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j))
+    return iris__tmpl_fail(r, "a range or dict view is not JSON serializable");
 #define NEWLINE(l)                                                                        \
   do {                                                                                    \
     if (indent >= 0) {                                                                    \
@@ -1064,8 +1074,41 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
     return take(r, &b, out, 0);
   }
   if (in->t == TV_LIST) {
-    iris_buf_cleanup(&b);
-    return iris__tmpl_fail(r, "urlencode(): lists are not supported by this engine; use a dict");
+    /* Jinja unpacks every item into (key, value): a list of pairs */
+    size_t i;
+    for (i = 0; i < json_array_size(in->j); i++) {
+      json_t *pair = json_array_get(in->j, i);
+      struct tv k, v, ks, vs;
+      if (json_is_object(pair) && json_object_size(pair) == 2) {
+        /* unpacking a dict gives its keys */
+        void *it = json_object_iter(pair);
+        const char *k0 = json_object_iter_key(it);
+        const char *k1 = json_object_iter_key(json_object_iter_next(pair, it));
+        if (i)
+          latch(iris_buf_appendc(&b, '&'));
+        latch(iris_url_append_quoted(&b, k0, strlen(k0), "", 1));
+        latch(iris_buf_appendc(&b, '='));
+        latch(iris_url_append_quoted(&b, k1, strlen(k1), "", 1));
+        continue;
+      }
+      if (!json_is_array(pair) || json_array_size(pair) != 2) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "urlencode(): item %zu of the list is not a (key, value) pair",
+                               i);
+      }
+      k = iris__tv_from_json(json_array_get(pair, 0));
+      v = iris__tv_from_json(json_array_get(pair, 1));
+      if ((rc = iris__tv_to_string(r, &k, &ks)) || (rc = iris__tv_to_string(r, &v, &vs))) {
+        iris_buf_cleanup(&b);
+        return rc;
+      }
+      if (i)
+        latch(iris_buf_appendc(&b, '&'));
+      latch(iris_url_append_quoted(&b, ks.s, ks.n, "", 1));
+      latch(iris_buf_appendc(&b, '='));
+      latch(iris_url_append_quoted(&b, vs.s, vs.n, "", 1));
+    }
+    return take(r, &b, out, 0);
   }
   if ((rc = iris__tv_to_string(r, in, &s))) {
     iris_buf_cleanup(&b);
@@ -1124,6 +1167,9 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
   }
   if (strcmp(name, "round") == 0)
     return do_round(r, in, a, out);
+  if ((strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "indent") == 0 ||
+       strcmp(name, "wordwrap") == 0) && in->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", in->s ? in->s : "value");
   if (strcmp(name, "int") == 0)
     return do_int(r, in, a, out);
   if (strcmp(name, "float") == 0)
@@ -1155,6 +1201,9 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
     out->safe = 1;
     return IRIS_OK;
   }
+  if ((strcmp(name, "indent") == 0 || strcmp(name, "wordwrap") == 0) && in->t != TV_STR)
+    /* Jinja appends to or splits the value as a string: anything else is an error there */
+    return iris__tmpl_fail(r, "%s() needs a string, got %s", name, iris__tv_type_name(in));
   if (strcmp(name, "indent") == 0)
     return do_indent(r, in, a, out);
   if (strcmp(name, "wordwrap") == 0)
@@ -1183,6 +1232,11 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
 
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *a, int *out) {
+  /* Jinja calls the test with the arguments given: one too many is a TypeError there */
+  size_t nargs = strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
+  if (a->npos + a->nkw > nargs)
+    return iris__tmpl_fail(r, "test '%s' takes %zu argument%s, %zu given", name, nargs,
+                           nargs == 1 ? "" : "s", a->npos + a->nkw);
   if (strcmp(name, "defined") == 0)
     *out = in->t != TV_UNDEF;
   else if (strcmp(name, "undefined") == 0)
@@ -1206,20 +1260,23 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
   else if (strcmp(name, "mapping") == 0)
     *out = in->t == TV_DICT;
   else if (strcmp(name, "sequence") == 0)
-    *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT;
+    /* len() and [] both work: Undefined has them, dict views and ranges... views do not */
+    *out = in->t == TV_STR || in->t == TV_DICT || in->t == TV_UNDEF ||
+           (in->t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, in->j) &&
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE));
   else if (strcmp(name, "iterable") == 0)
     *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF;
-  else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0) {
-    if (in->t != TV_INT && in->t != TV_BOOL)
-      return iris__tmpl_fail(r, "test '%s' needs an integer, got %s", name, iris__tv_type_name(in));
-    *out = ((in->i % 2) != 0) == (name[0] == 'o');
-  } else if (strcmp(name, "divisibleby") == 0) {
+  else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0 ||
+           strcmp(name, "divisibleby") == 0) {
+    /* Jinja: value % 2 == 1, value % 2 == 0, value % num == 0 — Python's % on any numbers */
     const struct tv *n = arg(a, 0, "num");
-    if (!n || (n->t != TV_INT && n->t != TV_BOOL) || (in->t != TV_INT && in->t != TV_BOOL))
-      return iris__tmpl_fail(r, "divisibleby needs integers");
-    if (n->i == 0)
-      return iris__tmpl_fail(r, "integer division or modulo by zero");
-    *out = in->i % n->i == 0;
+    struct tv two = iris__tv_int(2), m, want = iris__tv_int(name[0] == 'o');
+    int failed;
+    if (name[0] == 'd' && !n)
+      return iris__tmpl_fail(r, "divisibleby() missing 1 required positional argument: 'num'");
+    if ((failed = iris__tv_binop(r, OP_MOD, in, name[0] == 'd' ? n : &two, &m)))
+      return failed;
+    *out = iris__tv_equal(&m, &want);
   } else if (strcmp(name, "lower") == 0 || strcmp(name, "upper") == 0) {
     struct tv s;
     size_t i;

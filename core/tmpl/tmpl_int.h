@@ -164,6 +164,18 @@ struct tv {
                       dict_keys([...]) etc.) */
 };
 
+/*
+ * Lists that Python would print otherwise: dict views (`d.keys()` prints dict_keys([...]))
+ * and ranges (`range(3)` prints range(0, 3)). The render keeps a table from the list made
+ * for them to what they are, so they print right even after a `set` stored them.
+ */
+enum { VIEW_KEYS = 1, VIEW_VALUES, VIEW_ITEMS, VIEW_RANGE };
+struct tmpl_view {
+  json_t *j; /* borrowed: the list, owned by rctx.owned */
+  int kind;
+  int64_t start, stop, step;
+};
+
 /* Per-render state. */
 struct rctx {
   const struct iris_tmpl *t;
@@ -180,7 +192,16 @@ struct rctx {
   struct iris_tmpl_limits lim; /* the budget of this render */
   size_t json_mem; /* estimated bytes of JSON values made during the render (budgeted) */
   long steps;      /* evaluation steps so far (budgeted) */
+  struct tmpl_view *views; /* owned array (iris_free at the end of the render) */
+  size_t nviews, capviews;
 };
+
+/* Register j as a view / range (see struct tmpl_view); find what j is (NULL: a plain list). */
+int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
+                        int64_t step);
+const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t *j);
+/* The process-wide JSON value that stands for Undefined inside lists, dicts and scopes. */
+int iris__tmpl_is_undef_json(const json_t *j);
 
 /* Charge `bytes` of new values / `steps` of work to the render's budget; IRIS_ETEMPLATE
  * (via r) when it is exhausted. */

@@ -194,6 +194,9 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
     case 'x': digits = 2; break;
     case 'u': digits = 4; break;
     case 'U': digits = 8; break;
+    case 'N':
+      return fail(lx, line, col, "the \\N{name} escape is not supported by this template "
+                                 "engine (see docs/templates.md); write the character itself");
     default:
       if (s[i] >= '0' && s[i] <= '7') {
         int k = 0;
@@ -255,6 +258,7 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
 static int lex_tag(struct lexer *lx, int var) {
   static const char *const ops2[] = {"**", "//", "==", "!=", "<=", ">=", NULL};
   const char *end = var ? "}}" : "%}";
+  size_t open = 0; /* brackets open: as in Jinja, the tag cannot end inside them ({{ {'a': {}} }}) */
   while (lx->pos < lx->len) {
     char c = lx->src[lx->pos];
     int line = lx->line, col = lx->col;
@@ -263,19 +267,26 @@ static int lex_tag(struct lexer *lx, int var) {
       advance_to(lx, lx->pos + 1);
       continue;
     }
-    if (c == '-' && lx->pos + 2 < lx->len + 1 && strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
-      advance_to(lx, lx->pos + 3);
-      lx->strip_next = 1;
-      return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+    if (open == 0) {
+      if (c == '-' && lx->pos + 2 < lx->len + 1 &&
+          strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
+        advance_to(lx, lx->pos + 3);
+        lx->strip_next = 1;
+        return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+      }
+      if (strncmp(lx->src + lx->pos, end, 2) == 0) {
+        advance_to(lx, lx->pos + 2);
+        return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+      }
+      if (c == '+' && !var && strncmp(lx->src + lx->pos + 1, "%}", 2) == 0) {
+        advance_to(lx, lx->pos + 3); /* "+%}": lstrip_blocks override; no-op here */
+        return push(lx, TK_BLOCK_END, NULL, 0, line, col);
+      }
     }
-    if (strncmp(lx->src + lx->pos, end, 2) == 0) {
-      advance_to(lx, lx->pos + 2);
-      return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
-    }
-    if (c == '+' && !var && strncmp(lx->src + lx->pos + 1, "%}", 2) == 0) {
-      advance_to(lx, lx->pos + 3); /* "+%}": lstrip_blocks override; no-op here */
-      return push(lx, TK_BLOCK_END, NULL, 0, line, col);
-    }
+    if (c == '(' || c == '[' || c == '{')
+      open++;
+    else if ((c == ')' || c == ']' || c == '}') && open > 0)
+      open--;
     if (isalpha((unsigned char)c) || c == '_') {
       size_t p = lx->pos;
       while (p < lx->len && (isalnum((unsigned char)lx->src[p]) || lx->src[p] == '_'))

@@ -714,7 +714,9 @@ static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
   if (!n)
     return p->err->rc;
   for (;;) {
-    struct node *cond = parse_expr(p), *holder;
+    /* Jinja parses if/elif conditions without the conditional expression: `{% if a if b
+     * else c %}` is a syntax error there, so it is here. */
+    struct node *cond = parse_or(p), *holder;
     if (!cond || expect_block_end(p))
       return p->err->rc;
     holder = mk(p, N_TEXT, at); /* carries the branch body in its list */

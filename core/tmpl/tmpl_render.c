@@ -116,6 +116,62 @@ static int is_dict_method(const char *name) {
   return 0;
 }
 
+static int in_names(const char *const *l, const char *s, size_t n) {
+  for (; *l; l++)
+    if (strlen(*l) == n && memcmp(*l, s, n) == 0)
+      return 1;
+  return 0;
+}
+
+/*
+ * obj.name on a string, list, number, boolean or None: Python's attribute if it has one,
+ * else (as Jinja's getattr falls back to obj['name']) undefined. Numbers' data attributes
+ * (real, imag, numerator, denominator) are values; a method read without calling it would
+ * print Python's "<built-in method ... at 0x...>", an address, so it is an error instead.
+ */
+static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key,
+                      const char *what, struct tv *out) {
+  static const char *const str_methods[] = {
+      "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
+      "format", "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
+      "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
+      "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix",
+      "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
+      "split", "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper",
+      "zfill", NULL};
+  static const char *const list_methods[] = {"append", "clear", "copy", "count", "extend",
+                                             "index", "insert", "pop", "remove", "reverse",
+                                             "sort", NULL};
+  static const char *const int_methods[] = {"as_integer_ratio", "bit_count", "bit_length",
+                                            "conjugate", "from_bytes", "to_bytes", NULL};
+  static const char *const float_methods[] = {"as_integer_ratio", "conjugate", "fromhex", "hex",
+                                              "is_integer", NULL};
+  const char *const *methods = obj->t == TV_STR    ? str_methods
+                               : obj->t == TV_LIST ? list_methods
+                               : obj->t == TV_FLOAT ? float_methods
+                               : obj->t == TV_INT || obj->t == TV_BOOL ? int_methods
+                                                                       : NULL;
+  if (methods && in_names(methods, key->s, key->n))
+    return iris__tmpl_fail(r, "'%.*s' is a method of %s: reading it without calling it is not "
+                              "supported", (int)key->n, key->s, iris__tv_type_name(obj));
+  if (obj->t == TV_INT || obj->t == TV_BOOL) {
+    if (in_names((const char *const[]){"real", "numerator", NULL}, key->s, key->n)) {
+      *out = iris__tv_int(obj->i);
+      return IRIS_OK;
+    }
+    if (in_names((const char *const[]){"imag", "denominator", NULL}, key->s, key->n)) {
+      *out = iris__tv_int(key->s[0] == 'd');
+      return IRIS_OK;
+    }
+  }
+  if (obj->t == TV_FLOAT && in_names((const char *const[]){"real", "imag", NULL}, key->s, key->n)) {
+    *out = iris__tv_float(key->s[0] == 'r' ? obj->f : 0.0);
+    return IRIS_OK;
+  }
+  *out = iris__tv_undef(what);
+  return IRIS_OK;
+}
+
 /* obj.name / obj[key] with Jinja's rules for JSON data. */
 static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
                       const char *what, struct tv *out) {
@@ -159,10 +215,9 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
       }
       return IRIS_OK;
     }
-    if (by_attr)
-      return iris__tmpl_fail(r, "attribute '%.*s' of a %s is not supported", (int)key->n,
-                             key->s ? key->s : "", iris__tv_type_name(obj));
   }
+  if (by_attr && key->t == TV_STR)
+    return other_attr(r, obj, key, what, out);
   *out = iris__tv_undef(what);
   return IRIS_OK;
 }
@@ -258,7 +313,7 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
     if ((rc = iris__tmpl_append(r, l, json_integer(start + i * step))))
       return rc;
   *out = iris__tv_from_json(l);
-  return IRIS_OK;
+  return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
 }
 
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth) {
@@ -320,7 +375,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       if ((rc = eval(r, n->list.v[i], &a, depth + 1)))
         return rc;
       if (a.t != TV_STR)
-        return iris__tmpl_fail(r, "dict keys must be strings in this engine");
+        return iris__tmpl_fail(r, "dict keys other than strings are not supported by this engine");
       if ((rc = eval(r, n->list2.v[i], &b, depth + 1)) || (rc = iris__tv_to_json(r, &b, &j)))
         return rc;
       k = iris__tmpl_scratch(r, a.n);
@@ -443,8 +498,8 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
         return rc;
     }
     *out = iris__tv_from_json(l);
-    out->view = n->s[0] == 'k' ? 1 : n->s[0] == 'v' ? 2 : 3;
-    return IRIS_OK;
+    return iris__tmpl_view_add(r, l, n->s[0] == 'k' ? VIEW_KEYS : n->s[0] == 'v' ? VIEW_VALUES
+                                                                           : VIEW_ITEMS, 0, 0, 0);
   }
   case E_RANGE:
     return eval_range(r, n, out, depth);
@@ -520,7 +575,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
      * it ends: a `set` inside the body stays in the iteration (Jinja's scoping), and the
      * output holds text only, so nothing made here is referenced afterwards. */
     struct tmpl_arena_mark mark = iris__tmpl_arena_mark(&r->scratch);
-    size_t owned = json_array_size(r->owned), mem = r->json_mem;
+    size_t owned = json_array_size(r->owned), mem = r->json_mem, views = r->nviews;
     json_t *frame = json_object(), *loop, *item = json_array_get(items, i);
     if (++r->iterations > r->lim.max_iterations) {
       json_decref(frame);
@@ -530,10 +585,16 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       json_decref(frame);
       return rc;
     }
-    loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I}", "index", (json_int_t)i + 1, "index0",
-                     (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
+    /* Jinja's LoopContext for a non-recursive loop: depth is always 1; previtem and
+     * nextitem are undefined at the ends. */
+    loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:i, s:i}", "index", (json_int_t)i + 1,
+                     "index0", (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
                      (json_int_t)(len - i - 1), "first", i == 0, "last", i + 1 == len, "length",
-                     (json_int_t)len);
+                     (json_int_t)len, "depth", 1, "depth0", 0);
+    if (loop && i > 0 && json_object_set(loop, "previtem", json_array_get(items, i - 1)))
+      json_decref(loop), loop = NULL;
+    if (loop && i + 1 < len && json_object_set(loop, "nextitem", json_array_get(items, i + 1)))
+      json_decref(loop), loop = NULL;
     if (!frame || !loop || json_object_set_new(frame, "loop", loop)) {
       json_decref(frame);
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
@@ -564,6 +625,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       json_array_remove(r->owned, json_array_size(r->owned) - 1);
     iris__tmpl_arena_reset(&r->scratch, mark);
     r->json_mem = mem;
+    r->nviews = views; /* their lists were released with the iteration */
     if (rc)
       return rc;
   }
@@ -705,6 +767,7 @@ int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf
   }
   json_decref(r.frames[0]);
   json_decref(r.owned);
+  iris_free(r.views);
   iris__tmpl_arena_free(&r.scratch);
   return rc;
 }

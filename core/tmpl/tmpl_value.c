@@ -6,6 +6,7 @@
  * overflow (Python would go to arbitrary precision) is a clear render error instead.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,52 @@ struct tv iris__tv_undef(const char *name) {
   return v;
 }
 
+/*
+ * Jinja keeps Undefined as a value: `{% set v = missing %}` and `[missing]` hold it, and it
+ * prints as nothing (or "Undefined" inside a list). JSON has no such value, so one
+ * process-wide empty object, made once and never freed, stands for it wherever a value is
+ * stored; iris__tv_from_json turns it back into TV_UNDEF.
+ */
+static json_t *g_undef;
+static pthread_once_t g_undef_once = PTHREAD_ONCE_INIT;
+static void make_undef(void) { g_undef = json_object(); }
+static json_t *undef_marker(void) {
+  pthread_once(&g_undef_once, make_undef);
+  return g_undef;
+}
+
+int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
+
+int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
+                        int64_t step) {
+  if (r->nviews == r->capviews) {
+    size_t cap = r->capviews ? r->capviews * 2 : 8;
+    struct tmpl_view *g = iris_realloc(r->views, cap * sizeof *g);
+    if (!g)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+    r->views = g;
+    r->capviews = cap;
+  }
+  r->views[r->nviews].j = j;
+  r->views[r->nviews].kind = kind;
+  r->views[r->nviews].start = start;
+  r->views[r->nviews].stop = stop;
+  r->views[r->nviews].step = step;
+  r->nviews++;
+  return iris__tmpl_charge(r, sizeof(struct tmpl_view));
+}
+
+const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t *j) {
+  size_t i;
+  for (i = r->nviews; i > 0; i--)
+    if (r->views[i - 1].j == j)
+      return &r->views[i - 1];
+  return NULL;
+}
+
 struct tv iris__tv_from_json(json_t *j) {
+  if (j && j == g_undef)
+    return iris__tv_undef("value");
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
@@ -81,7 +127,8 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
   case TV_STR: *out = json_stringn_nocheck(v->s, v->n); break;
   case TV_LIST: case TV_DICT: *out = json_incref(v->j); break;
   default:
-    return iris__tmpl_fail(r, "an undefined value cannot be stored in a list or dict");
+    *out = json_incref(undef_marker());
+    break;
   }
   if (!*out)
     return iris__tmpl_fail(r, "out of memory (or a non-finite number)");
@@ -290,6 +337,8 @@ static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
 }
 
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
+static int append_list(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
+static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b, int depth);
 
 static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b, int repr) {
   char num[64];
@@ -304,25 +353,6 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_STR:
     return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
   case TV_LIST:
-    if (v->view) {
-      static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
-      int rc = iris_buf_appends(b, names[v->view & 3]);
-      size_t i;
-      if (v->view != 3) {
-        rc = rc ? rc : append_json_repr(r, v->j, b, 0);
-        return rc ? rc : iris_buf_appendc(b, ')');
-      }
-      rc = rc ? rc : iris_buf_appendc(b, '[');
-      for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
-        json_t *pair = json_array_get(v->j, i);
-        rc = iris_buf_appends(b, i ? ", (" : "(");
-        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 0), b, 1);
-        rc = rc ? rc : iris_buf_appends(b, ", ");
-        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 1), b, 1);
-        rc = rc ? rc : iris_buf_appendc(b, ')');
-      }
-      return rc ? rc : iris_buf_appends(b, "])");
-    }
     return append_json_repr(r, v->j, b, 0);
   case TV_DICT:
     return append_json_repr(r, v->j, b, 0);
@@ -330,22 +360,60 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   return IRIS_OK;
 }
 
+static int append_list(struct rctx *r, json_t *j, struct iris_buf *b, int depth) {
+  size_t i;
+  json_t *x;
+  int rc = iris_buf_appendc(b, '[');
+  json_array_foreach(j, i, x) {
+    if (rc == IRIS_OK && i)
+      rc = iris_buf_appends(b, ", ");
+    if (rc == IRIS_OK)
+      rc = append_json_repr(r, x, b, depth + 1);
+  }
+  return rc ? rc : iris_buf_appendc(b, ']');
+}
+
+/* dict_keys([...]), dict_items([(k, v)]), range(a, b[, s]) for the lists registered so. */
+static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b,
+                       int depth) {
+  static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
+  size_t i;
+  int rc;
+  if (v->kind == VIEW_RANGE)
+    return v->step == 1 ? iris_buf_appendf(b, "range(%lld, %lld)", (long long)v->start,
+                                           (long long)v->stop)
+                        : iris_buf_appendf(b, "range(%lld, %lld, %lld)", (long long)v->start,
+                                           (long long)v->stop, (long long)v->step);
+  rc = iris_buf_appends(b, names[v->kind & 3]);
+  if (v->kind != VIEW_ITEMS) {
+    rc = rc ? rc : append_list(r, v->j, b, depth);
+    return rc ? rc : iris_buf_appendc(b, ')');
+  }
+  rc = rc ? rc : iris_buf_appendc(b, '[');
+  for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
+    json_t *pair = json_array_get(v->j, i);
+    rc = iris_buf_appends(b, i ? ", (" : "(");
+    rc = rc ? rc : append_json_repr(r, json_array_get(pair, 0), b, depth + 1);
+    rc = rc ? rc : iris_buf_appends(b, ", ");
+    rc = rc ? rc : append_json_repr(r, json_array_get(pair, 1), b, depth + 1);
+    rc = rc ? rc : iris_buf_appendc(b, ')');
+  }
+  return rc ? rc : iris_buf_appends(b, "])");
+}
+
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth) {
   int rc = IRIS_OK;
   if (depth > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "value nested too deeply to print");
-  if (json_is_array(j)) {
-    size_t i;
-    json_t *x;
-    rc = iris_buf_appendc(b, '[');
-    json_array_foreach(j, i, x) {
-      if (rc == IRIS_OK && i)
-        rc = iris_buf_appends(b, ", ");
-      if (rc == IRIS_OK)
-        rc = append_json_repr(r, x, b, depth + 1);
-    }
-    return rc ? rc : iris_buf_appendc(b, ']');
+  if (j == g_undef)
+    return iris_buf_appends(b, "Undefined");
+  if (r->nviews && json_is_array(j)) {
+    const struct tmpl_view *v = iris__tmpl_view_find(r, j);
+    if (v)
+      return append_view(r, v, b, depth);
   }
+  if (json_is_array(j))
+    return append_list(r, j, b, depth);
   if (json_is_object(j)) {
     const char *k;
     json_t *x;
@@ -465,7 +533,8 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
     *cmp = c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
     return IRIS_OK;
   }
-  if (a->t == TV_LIST && b->t == TV_LIST) {
+  if (a->t == TV_LIST && b->t == TV_LIST &&
+      !(r->nviews && (iris__tmpl_view_find(r, a->j) || iris__tmpl_view_find(r, b->j)))) {
     size_t i, na = json_array_size(a->j), nb = json_array_size(b->j);
     for (i = 0; i < na && i < nb; i++) {
       struct tv x = iris__tv_from_json(json_array_get(a->j, i));
@@ -506,6 +575,11 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     return IRIS_OK;
   }
   case TV_DICT:
+    if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
+        iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE)
+      return IRIS_OK; /* a range is hashable, and never a JSON key */
+    if (item->t == TV_LIST || item->t == TV_DICT)
+      return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
     if (item->t == TV_STR) {
       char *k = iris__tmpl_scratch(r, item->n);
       if (!k)
@@ -621,9 +695,17 @@ static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
                    struct tv *out) {
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
+  if (op == OP_MOD && a->t == TV_STR)
+    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
                                                                     : (b->s ? b->s : "value"));
+  if ((op == OP_ADD || op == OP_MUL) && r->nviews &&
+      ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j)) ||
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j))))
+    /* range and dict views have no + or * in Python */
+    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: a range or dict view",
+                           op == OP_ADD ? "+" : "*");
   if (op == OP_ADD) {
     if (a->t == TV_STR && b->t == TV_STR) {
       /* Markup + str escapes the str (markupsafe); the result stays Markup. */
