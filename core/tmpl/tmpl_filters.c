@@ -80,108 +80,15 @@ static int want_int(struct rctx *r, const struct tv *v, const char *what, int64_
 /* ---- UTF-8 code points -------------------------------------------------------------------- */
 
 static size_t decode(const char *s, size_t n, size_t i, unsigned long *cp) {
-  unsigned char c = (unsigned char)s[i];
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-  size_t k;
-  if (i + len > n)
-    len = n - i;
-  *cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (k = 1; k < len; k++)
-    *cp = (*cp << 6) | ((unsigned char)s[i + k] & 0x3F);
-  return len ? len : 1;
+  uint32_t c;
+  size_t len = iris__utf8_get(s, n, i, &c);
+  *cp = c;
+  return len;
 }
 
 static int put_cp(struct iris_buf *b, unsigned long cp) {
   char u[4];
-  size_t n;
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xC0 | (cp >> 6));
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xE0 | (cp >> 12));
-    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    u[0] = (char)(0xF0 | (cp >> 18));
-    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
-  }
-  return iris_buf_append(b, u, n);
-}
-
-static unsigned long cp_upper(unsigned long c) {
-  if (c >= 'a' && c <= 'z')
-    return c - 32;
-  if (c < 0x80)
-    return c;
-  if (c == 0xB5)
-    return 0x39C;
-  if (c >= 0xE0 && c <= 0xFE && c != 0xF7)
-    return c - 32;
-  if (c == 0xFF)
-    return 0x178;
-  if (c == 0x131)
-    return 'I';
-  if (c == 0x17F)
-    return 'S';
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
-    return (c & 1) ? c - 1 : c;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
-    return (c & 1) ? c : c - 1;
-  if (c == 0x3C2)
-    return 0x3A3;
-  if (c >= 0x3B1 && c <= 0x3C9)
-    return c - 32;
-  if (c == 0x3AC)
-    return 0x386;
-  if (c >= 0x3AD && c <= 0x3AF)
-    return c - 37;
-  if (c == 0x3CC)
-    return 0x38C;
-  if (c == 0x3CD || c == 0x3CE)
-    return c - 63;
-  if (c >= 0x430 && c <= 0x44F)
-    return c - 32;
-  if (c >= 0x450 && c <= 0x45F)
-    return c - 80;
-  return c;
-}
-
-static unsigned long cp_lower(unsigned long c) {
-  if (c >= 'A' && c <= 'Z')
-    return c + 32;
-  if (c < 0x80)
-    return c;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
-    return c + 32;
-  if (c == 0x178)
-    return 0xFF;
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
-    return (c & 1) ? c : c + 1;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
-    return (c & 1) ? c + 1 : c;
-  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
-    return c + 32;
-  if (c == 0x386)
-    return 0x3AC;
-  if (c >= 0x388 && c <= 0x38A)
-    return c + 37;
-  if (c == 0x38C)
-    return 0x3CC;
-  if (c == 0x38E || c == 0x38F)
-    return c + 63;
-  if (c >= 0x410 && c <= 0x42F)
-    return c + 32;
-  if (c >= 0x400 && c <= 0x40F)
-    return c + 80;
-  return c;
+  return iris_buf_append(b, u, (size_t)iris__utf8_put((uint32_t)cp, u));
 }
 
 /* Python's str.isspace() for one code point. */
@@ -229,48 +136,85 @@ static int take(struct rctx *r, struct iris_buf *b, struct tv *out, int safe) {
 
 enum casing { UPPER, LOWER, CAPITALIZE, TITLE };
 
+/* Python's lower() of s[lo, hi) appended to b: full mappings, and the capital sigma final
+ * (ς) or not by the context inside [lo, hi). */
+static void lower_range(struct iris_buf *b, const char *s, size_t lo, size_t hi) {
+  size_t i = lo;
+  while (i < hi) {
+    uint32_t c;
+    size_t len = iris__utf8_get(s, hi, i, &c);
+    if (c == 0x3A3)
+      latch(put_cp(b, iris__uc_final_sigma(s, lo, hi, i) ? 0x3C2 : 0x3C3));
+    else
+      latch(iris__uc_append_case(b, c, 'l'));
+    i += len;
+  }
+}
+
+/* Jinja's title splits words at runs of -, whitespace, ( { [ and <. */
+static int title_sep(uint32_t c) {
+  return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || cp_space(c);
+}
+
+/*
+ * upper: Python's str.upper(); lower: str.lower(); capitalize: str.capitalize() (first
+ * character title-cased, the rest lower-cased); title: Jinja's do_title — each word's first
+ * character upper-cased and the rest of the word lower-cased on its own.
+ */
 static int change_case(struct rctx *r, const struct tv *in, enum casing how, struct tv *out) {
   struct iris_buf b;
   struct tv s;
   size_t i = 0;
-  int start = 1, rc;
+  int rc;
   rc = iris__tv_to_string(r, in, &s);
   if (rc)
     return rc;
   iris_buf_init(&b, 0);
-  while (i < s.n) {
-    unsigned long c;
-    size_t len = decode(s.s, s.n, i, &c);
-    int sep = how == TITLE && (c == '-' || cp_space(c) || c == '(' || c == '{' || c == '[' ||
-                               c == '<');
-    int up = how == UPPER || ((how == CAPITALIZE || how == TITLE) && start && !sep);
-    if (c == 0x3A3 && how == LOWER) {
-      /* Python's final sigma: Σ after a cased letter and not before one becomes ς */
-      unsigned long nc = 0;
-      int prev_cased = i > 0, next_cased = 0;
-      if (i + len < s.n) {
-        decode(s.s, s.n, i + len, &nc);
-        next_cased = cp_upper(nc) != nc || cp_lower(nc) != nc;
-      }
-      if (prev_cased) {
-        size_t pst = i - 1;
-        unsigned long pc;
-        while (pst > 0 && ((unsigned char)s.s[pst] & 0xC0) == 0x80)
-          pst--;
-        decode(s.s, s.n, pst, &pc);
-        prev_cased = cp_upper(pc) != pc || cp_lower(pc) != pc;
-      }
-      latch(put_cp(&b, prev_cased && !next_cased ? 0x3C2 : 0x3C3));
-    } else if (c == 0xDF && up) {
-      latch(iris_buf_appends(&b, how == UPPER || how == TITLE ? "SS" : "Ss"));
-    } else {
-      latch(put_cp(&b, up ? cp_upper(c) : cp_lower(c)));
+  if (how == LOWER) {
+    lower_range(&b, s.s, 0, s.n);
+  } else if (how == UPPER) {
+    while (i < s.n) {
+      uint32_t c;
+      i += iris__utf8_get(s.s, s.n, i, &c);
+      latch(iris__uc_append_case(&b, c, 'u'));
     }
-    if (how == TITLE)
-      start = sep;
-    else
-      start = 0;
-    i += len;
+  } else if (how == CAPITALIZE) {
+    if (s.n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, 0, &c);
+      latch(iris__uc_append_case(&b, c, 't'));
+      /* the rest lower-cased with the whole string as the sigma's context */
+      while (len < s.n) {
+        uint32_t d;
+        size_t k = iris__utf8_get(s.s, s.n, len, &d);
+        if (d == 0x3A3)
+          latch(put_cp(&b, iris__uc_final_sigma(s.s, 0, s.n, len) ? 0x3C2 : 0x3C3));
+        else
+          latch(iris__uc_append_case(&b, d, 'l'));
+        len += k;
+      }
+    }
+  } else {
+    while (i < s.n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, i, &c), end;
+      if (title_sep(c)) {
+        latch(iris_buf_append(&b, s.s + i, len));
+        i += len;
+        continue;
+      }
+      latch(iris__uc_append_case(&b, c, 'u'));
+      end = i + len;
+      while (end < s.n) {
+        uint32_t d;
+        size_t k = iris__utf8_get(s.s, s.n, end, &d);
+        if (title_sep(d))
+          break;
+        end += k;
+      }
+      lower_range(&b, s.s, i + len, end);
+      i = end;
+    }
   }
   return take(r, &b, out, in->safe && how != TITLE);
 }
@@ -575,30 +519,95 @@ static int do_round(struct rctx *r, const struct tv *in, const struct fargs *a, 
 }
 
 /* Python's float() of a string; 0 if it does not parse. */
-static int parse_float(const char *s, size_t n, double *out) {
-  char buf[128];
-  size_t a = 0, z = n, k, o = 0;
+/*
+ * The text Python's int() / float() read: s without surrounding whitespace (str.isspace()),
+ * every decimal digit of any script as its ASCII digit (int('٣') is 3). 0 when s holds any
+ * other non-ASCII character or does not fit buf (*too_long set then).
+ */
+static int number_text(const char *s, size_t n, char *buf, size_t cap, int *too_long) {
+  size_t a = 0, z = n, o = 0;
+  uint32_t c;
+  *too_long = 0;
+  while (a < z) {
+    size_t len = iris__utf8_get(s, z, a, &c);
+    if (!cp_space(c))
+      break;
+    a += len;
+  }
+  while (z > a) {
+    size_t k = z - 1;
+    while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80)
+      k--;
+    iris__utf8_get(s, z, k, &c);
+    if (!cp_space(c))
+      break;
+    z = k;
+  }
+  while (a < z) {
+    size_t len = iris__utf8_get(s, z, a, &c);
+    int d = iris__uc_decimal(c);
+    if (o + 1 >= cap) {
+      *too_long = 1;
+      return 0;
+    }
+    if (c < 0x80)
+      buf[o++] = (char)c;
+    else if (d >= 0)
+      buf[o++] = (char)('0' + d);
+    else
+      return 0;
+    a += len;
+  }
+  buf[o] = '\0';
+  return o > 0;
+}
+
+/* Python's float(str) on number_text output (buf, NUL-terminated). */
+static int parse_float_text(const char *buf, double *out) {
+  char clean[128];
+  size_t k, o = 0, z = strlen(buf);
   char *end;
-  while (a < z && isspace((unsigned char)s[a]))
-    a++;
-  while (z > a && isspace((unsigned char)s[z - 1]))
-    z--;
-  if (z == a || z - a >= sizeof buf)
-    return 0;
-  for (k = a; k < z; k++) {
-    if (s[k] == 'x' || s[k] == 'X' || s[k] == 'p' || s[k] == 'P')
+  for (k = 0; k < z && o + 1 < sizeof clean; k++) {
+    if (buf[k] == 'x' || buf[k] == 'X' || buf[k] == 'p' || buf[k] == 'P')
       return 0; /* strtod reads hex floats; Python does not */
-    if (s[k] == '_') {
-      if (k == a || k + 1 == z || !isdigit((unsigned char)s[k - 1]) ||
-          !isdigit((unsigned char)s[k + 1]))
+    if (buf[k] == '_') {
+      if (k == 0 || k + 1 == z || !isdigit((unsigned char)buf[k - 1]) ||
+          !isdigit((unsigned char)buf[k + 1]))
         return 0;
       continue;
     }
-    buf[o++] = s[k];
+    clean[o++] = buf[k];
   }
-  buf[o] = '\0';
-  *out = strtod(buf, &end);
+  if (k < z || o == 0)
+    return 0;
+  clean[o] = '\0';
+  *out = strtod(clean, &end);
   return *end == '\0';
+}
+
+static int parse_float(const char *s, size_t n, double *out) {
+  char buf[128];
+  int too_long;
+  return number_text(s, n, buf, sizeof buf, &too_long) && parse_float_text(buf, out);
+}
+
+static int beyond_64_bits(struct rctx *r) {
+  return iris__tmpl_fail(r, "int(): the value is beyond 64 bits, where Python's int would grow "
+                            "(this engine uses 64-bit integers)");
+}
+
+/* int(float) as Python: nan is a ValueError (the default), infinity an OverflowError. */
+static int int_of_float(struct rctx *r, double f, const struct tv *def, struct tv *out) {
+  if (isnan(f)) {
+    *out = *def;
+    return IRIS_OK;
+  }
+  if (isinf(f))
+    return iris__tmpl_fail(r, "int(): cannot convert float infinity to integer");
+  if (f >= 9223372036854775808.0 || f < -9223372036854775808.0)
+    return beyond_64_bits(r);
+  *out = iris__tv_int((int64_t)f);
+  return IRIS_OK;
 }
 
 static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
@@ -618,38 +627,42 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
     *out = iris__tv_int(in->i);
     return IRIS_OK;
   case TV_FLOAT:
-    if (!isfinite(in->f) || fabs(in->f) >= 9.2e18) {
+    return int_of_float(r, in->f, &def, out);
+  case TV_STR: {
+    char buf[128], digits[128], *end;
+    size_t o = 0, k;
+    long long v;
+    double f;
+    int too_long, all_digits = 1;
+    if (!number_text(in->s, in->n, buf, sizeof buf, &too_long)) {
+      if (too_long) {
+        /* a number this long is beyond 64 bits in any base; anything else is the default */
+        for (k = 0; k < in->n && all_digits; k++)
+          all_digits = isdigit((unsigned char)in->s[k]) || in->s[k] == '_' ||
+                       ((in->s[k] == '-' || in->s[k] == '+') && k == 0) ||
+                       isspace((unsigned char)in->s[k]);
+        if (all_digits)
+          return beyond_64_bits(r);
+      }
       *out = def;
       return IRIS_OK;
     }
-    *out = iris__tv_int((int64_t)in->f);
-    return IRIS_OK;
-  case TV_STR: {
-    char buf[128], *end;
-    size_t x = 0, z = in->n, o = 0, k;
-    long long v;
-    double f;
-    while (x < z && isspace((unsigned char)in->s[x]))
-      x++;
-    while (z > x && isspace((unsigned char)in->s[z - 1]))
-      z--;
-    if (z > x && z - x < sizeof buf) {
-      for (k = x; k < z; k++)
-        if (in->s[k] != '_')
-          buf[o++] = in->s[k];
-      buf[o] = '\0';
-      errno = 0;
-      v = strtoll(buf, &end, (int)base);
-      if (*end == '\0' && o && !errno && !(base == 10 && (buf[0] == '0' && o > 1 && isalpha((unsigned char)buf[1])))) {
-        *out = iris__tv_int(v);
-        return IRIS_OK;
-      }
-    }
-    /* int(float(value)) */
-    if (parse_float(in->s, in->n, &f) && isfinite(f) && fabs(f) < 9.2e18) {
-      *out = iris__tv_int((int64_t)f);
+    for (k = 0; buf[k]; k++)
+      if (buf[k] != '_')
+        digits[o++] = buf[k];
+    digits[o] = '\0';
+    errno = 0;
+    v = strtoll(digits, &end, (int)base);
+    if (*end == '\0' && o &&
+        !(base == 10 && (digits[0] == '0' && o > 1 && isalpha((unsigned char)digits[1])))) {
+      if (errno == ERANGE)
+        return beyond_64_bits(r);
+      *out = iris__tv_int(v);
       return IRIS_OK;
     }
+    /* int(float(value)) */
+    if (parse_float_text(buf, &f))
+      return int_of_float(r, f, &def, out);
     *out = def;
     return IRIS_OK;
   }
@@ -1283,14 +1296,16 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
     int cased = 0, ok = 1, rc = iris__tv_to_string(r, in, &s);
     if (rc)
       return rc;
+    /* Python's islower() / isupper(): some cased character, and none of the other case
+     * (nor title case) */
     for (i = 0; i < s.n;) {
-      unsigned long c;
-      size_t len = decode(s.s, s.n, i, &c);
-      if (cp_upper(c) != c || cp_lower(c) != c) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, i, &c);
+      int lo = iris__uc_is_lower(c), up = iris__uc_is_upper(c), ti = iris__uc_is_title(c);
+      if (ti || (name[0] == 'l' ? up : lo))
+        ok = 0;
+      else if (name[0] == 'l' ? lo : up)
         cased = 1;
-        if ((name[0] == 'l' && cp_lower(c) != c) || (name[0] == 'u' && cp_upper(c) != c))
-          ok = 0;
-      }
       i += len;
     }
     *out = cased && ok;

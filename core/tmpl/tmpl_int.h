@@ -169,7 +169,7 @@ struct tv {
  * and ranges (`range(3)` prints range(0, 3)). The render keeps a table from the list made
  * for them to what they are, so they print right even after a `set` stored them.
  */
-enum { VIEW_KEYS = 1, VIEW_VALUES, VIEW_ITEMS, VIEW_RANGE };
+enum { VIEW_KEYS = 1, VIEW_VALUES, VIEW_ITEMS, VIEW_RANGE, VIEW_MARKUP /* a safe string */ };
 struct tmpl_view {
   json_t *j; /* borrowed: the list, owned by rctx.owned */
   int kind;
@@ -217,6 +217,8 @@ int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) __attribute__((format(
 
 /* Value helpers (tmpl_value.c). */
 struct tv iris__tv_from_json(json_t *j);
+/* The same, knowing the render: a string stored from a Markup value is Markup again. */
+struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j);
 int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out); /* new ref, owned */
 json_t *iris__tv_keep(struct rctx *r, json_t *j); /* register j in r->owned, return it */
 struct tv iris__tv_str(const char *s, size_t n);
@@ -273,6 +275,21 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
 /* The longest prefix of s[0..n) that does not end inside a character. */
 size_t iris__utf8_cut(const char *s, size_t n);
 size_t iris__utf8_count(const char *s, size_t n);
+/* Decode the code point at byte i (of valid UTF-8); returns its length in bytes. */
+size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp);
+/* Encode cp into u (4 bytes of room); returns the length. */
+int iris__utf8_put(uint32_t cp, char *u);
+
+/* Unicode facts Python uses (tmpl_unicode.c, libunistring). */
+int iris__uc_append_case(struct iris_buf *b, uint32_t cp, int how); /* 'u', 'l', 't' */
+int iris__uc_is_cased(uint32_t cp);
+int iris__uc_is_case_ignorable(uint32_t cp);
+int iris__uc_is_lower(uint32_t cp);
+int iris__uc_is_upper(uint32_t cp);
+int iris__uc_is_title(uint32_t cp);
+int iris__uc_decimal(uint32_t cp); /* -1: not a decimal digit */
+int iris__uc_printable(uint32_t cp);
+int iris__uc_final_sigma(const char *s, size_t lo, size_t hi, size_t i);
 size_t iris__utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */
 
 #endif /* IRIS_TMPL_INT_H */

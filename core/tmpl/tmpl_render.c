@@ -194,7 +194,12 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
       return iris__tmpl_fail(r, "'.%s' names a dict method in Jinja; write ['%s'] to read the key",
                              k, k);
     v = strlen(k) == key->n ? json_object_get(obj->j, k) : NULL;
-    *out = v ? iris__tv_from_json(v) : iris__tv_undef(what);
+    *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(what);
+    return IRIS_OK;
+  }
+  if (obj->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, obj->j) &&
+      iris__tmpl_view_find(r, obj->j)->kind != VIEW_RANGE) {
+    *out = iris__tv_undef(what); /* dict views cannot be subscripted */
     return IRIS_OK;
   }
   if (obj->t == TV_LIST || obj->t == TV_STR) {
@@ -207,7 +212,7 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
         return IRIS_OK;
       }
       if (obj->t == TV_LIST) {
-        *out = iris__tv_from_json(json_array_get(obj->j, (size_t)i));
+        *out = iris__tv_from_json_r(r, json_array_get(obj->j, (size_t)i));
       } else {
         size_t a = iris__utf8_offset(obj->s, obj->n, (size_t)i);
         size_t z = iris__utf8_offset(obj->s, obj->n, (size_t)i + 1);
@@ -336,7 +341,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     return IRIS_OK;
   case E_NAME: {
     json_t *v = lookup_name(r, n->s);
-    *out = v ? iris__tv_from_json(v) : iris__tv_undef(n->s);
+    *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(n->s);
     return IRIS_OK;
   }
   case E_GETATTR:

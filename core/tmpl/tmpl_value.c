@@ -56,6 +56,13 @@ static json_t *undef_marker(void) {
 
 int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
 
+struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j) {
+  struct tv v = iris__tv_from_json(j);
+  if (v.t == TV_STR && r->nviews && iris__tmpl_view_find(r, j))
+    v.safe = 1;
+  return v;
+}
+
 int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
                         int64_t step) {
   if (r->nviews == r->capviews) {
@@ -124,7 +131,13 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
   case TV_BOOL: *out = json_boolean(v->i); break;
   case TV_INT: *out = json_integer(v->i); break;
   case TV_FLOAT: *out = json_real(v->f); break;
-  case TV_STR: *out = json_stringn_nocheck(v->s, v->n); break;
+  case TV_STR:
+    *out = json_stringn_nocheck(v->s, v->n);
+    if (*out && v->safe && iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0)) {
+      json_decref(*out);
+      return r->err->rc;
+    }
+    break;
   case TV_LIST: case TV_DICT: *out = json_incref(v->j); break;
   default:
     *out = json_incref(undef_marker());
@@ -175,6 +188,41 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
   if ((size_t)n >= IRIS_ERR_SIZE)
     full[iris__utf8_cut(full, IRIS_ERR_SIZE - 1)] = '\0';
   return iris_err_set(err, IRIS_ETEMPLATE, "%s", full);
+}
+
+size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp) {
+  unsigned char c = (unsigned char)s[i];
+  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+  size_t k;
+  if (i + len > n)
+    len = n - i;
+  *cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+  for (k = 1; k < len; k++)
+    *cp = (*cp << 6) | ((unsigned char)s[i + k] & 0x3Fu);
+  return len ? len : 1;
+}
+
+int iris__utf8_put(uint32_t cp, char *u) {
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xC0 | (cp >> 6));
+    u[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xE0 | (cp >> 12));
+    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  u[0] = (char)(0xF0 | (cp >> 18));
+  u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  u[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
 }
 
 size_t iris__utf8_count(const char *s, size_t n) {
@@ -323,11 +371,16 @@ static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
       rc = iris_buf_appends(b, "\\t");
     else if (c < 0x20 || c == 0x7f)
       rc = iris_buf_appendf(b, "\\x%02x", c);
-    else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-             (unsigned char)s[i + 1] <= 0xA0) {
-      /* U+0080..U+00A0 are not printable in Python: \x80 .. \xa0 */
-      rc = iris_buf_appendf(b, "\\x%02x", (unsigned char)s[i + 1]);
-      i++;
+    else if (c >= 0x80) {
+      /* Python escapes what is not printable (str.isprintable): \xhh, \uhhhh, \Uhhhhhhhh */
+      uint32_t cp;
+      size_t len = iris__utf8_get(s, n, i, &cp);
+      if (iris__uc_printable(cp))
+        rc = iris_buf_append(b, s + i, len);
+      else
+        rc = iris_buf_appendf(b, cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x",
+                              (unsigned)cp);
+      i += len - 1;
     } else
       rc = iris_buf_appendc(b, (char)c);
   }
@@ -407,8 +460,13 @@ static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int d
     return iris__tmpl_fail(r, "value nested too deeply to print");
   if (j == g_undef)
     return iris_buf_appends(b, "Undefined");
-  if (r->nviews && json_is_array(j)) {
+  if (r->nviews && (json_is_array(j) || json_is_string(j))) {
     const struct tmpl_view *v = iris__tmpl_view_find(r, j);
+    if (v && v->kind == VIEW_MARKUP) {
+      rc = iris_buf_appends(b, "Markup(");
+      rc = rc ? rc : append_str_repr(b, json_string_value(j), json_string_length(j));
+      return rc ? rc : iris_buf_appendc(b, ')');
+    }
     if (v)
       return append_view(r, v, b, depth);
   }
@@ -833,7 +891,8 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
       if (x == 0 && y < 0)
         return iris__tmpl_fail(r, "0.0 cannot be raised to a negative power");
       if (x < 0 && y != floor(y))
-        return iris__tmpl_fail(r, "a negative number raised to a fractional power is complex");
+        return iris__tmpl_fail(r, "a negative number raised to a fractional power is a complex number: "
+                                  "complex numbers are not supported by this engine");
       *out = iris__tv_float(pow(x, y));
       return IRIS_OK;
     default:

@@ -77,7 +77,9 @@ BINOPS = ["+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", "<=", ">", 
 STRINGS = ["''", "'a'", "'abc'", "'Hello'", "'a b c'", "\"it's\"", "'x\\ny'", "'\\t'",
            "'é'", "'日本'", "'İstanbul'", "'ŉ'", "'ΣΑΣ.'", "'nguyễn'", "'\\u200b'",
            "'\\u2028'", "'1'", "'-3'", "'2.5'", "'٣'", "'a-b c'", "'<p>x</p>'", "'%s'",
-           "'{}!'", "'  sp  '", "'\\N{BULLET}'"]
+           "'{}!'", "'  sp  '", "'\\N{BULLET}'", "'１２'", "' 7 '", "'1e3'", "'inf'", "'nan'",
+           "'99999999999999999999'", "'0x1f'", "'1_000'", "'ǅ'", "'ß'", "'ﬁx'", "'ΌΣΟΣ'",
+           "'\\x85'", "'\\u00ad'", "'\\U0001f600'"]
 METHODS = ["upper()", "lower()", "strip()", "split()", "split(' ')", "startswith('H')",
            "endswith('d')", "replace('l', 'L')", "title()", "capitalize()", "format(1)",
            "items()", "keys()", "values()", "get('a')", "get('zz', 0)", "count('l')",
@@ -202,7 +204,8 @@ def _jinja_render(env, src):
 UNSUPPORTED = ("not supported by this template engine", "nested too deeply")
 UNSUPPORTED_RENDER = ("(this engine uses 64-bit integers)",
                       "string formatting with % is not supported by this engine",
-                      "dict keys other than strings are not supported by this engine")
+                      "dict keys other than strings are not supported by this engine",
+                      "complex numbers are not supported by this engine")
 
 
 def classify(j, ours):
