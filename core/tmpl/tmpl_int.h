@@ -92,7 +92,9 @@ enum node_kind {
   E_FILTER,
   E_TEST,
   E_METHOD, /* .items() .keys() .values() */
-  E_RANGE
+  E_RANGE,
+  E_SLICE,   /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
+  E_CMPCHAIN /* a < b < c: list = operands, s = one operator code per char, n = how many */
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };

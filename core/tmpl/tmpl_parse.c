@@ -380,18 +380,36 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
       continue;
     }
     if (is_op(t, "[")) {
-      struct node *g, *k;
+      struct node *g, *k = NULL;
       next(p);
-      if (is_op(peek(p), ":")) {
-        unsupported(p, peek(p), "slicing");
-        return NULL;
+      if (!is_op(peek(p), ":")) {
+        k = parse_expr(p);
+        if (!k)
+          return NULL;
       }
-      k = parse_expr(p);
-      if (!k)
-        return NULL;
       if (is_op(peek(p), ":")) {
-        unsupported(p, peek(p), "slicing");
-        return NULL;
+        /* a slice: [start:stop:step], each part optional, as in Python */
+        struct node *bounds[3] = {k, NULL, NULL};
+        int part;
+        g = mk(p, E_SLICE, t);
+        if (!g)
+          return NULL;
+        for (part = 1; part < 3 && is_op(peek(p), ":"); part++) {
+          next(p);
+          if (!is_op(peek(p), ":") && !is_op(peek(p), "]")) {
+            bounds[part] = parse_expr(p);
+            if (!bounds[part])
+              return NULL;
+          }
+        }
+        if (expect_op(p, "]"))
+          return NULL;
+        for (part = 0; part < 3; part++)
+          if (list_add(p, &g->list, bounds[part]))
+            return NULL;
+        g->a = n;
+        n = g;
+        continue;
       }
       if (expect_op(p, "]"))
         return NULL;
@@ -593,7 +611,9 @@ static struct node *parse_math1(struct parser *p) {
 static struct node *parse_compare(struct parser *p) {
   int saved = p->tree;
   struct node *n = parse_math1(p);
-  /* Python chains comparisons (a < b < c); Jinja too. Chains are refused here. */
+  /* Python chains comparisons: a < b < c is (a < b) and (b < c) with b evaluated once. */
+  struct node *chainn = NULL;
+  char ops[65];
   int seen = 0;
   while (n) {
     const struct tok *t = peek(p);
@@ -606,12 +626,39 @@ static struct node *parse_compare(struct parser *p) {
     }
     if (!op)
       break;
-    if (seen++) {
-      unsupported(p, t, "a chained comparison (a < b < c)");
+    next(p);
+    if (seen == 1) {
+      /* the second operator: turn the first comparison into a chain */
+      chainn = mk(p, E_CMPCHAIN, t);
+      if (!chainn || list_add(p, &chainn->list, n->a) || list_add(p, &chainn->list, n->b))
+        return NULL;
+      chainn->line = n->line;
+      chainn->col = n->col;
+      ops[0] = (char)n->op;
+      n = chainn;
+    }
+    if (seen >= 64) {
+      fail_at(p, t, "more than 64 chained comparisons");
       return NULL;
     }
-    next(p);
-    n = binop(p, t, op, n, parse_math1(p));
+    if (seen++ == 0) {
+      n = binop(p, t, op, n, parse_math1(p));
+    } else {
+      struct node *operand = parse_math1(p);
+      if (!operand || chain(p, t) || list_add(p, &chainn->list, operand))
+        return NULL;
+      ops[seen - 1] = (char)op;
+    }
+  }
+  if (n && chainn) {
+    char *codes = iris__tmpl_alloc(&p->t->arena, (size_t)seen + 1);
+    if (!codes) {
+      iris_err_set(p->err, IRIS_ENOMEM, "template '%s': syntax tree", p->t->name);
+      return NULL;
+    }
+    memcpy(codes, ops, (size_t)seen);
+    chainn->s = codes;
+    chainn->n = (size_t)seen;
   }
   p->tree = saved;
   return n;
@@ -761,8 +808,13 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
   n->a = parse_or(p);
   if (!n->a)
     return p->err->rc;
-  if (is_name(peek(p), "if"))
-    return unsupported(p, peek(p), "a loop filter (for x in y if ...)");
+  if (is_name(peek(p), "if")) {
+    /* a loop filter: only the items for which the condition holds are looped over */
+    next(p);
+    n->b = parse_expr(p);
+    if (!n->b)
+      return p->err->rc;
+  }
   if (is_name(peek(p), "recursive"))
     return unsupported(p, peek(p), "a recursive loop");
   if (expect_block_end(p) || parse_body(p, &n->list, stops, &stopped))

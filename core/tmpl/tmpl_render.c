@@ -321,6 +321,176 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
   return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
 }
 
+/* a OP b for the comparison operators (== != < <= > >= in, not in). */
+static int compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                      struct tv *out) {
+  int rc, c = 0, in = 0;
+  switch (op) {
+  case OP_EQ:
+  case OP_NE:
+    *out = iris__tv_bool(iris__tv_equal(a, b) == (op == OP_EQ));
+    return IRIS_OK;
+  case OP_IN:
+  case OP_NOTIN:
+    if ((rc = iris__tv_contains(r, b, a, &in)))
+      return rc;
+    *out = iris__tv_bool(in == (op == OP_IN));
+    return IRIS_OK;
+  default:
+    if (a->t == TV_UNDEF || b->t == TV_UNDEF)
+      return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? a->s : b->s);
+    if ((rc = iris__tv_compare(r, a, b, &c)))
+      return rc;
+    *out = iris__tv_bool(op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0);
+    return IRIS_OK;
+  }
+}
+
+/* Python's slice.indices(len): the normalised start, stop and step, and the item count. */
+static int slice_indices(struct rctx *r, const struct tv *b[3], int64_t len, int64_t *start,
+                         int64_t *stop, int64_t *step, int64_t *count) {
+  int64_t lower, upper;
+  int k;
+  for (k = 0; k < 3; k++)
+    if (b[k] && b[k]->t != TV_NONE && b[k]->t != TV_INT && b[k]->t != TV_BOOL)
+      return iris__tmpl_fail(r, "slice indices that are not integers or None are not supported "
+                                "by this engine");
+  *step = b[2] && b[2]->t != TV_NONE ? b[2]->i : 1;
+  if (*step == 0)
+    return iris__tmpl_fail(r, "slice step cannot be zero");
+  if (*step == INT64_MIN)
+    *step = -INT64_MAX; /* Python clamps the step the same way */
+  lower = *step > 0 ? 0 : -1;
+  upper = *step > 0 ? len : len - 1;
+  for (k = 0; k < 2; k++) {
+    int64_t *v = k == 0 ? start : stop, x;
+    if (!b[k] || b[k]->t == TV_NONE) {
+      *v = (k == 0) == (*step < 0) ? upper : lower;
+      continue;
+    }
+    x = b[k]->i;
+    if (x < 0) {
+      x = x < -len ? lower : x + len;
+      if (x < lower)
+        x = lower;
+    } else if (x > upper) {
+      x = upper;
+    }
+    *v = x;
+  }
+  if (*step > 0)
+    *count = *stop > *start ? (*stop - *start - 1) / *step + 1 : 0;
+  else
+    *count = *start > *stop ? (*start - *stop - 1) / -*step + 1 : 0;
+  return IRIS_OK;
+}
+
+/* a[start:stop:step] on a string (code points), a list or a range, as Python slices them. */
+static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct node *n,
+                                                 struct tv *out, int depth) {
+  struct tv obj, bv[3];
+  const struct tv *b[3];
+  int64_t start = 0, stop = 0, step = 1, count = 0, len, i;
+  int rc, k;
+  const struct tmpl_view *view;
+  if ((rc = eval(r, n->a, &obj, depth + 1)))
+    return rc;
+  for (k = 0; k < 3; k++) {
+    b[k] = NULL;
+    if (n->list.v[k]) {
+      if ((rc = eval(r, n->list.v[k], &bv[k], depth + 1)))
+        return rc;
+      b[k] = &bv[k];
+    }
+  }
+  r->line = n->line;
+  if (obj.t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", obj.s ? obj.s : "value");
+  view = obj.t == TV_LIST && r->nviews ? iris__tmpl_view_find(r, obj.j) : NULL;
+  if ((obj.t != TV_STR && obj.t != TV_LIST) || (view && view->kind != VIEW_RANGE))
+    /* Jinja raises here, or prints nothing when its optimizer folded the slice of a
+     * literal (none[1:]): documented as refused rather than guessed */
+    return iris__tmpl_fail(r, "slicing a %s is not supported by this engine",
+                           view ? "dict view" : iris__tv_type_name(&obj));
+  len = obj.t == TV_LIST ? (int64_t)json_array_size(obj.j) : (int64_t)iris__utf8_count(obj.s, obj.n);
+  if ((rc = slice_indices(r, b, len, &start, &stop, &step, &count)) ||
+      (rc = iris__tmpl_steps(r, (long)count)))
+    return rc;
+  if (obj.t == TV_STR) {
+    struct iris_buf buf;
+    size_t pos = 0;
+    int64_t cp = 0;
+    char *s;
+    iris_buf_init(&buf, 0);
+    if (step == 1) {
+      size_t a = iris__utf8_offset(obj.s, obj.n, (size_t)start);
+      size_t z = count ? iris__utf8_offset(obj.s, obj.n, (size_t)(start + count)) : a;
+      rc = iris_buf_append(&buf, obj.s + a, z - a);
+    } else {
+      /* walk the code points once, keeping those on the slice */
+      size_t *offs = iris_malloc(((size_t)len + 1) * sizeof *offs);
+      if (!offs) {
+        iris_buf_cleanup(&buf);
+        return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+      }
+      for (pos = 0, cp = 0; pos < obj.n; cp++) {
+        uint32_t c;
+        offs[cp] = pos;
+        pos += iris__utf8_get(obj.s, obj.n, pos, &c);
+      }
+      offs[len] = obj.n;
+      for (i = 0; i < count && rc == IRIS_OK; i++) {
+        int64_t at = start + i * step;
+        rc = iris_buf_append(&buf, obj.s + offs[at], offs[at + 1] - offs[at]);
+      }
+      iris_free(offs);
+    }
+    s = rc ? NULL : iris__tmpl_scratch(r, iris_buf_len(&buf));
+    if (s) {
+      memcpy(s, iris_buf_ptr(&buf), iris_buf_len(&buf));
+      *out = iris__tv_str(s, iris_buf_len(&buf));
+      out->safe = obj.safe;
+    }
+    iris_buf_cleanup(&buf);
+    if (!s)
+      return r->err->rc ? (int)r->err->rc
+                        : iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    return IRIS_OK;
+  }
+  {
+    json_t *l = iris__tv_keep(r, json_array());
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < count; i++)
+      if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(obj.j, (size_t)(start + i * step))))))
+        return rc;
+    *out = iris__tv_from_json(l);
+    if (view) /* a slice of a range is a range */
+      return iris__tmpl_view_add(r, l, VIEW_RANGE, view->start + start * view->step,
+                                 view->start + stop * view->step, view->step * step);
+    return IRIS_OK;
+  }
+}
+
+/* a < b < c: each comparison in turn, each operand evaluated once, false at the first false. */
+static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct node *n,
+                                                    struct tv *out, int depth) {
+  struct tv left, right;
+  size_t i;
+  int rc;
+  if ((rc = eval(r, n->list.v[0], &left, depth + 1)))
+    return rc;
+  for (i = 0; i < n->n; i++) {
+    if ((rc = eval(r, n->list.v[i + 1], &right, depth + 1)) ||
+        (rc = compare_op(r, (int)n->s[i], &left, &right, out)))
+      return rc;
+    if (!iris__tv_truthy(out))
+      return IRIS_OK;
+    left = right;
+  }
+  return IRIS_OK;
+}
+
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth) {
   struct tv a, b;
   int rc;
@@ -442,28 +612,9 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       *out = iris__tv_str(s, x.n + y.n);
       return IRIS_OK;
     }
-    case OP_EQ:
-    case OP_NE:
-      *out = iris__tv_bool(iris__tv_equal(&a, &b) == (n->op == OP_EQ));
-      return IRIS_OK;
-    case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-      int c = 0;
-      if (a.t == TV_UNDEF || b.t == TV_UNDEF)
-        return iris__tmpl_fail(r, "'%s' is undefined", a.t == TV_UNDEF ? a.s : b.s);
-      if ((rc = iris__tv_compare(r, &a, &b, &c)))
-        return rc;
-      *out = iris__tv_bool(n->op == OP_LT ? c < 0 : n->op == OP_LE ? c <= 0
-                           : n->op == OP_GT ? c > 0 : c >= 0);
-      return IRIS_OK;
-    }
-    case OP_IN:
-    case OP_NOTIN: {
-      int in = 0;
-      if ((rc = iris__tv_contains(r, &b, &a, &in)))
-        return rc;
-      *out = iris__tv_bool(in == (n->op == OP_IN));
-      return IRIS_OK;
-    }
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_IN:
+    case OP_NOTIN:
+      return compare_op(r, n->op, &a, &b, out);
     default:
       return iris__tv_binop(r, n->op, &a, &b, out);
     }
@@ -508,6 +659,10 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
   }
   case E_RANGE:
     return eval_range(r, n, out, depth);
+  case E_SLICE:
+    return eval_slice(r, n, out, depth);
+  case E_CMPCHAIN:
+    return eval_cmpchain(r, n, out, depth);
   default:
     return iris__tmpl_fail(r, "internal error: unexpected node");
   }
@@ -521,6 +676,54 @@ static int set_var(struct rctx *r, const char *name, const struct tv *v) {
   if (rc)
     return rc;
   return iris__tmpl_setkey(r, r->frames[r->nframes - 1], name, j);
+}
+
+/* Bind the loop's target(s) to item in frame (`for k, v in ...` unpacks a pair). */
+static int bind_targets(struct rctx *r, const struct node *n, json_t *frame, json_t *item) {
+  if (n->s2) {
+    if (!json_is_array(item) || json_array_size(item) != 2)
+      return iris__tmpl_fail(r, "cannot unpack %s into (%s, %s)",
+                             json_is_array(item) ? "a list of another length" : "a non-list item",
+                             n->s, n->s2);
+    if (json_object_set(frame, n->s, json_array_get(item, 0)) ||
+        json_object_set(frame, n->s2, json_array_get(item, 1)))
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    return IRIS_OK;
+  }
+  if (json_object_set(frame, n->s, item))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  return IRIS_OK;
+}
+
+/* `for x in xs if cond`: the items for which cond holds with x bound (a new owned list). */
+static int filter_items(struct rctx *r, const struct node *n, json_t *items, json_t **kept,
+                        int depth) {
+  size_t i;
+  int rc;
+  *kept = iris__tv_keep(r, json_array());
+  if (!*kept)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (r->nframes >= r->lim.max_depth)
+    return iris__tmpl_fail(r, "loops nested too deeply");
+  for (i = 0; i < json_array_size(items); i++) {
+    json_t *frame = json_object(), *item = json_array_get(items, i);
+    struct tv c;
+    if (!frame)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if ((rc = iris__tmpl_steps(r, 1)) || (rc = bind_targets(r, n, frame, item))) {
+      json_decref(frame);
+      return rc;
+    }
+    r->frames[r->nframes++] = frame;
+    rc = eval(r, n->b, &c, depth + 1);
+    r->nframes--;
+    json_decref(frame);
+    if (rc)
+      return rc;
+    if (iris__tv_truthy(&c) && (rc = iris__tmpl_append(r, *kept, json_incref(item))))
+      return rc;
+  }
+  return IRIS_OK;
 }
 
 static int run_for(struct rctx *r, const struct node *n, int depth) {
@@ -571,6 +774,11 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   default:
     return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
   }
+  if (n->b && len > 0) {
+    if ((rc = filter_items(r, n, items, &items, depth)))
+      return rc;
+    len = json_array_size(items);
+  }
   if (len == 0)
     return run_body(r, &n->list2, depth + 1);
   if (r->nframes >= r->lim.max_depth)
@@ -604,23 +812,9 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       json_decref(frame);
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
-    if (n->s2) {
-      json_t *x, *y;
-      if (!json_is_array(item) || json_array_size(item) != 2) {
-        json_decref(frame);
-        return iris__tmpl_fail(r, "cannot unpack %s into (%s, %s)",
-                               json_is_array(item) ? "a list of another length" : "a non-list item",
-                               n->s, n->s2);
-      }
-      x = json_array_get(item, 0);
-      y = json_array_get(item, 1);
-      if (json_object_set(frame, n->s, x) || json_object_set(frame, n->s2, y)) {
-        json_decref(frame);
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-      }
-    } else if (json_object_set(frame, n->s, item)) {
+    if ((rc = bind_targets(r, n, frame, item))) {
       json_decref(frame);
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      return rc;
     }
     r->frames[r->nframes++] = frame;
     rc = run_body(r, &n->list, depth + 1);

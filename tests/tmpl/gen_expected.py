@@ -251,6 +251,21 @@ CASES = [
     ["runtime filter arg type", "{{ 'x'|truncate('a') }}", {}],
     ["runtime round string", "{{ 'x'|round }}", {}],
     ["runtime range step zero", "{{ range(1, 2, 0) }}", {}],
+    # --- slicing, chained comparisons, loop filters (Python's semantics)
+    ["slice list", "{{ tags[1:] }} {{ tags[:-1] }} {{ tags[::-1] }} {{ tags[::2] }}", INCIDENT],
+    ["slice string", "{{ words[:9] }}|{{ unicode[1:4] }}|{{ 'abcdef'[::-2] }}|{{ ''[1:] }}", INCIDENT],
+    ["slice range", "{{ range(10)[2:5] }} {{ range(10)[::-3] }} {{ range(5)[9:] }}", {}],
+    ["slice bounds", "{{ 'abc'[-10:10] }} {{ 'abc'[5:1:-1] }} {{ [1, 2][true:] }}", {}],
+    ["slice zero step", "{{ 'abc'[::0] }}", {}],
+    ["slice undefined", "{{ missing[1:] }}", {}],
+    ["chained compare", "{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 1 == 1 != 2 }} {{ 3 > 2 in [2] }}", {}],
+    ["chained compare types", "{{ 1 < 2 < 'a' }}", {}],
+    ["chained compare short", "{{ 2 < 1 < 'a' }}", {}],
+    ["loop filter", "{% for t in tags if t != 'prod' %}{{ loop.index }}/{{ loop.length }}:{{ t }} "
+     "{% endfor %}", INCIDENT],
+    ["loop filter else", "{% for t in tags if t == 'x' %}{{ t }}{% else %}none{% endfor %}", INCIDENT],
+    ["loop filter pairs", "{% for k, v in owner.items() if v is string %}{{ k }}={{ v }};"
+     "{% endfor %}", INCIDENT],
 ]
 
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
@@ -260,12 +275,9 @@ REFUSED = [
     ["refuse extends", "{% extends 'base' %}", {}],
     ["refuse call", "{{ dict(a=1) }}", {}],
     ["refuse method", "{{ 'abc'.upper() }}", {}],
-    ["refuse slice", "{{ tags[1:] }}", INCIDENT],
-    ["refuse loop filter", "{% for t in tags if t %}{{ t }}{% endfor %}", INCIDENT],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
     ["refuse unsupported filter", "{{ tags|sort }}", INCIDENT],
     ["refuse tuple", "{{ (1, 2) }}", {}],
-    ["refuse chained compare", "{{ 1 < 2 < 3 }}", {}],
     ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
     ["refuse loop cycle", "{% for t in tags %}{{ loop.cycle('a', 'b') }}{% endfor %}", INCIDENT],
 ]
@@ -274,6 +286,9 @@ REFUSED = [
 # Valid Jinja where this engine fails at render time on purpose (documented differences):
 # Python integers are unbounded, ours are 64-bit and overflow is an error, never a wrong number.
 DIVERGE = [
+    # Jinja raises, or prints nothing when its optimizer folded the slice of a literal
+    ["diverge slice none", "{{ none[1:] }}", {}],
+    ["diverge slice float index", "{% set s = 'abc' %}{{ s[1.5:] }}", {}],
     ["diverge int overflow", "{{ 9223372036854775807 + 1 }}", {}],
     ["diverge int power", "{{ 2 ** 64 }}", {}],
 ]

@@ -205,7 +205,8 @@ UNSUPPORTED = ("not supported by this template engine", "nested too deeply")
 UNSUPPORTED_RENDER = ("(this engine uses 64-bit integers)",
                       "string formatting with % is not supported by this engine",
                       "dict keys other than strings are not supported by this engine",
-                      "complex numbers are not supported by this engine")
+                      "complex numbers are not supported by this engine",
+                      "slicing a", "slice indices that are not integers or None are not supported")
 
 
 def classify(j, ours):
