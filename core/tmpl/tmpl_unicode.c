@@ -6,11 +6,11 @@
  * is 3) and the general categories that decide what repr() escapes. ASCII takes a fast path
  * everywhere; nothing here is a hand-written table.
  */
-#include <stdlib.h>
 #include <string.h>
 #include <unicase.h>
 #include <unictype.h>
 
+#include "alloc.h"
 #include "tmpl_int.h"
 
 /* Append the full mapping of one code point (how: 'u' upper, 'l' lower, 't' title). */
@@ -34,7 +34,7 @@ int iris__uc_append_case(struct iris_buf *b, uint32_t cp, int how) {
     return IRIS_ENOMEM;
   rc = iris_buf_append(b, (const char *)mapped, len);
   if (mapped != res)
-    free(mapped);
+    iris_free(mapped); /* libunistring's malloc (never reached: one character's mapping fits res) */
   return rc;
 }
 
