@@ -34,7 +34,7 @@ int iris__uc_append_case(struct iris_buf *b, uint32_t cp, int how) {
     return IRIS_ENOMEM;
   rc = iris_buf_append(b, (const char *)mapped, len);
   if (mapped != res)
-    iris_free(mapped); /* libunistring's malloc (never reached: one character's mapping fits res) */
+    iris_free(mapped); /* libunistring allocated it; one character's mapping always fits res */
   return rc;
 }
 
