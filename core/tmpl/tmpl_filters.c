@@ -219,7 +219,25 @@ static int change_case(struct rctx *r, const struct tv *in, enum casing how, str
   return take(r, &b, out, in->safe && how != TITLE);
 }
 
+/* Does the string set contain the character c (c_len bytes of UTF-8)? UTF-8 is
+ * self-synchronising, so a byte match is a character match. */
+static int has_char(const struct tv *set, const char *c, size_t c_len) {
+  size_t i;
+  for (i = 0; i + c_len <= set->n; i++)
+    if (memcmp(set->s + i, c, c_len) == 0)
+      return 1;
+  return 0;
+}
+
+static int do_strip(struct rctx *r, const struct tv *in, const struct tv *chars, int sides,
+                    struct tv *out);
 static int do_trim(struct rctx *r, const struct tv *in, const struct tv *chars, struct tv *out) {
+  return do_strip(r, in, chars, 3, out);
+}
+
+/* Python's strip (sides 3), lstrip (1), rstrip (2): whitespace, or any of `chars`. */
+static int do_strip(struct rctx *r, const struct tv *in, const struct tv *chars, int sides,
+                    struct tv *out) {
   struct tv s;
   size_t a = 0, z;
   int rc = iris__tv_to_string(r, in, &s);
@@ -229,20 +247,31 @@ static int do_trim(struct rctx *r, const struct tv *in, const struct tv *chars, 
   if (chars && chars->t != TV_NONE) {
     if (chars->t != TV_STR)
       return iris__tmpl_fail(r, "trim(chars) must be a string");
-    /* strip any of the given characters (ASCII sets in practice) */
-    while (a < z && memchr(chars->s, s.s[a], chars->n))
-      a++;
-    while (z > a && memchr(chars->s, s.s[z - 1], chars->n))
-      z--;
+    /* strip any of the given characters (code points, as Python's str.strip) */
+    while ((sides & 1) && a < z) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, z, a, &c);
+      if (!has_char(chars, s.s + a, len))
+        break;
+      a += len;
+    }
+    while ((sides & 2) && z > a) {
+      size_t st = z - 1;
+      while (st > a && ((unsigned char)s.s[st] & 0xC0) == 0x80)
+        st--;
+      if (!has_char(chars, s.s + st, z - st))
+        break;
+      z = st;
+    }
   } else {
-    while (a < z) {
+    while ((sides & 1) && a < z) {
       unsigned long c;
       size_t len = decode(s.s, s.n, a, &c);
       if (!cp_space(c))
         break;
       a += len;
     }
-    while (z > a) {
+    while ((sides & 2) && z > a) {
       size_t st = z - 1;
       unsigned long c;
       while (st > a && ((unsigned char)s.s[st] & 0xC0) == 0x80)
@@ -1318,4 +1347,256 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
     return iris__tmpl_fail(r, "unknown test '%s'", name);
   }
   return IRIS_OK;
+}
+
+/* ---- method calls ------------------------------------------------------------------------- */
+
+static const char *const methods[] = {"items", "keys", "values", "get", "upper", "lower",
+                                      "capitalize", "title", "strip", "lstrip", "rstrip",
+                                      "split", "startswith", "endswith", "replace", "count",
+                                      "find", "join", NULL};
+
+int iris__tmpl_method_known(const char *name) { return in_list(methods, name); }
+
+/* Python's str.title(): a character after a cased one is lower-cased, any other title-cased. */
+static int py_title(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct iris_buf b;
+  size_t i = 0;
+  int prev_cased = 0;
+  iris_buf_init(&b, 0);
+  while (i < in->n) {
+    uint32_t c;
+    size_t len = iris__utf8_get(in->s, in->n, i, &c);
+    if (prev_cased && c == 0x3A3)
+      latch(put_cp(&b, iris__uc_final_sigma(in->s, 0, in->n, i) ? 0x3C2 : 0x3C3));
+    else
+      latch(iris__uc_append_case(&b, c, prev_cased ? 'l' : 't'));
+    prev_cased = iris__uc_is_cased(c);
+    i += len;
+  }
+  return take(r, &b, out, 0);
+}
+
+/* Python's str.split(sep, maxsplit): on runs of whitespace without sep. A new owned list. */
+static int py_split(struct rctx *r, const struct tv *in, const struct tv *sep, int64_t maxsplit,
+                    struct tv *out) {
+  json_t *l = iris__tv_keep(r, json_array());
+  size_t i = 0;
+  int rc;
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (sep && sep->n == 0)
+    return iris__tmpl_fail(r, "empty separator");
+  if (sep) {
+    size_t start = 0;
+    for (i = 0; i + sep->n <= in->n && maxsplit != 0;) {
+      if (memcmp(in->s + i, sep->s, sep->n) == 0) {
+        if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, i - start))))
+          return rc;
+        i += sep->n;
+        start = i;
+        maxsplit--;
+      } else {
+        i++;
+      }
+    }
+    if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, in->n - start))))
+      return rc;
+  } else {
+    while (i < in->n) {
+      uint32_t c;
+      size_t len, start;
+      /* skip whitespace */
+      while (i < in->n) {
+        len = iris__utf8_get(in->s, in->n, i, &c);
+        if (!cp_space(c))
+          break;
+        i += len;
+      }
+      if (i >= in->n)
+        break;
+      start = i;
+      if (maxsplit == 0) {
+        /* the rest, trailing whitespace included, as Python keeps it */
+        if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, in->n - start))))
+          return rc;
+        break;
+      }
+      while (i < in->n) {
+        len = iris__utf8_get(in->s, in->n, i, &c);
+        if (cp_space(c))
+          break;
+        i += len;
+      }
+      if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, i - start))))
+        return rc;
+      if (maxsplit > 0)
+        maxsplit--;
+    }
+  }
+  *out = iris__tv_from_json(l);
+  return IRIS_OK;
+}
+
+/* Occurrences of sub in s, not overlapping (Python's str.count); empty sub: len + 1. */
+static int64_t py_count(const struct tv *s, const struct tv *sub) {
+  size_t i = 0;
+  int64_t n = 0;
+  if (sub->n == 0)
+    return (int64_t)iris__utf8_count(s->s, s->n) + 1;
+  while (i + sub->n <= s->n) {
+    if (memcmp(s->s + i, sub->s, sub->n) == 0) {
+      n++;
+      i += sub->n;
+    } else {
+      i++;
+    }
+  }
+  return n;
+}
+
+static int want_str(struct rctx *r, const struct tv *v, const char *what) {
+  if (!v || v->t != TV_STR)
+    return iris__tmpl_fail(r, "%s must be a string, not %s", what, v ? iris__tv_type_name(v)
+                                                                      : "nothing");
+  return IRIS_OK;
+}
+
+int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
+                      const struct fargs *a, struct tv *out) {
+  size_t nargs = a->npos + a->nkw;
+  int rc;
+  if (obj->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
+  if (a->nkw && strcmp(name, "split") != 0)
+    return iris__tmpl_fail(r, "%s() takes no keyword arguments", name);
+  if (obj->t == TV_DICT && strcmp(name, "get") == 0) {
+    char *k;
+    json_t *v;
+    if (nargs < 1 || nargs > 2)
+      return iris__tmpl_fail(r, "get expected 1 or 2 arguments, got %zu", nargs);
+    if (a->pos[0].t == TV_LIST || a->pos[0].t == TV_DICT)
+      return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&a->pos[0]));
+    v = NULL;
+    if (a->pos[0].t == TV_STR) {
+      if (!(k = iris__tmpl_scratch(r, a->pos[0].n)))
+        return r->err->rc;
+      memcpy(k, a->pos[0].s, a->pos[0].n);
+      v = strlen(k) == a->pos[0].n ? json_object_get(obj->j, k) : NULL;
+    }
+    *out = v ? iris__tv_from_json_r(r, v) : nargs == 2 ? a->pos[1] : iris__tv_none();
+    return IRIS_OK;
+  }
+  if (obj->t == TV_LIST && strcmp(name, "count") == 0) {
+    size_t i;
+    int64_t n = 0;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "list.count() takes exactly one argument (%zu given)", nargs);
+    for (i = 0; i < json_array_size(obj->j); i++) {
+      struct tv x = iris__tv_from_json(json_array_get(obj->j, i));
+      n += iris__tv_equal(&x, &a->pos[0]);
+    }
+    *out = iris__tv_int(n);
+    return IRIS_OK;
+  }
+  if (obj->t != TV_STR || strcmp(name, "get") == 0 || strcmp(name, "items") == 0 ||
+      strcmp(name, "keys") == 0 || strcmp(name, "values") == 0)
+    return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(obj), name);
+  if (obj->safe)
+    return iris__tmpl_fail(r, "methods of Markup strings (from |safe or |e) are not supported by "
+                              "this engine");
+  if (strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
+      strcmp(name, "capitalize") == 0 || strcmp(name, "title") == 0) {
+    if (nargs)
+      return iris__tmpl_fail(r, "str.%s() takes no arguments (%zu given)", name, nargs);
+    if (name[0] == 't')
+      return py_title(r, obj, out);
+    return change_case(r, obj, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER : CAPITALIZE,
+                       out);
+  }
+  if (strcmp(name, "strip") == 0 || strcmp(name, "lstrip") == 0 || strcmp(name, "rstrip") == 0) {
+    if (nargs > 1)
+      return iris__tmpl_fail(r, "%s expected at most 1 argument, got %zu", name, nargs);
+    if (nargs && a->pos[0].t != TV_NONE && (rc = want_str(r, &a->pos[0], "strip arg")))
+      return rc;
+    return do_strip(r, obj, nargs ? &a->pos[0] : NULL, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3,
+                    out);
+  }
+  if (strcmp(name, "split") == 0) {
+    static const char *const kw[] = {"sep", "maxsplit", NULL};
+    const struct tv *sep = arg(a, 0, "sep"), *mx = arg(a, 1, "maxsplit");
+    int64_t maxsplit = -1;
+    if ((rc = check_args(r, "split", a, 2, kw)))
+      return rc;
+    if (sep && sep->t == TV_NONE)
+      sep = NULL;
+    if (sep && (rc = want_str(r, sep, "split() separator")))
+      return rc;
+    if (mx && (rc = want_int(r, mx, "split() maxsplit", &maxsplit)))
+      return rc;
+    return py_split(r, obj, sep, maxsplit, out);
+  }
+  if (strcmp(name, "startswith") == 0 || strcmp(name, "endswith") == 0) {
+    const struct tv *x = nargs ? &a->pos[0] : NULL;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "%s() with %zu arguments is not supported by this engine", name,
+                             nargs);
+    if ((rc = want_str(r, x, name)))
+      return rc;
+    *out = iris__tv_bool(x->n <= obj->n &&
+                         memcmp(obj->s + (name[0] == 's' ? 0 : obj->n - x->n), x->s, x->n) == 0);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "replace") == 0) {
+    if (nargs < 2 || nargs > 3)
+      return iris__tmpl_fail(r, "replace expected 2 or 3 arguments, got %zu", nargs);
+    if ((rc = want_str(r, &a->pos[0], "replace() argument 1")) ||
+        (rc = want_str(r, &a->pos[1], "replace() argument 2")))
+      return rc;
+    if (nargs == 3 && a->pos[2].t != TV_INT && a->pos[2].t != TV_BOOL)
+      return iris__tmpl_fail(r, "replace() count must be an integer");
+    return do_replace(r, obj, a, out);
+  }
+  if (strcmp(name, "count") == 0 || strcmp(name, "find") == 0) {
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "%s() with %zu arguments is not supported by this engine", name,
+                             nargs);
+    if ((rc = want_str(r, &a->pos[0], name)))
+      return rc;
+    if (name[0] == 'c') {
+      *out = iris__tv_int(py_count(obj, &a->pos[0]));
+    } else {
+      size_t i;
+      int64_t at = -1;
+      for (i = 0; i + a->pos[0].n <= obj->n; i++)
+        if (memcmp(obj->s + i, a->pos[0].s, a->pos[0].n) == 0) {
+          at = (int64_t)iris__utf8_count(obj->s, i);
+          break;
+        }
+      *out = iris__tv_int(at);
+    }
+    return IRIS_OK;
+  }
+  if (strcmp(name, "join") == 0) {
+    struct iris_buf b;
+    size_t i;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "str.join() takes exactly one argument (%zu given)", nargs);
+    if (a->pos[0].t != TV_LIST)
+      return iris__tmpl_fail(r, "join() of a %s is not supported by this engine",
+                             iris__tv_type_name(&a->pos[0]));
+    iris_buf_init(&b, 0);
+    for (i = 0; i < json_array_size(a->pos[0].j); i++) {
+      json_t *x = json_array_get(a->pos[0].j, i);
+      if (!json_is_string(x)) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "sequence item %zu: expected str instance", i);
+      }
+      if (i)
+        latch(iris_buf_append(&b, obj->s, obj->n));
+      latch(iris_buf_append(&b, json_string_value(x), json_string_length(x)));
+    }
+    return take(r, &b, out, 0);
+  }
+  return iris__tmpl_fail(r, "'str' object has no attribute '%s'", name);
 }

@@ -264,6 +264,10 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *args, struct tv *out);
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *args, int *out);
+/* obj.name(args) for the methods of str, list and dict this engine implements. */
+int iris__tmpl_method_known(const char *name);
+int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
+                      const struct fargs *args, struct tv *out);
 
 /*
  * Set `err` to "template '<name>' line L[ col C]: <message>" with the message formatted from

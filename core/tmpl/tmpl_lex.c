@@ -87,6 +87,41 @@ void iris__tmpl_arena_free(struct tmpl_arena *a) {
 
 /* ---- lexer ------------------------------------------------------------------------------- */
 
+/* Offset of the first byte that does not belong to well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF); n when all of s is well-formed. */
+static size_t utf8_invalid_at(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len, k;
+    unsigned long cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, cp = c & 0x07;
+    else
+      return i;
+    if (i + len > n)
+      return i;
+    for (k = 1; k < len; k++) {
+      if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+        return i;
+      cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return i;
+    i += len;
+  }
+  return n;
+}
+
 struct lexer {
   const char *name;
   char *src; /* normalised copy (arena) */
@@ -435,6 +470,17 @@ int iris__tmpl_lex(const char *name, const char *src, size_t len, struct tmpl_ar
   lx.out = out;
   lx.err = err;
   lx.line = lx.col = 1;
+  /* Jinja reads templates as text: bytes that are not UTF-8 cannot be one. */
+  {
+    size_t bad = utf8_invalid_at(src, len);
+    if (bad < len) {
+      int line = 1;
+      size_t k;
+      for (k = 0; k < bad; k++)
+        line += src[k] == '\n';
+      return fail(&lx, line, 1, "the template is not valid UTF-8 (byte %zu)", bad + 1);
+    }
+  }
   /* Normalise newlines and drop one trailing newline, as Jinja does. */
   lx.src = iris__tmpl_alloc(a, len + 1);
   if (!lx.src)

@@ -353,20 +353,20 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
       }
       if (is_op(peek(p), "(")) {
         const struct tok *open = next(p);
-        if ((strcmp(name->s, "items") && strcmp(name->s, "keys") && strcmp(name->s, "values")) ||
-            !is_op(peek(p), ")")) {
-          unsupported(p, open, "calling a method other than .items(), .keys() or .values()");
+        struct node *m;
+        if (!iris__tmpl_method_known(name->s)) {
+          fail_at(p, open, "calling the method '.%s()' is not supported by this template engine "
+                           "(see docs/templates.md)", name->s);
           return NULL;
         }
-        next(p);
-        {
-          struct node *m = mk(p, E_METHOD, name);
-          if (!m)
-            return NULL;
-          m->s = name->s;
-          m->a = n;
-          n = m;
-        }
+        m = mk(p, E_METHOD, name);
+        if (!m)
+          return NULL;
+        m->s = name->s;
+        m->a = n;
+        if (parse_call_args(p, m))
+          return NULL;
+        n = m;
         continue;
       }
       {

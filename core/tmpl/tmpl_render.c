@@ -472,6 +472,36 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
   }
 }
 
+/* obj.name(args): dict views for items/keys/values of a dict, else tmpl_filters.c. */
+static __attribute__((noinline)) int eval_method(struct rctx *r, const struct node *n,
+                                                  struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  json_t *l, *v;
+  const char *k;
+  int rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  if (a.t != TV_DICT || (strcmp(n->s, "items") && strcmp(n->s, "keys") && strcmp(n->s, "values")))
+    return iris__tmpl_method(r, n->s, &a, &args, out);
+  if (args.npos || args.nkw)
+    return iris__tmpl_fail(r, "dict.%s() takes no arguments", n->s);
+  l = iris__tv_keep(r, json_array());
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  json_object_foreach(a.j, k, v) {
+    json_t *item = n->s[0] == 'k'   ? json_string(k)
+                   : n->s[0] == 'v' ? json_incref(v)
+                                    : json_pack("[sO]", k, v);
+    if ((rc = iris__tmpl_append(r, l, item)))
+      return rc;
+  }
+  *out = iris__tv_from_json(l);
+  return iris__tmpl_view_add(r, l, n->s[0] == 'k' ? VIEW_KEYS : n->s[0] == 'v' ? VIEW_VALUES
+                                                                         : VIEW_ITEMS, 0, 0, 0);
+}
+
 /* a < b < c: each comparison in turn, each operand evaluated once, false at the first false. */
 static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct node *n,
                                                     struct tv *out, int depth) {
@@ -631,32 +661,8 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     return eval_filter(r, n, out, depth);
   case E_TEST:
     return eval_test(r, n, out, depth);
-  case E_METHOD: {
-    json_t *l;
-    const char *k;
-    json_t *v;
-    if ((rc = eval(r, n->a, &a, depth + 1)))
-      return rc;
-    r->line = n->line;
-    if (a.t == TV_UNDEF)
-      return iris__tmpl_fail(r, "'%s' is undefined", a.s ? a.s : "value");
-    if (a.t != TV_DICT)
-      return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(&a),
-                             n->s);
-    l = iris__tv_keep(r, json_array());
-    if (!l)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    json_object_foreach(a.j, k, v) {
-      json_t *item = n->s[0] == 'k'   ? json_string(k)
-                     : n->s[0] == 'v' ? json_incref(v)
-                                      : json_pack("[sO]", k, v);
-      if ((rc = iris__tmpl_append(r, l, item)))
-        return rc;
-    }
-    *out = iris__tv_from_json(l);
-    return iris__tmpl_view_add(r, l, n->s[0] == 'k' ? VIEW_KEYS : n->s[0] == 'v' ? VIEW_VALUES
-                                                                           : VIEW_ITEMS, 0, 0, 0);
-  }
+  case E_METHOD:
+    return eval_method(r, n, out, depth);
   case E_RANGE:
     return eval_range(r, n, out, depth);
   case E_SLICE:

@@ -266,6 +266,23 @@ CASES = [
     ["loop filter else", "{% for t in tags if t == 'x' %}{{ t }}{% else %}none{% endfor %}", INCIDENT],
     ["loop filter pairs", "{% for k, v in owner.items() if v is string %}{{ k }}={{ v }};"
      "{% endfor %}", INCIDENT],
+    # --- method calls on strings, lists and dicts (Python's semantics)
+    ["method case", "{{ host.upper() }} {{ 'ǆemal ΣΑΣ. ß'.title() }} {{ 'ΣΑΣ'.lower() }} "
+     "{{ 'hello'.capitalize() }}", INCIDENT],
+    ["method strip", "[{{ '  x  '.strip() }}][{{ '  x  '.lstrip() }}][{{ '  x  '.rstrip() }}]"
+     "[{{ 'xxhixx'.strip('x') }}][{{ 'éaé'.strip('é') }}]", {}],
+    ["method split", "{{ words.split()|length }} {{ 'a,b,,c'.split(',') }} {{ ' a b '.split(None, 1) }}"
+     " {{ 'a b'.split(maxsplit=0) }} {{ ''.split(',') }}", INCIDENT],
+    ["method split empty sep", "{{ 'abc'.split('') }}", {}],
+    ["method predicates", "{{ host.startswith('db') }} {{ host.endswith('.prod') }} "
+     "{{ host.find('1') }} {{ host.count('d') }} {{ 'x'.find('y') }}", INCIDENT],
+    ["method replace join", "{{ host.replace('-', '_') }} {{ 'aaa'.replace('a', 'b', 2) }} "
+     "{{ ', '.join(tags) }}", INCIDENT],
+    ["method join non-strings", "{{ '-'.join(nums) }}", INCIDENT],
+    ["method dict", "{{ owner.get('name') }} {{ owner.get('x') }} {{ owner.get('x', 'dflt') }} "
+     "{{ tags.count('db') }}", INCIDENT],
+    ["method wrong type", "{{ tags.upper() }}", INCIDENT],
+    ["method too many args", "{{ host.upper(1) }}", INCIDENT],
 ]
 
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
@@ -274,7 +291,7 @@ REFUSED = [
     ["refuse include", "{% include 'other' %}", {}],
     ["refuse extends", "{% extends 'base' %}", {}],
     ["refuse call", "{{ dict(a=1) }}", {}],
-    ["refuse method", "{{ 'abc'.upper() }}", {}],
+    ["refuse method", "{{ 'abc'.format(1) }}", {}],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
     ["refuse unsupported filter", "{{ tags|sort }}", INCIDENT],
     ["refuse tuple", "{{ (1, 2) }}", {}],

@@ -285,12 +285,31 @@ static void compile_errors_keep_characters_whole(void **state) {
   }
 }
 
+static void invalid_utf8_is_refused(void **state) {
+  /* A stray continuation byte inside a string sliced backwards (a fuzzer finding) */
+  static const char bad[] = "{{ 'ab\xbf\xbb\xbb~c'[5:1:-1] }}";
+  static const char *const more[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                     "x\xe2\x82", "\xff"};
+  struct iris_tmpl *t = NULL;
+  struct iris_err err = {0};
+  size_t i;
+  (void)state;
+  assert_int_equal(iris_tmpl_compile("bad", bad, strlen(bad), &t, &err), IRIS_ETEMPLATE);
+  assert_non_null(strstr(err.msg, "not valid UTF-8 (byte 7)"));
+  for (i = 0; i < sizeof more / sizeof more[0]; i++) {
+    assert_int_equal(iris_tmpl_compile("bad", more[i], strlen(more[i]), &t, &err),
+                     IRIS_ETEMPLATE);
+    assert_non_null(strstr(err.msg, "not valid UTF-8"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(deep_nesting_is_refused_on_a_small_stack),
       cmocka_unit_test(deep_trees_render_on_a_small_stack),
       cmocka_unit_test(huge_operations_end_at_once), cmocka_unit_test(memory_budget),
       cmocka_unit_test(loop_state_is_freed_per_iteration),
-      cmocka_unit_test(compile_errors_keep_characters_whole)};
+      cmocka_unit_test(compile_errors_keep_characters_whole),
+      cmocka_unit_test(invalid_utf8_is_refused)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
