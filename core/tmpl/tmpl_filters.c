@@ -30,7 +30,12 @@ static int in_list(const char *const *l, const char *name) {
       return 1;
   return 0;
 }
-int iris__tmpl_filter_known(const char *name) { return in_list(filters, name); }
+int iris__tmpl_seq_filter_known(const char *name);
+int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
+                          const struct fargs *a, struct tv *out);
+int iris__tmpl_filter_known(const char *name) {
+  return in_list(filters, name) || iris__tmpl_seq_filter_known(name);
+}
 int iris__tmpl_test_known(const char *name) { return in_list(tests, name); }
 
 /* Appends to an iris_buf latch their first failure, checked once in take(). */
@@ -402,7 +407,7 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
   struct iris_buf b;
   size_t i, n;
   int rc = check_args(r, "join", a, 2, kw);
-  if (rc)
+  if (rc || (rc = iris__tmpl_check_iter(r, in)))
     return rc;
   if (dv && (rc = iris__tv_to_string(r, dv, &sep)))
     return rc;
@@ -417,7 +422,8 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
       size_t len = decode(in->s, in->n, i, &c);
       if (i)
         latch(iris_buf_append(&b, sep.s, sep.n));
-      latch(iris_buf_append(&b, in->s + i, len));
+      if (!attr) /* a character's attribute is undefined: it joins as nothing */
+        latch(iris_buf_append(&b, in->s + i, len));
       i += len;
     }
     return take(r, &b, out, 0);
@@ -434,7 +440,8 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
     json_object_foreach(in->j, k, v) {
       if (idx++)
         latch(iris_buf_append(&b, sep.s, sep.n));
-      latch(iris_buf_appends(&b, k));
+      if (!attr)
+        latch(iris_buf_appends(&b, k));
     }
     return take(r, &b, out, 0);
   }
@@ -464,6 +471,9 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
 }
 
 static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *out) {
+  int rc = iris__tmpl_check_iter(r, in);
+  if (rc)
+    return rc;
   switch (in->t) {
   case TV_UNDEF:
     *out = iris__tv_undef("first/last of an undefined value");
@@ -1163,6 +1173,8 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
 int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *a, struct tv *out) {
   int rc;
+  if (iris__tmpl_seq_filter_known(name))
+    return iris__tmpl_seq_filter(r, name, in, a, out);
   if (strcmp(name, "default") == 0 || strcmp(name, "d") == 0) {
     static const char *const kw[] = {"default_value", "boolean", NULL};
     const struct tv *dv = arg(a, 0, "default_value"), *bv = arg(a, 1, "boolean");
@@ -1191,6 +1203,11 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
     return do_replace(r, in, a, out);
   if (strcmp(name, "truncate") == 0)
     return do_truncate(r, in, a, out);
+  if ((strcmp(name, "length") == 0 || strcmp(name, "count") == 0 || strcmp(name, "last") == 0) &&
+      in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+      iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "a generator has no %s()", name[0] == 'l' && name[1] == 'a'
+                                                            ? "reversed" : "len");
   if (strcmp(name, "length") == 0 || strcmp(name, "count") == 0) {
     long n = iris__tv_len(in);
     if ((rc = check_args(r, name, a, 0, NULL)))
@@ -1599,4 +1616,673 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
     return take(r, &b, out, 0);
   }
   return iris__tmpl_fail(r, "'str' object has no attribute '%s'", name);
+}
+
+/* ---- filters over sequences ------------------------------------------------------------- */
+
+static const char *const seq_filters[] = {"list", "sort", "sum", "max", "min", "unique",
+                                          "reverse", "map", "select", "reject", "selectattr",
+                                          "rejectattr", "center", "filesizeformat", "dictsort",
+                                          "batch", "slice", NULL};
+
+int iris__tmpl_seq_filter_known(const char *name) { return in_list(seq_filters, name); }
+
+/* Python's iteration of a value as a JSON list (borrowed or new owned): a list itself, a dict's
+ * keys, a string's characters, nothing for Undefined. */
+static int iter_items(struct rctx *r, const struct tv *in, json_t **items) {
+  int rc;
+  if ((rc = iris__tmpl_check_iter(r, in)))
+    return rc;
+  if (in->t == TV_LIST) {
+    *items = in->j;
+    return IRIS_OK;
+  }
+  if (in->t != TV_DICT && in->t != TV_STR && in->t != TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
+  *items = iris__tv_keep(r, json_array());
+  if (!*items)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (in->t == TV_DICT) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(in->j, k, v) {
+      if ((rc = iris__tmpl_append(r, *items, json_string(k))))
+        return rc;
+    }
+  } else if (in->t == TV_STR) {
+    size_t i = 0;
+    while (i < in->n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(in->s, in->n, i, &c);
+      if ((rc = iris__tmpl_append(r, *items, json_stringn_nocheck(in->s + i, len))))
+        return rc;
+      i += len;
+    }
+  }
+  return iris__tmpl_steps(r, (long)json_array_size(*items));
+}
+
+/* Jinja's make_attrgetter: "a.b.0" read part by part (digits index), Undefined when missing. */
+static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct tv *out) {
+  struct tv cur = iris__tv_from_json_r(r, item);
+  size_t i = 0;
+  if (!attr || attr->t == TV_NONE) {
+    *out = cur;
+    return IRIS_OK;
+  }
+  if (attr->t == TV_INT) {
+    if (cur.t == TV_LIST && attr->i >= 0 && (size_t)attr->i < json_array_size(cur.j))
+      *out = iris__tv_from_json_r(r, json_array_get(cur.j, (size_t)attr->i));
+    else
+      *out = iris__tv_undef("attribute");
+    return IRIS_OK;
+  }
+  if (attr->t != TV_STR)
+    return iris__tmpl_fail(r, "attribute must be a string or an integer");
+  while (i <= attr->n) {
+    size_t z = i;
+    int digits = 1;
+    json_t *next = NULL;
+    while (z < attr->n && attr->s[z] != '.') {
+      digits = digits && isdigit((unsigned char)attr->s[z]);
+      z++;
+    }
+    if (z == i)
+      digits = 0;
+    if (cur.t == TV_DICT) {
+      char *k = iris__tmpl_scratch(r, z - i);
+      if (!k)
+        return r->err->rc;
+      memcpy(k, attr->s + i, z - i);
+      next = json_object_get(cur.j, k);
+    } else if (cur.t == TV_LIST && digits) {
+      next = json_array_get(cur.j, (size_t)strtoul(attr->s + i, NULL, 10));
+    }
+    if (!next) {
+      *out = iris__tv_undef("attribute");
+      return IRIS_OK;
+    }
+    cur = iris__tv_from_json_r(r, next);
+    i = z + 1;
+  }
+  *out = cur;
+  return IRIS_OK;
+}
+
+/* Jinja's ignore_case: strings lower-cased for comparing. */
+static int sort_key(struct rctx *r, const struct tv *v, int case_sensitive, struct tv *out) {
+  if (v->t == TV_STR && !case_sensitive)
+    return change_case(r, v, LOWER, out);
+  *out = *v;
+  return IRIS_OK;
+}
+
+struct keyed {
+  struct tv key;
+  json_t *item;
+};
+
+/* Stable merge sort by key with Python's ordering; a failed comparison fails the render. */
+static int merge_sort(struct rctx *r, struct keyed *v, struct keyed *tmp, size_t n, int reverse,
+                      int listkey) {
+  size_t mid = n / 2, i, j, k;
+  int rc;
+  if (n < 2)
+    return IRIS_OK;
+  if ((rc = merge_sort(r, v, tmp, mid, reverse, listkey)) ||
+      (rc = merge_sort(r, v + mid, tmp, n - mid, reverse, listkey)))
+    return rc;
+  for (i = 0, j = mid, k = 0; i < mid && j < n; k++) {
+    int c = 0;
+    /* sort's keys are one-item lists in Jinja (make_multi_attrgetter): equal keys, even two
+     * Undefined, compare equal before any ordering is asked */
+    if (!(listkey && iris__tv_equal(&v[j].key, &v[i].key)) &&
+        (rc = iris__tv_compare(r, &v[j].key, &v[i].key, &c)))
+      return rc;
+    /* take the right one only when it is strictly first: equal items keep their order */
+    if (reverse ? c > 0 : c < 0)
+      tmp[k] = v[j++];
+    else
+      tmp[k] = v[i++];
+  }
+  while (i < mid)
+    tmp[k++] = v[i++];
+  while (j < n)
+    tmp[k++] = v[j++];
+  memcpy(v, tmp, n * sizeof *v);
+  return iris__tmpl_steps(r, (long)n);
+}
+
+/* sort / dictsort / max / min: the items with their keys, sorted (a new owned array). */
+static int sorted_items(struct rctx *r, json_t *items, const struct tv *attr, int by_value,
+                        int case_sensitive, int reverse, int listkey, struct keyed **out) {
+  size_t n = json_array_size(items), i;
+  struct keyed *v, *tmp;
+  int rc;
+  if ((rc = iris__tmpl_charge(r, 2 * n * sizeof *v)))
+    return rc;
+  v = iris_calloc(n ? n : 1, sizeof *v);
+  tmp = iris_calloc(n ? n : 1, sizeof *tmp);
+  if (!v || !tmp) {
+    iris_free(v);
+    iris_free(tmp);
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct tv k;
+    v[i].item = json_array_get(items, i);
+    if (by_value >= 0) /* dictsort: a (key, value) pair */
+      k = iris__tv_from_json_r(r, json_array_get(v[i].item, (size_t)by_value));
+    else if ((rc = attr_get(r, attr, v[i].item, &k)))
+      break;
+    rc = sort_key(r, &k, case_sensitive, &v[i].key);
+  }
+  if (rc == IRIS_OK)
+    rc = merge_sort(r, v, tmp, n, reverse, listkey);
+  iris_free(tmp);
+  if (rc) {
+    iris_free(v);
+    return rc;
+  }
+  *out = v;
+  return IRIS_OK;
+}
+
+/* A new owned list registered as a one-pass iterator (map, select, reverse…): Jinja returns a
+ * generator there, which prints as an address. */
+static int new_iter(struct rctx *r, json_t **l) {
+  *l = iris__tv_keep(r, json_array());
+  if (!*l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  return iris__tmpl_view_add(r, *l, VIEW_ITER, 0, 0, 0);
+}
+
+static int tv_append(struct rctx *r, json_t *l, const struct tv *v) {
+  json_t *j;
+  int rc = iris__tv_to_json(r, v, &j);
+  return rc ? rc : iris__tmpl_append(r, l, j);
+}
+
+/* Python's str.center(width): CPython puts the odd space on the left when width is odd. */
+static int do_center(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"width", NULL};
+  const struct tv *wv = arg(a, 0, "width");
+  int64_t width = 80, len, marg, left, k;
+  struct iris_buf b;
+  struct tv s;
+  int rc = check_args(r, "center", a, 1, kw);
+  if (rc || (wv && (rc = want_int(r, wv, "center() width", &width))) ||
+      (rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  len = (int64_t)iris__utf8_count(s.s, s.n);
+  if (width <= len) {
+    *out = s;
+    return IRIS_OK;
+  }
+  if (width > (int64_t)(r->lim.max_memory))
+    return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                           r->lim.max_memory);
+  marg = width - len;
+  left = marg / 2 + (marg & width & 1);
+  iris_buf_init(&b, 0);
+  for (k = 0; k < left; k++)
+    latch(iris_buf_appendc(&b, ' '));
+  latch(iris_buf_append(&b, s.s, s.n));
+  for (k = 0; k < marg - left; k++)
+    latch(iris_buf_appendc(&b, ' '));
+  return take(r, &b, out, 0);
+}
+
+static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct fargs *a,
+                             struct tv *out) {
+  static const char *const kw[] = {"binary", NULL};
+  static const char *const dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  static const char *const bin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  const struct tv *bv = arg(a, 0, "binary");
+  int binary = bv && iris__tv_truthy(bv), i;
+  double bytes, base = binary ? 1024.0 : 1000.0, unit = 0;
+  char num[64], buf[96];
+  int rc = check_args(r, "filesizeformat", a, 1, kw);
+  if (rc)
+    return rc;
+  if (in->t == TV_INT || in->t == TV_BOOL)
+    bytes = (double)in->i;
+  else if (in->t == TV_FLOAT)
+    bytes = in->f;
+  else if (in->t == TV_STR && parse_float(in->s, in->n, &bytes))
+    ;
+  else
+    return iris__tmpl_fail(r, "filesizeformat(): could not convert %s to float",
+                           iris__tv_type_name(in));
+  if (bytes == 1) {
+    snprintf(buf, sizeof buf, "1 Byte");
+  } else if (bytes < base) {
+    struct tv t = iris__tv_float(bytes), iv;
+    struct fargs none = {0};
+    if ((rc = do_int(r, &t, &none, &iv)))
+      return rc;
+    snprintf(buf, sizeof buf, "%lld Bytes", (long long)iv.i);
+  } else {
+    for (i = 0; i < 8; i++) {
+      char e[16];
+      if (binary) {
+        unit = ldexp(1.0, 10 * (i + 2));
+      } else {
+        snprintf(e, sizeof e, "1e%d", 3 * (i + 2));
+        unit = strtod(e, NULL);
+      }
+      if (bytes < unit)
+        break;
+    }
+    if (i == 8)
+      i = 7;
+    snprintf(num, sizeof num, "%.1f", base * bytes / unit);
+    snprintf(buf, sizeof buf, "%s %s", num, binary ? bin[i] : dec[i]);
+  }
+  {
+    char *s = iris__tmpl_scratch(r, strlen(buf));
+    if (!s)
+      return r->err->rc;
+    memcpy(s, buf, strlen(buf));
+    *out = iris__tv_str(s, strlen(buf));
+  }
+  return IRIS_OK;
+}
+
+static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *in,
+                            const struct fargs *a, struct tv *out) {
+  json_t *items = NULL, *l;
+  size_t i, n;
+  int rc;
+  if (strcmp(name, "center") == 0)
+    return do_center(r, in, a, out);
+  if (strcmp(name, "filesizeformat") == 0)
+    return do_filesizeformat(r, in, a, out);
+  if (strcmp(name, "reverse") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    if (in->t == TV_STR) {
+      struct iris_buf b;
+      size_t z = in->n;
+      iris_buf_init(&b, 0);
+      while (z > 0) {
+        size_t st = z - 1;
+        while (st > 0 && ((unsigned char)in->s[st] & 0xC0) == 0x80)
+          st--;
+        latch(iris_buf_append(&b, in->s + st, z - st));
+        z = st;
+      }
+      return take(r, &b, out, in->safe);
+    }
+    if ((rc = iter_items(r, in, &items)) || (rc = new_iter(r, &l)))
+      return rc;
+    for (n = json_array_size(items); n > 0; n--)
+      if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, n - 1)))))
+        return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (!iris__tv_truthy(in) && in->t != TV_LIST &&
+      (strcmp(name, "map") == 0 || strncmp(name, "select", 6) == 0 || strncmp(name, "reject", 6) == 0)) {
+    /* Jinja's map/select/reject start with `if value:` — a false value yields nothing */
+    json_t *empty;
+    if ((rc = new_iter(r, &empty)))
+      return rc;
+    *out = iris__tv_from_json(empty);
+    return IRIS_OK;
+  }
+  if ((rc = iter_items(r, in, &items)))
+    return rc;
+  n = json_array_size(items);
+  if (strcmp(name, "list") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    l = iris__tv_keep(r, json_array());
+    if (!l || json_array_extend(l, items))
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if ((rc = iris__tmpl_charge(r, 16 * n)))
+      return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "sort") == 0 || strcmp(name, "max") == 0 || strcmp(name, "min") == 0 ||
+      strcmp(name, "dictsort") == 0) {
+    static const char *const kw_sort[] = {"reverse", "case_sensitive", "attribute", NULL};
+    static const char *const kw_mm[] = {"case_sensitive", "attribute", NULL};
+    static const char *const kw_ds[] = {"case_sensitive", "by", "reverse", NULL};
+    int is_sort = name[1] == 'o', is_ds = name[0] == 'd';
+    const struct tv *rv = is_sort ? arg(a, 0, "reverse") : is_ds ? arg(a, 2, "reverse") : NULL;
+    const struct tv *cs = arg(a, is_sort ? 1 : 0, "case_sensitive");
+    const struct tv *at = is_ds ? NULL : arg(a, is_sort ? 2 : 1, "attribute");
+    const struct tv *by = is_ds ? arg(a, 1, "by") : NULL;
+    struct keyed *v = NULL;
+    int by_value = -1;
+    if ((rc = check_args(r, name, a, is_sort || is_ds ? 3 : 2,
+                         is_sort ? kw_sort : is_ds ? kw_ds : kw_mm)))
+      return rc;
+    if (at && at->t == TV_STR && memchr(at->s, ',', at->n))
+      return iris__tmpl_fail(r, "%s() of several attributes is not supported by this engine", name);
+    if (is_ds) {
+      const char *k;
+      json_t *x;
+      if (in->t != TV_DICT)
+        return iris__tmpl_fail(r, "dictsort(): '%s' object has no attribute 'items'",
+                               iris__tv_type_name(in));
+      if (by && (by->t != TV_STR || (!(by->n == 3 && !memcmp(by->s, "key", 3)) &&
+                                     !(by->n == 5 && !memcmp(by->s, "value", 5)))))
+        return iris__tmpl_fail(r, "You can only sort by either \"key\" or \"value\"");
+      by_value = by && by->n == 5 ? 1 : 0;
+      items = iris__tv_keep(r, json_array());
+      if (!items)
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      json_object_foreach(in->j, k, x) {
+        json_t *pair = json_pack("[sO]", k, x);
+        if ((rc = iris__tmpl_append(r, items, pair)) ||
+            (rc = iris__tmpl_view_add(r, pair, VIEW_TUPLE, 0, 0, 0)))
+          return rc;
+      }
+      n = json_array_size(items);
+    }
+    if (!is_sort && !is_ds && n == 0) {
+      *out = iris__tv_undef("No aggregated item, sequence was empty.");
+      return IRIS_OK;
+    }
+    if ((rc = sorted_items(r, items, at, by_value, cs && iris__tv_truthy(cs),
+                           rv && iris__tv_truthy(rv), is_sort, &v)))
+      return rc;
+    if (!is_sort && !is_ds) {
+      /* max: the first of the largest; min: the first of the smallest (stable sort) */
+      size_t pick = 0;
+      if (name[1] == 'a') {
+        pick = n - 1;
+        while (pick > 0) {
+          int c = 0;
+          if ((rc = iris__tv_compare(r, &v[pick - 1].key, &v[n - 1].key, &c)))
+            break;
+          if (c != 0)
+            break;
+          pick--;
+        }
+      }
+      if (rc == IRIS_OK)
+        *out = iris__tv_from_json_r(r, v[pick].item);
+      iris_free(v);
+      return rc;
+    }
+    l = iris__tv_keep(r, json_array());
+    for (i = 0; l && i < n && rc == IRIS_OK; i++)
+      rc = iris__tmpl_append(r, l, json_incref(v[i].item));
+    iris_free(v);
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if (rc)
+      return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "sum") == 0) {
+    static const char *const kw[] = {"attribute", "start", NULL};
+    const struct tv *at = arg(a, 0, "attribute"), *st = arg(a, 1, "start");
+    struct tv acc = st ? *st : iris__tv_int(0);
+    if ((rc = check_args(r, name, a, 2, kw)))
+      return rc;
+    if (acc.t == TV_STR)
+      return iris__tmpl_fail(r, "sum() can't sum strings [use ''.join(seq) instead]");
+    for (i = 0; i < n; i++) {
+      struct tv x, y;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
+          (rc = iris__tv_binop(r, OP_ADD, &acc, &x, &y)))
+        return rc;
+      acc = y;
+    }
+    *out = acc;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "unique") == 0) {
+    static const char *const kw[] = {"case_sensitive", "attribute", NULL};
+    const struct tv *cs = arg(a, 0, "case_sensitive"), *at = arg(a, 1, "attribute");
+    json_t *keys;
+    if ((rc = check_args(r, name, a, 2, kw)) || (rc = new_iter(r, &l)))
+      return rc;
+    keys = iris__tv_keep(r, json_array());
+    if (!keys)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < n; i++) {
+      struct tv x, k;
+      size_t j;
+      int seen = 0;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
+          (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
+        return rc;
+      if (k.t == TV_LIST || k.t == TV_DICT)
+        return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
+      if ((rc = iris__tmpl_steps(r, (long)json_array_size(keys))))
+        return rc;
+      for (j = 0; j < json_array_size(keys) && !seen; j++) {
+        struct tv y = iris__tv_from_json(json_array_get(keys, j));
+        seen = iris__tv_equal(&k, &y);
+      }
+      if (!seen && ((rc = tv_append(r, keys, &k)) ||
+                    (rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, i))))))
+        return rc;
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "map") == 0) {
+    struct fargs rest = *a;
+    const struct tv *at = NULL, *dflt = NULL;
+    size_t k;
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    for (k = 0; k < a->nkw; k++) {
+      if (strcmp(a->kwname[k], "attribute") == 0)
+        at = &a->kw[k];
+      else if (strcmp(a->kwname[k], "default") == 0)
+        dflt = &a->kw[k];
+    }
+    if (!at && (a->npos == 0 || a->pos[0].t != TV_STR))
+      return iris__tmpl_fail(r, "map requires a filter argument");
+    if (!at) {
+      char *fname = iris__tmpl_scratch(r, a->pos[0].n);
+      if (!fname)
+        return r->err->rc;
+      memcpy(fname, a->pos[0].s, a->pos[0].n);
+      if (!iris__tmpl_filter_known(fname))
+        return iris__tmpl_fail(r, "map() with the filter '%s' is not supported by this engine",
+                               fname);
+      memmove(rest.pos, rest.pos + 1, (rest.npos - 1) * sizeof rest.pos[0]);
+      rest.npos--;
+      for (i = 0; i < n; i++) {
+        struct tv x = iris__tv_from_json_r(r, json_array_get(items, i)), y;
+        if ((rc = iris__tmpl_filter(r, fname, &x, &rest, &y)) || (rc = tv_append(r, l, &y)))
+          return rc;
+      }
+    } else {
+      for (i = 0; i < n; i++) {
+        struct tv y;
+        if ((rc = attr_get(r, at, json_array_get(items, i), &y)))
+          return rc;
+        if (y.t == TV_UNDEF && dflt)
+          y = *dflt;
+        if ((rc = tv_append(r, l, &y)))
+          return rc;
+      }
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "select") == 0 || strcmp(name, "reject") == 0 ||
+      strcmp(name, "selectattr") == 0 || strcmp(name, "rejectattr") == 0) {
+    int by_attr = strlen(name) > 6, keep_true = name[0] == 's';
+    struct fargs rest = *a;
+    const struct tv *at = NULL;
+    char *tname = NULL;
+    if (a->nkw)
+      return iris__tmpl_fail(r, "%s() takes no keyword arguments", name);
+    if (by_attr) {
+      if (a->npos == 0)
+        return iris__tmpl_fail(r, "Missing parameter for attribute name");
+      at = &a->pos[0];
+    }
+    if ((size_t)by_attr < a->npos) {
+      const struct tv *tn = &a->pos[by_attr];
+      if (tn->t != TV_STR)
+        return iris__tmpl_fail(r, "%s(): the test name must be a string", name);
+      tname = iris__tmpl_scratch(r, tn->n);
+      if (!tname)
+        return r->err->rc;
+      memcpy(tname, tn->s, tn->n);
+      if (!iris__tmpl_test_known(tname))
+        return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine",
+                               name, tname);
+      memmove(rest.pos, rest.pos + by_attr + 1, (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
+      rest.npos -= (size_t)by_attr + 1;
+    } else {
+      rest.npos = 0;
+    }
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    for (i = 0; i < n; i++) {
+      struct tv x;
+      int res;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)))
+        return rc;
+      if (tname) {
+        if ((rc = iris__tmpl_test(r, tname, &x, &rest, &res)))
+          return rc;
+      } else {
+        res = iris__tv_truthy(&x);
+      }
+      if (res == keep_true && (rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, i)))))
+        return rc;
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "batch") == 0 || strcmp(name, "slice") == 0) {
+    static const char *const kw_b[] = {"linecount", "fill_with", NULL};
+    static const char *const kw_s[] = {"slices", "fill_with", NULL};
+    int is_batch = name[0] == 'b';
+    const struct tv *cv = arg(a, 0, is_batch ? "linecount" : "slices"), *fill = arg(a, 1, "fill_with");
+    int64_t count = 0;
+    if ((rc = check_args(r, name, a, 2, is_batch ? kw_b : kw_s)))
+      return rc;
+    if (!cv)
+      return iris__tmpl_fail(r, "%s() missing its count", name);
+    if ((rc = want_int(r, cv, is_batch ? "batch() linecount" : "slice() slices", &count)))
+      return rc;
+    if (count <= 0)
+      return iris__tmpl_fail(r, "%s() needs a positive count", name);
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    if (is_batch) {
+      /* lists of linecount items; the last one padded with fill_with when given */
+      json_t *cur = NULL;
+      for (i = 0; i < n; i++) {
+        if (!cur && !(cur = json_array()))
+          return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+        if ((rc = iris__tmpl_append(r, cur, json_incref(json_array_get(items, i))))) {
+          json_decref(cur);
+          return rc;
+        }
+        if ((int64_t)json_array_size(cur) == count) {
+          if ((rc = iris__tmpl_append(r, l, cur)))
+            return rc;
+          cur = NULL;
+        }
+      }
+      if (cur) {
+        while (fill && (int64_t)json_array_size(cur) < count) {
+          if ((rc = tv_append(r, cur, fill))) {
+            json_decref(cur);
+            return rc;
+          }
+        }
+        if ((rc = iris__tmpl_append(r, l, cur)))
+          return rc;
+      }
+    } else {
+      /* Jinja's do_slice: count columns, the first `extra` one item longer */
+      int64_t per = (int64_t)n / count, extra = (int64_t)n % count, offset = 0, k;
+      for (k = 0; k < count; k++) {
+        int64_t start = offset + k * per, end = offset + (k + 1) * per, j;
+        json_t *col = json_array();
+        if (!col)
+          return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+        if (k < extra)
+          offset++;
+        end = offset + (k + 1) * per;
+        for (j = start; j < end; j++)
+          if ((rc = iris__tmpl_append(r, col, json_incref(json_array_get(items, (size_t)j))))) {
+            json_decref(col);
+            return rc;
+          }
+        if (fill && k >= extra && (rc = tv_append(r, col, fill))) {
+          json_decref(col);
+          return rc;
+        }
+        if ((rc = iris__tmpl_append(r, l, col)))
+          return rc;
+      }
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  return iris__tmpl_fail(r, "unknown filter '%s'", name);
+}
+
+/* map, select, reject, selectattr, rejectattr, unique, batch, slice and reverse (of anything but
+ * a string) return generators in Jinja: always true, and failing only when first used. */
+static int is_generator_filter(const char *name, const struct tv *in) {
+  static const char *const gens[] = {"map", "select", "reject", "selectattr", "rejectattr",
+                                     "unique", "batch", "slice", NULL};
+  (void)in;
+  return in_list(gens, name);
+}
+
+int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
+                          const struct fargs *a, struct tv *out) {
+  int rc;
+  const struct tmpl_view *w;
+  if (!is_generator_filter(name, in)) {
+    /* reverse fails at once (Jinja tries reversed() and list()), but makes an iterator */
+    rc = seq_filter_eager(r, name, in, a, out);
+    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST)
+      out->view = VIEW_ITER;
+    return rc;
+  }
+  if (in->t == TV_LIST && r->nviews && (w = iris__tmpl_view_find(r, in->j)) && w->broken) {
+    /* a generator over a broken generator fails where the first would */
+    const char *msg = w->broken;
+    json_t *l;
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    r->views[r->nviews - 1].broken = msg;
+    *out = iris__tv_from_json(l);
+    out->view = VIEW_ITER;
+    return IRIS_OK;
+  }
+  rc = seq_filter_eager(r, name, in, a, out);
+  if (rc == IRIS_ETEMPLATE && !strstr(r->err->msg, "budget")) {
+    /* keep the error for the generator's first use */
+    size_t n = strlen(r->err->msg);
+    char *msg = iris__tmpl_scratch(r, n);
+    json_t *l;
+    const char *colon;
+    if (!msg)
+      return r->err->rc;
+    colon = strstr(r->err->msg, ": ");
+    memcpy(msg, colon ? colon + 2 : r->err->msg, colon ? n - (size_t)(colon + 2 - r->err->msg) + 1 : n + 1);
+    iris_err_clear(r->err);
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    r->views[r->nviews - 1].broken = msg;
+    *out = iris__tv_from_json(l);
+    out->view = VIEW_ITER;
+    return IRIS_OK;
+  }
+  if (rc == IRIS_OK && out->t == TV_LIST)
+    out->view = VIEW_ITER;
+  return rc;
 }

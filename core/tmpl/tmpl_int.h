@@ -171,11 +171,21 @@ struct tv {
  * and ranges (`range(3)` prints range(0, 3)). The render keeps a table from the list made
  * for them to what they are, so they print right even after a `set` stored them.
  */
-enum { VIEW_KEYS = 1, VIEW_VALUES, VIEW_ITEMS, VIEW_RANGE, VIEW_MARKUP /* a safe string */ };
+enum {
+  VIEW_KEYS = 1,
+  VIEW_VALUES,
+  VIEW_ITEMS,
+  VIEW_RANGE,
+  VIEW_MARKUP, /* a safe string */
+  VIEW_TUPLE,  /* a tuple: prints (a, b) */
+  VIEW_ITER    /* a generator (map, select, reverse…): printing it prints an address */
+};
 struct tmpl_view {
   json_t *j; /* borrowed: the list, owned by rctx.owned */
   int kind;
   int64_t start, stop, step;
+  const char *broken; /* VIEW_ITER: the error its first use raises (Jinja's generators fail
+                         lazily), or NULL; scratch string */
 };
 
 /* Per-render state. */
@@ -202,6 +212,9 @@ struct rctx {
 int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
                         int64_t step);
 const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t *j);
+/* Fail (IRIS_ETEMPLATE) when v is a generator whose making failed: the error surfaces where
+ * Jinja would raise it, on first use. */
+int iris__tmpl_check_iter(struct rctx *r, const struct tv *v);
 /* The process-wide JSON value that stands for Undefined inside lists, dicts and scopes. */
 int iris__tmpl_is_undef_json(const json_t *j);
 

@@ -740,6 +740,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   if ((rc = eval(r, n->a, &seq, depth + 1)))
     return rc;
   r->line = n->line;
+  if ((rc = iris__tmpl_check_iter(r, &seq)))
+    return rc;
   switch (seq.t) {
   case TV_UNDEF:
     len = 0;

@@ -58,9 +58,21 @@ int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
 
 struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j) {
   struct tv v = iris__tv_from_json(j);
-  if (v.t == TV_STR && r->nviews && iris__tmpl_view_find(r, j))
-    v.safe = 1;
+  const struct tmpl_view *w;
+  if (r->nviews && (v.t == TV_STR || v.t == TV_LIST) && (w = iris__tmpl_view_find(r, j))) {
+    if (v.t == TV_STR)
+      v.safe = 1;
+    else if (w->kind == VIEW_ITER)
+      v.view = VIEW_ITER; /* a generator is always true */
+  }
   return v;
+}
+
+int iris__tmpl_check_iter(struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  if (v->t != TV_LIST || !r->nviews || !(w = iris__tmpl_view_find(r, v->j)) || !w->broken)
+    return IRIS_OK;
+  return iris__tmpl_fail(r, "%s", w->broken);
 }
 
 int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
@@ -78,6 +90,7 @@ int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int6
   r->views[r->nviews].start = start;
   r->views[r->nviews].stop = stop;
   r->views[r->nviews].step = step;
+  r->views[r->nviews].broken = NULL;
   r->nviews++;
   return iris__tmpl_charge(r, sizeof(struct tmpl_view));
 }
@@ -251,7 +264,7 @@ int iris__tv_truthy(const struct tv *v) {
   case TV_BOOL: case TV_INT: return v->i != 0;
   case TV_FLOAT: return v->f != 0.0;
   case TV_STR: return v->n != 0;
-  case TV_LIST: return json_array_size(v->j) != 0;
+  case TV_LIST: return v->view == VIEW_ITER || json_array_size(v->j) != 0;
   case TV_DICT: return json_object_size(v->j) != 0;
   }
   return 0;
@@ -432,6 +445,21 @@ static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_bu
   static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
   size_t i;
   int rc;
+  if (v->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "printing a generator (from map, select, reject, unique, reverse, "
+                              "batch or slice) is not supported by this engine: Jinja prints its "
+                              "address; add |list");
+  if (v->kind == VIEW_TUPLE) {
+    rc = iris_buf_appendc(b, '(');
+    for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
+      if (i)
+        rc = iris_buf_appends(b, ", ");
+      rc = rc ? rc : append_json_repr(r, json_array_get(v->j, i), b, depth + 1);
+    }
+    if (rc == IRIS_OK && json_array_size(v->j) == 1)
+      rc = iris_buf_appendc(b, ',');
+    return rc ? rc : iris_buf_appendc(b, ')');
+  }
   if (v->kind == VIEW_RANGE)
     return v->step == 1 ? iris_buf_appendf(b, "range(%lld, %lld)", (long long)v->start,
                                            (long long)v->stop)
@@ -608,7 +636,10 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
 }
 
 int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item, int *out) {
+  int rc = iris__tmpl_check_iter(r, c);
   *out = 0;
+  if (rc)
+    return rc;
   switch (c->t) {
   case TV_UNDEF:
     return IRIS_OK;

@@ -283,6 +283,49 @@ CASES = [
      "{{ tags.count('db') }}", INCIDENT],
     ["method wrong type", "{{ tags.upper() }}", INCIDENT],
     ["method too many args", "{{ host.upper(1) }}", INCIDENT],
+    # --- filters over sequences
+    ["filter list", "{{ 'abc'|list }} {{ owner|list }} {{ tags|list }} {{ missing|list }}", INCIDENT],
+    ["filter sort", "{{ nums|sort }} {{ nums|sort(reverse=true) }} {{ ['b', 'A', 'a', 'B']|sort }} "
+     "{{ ['b', 'A', 'a', 'B']|sort(case_sensitive=true) }}", INCIDENT],
+    ["filter sort attribute", "{{ failed_tasks|sort(attribute='code')|map(attribute='name')|join(',') }}"
+     " {{ failed_tasks|sort(attribute='name', reverse=true)|map(attribute='code')|list }}", INCIDENT],
+    ["filter sort mixed", "{{ [1, 'a']|sort }}", {}],
+    ["filter sum", "{{ nums|sum }} {{ nums|sum(start=10) }} {{ failed_tasks|sum(attribute='code') }} "
+     "{{ [[1], [2]]|sum(start=[]) }} {{ []|sum }} {{ [0.5, 1]|sum }}", INCIDENT],
+    ["filter sum strings", "{{ ['a', 'b']|sum }}", {}],
+    ["filter max min", "{{ nums|max }} {{ nums|min }} {{ ['b', 'A', 'a']|max }} {{ ['b', 'A', 'a']|min }} "
+     "{{ failed_tasks|max(attribute='code') }} {{ []|max }}|", INCIDENT],
+    ["filter unique", "{{ [1, 2, 1, 'a', 'A', 1.0, true]|unique|list }} "
+     "{{ ['a', 'A']|unique(case_sensitive=true)|list }}", {}],
+    ["filter reverse", "{{ 'abc'|reverse }} {{ tags|reverse|list }} {{ tags|reverse|join(',') }} "
+     "{% for t in nums|reverse %}{{ t }}{% endfor %}", INCIDENT],
+    ["filter reverse number", "{{ 7|reverse }}", {}],
+    ["filter map", "{{ tags|map('upper')|list }} {{ failed_tasks|map(attribute='name')|join('/') }} "
+     "{{ failed_tasks|map(attribute='x', default='?')|list }} {{ nums|map('string')|join }}",
+     INCIDENT],
+    ["filter select reject", "{{ nums|select('odd')|list }} {{ nums|reject('odd')|list }} "
+     "{{ [0, 1, '', 'a', none]|select|list }} {{ nums|select('divisibleby', 3)|list }} "
+     "{{ nums|select('in', [1, 2])|list }}", INCIDENT],
+    ["filter selectattr", "{{ failed_tasks|selectattr('code', 'odd')|map(attribute='name')|list }} "
+     "{{ failed_tasks|rejectattr('code', 'odd')|map(attribute='name')|list }} "
+     "{{ failed_tasks|selectattr('name')|list|length }}", INCIDENT],
+    ["filter generator truth", "{% if []|select %}yes{% else %}no{% endif %} "
+     "{{ not (nums|select('odd')) }}", INCIDENT],
+    ["filter generator lazy", "{% if 1.5|select %}yes{% endif %} {{ false|map('upper')|list }}", {}],
+    ["filter generator lazy error", "{{ 1.5|select|list }}", {}],
+    ["filter batch", "{{ nums|batch(2)|list }} {{ nums|batch(2, 'x')|list }} "
+     "{% for row in 'abcde'|batch(2) %}[{{ row|join }}]{% endfor %}", INCIDENT],
+    ["filter slice", "{{ nums|slice(2)|list }} {{ [1, 2, 3, 4, 5]|slice(3, 0)|list }} "
+     "{{ []|slice(2)|list }}", INCIDENT],
+    ["filter center", "[{{ 'ab'|center(7) }}][{{ 'abc'|center(6) }}][{{ 'x'|center(1) }}]"
+     "[{{ 'é'|center(4) }}][{{ 5|center(3) }}]", {}],
+    ["filter filesizeformat", "{{ 0|filesizeformat }} {{ 1|filesizeformat }} {{ 999|filesizeformat }} "
+     "{{ 1000|filesizeformat }} {{ 1234567|filesizeformat }} {{ 1234567|filesizeformat(true) }} "
+     "{{ 1e30|filesizeformat }} {{ -5|filesizeformat }} {{ '2048'|filesizeformat(binary=true) }}", {}],
+    ["filter filesizeformat bad", "{{ 'x'|filesizeformat }}", {}],
+    ["filter dictsort", "{{ owner|dictsort }} {{ {'b': 1, 'a': 2}|dictsort(by='value') }} "
+     "{{ {'b': 1, 'A': 2, 'a': 3}|dictsort(reverse=true) }}", INCIDENT],
+    ["filter dictsort bad by", "{{ owner|dictsort(by='x') }}", INCIDENT],
 ]
 
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
@@ -293,7 +336,7 @@ REFUSED = [
     ["refuse call", "{{ dict(a=1) }}", {}],
     ["refuse method", "{{ 'abc'.format(1) }}", {}],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
-    ["refuse unsupported filter", "{{ tags|sort }}", INCIDENT],
+    ["refuse unsupported filter", "{{ tags|xmlattr }}", INCIDENT],
     ["refuse tuple", "{{ (1, 2) }}", {}],
     ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
     ["refuse loop cycle", "{% for t in tags %}{{ loop.cycle('a', 'b') }}{% endfor %}", INCIDENT],
@@ -303,6 +346,8 @@ REFUSED = [
 # Valid Jinja where this engine fails at render time on purpose (documented differences):
 # Python integers are unbounded, ours are 64-bit and overflow is an error, never a wrong number.
 DIVERGE = [
+    # Jinja prints a generator's memory address
+    ["diverge generator print", "{{ tags|map('upper') }}", INCIDENT],
     # Jinja raises, or prints nothing when its optimizer folded the slice of a literal
     ["diverge slice none", "{{ none[1:] }}", {}],
     ["diverge slice float index", "{% set s = 'abc' %}{{ s[1.5:] }}", {}],

@@ -206,7 +206,8 @@ UNSUPPORTED_RENDER = ("(this engine uses 64-bit integers)",
                       "string formatting with % is not supported by this engine",
                       "dict keys other than strings are not supported by this engine",
                       "complex numbers are not supported by this engine",
-                      "slicing a", "slice indices that are not integers or None are not supported")
+                      "slicing a", "slice indices that are not integers or None are not supported",
+                      "printing a generator", "is not supported by this engine")
 
 
 def classify(j, ours):
