@@ -178,7 +178,16 @@ enum {
   VIEW_RANGE,
   VIEW_MARKUP, /* a safe string */
   VIEW_TUPLE,  /* a tuple: prints (a, b) */
-  VIEW_ITER    /* a generator (map, select, reverse…): printing it prints an address */
+  VIEW_ITER,   /* a generator (map, select, reverse…): printing it prints an address */
+  VIEW_LOOP    /* a materialised `loop`: prints <LoopContext index/length> */
+};
+
+/* The state of the loop that owns a frame; `loop` is made into a dict only when a template
+ * uses it whole ({{ loop }}), its attributes are read from here. */
+struct loop_state {
+  json_t *items; /* borrowed: the loop's items */
+  size_t i, len;
+  int active;
 };
 struct tmpl_view {
   json_t *j; /* borrowed: the list, owned by rctx.owned */
@@ -193,6 +202,7 @@ struct rctx {
   const struct iris_tmpl *t;
   json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets;
                                               each owned (one reference) */
+  struct loop_state loops[IRIS_TMPL_MAX_DEPTH + 2]; /* loops[k]: the loop of frames[k] */
   int nframes;
   json_t *context;
   json_t *owned;   /* every JSON value made during the render (released at the end) */

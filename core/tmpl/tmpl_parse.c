@@ -29,6 +29,7 @@ struct parser {
   int depth; /* recursion levels of the grammar (bounded by max_depth) */
   int tree;  /* depth of the syntax tree being built: recursion levels plus chained
                 operators, filters and attributes (bounded by 4 * max_depth) */
+  int in_for; /* for-loop bodies open around the current statement */
   struct iris_err *err;
 };
 
@@ -817,8 +818,10 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
   }
   if (is_name(peek(p), "recursive"))
     return unsupported(p, peek(p), "a recursive loop");
+  p->in_for++;
   if (expect_block_end(p) || parse_body(p, &n->list, stops, &stopped))
     return p->err->rc;
+  p->in_for--;
   if (strcmp(stopped->s, "else") == 0) {
     static const char *const end[] = {"endfor", NULL};
     if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
@@ -833,6 +836,8 @@ static int parse_set(struct parser *p, const struct tok *at, struct node **out) 
   struct node *n;
   if (t->type != TK_NAME)
     return fail_at(p, t, "expected a variable name after 'set', got %s", describe(t));
+  if (p->in_for && strcmp(t->s, "loop") == 0)
+    return fail_at(p, t, "can't assign to the special loop variable inside a for loop");
   if (is_op(peek(p), ",") || is_op(peek(p), "."))
     return unsupported(p, peek(p), "assigning to several names or to an attribute");
   if (peek(p)->type == TK_BLOCK_END) {

@@ -96,12 +96,96 @@ int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *ite
   return IRIS_OK;
 }
 
+/* The frame whose loop `loop` names (innermost loop frame, unless a set shadows it); -1. */
+static int loop_frame(struct rctx *r) {
+  int i;
+  for (i = r->nframes - 1; i > 0; i--) {
+    if (json_object_get(r->frames[i], "loop"))
+      return -1;
+    if (r->loops[i].active)
+      return i;
+  }
+  return -1;
+}
+
+/* loop.<name> of the loop of frame k, as Jinja's LoopContext has it (depth is 1 in a loop
+ * that is not recursive; previtem and nextitem are undefined at the ends). 0: not one of them. */
+static int loop_attr(struct rctx *r, int k, const char *name, struct tv *out) {
+  const struct loop_state *l = &r->loops[k];
+  int64_t i = (int64_t)l->i, len = (int64_t)l->len;
+  switch (name[0]) {
+  case 'i':
+    if (!strcmp(name, "index") || !strcmp(name, "index0")) {
+      *out = iris__tv_int(i + (name[5] == '\0'));
+      return 1;
+    }
+    break;
+  case 'r':
+    if (!strcmp(name, "revindex") || !strcmp(name, "revindex0")) {
+      *out = iris__tv_int(len - i - (name[8] == '0'));
+      return 1;
+    }
+    break;
+  case 'f':
+    if (!strcmp(name, "first")) {
+      *out = iris__tv_bool(i == 0);
+      return 1;
+    }
+    break;
+  case 'l':
+    if (!strcmp(name, "last") || !strcmp(name, "length")) {
+      *out = name[1] == 'a' ? iris__tv_bool(i + 1 == len) : iris__tv_int(len);
+      return 1;
+    }
+    break;
+  case 'd':
+    if (!strcmp(name, "depth") || !strcmp(name, "depth0")) {
+      *out = iris__tv_int(name[5] == '\0');
+      return 1;
+    }
+    break;
+  case 'p':
+  case 'n':
+    if (!strcmp(name, "previtem") || !strcmp(name, "nextitem")) {
+      int64_t at = name[0] == 'p' ? i - 1 : i + 1;
+      *out = at >= 0 && at < len ? iris__tv_from_json_r(r, json_array_get(l->items, (size_t)at))
+                                 : iris__tv_undef(name);
+      return 1;
+    }
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+/* `loop` used whole: its dict, made now and kept in the frame (printed <LoopContext i/n>). */
+static json_t *materialise_loop(struct rctx *r, int k) {
+  const struct loop_state *l = &r->loops[k];
+  size_t i = l->i, len = l->len;
+  json_t *loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:i, s:i}", "index",
+                           (json_int_t)i + 1, "index0", (json_int_t)i, "revindex",
+                           (json_int_t)(len - i), "revindex0", (json_int_t)(len - i - 1), "first",
+                           i == 0, "last", i + 1 == len, "length", (json_int_t)len, "depth", 1,
+                           "depth0", 0);
+  if (loop && i > 0 && json_object_set(loop, "previtem", json_array_get(l->items, i - 1)))
+    json_decref(loop), loop = NULL;
+  if (loop && i + 1 < len && json_object_set(loop, "nextitem", json_array_get(l->items, i + 1)))
+    json_decref(loop), loop = NULL;
+  if (!loop || json_object_set_new(r->frames[k], "loop", loop) ||
+      iris__tmpl_view_add(r, loop, VIEW_LOOP, (int64_t)i + 1, (int64_t)len, 0))
+    return NULL;
+  return loop;
+}
+
 static json_t *lookup_name(struct rctx *r, const char *name) {
   int i;
   for (i = r->nframes - 1; i >= 0; i--) {
     json_t *v = json_object_get(r->frames[i], name);
     if (v)
       return v;
+    if (r->loops[i].active && name[0] == 'l' && strcmp(name, "loop") == 0)
+      return materialise_loop(r, i);
   }
   return r->context ? json_object_get(r->context, name) : NULL;
 }
@@ -545,6 +629,11 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     return IRIS_OK;
   }
   case E_GETATTR:
+    if (n->a->kind == E_NAME && n->a->s[0] == 'l' && strcmp(n->a->s, "loop") == 0) {
+      int k = loop_frame(r);
+      if (k > 0 && loop_attr(r, k, n->s, out))
+        return IRIS_OK;
+    }
     if ((rc = eval(r, n->a, &a, depth + 1)))
       return rc;
     r->line = n->line;
@@ -797,7 +886,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
      * output holds text only, so nothing made here is referenced afterwards. */
     struct tmpl_arena_mark mark = iris__tmpl_arena_mark(&r->scratch);
     size_t owned = json_array_size(r->owned), mem = r->json_mem, views = r->nviews;
-    json_t *frame = json_object(), *loop, *item = json_array_get(items, i);
+    json_t *frame = json_object(), *item = json_array_get(items, i);
     if (++r->iterations > r->lim.max_iterations) {
       json_decref(frame);
       return iris__tmpl_fail(r, "more than %ld loop iterations", r->lim.max_iterations);
@@ -806,17 +895,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       json_decref(frame);
       return rc;
     }
-    /* Jinja's LoopContext for a non-recursive loop: depth is always 1; previtem and
-     * nextitem are undefined at the ends. */
-    loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:i, s:i}", "index", (json_int_t)i + 1,
-                     "index0", (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
-                     (json_int_t)(len - i - 1), "first", i == 0, "last", i + 1 == len, "length",
-                     (json_int_t)len, "depth", 1, "depth0", 0);
-    if (loop && i > 0 && json_object_set(loop, "previtem", json_array_get(items, i - 1)))
-      json_decref(loop), loop = NULL;
-    if (loop && i + 1 < len && json_object_set(loop, "nextitem", json_array_get(items, i + 1)))
-      json_decref(loop), loop = NULL;
-    if (!frame || !loop || json_object_set_new(frame, "loop", loop)) {
+    if (!frame) {
       json_decref(frame);
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
@@ -824,9 +903,14 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       json_decref(frame);
       return rc;
     }
+    r->loops[r->nframes].items = items;
+    r->loops[r->nframes].i = i;
+    r->loops[r->nframes].len = len;
+    r->loops[r->nframes].active = 1;
     r->frames[r->nframes++] = frame;
     rc = run_body(r, &n->list, depth + 1);
     r->nframes--;
+    r->loops[r->nframes].active = 0;
     json_decref(frame);
     while (json_array_size(r->owned) > owned)
       json_array_remove(r->owned, json_array_size(r->owned) - 1);

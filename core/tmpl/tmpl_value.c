@@ -449,6 +449,8 @@ static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_bu
     return iris__tmpl_fail(r, "printing a generator (from map, select, reject, unique, reverse, "
                               "batch or slice) is not supported by this engine: Jinja prints its "
                               "address; add |list");
+  if (v->kind == VIEW_LOOP)
+    return iris_buf_appendf(b, "<LoopContext %lld/%lld>", (long long)v->start, (long long)v->stop);
   if (v->kind == VIEW_TUPLE) {
     rc = iris_buf_appendc(b, '(');
     for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
@@ -488,7 +490,7 @@ static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int d
     return iris__tmpl_fail(r, "value nested too deeply to print");
   if (j == g_undef)
     return iris_buf_appends(b, "Undefined");
-  if (r->nviews && (json_is_array(j) || json_is_string(j))) {
+  if (r->nviews && !json_is_number(j) && !json_is_boolean(j) && !json_is_null(j)) {
     const struct tmpl_view *v = iris__tmpl_view_find(r, j);
     if (v && v->kind == VIEW_MARKUP) {
       rc = iris_buf_appends(b, "Markup(");
