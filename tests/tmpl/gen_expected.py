@@ -356,6 +356,28 @@ CASES = [
 ]
 
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
+
+# Every filter and test this engine implements, applied to one value of each kind (generated
+# from these tables, expectations from Jinja2 like the rest).
+VALUES = [("str", "'Hello, World'"), ("unicode", "'Ünïcødé ΣΑΣ ß ǆ'"), ("empty", "''"),
+          ("int", "42"), ("negative", "-7"), ("float", "2.5"), ("bool", "true"),
+          ("none", "none"), ("list", "[3, 1, 2]"), ("strings", "['b', 'A', 'a']"),
+          ("dict", "{'b': 1, 'a': 2}"), ("missing", "missing")]
+FILTER_CALLS = ["abs", "capitalize", "center(15)", "count", "d('x')", "default('x', true)",
+                "dictsort", "e", "escape", "filesizeformat", "first", "float", "indent(2)",
+                "int", "join('-')", "last", "length", "list", "lower", "max", "min",
+                "replace('l', 'L')", "reverse|list", "round", "safe", "select|list", "sort",
+                "string", "sum", "title", "tojson", "trim", "truncate(5)", "unique|list",
+                "upper", "urlencode", "wordwrap(5, break_on_hyphens=false)",
+                "map('string')|list", "batch(2)|list", "slice(2)|list"]
+TEST_CALLS = ["defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
+              "true", "false", "mapping", "sequence", "iterable", "odd", "even",
+              "divisibleby(3)", "lower", "upper", "in([42, 'a'])"]
+GENERATED = ([["gen |%s on %s" % (f, vn), "{{ %s|%s }}" % (v, f), {}]
+              for f in FILTER_CALLS for vn, v in VALUES] +
+             [["gen is %s on %s" % (t, vn), "{{ %s is %s }}" % (v, t), {}]
+              for t in TEST_CALLS for vn, v in VALUES])
+
 REFUSED = [
     ["refuse macro", "{% macro m() %}x{% endmacro %}{{ m() }}", {}],
     ["refuse include", "{% include 'other' %}", {}],
@@ -395,7 +417,7 @@ def render(template, context):
 def build():
     cases = []
     names = set()
-    for refused, group in ((False, CASES), (True, REFUSED), ("diverge", DIVERGE)):
+    for refused, group in ((False, CASES + GENERATED), (True, REFUSED), ("diverge", DIVERGE)):
         for name, template, context in group:
             assert name not in names, f"duplicate case name {name}"
             names.add(name)
