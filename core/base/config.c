@@ -9,6 +9,7 @@
 
 #define IRIS_LOG_MODULE "config"
 #include "log.h"
+#include "utf8.h"
 
 #define SECRET_PREFIX "secretsmanager:"
 
@@ -406,7 +407,8 @@ int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t
     long long ll = strtoll(s, &end, 10);
     if (!*s || *end)
       return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld, "
-                          "got \"%.60s\"", path, (long long)min, (long long)max, s);
+                          "got \"%.*s\"", path, (long long)min, (long long)max,
+                          iris_utf8_prec(s, 60), s);
     x = ll;
   } else {
     return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld",

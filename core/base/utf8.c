@@ -58,12 +58,27 @@ int iris_utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
+/* The n bytes at s are the start of a character that the end of the text cut short. */
+static int cut_at_end(const unsigned char *s, size_t n) {
+  size_t need = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+              : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
+  size_t i;
+  if (!need || n >= need)
+    return 0;
+  for (i = 1; i < n; i++)
+    if ((s[i] & 0xC0u) != 0x80u)
+      return 0;
+  return 1;
+}
+
 size_t iris_utf8_prefix(const char *s, size_t n, size_t max) {
   size_t i = 0;
   if (!s)
     return 0;
   while (i < n) {
     size_t k = iris_utf8_seq(s + i, n - i);
+    if (!k && cut_at_end((const unsigned char *)s + i, n - i))
+      break; /* the text already ends inside a character (cut by snprintf): drop the piece */
     if (!k)
       k = 1;
     if (i + k > max)
@@ -85,6 +100,22 @@ int iris_utf8_prec(const char *s, size_t max) {
 void iris_utf8_truncate(char *s, size_t max) {
   if (s)
     s[iris_utf8_prefix(s, strlen(s), max)] = '\0';
+}
+
+void iris_utf8_repair(char *s, size_t max) {
+  size_t i = 0, n;
+  if (!s)
+    return;
+  n = iris_utf8_prefix(s, strlen(s), max);
+  s[n] = '\0';
+  while (i < n) {
+    size_t k = iris_utf8_seq(s + i, n - i);
+    if (!k) {
+      s[i] = '?';
+      k = 1;
+    }
+    i += k;
+  }
 }
 
 char *iris_utf8_narrow_dup(const char *s, size_t n, unsigned long max_cp) {

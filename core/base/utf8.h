@@ -25,7 +25,8 @@ int iris_utf8_valid(const char *s, size_t n);
 
 /*
  * The length of the longest prefix of s (n bytes) that is at most max bytes long and does not
- * end inside a character: cutting there never splits one. Invalid bytes count as one
+ * end inside a character: cutting there never splits one. A character the text itself
+ * ends inside of (a cut left by snprintf) is dropped; other invalid bytes count as one
  * character each (they are not made valid, only not made worse).
  */
 size_t iris_utf8_prefix(const char *s, size_t n, size_t max);
@@ -39,6 +40,10 @@ int iris_utf8_prec(const char *s, size_t max);
 
 /* Cut the NUL-terminated s in place to at most max bytes on a character boundary. */
 void iris_utf8_truncate(char *s, size_t max);
+
+/* Make the NUL-terminated s valid UTF-8 in place: cut to at most max bytes on a character
+ * boundary, then every byte that is not part of a valid character becomes '?'. */
+void iris_utf8_repair(char *s, size_t max);
 
 /*
  * A copy of the n bytes of s in which every character above max_cp and every byte that is not
