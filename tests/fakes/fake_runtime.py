@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 PREFIX = "/2018-06-01/runtime"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:iris-test"
@@ -103,7 +104,7 @@ class FakeRuntime:
                 # ['', 'invocation', '<id>', 'response'|'error']
                 if len(parts) != 4 or parts[1] != "invocation" or parts[3] not in ("response", "error"):
                     return self.reply(404, b'{"errorType":"NotFound"}')
-                rid, kind = parts[2], parts[3]
+                rid, kind = unquote(parts[2]), parts[3]  # the id is one encoded segment
                 if rid not in rt.pending:
                     return self.reply(400, json.dumps({"errorType": "InvalidRequestID",
                                                        "errorMessage": f"unknown or already answered request {rid}"}).encode())
