@@ -88,7 +88,7 @@ def test_starttls_with_auth():
 def test_implicit_tls_with_auth_and_secret():
     with SmtpSink(tls="implicit", auth=("alerts", "s3cret-pass")) as sink:
         c = cfg(sink.port, tls="implicit", tls_verify="false", username="alerts",
-                password_secret="smtp/password")
+                password="secretsmanager:smtp/password")
         res, rc, err = run("smtp", "email", c, [MSG],
                            extra_args=["--secret", "smtp/password=s3cret-pass"])
         assert rc == 0, err
