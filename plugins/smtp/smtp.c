@@ -24,7 +24,13 @@
  * Options: from (required), server | smtp_gateway, port (default 25, 465 for implicit),
  * tls = none | opportunistic | starttls | implicit (default opportunistic), tls_verify
  * (true), ca_file, username, password (a secret: "secretsmanager:<id>"), auth = PLAIN |
- * LOGIN | CRAM-MD5 | * (default: negotiate), reply_to, timeout_ms (10000).
+ * LOGIN | CRAM-MD5 | * (default: negotiate), reply_to, timeout_ms (10000),
+ * allow_plaintext_auth (false).
+ * The password never crosses an unencrypted connection unless allow_plaintext_auth=true:
+ * tls=none with a password is refused at init, and tls=opportunistic with a password
+ * requires STARTTLS (a server that does not offer it, or an attacker who strips it from the
+ * EHLO answer, gets no AUTH: the send fails permanently with a reason saying so). With
+ * allow_plaintext_auth=true init logs an error-level warning for every instance.
  */
 #define _DEFAULT_SOURCE /* hstrerror, res_query */
 #include <arpa/nameser.h>
@@ -51,6 +57,7 @@ struct smtp {
   long port, timeout_ms;
   enum tls_mode tls;
   int verify;
+  int allow_plaintext_auth; /* the operator accepts the password in clear text */
   CURL *curl;
 };
 
@@ -65,6 +72,7 @@ static const struct pu_opt options[] = {
     PU_STR("username", 0, NULL, struct smtp, username),
     PU_SECRET("password", 0, struct smtp, password),
     PU_STR("auth", 0, NULL, struct smtp, auth_text),
+    PU_BOOL("allow_plaintext_auth", 0, struct smtp, allow_plaintext_auth),
     PU_STR("reply_to", 0, NULL, struct smtp, reply_to),
     PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct smtp, timeout_ms),
     PU_OPTS_END};
@@ -141,6 +149,18 @@ static int init_mode(const char *mode, const struct iris_plugin_host *host, cons
     snprintf(error, esize, "username and password go together");
     goto fail;
   }
+  if (s->password && s->tls == TLS_NONE && !s->allow_plaintext_auth) {
+    snprintf(error, esize, "tls=none with a password would send it in clear text: use "
+                           "starttls or implicit, or set allow_plaintext_auth=true to accept it");
+    goto fail;
+  }
+  if (s->password && s->allow_plaintext_auth &&
+      (s->tls == TLS_NONE || s->tls == TLS_OPPORTUNISTIC))
+    host->log(host->data, IRIS_PLUGIN_LOG_ERROR,
+              "smtp %s: allow_plaintext_auth=true: the SMTP password of '%s' %s sent in clear "
+              "text over plain TCP, readable by anyone on the path to the server",
+              name ? name : "smtp", s->username,
+              s->tls == TLS_NONE ? "is" : "is, whenever STARTTLS is missing,");
   if (!s->curl)
     s->curl = curl_easy_init();
   if (!s->curl || !s->mode || !s->name) {
@@ -283,7 +303,15 @@ static const char *extra(const struct iris_plugin_message *m, const char *key) {
 
 static void classify(struct smtp *s, CURLcode cc, long code, const char *server,
                      struct iris_plugin_result *r) {
-  (void)s;
+  if (cc == CURLE_USE_SSL_FAILED && s->tls == TLS_OPPORTUNISTIC && s->password) {
+    /* Either the server has no STARTTLS or someone on the path removed it from EHLO. */
+    r->status = IRIS_PLUGIN_PERMANENT;
+    snprintf(r->error, sizeof r->error,
+             "SMTP %s: the server did not offer STARTTLS, so the password was not sent in "
+             "clear text (tls=opportunistic with a password needs STARTTLS; use tls=implicit, "
+             "or set allow_plaintext_auth=true to accept the risk)", server);
+    return;
+  }
   if (code >= 500 || cc == CURLE_LOGIN_DENIED || cc == CURLE_USE_SSL_FAILED ||
       cc == CURLE_PEER_FAILED_VERIFICATION) {
     r->status = IRIS_PLUGIN_PERMANENT;
@@ -316,7 +344,11 @@ static CURLcode attempt(struct smtp *s, const char *host, long port, const char 
   if (s->tls == TLS_STARTTLS)
     curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
   else if (s->tls == TLS_OPPORTUNISTIC)
-    curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    /* Opportunistic means "encrypt when offered" for the message, never for the password:
+     * with credentials, TLS is required unless the operator explicitly accepted clear text. */
+    curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
+                     s->password && !s->allow_plaintext_auth ? (long)CURLUSESSL_ALL
+                                                             : (long)CURLUSESSL_TRY);
   if (!s->verify) {
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
