@@ -2,6 +2,7 @@
 #include "plugin_host.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,23 +326,96 @@ out:
   return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if there is none: no
+ * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  size_t len, i;
+  unsigned int cp;
+  if (p[0] < 0x80)
+    return 1;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF)
+    len = 2, cp = p[0] & 0x1Fu;
+  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+    len = 3, cp = p[0] & 0x0Fu;
+  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+    len = 4, cp = p[0] & 0x07u;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  for (i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3Fu);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+/*
+ * Make a plugin's text in a fixed buffer safe to record: NUL-terminated inside the buffer,
+ * valid UTF-8 (each byte of a broken sequence, including one cut by the buffer's end,
+ * becomes '?'), and control characters replaced ('?' in an id, ' ' in an error text), so
+ * the text cannot break a log line, a JSON document or a database column.
+ * Returns 1 if anything was changed.
+ */
+static int sanitize_text(char *s, size_t size, char control) {
+  unsigned char *p = (unsigned char *)s;
+  size_t n, i = 0, len;
+  int changed = 0;
+  if (s[size - 1] != '\0') {
+    s[size - 1] = '\0';
+    changed = 1;
+  }
+  n = strlen(s);
+  while (i < n) {
+    len = utf8_seq(p + i, n - i);
+    if (len == 0) {
+      p[i++] = '?';
+      changed = 1;
+    } else if (len == 1 && (p[i] < 0x20 || p[i] == 0x7F)) {
+      p[i++] = (unsigned char)control;
+      changed = 1;
+    } else {
+      i += len;
+    }
+  }
+  return changed;
+}
+
 void iris_vendor_send(struct iris_vendor *v, const struct iris_plugin_message *msg,
                       struct iris_plugin_result *r) {
+  int64_t asked;
   memset(r, 0, sizeof *r);
   r->struct_size = sizeof *r;
   r->status = (enum iris_plugin_status)-1;
   v->ops->send(v->instance, msg, r);
-  /* Never trust what came back: terminate texts, range-check the status. */
-  r->vendor_message_id[sizeof r->vendor_message_id - 1] = '\0';
-  r->error[sizeof r->error - 1] = '\0';
+  /* Never trust what came back: terminate and clean the texts, range-check the status,
+   * bound the retry delay. */
+  if (sanitize_text(r->vendor_message_id, sizeof r->vendor_message_id, '?'))
+    IRIS_LOG_WARN("plugin %s: vendor message id was not terminated, valid UTF-8 text; "
+                  "repaired", v->plugin);
+  (void)sanitize_text(r->error, sizeof r->error, ' ');
   if ((int)r->status < IRIS_PLUGIN_SENT || (int)r->status > IRIS_PLUGIN_RATE_LIMITED) {
     int bad = (int)r->status;
     r->status = IRIS_PLUGIN_RETRYABLE;
     snprintf(r->error, sizeof r->error,
              "plugin %s returned no valid status (%d); treated as retryable", v->plugin, bad);
   }
-  if (r->retry_after_ms < 0)
+  asked = r->retry_after_ms;
+  if (r->status == IRIS_PLUGIN_SENT || r->status == IRIS_PLUGIN_PERMANENT) {
+    r->retry_after_ms = 0; /* nothing is retried */
+  } else if (asked < 0) {
+    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is negative; ignored", v->plugin,
+                  asked);
     r->retry_after_ms = 0;
+  } else if (asked > IRIS_PLUGIN_RETRY_AFTER_MAX_MS) {
+    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is above the maximum; %ld ms used",
+                  v->plugin, asked, (long)IRIS_PLUGIN_RETRY_AFTER_MAX_MS);
+    r->retry_after_ms = IRIS_PLUGIN_RETRY_AFTER_MAX_MS;
+  }
   if (r->status == IRIS_PLUGIN_RATE_LIMITED && r->retry_after_ms == 0)
     r->retry_after_ms = 1000;
   if (r->status != IRIS_PLUGIN_SENT && r->error[0] == '\0')
