@@ -99,6 +99,8 @@ char *iris_http_url_for_log(const char *url, int hide_path) {
       return NULL;
     }
     host = end = NULL;
+  } else if (*end == '/') {
+    end++; /* the path is just "/": nothing to hide */
   }
   if (host && iris_buf_append(&b, host, (size_t)(end - host)) != IRIS_OK) {
     iris_buf_cleanup(&b);

@@ -3,7 +3,7 @@
  * Oncall lookups, the HTTP service handed to vendor plugins) goes through here.
  *
  * Layer: core/clients, above base (buf, err, log, alloc). Callers: aws.c, oncall.c and
- * core/plugin/plugin_host.c. What is decided once, here, for all of them:
+ * core/plugin/plugin_host.c (runtime.c, the Lambda Runtime API on loopback, keeps its own). What is decided once, here, for all of them:
  *   - timeouts: a connect timeout (never longer than the request's total timeout) and a total
  *     timeout per request;
  *   - TLS trust: the CA file given, else $IRIS_CA_FILE (the Lambda layer's bundle, because

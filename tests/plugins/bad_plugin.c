@@ -31,7 +31,7 @@ __attribute__((unused)) static void send_msg(void *instance, const struct iris_p
   for (i = 0; i < m->nextra; i++) {
     const char *k = m->extra[i].key, *v = m->extra[i].value;
     if (strcmp(k, "status") == 0)
-      r->status = (enum iris_plugin_status)atoi(v);
+      r->status = (enum iris_plugin_status)strtol(v, NULL, 10);
     else if (strcmp(k, "retry_after_ms") == 0)
       r->retry_after_ms = strtoll(v, NULL, 10);
     else if (strcmp(k, "vendor_message_id") == 0)
