@@ -206,11 +206,15 @@ def steady():
                 " 'exhausted'), i.created, i.created + INTERVAL pn.wait SECOND, 1 FROM incident i"
                 " JOIN plan_notification pn ON pn.plan_id = i.plan_id WHERE i.id >= 100000;"
                 "ANALYZE TABLE message, incident, sender_enqueue, sender_escalation;")
+        # The general log is a server-wide setting: note how it was and put it back exactly,
+        # whatever happens (another user of the server may rely on it).
+        was_output, was_log = sql(db, "SELECT @@global.log_output, @@global.general_log")[0]
         sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
         try:
             summary, _ = run(db, queues, 12000, stand_in.url)
         finally:
-            sql(db, "SET GLOBAL general_log = 0;")
+            sql(db, f"SET GLOBAL general_log = {int(was_log)};"
+                    f" SET GLOBAL log_output = '{was_output}';")
         print(f"steady state: {ACTIVE} active incidents ({len(msgs)} messages): "
               f"{summary['ticks']} ticks, duration mean {summary['tick_ms_mean']} ms, "
               f"max {summary['tick_ms_max']} ms (nothing due)")
