@@ -32,8 +32,8 @@ BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 from fake_runtime import FakeRuntime  # noqa: E402
 
-BURST = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
-ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+BURST = int(sys.argv[1]) if len(sys.argv) > 1 and __name__ == "__main__" else 6000
+ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 and __name__ == "__main__" else 10000
 HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
 PLANS = 20
@@ -247,9 +247,10 @@ def explain(db):
             print("      " + " | ".join(c for c in row[:10]))
 
 
-if BURST:
-    for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
-        delay, par = spec.split(":")
-        burst(int(delay), int(par))
-if ACTIVE:
-    steady()
+if __name__ == "__main__":  # bench/burst.py imports the stand-in from here
+    if BURST:
+        for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
+            delay, par = spec.split(":")
+            burst(int(delay), int(par))
+    if ACTIVE:
+        steady()
