@@ -66,8 +66,11 @@ class FeedingSqs(SqsStandIn):
                         "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"}
                        for e in doc.get("Entries", [])]
             # answer as the plain stand-in does (it reads the body again from this buffer)
-            h.rfile = _Replay(body)
-            plain(h)
+            kept, h.rfile = h.rfile, _Replay(body)
+            try:
+                plain(h)
+            finally:
+                h.rfile = kept
             if records:
                 with stand_in.lock:
                     stand_in.events.append(runtime.add_event({"Records": records},
@@ -102,8 +105,8 @@ def make_db():
             f"INSERT INTO plan_active (name, plan_id) VALUES ('burst', {PLAN});"
             f"INSERT INTO plan_notification (plan_id, step, template, target_id, optional, role_id,"
             f" priority_id, `repeat`, wait) VALUES ({PLAN}, 1, 'disk-alert', 1, 0, 1, 2, 0, 600);"
-            "UPDATE application_quota SET hard_quota_threshold = 1000000,"
-            " soft_quota_threshold = 1000000;")
+            "UPDATE application_quota SET hard_quota_threshold = 30000,"
+            " soft_quota_threshold = 30000;")
     return db
 
 
