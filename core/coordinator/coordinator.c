@@ -273,7 +273,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 4, 1, 32, &c->parallel, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &c->max_unrolled, err);
