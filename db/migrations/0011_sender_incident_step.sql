@@ -10,4 +10,12 @@
 -- Additive: Iris's own code neither needs nor notices the index. The index is built online
 -- (InnoDB adds a secondary index without blocking reads or writes).
 
-ALTER TABLE `incident` ADD INDEX `ix_sender_incident_step` (`current_step`, `active`);
+-- Safe to run again (MySQL has no ADD INDEX IF NOT EXISTS): the index is added only when missing.
+SET @iris_ddl = IF((SELECT COUNT(*) FROM information_schema.statistics
+                    WHERE table_schema = DATABASE() AND table_name = 'incident'
+                      AND index_name = 'ix_sender_incident_step') = 0,
+                   'ALTER TABLE `incident` ADD INDEX `ix_sender_incident_step` (`current_step`, `active`)',
+                   'DO 0');
+PREPARE iris_ddl FROM @iris_ddl;
+EXECUTE iris_ddl;
+DEALLOCATE PREPARE iris_ddl;
