@@ -58,7 +58,8 @@ void iris_notify_answer_cleanup(struct iris_notify_answer *a) {
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-/* Collect the auth tokens of the twilio entries of one vendors.<mode> list. */
+/* Collect the auth tokens of the twilio entries of one vendors.<mode> list. A token given as
+ * a "secretsmanager:<id>" reference was resolved when the configuration was loaded. */
 static int twilio_tokens(struct iris_notify *n, const char *mode, struct iris_err *err) {
   char path[32];
   json_t *list, *e;
@@ -66,25 +67,13 @@ static int twilio_tokens(struct iris_notify *n, const char *mode, struct iris_er
   snprintf(path, sizeof path, "vendors.%s", mode);
   list = iris_config_json(n->app->cfg, path);
   json_array_foreach(list, i, e) {
-    json_t *c = json_object_get(e, "config");
-    const char *tok = json_string_value(json_object_get(c, "auth_token"));
-    const char *sec = json_string_value(json_object_get(c, "auth_token_secret"));
-    char *copy = NULL, **grown;
-    if (!json_is_string(json_object_get(e, "plugin")) ||
-        strcmp(json_string_value(json_object_get(e, "plugin")), "twilio") != 0)
+    const char *plugin = json_string_value(json_object_get(e, "plugin"));
+    const char *tok = json_string_value(json_object_get(json_object_get(e, "config"), "auth_token"));
+    char *copy, **grown;
+    if (!plugin || strcmp(plugin, "twilio") != 0 || !tok || !*tok)
       continue;
-    if (sec) {
-      int rc = iris_secrets_fetch(n->app->secrets, sec, &copy, err);
-      if (rc)
-        return iris_err_prefix(err, "notify: %s[%zu] auth_token_secret", path, i), IRIS_ECONFIG;
-    } else if (tok) {
-      copy = iris_strdup(tok);
-      if (!copy)
-        return iris_err_set(err, IRIS_ENOMEM, "notify: twilio token");
-    } else {
-      continue;
-    }
-    grown = iris_realloc(n->twilio_tokens, (n->ntokens + 1) * sizeof *grown);
+    copy = iris_strdup(tok);
+    grown = copy ? iris_realloc(n->twilio_tokens, (n->ntokens + 1) * sizeof *grown) : NULL;
     if (!grown) {
       iris_free(copy);
       return iris_err_set(err, IRIS_ENOMEM, "notify: twilio tokens");

@@ -36,7 +36,7 @@ struct iris_notify; /* opaque */
 /*
  * Read the configuration and keep `app` (borrowed: it must outlive the handle; it needs
  * IRIS_APP_DB and IRIS_APP_SQS). IRIS_ECONFIG names the key: queues.notifications missing,
- * a notify.* number out of range, a Twilio auth_token_secret that cannot be read.
+ * a notify.* number out of range.
  */
 int iris_notify_new(struct iris_app *app, struct iris_notify **out,
                     struct iris_err *err) IRIS_WARN_UNUSED;

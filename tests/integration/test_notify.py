@@ -18,33 +18,21 @@ import time
 import urllib.parse
 import uuid
 
-import boto3
+import irisstack as stack
 import pytest
+from fake_runtime import FakeRuntime
 from twilio.request_validator import RequestValidator
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
-
-NOTIFY = os.path.join(BUILD, "lambda", "notify", "iris-notify")
+SRC, BUILD, ENDPOINT = stack.SRC, stack.BUILD, stack.AWS_ENDPOINT
+NOTIFY = stack.bootstrap("notify")
 CLI = os.path.join(BUILD, "lambda", "tools", "iris-notify-cli")
-SENDER = os.path.join(BUILD, "lambda", "sender", "iris-sender")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
+SENDER = stack.bootstrap("sender")
+AWS_ENV = stack.AWS_TEST_ENV
 APP, KEY = "Autoalerts", "a1f3c5e7b9d2f4a6c8e0b2d4f6a8c0e2"
 APP2, KEY2A, KEY2B = "batchjobs", "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e", "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 SMS_TOKEN, CALL_TOKEN = "sms-token-0123456789abcdef", "call-token-fedcba9876543210"
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
-
-
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+sql = stack.sql
 
 
 # ---- Iris's HMAC, as Iris's api.py AuthMiddleware computes and checks it -------------------
@@ -109,39 +97,28 @@ def get(nid, app=APP, key=KEY, version=1):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("notify")
-    db = f"iris_notify_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
-    suffix = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"]
-              for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
-    record = tmp / "sent.jsonl"
-    dummy = lambda tag: [{"plugin": "dummy", "name": f"dummy-{tag}", "config": {"record_file": str(record)}}]
-    base = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-            "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, "queues": queues}
-    notify_cfg = dict(base, notify={"max_targets": 5, "max_body_bytes": 20000},
-                      vendors={"sms": [{"plugin": "twilio", "name": "twilio-sms",
-                                        "config": {"account_sid": "AC1", "auth_token": SMS_TOKEN}}],
-                               "call": [{"plugin": "twilio", "name": "twilio-call",
-                                         "config": {"account_sid": "AC1", "auth_token": CALL_TOKEN}}]})
-    sender_cfg = dict(base, plugins={"dir": os.path.join(BUILD, "plugins", "out")},
-                      sender={"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
-                      vendors={m: dummy(m) for m in ("email", "sms", "call", "im", "slack", "hipchat")})
-    yield {"db": db, "sqs": sqs, "queues": queues, "record": record, "notify": notify_cfg,
-           "sender": sender_cfg, "suffix": suffix}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
-
-
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    with stack.iris_db("iris_notify") as db:
+        sqs = stack.aws_client("sqs")
+        suffix = uuid.uuid4().hex[:6]
+        queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}")
+        record = tmp / "sent.jsonl"
+        dummy = lambda tag: [{"plugin": "dummy", "name": f"dummy-{tag}", "config": {"record_file": str(record)}}]
+        notify_cfg = stack.config(db, queues, notify={"max_targets": 5, "max_body_bytes": 20000}, vendors={
+            "sms": [{"plugin": "twilio", "name": "twilio-sms", "config": {"account_sid": "AC1", "auth_token": SMS_TOKEN}}],
+            "call": [{"plugin": "twilio", "name": "twilio-call",
+                      "config": {"account_sid": "AC1", "auth_token": CALL_TOKEN}}]})
+        sender_cfg = stack.config(db, queues, plugins=True,
+                                  sender={"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
+                                  vendors={m: dummy(m) for m in stack.MODE_LANES})
+        yield {"db": db, "sqs": sqs, "queues": queues, "record": record, "notify": notify_cfg,
+               "sender": sender_cfg, "suffix": suffix}
 
 
 def invoke(env, *events):
     """Run the notify bootstrap over the events; the proxy responses, with bodies parsed."""
     with FakeRuntime() as rt:
         ids = [rt.add_event(e) for e in events]
-        proc = rt.run_bootstrap(NOTIFY, env={"IRIS_CONFIG_JSON": json.dumps(env["notify"]), **AWS_ENV})
+        proc = rt.run_bootstrap(NOTIFY, env=stack.function_env(env["notify"]))
         assert rt.init_error is None, (rt.init_error, proc.err)
         assert proc.returncode == 0, proc.err
         out = []
@@ -157,27 +134,16 @@ def invoke(env, *events):
 
 def drain(env):
     """Every envelope waiting on the notifications lane (removed from the queue)."""
-    got = []
-    while True:
-        r = env["sqs"].receive_message(QueueUrl=env["queues"]["notifications"], MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0)
-        if not r.get("Messages"):
-            return got
-        for m in r["Messages"]:
-            got.append(json.loads(m["Body"]))
-            env["sqs"].delete_message(QueueUrl=env["queues"]["notifications"], ReceiptHandle=m["ReceiptHandle"])
+    return stack.drain(env["sqs"], env["queues"]["notifications"])
 
 
 def deliver(env, envelopes):
     """Hand envelopes to the real sender bootstrap as one SQS event of the notifications lane."""
-    ev = {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": f"rh-{i}", "body": json.dumps(b),
-                       "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                       "eventSource": "aws:sqs",
-                       "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:iris-notifications-{env['suffix']}",
-                       "awsRegion": "us-east-1"} for i, b in enumerate(envelopes)]}
+    arn = stack.queue_arn(f"iris-notifications-{env['suffix']}")
+    ev = {"Records": [stack.sqs_record(b, arn, receipt_handle=f"rh-{i}") for i, b in enumerate(envelopes)]}
     with FakeRuntime() as rt:
         rid = rt.add_event(ev)
-        proc = rt.run_bootstrap(SENDER, env={"IRIS_CONFIG_JSON": json.dumps(env["sender"]), **AWS_ENV})
+        proc = rt.run_bootstrap(SENDER, env=stack.function_env(env["sender"]))
         assert proc.returncode == 0, proc.err
         return rt.results[rid]["json"]
 
@@ -352,7 +318,7 @@ REJECTIONS = [
     (dict(BASE, target="nobody-such"), 400, "Request rejected by sender", "INVALID role:target"),
     (dict(BASE, role="team", target="ada"), 400, "Request rejected by sender", "INVALID role:target"),
     (dict(BASE, body=None, template="t"), 400, "Request rejected by sender", "INVALID context"),
-    (dict(BASE, subject="x" * 300), 400, "Invalid request", "envelope: field 'subject' is longer than 255 bytes"),
+    (dict(BASE, subject="x" * 300), 400, "Invalid request", "envelope: field 'subject' is longer than 255 characters"),
 ]
 
 
