@@ -2,7 +2,7 @@
  * fuzz_notify.c — the notify function's request parsers on arbitrary bytes: the API Gateway
  * event (core/notify/apigw.c, both payload formats, base64 bodies) and, inside a parsed
  * event or on the raw bytes, the form decoding and both signatures (core/notify/sign.c).
- * Built and run by bench/fuzz_notify.sh (standalone, like bench/fuzz_tmpl.sh).
+ * Built by tests/fuzz/build.sh; a short run is a test (fuzz.notify), bench/fuzz.sh runs it long.
  *
  * Checked beyond "no crash, no leak, no UB": an accepted body is within the limit and
  * NUL-terminated, a refusal says why, decoded form parameters never hold a NUL byte.
