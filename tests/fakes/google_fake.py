@@ -24,22 +24,21 @@ as f: f.url; f.requests; f.violations; f.gone.add(token); f.revoke_tokens()`.
 import base64
 import json
 import secrets
-import socket
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from fakebase import FakeHandler, FakeServer
 
 
 def _b64url_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-class GoogleFake:
+class GoogleFake(FakeServer):
     def __init__(self, client_email=None, public_key_pem=None, refresh=None, subject=None):
         self.client_email = client_email
         self.public_key = (serialization.load_pem_public_key(public_key_pem.encode())
@@ -53,27 +52,12 @@ class GoogleFake:
         self.history = 1000
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(FakeHandler):
             def reply(self, status, doc):
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send(status, doc, {"Content-Type": "application/json"})
 
             def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(n)
+                raw = self.body()
                 path = urllib.parse.urlsplit(self.path).path
                 fake.requests.append({"path": path, "headers": dict(self.headers.items()),
                                       "body": raw.decode("utf-8", "replace")})
@@ -97,18 +81,7 @@ class GoogleFake:
                     return self.reply(*fake._push(urllib.parse.unquote(parts[3]), doc))
                 return self.reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": path}})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def revoke_tokens(self):
         self.tokens.clear()

@@ -6,16 +6,13 @@ refused credentials, and secrets kept out of what the tool prints."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from irisstack import BUILD
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from google_fake import GoogleFake  # noqa: E402
+from google_fake import GoogleFake
 
 TOOL = os.path.join(BUILD, "tests", "tools", "iris-google")
 EMAIL = "iris-sender@example-project.iam.gserviceaccount.com"
