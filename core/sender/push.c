@@ -54,8 +54,10 @@ int iris_push_new(const struct iris_config *cfg, struct iris_metrics *metrics,
     rc = iris_config_str_or(cfg, "push.token_uri", NULL, &o.token_uri, err);
     if (rc == IRIS_OK)
       rc = iris_google_new(&o, &p->google, err);
-    if (rc == IRIS_ECONFIG)
-      rc = iris_err_set(err, IRIS_ECONFIG, "configuration: push.credentials: %s", err->msg);
+    if (rc == IRIS_ECONFIG) {
+      (void)iris_err_prefix(err, "configuration: push.credentials");
+      rc = err->rc = IRIS_ECONFIG;
+    }
   }
   if (rc) {
     iris_push_free(p);
