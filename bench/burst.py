@@ -32,7 +32,10 @@ BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from fake_runtime import FakeRuntime  # noqa: E402
-from coordinator_bench import HOST, PORT, SqsStandIn, sql  # noqa: E402
+from coordinator_bench import SqsStandIn, sql  # noqa: E402
+import irisstack as stack  # noqa: E402  (on the path coordinator_bench set up)
+
+HOST, PORT = stack.MYSQL_HOST, stack.MYSQL_PORT
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
 SENDERS = [int(x) for x in os.environ.get("BURST_SENDERS", "1,4").split(",")]

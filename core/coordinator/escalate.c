@@ -363,8 +363,9 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
     if (!w->ids || !w->names)
       rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
     for (i = 0; i < r.n && rc == IRIS_OK; i++) {
-      /* Iris looked the name up among all active targets (any type, §31 item 13); a page
-       * only goes to an active user. */
+      /* Iris looked the name up among all active targets whatever their type (a user and a
+       * list may share a name, so it could pick the wrong one); a page only goes to an
+       * active user. */
       struct iris_db_rows *rows = NULL;
       struct iris_db_param p[] = {IRIS_DB_STR(r.names[i])};
       rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
@@ -572,9 +573,10 @@ static int save_row(struct iris_escalate *e, const struct incident *inc, const s
   return rc;
 }
 
-/* Iris's tracking copy of a new incident (§4.1): a row in sender_tracking, made in the
- * incident's step-1 transaction so it exists exactly once; the enqueue pass sends it and the
- * sender renders and delivers it (tracking.h). Queued here, written by flush(). */
+/* Iris's tracking copy of a new incident (escalate() in src/iris/bin/sender.py): a row in
+ * sender_tracking, made in the incident's step-1 transaction so it exists exactly once; the
+ * enqueue pass sends it and the sender renders and delivers it (tracking.h). Queued here,
+ * written by flush(). */
 static int add_tracking(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
                         struct iris_err *err) {
   struct trow *t;

@@ -10,51 +10,29 @@ escalated before the coordinator's bookkeeping existed are adopted, two coordina
 at once produce what one would, and a database restart in the middle of a burst loses and
 duplicates nothing."""
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
-from oncall_fake import OncallFake  # noqa: E402
+import irisstack as stack
+from fake_runtime import FakeRuntime
+from irisstack import sql
+from oncall_fake import OncallFake
 
-COORD = os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
-
-
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+COORD = stack.bootstrap("coordinator")
 
 
 @pytest.fixture
 def env():
-    db = f"iris_coord_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+    sqs = stack.aws_client("sqs")
     sfx = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"c-{lane}-{sfx}")["QueueUrl"]
-              for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
-    cfg = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-           "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, "queues": queues,
-           "coordinator": {"tick_seconds": 1, "margin_ms": 200}}
-    yield {"db": db, "sqs": sqs, "queues": queues, "cfg": cfg}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+    queues = stack.create_queues(sqs, lambda lane: f"c-{lane}-{sfx}")
+    with stack.iris_db("iris_coord") as db:
+        cfg = stack.config(db, queues, coordinator={"tick_seconds": 1, "margin_ms": 200})
+        yield {"db": db, "sqs": sqs, "queues": queues, "cfg": cfg}
 
 
 @pytest.fixture
@@ -70,30 +48,18 @@ def oncall(env):
 
 
 def run(env, timeout_ms=1500, n=1, logs=None):
-    with FakeRuntime() as rt:
-        ids = [rt.add_event({"source": "aws.scheduler"}, timeout_ms=timeout_ms) for _ in range(n)]
-        proc = rt.run_bootstrap(COORD, env={"IRIS_CONFIG_JSON": json.dumps(env["cfg"]),
-                                            "AWS_ACCESS_KEY_ID": "testing",
-                                            "AWS_SECRET_ACCESS_KEY": "testing"})
-        assert rt.init_error is None and proc.returncode == 0, proc.err
-        if logs is not None:
-            logs.extend(json.loads(line) for line in proc.err.splitlines() if line.startswith("{"))
-        return [rt.results[i]["json"] for i in ids]
+    run = stack.run_lambda(COORD, [{"source": "aws.scheduler"}] * n,
+                           env=stack.function_env(env["cfg"]), timeout_ms=timeout_ms)
+    assert run.init_error is None and run.proc.returncode == 0, run.proc.err
+    if logs is not None:
+        logs.extend(run.logs)
+    return [r["json"] for r in run.results]
 
 
 def queued(env, lane=None):
     """The envelopes waiting on one lane (all lanes when None), received and deleted."""
-    if lane is None:
-        return [e for name in env["queues"] for e in queued(env, name)]
-    got = []
-    while True:
-        batch = env["sqs"].receive_message(QueueUrl=env["queues"][lane], MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return got
-        for m in batch:
-            got.append(json.loads(m["Body"]))
-            env["sqs"].delete_message(QueueUrl=env["queues"][lane], ReceiptHandle=m["ReceiptHandle"])
+    lanes = list(env["queues"]) if lane is None else [lane]
+    return [e for name in lanes for e in stack.drain(env["sqs"], env["queues"][name])]
 
 
 def messages(env, incident):
@@ -432,8 +398,7 @@ def test_database_restart_in_a_burst_loses_and_duplicates_nothing(env):
                                    "database": name, "connect_timeout": 2})
         cfg["coordinator"] = {"tick_seconds": 1, "margin_ms": 200, "slice_ms": 100,
                               "lease_seconds": 10}
-        env_vars = {"IRIS_CONFIG_JSON": json.dumps(cfg), "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing"}
+        env_vars = stack.function_env(cfg)
         with FakeRuntime() as rt:
             first = rt.add_event({"source": "aws.scheduler"}, timeout_ms=6000)
             proc = rt.start_bootstrap(COORD, env_vars, stdout=subprocess.DEVNULL,
