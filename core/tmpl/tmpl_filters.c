@@ -778,8 +778,9 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
     return iris__tmpl_fail(r, "tojson: value nested too deeply");
   if (iris__tmpl_is_undef_json(j))
     return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
-  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j))
-    return iris__tmpl_fail(r, "a range or dict view is not JSON serializable");
+  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j) &&
+      iris__tmpl_view_find(r, j)->kind != VIEW_TUPLE)
+    return iris__tmpl_fail(r, "a range, dict view or generator is not JSON serializable");
 #define NEWLINE(l)                                                                        \
   do {                                                                                    \
     if (indent >= 0) {                                                                    \

@@ -94,7 +94,8 @@ enum node_kind {
   E_METHOD, /* .items() .keys() .values() */
   E_RANGE,
   E_SLICE,   /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
-  E_CMPCHAIN /* a < b < c: list = operands, s = one operator code per char, n = how many */
+  E_CMPCHAIN, /* a < b < c: list = operands, s = one operator code per char, n = how many */
+  E_TUPLE     /* (a, b): list = items */
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };

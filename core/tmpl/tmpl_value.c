@@ -607,6 +607,15 @@ static int json_equal_py(json_t *a, json_t *b) {
   return iris__tv_equal(&x, &y);
 }
 
+/* Lists order against lists and tuples against tuples; ranges and views have no order. */
+static int same_seq_kind(const struct rctx *r, const struct tv *a, const struct tv *b) {
+  const struct tmpl_view *x = r->nviews ? iris__tmpl_view_find(r, a->j) : NULL;
+  const struct tmpl_view *y = r->nviews ? iris__tmpl_view_find(r, b->j) : NULL;
+  if (!x && !y)
+    return 1;
+  return x && y && x->kind == VIEW_TUPLE && y->kind == VIEW_TUPLE;
+}
+
 int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp) {
   if (is_num(a) && is_num(b)) {
     if (a->t != TV_FLOAT && b->t != TV_FLOAT)
@@ -621,8 +630,7 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
     *cmp = c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
     return IRIS_OK;
   }
-  if (a->t == TV_LIST && b->t == TV_LIST &&
-      !(r->nviews && (iris__tmpl_view_find(r, a->j) || iris__tmpl_view_find(r, b->j)))) {
+  if (a->t == TV_LIST && b->t == TV_LIST && same_seq_kind(r, a, b)) {
     size_t i, na = json_array_size(a->j), nb = json_array_size(b->j);
     for (i = 0; i < na && i < nb; i++) {
       struct tv x = iris__tv_from_json(json_array_get(a->j, i));
@@ -791,12 +799,34 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
                                                                     : (b->s ? b->s : "value"));
+  if (op == OP_SUB && r->nviews &&
+      ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j) &&
+        iris__tmpl_view_find(r, a->j)->kind <= VIEW_ITEMS) ||
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j) &&
+        iris__tmpl_view_find(r, b->j)->kind <= VIEW_ITEMS)))
+    /* Python makes a set, printed in an order that changes from run to run */
+    return iris__tmpl_fail(r, "a set operation on dict views is not supported by this engine");
   if ((op == OP_ADD || op == OP_MUL) && r->nviews &&
       ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j)) ||
-       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j))))
-    /* range and dict views have no + or * in Python */
-    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: a range or dict view",
-                           op == OP_ADD ? "+" : "*");
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j)))) {
+    const struct tmpl_view *x = a->t == TV_LIST ? iris__tmpl_view_find(r, a->j) : NULL;
+    const struct tmpl_view *y = b->t == TV_LIST ? iris__tmpl_view_find(r, b->j) : NULL;
+    int ta = x && x->kind == VIEW_TUPLE, tb = y && y->kind == VIEW_TUPLE, rc;
+    /* tuple + tuple and tuple * int are tuples; ranges and dict views have no + or * */
+    if ((op == OP_ADD && ta && tb) ||
+        (op == OP_MUL && ((ta && b->t != TV_LIST) || (tb && a->t != TV_LIST)))) {
+      struct tv plain_a = *a, plain_b = *b;
+      size_t saved = r->nviews;
+      r->nviews = 0; /* the operation itself on plain lists */
+      rc = iris__tv_binop(r, op, &plain_a, &plain_b, out);
+      r->nviews = saved;
+      if (rc == IRIS_OK && out->t == TV_LIST)
+        rc = iris__tmpl_view_add(r, out->j, VIEW_TUPLE, 0, 0, 0);
+      return rc;
+    }
+    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: %s", op == OP_ADD ? "+" : "*",
+                           ta || tb ? "a tuple and a list" : "a range or dict view");
+  }
   if (op == OP_ADD) {
     if (a->t == TV_STR && b->t == TV_STR) {
       /* Markup + str escapes the str (markupsafe); the result stays Markup. */
