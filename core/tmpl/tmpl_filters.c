@@ -356,6 +356,9 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     return rc;
   if (ev && (rc = iris__tv_to_string(r, ev, &end)))
     return rc;
+  if (in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+      iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "object of type 'generator' has no len()");
   if (in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF) {
     /* Jinja returns any sized value that fits unchanged (a list stays a list); a longer one
      * fails there when it is sliced and split as a string. */
@@ -1323,7 +1326,8 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
     /* len() and [] both work: Undefined has them, dict views and ranges... views do not */
     *out = in->t == TV_STR || in->t == TV_DICT || in->t == TV_UNDEF ||
            (in->t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, in->j) &&
-                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE));
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE &&
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_TUPLE));
   else if (strcmp(name, "iterable") == 0)
     *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF;
   else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0 ||
@@ -2055,7 +2059,10 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
           (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
         return rc;
-      if (k.t == TV_LIST || k.t == TV_DICT)
+      if ((k.t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, k.j) &&
+                               (iris__tmpl_view_find(r, k.j)->kind == VIEW_RANGE ||
+                                iris__tmpl_view_find(r, k.j)->kind == VIEW_TUPLE))) ||
+          k.t == TV_DICT) /* ranges and tuples are hashable, lists and dicts not */
         return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
       if ((rc = iris__tmpl_steps(r, (long)json_array_size(keys))))
         return rc;

@@ -407,7 +407,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
     if (is_op(t, "[")) {
       struct node *g, *k = NULL;
       next(p);
-      if (!is_op(peek(p), ":")) {
+      if (is_op(peek(p), "]")) {
+        /* x[] subscripts with the empty tuple in Jinja (undefined for any JSON value) */
+        k = mk(p, E_TUPLE, peek(p));
+        if (!k)
+          return NULL;
+      } else if (!is_op(peek(p), ":")) {
         k = parse_expr(p);
         if (!k)
           return NULL;
