@@ -702,9 +702,14 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
       *out = iris__tv_int(v);
       return IRIS_OK;
     }
-    /* int(float(value)) */
-    if (parse_float_text(buf, &f))
+    /* int(float(value)); Jinja catches the OverflowError of infinity here: the default */
+    if (parse_float_text(buf, &f)) {
+      if (isinf(f)) {
+        *out = def;
+        return IRIS_OK;
+      }
       return int_of_float(r, f, &def, out);
+    }
     *out = def;
     return IRIS_OK;
   }
@@ -1108,7 +1113,9 @@ static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *
 static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
   struct iris_buf b;
   struct tv s;
-  int rc;
+  int rc = iris__tmpl_check_iter(r, in);
+  if (rc)
+    return rc;
   iris_buf_init(&b, 0);
   if (in->t == TV_DICT) {
     const char *k;
@@ -1688,6 +1695,8 @@ static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct 
     size_t z = i;
     int digits = 1;
     json_t *next = NULL;
+    if (cur.t == TV_UNDEF) /* Jinja's getitem on Undefined raises */
+      return iris__tmpl_fail(r, "'%s' is undefined", cur.s ? cur.s : "value");
     while (z < attr->n && attr->s[z] != '.') {
       digits = digits && isdigit((unsigned char)attr->s[z]);
       z++;

@@ -559,6 +559,23 @@ int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out) {
   return IRIS_OK;
 }
 
+/* Python compares an int with a float exactly (2**53 + 1 > 2.0**53): <0, 0, >0. */
+static int cmp_int_float(int64_t i, double f) {
+  if (isnan(f))
+    return 2; /* unordered: every comparison false, != true */
+  if (f >= 9223372036854775808.0)
+    return -1;
+  if (f < -9223372036854775808.0)
+    return 1;
+  {
+    double fl = floor(f);
+    int64_t k = (int64_t)fl;
+    if (i != k)
+      return i < k ? -1 : 1;
+    return fl == f ? 0 : -1; /* i == floor(f) < f when f has a fraction */
+  }
+}
+
 static int is_num(const struct tv *v) { return v->t == TV_INT || v->t == TV_FLOAT || v->t == TV_BOOL; }
 static double num(const struct tv *v) { return v->t == TV_FLOAT ? v->f : (double)v->i; }
 
@@ -568,6 +585,10 @@ int iris__tv_equal(const struct tv *a, const struct tv *b) {
   if (is_num(a) && is_num(b)) {
     if (a->t != TV_FLOAT && b->t != TV_FLOAT)
       return a->i == b->i;
+    if (a->t != TV_FLOAT && !isnan(b->f))
+      return cmp_int_float(a->i, b->f) == 0;
+    if (b->t != TV_FLOAT && !isnan(a->f))
+      return cmp_int_float(b->i, a->f) == 0;
     return num(a) == num(b);
   }
   if (a->t != b->t)
@@ -620,6 +641,10 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
   if (is_num(a) && is_num(b)) {
     if (a->t != TV_FLOAT && b->t != TV_FLOAT)
       *cmp = a->i < b->i ? -1 : a->i > b->i;
+    else if (a->t != TV_FLOAT && !isnan(b->f))
+      *cmp = cmp_int_float(a->i, b->f);
+    else if (b->t != TV_FLOAT && !isnan(a->f))
+      *cmp = -cmp_int_float(b->i, a->f);
     else
       *cmp = num(a) < num(b) ? -1 : num(a) > num(b);
     return IRIS_OK;
@@ -669,14 +694,20 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     size_t i;
     for (i = 0; i < json_array_size(c->j) && !*out; i++) {
       struct tv x = iris__tv_from_json(json_array_get(c->j, i));
-      *out = iris__tv_equal(&x, item);
+      /* a list never equals a range or a tuple in Python */
+      *out = iris__tv_equal(&x, item) &&
+             (x.t != TV_LIST || !r->nviews ||
+              (iris__tmpl_view_find(r, x.j) ? iris__tmpl_view_find(r, x.j)->kind : 0) ==
+                  (iris__tmpl_view_find(r, item->j) ? iris__tmpl_view_find(r, item->j)->kind : 0));
     }
     return IRIS_OK;
   }
   case TV_DICT:
     if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
-        iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE)
-      return IRIS_OK; /* a range is hashable, and never a JSON key */
+        (iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE ||
+         iris__tmpl_view_find(r, item->j)->kind == VIEW_TUPLE ||
+         iris__tmpl_view_find(r, item->j)->kind == VIEW_ITER))
+      return IRIS_OK; /* ranges, tuples and generators are hashable, and never a JSON key */
     if (item->t == TV_LIST || item->t == TV_DICT)
       return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
     if (item->t == TV_STR) {
@@ -891,7 +922,12 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     case OP_DIV:
       if (y == 0)
         return iris__tmpl_fail(r, "division by zero");
-      *out = iris__tv_float((double)x / (double)y);
+      /* Python divides the exact integers; above 2**53 a double cannot hold them, so the
+       * 64-bit mantissa of long double carries them exactly into the division */
+      *out = iris__tv_float((x > (1LL << 53) || x < -(1LL << 53) || y > (1LL << 53) ||
+                             y < -(1LL << 53))
+                                ? (double)((long double)x / (long double)y)
+                                : (double)x / (double)y);
       return IRIS_OK;
     case OP_FLOORDIV:
     case OP_MOD: {
@@ -957,6 +993,8 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         return iris__tmpl_fail(r, "a negative number raised to a fractional power is a complex number: "
                                   "complex numbers are not supported by this engine");
       *out = iris__tv_float(pow(x, y));
+      if (isinf(out->f) && isfinite(x) && isfinite(y))
+        return iris__tmpl_fail(r, "(34, 'Numerical result out of range')"); /* Python's OverflowError */
       return IRIS_OK;
     default:
       break;
