@@ -459,6 +459,10 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
         return rc ? rc : IRIS_ENOMEM;
       }
       memcpy(key, an.s, an.n);
+      if (iris__tmpl_is_undef_json(item)) { /* Jinja's getitem on Undefined raises */
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "'value' is undefined");
+      }
       item = json_is_object(item) ? json_object_get(item, key) : NULL;
     }
     /* a missing attribute is Undefined in Jinja: it joins as nothing */
