@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "tmpl_int.h"
+#include "utf8.h"
 
 struct tv iris__tv_str(const char *s, size_t n) {
   struct tv v = {TV_STR, 0, 0, 0, s, n, NULL, 0};
@@ -174,16 +175,6 @@ char *iris__tmpl_scratch(struct rctx *r, size_t n) {
   return p;
 }
 
-size_t iris__utf8_cut(const char *s, size_t n) {
-  size_t k = n, lead, need;
-  while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3)
-    k--;
-  if (k == 0 || ((unsigned char)s[k - 1] & 0x80) == 0)
-    return n; /* ends in ASCII (or stray continuation bytes: not ours to fix) */
-  lead = (unsigned char)s[k - 1];
-  need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  return n - (k - 1) >= need ? n : k - 1;
-}
 
 int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
                     const char *fmt, va_list ap) {
@@ -191,7 +182,7 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
   int n;
   n = vsnprintf(msg, sizeof msg, fmt, ap);
   if (n >= (int)sizeof msg)
-    msg[iris__utf8_cut(msg, sizeof msg - 1)] = '\0';
+    msg[iris_utf8_prefix(msg, sizeof msg - 1, sizeof msg - 1)] = '\0';
   if (col > 0)
     n = snprintf(full, sizeof full, "template '%s' line %d col %d: %s", name, line, col, msg);
   else
@@ -199,7 +190,7 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
   if (n < 0)
     n = 0;
   if ((size_t)n >= IRIS_ERR_SIZE)
-    full[iris__utf8_cut(full, IRIS_ERR_SIZE - 1)] = '\0';
+    full[iris_utf8_prefix(full, IRIS_ERR_SIZE - 1, IRIS_ERR_SIZE - 1)] = '\0';
   return iris_err_set(err, IRIS_ETEMPLATE, "%s", full);
 }
 
