@@ -356,6 +356,9 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     return rc;
   if (ev && (rc = iris__tv_to_string(r, ev, &end)))
     return rc;
+  if (in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+      iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "object of type 'generator' has no len()");
   if (in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF) {
     /* Jinja returns any sized value that fits unchanged (a list stays a list); a longer one
      * fails there when it is sliced and split as a string. */
@@ -456,6 +459,10 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
         return rc ? rc : IRIS_ENOMEM;
       }
       memcpy(key, an.s, an.n);
+      if (iris__tmpl_is_undef_json(item)) { /* Jinja's getitem on Undefined raises */
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "'value' is undefined");
+      }
       item = json_is_object(item) ? json_object_get(item, key) : NULL;
     }
     /* a missing attribute is Undefined in Jinja: it joins as nothing */
@@ -699,9 +706,14 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
       *out = iris__tv_int(v);
       return IRIS_OK;
     }
-    /* int(float(value)) */
-    if (parse_float_text(buf, &f))
+    /* int(float(value)); Jinja catches the OverflowError of infinity here: the default */
+    if (parse_float_text(buf, &f)) {
+      if (isinf(f)) {
+        *out = def;
+        return IRIS_OK;
+      }
       return int_of_float(r, f, &def, out);
+    }
     *out = def;
     return IRIS_OK;
   }
@@ -778,8 +790,9 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
     return iris__tmpl_fail(r, "tojson: value nested too deeply");
   if (iris__tmpl_is_undef_json(j))
     return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
-  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j))
-    return iris__tmpl_fail(r, "a range or dict view is not JSON serializable");
+  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j) &&
+      iris__tmpl_view_find(r, j)->kind != VIEW_TUPLE)
+    return iris__tmpl_fail(r, "a range, dict view or generator is not JSON serializable");
 #define NEWLINE(l)                                                                        \
   do {                                                                                    \
     if (indent >= 0) {                                                                    \
@@ -1104,7 +1117,9 @@ static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *
 static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
   struct iris_buf b;
   struct tv s;
-  int rc;
+  int rc = iris__tmpl_check_iter(r, in);
+  if (rc)
+    return rc;
   iris_buf_init(&b, 0);
   if (in->t == TV_DICT) {
     const char *k;
@@ -1322,7 +1337,8 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
     /* len() and [] both work: Undefined has them, dict views and ranges... views do not */
     *out = in->t == TV_STR || in->t == TV_DICT || in->t == TV_UNDEF ||
            (in->t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, in->j) &&
-                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE));
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE &&
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_TUPLE));
   else if (strcmp(name, "iterable") == 0)
     *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF;
   else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0 ||
@@ -1683,6 +1699,8 @@ static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct 
     size_t z = i;
     int digits = 1;
     json_t *next = NULL;
+    if (cur.t == TV_UNDEF) /* Jinja's getitem on Undefined raises */
+      return iris__tmpl_fail(r, "'%s' is undefined", cur.s ? cur.s : "value");
     while (z < attr->n && attr->s[z] != '.') {
       digits = digits && isdigit((unsigned char)attr->s[z]);
       z++;
@@ -2054,7 +2072,10 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
           (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
         return rc;
-      if (k.t == TV_LIST || k.t == TV_DICT)
+      if ((k.t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, k.j) &&
+                               (iris__tmpl_view_find(r, k.j)->kind == VIEW_RANGE ||
+                                iris__tmpl_view_find(r, k.j)->kind == VIEW_TUPLE))) ||
+          k.t == TV_DICT) /* ranges and tuples are hashable, lists and dicts not */
         return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
       if ((rc = iris__tmpl_steps(r, (long)json_array_size(keys))))
         return rc;

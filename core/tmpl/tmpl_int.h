@@ -94,7 +94,8 @@ enum node_kind {
   E_METHOD, /* .items() .keys() .values() */
   E_RANGE,
   E_SLICE,   /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
-  E_CMPCHAIN /* a < b < c: list = operands, s = one operator code per char, n = how many */
+  E_CMPCHAIN, /* a < b < c: list = operands, s = one operator code per char, n = how many */
+  E_TUPLE     /* (a, b): list = items */
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };
@@ -301,8 +302,6 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
                     const char *fmt, va_list ap);
 
 /* UTF-8 helpers. */
-/* The longest prefix of s[0..n) that does not end inside a character. */
-size_t iris__utf8_cut(const char *s, size_t n);
 size_t iris__utf8_count(const char *s, size_t n);
 /* Decode the code point at byte i (of valid UTF-8); returns its length in bytes. */
 size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp);

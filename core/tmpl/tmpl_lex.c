@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "tmpl_int.h"
+#include "utf8.h"
 
 /* ---- arena ----------------------------------------------------------------------------- */
 
@@ -87,35 +88,12 @@ void iris__tmpl_arena_free(struct tmpl_arena *a) {
 
 /* ---- lexer ------------------------------------------------------------------------------- */
 
-/* Offset of the first byte that does not belong to well-formed UTF-8 (no overlong forms,
- * surrogates or code points past U+10FFFF); n when all of s is well-formed. */
+/* Offset of the first byte that does not belong to well-formed UTF-8; n when all of s is. */
 static size_t utf8_invalid_at(const char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
-    unsigned char c = (unsigned char)s[i];
-    size_t len, k;
-    unsigned long cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      len = 4, cp = c & 0x07;
-    else
-      return i;
-    if (i + len > n)
-      return i;
-    for (k = 1; k < len; k++) {
-      if (((unsigned char)s[i + k] & 0xC0) != 0x80)
-        return i;
-      cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    size_t len = (unsigned char)s[i] < 0x80 ? 1 : iris_utf8_seq(s + i, n - i);
+    if (len == 0)
       return i;
     i += len;
   }

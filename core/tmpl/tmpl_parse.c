@@ -114,6 +114,8 @@ static int list_add(struct parser *p, struct node_list *l, struct node *n) {
 
 static struct node *parse_expr(struct parser *p);
 static struct node *parse_cond(struct parser *p);
+static struct node *tuple_rest(struct parser *p, struct node *first, const struct tok *at,
+                               const char *end);
 static struct node *parse_or(struct parser *p);
 
 /*
@@ -275,11 +277,13 @@ static struct node *parse_primary(struct parser *p) {
     return n;
   case TK_OP:
     if (is_op(t, "(")) {
-      n = parse_expr(p);
-      if (n && is_op(peek(p), ",")) {
-        unsupported(p, peek(p), "a tuple");
-        return NULL;
+      if (is_op(peek(p), ")")) { /* () is the empty tuple */
+        next(p);
+        return mk(p, E_TUPLE, t);
       }
+      n = parse_expr(p);
+      if (n && is_op(peek(p), ","))
+        n = tuple_rest(p, n, t, ")");
       if (n && expect_op(p, ")"))
         return NULL;
       return n;
@@ -325,6 +329,26 @@ static struct node *parse_primary(struct parser *p) {
   }
   fail_at(p, t, "unexpected %s", describe(t));
   return NULL;
+}
+
+/* After `first` and a comma: the rest of a tuple, up to (not including) `end` (")" or the end
+ * of the tag). A trailing comma is allowed: (1,) is a tuple of one. */
+static struct node *tuple_rest(struct parser *p, struct node *first, const struct tok *at,
+                               const char *end) {
+  struct node *tup = mk(p, E_TUPLE, at);
+  if (!tup || list_add(p, &tup->list, first))
+    return NULL;
+  while (is_op(peek(p), ",")) {
+    struct node *item;
+    next(p);
+    if (end ? is_op(peek(p), end)
+            : peek(p)->type == TK_VAR_END || peek(p)->type == TK_BLOCK_END)
+      break;
+    item = parse_expr(p);
+    if (!item || list_add(p, &tup->list, item))
+      return NULL;
+  }
+  return tup;
 }
 
 static struct node *parse_postfix(struct parser *p, struct node *n) {
@@ -383,7 +407,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
     if (is_op(t, "[")) {
       struct node *g, *k = NULL;
       next(p);
-      if (!is_op(peek(p), ":")) {
+      if (is_op(peek(p), "]")) {
+        /* x[] subscripts with the empty tuple in Jinja (undefined for any JSON value) */
+        k = mk(p, E_TUPLE, peek(p));
+        if (!k)
+          return NULL;
+      } else if (!is_op(peek(p), ":")) {
         k = parse_expr(p);
         if (!k)
           return NULL;
@@ -807,6 +836,8 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
     return fail_at(p, peek(p), "expected 'in', got %s", describe(peek(p)));
   next(p);
   n->a = parse_or(p);
+  if (n->a && is_op(peek(p), ",")) /* for x in a, b: over a tuple */
+    n->a = tuple_rest(p, n->a, t, NULL);
   if (!n->a)
     return p->err->rc;
   if (is_name(peek(p), "if")) {
@@ -862,6 +893,8 @@ static int parse_set(struct parser *p, const struct tok *at, struct node **out) 
     return p->err->rc;
   n->s = t->s;
   n->a = parse_expr(p);
+  if (n->a && is_op(peek(p), ",")) /* {% set x = a, b %} stores a tuple */
+    n->a = tuple_rest(p, n->a, t, NULL);
   if (!n->a)
     return p->err->rc;
   *out = n;
@@ -895,6 +928,8 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
       if (!n)
         return p->err->rc;
       n->a = parse_expr(p);
+      if (n->a && is_op(peek(p), ",")) /* {{ a, b }} prints a tuple */
+        n->a = tuple_rest(p, n->a, t, NULL);
       if (!n->a)
         return p->err->rc;
       if (peek(p)->type != TK_VAR_END)

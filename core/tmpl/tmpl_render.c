@@ -282,7 +282,8 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
     return IRIS_OK;
   }
   if (obj->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, obj->j) &&
-      iris__tmpl_view_find(r, obj->j)->kind != VIEW_RANGE) {
+      iris__tmpl_view_find(r, obj->j)->kind != VIEW_RANGE &&
+      iris__tmpl_view_find(r, obj->j)->kind != VIEW_TUPLE) {
     *out = iris__tv_undef(what); /* dict views cannot be subscripted */
     return IRIS_OK;
   }
@@ -405,6 +406,14 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
   return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
 }
 
+/* What kind of sequence a list value is in Python: a list (0), or a view, range or tuple. */
+static int seq_kind(const struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  if (v->t != TV_LIST || !r->nviews || !(w = iris__tmpl_view_find(r, v->j)))
+    return 0;
+  return w->kind;
+}
+
 /* a OP b for the comparison operators (== != < <= > >= in, not in). */
 static int compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
                       struct tv *out) {
@@ -412,7 +421,9 @@ static int compare_op(struct rctx *r, int op, const struct tv *a, const struct t
   switch (op) {
   case OP_EQ:
   case OP_NE:
-    *out = iris__tv_bool(iris__tv_equal(a, b) == (op == OP_EQ));
+    /* a tuple never equals a list, nor a range a list, in Python */
+    *out = iris__tv_bool((iris__tv_equal(a, b) && seq_kind(r, a) == seq_kind(r, b)) ==
+                         (op == OP_EQ));
     return IRIS_OK;
   case OP_IN:
   case OP_NOTIN:
@@ -491,7 +502,8 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
   if (obj.t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", obj.s ? obj.s : "value");
   view = obj.t == TV_LIST && r->nviews ? iris__tmpl_view_find(r, obj.j) : NULL;
-  if ((obj.t != TV_STR && obj.t != TV_LIST) || (view && view->kind != VIEW_RANGE))
+  if ((obj.t != TV_STR && obj.t != TV_LIST) ||
+      (view && view->kind != VIEW_RANGE && view->kind != VIEW_TUPLE))
     /* Jinja raises here, or prints nothing when its optimizer folded the slice of a
      * literal (none[1:]): documented as refused rather than guessed */
     return iris__tmpl_fail(r, "slicing a %s is not supported by this engine",
@@ -549,6 +561,8 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
       if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(obj.j, (size_t)(start + i * step))))))
         return rc;
     *out = iris__tv_from_json(l);
+    if (view && view->kind == VIEW_TUPLE) /* a slice of a tuple is a tuple */
+      return iris__tmpl_view_add(r, l, VIEW_TUPLE, 0, 0, 0);
     if (view) /* a slice of a range is a range */
       return iris__tmpl_view_add(r, l, VIEW_RANGE, view->start + start * view->step,
                                  view->start + stop * view->step, view->step * step);
@@ -578,7 +592,8 @@ static __attribute__((noinline)) int eval_method(struct rctx *r, const struct no
     json_t *item = n->s[0] == 'k'   ? json_string(k)
                    : n->s[0] == 'v' ? json_incref(v)
                                     : json_pack("[sO]", k, v);
-    if ((rc = iris__tmpl_append(r, l, item)))
+    if ((rc = iris__tmpl_append(r, l, item)) ||
+        (n->s[0] == 'i' && (rc = iris__tmpl_view_add(r, item, VIEW_TUPLE, 0, 0, 0))))
       return rc;
   }
   *out = iris__tv_from_json(l);
@@ -644,7 +659,8 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return rc;
     r->line = n->line;
     return get_member(r, &a, &b, 0, "item", out);
-  case E_LIST: {
+  case E_LIST:
+  case E_TUPLE: {
     json_t *l = iris__tv_keep(r, json_array());
     size_t i;
     if (!l)
@@ -656,7 +672,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
         return rc;
     }
     *out = iris__tv_from_json(l);
-    return IRIS_OK;
+    return n->kind == E_TUPLE ? iris__tmpl_view_add(r, l, VIEW_TUPLE, 0, 0, 0) : IRIS_OK;
   }
   case E_DICT: {
     json_t *d = iris__tv_keep(r, json_object());

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "tmpl_int.h"
+#include "utf8.h"
 
 struct tv iris__tv_str(const char *s, size_t n) {
   struct tv v = {TV_STR, 0, 0, 0, s, n, NULL, 0};
@@ -174,16 +175,6 @@ char *iris__tmpl_scratch(struct rctx *r, size_t n) {
   return p;
 }
 
-size_t iris__utf8_cut(const char *s, size_t n) {
-  size_t k = n, lead, need;
-  while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3)
-    k--;
-  if (k == 0 || ((unsigned char)s[k - 1] & 0x80) == 0)
-    return n; /* ends in ASCII (or stray continuation bytes: not ours to fix) */
-  lead = (unsigned char)s[k - 1];
-  need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  return n - (k - 1) >= need ? n : k - 1;
-}
 
 int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
                     const char *fmt, va_list ap) {
@@ -191,7 +182,7 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
   int n;
   n = vsnprintf(msg, sizeof msg, fmt, ap);
   if (n >= (int)sizeof msg)
-    msg[iris__utf8_cut(msg, sizeof msg - 1)] = '\0';
+    msg[iris_utf8_prefix(msg, sizeof msg - 1, sizeof msg - 1)] = '\0';
   if (col > 0)
     n = snprintf(full, sizeof full, "template '%s' line %d col %d: %s", name, line, col, msg);
   else
@@ -199,7 +190,7 @@ int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
   if (n < 0)
     n = 0;
   if ((size_t)n >= IRIS_ERR_SIZE)
-    full[iris__utf8_cut(full, IRIS_ERR_SIZE - 1)] = '\0';
+    full[iris_utf8_prefix(full, IRIS_ERR_SIZE - 1, IRIS_ERR_SIZE - 1)] = '\0';
   return iris_err_set(err, IRIS_ETEMPLATE, "%s", full);
 }
 
@@ -559,6 +550,23 @@ int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out) {
   return IRIS_OK;
 }
 
+/* Python compares an int with a float exactly (2**53 + 1 > 2.0**53): <0, 0, >0. */
+static int cmp_int_float(int64_t i, double f) {
+  if (isnan(f))
+    return 2; /* unordered: every comparison false, != true */
+  if (f >= 9223372036854775808.0)
+    return -1;
+  if (f < -9223372036854775808.0)
+    return 1;
+  {
+    double fl = floor(f);
+    int64_t k = (int64_t)fl;
+    if (i != k)
+      return i < k ? -1 : 1;
+    return fl == f ? 0 : -1; /* i == floor(f) < f when f has a fraction */
+  }
+}
+
 static int is_num(const struct tv *v) { return v->t == TV_INT || v->t == TV_FLOAT || v->t == TV_BOOL; }
 static double num(const struct tv *v) { return v->t == TV_FLOAT ? v->f : (double)v->i; }
 
@@ -568,6 +576,10 @@ int iris__tv_equal(const struct tv *a, const struct tv *b) {
   if (is_num(a) && is_num(b)) {
     if (a->t != TV_FLOAT && b->t != TV_FLOAT)
       return a->i == b->i;
+    if (a->t != TV_FLOAT && !isnan(b->f))
+      return cmp_int_float(a->i, b->f) == 0;
+    if (b->t != TV_FLOAT && !isnan(a->f))
+      return cmp_int_float(b->i, a->f) == 0;
     return num(a) == num(b);
   }
   if (a->t != b->t)
@@ -607,10 +619,23 @@ static int json_equal_py(json_t *a, json_t *b) {
   return iris__tv_equal(&x, &y);
 }
 
+/* Lists order against lists and tuples against tuples; ranges and views have no order. */
+static int same_seq_kind(const struct rctx *r, const struct tv *a, const struct tv *b) {
+  const struct tmpl_view *x = r->nviews ? iris__tmpl_view_find(r, a->j) : NULL;
+  const struct tmpl_view *y = r->nviews ? iris__tmpl_view_find(r, b->j) : NULL;
+  if (!x && !y)
+    return 1;
+  return x && y && x->kind == VIEW_TUPLE && y->kind == VIEW_TUPLE;
+}
+
 int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp) {
   if (is_num(a) && is_num(b)) {
     if (a->t != TV_FLOAT && b->t != TV_FLOAT)
       *cmp = a->i < b->i ? -1 : a->i > b->i;
+    else if (a->t != TV_FLOAT && !isnan(b->f))
+      *cmp = cmp_int_float(a->i, b->f);
+    else if (b->t != TV_FLOAT && !isnan(a->f))
+      *cmp = -cmp_int_float(b->i, a->f);
     else
       *cmp = num(a) < num(b) ? -1 : num(a) > num(b);
     return IRIS_OK;
@@ -621,8 +646,7 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
     *cmp = c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
     return IRIS_OK;
   }
-  if (a->t == TV_LIST && b->t == TV_LIST &&
-      !(r->nviews && (iris__tmpl_view_find(r, a->j) || iris__tmpl_view_find(r, b->j)))) {
+  if (a->t == TV_LIST && b->t == TV_LIST && same_seq_kind(r, a, b)) {
     size_t i, na = json_array_size(a->j), nb = json_array_size(b->j);
     for (i = 0; i < na && i < nb; i++) {
       struct tv x = iris__tv_from_json(json_array_get(a->j, i));
@@ -661,14 +685,20 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     size_t i;
     for (i = 0; i < json_array_size(c->j) && !*out; i++) {
       struct tv x = iris__tv_from_json(json_array_get(c->j, i));
-      *out = iris__tv_equal(&x, item);
+      /* a list never equals a range or a tuple in Python */
+      *out = iris__tv_equal(&x, item) &&
+             (x.t != TV_LIST || !r->nviews ||
+              (iris__tmpl_view_find(r, x.j) ? iris__tmpl_view_find(r, x.j)->kind : 0) ==
+                  (iris__tmpl_view_find(r, item->j) ? iris__tmpl_view_find(r, item->j)->kind : 0));
     }
     return IRIS_OK;
   }
   case TV_DICT:
     if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
-        iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE)
-      return IRIS_OK; /* a range is hashable, and never a JSON key */
+        (iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE ||
+         iris__tmpl_view_find(r, item->j)->kind == VIEW_TUPLE ||
+         iris__tmpl_view_find(r, item->j)->kind == VIEW_ITER))
+      return IRIS_OK; /* ranges, tuples and generators are hashable, and never a JSON key */
     if (item->t == TV_LIST || item->t == TV_DICT)
       return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
     if (item->t == TV_STR) {
@@ -791,12 +821,34 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
                                                                     : (b->s ? b->s : "value"));
+  if (op == OP_SUB && r->nviews &&
+      ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j) &&
+        iris__tmpl_view_find(r, a->j)->kind <= VIEW_ITEMS) ||
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j) &&
+        iris__tmpl_view_find(r, b->j)->kind <= VIEW_ITEMS)))
+    /* Python makes a set, printed in an order that changes from run to run */
+    return iris__tmpl_fail(r, "a set operation on dict views is not supported by this engine");
   if ((op == OP_ADD || op == OP_MUL) && r->nviews &&
       ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j)) ||
-       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j))))
-    /* range and dict views have no + or * in Python */
-    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: a range or dict view",
-                           op == OP_ADD ? "+" : "*");
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j)))) {
+    const struct tmpl_view *x = a->t == TV_LIST ? iris__tmpl_view_find(r, a->j) : NULL;
+    const struct tmpl_view *y = b->t == TV_LIST ? iris__tmpl_view_find(r, b->j) : NULL;
+    int ta = x && x->kind == VIEW_TUPLE, tb = y && y->kind == VIEW_TUPLE, rc;
+    /* tuple + tuple and tuple * int are tuples; ranges and dict views have no + or * */
+    if ((op == OP_ADD && ta && tb) ||
+        (op == OP_MUL && ((ta && b->t != TV_LIST) || (tb && a->t != TV_LIST)))) {
+      struct tv plain_a = *a, plain_b = *b;
+      size_t saved = r->nviews;
+      r->nviews = 0; /* the operation itself on plain lists */
+      rc = iris__tv_binop(r, op, &plain_a, &plain_b, out);
+      r->nviews = saved;
+      if (rc == IRIS_OK && out->t == TV_LIST)
+        rc = iris__tmpl_view_add(r, out->j, VIEW_TUPLE, 0, 0, 0);
+      return rc;
+    }
+    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: %s", op == OP_ADD ? "+" : "*",
+                           ta || tb ? "a tuple and a list" : "a range or dict view");
+  }
   if (op == OP_ADD) {
     if (a->t == TV_STR && b->t == TV_STR) {
       /* Markup + str escapes the str (markupsafe); the result stays Markup. */
@@ -861,7 +913,12 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     case OP_DIV:
       if (y == 0)
         return iris__tmpl_fail(r, "division by zero");
-      *out = iris__tv_float((double)x / (double)y);
+      /* Python divides the exact integers; above 2**53 a double cannot hold them, so the
+       * 64-bit mantissa of long double carries them exactly into the division */
+      *out = iris__tv_float((x > (1LL << 53) || x < -(1LL << 53) || y > (1LL << 53) ||
+                             y < -(1LL << 53))
+                                ? (double)((long double)x / (long double)y)
+                                : (double)x / (double)y);
       return IRIS_OK;
     case OP_FLOORDIV:
     case OP_MOD: {
@@ -927,6 +984,8 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         return iris__tmpl_fail(r, "a negative number raised to a fractional power is a complex number: "
                                   "complex numbers are not supported by this engine");
       *out = iris__tv_float(pow(x, y));
+      if (isinf(out->f) && isfinite(x) && isfinite(y))
+        return iris__tmpl_fail(r, "(34, 'Numerical result out of range')"); /* Python's OverflowError */
       return IRIS_OK;
     default:
       break;

@@ -353,6 +353,15 @@ CASES = [
     ["not not deep", "{{ not not not not not 1 }}", {}],
     ["power by squaring", "{{ 1 ** 9223372036854775807 }} {{ 3 ** 39 }} {{ (-2) ** 63 }}", {}],
     ["empty repetition", "{{ [] * 10**9 }} {{ '' * 10**9 }}|", {}],
+    # --- tuples
+    ["tuple literals", "{{ (1, 2) }} {{ (1,) }} {{ () }} {{ 1, 'a' }} {% set t = 1, 2 %}{{ t }} "
+     "{{ t[0] }} {{ t[::-1] }} {{ t|list }} {{ t|length }}", {}],
+    ["tuple operators", "{{ (1, 2) == [1, 2] }} {{ (1, 2) == (1, 2) }} {{ (1, 2) < (1, 3) }} "
+     "{{ (1, 2) + (3,) }} {{ (1,) * 2 }} {{ 2 in (1, 2) }} {{ (1, 2)|tojson }}", {}],
+    ["tuple plus list", "{{ (1, 2) + [3] }}", {}],
+    ["tuple items", "{% for x in owner.items() %}{{ x }}{% endfor %} {{ owner.items()|list }}",
+     INCIDENT],
+    ["tuple loop", "{% for x in 1, 2 %}{{ x }}{% endfor %} {{ [(1, 2)] }} {{ (1, (2, 3)) }}", {}],
 ]
 
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
@@ -386,7 +395,6 @@ REFUSED = [
     ["refuse method", "{{ 'abc'.format(1) }}", {}],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
     ["refuse unsupported filter", "{{ tags|xmlattr }}", INCIDENT],
-    ["refuse tuple", "{{ (1, 2) }}", {}],
     ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
     ["refuse loop cycle", "{% for t in tags %}{{ loop.cycle('a', 'b') }}{% endfor %}", INCIDENT],
 ]
