@@ -216,6 +216,8 @@ def template():
         "MetricsNamespace": {"Type": "String", "Default": "Iris/Sender",
                              "Description": "CloudWatch namespace of the functions' EMF metrics (metrics.namespace)."},
         "TickSeconds": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 30},
+        "CoordinatorScheduleState": {"Type": "String", "Default": "ENABLED", "AllowedValues": ["ENABLED", "DISABLED"],
+                                "Description": "DISABLED deploys everything but does not start the coordinator (cutting over from the old sender: docs/deployment.md)."},
         "MaxReceiveCount": {"Type": "Number", "Default": 5, "MinValue": 5,
                             "Description": "Deliveries before a record goes to its lane's dead-letter queue (>= 5 so throttling never dead-letters)."},
         "SenderTimeout": {"Type": "Number", "Default": 60, "MinValue": 10, "MaxValue": 60,
@@ -421,6 +423,7 @@ def template():
         "Properties": {
             "Description": "Starts the coordinator every minute; it loops on a short tick inside the invocation.",
             "ScheduleExpression": "rate(1 minute)",
+            "State": ref("CoordinatorScheduleState"),
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": {"Arn": getatt("CoordinatorFunction", "Arn"), "RoleArn": getatt("SchedulerRole", "Arn"),
                        "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}},
