@@ -63,3 +63,32 @@ def test_every_step_runs_and_shows_what_the_page_says(tmp_path):
     finally:
         subprocess.run(["python3", os.path.join(SRC, "scripts", "verify.py"), "stop", str(d)],
                        env=env, capture_output=True)
+
+
+def test_existing_iris_compressed_clock_runs(tmp_path):
+    """docs/existing-iris.md's compressed clock (its ```sql block) runs on Iris's schema with
+    the sender's migrations and moves an escalated incident's times back."""
+    text = open(os.path.join(SRC, "docs", "existing-iris.md"), encoding="utf-8").read()
+    [block] = [m.group(2) for m in FENCE.finditer(text) if m.group(1) == "sql"]
+    db = f"iris_exist_{uuid.uuid4().hex[:8]}"
+    for cmd in ("load-iris", "migrate", "demo"):
+        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True, capture_output=True)
+    try:
+        def sql(q):
+            r = subprocess.run(["mariadb", "--protocol=TCP", "-h", os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1"),
+                                "-P", os.environ.get("IRIS_TEST_MYSQL_PORT", "3306"), "-u", "root",
+                                "--batch", "--skip-column-names", db], input=q, capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            return r.stdout.split()
+        # incident 4 escalated a round at a known time, as the coordinator leaves it
+        sql("INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active)"
+            " VALUES (4, 3, '2026-01-01 12:00:00', '{}', 3, 1, 1);"
+            "INSERT INTO sender_escalation (incident_id, plan_notification_id, step, rounds, max_rounds,"
+            " wait_s, state, last_round_at, due_at) VALUES (4, 6, 1, 1, 1, 0, 'repeating',"
+            " '2026-01-01 12:00:00', '2026-01-01 12:05:00')")
+        sql(block)
+        assert sql("SELECT created, last_round_at, due_at FROM incident i JOIN sender_escalation e"
+                   " ON e.incident_id = i.id WHERE i.id = 4") == [
+            "2026-01-01", "11:55:00", "2026-01-01", "11:55:00.000", "2026-01-01", "12:00:00.000"]
+    finally:
+        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
