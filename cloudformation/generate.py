@@ -151,7 +151,8 @@ def dashboard_body():
                                "period": 60, "view": "timeSeries", "metrics": metrics}}
 
     def search(expr, stat, label_id):
-        return [{"expression": f"SEARCH('{expr}', '{stat}', 60)", "id": label_id}]
+        # a metrics array of one row holding one expression (the dashboard body's syntax)
+        return [[{"expression": f"SEARCH('{expr}', '{stat}', 60)", "id": label_id}]]
 
     ns = "${MetricsNamespace}"
     lanes = [[ "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{lane}Queue.QueueName}}"]

@@ -169,7 +169,9 @@ def test_alarms_and_dashboard():
     for needle in ('MetricName=\\"sent\\"', 'MetricName=\\"failed\\"', "escalation_lag",
                    "enqueue_lag", '"Duration"', "@initDuration"):
         assert needle in body, needle
-    json.loads(body)  # still JSON once CloudFormation substitutes the names
+    widgets = json.loads(body)["widgets"]  # still JSON once CloudFormation substitutes the names
+    for w in widgets:  # every metrics entry is a row (a list), expressions included
+        assert all(isinstance(m, list) for m in w["properties"].get("metrics", [])), w
 
 
 class _Capture(http.server.BaseHTTPRequestHandler):
