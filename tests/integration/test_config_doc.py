@@ -1,10 +1,11 @@
 """docs/config.md documents every configuration key the code reads, and config/example.json is
 a configuration a sender starts from.
 
-The scan: every iris_config_* call in core/ and lambda/ whose key is a string literal; every
+The scan: every iris_config_* call in core/ and lambda/ (not lambda/tools/, whose tools read
+documents of their own) whose key is a string literal; every
 key built from a lane name ("queues.%s" and the like, expanded over the one list of lanes in
 core/iris/contract.c); every option a bundled plugin reads (pu_conf(...), its known[] list, or
-strcmp(k, ...) over its settings). A key is documented when it appears in backquotes in
+strcmp(k, ...) over its settings, or its PU_* option table). A key is documented when it appears in backquotes in
 docs/config.md (a plugin's options: inside that plugin's own section). The failure names
 each missing key, the file that reads it and the doc that lacks it, so a branch adding keys
 knows exactly which lines to add.
@@ -46,6 +47,8 @@ def keys_read():
     """key -> first file:line that reads it."""
     found = {}
     for rel, text in sources("core", "lambda"):
+        if rel.startswith(os.path.join("lambda", "tools")):
+            continue  # operator tools read their own documents (the harness: a vendor's settings)
         for m in CALL.finditer(text):
             found.setdefault(m.group(1), f"{rel}:{text.count(chr(10), 0, m.start()) + 1}")
         if "iris_config_" in text:
@@ -63,7 +66,12 @@ def plugin_options():
         parts = rel.split(os.sep)
         if len(parts) < 3 or parts[1] == "common":
             continue
+        if not os.path.exists(os.path.join(SRC, "plugins", parts[1], "CMakeLists.txt")):
+            continue  # not bundled (built on its own, like a third party's)
         opts = set(re.findall(r'pu_conf\([^,]+,[^,]+,\s*"([a-z0-9_]+)"\)', text))
+        opts |= set(re.findall(r'PU_(?:STR|SECRET|LONG|BOOL)\(\s*"([a-z0-9_]+)"', text))
+        opts |= set(re.findall(r'\{\s*"([a-z0-9_]+)",\s*PU_OPT_', text))
+        opts |= {o + "<application>" for o in re.findall(r'PU_PREFIX\(\s*"([a-z]+\.)"', text)}
         for m in re.finditer(r"known\[\]\s*=\s*\{([^}]*)\}", text):
             opts |= set(re.findall(r'"([a-z0-9_]+)"', m.group(1)))
         opts |= set(re.findall(r'strcmp\(\s*(?:k|key|c\[i\]\.key)\s*,\s*"([a-z0-9_]+)"\)', text))
