@@ -23,7 +23,8 @@ Control API (for tests):
                       "responses": [{"status": 500, "body": "...", "headers": {...}},
                                     {"stall_ms": 3000}, {"malformed": true}, ...]}
        queues the next answers of that route (then normal behaviour resumes);
-  GET  /_fake/requests     every request: route, method, path, headers, parsed body, query
+  GET  /_fake/requests     every request: route, method, path, headers, parsed body, query,
+                           and (once answered) its status and answered_at
   GET  /_fake/violations   requests that broke the documented contract (tests assert none)
   POST /_fake/reset
 
@@ -81,6 +82,10 @@ def make_handler(state):
                 body = json.dumps(body).encode()
             elif isinstance(body, str):
                 body = body.encode()
+            entry = getattr(self, "_entry", None)
+            if entry is not None:  # what the vendor answered, for tests that account pages
+                entry["status"], entry["answered_at"] = status, time.time()
+                self._entry = None
             self.send_response(status)
             if body:
                 self.send_header("Content-Type", content_type)
@@ -99,6 +104,7 @@ def make_handler(state):
                      "headers": {k.lower(): v for k, v in self.headers.items()},
                      "body": parsed, "raw": body.decode("utf-8", "replace"),
                      "at": time.time()}
+            self._entry = entry
             with state.lock:
                 state.requests.append(entry)
                 if state.record_file:
