@@ -39,7 +39,7 @@ static int host_http(void *data, const struct iris_plugin_http_request *req,
     resp->status = 0;
     resp->body = NULL;
     resp->body_len = 0;
-    strcpy(resp->error, "fuzz: no answer");
+    snprintf(resp->error, sizeof resp->error, "fuzz: no answer");
     return -1;
   }
   resp->status = a->status;

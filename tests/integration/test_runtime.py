@@ -6,17 +6,14 @@ ids that try to leave their URL segment, exit on 500, and log lines stamped with
 and trace ids."""
 import json
 import os
-import sys
 import time
 
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack as stack
+from fake_runtime import FakeRuntime
 
-BOOTSTRAP = os.path.join(BUILD, "tests", "bootstraps", "iris-test-bootstrap")
+BOOTSTRAP = os.path.join(stack.BUILD, "tests", "bootstraps", "iris-test-bootstrap")
 TRACE = "Root=1-67891233-abcdef012345678912345678;Parent=0123456789abcdef;Sampled=1"
 
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -42,7 +43,7 @@ static void cutting(void **state) {
     assert_true(iris_utf8_valid(s, (size_t)p));
     assert_true(p <= max);
   }
-  strcpy(t, s);
+  snprintf(t, sizeof t, "%s", s);
   iris_utf8_truncate(t, 4);
   assert_string_equal(t, "ab");
 }
