@@ -23,7 +23,8 @@ Control API (for tests):
                       "responses": [{"status": 500, "body": "...", "headers": {...}},
                                     {"stall_ms": 3000}, {"malformed": true}, ...]}
        queues the next answers of that route (then normal behaviour resumes);
-  GET  /_fake/requests     every request: route, method, path, headers, parsed body, query
+  GET  /_fake/requests     every request: route, method, path, headers, parsed body, query,
+                           and (once answered) its status and answered_at
   GET  /_fake/violations   requests that broke the documented contract (tests assert none)
   POST /_fake/reset
 
@@ -62,6 +63,10 @@ def make_handler(fake_state):
 
         # ---- plumbing -----------------------------------------------------------------
         def reply(self, status, body=b"", headers=None, content_type="application/json"):
+            entry = getattr(self, "_entry", None)
+            if entry is not None:  # what the vendor answered, for tests that account pages
+                entry["status"], entry["answered_at"] = status, time.time()
+                self._entry = None
             body = encode(body)
             self.send(status, body, {**({"Content-Type": content_type} if body else {}),
                                      **(headers or {})})
@@ -71,6 +76,7 @@ def make_handler(fake_state):
                      "headers": {k.lower(): v for k, v in self.headers.items()},
                      "body": parsed, "raw": body.decode("utf-8", "replace"),
                      "at": time.time()}
+            self._entry = entry
             with state.lock:
                 state.requests.append(entry)
                 if state.record_file:
