@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "recipients.h"
+#include "utf8.h"
 
 #define IRIS_LOG_MODULE "escalate"
 #include "log.h"
@@ -502,18 +503,25 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
              "You are receiving this as you created this plan and we can't resolve %s at "
              "this time%s%s.\n\n",
              what, *why ? ": " : "", why);
-    rc = insert_messages(e, inc, n, &pl->creator_id, 1, e->low_priority, body, r, err);
+    /* Names and Oncall's words may hold what Iris's columns cannot (message is latin1,
+     * message_changelog utf8mb3): narrowed here, or MySQL would refuse the incident's whole
+     * transaction on every tick. */
+    char *latin = iris_utf8_narrow_dup(body, strlen(body), 0xFF);
+    rc = latin ? insert_messages(e, inc, n, &pl->creator_id, 1, e->low_priority, latin, r, err)
+               : iris_err_set(err, IRIS_ENOMEM, "escalate: creator note");
+    iris_free(latin);
     if (rc == IRIS_OK) {
       struct mrow *m = &e->w.msg[e->w.nmsg - 1];
+      const char *reason = *why ? why : "Changing target to plan owner as we failed resolving"
+                                        " original target";
       char old[600];
       if (role && target)
         snprintf(old, sizeof old, "%s|%s", role, target);
       else
         snprintf(old, sizeof old, "%s", what);
-      if (!(m->chg_old = iris_strdup(old)) || !(m->chg_new = iris_strdup(pl->creator)) ||
-          !(m->chg_why = iris_strdup(*why ? why
-                                          : "Changing target to plan owner as we failed "
-                                            "resolving original target")))
+      if (!(m->chg_old = iris_utf8_narrow_dup(old, strlen(old), 0xFFFF)) ||
+          !(m->chg_new = iris_utf8_narrow_dup(pl->creator, strlen(pl->creator), 0xFFFF)) ||
+          !(m->chg_why = iris_utf8_narrow_dup(reason, strlen(reason), 0xFFFF)))
         rc = iris_err_set(err, IRIS_ENOMEM, "escalate: changelog row");
     }
   } else if (transient(lookup_rc)) {
