@@ -178,6 +178,11 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
     snprintf(resp->error, sizeof resp->error, "request needs a method and an http(s) URL");
     goto out;
   }
+  if (req->nheaders > HTTP_MAX_HEADERS || (req->nheaders && !req->headers)) {
+    snprintf(resp->error, sizeof resp->error, "request has %zu headers (at most %d)",
+             req->nheaders, HTTP_MAX_HEADERS);
+    goto out;
+  }
   st.headers = iris_calloc(HTTP_MAX_HEADERS, sizeof *st.headers);
   lines = iris_calloc(req->nheaders ? req->nheaders : 1, sizeof *lines);
   if (!st.headers || !lines) {
