@@ -7,30 +7,29 @@ python bench/sender_bench.py (bench/sender_bench.sh does all of that)."""
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+import irisstack as stack  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-db = f"iris_bench_{uuid.uuid4().hex[:8]}"
-host, port = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1"), os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
+db = stack.unique_name("iris_bench")
 
 
 def sql(text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", host, "-P", port, "-u", "root", db],
-                       input=text, capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(f"SQL failed: {r.stderr}")
+    try:
+        stack.sql(db, text, timeout=None)
+    except stack.StackError as e:
+        raise SystemExit(str(e))
 
 
-for cmd in ("load-iris", "migrate", "demo"):
-    subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, db], check=True, capture_output=True)
+try:
+    stack.load_iris(db)
+except stack.StackError as e:
+    raise SystemExit(str(e))
 try:
     ctx = json.dumps({"host": "db-1", "check": "disk_usage", "value": 97.5, "threshold": 90,
                       "severity": "critical", "tags": ["db", "prod"], "runbook_url": "https://x"})
@@ -40,22 +39,19 @@ try:
     rows = ",".join(f"({100000 + i}, UTC_TIMESTAMP(), 1, {1 + i % 3}, 2, 2, 2, 900001, 1, '')" for i in range(n))
     sql("INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
         f" plan_notification_id, incident_id, active, body) VALUES {rows};")
-    cfg = {"db": {"host": host, "port": int(port), "user": "root", "database": db},
-           "aws": {"region": "us-east-1", "endpoint": os.environ["IRIS_TEST_AWS_ENDPOINT"]},
-           "queues": {}, "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-           "log": {"level": "warn"},
-           "vendors": {m: [{"plugin": "dummy", "name": m, "config": {}}]
-                       for m in ("email", "sms", "call", "slack", "im", "hipchat")}}
+    cfg = stack.config(db, {}, plugins=True, endpoint=os.environ["IRIS_TEST_AWS_ENDPOINT"],
+                       log={"level": "warn"},
+                       vendors={m: [{"plugin": "dummy", "name": m, "config": {}}]
+                                for m in stack.MODE_LANES})
     with FakeRuntime() as rt:
         ids = []
         for k in range(0, n, 10):
-            recs = [{"messageId": str(uuid.uuid4()), "receiptHandle": "rh",
-                     "body": json.dumps({"v": 1, "kind": "message", "message_id": 100000 + i}),
-                     "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
-                     "eventSourceARN": "arn:aws:sqs:us-east-1:1:bench"} for i in range(k, min(n, k + 10))]
+            recs = [stack.sqs_record({"v": 1, "kind": "message", "message_id": 100000 + i},
+                                     "arn:aws:sqs:us-east-1:1:bench")
+                    for i in range(k, min(n, k + 10))]
             ids.append(rt.add_event({"Records": recs}, timeout_ms=600000))
         t0 = time.monotonic()
-        proc = rt.run_bootstrap(os.path.join(BUILD, "lambda", "sender", "iris-sender"),
+        proc = rt.run_bootstrap(stack.bootstrap("sender"),
                                 env={"IRIS_CONFIG_JSON": json.dumps(cfg), "IRIS_LOG_LEVEL": "warn"},
                                 timeout=1200)
         elapsed = time.monotonic() - t0
@@ -65,4 +61,4 @@ try:
           f" (batches of 10, dummy plugin, MariaDB on this machine); {failures} retried;"
           f" peak RSS {peak_kb / 1024:.1f} MB")
 finally:
-    subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
+    stack.drop_db(db)

@@ -24,6 +24,7 @@
 
 #define IRIS_LOG_MODULE "aws"
 #include "log.h"
+#include "utf8.h"
 
 #define BACKOFF_BASE_MS 50
 #define BACKOFF_CAP_MS 2000
@@ -359,8 +360,9 @@ int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *
     } else {
       verdict = iris__aws_classify(status, "");
       rc = iris_err_set(err, verdict == IRIS__AWS_THROTTLE ? IRIS_ETHROTTLED : IRIS_EHTTP,
-                        "aws %s: HTTP %ld without an AWS error body: %.120s (attempt %d of %d)",
-                        target, status, iris_buf_ptr(&resp), attempt, aws->max_attempts);
+                        "aws %s: HTTP %ld without an AWS error body: %.*s (attempt %d of %d)",
+                        target, status, iris_utf8_prec(iris_buf_ptr(&resp), 120), iris_buf_ptr(&resp),
+                        attempt, aws->max_attempts);
     }
     if (verdict == IRIS__AWS_FAIL || attempt >= aws->max_attempts)
       goto out;

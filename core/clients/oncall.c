@@ -17,6 +17,7 @@
 
 #define IRIS_LOG_MODULE "oncall"
 #include "log.h"
+#include "utf8.h"
 
 #define DEFAULT_TIMEOUT_MS 10000L
 #define SNIPPET_BYTES 120
@@ -198,13 +199,14 @@ static int parse_rosters(json_t *doc, const char *url, struct names *ns, struct 
     users = json_is_object(r) ? json_object_get(r, "users") : NULL;
     if (!json_is_array(users))
       return iris_err_set(err, IRIS_EPARSE,
-                          "oncall: GET %s: roster \"%.60s\" has no \"users\" array", url, roster);
+                          "oncall: GET %s: roster \"%.*s\" has no \"users\" array", url,
+                          iris_utf8_prec(roster, 60), roster);
     json_array_foreach(users, i, u) {
       name = json_is_object(u) ? json_object_get(u, "name") : NULL;
       if (!json_is_string(name))
         return iris_err_set(err, IRIS_EPARSE,
-                            "oncall: GET %s: user %zu of roster \"%.60s\" has no string \"name\"",
-                            url, i, roster);
+                            "oncall: GET %s: user %zu of roster \"%.*s\" has no string \"name\"",
+                            url, i, iris_utf8_prec(roster, 60), roster);
       rc = add_name(ns, json_string_value(name));
       if (rc)
         return iris_err_set(err, rc, "oncall: GET %s: collecting names", url);
@@ -330,11 +332,12 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   *out = NULL;
   if (!opts || !opts->api ||
       (strncmp(opts->api, "http://", 7) != 0 && strncmp(opts->api, "https://", 8) != 0))
-    return iris_err_set(err, IRIS_EINVAL, "oncall: api must be an http(s) URL, got \"%.80s\"",
-                        opts && opts->api ? opts->api : "");
+    return iris_err_set(err, IRIS_EINVAL, "oncall: api must be an http(s) URL, got \"%.*s\"",
+                        iris_utf8_prec(opts ? opts->api : NULL, 80), opts && opts->api ? opts->api : "");
   host = strstr(opts->api, "://") + 3;
   if (*host == '\0' || *host == '/')
-    return iris_err_set(err, IRIS_EINVAL, "oncall: api \"%.80s\" names no host", opts->api);
+    return iris_err_set(err, IRIS_EINVAL, "oncall: api \"%.*s\" names no host",
+                        iris_utf8_prec(opts->api, 80), opts->api);
   has_app = opts->app && opts->app[0];
   has_key = opts->key && opts->key[0];
   if (has_app != has_key)
@@ -461,7 +464,8 @@ int iris_oncall_get(struct iris_oncall *o, const char *role, const char *team,
   if (rc == IRIS_OK)
     rc = append_endpoint(&path, role, team, 0);
   if (rc) {
-    iris_err_set(err, rc, "oncall: building the URL for %s of team \"%.60s\"", role, team);
+    iris_err_set(err, rc, "oncall: building the URL for %s of team \"%.*s\"", role,
+                 iris_utf8_prec(team, 60), team);
     goto out;
   }
   now = iris_clock_now_ms();

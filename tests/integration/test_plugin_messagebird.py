@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from harness_util import BUILD, SRC
+from irisstack import BUILD, SRC
 from messagebird_fake import MESSAGEBIRD_KEY, MessageBirdFake
 
 MSG = {"message_id": "555", "incident_id": 9, "destination": "+1 (555) 010-0000",

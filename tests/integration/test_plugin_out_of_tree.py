@@ -8,24 +8,20 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-HARNESS = os.path.join(BUILD, "lambda", "tools", "iris-plugin-harness")
+from fakebase import FakeHandler, FakeServer
+from harness_util import HARNESS
+from irisstack import BUILD, SRC
+
 seen = []
 
 
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200 if len(seen) < 3 else 503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+class Hook(FakeHandler):
+    protocol_version = "HTTP/1.0"  # one request a connection
 
-    def log_message(self, *a):
-        pass
+    def do_POST(self):
+        seen.append(json.loads(self.body()))
+        self.send(200 if len(seen) < 3 else 503)
 
 
 SDK_FILES = {"include/iris_plugin.h", "lib/pkgconfig/iris-plugin.pc", "bin/iris-plugin-harness",
@@ -117,13 +113,11 @@ def test_build_out_of_tree_and_load(tmp_path):
     info = json.loads(listed.stdout)
     assert info["plugin"] == "hello" and info["modes"] == ["sms"]
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
+    with FakeServer(Hook) as srv:
         msgs = [{"message_id": str(i), "destination": "+15550001"} for i in (1, 2, 3)]
         (tmp_path / "m.json").write_text(json.dumps(msgs))
         r = subprocess.run([harness, "--load", so, "--plugin", "hello", "--mode", "sms",
-                            "--set", f"url=http://127.0.0.1:{srv.server_address[1]}/hook",
+                            "--set", f"url={srv.url}/hook",
                             "--messages", str(tmp_path / "m.json")], capture_output=True, text=True)
         out = [json.loads(l) for l in r.stdout.splitlines()]
         assert [o["status"] for o in out] == ["sent", "sent", "retryable"]
@@ -133,5 +127,3 @@ def test_build_out_of_tree_and_load(tmp_path):
         bad = subprocess.run([harness, "--load", so, "--plugin", "hello", "--mode", "sms",
                               "--messages", str(tmp_path / "m.json")], capture_output=True, text=True)
         assert bad.returncode == 2 and "option 'url' is required" in bad.stderr
-    finally:
-        srv.shutdown()
