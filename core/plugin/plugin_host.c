@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "utf8.h"
 
 #define HTTP_MAX_BODY ((size_t)1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 10000L
@@ -178,6 +179,11 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
     snprintf(resp->error, sizeof resp->error, "request needs a method and an http(s) URL");
     goto out;
   }
+  if (req->nheaders > HTTP_MAX_HEADERS || (req->nheaders && !req->headers)) {
+    snprintf(resp->error, sizeof resp->error, "request has %zu headers (at most %d)",
+             req->nheaders, HTTP_MAX_HEADERS);
+    goto out;
+  }
   st.headers = iris_calloc(HTTP_MAX_HEADERS, sizeof *st.headers);
   lines = iris_calloc(req->nheaders ? req->nheaders : 1, sizeof *lines);
   if (!st.headers || !lines) {
@@ -326,34 +332,6 @@ out:
   return rc;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if there is none: no
- * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
-static size_t utf8_seq(const unsigned char *p, size_t n) {
-  size_t len, i;
-  unsigned int cp;
-  if (p[0] < 0x80)
-    return 1;
-  if (p[0] >= 0xC2 && p[0] <= 0xDF)
-    len = 2, cp = p[0] & 0x1Fu;
-  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-    len = 3, cp = p[0] & 0x0Fu;
-  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-    len = 4, cp = p[0] & 0x07u;
-  else
-    return 0;
-  if (len > n)
-    return 0;
-  for (i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3Fu);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
 /*
  * Make a plugin's text in a fixed buffer safe to record: NUL-terminated inside the buffer,
  * valid UTF-8 (each byte of a broken sequence, including one cut by the buffer's end,
@@ -371,7 +349,7 @@ static int sanitize_text(char *s, size_t size, char control) {
   }
   n = strlen(s);
   while (i < n) {
-    len = utf8_seq(p + i, n - i);
+    len = iris_utf8_seq(s + i, n - i);
     if (len == 0) {
       p[i++] = '?';
       changed = 1;

@@ -57,6 +57,10 @@ def make_messagebird_handler(state):
     Base = make_handler(state)
 
     class Handler(Base):
+        # Headers and body go out in two writes: without TCP_NODELAY the body waits for the
+        # client's delayed ACK (~40 ms a request), and the tests would time the fake.
+        disable_nagle_algorithm = True
+
         def do_GET(self):
             if self.path == "/messagebird/balance":
                 self.record("messagebird.balance", b"", None)
