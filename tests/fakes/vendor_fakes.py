@@ -36,7 +36,7 @@ import random
 import time
 import urllib.parse
 
-from fakebase import Behaviours, FakeServer, ScriptedHandler, encode, serve_cli
+from fakebase import Behaviours, ScriptedFake, ScriptedHandler, encode, serve_cli
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-test-auth-token"
@@ -229,7 +229,7 @@ def make_handler(fake_state):
     return Handler
 
 
-class VendorFakes(FakeServer):
+class VendorFakes(ScriptedFake):
     def __init__(self, port=0, record_file=None):
         self.state = State(record_file)
         super().__init__(make_handler(self.state), port)
@@ -237,14 +237,6 @@ class VendorFakes(FakeServer):
     def behave(self, route, responses):
         self.state.queue(route, responses)
 
-    def requests(self, route=None):
-        return self.state.seen(route)
-
-    def violations(self):
-        return self.state.broken()
-
-    def reset(self):
-        self.state.reset()
 
 
 def main():

@@ -31,7 +31,7 @@ BUILD = os.environ.get("IRIS_BUILD_DIR") or os.path.join(ROOT, "build", "release
 FAKES_DIR = os.path.join(SRC, "tests", "fakes")
 if FAKES_DIR not in sys.path:
     sys.path.insert(0, FAKES_DIR)
-from fakebase import free_port  # noqa: E402,F401  (re-exported: a free loopback port)
+from fakebase import free_port, stop_process  # noqa: E402,F401  (re-exported)
 
 MYSQL_HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("IRIS_TEST_MYSQL_PORT", "3306"))
