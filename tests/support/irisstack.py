@@ -39,7 +39,7 @@ MYSQL_USER = os.environ.get("IRIS_TEST_MYSQL_USER", "root")
 MYSQL_PASSWORD = os.environ.get("IRIS_TEST_MYSQL_PASSWORD", "")
 AWS_ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
 REGION = "us-east-1"
-# What moto accepts; a bootstrap started by run_lambda gets the same in its environment.
+# What moto accepts; function_env() gives a bootstrap the same credentials.
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DB_SH = os.path.join(SRC, "scripts", "db.sh")
 PLUGINS_DIR = os.path.join(BUILD, "plugins", "out")
@@ -54,7 +54,7 @@ class StackError(RuntimeError):
 
 
 def bootstrap(name):
-    """The built bootstrap of lambda/<name> (coordinator, sender, smoke)."""
+    """The built bootstrap of lambda/<name>: build/.../lambda/<name>/iris-<name>."""
     return os.path.join(BUILD, "lambda", name, f"iris-{name}")
 
 
