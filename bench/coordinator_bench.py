@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 import irisstack as stack  # noqa: E402
 from fakebase import FakeHandler, FakeServer  # noqa: E402
 
-BURST = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
-ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+BURST = int(sys.argv[1]) if len(sys.argv) > 1 and __name__ == "__main__" else 6000
+ACTIVE = int(sys.argv[2]) if len(sys.argv) > 2 and __name__ == "__main__" else 10000
 PLANS = 20
 
 
@@ -177,14 +177,28 @@ def steady():
                 " 'exhausted'), i.created, i.created + INTERVAL pn.wait SECOND, 1 FROM incident i"
                 " JOIN plan_notification pn ON pn.plan_id = i.plan_id WHERE i.id >= 100000;"
                 "ANALYZE TABLE message, incident, sender_enqueue, sender_escalation;")
-        sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
-        try:
-            summary, _ = run(db, queues, 12000, stand_in.url)
-        finally:
-            sql(db, "SET GLOBAL general_log = 0;")
+        # The first invocation on a database taken over from Iris's old sender checks every
+        # active incident once for adoption (then records sender_mark 'adopted_through');
+        # every later invocation reads only newer incidents. Shown apart, then measured warm.
+        first, _ = run(db, queues, 4000, stand_in.url)
+        print(f"steady state, first invocation after the takeover (adoption pass): "
+              f"{first['ticks']} ticks, duration mean {first['tick_ms_mean']} ms,"
+              f" max {first['tick_ms_max']} ms")
+        summary, _ = run(db, queues, 12000, stand_in.url)
         print(f"steady state: {ACTIVE} active incidents ({len(msgs)} messages): "
               f"{summary['ticks']} ticks, duration mean {summary['tick_ms_mean']} ms, "
               f"max {summary['tick_ms_max']} ms (nothing due)")
+        # The plans, from MariaDB's general log of one more invocation (logging every
+        # statement slows the ticks down, so they are not timed).
+        # The general log is a server-wide setting: note how it was and put it back exactly,
+        # whatever happens (another user of the server may rely on it).
+        was_output, was_log = sql(db, "SELECT @@global.log_output, @@global.general_log")[0]
+        sql(db, "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;")
+        try:
+            run(db, queues, 3000, stand_in.url)
+        finally:
+            sql(db, f"SET GLOBAL general_log = {int(was_log)};"
+                    f" SET GLOBAL log_output = '{was_output}';")
         explain(db)
     finally:
         stand_in.close()
@@ -214,12 +228,13 @@ def explain(db):
             print("      " + " | ".join(c for c in row[:10]))
 
 
-try:
-    if BURST:
-        for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
-            delay, par = spec.split(":")
-            burst(int(delay), int(par))
-    if ACTIVE:
-        steady()
-except stack.StackError as e:
-    raise SystemExit(str(e))
+if __name__ == "__main__":  # bench/burst.py imports the stand-in from here
+    try:
+        if BURST:
+            for spec in os.environ.get("BENCH_BURSTS", "0:4,20:1,20:8").split(","):
+                delay, par = spec.split(":")
+                burst(int(delay), int(par))
+        if ACTIVE:
+            steady()
+    except stack.StackError as e:
+        raise SystemExit(str(e))

@@ -20,6 +20,7 @@
 #include "coordinator.h"
 #include "enqueue.h"
 #include "escalate.h"
+#include "gmail_watch.h"
 #include "housekeeping.h"
 #include "lease.h"
 
@@ -32,6 +33,7 @@ struct iris_coordinator {
   struct iris_app *app;             /* borrowed from the caller */
   int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, max_unrolled;
   struct iris_housekeeping_opts hk;
+  struct iris_gmail_watch_opts gmail; /* gmail.google NULL: no Gmail watch configured */
   struct iris_enqueue *enqueue;     /* owned */
   struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
   struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
@@ -42,9 +44,15 @@ struct totals {
   struct iris_escalate_stats es;
   struct iris_aggregate_stats as;
   struct iris_enqueue_stats qs;
-  int ticks;
+  int ticks, failed_ticks;
   int64_t tick_ms_total, tick_ms_max;
 };
+
+/* Failures that end the invocation: the lease is gone, memory, the database unreachable or
+ * a connection lost inside a transaction. Anything else ends only the tick. */
+static int tick_fatal(int rc) {
+  return rc == IRIS_EFENCED || rc == IRIS_ENOMEM || rc == IRIS_ECONN || rc == IRIS_ESTATE;
+}
 
 /* Milliseconds the oldest due row of `sql` has waited (0 when nothing is due). */
 static int64_t lag_ms(struct iris_db *db, const char *sql) {
@@ -149,7 +157,7 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
                    struct iris_err *err) {
   json_t *doc = json_pack(
       "{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
-      " s:i, s:i, s:i}",
+      " s:i, s:i, s:i, s:i}",
       "ticks", t->ticks, "tick_ms_mean", (json_int_t)(t->ticks ? t->tick_ms_total / t->ticks : 0),
       "tick_ms_max", (json_int_t)t->tick_ms_max, "lease_token", (json_int_t)token,
       "new_incidents", t->es.new_incidents, "repeats", t->es.repeats, "escalations",
@@ -159,7 +167,7 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
       t->es.failed_incidents + t->as.failed, "messages_enqueued", t->qs.enqueued,
       "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held", t->as.held,
       "batches_flushed", t->as.batches, "aggregations_started", t->as.started,
-      "aggregations_reset", t->as.reset);
+      "aggregations_reset", t->as.reset, "failed_ticks", t->failed_ticks);
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   int rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
   json_decref(doc);
@@ -201,12 +209,29 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
     struct iris_housekeeping_stats hs;
     struct iris_err herr = {0};
     rc = tick(c, esc, hard, &busy, &t, err);
+    if (rc && !tick_fatal(rc)) {
+      /* A deadlock that outlived its replays, a statement the server refused: what this
+       * tick did not do is still due, so the next tick does it. Ending the invocation
+       * would leave a burst waiting for the next scheduled one (a minute). */
+      IRIS_LOG_ERR("tick %d failed: %s; going on with the next tick", t.ticks, err->msg);
+      t.failed_ticks++;
+      put(c->app->metrics, "tick_failures", 1, IRIS_METRIC_COUNT);
+      rc = IRIS_OK;
+      busy = 0;
+    }
     if (rc)
       break;
     snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", inv->request_id, t.ticks);
     if (!busy && iris_housekeeping_run(c->app->db, hk_owner, &c->hk, &hs, &herr))
       IRIS_LOG_ERR("housekeeping failed (next run in %lld s): %s", (long long)c->hk.every_s,
                    herr.msg);
+    if (!busy && c->gmail.google) {
+      int ran = 0;
+      struct iris_err gerr = {0};
+      if (iris_gmail_watch_run(c->app->db, hk_owner, &c->gmail, &ran, &gerr))
+        IRIS_LOG_ERR("gmail watch not renewed (next try in %lld s): %s",
+                     (long long)c->gmail.retry_s, gerr.msg);
+    }
     if (iris_runtime_remaining_ms(inv) < c->tick_s * 1000 + c->margin_ms)
       break;
     if (!busy) {
@@ -235,6 +260,44 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
   return summary(&t, token, response, err);
 }
 
+/* The Gmail watch renewal, when gmail.credentials is configured (Iris's gmail section: the
+ * mailbox whose replies its relay reads). */
+static int gmail_new(struct iris_coordinator *c, struct iris_err *err) {
+  const struct iris_config *cfg = c->app->cfg;
+  struct iris_google_opts o;
+  const char *creds = NULL;
+  int rc = iris_config_str_or(cfg, "gmail.credentials", NULL, &creds, err);
+  if (rc || !creds)
+    return rc;
+  memset(&o, 0, sizeof o);
+  o.credentials = creds;
+  c->gmail.retry_s = 300;
+  c->gmail.metrics = c->app->metrics;
+  rc = iris_config_get_str(cfg, "gmail.topic", &c->gmail.topic, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.user", "me", &c->gmail.user, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.api", NULL, &c->gmail.api, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(cfg, "gmail.every_seconds", 28800, 60, 6 * 86400,
+                            &c->gmail.every_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.scope", "https://www.googleapis.com/auth/gmail.readonly",
+                            &o.scope, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.subject", NULL, &o.subject, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.token_uri", NULL, &o.token_uri, err);
+  if (rc == IRIS_OK)
+    rc = iris_google_new(&o, &c->gmail.google, err);
+  if (rc == IRIS_ECONFIG && strncmp(err->msg, "configuration", 13) != 0) {
+    /* iris_err_prefix: err->msg cannot be its own argument */
+    (void)iris_err_prefix(err, "configuration: gmail.credentials");
+    rc = err->rc = IRIS_ECONFIG;
+  }
+  return rc;
+}
+
 int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
                          struct iris_err *err) {
   struct iris_coordinator *c = iris_calloc(1, sizeof *c);
@@ -257,7 +320,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 4, 1, 32, &c->parallel, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &c->max_unrolled, err);
@@ -277,11 +340,15 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
     qo.parallel = (int)c->parallel;
     qo.aws = &c->app->aws;
     rc = iris_enqueue_new(&qo, &c->enqueue, err);
-    if (rc == IRIS_EINVAL)
-      rc = iris_err_set(err, IRIS_ECONFIG, "configuration: %s", err->msg);
+    if (rc == IRIS_EINVAL) {
+      (void)iris_err_prefix(err, "configuration"); /* not err->msg as its own argument */
+      rc = err->rc = IRIS_ECONFIG;
+    }
   }
   if (rc == IRIS_OK)
     rc = iris_aggregate_new(c->app->db, &c->fence, &c->aggregate, err);
+  if (rc == IRIS_OK)
+    rc = gmail_new(c, err);
   if (rc) {
     iris_coordinator_free(c);
     return rc;
@@ -293,6 +360,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
 void iris_coordinator_free(struct iris_coordinator *c) {
   if (!c)
     return;
+  iris_google_free(c->gmail.google);
   iris_aggregate_free(c->aggregate);
   iris_enqueue_free(c->enqueue);
   iris_free(c);

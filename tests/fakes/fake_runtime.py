@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import uuid
+from urllib.parse import unquote
 
 from fakebase import FakeHandler, FakeServer, stop_process
 
@@ -87,7 +88,7 @@ class FakeRuntime(FakeServer):
                 # ['', 'invocation', '<id>', 'response'|'error']
                 if len(parts) != 4 or parts[1] != "invocation" or parts[3] not in ("response", "error"):
                     return self.reply(404, b'{"errorType":"NotFound"}')
-                rid, kind = parts[2], parts[3]
+                rid, kind = unquote(parts[2]), parts[3]  # the id is one encoded segment
                 if rid not in rt.pending:
                     return self.reply(400, json.dumps({"errorType": "InvalidRequestID",
                                                        "errorMessage": f"unknown or already answered request {rid}"}).encode())

@@ -57,6 +57,7 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.messages = []
         self.failures = []
+        self.auth_attempts = []  # every (login, password, encrypted) an AUTH command carried
         self.record_file = record_file
         self.tls = tls
         self.tmp = tempfile.TemporaryDirectory()
@@ -76,6 +77,11 @@ class SmtpSink:
             user, password = auth
 
             def authenticator(server, session, envelope, mechanism, data):
+                if isinstance(data, LoginPassword):
+                    with self.lock:
+                        self.auth_attempts.append((data.login.decode(errors="replace"),
+                                                   data.password.decode(errors="replace"),
+                                                   session.ssl is not None or tls == "implicit"))
                 ok = isinstance(data, LoginPassword) and data.login.decode() == user and \
                     data.password.decode() == password
                 return AuthResult(success=ok, handled=False)  # handled=False: reply 535

@@ -11,7 +11,7 @@ PLUGINS = stack.PLUGINS_DIR
 
 
 def run(plugin, mode, config, messages, extra_args=(), timeout=60):
-    args = [HARNESS, "--plugin", os.path.join(PLUGINS, f"iris-{plugin}.so"), "--vendor", plugin,
+    args = [HARNESS, "--load", os.path.join(PLUGINS, f"iris-{plugin}.so"), "--plugin", plugin,
             "--mode", mode]
     for k, v in config.items():
         args += ["--set", f"{k}={v}"]

@@ -35,6 +35,7 @@ class PrivateMariaDB:
         self.dir = tempfile.mkdtemp(prefix="iris-mdb-")
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "sock")
+        self.tmpdir = os.path.join(self.dir, "tmp")
         self.port = port or stack.free_port()
         self.proc = None
         self.starts = 0
@@ -43,8 +44,12 @@ class PrivateMariaDB:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def _install(self):
+        # A temporary directory of its own: servers bootstrapping at the same time must not
+        # share (and clean up) each other's temporary tables in /tmp.
+        os.makedirs(self.tmpdir, exist_ok=True)
         cmd = ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
-               "--auth-root-authentication-method=normal", "--skip-test-db"]
+               "--auth-root-authentication-method=normal", "--skip-test-db",
+               f"--tmpdir={self.tmpdir}"]
         if os.geteuid() == 0:
             cmd.append("--user=root")
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -57,7 +62,7 @@ class PrivateMariaDB:
             raise RuntimeError("the private MariaDB is already running")
         self.starts += 1
         cmd = [MARIADBD, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
-               f"--port={self.port}", "--bind-address=127.0.0.1",
+               f"--port={self.port}", "--bind-address=127.0.0.1", f"--tmpdir={self.tmpdir}",
                f"--pid-file={os.path.join(self.dir, 'mariadbd.pid')}",
                f"--log-error={self.log_path}", "--skip-log-bin",
                "--innodb-buffer-pool-size=64M", "--max-connections=200",

@@ -423,7 +423,7 @@ def test_database_restart_in_a_burst_loses_and_duplicates_nothing(env):
                                      " FROM message WHERE incident_id >= 900 GROUP BY incident_id")
         assert len(per_incident) == 150 and all(r == ["4", "4"] for r in per_incident), log[-3000:]
         assert pdb.sql(name, "SELECT COUNT(*) FROM incident WHERE id >= 900 AND current_step = 1") == [["150"]]
-        assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["600", "600"]]
+        assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["600", "600"]], pdb.sql(name, "SELECT state, lane IS NULL, next_attempt_at > UTC_TIMESTAMP(3), attempts, LEFT(last_error, 80), COUNT(*) FROM sender_enqueue GROUP BY 1, 2, 3, 4, 5")
         assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_tracking") == [["150", "150"]]
         ids = [e["message_id"] for e in queued(env) if e["kind"] == "message"]
         assert set(ids) == {int(r[0]) for r in pdb.sql(name, "SELECT id FROM message WHERE incident_id >= 900")}
@@ -453,3 +453,66 @@ def test_enqueued_but_never_settled_is_enqueued_again(env):
                    "UPDATE sender_enqueue SET next_attempt_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND;")
     [s] = run(env)
     assert s["messages_enqueued"] <= 1 and [e for e in queued(env) if e["kind"] == "message"] == []
+
+
+def fail_next(env, table, event, times):
+    """Make the next `times` `event`s (INSERT/UPDATE) on `table` fail as MySQL reports a
+    deadlock (1213), through a trigger; the countdown lives in a MEMORY table, which a rollback
+    does not undo."""
+    sql(env["db"], "CREATE TABLE IF NOT EXISTS fail_left (n INT NOT NULL) ENGINE=MEMORY;"
+                   f"DELETE FROM fail_left; INSERT INTO fail_left VALUES ({times});"
+                   f"DROP TRIGGER IF EXISTS fail_{table};\n"
+                   "DELIMITER //\n"
+                   f"CREATE TRIGGER fail_{table} BEFORE {event} ON {table} FOR EACH ROW BEGIN"
+                   " IF (SELECT n FROM fail_left) > 0 THEN UPDATE fail_left SET n = n - 1;"
+                   " SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213,"
+                   " MESSAGE_TEXT = 'Deadlock found when trying to get lock (test)'; END IF; END//\n"
+                   "DELIMITER ;\n")
+
+
+def test_deadlocked_escalation_is_replayed(env):
+    """A transaction MySQL rolls back as a deadlock victim is replayed whole: the incident gets
+    its step once, with its messages and markers once."""
+    open_incident(env)
+    fail_next(env, "sender_escalation", "INSERT", 2)
+    logs = []
+    [s] = run(env, logs=logs)
+    assert s["new_incidents"] == 1 and s["failed_incidents"] == 0 and s["failed_ticks"] == 0, s
+    assert sql(env["db"], "SELECT n FROM fail_left") == [["0"]]
+    assert len(messages(env, 700)) == 4
+    assert sql(env["db"], "SELECT COUNT(*) FROM sender_enqueue") == [["4"]]
+    assert sum("replaying it" in e.get("msg", "") for e in logs) == 2
+
+
+def test_failed_tick_does_not_end_the_invocation(env):
+    """A tick that fails after the replays (here: the enqueue pass's bookkeeping, deadlocked) is
+    logged; the invocation goes on with the next tick, which does what is still due."""
+    open_incident(env)
+    fail_next(env, "sender_enqueue", "UPDATE", 1)
+    logs = []
+    [s] = run(env, timeout_ms=2500, logs=logs)
+    assert s["failed_ticks"] == 1 and s["ticks"] >= 2, s
+    assert any("going on with the next tick" in e.get("msg", "") for e in logs)
+    assert sql(env["db"], "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["4", "4"]]
+    # The failed tick's envelopes may have reached SQS already; the next tick sends them again
+    # (the sender's claim absorbs the copy), and none is missing.
+    ids = {e["message_id"] for e in queued(env) if e["kind"] == "message"}
+    assert ids == {int(r[0]) for r in sql(env["db"], "SELECT id FROM message WHERE incident_id = 700")}
+
+
+def test_new_incident_and_adoption_checks_use_indexes(env):
+    """A tick's search for new incidents reads only incidents on step 0 (migration 0011), and
+    adoption starts from the mark a complete pass left (migration 0012)."""
+    open_incident(env)
+    run(env)
+    top = sql(env["db"], "SELECT MAX(id) FROM incident")[0][0]
+    assert sql(env["db"], "SELECT value FROM sender_mark WHERE name = 'adopted_through'") == [[top]]
+    # many incidents under way, so the plan is the one a busy Iris would get
+    sql(env["db"], "INSERT INTO incident (id, plan_id, created, context, application_id,"
+                   " current_step, active) VALUES " +
+        ",".join(f"({5000 + i}, 2, UTC_TIMESTAMP(), '{{}}', 1, 1, 1)" for i in range(3000)) +
+        "; ANALYZE TABLE incident;")
+    plan = sql(env["db"], "EXPLAIN SELECT i.id, i.plan_id, i.application_id, a.name FROM incident i"
+                          " JOIN application a ON a.id = i.application_id WHERE i.current_step = 0"
+                          " AND i.active = 1 AND i.id > 0 ORDER BY i.id LIMIT 500")
+    assert any(r[2] == "i" and "ix_sender_incident_step" in r[5] for r in plan), plan

@@ -187,11 +187,25 @@ def test_required_tables_exist(db):
     assert not want - tables
 
 
-def test_every_table_is_innodb_utf8mb4(db):
+def _iris_tables():
+    import re
+    with open(os.path.join(SRC, "db", "iris", "schema.sql")) as f:
+        return set(re.findall(r"CREATE TABLE IF NOT EXISTS `(\w+)`", f.read()))
+
+
+def test_every_table_is_innodb_with_production_charsets(db):
+    """Iris's tables keep linkedin/iris db/schema_0.sql's charsets (44 latin1 tables, and
+    message_changelog in the database default utf8 = utf8mb3), so a test writing text they
+    cannot hold fails as production would; the sender's own tables are utf8mb4."""
+    iris = _iris_tables()
+    assert len(iris) == 45, sorted(iris)
     rows = mysql(db, "SELECT table_name, engine, table_collation FROM information_schema.tables "
                      "WHERE table_schema = DATABASE()")
-    bad = [r for r in rows if r[1] != "InnoDB" or not r[2].startswith("utf8mb4")]
+    want = {t: ("utf8mb3" if t == "message_changelog" else "latin1") for t in iris}
+    bad = [r for r in rows if r[1] != "InnoDB" or
+           not r[2].startswith(want.get(r[0], "utf8mb4") + "_")]
     assert not bad
+    assert sum(1 for r in rows if r[2].startswith("latin1_")) == 44
 
 
 def test_indexes_for_hot_queries(db):
