@@ -230,9 +230,11 @@ def make_handler(fake_state):
 
 
 class VendorFakes(ScriptedFake):
-    def __init__(self, port=0, record_file=None):
+    def __init__(self, port=0, record_file=None, handler_for=make_handler):
+        """handler_for(state) makes the request handler (a fake of one more vendor passes
+        its own, built on make_handler's)."""
         self.state = State(record_file)
-        super().__init__(make_handler(self.state), port)
+        super().__init__(handler_for(self.state), port)
 
     def behave(self, route, responses):
         self.state.queue(route, responses)

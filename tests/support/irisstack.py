@@ -69,13 +69,13 @@ def mysql_env(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_
 
 def mariadb(db, text, host=MYSQL_HOST, port=MYSQL_PORT, socket_path=None, timeout=60,
             extra_args=(), user=MYSQL_USER, password=MYSQL_PASSWORD):
-    """Run SQL text through the mariadb client (by default as the local stack's user: root
-    without a password, as PrivateMariaDB too sets it up); db may be None. Returns the
-    CompletedProcess (text mode)."""
+    """Run SQL text through the mariadb client in utf8mb4 (by default as the local stack's
+    user: root without a password, as PrivateMariaDB too sets it up); db may be None. Returns
+    the CompletedProcess (text mode)."""
     conn = ([f"--socket={socket_path}"] if socket_path
             else ["--protocol=TCP", "-h", host, "-P", str(port)])
-    return subprocess.run(["mariadb", *conn, "-u", user, "--batch", "--skip-column-names",
-                           *extra_args, *([db] if db else [])],
+    return subprocess.run(["mariadb", *conn, "-u", user, "--default-character-set=utf8mb4",
+                           "--batch", "--skip-column-names", *extra_args, *([db] if db else [])],
                           input=text, capture_output=True, text=True, timeout=timeout,
                           env=mysql_env(host, port, user, password))
 
