@@ -36,8 +36,8 @@ def env(tmp_path_factory):
         (9102, UTC_TIMESTAMP(), 1, 2, 3, 2, 2, 600, 1, '');""")
     sqs = stack.aws_client("sqs")
     suffix = uuid.uuid4().hex[:6]
-    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}")
-    queues["dead_letter"] = sqs.create_queue(QueueName=f"iris-dlq-{suffix}")["QueueUrl"]
+    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}",
+                                 dead_letter=f"iris-dlq-{suffix}")
     record = tmp / "sent.jsonl"
     vendors = {lane: [{"plugin": "dummy", "name": f"dummy-{lane}",
                        "config": {"record_file": str(record)}}] for lane in stack.MODE_LANES}

@@ -153,11 +153,15 @@ def aws_client(service, endpoint=None):
                         aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"])
 
 
-def create_queues(sqs, name_of, lanes=LANES, **attributes):
-    """One queue per lane named name_of(lane); {lane: queue URL}. attributes are SQS queue
-    attributes given as keyword arguments (VisibilityTimeout="2")."""
+def create_queues(sqs, name_of, lanes=LANES, dead_letter=None, **attributes):
+    """One queue per lane named name_of(lane), plus "dead_letter" (queues.dead_letter) named
+    dead_letter when given; {lane: queue URL}. attributes are SQS queue attributes given as
+    keyword arguments (VisibilityTimeout="2"), for the lanes' queues."""
     kw = {"Attributes": {k: str(v) for k, v in attributes.items()}} if attributes else {}
-    return {lane: sqs.create_queue(QueueName=name_of(lane), **kw)["QueueUrl"] for lane in lanes}
+    queues = {lane: sqs.create_queue(QueueName=name_of(lane), **kw)["QueueUrl"] for lane in lanes}
+    if dead_letter:
+        queues["dead_letter"] = sqs.create_queue(QueueName=dead_letter)["QueueUrl"]
+    return queues
 
 
 def drain(sqs, url):
