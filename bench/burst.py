@@ -25,17 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import irisstack as stack  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
 from coordinator_bench import SqsStandIn, sql  # noqa: E402
-import irisstack as stack  # noqa: E402  (on the path coordinator_bench set up)
-
-HOST, PORT = stack.MYSQL_HOST, stack.MYSQL_PORT
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
 SENDERS = [int(x) for x in os.environ.get("BURST_SENDERS", "1,4").split(",")]
@@ -59,14 +55,11 @@ class FeedingSqs(SqsStandIn):
         plain = handler.do_POST
 
         def do_post(h):
-            body = h.rfile.read(int(h.headers["Content-Length"]))
+            body = h.body()
             queue = h.path.rstrip("/").rsplit("/", 1)[-1]
             doc = json.loads(body)
-            records = [{"messageId": str(uuid.uuid4()), "receiptHandle": "rh-" + e["Id"],
-                        "body": e["MessageBody"],
-                        "attributes": {"ApproximateReceiveCount": "1"},
-                        "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-                        "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"}
+            records = [stack.sqs_record(e["MessageBody"], f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}",
+                                        receipt_handle="rh-" + e["Id"])
                        for e in doc.get("Entries", [])]
             # answer as the plain stand-in does (it reads the body again from this buffer)
             kept, h.rfile = h.rfile, _Replay(body)
@@ -97,10 +90,8 @@ def status(db):
 
 
 def make_db():
-    db = f"iris_burst_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
+    db = stack.unique_name("iris_burst")
+    stack.load_iris(db)
     # One step, one notification: user 1 at priority 2, never repeated, never aggregated.
     sql(db, f"INSERT INTO plan (id, name, created, user_id, description, step_count,"
             f" threshold_window, threshold_count, aggregation_window, aggregation_reset)"
@@ -121,24 +112,19 @@ def percentile(sorted_values, q):
 
 def one_run(senders, sqs_ms):
     db = make_db()
-    env_common = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     procs = []
     with FakeRuntime() as send_rt, FakeRuntime() as coord_rt:
         stand_in = FeedingSqs(sqs_ms, send_rt)
         try:
-            queues = {lane: f"{stand_in.url}/{ACCOUNT}/burst-{lane}"
-                      for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
-            base = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-                    "aws": {"region": "us-east-1", "endpoint": stand_in.url}, "queues": queues,
-                    "log": {"level": "warn"}}
-            send_cfg = dict(base, plugins={"dir": os.path.join(BUILD, "plugins", "out")},
+            queues = {lane: f"{stand_in.url}/{ACCOUNT}/burst-{lane}" for lane in stack.LANES}
+            base = stack.config(db, queues, endpoint=stand_in.url, log={"level": "warn"})
+            send_cfg = dict(base, plugins={"dir": stack.PLUGINS_DIR},
                             vendors={m: [{"plugin": "dummy", "name": m, "config": {}}]
-                                     for m in ("email", "sms", "call", "slack", "im", "hipchat")})
+                                     for m in stack.MODE_LANES})
             coord_cfg = dict(base, coordinator={"tick_seconds": 1, "margin_ms": 500})
             for _ in range(senders):
                 procs.append(send_rt.start_bootstrap(
-                    os.path.join(BUILD, "lambda", "sender", "iris-sender"),
-                    dict(env_common, IRIS_CONFIG_JSON=json.dumps(send_cfg)),
+                    stack.bootstrap("sender"), stack.function_env(send_cfg),
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
             rows = ",".join(f"({FIRST_INCIDENT + i}, {PLAN}, UTC_TIMESTAMP(),"
                             f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
@@ -148,8 +134,7 @@ def one_run(senders, sqs_ms):
             sql(db, "INSERT INTO incident (id, plan_id, created, context, application_id,"
                     f" current_step, active) VALUES {rows};")
             coord = coord_rt.start_bootstrap(
-                os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator"),
-                dict(env_common, IRIS_CONFIG_JSON=json.dumps(coord_cfg)),
+                stack.bootstrap("coordinator"), stack.function_env(coord_cfg),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             # Invocations of 5 s back to back (EventBridge's minute, compressed) until all is sent.
             invocations = []
@@ -184,7 +169,7 @@ def one_run(senders, sqs_ms):
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-            subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
+            stack.drop_db(db)
     all_sent = done[-1] if len(done) >= N else float("nan")
     commits = (after["Com_commit"] - before["Com_commit"]) / N
     handler = (after["Handler_commit"] - before["Handler_commit"]) / N

@@ -41,7 +41,6 @@ final "minute". It exits 1 naming what went wrong otherwise.
 import datetime
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -263,12 +262,7 @@ class EventSourceMapping(threading.Thread):
                     if g["MessageId"] not in failed:
                         self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=g["ReceiptHandle"])
         finally:
-            rt.finish()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if not rt.stop_bootstrap(proc):
                 self.problems.append(f"sender container on lane {self.lane} did not exit")
             rt.close()
             log.close()
@@ -588,11 +582,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
             time.sleep(0.25)
         api_notification_status(env, note, clock)
     finally:
-        crt.finish()
-        try:
-            cproc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cproc.kill()
+        if not crt.stop_bootstrap(cproc):
             problems.append("iris-coordinator did not exit")
         crt.close()
         coord_log.close()

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libcmark-dev libcmocka-dev libunistring-dev
   mariadb-server mariadb-client
   python3 python3-venv python3-dev
-  valgrind bubblewrap patchelf zip unzip clang libclang-rt-14-dev
+  valgrind bubblewrap patchelf zip unzip clang libclang-rt-14-dev clang-format-14
 )
 
 missing=()

@@ -29,7 +29,7 @@ import time
 import uuid
 from urllib.parse import unquote
 
-from fakebase import FakeHandler, FakeServer
+from fakebase import FakeHandler, FakeServer, stop_process
 
 PREFIX = "/2018-06-01/runtime"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:iris-test"
@@ -160,6 +160,12 @@ class FakeRuntime(FakeServer):
         proc = self.start_bootstrap(path, env, **popen)
         proc.out, proc.err = proc.communicate(timeout=timeout)
         return proc
+
+    def stop_bootstrap(self, proc, timeout=30):
+        """Make a bootstrap started with start_bootstrap exit (after the queued events) and
+        wait for it; killed after timeout seconds. True when it exited by itself."""
+        self.finish()
+        return stop_process(proc, timeout)
 
     def close(self):
         self.finished.set()

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,6 +22,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc, timeout=30, sig=None):
+    """Let proc end (after sending it sig, when given) within timeout seconds, else kill it.
+    True when it ended by itself."""
+    if sig is not None and proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
 
 
 def encode(body):
@@ -156,6 +171,23 @@ class Behaviours:
             self.requests.clear()
             self.violations.clear()
             self.plans.clear()
+
+
+class ScriptedFake(FakeServer):
+    """A FakeServer whose handler is a ScriptedHandler on `self.state` (a Behaviours): the
+    library side of the control API."""
+
+    def requests(self, route=None):
+        """Every request recorded (of one route when given)."""
+        return self.state.seen(route)
+
+    def violations(self):
+        """The requests that broke the service's documented contract (tests assert none)."""
+        return self.state.broken()
+
+    def reset(self):
+        """Forget requests, violations and queued answers."""
+        self.state.reset()
 
 
 def serve_cli(name, description, start, add_arguments=None, argv=None):

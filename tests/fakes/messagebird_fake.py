@@ -33,10 +33,8 @@ import datetime
 import json
 import random
 import re
-import threading
-from http.server import ThreadingHTTPServer
 
-from vendor_fakes import State, VendorFakes, make_handler
+from vendor_fakes import VendorFakes, make_handler
 
 MESSAGEBIRD_KEY = "live_messagebird_test_access_key"
 TTS_LANGUAGES = {"cy-gb", "da-dk", "de-de", "el-gr", "en-au", "en-gb", "en-gb-wls", "en-in",
@@ -77,9 +75,7 @@ def make_messagebird_handler(state):
                      "/messagebird/voicemessages": "messagebird.call"}.get(path)
             if not route:
                 return super().do_POST()
-            n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n)
-            return self.message(route, body)
+            return self.message(route, self.body())
 
         def authorised(self, route):
             if self.headers.get("Authorization") != f"AccessKey {MESSAGEBIRD_KEY}":
@@ -186,11 +182,5 @@ class MessageBirdFake(VendorFakes):
     """VendorFakes' control methods (behave, requests, violations, reset, close) over a
     server that speaks MessageBird."""
 
-    def __init__(self, port=0):  # pylint: disable=super-init-not-called
-        self.state = State()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port),
-                                          make_messagebird_handler(self.state))
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __init__(self, port=0):
+        super().__init__(port, handler_for=make_messagebird_handler)

@@ -39,7 +39,7 @@ import json
 import time
 import urllib.parse
 
-from fakebase import Behaviours, FakeServer, ScriptedHandler, serve_cli
+from fakebase import Behaviours, ScriptedFake, ScriptedHandler, serve_cli
 
 ROUTES = ("rosters", "oncall")
 
@@ -181,7 +181,7 @@ def make_handler(fake_state):
     return Handler
 
 
-class OncallFake(FakeServer):
+class OncallFake(ScriptedFake):
     def __init__(self, app="iris", key="k", port=0, teams=None):
         self.state = State(app, key)
         if teams:
@@ -202,14 +202,6 @@ class OncallFake(FakeServer):
             raise ValueError(f"route must be one of {ROUTES} or '*', got {route!r}")
         self.state.queue(route, responses)
 
-    def requests(self, route=None):
-        return self.state.seen(route)
-
-    def violations(self):
-        return self.state.broken()
-
-    def reset(self):
-        self.state.reset()
 
 
 def main():

@@ -37,7 +37,7 @@ import random
 import time
 import urllib.parse
 
-from fakebase import Behaviours, FakeServer, ScriptedHandler, encode, serve_cli
+from fakebase import Behaviours, ScriptedFake, ScriptedHandler, encode, serve_cli
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-test-auth-token"
@@ -235,22 +235,16 @@ def make_handler(fake_state):
     return Handler
 
 
-class VendorFakes(FakeServer):
-    def __init__(self, port=0, record_file=None):
+class VendorFakes(ScriptedFake):
+    def __init__(self, port=0, record_file=None, handler_for=make_handler):
+        """handler_for(state) makes the request handler (a fake of one more vendor passes
+        its own, built on make_handler's)."""
         self.state = State(record_file)
-        super().__init__(make_handler(self.state), port)
+        super().__init__(handler_for(self.state), port)
 
     def behave(self, route, responses):
         self.state.queue(route, responses)
 
-    def requests(self, route=None):
-        return self.state.seen(route)
-
-    def violations(self):
-        return self.state.broken()
-
-    def reset(self):
-        self.state.reset()
 
 
 def main():

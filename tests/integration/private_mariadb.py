@@ -96,13 +96,8 @@ class PrivateMariaDB:
 
     def stop(self):
         """Shut the server down cleanly (SIGTERM)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stack.stop_process(self.proc, timeout=60, sig=signal.SIGTERM)
         self.proc = None
 
     def running(self):

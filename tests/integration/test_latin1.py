@@ -4,45 +4,25 @@ A page whose rendered subject and body hold text outside latin-1 must still be r
 (once), with its content narrowed to latin-1, and a changelog reason holding such text must be
 recorded too. Driven through the real sender bootstrap (fake Runtime API, MariaDB, moto)."""
 import json
-import os
-import subprocess
-import sys
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack as stack
+from irisstack import sql
 
-BOOTSTRAP = os.path.join(BUILD, "lambda", "sender", "iris-sender")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
-LANES = ["email", "sms", "call", "im", "slack", "hipchat", "notifications"]
+BOOTSTRAP = stack.bootstrap("sender")
 # Outside latin-1: an arrow and a snowman (3 bytes), an emoji (4 bytes, not even utf8mb3).
 HOST_NAME = "db-1 \u2192 DOWN \u2603 \U0001F600"
 CHECK = "disk \u2603"
 VENDOR = "dummy-\u2709\U0001F600"
 
 
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--default-character-set=utf8mb4", "--batch", "--skip-column-names", db],
-                       input=text, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("latin1")
-    db = f"iris_latin1_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
+    db = stack.unique_name("iris_latin1")
+    stack.load_iris(db)
     # Iris's API stores the context as ASCII JSON (\u escapes), which a latin1 column holds;
     # the rendered page is where the text outside latin-1 appears.
     ctx = json.dumps({"host": HOST_NAME, "check": CHECK, "value": 97.5, "threshold": 90,
@@ -54,53 +34,36 @@ def env(tmp_path_factory):
                            plan_notification_id, incident_id, active, body) VALUES
         (9101, UTC_TIMESTAMP(), 1, 1, 3, 2, 2, 600, 1, ''),
         (9102, UTC_TIMESTAMP(), 1, 2, 3, 2, 2, 600, 1, '');""")
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+    sqs = stack.aws_client("sqs")
     suffix = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"] for lane in LANES}
-    queues["dead_letter"] = sqs.create_queue(QueueName=f"iris-dlq-{suffix}")["QueueUrl"]
+    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}",
+                                 dead_letter=f"iris-dlq-{suffix}")
     record = tmp / "sent.jsonl"
     vendors = {lane: [{"plugin": "dummy", "name": f"dummy-{lane}",
-                       "config": {"record_file": str(record)}}] for lane in LANES[:-1]}
+                       "config": {"record_file": str(record)}}] for lane in stack.MODE_LANES}
     # Grace's email is refused permanently by a vendor whose name (so its reason) is not latin-1.
     vendors["email"] = [{"plugin": "dummy", "name": VENDOR,
                          "config": {"record_file": str(record),
                                     "fail_destination": "grace@example.com"}}]
-    config = {
-        "db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-        "aws": {"region": "us-east-1", "endpoint": ENDPOINT},
-        "queues": queues,
-        "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-        "sender": {"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
-        "quota": {"sender_app": "iris"},
-        "vendors": vendors,
-    }
+    config = stack.config(
+        db, queues, plugins=True,
+        sender={"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
+        quota={"sender_app": "iris"}, vendors=vendors)
     yield {"db": db, "record": record, "config": config, "suffix": suffix}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+    stack.drop_db(db)
 
 
 def invoke(env, message_id):
-    ev = {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": "rh-0",
-        "body": json.dumps({"v": 1, "kind": "message", "message_id": message_id}),
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:iris-email-{env['suffix']}",
-        "awsRegion": "us-east-1"}]}
-    with FakeRuntime() as rt:
-        rid = rt.add_event(ev)
-        proc = rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(env["config"]),
-                                                "AWS_ACCESS_KEY_ID": "testing",
-                                                "AWS_SECRET_ACCESS_KEY": "testing"})
-        assert rt.init_error is None, rt.init_error
-        assert rt.results[rid]["kind"] == "response", (rt.results[rid], proc.err)
-        return rt.results[rid]["json"], proc.err
+    rec = stack.sqs_record({"v": 1, "kind": "message", "message_id": message_id},
+                           stack.queue_arn(f"iris-email-{env['suffix']}"), receipt_handle="rh-0")
+    run = stack.run_lambda(BOOTSTRAP, [{"Records": [rec]}], env=stack.function_env(env["config"]))
+    assert run.init_error is None, run.init_error
+    assert run.results[0]["kind"] == "response", (run.results[0], run.proc.err)
+    return run.results[0]["json"], run.proc.err
 
 
 def pages(env, message_id):
-    if not env["record"].exists():
-        return []
-    return [r for r in map(json.loads, env["record"].read_text().splitlines())
-            if r["message_id"] == str(message_id)]
+    return [r for r in stack.read_jsonl(env["record"]) if r["message_id"] == str(message_id)]
 
 
 def test_page_with_text_outside_latin1_is_recorded_sent_once(env):

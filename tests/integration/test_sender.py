@@ -48,8 +48,8 @@ def env(tmp_path_factory):
         (9040, UTC_TIMESTAMP(), 1, 4, 1, 2, 2, 500, 1, '');""")
     sqs = stack.aws_client("sqs")
     suffix = uuid.uuid4().hex[:6]
-    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}")
-    queues["dead_letter"] = sqs.create_queue(QueueName=f"iris-dlq-{suffix}")["QueueUrl"]
+    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}",
+                                 dead_letter=f"iris-dlq-{suffix}")
     record = tmp / "sent.jsonl"
     dummy = lambda **extra: [{"plugin": "dummy", "name": f"dummy-{extra.pop('tag', 'x')}",
                               "config": {"record_file": str(record), **extra}}]

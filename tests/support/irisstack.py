@@ -31,7 +31,7 @@ BUILD = os.environ.get("IRIS_BUILD_DIR") or os.path.join(ROOT, "build", "release
 FAKES_DIR = os.path.join(SRC, "tests", "fakes")
 if FAKES_DIR not in sys.path:
     sys.path.insert(0, FAKES_DIR)
-from fakebase import free_port  # noqa: E402,F401  (re-exported: a free loopback port)
+from fakebase import free_port, stop_process  # noqa: E402,F401  (re-exported)
 
 MYSQL_HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("IRIS_TEST_MYSQL_PORT", "3306"))
@@ -39,7 +39,7 @@ MYSQL_USER = os.environ.get("IRIS_TEST_MYSQL_USER", "root")
 MYSQL_PASSWORD = os.environ.get("IRIS_TEST_MYSQL_PASSWORD", "")
 AWS_ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
 REGION = "us-east-1"
-# What moto accepts; a bootstrap started by run_lambda gets the same in its environment.
+# What moto accepts; function_env() gives a bootstrap the same credentials.
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DB_SH = os.path.join(SRC, "scripts", "db.sh")
 PLUGINS_DIR = os.path.join(BUILD, "plugins", "out")
@@ -54,7 +54,7 @@ class StackError(RuntimeError):
 
 
 def bootstrap(name):
-    """The built bootstrap of lambda/<name> (coordinator, sender, smoke)."""
+    """The built bootstrap of lambda/<name>: build/.../lambda/<name>/iris-<name>."""
     return os.path.join(BUILD, "lambda", name, f"iris-{name}")
 
 
@@ -69,13 +69,13 @@ def mysql_env(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_
 
 def mariadb(db, text, host=MYSQL_HOST, port=MYSQL_PORT, socket_path=None, timeout=60,
             extra_args=(), user=MYSQL_USER, password=MYSQL_PASSWORD):
-    """Run SQL text through the mariadb client (by default as the local stack's user: root
-    without a password, as PrivateMariaDB too sets it up); db may be None. Returns the
-    CompletedProcess (text mode)."""
+    """Run SQL text through the mariadb client in utf8mb4 (by default as the local stack's
+    user: root without a password, as PrivateMariaDB too sets it up); db may be None. Returns
+    the CompletedProcess (text mode)."""
     conn = ([f"--socket={socket_path}"] if socket_path
             else ["--protocol=TCP", "-h", host, "-P", str(port)])
-    return subprocess.run(["mariadb", *conn, "-u", user, "--batch", "--skip-column-names",
-                           *extra_args, *([db] if db else [])],
+    return subprocess.run(["mariadb", *conn, "-u", user, "--default-character-set=utf8mb4",
+                           "--batch", "--skip-column-names", *extra_args, *([db] if db else [])],
                           input=text, capture_output=True, text=True, timeout=timeout,
                           env=mysql_env(host, port, user, password))
 
@@ -153,11 +153,15 @@ def aws_client(service, endpoint=None):
                         aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"])
 
 
-def create_queues(sqs, name_of, lanes=LANES, **attributes):
-    """One queue per lane named name_of(lane); {lane: queue URL}. attributes are SQS queue
-    attributes given as keyword arguments (VisibilityTimeout="2")."""
+def create_queues(sqs, name_of, lanes=LANES, dead_letter=None, **attributes):
+    """One queue per lane named name_of(lane), plus "dead_letter" (queues.dead_letter) named
+    dead_letter when given; {lane: queue URL}. attributes are SQS queue attributes given as
+    keyword arguments (VisibilityTimeout="2"), for the lanes' queues."""
     kw = {"Attributes": {k: str(v) for k, v in attributes.items()}} if attributes else {}
-    return {lane: sqs.create_queue(QueueName=name_of(lane), **kw)["QueueUrl"] for lane in lanes}
+    queues = {lane: sqs.create_queue(QueueName=name_of(lane), **kw)["QueueUrl"] for lane in lanes}
+    if dead_letter:
+        queues["dead_letter"] = sqs.create_queue(QueueName=dead_letter)["QueueUrl"]
+    return queues
 
 
 def drain(sqs, url):
