@@ -6,13 +6,15 @@
 #define IRIS_LOG_MODULE "claim"
 #include "log.h"
 
+#define MAX_RETRY_MS ((int64_t)43200 * 1000)
+
 int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_claim_outcome *out,
                     int *busy_seconds, int *attempts, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   struct iris_db_rows *rows = NULL;
   int rc;
   const char *state = NULL;
-  int64_t final = 0, wait = 0, tries = 0;
+  int64_t final = 0, wait = 0, tries = 0, takeover = 0;
 
   *out = IRIS_CLAIM_BUSY;
   if (busy_seconds)
@@ -45,7 +47,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
                                 IRIS_DB_I64(c->due_now ? 1 : 0)};
     rc = iris_db_exec(db, 0,
                       "UPDATE sender_claim SET"
-                      " takeovers = takeovers + IF(state IN ('claimed','sending'), 1, 0),"
+                      " takeovers = takeovers"
+                      "  + (@iris_claim_takeover := IF(state IN ('claimed','sending'), 1, 0)),"
                       " state = 'claimed', owner = ?,"
                       " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
                       " sqs_message_id = ?, updated_at = UTC_TIMESTAMP(3)"
@@ -63,7 +66,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
                            "SELECT state, final, attempts,"
                            " CAST(GREATEST(0, CEIL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3),"
                            "  COALESCE(IF(state = 'failed', next_attempt_at, lease_expires_at),"
-                           "  UTC_TIMESTAMP(3))) / 1000000)) AS SIGNED)"
+                           "  UTC_TIMESTAMP(3))) / 1000000)) AS SIGNED),"
+                           " CAST(COALESCE(@iris_claim_takeover, 0) AS SIGNED)"
                            " FROM sender_claim WHERE claim_key = ?",
                            p, 1, &rows, err);
     if (rc == IRIS_OK)
@@ -74,6 +78,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
       rc = iris_db_get_i64(rows, 2, &tries, err);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 3, &wait, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 4, &takeover, err);
   }
   if (rc) {
     iris_db_rows_free(rows);
@@ -83,7 +89,14 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
     *out = IRIS_CLAIM_TAKEN;
     if (attempts)
       *attempts = (int)tries;
-    IRIS_LOG_INFO("claim %s taken over (attempts so far %lld)", c->key, (long long)tries);
+    /* Only a claim whose holder vanished is a takeover (the window that can send twice); a
+     * retry that was due is the ordinary path. */
+    if (takeover)
+      IRIS_LOG_WARN("claim %s taken over from a holder whose lease expired (attempts so far "
+                    "%lld)", c->key, (long long)tries);
+    else
+      IRIS_LOG_INFO("claim %s taken again for its retry (attempts so far %lld)", c->key,
+                    (long long)tries);
   } else if (strcmp(state, "sent") == 0 || strcmp(state, "suppressed") == 0 ||
              (strcmp(state, "failed") == 0 && final)) {
     *out = IRIS_CLAIM_SETTLED;
@@ -152,8 +165,12 @@ int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const 
 static int mark_failed(struct iris_db *db, const struct iris_claim *c, int final,
                        int64_t retry_after_ms, const char *error, int only_claimed,
                        const char *what, struct iris_err *err) {
+  /* Bounded here too (SQS's longest visibility, 12 h), so no caller can overflow it. */
+  int64_t wait_us = retry_after_ms <= 0 ? 0
+                    : retry_after_ms >= MAX_RETRY_MS ? MAX_RETRY_MS * 1000
+                                                     : retry_after_ms * 1000;
   struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0), IRIS_DB_STR(error),
-                              IRIS_DB_I64(retry_after_ms * 1000), IRIS_DB_I64(final ? 1 : 0),
+                              IRIS_DB_I64(wait_us), IRIS_DB_I64(final ? 1 : 0),
                               IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner),
                               IRIS_DB_I64(only_claimed ? 1 : 0)};
   return owned_update(db, c,

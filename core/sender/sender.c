@@ -391,6 +391,24 @@ static int backoff_s(const struct iris_sender *s, int attempts) {
   return (int)(b > s->backoff_max_s ? s->backoff_max_s : b);
 }
 
+/*
+ * How long to wait before retrying after a vendor's retryable or rate-limited answer, in whole
+ * seconds within [1, sender.backoff_max_seconds]. A plugin's retry-after is outside data: a
+ * maximal value must not overflow, a decades-away one must not keep the page (and its email
+ * fallback) from ever going out, a negative one must not land in the past.
+ */
+static int vendor_wait_s(const struct iris_sender *s, const struct iris_plugin_result *res,
+                         int attempts) {
+  int64_t ms = res->retry_after_ms;
+  if (res->status != IRIS_PLUGIN_RATE_LIMITED && ms <= 0)
+    return backoff_s(s, attempts);
+  if (ms <= 0)
+    return 1;
+  if (ms >= s->backoff_max_s * 1000)
+    return (int)s->backoff_max_s;
+  return (int)((ms + 999) / 1000);
+}
+
 /* ---- one message -------------------------------------------------------------------------- */
 
 /* After an error before any vendor call, give the claim back so the next delivery need not
@@ -853,9 +871,10 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     break;
   case IRIS_PLUGIN_RATE_LIMITED:
   case IRIS_PLUGIN_RETRYABLE:
-    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || attempts < s->max_attempts)) {
+    /* A rate-limited attempt is an attempt: it counts against sender.max_attempts too. */
+    if (!j->last && attempts < s->max_attempts) {
       int limited = res.status == IRIS_PLUGIN_RATE_LIMITED;
-      j->retry_after = limited ? (int)((res.retry_after_ms + 999) / 1000) : backoff_s(s, attempts);
+      j->retry_after = vendor_wait_s(s, &res, attempts);
       job_reason(j, "%s", res.error);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)j->retry_after * 1000, res.error, err);
       metric(s, limited ? "rate_limited" : "retried", mode, iris_vendor_name(v));
@@ -1138,10 +1157,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       (*sent_ok)++;
       goto out;
     }
-    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED ||
-                     (res.status == IRIS_PLUGIN_RETRYABLE && attempts < s->max_attempts))) {
-      int wait = res.status == IRIS_PLUGIN_RATE_LIMITED ? (int)((res.retry_after_ms + 999) / 1000)
-                                                        : backoff_s(s, attempts);
+    if (!j->last && attempts < s->max_attempts &&
+        (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE)) {
+      int wait = vendor_wait_s(s, &res, attempts);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
       metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried",
              contact.mode, iris_vendor_name(v));
