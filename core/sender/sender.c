@@ -590,31 +590,105 @@ out:
   return rc;
 }
 
-/* Active, unsent members of a batch (Iris intersects them with the active ids). */
-static int active_members(struct iris_db *db, const int64_t *ids, size_t n, int64_t **out,
-                          size_t *nout, struct iris_err *err) {
-  size_t i;
-  int rc = IRIS_OK;
-  *out = iris_calloc(n ? n : 1, sizeof **out);
-  *nout = 0;
-  if (!*out)
-    return iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+/* "SELECT … WHERE <column> IN (?, …, ?)" for n ids: the statement assembled from placeholders
+ * only, the parameters in *params. Both owned by the caller (iris_free). */
+static int in_list_query(const char *head, size_t n, const int64_t *ids, char **sql,
+                         struct iris_db_param **params, struct iris_err *err) {
+  struct iris_buf b;
+  size_t i, len = 0;
+  *sql = NULL;
+  *params = iris_calloc(n ? n : 1, sizeof **params);
+  int rc;
+  iris_buf_init(&b, 0);
+  rc = iris_buf_appends(&b, head); /* a failed append latches: checked once below */
   for (i = 0; i < n && rc == IRIS_OK; i++) {
-    struct iris_db_rows *rows = NULL;
-    struct iris_db_param p[] = {IRIS_DB_I64(ids[i])};
-    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                       "SELECT m.id FROM message m LEFT JOIN incident i ON i.id = m.incident_id"
-                       " WHERE m.id = ? AND m.active = 1 AND m.sent IS NULL"
-                       " AND (i.id IS NULL OR i.active = 1)",
-                       p, 1, &rows, err);
-    if (rc == IRIS_OK && iris_db_rows_count(rows) == 1)
-      (*out)[(*nout)++] = ids[i];
-    iris_db_rows_free(rows);
+    rc = iris_buf_appends(&b, i ? ", ?" : "?");
+    if (*params)
+      (*params)[i] = IRIS_DB_I64(ids[i]);
   }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendc(&b, ')');
+  *sql = rc ? NULL : iris_buf_take(&b, &len);
+  iris_buf_cleanup(&b);
+  if (!*sql || !*params) {
+    iris_free(*sql);
+    iris_free(*params);
+    *sql = NULL;
+    *params = NULL;
+    return iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+  }
+  return IRIS_OK;
+}
+
+/*
+ * A batch's members, read together: *out gets the active, unsent members whose incident is
+ * still open (Iris intersects a batch with the active ids), in the envelope's order. The
+ * coordinator batches the messages of one aggregation key — plan, application, priority and
+ * target — and mode; a batch whose members repeat an id or do not share all of those is
+ * refused (IRIS_EINVAL, the reason in err): paging one member's target for the others would
+ * record their messages as sent to someone else.
+ */
+static int batch_members(struct iris_db *db, const int64_t *ids, size_t n, int64_t **out,
+                         size_t *nout, struct iris_err *err) {
+  static const char head[] =
+      "SELECT m.id, m.target_id, m.application_id, m.priority_id, IFNULL(m.plan_id, 0),"
+      " IFNULL(m.mode_id, 0), m.active = 1 AND m.sent IS NULL AND (i.id IS NULL OR i.active = 1)"
+      " FROM message m LEFT JOIN incident i ON i.id = m.incident_id WHERE m.id IN (";
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param *params = NULL;
+  char *sql = NULL;
+  int64_t key[5] = {0};
+  unsigned char *live = NULL;
+  size_t i, k, found = 0;
+  int rc;
+
+  *out = NULL;
+  *nout = 0;
+  for (i = 0; i < n; i++)
+    for (k = i + 1; k < n; k++)
+      if (ids[i] == ids[k])
+        return iris_err_set(err, IRIS_EINVAL, "batch lists message %" PRId64 " more than once",
+                            ids[i]);
+  rc = in_list_query(head, n, ids, &sql, &params, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, params, n, &rows, err);
+  *out = rc ? NULL : iris_calloc(n ? n : 1, sizeof **out);
+  live = rc ? NULL : iris_calloc(n ? n : 1, 1);
+  if (rc == IRIS_OK && (!*out || !live))
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    int64_t id = 0, row[5] = {0}, active = 0;
+    size_t c;
+    rc = iris_db_get_i64(rows, 0, &id, err);
+    for (c = 0; c < 5 && rc == IRIS_OK; c++)
+      rc = iris_db_get_i64(rows, c + 1, &row[c], err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 6, &active, err);
+    if (rc)
+      break;
+    if (found++ == 0)
+      memcpy(key, row, sizeof key);
+    else if (memcmp(key, row, sizeof key) != 0)
+      rc = iris_err_set(err, IRIS_EINVAL,
+                        "batch mixes messages of different targets, applications, priorities, "
+                        "plans or modes (message %" PRId64 " does not match the first member)",
+                        id);
+    for (k = 0; rc == IRIS_OK && k < n; k++)
+      if (ids[k] == id && active)
+        live[k] = 1;
+  }
+  for (k = 0; rc == IRIS_OK && k < n; k++)
+    if (live[k])
+      (*out)[(*nout)++] = ids[k];
   if (rc) {
     iris_free(*out);
     *out = NULL;
+    *nout = 0;
   }
+  iris_free(live);
+  iris_db_rows_free(rows);
+  iris_free(params);
+  iris_free(sql);
   return rc;
 }
 
@@ -1409,6 +1483,37 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
   return rc;
 }
 
+/*
+ * A batch the coordinator cannot have made (batch_members): its claim is recorded as failed
+ * for good with the reason, so a redelivery is acknowledged as settled, nothing is sent, and
+ * the record goes to the dead-letter queue with the reason.
+ */
+static int refuse_batch(struct iris_sender *s, struct job *j, const struct iris_envelope *env,
+                        const char *why) {
+  struct iris_claim c;
+  struct iris_err cerr = {0};
+  enum iris_claim_outcome outcome = IRIS_CLAIM_BUSY;
+  char key[40], reason[700];
+  snprintf(key, sizeof key, "b:%s", env->batch_id);
+  snprintf(reason, sizeof reason, "batch %s refused: %s", env->batch_id, why);
+  memset(&c, 0, sizeof c);
+  c.key = key;
+  c.owner = j->owner;
+  c.kind = "batch";
+  c.batch_id = env->batch_id;
+  c.lane = j->rec->lane ? j->rec->lane : "unknown";
+  c.sqs_message_id = j->rec->sqs_message_id;
+  c.lease_seconds = (int)s->lease_s;
+  c.due_now = 1;
+  if (iris_claim_take(s->app->db, &c, &outcome, NULL, NULL, &cerr) == IRIS_OK &&
+      outcome == IRIS_CLAIM_TAKEN &&
+      iris_claim_failed(s->app->db, &c, 1, 0, reason, &cerr) == IRIS_OK)
+    IRIS_LOG_ERR("%s", reason);
+  else if (cerr.rc)
+    IRIS_LOG_ERR("%s (and its claim could not be recorded: %s)", reason, cerr.msg);
+  return dead_letter(s, j->rec, 0, reason, &j->verdict);
+}
+
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
                        int *retry_after_s, struct iris_err *err) {
@@ -1441,10 +1546,13 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
     int64_t *live = NULL;
     size_t nlive = 0;
     iris_log_set_message_id(env.batch_id);
-    rc = active_members(s->app->db, env.message_ids, env.nmessage_ids, &live, &nlive, err);
+    rc = batch_members(s->app->db, env.message_ids, env.nmessage_ids, &live, &nlive, err);
     if (rc == IRIS_ENOMEM)
       break;
-    if (rc) {
+    if (rc == IRIS_EINVAL) {
+      rc = refuse_batch(s, &j, &env, err->msg);
+      iris_err_clear(err);
+    } else if (rc) {
       IRIS_LOG_ERR("batch %s: %s; will retry", env.batch_id, err->msg);
       job_reason(&j, "%s", err->msg);
       j.retry_after = error_backoff_s(s, &j);

@@ -71,3 +71,38 @@ def test_rate_limited_attempts_count_against_max_attempts(env):
     assert sql(env["db"], "SELECT state, attempts FROM sender_claim WHERE claim_key = 'm:9510'") == [
         ["sent", "3"]]  # two by sms, the fallback by email
     assert "taken over" not in log and "taken again for its retry" in log
+
+
+def dead_letters(env):
+    got = []
+    while True:
+        batch = env["sqs"].receive_message(QueueUrl=env["queues"]["dead_letter"], MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return got
+        got += [m["MessageAttributes"]["reason"]["StringValue"] for m in batch]
+
+
+def test_batches_the_coordinator_cannot_have_made_are_refused(env):
+    """[9520, 9520, 9520] sent one page titled "3 messages"; a batch mixing two targets paged
+    only the first and recorded the other's message as sent to the first one's phone. Both are
+    refused: nothing sent, the claim failed for good with the reason, the record dead-lettered
+    with it, and a redelivery is acknowledged without sending."""
+    sql(env["db"], "".join(
+        f"INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,"
+        f" plan_notification_id, incident_id, active, body) VALUES ({i}, UTC_TIMESTAMP(), 1, {t}, 2,"
+        f" 2, 2, 500, 1, '');" for i, t in ((9520, 1), (9521, 1), (9522, 2))))
+    dup = {"v": 1, "kind": "batch", "batch_id": "a" * 32, "message_ids": [9520, 9520, 9520]}
+    mixed = {"v": 1, "kind": "batch", "batch_id": "b" * 32, "message_ids": [9521, 9522]}
+    res, log = run(env, env["config"], event(env, "sms", [dup, mixed]), event(env, "sms", [dup, mixed]))
+    assert res == [{"batchItemFailures": []}] * 2, log
+    assert not [r for r in sent(env) if r["message_id"] in ("9520", "9521", "9522")]
+    reasons = dead_letters(env)
+    assert f"batch {'a' * 32} refused: batch lists message 9520 more than once" in reasons
+    assert any(r.startswith(f"batch {'b' * 32} refused: batch mixes messages of different targets")
+               for r in reasons), reasons
+    assert sql(env["db"], "SELECT claim_key, state, final FROM sender_claim WHERE kind = 'batch'"
+                          " AND claim_key IN ('b:" + "a" * 32 + "', 'b:" + "b" * 32 + "') ORDER BY 1") == [
+        ["b:" + "a" * 32, "failed", "1"], ["b:" + "b" * 32, "failed", "1"]]
+    assert sql(env["db"], "SELECT COUNT(*) FROM message WHERE id IN (9520, 9521, 9522) AND sent IS NULL"
+                          " AND active = 1") == [["3"]]
