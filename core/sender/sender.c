@@ -1285,6 +1285,39 @@ out:
   return rc;
 }
 
+/*
+ * A notification id seen before: the same content is a redelivery (go on; the recipients'
+ * claims make it idempotent); different content is a reused id, refused — *reason filled, the
+ * refusal counted on the notification (migration 0015) — rather than merged into the first.
+ */
+static int check_reuse(struct iris_sender *s, const struct job *j, const char *id,
+                       const char *hash, char *reason, size_t reason_size, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(id)};
+  const char *first = NULL, *first_sqs = NULL;
+  int rc = iris_db_query_one(s->app->db, IRIS_DB_IDEMPOTENT,
+                             "SELECT payload_sha256, IFNULL(sqs_message_id, '-')"
+                             " FROM sender_notification WHERE id = ?",
+                             p, 1, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_str(rows, 0, &first, NULL, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_str(rows, 1, &first_sqs, NULL, err);
+  if (rc == IRIS_OK && strcmp(first, hash) != 0) {
+    struct iris_db_param q[] = {IRIS_DB_STR(reason), IRIS_DB_STR(id)};
+    snprintf(reason, reason_size,
+             "notification_id %s was already used for a different notification (first seen in "
+             "SQS message %s; this one is %s): refused, nothing sent",
+             id, first_sqs, j->rec->sqs_message_id ? j->rec->sqs_message_id : "-");
+    rc = iris_db_exec(s->app->db, 0,
+                      "UPDATE sender_notification SET conflicts = conflicts + 1,"
+                      " last_conflict = LEFT(?, 1024), updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                      q, 2, NULL, err);
+  }
+  iris_db_rows_free(rows);
+  return rc;
+}
+
 static int deliver_notification(struct iris_sender *s, struct job *j, json_t *doc,
                                 struct iris_err *err) {
   struct oob n;
@@ -1344,6 +1377,7 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
   }
   sha256_hex(payload, hash);
   {
+    struct iris_db_exec_info info = {0};
     struct iris_db_param p[] = {
         IRIS_DB_STR(n.id), IRIS_DB_I64(n.application_id), IRIS_DB_STR(n.target),
         IRIS_DB_STR(n.role), n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
@@ -1354,9 +1388,15 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
                       "INSERT IGNORE INTO sender_notification (id, application_id, target, role,"
                       " priority_id, mode_id, category_id, template, subject, payload_sha256,"
                       " sqs_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, LEFT(?, 255), ?, ?)",
-                      p, 11, NULL, err);
+                      p, 11, &info, err);
+    if (rc == IRIS_OK && info.affected_rows == 0)
+      rc = check_reuse(s, j, n.id, hash, reason, sizeof reason, err);
     if (rc)
       goto out;
+    if (reason[0]) {
+      rc = dead_letter(s, j->rec, 0, reason, &j->verdict);
+      goto out;
+    }
   }
   if (strcmp(n.role, "literal_target") == 0) {
     rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);

@@ -106,3 +106,25 @@ def test_batches_the_coordinator_cannot_have_made_are_refused(env):
         ["b:" + "a" * 32, "failed", "1"], ["b:" + "b" * 32, "failed", "1"]]
     assert sql(env["db"], "SELECT COUNT(*) FROM message WHERE id IN (9520, 9521, 9522) AND sent IS NULL"
                           " AND active = 1") == [["3"]]
+
+
+def test_a_reused_notification_id_with_other_content_is_refused(env):
+    """A reused notification_id with a changed target was paged and a changed body ignored (the
+    payload hash was stored, never compared). Now the second is refused: nothing sent, the
+    reason dead-lettered and counted on the first notification; the same content again is a
+    plain redelivery."""
+    nid = "reuse-" + os.urandom(4).hex()
+    first = {"v": 1, "kind": "notification", "notification_id": nid, "application": "Autoalerts",
+             "target": "ada", "role": "user", "mode": "email", "subject": "s", "body": "one"}
+    other = dict(first, target="linus", body="two")
+    res, log = run(env, env["config"], event(env, "email", [first]), event(env, "email", [other]),
+                   event(env, "email", [first]))
+    assert res == [{"batchItemFailures": []}] * 3, log
+    pages = [r for r in sent(env) if r["message_id"] == nid]
+    assert [(p["destinations"], p["body"]) for p in pages] == [(["ada@example.com"], "one")]
+    reasons = dead_letters(env)
+    assert any(r.startswith(f"notification_id {nid} was already used for a different notification")
+               for r in reasons), reasons
+    [[conflicts, last]] = sql(env["db"], "SELECT conflicts, last_conflict FROM sender_notification"
+                                         f" WHERE id = '{nid}'")
+    assert conflicts == "1" and "refused, nothing sent" in last
