@@ -42,7 +42,10 @@ try:
         f" plan_notification_id, incident_id, active, body) VALUES {rows};")
     cfg = {"db": {"host": host, "port": int(port), "user": "root", "database": db},
            "aws": {"region": "us-east-1", "endpoint": os.environ["IRIS_TEST_AWS_ENDPOINT"]},
-           "queues": {}, "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
+           # the queue the events name (arn:aws:sqs:us-east-1:1:bench): records are matched to
+           # configured queues by region, account and name
+           "queues": {"sms": os.environ["IRIS_TEST_AWS_ENDPOINT"] + "/1/bench"},
+           "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
            "log": {"level": "warn"},
            "vendors": {m: [{"plugin": "dummy", "name": m, "config": {}}]
                        for m in ("email", "sms", "call", "slack", "im", "hipchat")}}

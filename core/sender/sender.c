@@ -1637,17 +1637,49 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
 
 /* ---- Lambda event and worker mode ---------------------------------------------------------- */
 
-/* The configured queue (and lane) whose URL ends with the ARN's queue name. */
+/*
+ * Does a queue URL name the queue of an ARN (arn:<partition>:sqs:<region>:<account>:<name>)?
+ * The URL's path is /<account>/<name>; its region is the host's (sqs.<region>.amazonaws.com,
+ * <region>.queue.amazonaws.com) or, for an endpoint without one (moto, a VPC endpoint), the
+ * configured aws.region. Account, region and name must all match: queues of the same name in
+ * two accounts or regions are different queues.
+ */
+static int url_is_arn(const char *url, const char *region, const char *account,
+                      const char *name, const char *default_region) {
+  const char *host = strstr(url, "://"), *path, *slash;
+  size_t alen = strlen(account), rlen = strlen(region);
+  if (!host)
+    return 0;
+  host += 3;
+  path = strchr(host, '/');
+  if (!path)
+    return 0;
+  slash = strchr(path + 1, '/');
+  if (!slash || (size_t)(slash - path - 1) != alen || strncmp(path + 1, account, alen) != 0 ||
+      strcmp(slash + 1, name) != 0)
+    return 0;
+  if (strncmp(host, "sqs.", 4) == 0 && strstr(host, ".amazonaws.com") &&
+      strstr(host, ".amazonaws.com") < path)
+    return strncmp(host + 4, region, rlen) == 0 && host[4 + rlen] == '.';
+  if (strstr(host, ".queue.amazonaws.com") && strstr(host, ".queue.amazonaws.com") < path)
+    return strncmp(host, region, rlen) == 0 && host[rlen] == '.';
+  return default_region && strcmp(default_region, region) == 0;
+}
+
+/* The configured queue (and its lane) an event source ARN names, NULL when none does. */
 static const char *queue_for_arn(struct iris_sender *s, const char *arn, const char **lane) {
-  const char *name = arn ? strrchr(arn, ':') : NULL, *k;
   json_t *queues = iris_config_json(s->app->cfg, "queues"), *v;
+  const char *k;
+  char region[64], account[64], name[128];
   *lane = NULL;
-  if (!name)
+  /* arn:<partition>:sqs:<region>:<account>:<name> — each part bounded, none empty */
+  if (!arn || sscanf(arn, "arn:%*63[^:]:sqs:%63[^:]:%63[^:]:%127[^:]", region, account, name) != 3 ||
+      strlen(arn) > 256)
     return NULL;
-  name++;
   json_object_foreach(queues, k, v) {
-    const char *url = json_string_value(v), *slash = url ? strrchr(url, '/') : NULL;
-    if (slash && strcmp(slash + 1, name) == 0) {
+    const char *url = json_string_value(v);
+    if (url && strcmp(k, "dead_letter") != 0 &&
+        url_is_arn(url, region, account, name, s->app->aws.region)) {
       *lane = k;
       return url;
     }
@@ -1701,8 +1733,24 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
     r.body_len = json_string_length(json_object_get(rec, "body"));
     r.receive_count = count ? strtol(count, NULL, 10) : 0;
     r.queue_url = queue_for_arn(s, arn, &r.lane);
-    if (!r.sqs_message_id) {
-      IRIS_LOG_ERR("record %zu has no messageId; skipped", i);
+    if (!r.sqs_message_id || !*r.sqs_message_id) {
+      /* It cannot be named in the answer, and leaving it out would acknowledge it: an empty
+       * itemIdentifier makes Lambda retry the whole batch (the others' claims keep that from
+       * sending anything twice). */
+      IRIS_LOG_ERR("record %zu of the event has no messageId: the whole batch is reported "
+                   "failed so that it is not lost", i);
+      metric(s, "unidentified_record", NULL, NULL);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", ""));
+      continue;
+    }
+    if (!r.queue_url) {
+      /* A queue this function is not configured for: no lane, no backoff, no dead-letter
+       * attribution — a configuration error, reported on every record until it is fixed. */
+      IRIS_LOG_ERR("record %s comes from %s, which is no configured queue (queues.<lane> URLs "
+                   "are matched by region, account and name); left on its queue",
+                   r.sqs_message_id, arn ? arn : "(no eventSourceARN)");
+      metric(s, "unmatched_queue", NULL, NULL);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
       continue;
     }
     snprintf(owner, sizeof owner, "%.100s/%.100s", request_id ? request_id : "worker",

@@ -128,3 +128,25 @@ def test_a_reused_notification_id_with_other_content_is_refused(env):
     [[conflicts, last]] = sql(env["db"], "SELECT conflicts, last_conflict FROM sender_notification"
                                          f" WHERE id = '{nid}'")
     assert conflicts == "1" and "refused, nothing sent" in last
+
+
+def test_records_are_matched_to_queues_by_full_arn(env):
+    """Queues were matched by name only, a record from an unconfigured queue lost its backoff,
+    and one without messageId was acknowledged silently. Now: the same queue name in another
+    account or region is no configured queue (the record is left on its queue, loudly); a
+    record without messageId makes the whole batch fail (an empty itemIdentifier), so it is
+    retried rather than lost."""
+    page(env, [9530, 9531, 9532])
+    ev = event(env, "sms", [msg(9530), msg(9531), msg(9532)])
+    ours = ev["Records"][0]["eventSourceARN"]
+    ev["Records"][1]["eventSourceARN"] = ours.replace("123456789012", "999999999999")
+    ev["Records"][2]["eventSourceARN"] = ours.replace("us-east-1", "eu-west-1")
+    res, log = run(env, env["config"], ev)
+    assert res[0]["batchItemFailures"] == [{"itemIdentifier": r["messageId"]} for r in ev["Records"][1:]]
+    assert "which is no configured queue" in log
+    assert {r["message_id"] for r in sent(env)} & {"9530", "9531", "9532"} == {"9530"}
+    anonymous = event(env, "sms", [msg(9531)])
+    del anonymous["Records"][0]["messageId"]
+    res, log = run(env, env["config"], anonymous)
+    assert res[0]["batchItemFailures"] == [{"itemIdentifier": ""}]
+    assert "has no messageId" in log
