@@ -24,6 +24,7 @@
 #include "reprioritize.h"
 #include "templates.h"
 #include "tracking.h"
+#include "vendor_call.h"
 
 #define IRIS_LOG_MODULE "sender"
 #include "log.h"
@@ -39,6 +40,11 @@ struct iris_sender {
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
+  struct iris_vendor_calls *calls; /* every send() runs in the helper process (vendor_call.h) */
+  int64_t vendor_timeout_ms;       /* the longest one vendor call may take */
+  int64_t deadline_margin_ms;      /* no vendor call starts with less time left than this */
+  int64_t deadline_ms;             /* the current invocation's deadline (epoch ms), 0: none */
+  const char *request_id;          /* the current invocation's, NULL in worker mode */
 };
 
 /* ---- set-up --------------------------------------------------------------------------- */
@@ -46,6 +52,7 @@ struct iris_sender {
 void iris_sender_free(struct iris_sender *s) {
   if (!s)
     return;
+  iris_vendor_calls_free(s->calls);
   iris_dispatch_free(s->dispatch);
   iris_plugins_free(s->plugins);
   iris_templates_free(s->templates);
@@ -80,6 +87,12 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "sender.max_body_chars", 40000, 100, 10000000, &max_body,
                             err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.vendor_timeout_ms", 30000, 100, 900000,
+                            &s->vendor_timeout_ms, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.deadline_margin_ms", 3000, 0, 600000,
+                            &s->deadline_margin_ms, err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "queues.dead_letter", NULL, &s->dead_letter_url, err);
   if (rc == IRIS_OK)
@@ -118,6 +131,8 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
                            err);
   if (rc == IRIS_OK)
     rc = iris_templates_new(60000, &s->templates, err);
+  if (rc == IRIS_OK)
+    rc = iris_vendor_calls_new(app->metrics, &s->calls, err);
   if (rc) {
     iris_sender_free(s);
     return rc;
@@ -421,6 +436,16 @@ static void release(struct iris_sender *s, const struct iris_claim *c, int retry
     IRIS_LOG_WARN("claim %s stays held until its lease ends: %s", c->key, rerr.msg);
 }
 
+/* After the deadline stopped a delivery (IRIS_ETIMEOUT), in `claimed` or in `sending` after a
+ * failed attempt (the vendor did not take the page): failed, retryable in a second, so the
+ * next delivery takes it at once (best effort, as release()). */
+static void give_back(struct iris_sender *s, const struct iris_claim *c, const char *why) {
+  struct iris_err gerr = {0};
+  int rc = iris_claim_failed(s->app->db, c, 0, 1000, why, &gerr);
+  if (rc && rc != IRIS_ESTATE)
+    IRIS_LOG_WARN("claim %s stays held until its lease ends: %s", c->key, gerr.msg);
+}
+
 /* Tell the quota's owner, by email through the notifications lane, that an application is
  * over its soft quota (Iris's notify_target; the election makes it once per 30 minutes). */
 static void soft_quota_notice(struct iris_sender *s, const char *application,
@@ -488,12 +513,34 @@ static struct iris_render_request render_req(const struct msgrow *m, const char 
   return q;
 }
 
-/* The vendor call, timed: metric vendor_latency (ms) by mode and vendor. */
+/* Milliseconds left before the invocation's deadline, INT64_MAX without one. */
+static int64_t time_left_ms(const struct iris_sender *s) {
+  return s->deadline_ms ? s->deadline_ms - iris_clock_now_ms() : INT64_MAX;
+}
+
+/* IRIS_ETIMEOUT (the reason in err) when too little time is left to start a vendor call: the
+ * caller gives the claim back (give_back) and the record is retried by a later invocation. */
+static int time_for_a_call(const struct iris_sender *s, struct iris_err *err) {
+  int64_t left = time_left_ms(s);
+  if (left >= s->deadline_margin_ms)
+    return IRIS_OK;
+  return iris_err_set(err, IRIS_ETIMEOUT,
+                      "the invocation's deadline is %lld ms away, below "
+                      "sender.deadline_margin_ms (%lld): no vendor call started",
+                      (long long)left, (long long)s->deadline_margin_ms);
+}
+
+/* The vendor call, in the helper process and bounded by sender.vendor_timeout_ms and by the
+ * time left (keeping half the margin to record the outcome); timed: metric vendor_latency (ms)
+ * by mode and vendor. */
 static void timed_send(struct iris_sender *s, struct iris_vendor *v,
                        const struct iris_plugin_message *pm, struct iris_plugin_result *res) {
   const char *dims[] = {"Mode", pm->mode, "Vendor", iris_vendor_name(v), NULL};
-  int64_t t0 = iris_clock_mono_ms();
-  iris_vendor_send(v, pm, res);
+  int64_t t0 = iris_clock_mono_ms(), limit = s->vendor_timeout_ms;
+  int64_t left = time_left_ms(s) - s->deadline_margin_ms / 2;
+  if (left < limit)
+    limit = left;
+  iris_vendor_calls_send(s->calls, v, pm, limit, s->request_id, res);
   (void)iris_metrics_put(s->app->metrics, "vendor_latency", (double)(iris_clock_mono_ms() - t0),
                          IRIS_METRIC_MILLISECONDS, dims);
 }
@@ -511,7 +558,9 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   *used = v;
   if (!v)
     return iris_err_set(err, IRIS_ENOTFOUND, "no vendor is configured for mode %s", mode);
-  rc = iris_claim_sending(s->app->db, c, mode, iris_vendor_name(v), err);
+  rc = time_for_a_call(s, err);
+  if (rc == IRIS_OK)
+    rc = iris_claim_sending(s->app->db, c, mode, iris_vendor_name(v), err);
   if (rc)
     return rc;
   snprintf(idtext, sizeof idtext, "%" PRId64, m->id);
@@ -983,6 +1032,8 @@ out:
                  j->last ? "that was its last receive" : "will retry");
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
+    if (rc == IRIS_ETIMEOUT)
+      j->retry_after = 1; /* not a fault: the next invocation takes it */
     if (!j->retry_after)
       j->retry_after = error_backoff_s(s, j);
     if (held && j->last && !accepted && !fb.accepted) {
@@ -995,6 +1046,8 @@ out:
                      ferr.msg);
       else
         job_reason(j, "%s", why);
+    } else if (held && rc == IRIS_ETIMEOUT && !accepted && !fb.accepted) {
+      give_back(s, &c, err->msg);
     } else if (held) {
       release(s, &c, j->retry_after, err->msg);
     }
@@ -1203,7 +1256,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       res.status = IRIS_PLUGIN_PERMANENT;
       snprintf(res.error, sizeof res.error, "no vendor is configured for mode %s", contact.mode);
     } else {
-      rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
+      rc = time_for_a_call(s, err);
+      if (rc == IRIS_OK)
+        rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
       if (rc)
         goto out;
       dests[0] = contact.destination;
@@ -1278,7 +1333,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     goto out;
   }
 out:
-  if (rc && rc != IRIS_ENOMEM && held)
+  if (rc == IRIS_ETIMEOUT && held)
+    give_back(s, &c, err->msg);
+  else if (rc && rc != IRIS_ENOMEM && held)
     release(s, &c, error_backoff_s(s, j), err->msg);
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&contact);
@@ -1460,7 +1517,7 @@ out:
     IRIS_LOG_ERR("notification %s: %s; will retry", n.id ? n.id : "-", err->msg);
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
-    j->retry_after = error_backoff_s(s, j);
+    j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
     return IRIS_OK;
   }
   return rc;
@@ -1516,7 +1573,7 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
     IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
-    j->retry_after = error_backoff_s(s, j);
+    j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
     rc = IRIS_OK;
   }
   iris_tracking_cleanup(&t);
@@ -1698,12 +1755,13 @@ static void set_visibility(struct iris_sender *s, const char *url, const char *r
     IRIS_LOG_WARN("could not delay the retry: %s", err.msg);
 }
 
-int iris_sender_handle_event(struct iris_sender *s, const char *request_id, const char *event,
-                             size_t len, struct iris_buf *response, struct iris_err *err) {
+int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int64_t deadline_ms,
+                             const char *event, size_t len, struct iris_buf *response,
+                             struct iris_err *err) {
   json_error_t jerr;
   json_t *doc = json_loadb(event, len, 0, &jerr), *records, *rec, *failures = NULL;
   char *text = NULL;
-  size_t i;
+  size_t i, deferred = 0;
   int rc = IRIS_OK;
 
   records = json_object_get(doc, "Records");
@@ -1717,6 +1775,8 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
     json_decref(doc);
     return iris_err_set(err, IRIS_ENOMEM, "sender: allocating the response");
   }
+  s->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+  s->request_id = request_id;
   json_array_foreach(records, i, rec) {
     struct iris_sender_record r;
     enum iris_sender_verdict verdict = IRIS_SENDER_RETRY;
@@ -1755,6 +1815,13 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
     }
     snprintf(owner, sizeof owner, "%.100s/%.100s", request_id ? request_id : "worker",
              r.sqs_message_id);
+    if (time_left_ms(s) < s->deadline_margin_ms) {
+      /* Not started: no claim taken, nothing to give back; the next invocation takes it. */
+      deferred++;
+      set_visibility(s, r.queue_url, r.receipt_handle, 1);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
+      continue;
+    }
     rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
     if (rc) {
       iris_err_set(err, rc, "%s", rerr.msg);
@@ -1765,6 +1832,14 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
       json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
     }
   }
+  if (deferred) {
+    IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
+                  "sender.deadline_margin_ms %lld); reported as batch item failures",
+                  deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
+    metric(s, "deferred", NULL, NULL);
+  }
+  s->deadline_ms = 0;
+  s->request_id = NULL;
   iris_metrics_flush(s->app->metrics);
   {
     json_t *answer = json_pack("{s:o}", "batchItemFailures", failures); /* takes failures */

@@ -29,6 +29,7 @@
 #define IRIS_SENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "buf.h"
@@ -71,10 +72,14 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
 /*
  * A Lambda SQS event ({"Records": [...]}) → the partial batch response
  * {"batchItemFailures": [{"itemIdentifier": "<messageId>"}...]} appended to `response`.
+ * deadline_ms: the invocation's deadline (epoch ms, Lambda-Runtime-Deadline-Ms), 0 for none.
+ * With less than `sender.deadline_margin_ms` left no record is started and no vendor call is
+ * made (claims already taken are given back); such records are batch item failures, visible
+ * again after a second. Every vendor call is bounded by the time left (vendor_call.h).
  * IRIS_EPARSE if the event is not an SQS event at all.
  */
-int iris_sender_handle_event(struct iris_sender *s, const char *request_id, const char *event,
-                             size_t len, struct iris_buf *response,
+int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int64_t deadline_ms,
+                             const char *event, size_t len, struct iris_buf *response,
                              struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*

@@ -5,9 +5,11 @@ sender.max_attempts; a retry is not logged as a takeover."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sender import BUILD, env, event, invoke, msg, sent, sql  # noqa: E402,F401
+from test_sender import BOOTSTRAP, BUILD, env, event, invoke, msg, sent, sql  # noqa: E402,F401
+from fake_runtime import FakeRuntime  # noqa: E402
 
 PLUGINS = os.path.join(BUILD, "tests", "plugins", "sender")
 
@@ -150,3 +152,54 @@ def test_records_are_matched_to_queues_by_full_arn(env):
     res, log = run(env, env["config"], anonymous)
     assert res[0]["batchItemFailures"] == [{"itemIdentifier": ""}]
     assert "has no messageId" in log
+
+
+def invoke_until(env, cfg, *timed_events):
+    """Like invoke(), for (event, ms) pairs: each event's deadline ms after it is queued;
+    returns the answers and the log."""
+    with FakeRuntime() as rt:
+        ids = [rt.add_event(e, timeout_ms=ms) for e, ms in timed_events]
+        proc = rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(cfg),
+                                                "AWS_ACCESS_KEY_ID": "testing",
+                                                "AWS_SECRET_ACCESS_KEY": "testing"})
+        assert proc.returncode == 0, proc.err
+        return [rt.results[i]["json"] for i in ids], proc.err
+
+
+def test_a_hung_plugin_is_stopped_within_the_deadline(env):
+    """A batch ran 4.6 s against a 1 s deadline and a hung plugin was never stopped. Now the
+    hung call is stopped before the deadline, recorded as a retryable failure, the records not
+    started are batch item failures with no claim left behind, and the process goes on."""
+    page(env, [9540, 9541, 9542])
+    page(env, [9543], mode="email", destination="ada@example.com")
+    cfg = config(env, sms={"hang": 1})
+    cfg["sender"]["deadline_margin_ms"] = 1000
+    ev = event(env, "sms", [msg(9540), msg(9541), msg(9542)])
+    t0 = time.monotonic()
+    (res, after), log = invoke_until(env, cfg, (ev, 4000), (event(env, "email", [msg(9543)]), 60000))
+    assert time.monotonic() - t0 < 4 + 2  # the first answer came before its deadline
+    assert sorted(f["itemIdentifier"] for f in res["batchItemFailures"]) == sorted(
+        r["messageId"] for r in ev["Records"])
+    assert after == {"batchItemFailures": []}
+    assert "9543" in {r["message_id"] for r in sent(env)}
+    [[state, final, error]] = sql(env["db"], "SELECT state, final, last_error FROM sender_claim"
+                                             " WHERE claim_key = 'm:9540'")
+    assert state == "failed" and final == "0" and "did not answer within" in error
+    # nothing left in 'claimed' or 'sending' for a lease to run out on
+    assert sql(env["db"], "SELECT claim_key, state FROM sender_claim WHERE claim_key IN"
+                          " ('m:9541', 'm:9542') AND state IN ('claimed', 'sending')") == []
+    assert "not started: the invocation's deadline" in log
+
+
+def test_a_crashing_plugin_does_not_take_the_batch_with_it(env):
+    """A plugin that aborts in send() used to end the process with the whole batch. Now its
+    record is a retryable failure naming the crash, and the batch's other records go out."""
+    page(env, [9545])
+    page(env, [9546], mode="email", destination="ada@example.com")
+    cfg = config(env, sms={"abort": 1})
+    ev = event(env, "sms", [msg(9545), msg(9546)])
+    res, log = run(env, cfg, ev)
+    assert res == [{"batchItemFailures": [{"itemIdentifier": ev["Records"][0]["messageId"]}]}], log
+    assert "9546" in {r["message_id"] for r in sent(env)}
+    [[state, error]] = sql(env["db"], "SELECT state, last_error FROM sender_claim WHERE claim_key = 'm:9545'")
+    assert state == "failed" and "the plugin crashed during send() (signal 6)" in error
