@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "alloc.h"
+#include "buf.h"
+
 #define IRIS_LOG_MODULE "claim"
 #include "log.h"
 
@@ -107,6 +110,89 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
   }
   iris_db_rows_free(rows);
   return IRIS_OK;
+}
+
+#define TAKE_MANY_COLUMNS 8
+
+int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t n, int *taken,
+                         struct iris_err *err) {
+  struct iris_buf ins, sel;
+  struct iris_db_param *p = NULL, *q = NULL;
+  struct iris_db_rows *rows = NULL;
+  size_t i;
+  int rc;
+
+  for (i = 0; i < n; i++)
+    taken[i] = 0;
+  if (!n)
+    return IRIS_OK;
+  iris_buf_init(&ins, 0);
+  iris_buf_init(&sel, 0);
+  /* Statements assembled from placeholders only; a failed append latches (checked once). */
+  rc = iris_buf_appends(&ins, "INSERT IGNORE INTO sender_claim (claim_key, kind, message_id,"
+                              " batch_id, lane, state, owner, lease_expires_at, sqs_message_id,"
+                              " created_at, updated_at) VALUES ");
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(&sel, "SELECT claim_key, owner, state FROM sender_claim"
+                                " WHERE claim_key IN (");
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    rc = iris_buf_appends(&ins, i ? ", (?, ?, ?, ?, ?, 'claimed', ?, UTC_TIMESTAMP(3) + INTERVAL"
+                                    " ? SECOND, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))"
+                                  : "(?, ?, ?, ?, ?, 'claimed', ?, UTC_TIMESTAMP(3) + INTERVAL"
+                                    " ? SECOND, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))");
+    if (rc == IRIS_OK)
+      rc = iris_buf_appends(&sel, i ? ", ?" : "?");
+  }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendc(&sel, ')');
+  p = rc ? NULL : iris_calloc(n * TAKE_MANY_COLUMNS, sizeof *p);
+  q = rc ? NULL : iris_calloc(n, sizeof *q);
+  if (rc || !p || !q) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "claims: assembling the batch's statements");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    struct iris_db_param *r = p + i * TAKE_MANY_COLUMNS;
+    r[0] = IRIS_DB_STR(c[i].key);
+    r[1] = IRIS_DB_STR(c[i].kind);
+    r[2] = c[i].message_id ? IRIS_DB_I64(c[i].message_id) : IRIS_DB_NULL;
+    r[3] = IRIS_DB_STR(c[i].batch_id);
+    r[4] = IRIS_DB_STR(c[i].lane);
+    r[5] = IRIS_DB_STR(c[i].owner);
+    r[6] = IRIS_DB_I64(c[i].lease_seconds);
+    r[7] = IRIS_DB_STR(c[i].sqs_message_id);
+    q[i] = IRIS_DB_STR(c[i].key);
+  }
+  /* IGNORE also skips a row whose message is gone (foreign key): that record finds out by
+   * itself, as with iris_claim_take. */
+  rc = iris_db_exec(db, 0, iris_buf_ptr(&ins), p, n * TAKE_MANY_COLUMNS, NULL, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sel), q, n, &rows, err);
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    const char *key = NULL, *owner = NULL, *state = NULL;
+    rc = iris_db_get_str(rows, 0, &key, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_str(rows, 1, &owner, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_str(rows, 2, &state, NULL, err);
+    /* Owners are unique per attempt: ours and still 'claimed' means this call inserted it. */
+    for (i = 0; rc == IRIS_OK && i < n; i++)
+      if (strcmp(c[i].key, key) == 0 && strcmp(c[i].owner, owner) == 0 &&
+          strcmp(state, "claimed") == 0)
+        taken[i] = 1;
+  }
+  if (rc) {
+    for (i = 0; i < n; i++)
+      taken[i] = 0;
+    rc = iris_err_prefix(err, "claims of a batch of %zu", n);
+  }
+out:
+  iris_db_rows_free(rows);
+  iris_free(p);
+  iris_free(q);
+  iris_buf_cleanup(&ins);
+  iris_buf_cleanup(&sel);
+  return rc;
 }
 
 /* UPDATE … WHERE claim_key = ? AND owner = ?: 0 rows means the claim is no longer ours. */

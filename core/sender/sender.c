@@ -809,6 +809,8 @@ struct job {
   long max_receives;                     /* the queue's maxReceiveCount, 0 if unknown */
   int last;                              /* this is the record's last receive before SQS's
                                             redrive moves it to the dead-letter queue */
+  int preclaimed;                        /* its claim was taken with the batch's (ours, no
+                                            attempt yet): iris_claim_take is skipped */
   enum iris_sender_verdict verdict;      /* out */
   int retry_after;                       /* out: seconds until the retry (RETRY) */
   int dead_letter;                       /* out: dead-letter the record with `reason` */
@@ -841,7 +843,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   enum iris_claim_outcome outcome;
   struct fallen fb = {0};
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc = IRIS_OK;
   const char *mode = NULL;
 
   j->verdict = IRIS_SENDER_RETRY;
@@ -873,7 +875,10 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   m.batch_id = batch_id;
   m.members = members;
   m.nmembers = nmembers;
-  rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+  if (j->preclaimed && !batch_id)
+    outcome = IRIS_CLAIM_TAKEN;
+  else
+    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
   if (rc)
     goto out;
   if (outcome == IRIS_CLAIM_SETTLED) {
@@ -1149,7 +1154,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   struct iris_err cerr = {0};
   char key[160], hash[65], subject[320];
   const char *dests[1];
-  int busy = 0, attempts = 0, held = 0, gave_up = 0, rc;
+  int busy = 0, attempts = 0, held = 0, gave_up = 0, rc = IRIS_OK;
 
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
@@ -1162,8 +1167,12 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   c.lease_seconds = (int)s->lease_s;
   c.due_now = j->last;
   {
-    /* the claim row references the notification */
-    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+    /* the claim row references the notification; a tracking copy's may have been taken with
+     * the batch's */
+    if (n->tracking && j->preclaimed)
+      outcome = IRIS_CLAIM_TAKEN;
+    else
+      rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
     if (rc)
       return rc;
     if (outcome == IRIS_CLAIM_SETTLED)
@@ -1611,9 +1620,10 @@ static int refuse_batch(struct iris_sender *s, struct job *j, const struct iris_
   return dead_letter(s, j->rec, 0, reason, &j->verdict);
 }
 
-int iris_sender_handle(struct iris_sender *s, const char *owner,
-                       const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
-                       int *retry_after_s, struct iris_err *err) {
+static int handle_one(struct iris_sender *s, const char *owner,
+                      const struct iris_sender_record *rec, int preclaimed,
+                      enum iris_sender_verdict *verdict, int *retry_after_s,
+                      struct iris_err *err) {
   struct iris_envelope env;
   struct iris_err perr = {0};
   struct job j;
@@ -1630,6 +1640,7 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
   j.rec = rec;
   j.max_receives = (long)s->max_receives;
   j.last = s->max_receives > 0 && rec->receive_count >= s->max_receives;
+  j.preclaimed = preclaimed;
   j.verdict = IRIS_SENDER_RETRY;
   switch (env.kind) {
   case IRIS_ENV_MESSAGE: {
@@ -1692,7 +1703,142 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
   return rc;
 }
 
-/* ---- Lambda event and worker mode ---------------------------------------------------------- */
+int iris_sender_handle(struct iris_sender *s, const char *owner,
+                       const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
+                       int *retry_after_s, struct iris_err *err) {
+  return handle_one(s, owner, rec, 0, verdict, retry_after_s, err);
+}
+
+/* ---- one SQS batch: the Lambda event and worker mode ---------------------------------------- */
+
+/* One record of a batch being handled. */
+struct slot {
+  struct iris_sender_record r;      /* borrowed from the event or the receive */
+  char owner[256];                  /* this attempt: request id (or worker pid) + record */
+  char key[48];                     /* its claim key when it can be claimed with the batch */
+  size_t same_as;                   /* 1 + the index of an earlier record with that key, 0 */
+  int preclaimed;                   /* claimed with the batch (iris_claim_take_many) */
+  enum iris_sender_verdict verdict; /* out */
+  int retry;                        /* out: seconds until it is visible again (RETRY) */
+};
+
+/* The claim a record's envelope can be claimed by with its batch — a message or a tracking
+ * copy (the others' keys need their data: a batch's representative, a notification's
+ * recipients) — into c (keys in sl->key); 0 when there is none. */
+static int batch_claim(struct iris_sender *s, struct slot *sl, struct iris_claim *c) {
+  struct iris_envelope env;
+  struct iris_err ignored = {0};
+  int ok = 0;
+  memset(c, 0, sizeof *c);
+  if (iris_envelope_parse(sl->r.body ? sl->r.body : "", sl->r.body_len, &env, &ignored))
+    return 0;
+  if (env.kind == IRIS_ENV_MESSAGE) {
+    snprintf(sl->key, sizeof sl->key, "m:%" PRId64, env.message_id);
+    c->kind = "message";
+    c->message_id = env.message_id;
+    ok = 1;
+  } else if (env.kind == IRIS_ENV_TRACKING) {
+    snprintf(sl->key, sizeof sl->key, "t:%" PRId64, env.incident_id);
+    c->kind = "tracking";
+    ok = 1;
+  }
+  iris_envelope_cleanup(&env);
+  c->key = sl->key;
+  c->owner = sl->owner;
+  c->lane = sl->r.lane ? sl->r.lane : "unknown";
+  c->sqs_message_id = sl->r.sqs_message_id;
+  c->lease_seconds = (int)s->lease_s;
+  return ok;
+}
+
+/*
+ * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
+ * the claims of its messages and tracking copies taken together in one statement, then each
+ * record delivered; a record repeating an earlier one's claim key gets that one's verdict.
+ * With less than sender.deadline_margin_ms left before the invocation's deadline, no further
+ * record is started and the claims taken for it are given back. Sets every slot's verdict;
+ * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
+ */
+static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
+                        struct iris_err *err) {
+  struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
+  struct iris_claim *unique = iris_calloc(n ? n : 1, sizeof *unique);
+  int *taken = iris_calloc(n ? n : 1, sizeof *taken);
+  size_t *slot_of = iris_calloc(n ? n : 1, sizeof *slot_of);
+  size_t i, k, nu = 0, deferred = 0;
+  int rc = IRIS_OK;
+
+  for (i = 0; i < n; i++) {
+    slots[i].verdict = IRIS_SENDER_RETRY;
+    slots[i].retry = 0;
+  }
+  if (!claims || !unique || !taken || !slot_of) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: the batch's claims");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    if (!batch_claim(s, &slots[i], &claims[i]))
+      continue;
+    for (k = 0; k < i && !slots[i].same_as; k++)
+      if (claims[k].key && slots[k].key[0] && strcmp(slots[k].key, slots[i].key) == 0)
+        slots[i].same_as = k + 1;
+    if (!slots[i].same_as) {
+      unique[nu] = claims[i];
+      slot_of[nu++] = i;
+    }
+  }
+  if (nu) {
+    struct iris_err cerr = {0};
+    if (iris_claim_take_many(s->app->db, unique, nu, taken, &cerr) == IRIS_ENOMEM) {
+      rc = iris_err_set(err, IRIS_ENOMEM, "%s", cerr.msg);
+      goto out;
+    } else if (cerr.rc) { /* each record meets the trouble by itself, with its own outcome */
+      IRIS_LOG_WARN("the batch's claims could not be taken together: %s", cerr.msg);
+    }
+    for (k = 0; k < nu; k++)
+      slots[slot_of[k]].preclaimed = taken[k];
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct slot *sl = &slots[i];
+    struct iris_err rerr = {0};
+    if (sl->same_as)
+      continue;
+    if (time_left_ms(s) < s->deadline_margin_ms) {
+      /* Not started: its claim (if taken with the batch) is given back, untouched. */
+      if (sl->preclaimed)
+        release(s, &claims[i], 1, "the invocation's deadline came before it was started");
+      sl->retry = 1;
+      deferred++;
+      continue;
+    }
+    rc = handle_one(s, sl->owner, &sl->r, sl->preclaimed, &sl->verdict, &sl->retry, &rerr);
+    if (rc)
+      rc = iris_err_set(err, rc, "%s", rerr.msg);
+  }
+  for (i = 0; i < n; i++)
+    if (slots[i].same_as) {
+      const struct slot *first = &slots[slots[i].same_as - 1];
+      slots[i].verdict = first->verdict;
+      slots[i].retry = first->retry;
+      if (first->verdict == IRIS_SENDER_DONE) {
+        IRIS_LOG_INFO("record %s repeats %s of the same batch: duplicate delivery acknowledged",
+                      slots[i].r.sqs_message_id, slots[i].key);
+        metric(s, "duplicate", NULL, NULL);
+      }
+    }
+  if (deferred) {
+    IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
+                  "sender.deadline_margin_ms %lld); reported as batch item failures",
+                  deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
+    metric(s, "deferred", NULL, NULL);
+  }
+out:
+  iris_free(claims);
+  iris_free(unique);
+  iris_free(taken);
+  iris_free(slot_of);
+  return rc;
+}
 
 /*
  * Does a queue URL name the queue of an ARN (arn:<partition>:sqs:<region>:<account>:<name>)?
@@ -1760,8 +1906,9 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
                              struct iris_err *err) {
   json_error_t jerr;
   json_t *doc = json_loadb(event, len, 0, &jerr), *records, *rec, *failures = NULL;
+  struct slot *slots = NULL;
   char *text = NULL;
-  size_t i, deferred = 0;
+  size_t i, n = 0;
   int rc = IRIS_OK;
 
   records = json_object_get(doc, "Records");
@@ -1771,29 +1918,27 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
                         doc ? "no Records array" : jerr.text);
   }
   failures = json_array();
-  if (!failures) {
+  slots = iris_calloc(json_array_size(records) + 1, sizeof *slots);
+  if (!failures || !slots) {
+    json_decref(failures);
     json_decref(doc);
+    iris_free(slots);
     return iris_err_set(err, IRIS_ENOMEM, "sender: allocating the response");
   }
   s->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
   s->request_id = request_id;
   json_array_foreach(records, i, rec) {
-    struct iris_sender_record r;
-    enum iris_sender_verdict verdict = IRIS_SENDER_RETRY;
-    struct iris_err rerr = {0};
-    int retry = 0;
-    char owner[256];
+    struct iris_sender_record *r = &slots[n].r;
     const char *arn = json_string_value(json_object_get(rec, "eventSourceARN"));
     const char *count = json_string_value(
         json_object_get(json_object_get(rec, "attributes"), "ApproximateReceiveCount"));
-    memset(&r, 0, sizeof r);
-    r.sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
-    r.receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
-    r.body = json_string_value(json_object_get(rec, "body"));
-    r.body_len = json_string_length(json_object_get(rec, "body"));
-    r.receive_count = count ? strtol(count, NULL, 10) : 0;
-    r.queue_url = queue_for_arn(s, arn, &r.lane);
-    if (!r.sqs_message_id || !*r.sqs_message_id) {
+    r->sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
+    r->receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
+    r->body = json_string_value(json_object_get(rec, "body"));
+    r->body_len = json_string_length(json_object_get(rec, "body"));
+    r->receive_count = count ? strtol(count, NULL, 10) : 0;
+    r->queue_url = queue_for_arn(s, arn, &r->lane);
+    if (!r->sqs_message_id || !*r->sqs_message_id) {
       /* It cannot be named in the answer, and leaving it out would acknowledge it: an empty
        * itemIdentifier makes Lambda retry the whole batch (the others' claims keep that from
        * sending anything twice). */
@@ -1801,43 +1946,32 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
                    "failed so that it is not lost", i);
       metric(s, "unidentified_record", NULL, NULL);
       json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", ""));
+      memset(r, 0, sizeof *r);
       continue;
     }
-    if (!r.queue_url) {
+    if (!r->queue_url) {
       /* A queue this function is not configured for: no lane, no backoff, no dead-letter
        * attribution — a configuration error, reported on every record until it is fixed. */
       IRIS_LOG_ERR("record %s comes from %s, which is no configured queue (queues.<lane> URLs "
                    "are matched by region, account and name); left on its queue",
-                   r.sqs_message_id, arn ? arn : "(no eventSourceARN)");
+                   r->sqs_message_id, arn ? arn : "(no eventSourceARN)");
       metric(s, "unmatched_queue", NULL, NULL);
-      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r->sqs_message_id));
+      memset(r, 0, sizeof *r);
       continue;
     }
-    snprintf(owner, sizeof owner, "%.100s/%.100s", request_id ? request_id : "worker",
-             r.sqs_message_id);
-    if (time_left_ms(s) < s->deadline_margin_ms) {
-      /* Not started: no claim taken, nothing to give back; the next invocation takes it. */
-      deferred++;
-      set_visibility(s, r.queue_url, r.receipt_handle, 1);
-      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
-      continue;
-    }
-    rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
-    if (rc) {
-      iris_err_set(err, rc, "%s", rerr.msg);
-      verdict = IRIS_SENDER_RETRY;
-    }
-    if (verdict == IRIS_SENDER_RETRY) {
-      set_visibility(s, r.queue_url, r.receipt_handle, retry > 0 ? retry : 1);
-      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
-    }
+    snprintf(slots[n].owner, sizeof slots[n].owner, "%.100s/%.100s",
+             request_id ? request_id : "worker", r->sqs_message_id);
+    n++;
   }
-  if (deferred) {
-    IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
-                  "sender.deadline_margin_ms %lld); reported as batch item failures",
-                  deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
-    metric(s, "deferred", NULL, NULL);
-  }
+  rc = handle_batch(s, slots, n, err);
+  for (i = 0; i < n; i++)
+    if (rc || slots[i].verdict == IRIS_SENDER_RETRY) {
+      set_visibility(s, slots[i].r.queue_url, slots[i].r.receipt_handle,
+                     slots[i].retry > 0 ? slots[i].retry : 1);
+      json_array_append_new(failures,
+                            json_pack("{s:s}", "itemIdentifier", slots[i].r.sqs_message_id));
+    }
   s->deadline_ms = 0;
   s->request_id = NULL;
   iris_metrics_flush(s->app->metrics);
@@ -1851,6 +1985,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
   else
     rc = iris_buf_appends(response, text);
   iris_free(text);
+  iris_free(slots);
   json_decref(doc);
   return rc;
 }
@@ -1867,6 +2002,7 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
       const char *url = NULL;
       struct iris_sqs_received msgs;
       struct iris_err rerr = {0};
+      struct slot *slots;
       size_t i;
       snprintf(path, sizeof path, "queues.%s", lanes[l]);
       if (iris_config_get_str(s->app->cfg, path, &url, err))
@@ -1877,28 +2013,36 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
         continue;
       }
       got += msgs.n;
+      slots = iris_calloc(msgs.n + 1, sizeof *slots);
+      if (!slots) {
+        iris_sqs_received_cleanup(&msgs);
+        return iris_err_set(err, IRIS_ENOMEM, "sender worker: a batch");
+      }
       for (i = 0; i < msgs.n; i++) {
-        struct iris_sender_record r;
-        enum iris_sender_verdict verdict;
-        char owner[200];
-        int retry = 0, rc;
-        memset(&r, 0, sizeof r);
-        r.sqs_message_id = msgs.msgs[i].message_id;
-        r.receipt_handle = msgs.msgs[i].receipt_handle;
-        r.body = msgs.msgs[i].body;
-        r.body_len = msgs.msgs[i].body_len;
-        r.receive_count = msgs.msgs[i].receive_count;
-        r.queue_url = url;
-        r.lane = lanes[l];
-        snprintf(owner, sizeof owner, "worker-%ld/%.100s", (long)getpid(), r.sqs_message_id);
-        rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
-        if (rc == IRIS_OK && verdict == IRIS_SENDER_DONE) {
-          if (iris_sqs_delete(s->app->sqs, url, r.receipt_handle, &rerr))
-            IRIS_LOG_ERR("delete %s: %s", r.sqs_message_id, rerr.msg);
+        struct iris_sender_record *r = &slots[i].r;
+        r->sqs_message_id = msgs.msgs[i].message_id;
+        r->receipt_handle = msgs.msgs[i].receipt_handle;
+        r->body = msgs.msgs[i].body;
+        r->body_len = msgs.msgs[i].body_len;
+        r->receive_count = msgs.msgs[i].receive_count;
+        r->queue_url = url;
+        r->lane = lanes[l];
+        snprintf(slots[i].owner, sizeof slots[i].owner, "worker-%ld/%.100s", (long)getpid(),
+                 r->sqs_message_id);
+      }
+      /* The same pipeline as a Lambda event; an out-of-memory leaves every record RETRY. */
+      if (handle_batch(s, slots, msgs.n, &rerr))
+        IRIS_LOG_ERR("batch from %s: %s", lanes[l], rerr.msg);
+      for (i = 0; i < msgs.n; i++) {
+        if (slots[i].verdict == IRIS_SENDER_DONE) {
+          if (iris_sqs_delete(s->app->sqs, url, slots[i].r.receipt_handle, &rerr))
+            IRIS_LOG_ERR("delete %s: %s", slots[i].r.sqs_message_id, rerr.msg);
         } else {
-          set_visibility(s, url, r.receipt_handle, retry > 0 ? retry : 1);
+          set_visibility(s, url, slots[i].r.receipt_handle,
+                         slots[i].retry > 0 ? slots[i].retry : 1);
         }
       }
+      iris_free(slots);
       iris_sqs_received_cleanup(&msgs);
     }
     iris_metrics_flush(s->app->metrics);

@@ -203,3 +203,17 @@ def test_a_crashing_plugin_does_not_take_the_batch_with_it(env):
     assert "9546" in {r["message_id"] for r in sent(env)}
     [[state, error]] = sql(env["db"], "SELECT state, last_error FROM sender_claim WHERE claim_key = 'm:9545'")
     assert state == "failed" and "the plugin crashed during send() (signal 6)" in error
+
+
+def test_a_batch_is_claimed_together_and_repeats_in_it_are_duplicates(env):
+    """The batch's message claims are taken in one statement; a record repeating another of
+    the same batch is acknowledged as a duplicate once the first is delivered (one page)."""
+    page(env, [9560, 9561])
+    res, log = run(env, env["config"], event(env, "sms", [msg(9560), msg(9561), msg(9560)]))
+    assert res == [{"batchItemFailures": []}], log
+    assert sorted(r["message_id"] for r in sent(env) if r["message_id"] in ("9560", "9561")) == [
+        "9560", "9561"]
+    assert "repeats m:9560 of the same batch: duplicate delivery acknowledged" in log
+    assert sql(env["db"], "SELECT claim_key, state, attempts, takeovers FROM sender_claim"
+                          " WHERE claim_key IN ('m:9560', 'm:9561') ORDER BY 1") == [
+        ["m:9560", "sent", "1", "0"], ["m:9561", "sent", "1", "0"]]
