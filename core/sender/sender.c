@@ -45,6 +45,10 @@ struct iris_sender {
   int64_t deadline_margin_ms;      /* no vendor call starts with less time left than this */
   int64_t deadline_ms;             /* the current invocation's deadline (epoch ms), 0: none */
   const char *request_id;          /* the current invocation's, NULL in worker mode */
+  int deferring;                   /* inside handle_batch: sent outcomes wait for flush_sent */
+  size_t cur_slot;                 /* the batch's record being handled */
+  struct pend **pend;              /* the batch's sent outcomes not yet recorded (owned) */
+  size_t npend;
 };
 
 /* ---- set-up --------------------------------------------------------------------------- */
@@ -307,24 +311,26 @@ static int record_outcome(struct iris_db *db, const struct iris_claim *c, const 
 }
 
 /*
- * Record an outcome in one transaction. A deadlock re-runs it at once. A lost connection
- * (the database restarting) must not lose a decision — least of all a page the vendor already
- * accepted, which a redelivery would send again after the lease: so the transaction is re-run
- * while the claim is surely still ours (half the lease, at most 30 s), each time first asking
- * whether the lost commit landed after all.
+ * Record n outcomes (claims c[i] with outcomes o[i]) in one transaction. A deadlock re-runs it
+ * at once. A lost connection (the database restarting) must not lose a decision — least of all
+ * a page the vendor already accepted, which a redelivery would send again after the lease: so
+ * the transaction is re-run while the claims are surely still ours (half the lease, at most
+ * 30 s), each time first asking whether the lost commit landed after all (the last claim's
+ * state tells for the whole transaction).
  */
-static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
-                  struct iris_err *err) {
+static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
+                      const struct outcome *const *o, size_t n, struct iris_err *err) {
   static const char *const states[] = {"sent", "failed", "suppressed"};
   struct iris_db *db = s->app->db;
   int64_t patience_ms = (s->lease_s < 60 ? s->lease_s : 60) * 500;
   int64_t deadline = iris_clock_mono_ms() + patience_ms, pause_ms = 250;
   int rc, deadlocks = 0, lost = 0;
+  size_t i;
 
   for (;;) {
     rc = iris_db_begin(db, err);
-    if (rc == IRIS_OK)
-      rc = record_outcome(db, c, o, err);
+    for (i = 0; i < n && rc == IRIS_OK; i++)
+      rc = record_outcome(db, c[i], o[i], err);
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
@@ -334,27 +340,128 @@ static int settle(struct iris_sender *s, const struct iris_claim *c, const struc
     if (rc != IRIS_ECONN || iris_clock_mono_ms() + pause_ms > deadline)
       break;
     if (!lost++)
-      IRIS_LOG_WARN("claim %s: recording '%s' failed (%s); retrying for up to %lld s", c->key,
-                    states[o->kind], err->msg, (long long)(patience_ms / 1000));
+      IRIS_LOG_WARN("claim %s%s: recording '%s' failed (%s); retrying for up to %lld s",
+                    c[n - 1]->key, n > 1 ? " and its batch" : "", states[o[n - 1]->kind],
+                    err->msg, (long long)(patience_ms / 1000));
     iris_clock_sleep_ms(pause_ms);
     pause_ms = pause_ms < 2000 ? pause_ms * 2 : 2000;
     {
       struct iris_err qerr = {0};
       int landed = 0;
-      if (iris_claim_in_state(db, c, states[o->kind], &landed, &qerr) == IRIS_OK && landed) {
+      if (iris_claim_in_state(db, c[n - 1], states[o[n - 1]->kind], &landed, &qerr) == IRIS_OK &&
+          landed) {
         rc = IRIS_OK;
         break;
       }
     }
   }
   if (rc == IRIS_OK && lost)
-    IRIS_LOG_INFO("claim %s: '%s' recorded after %d lost connection(s)", c->key,
-                  states[o->kind], lost);
-  else if (rc && o->kind == OUTCOME_SENT && o->v)
-    IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after the "
-                 "lease another delivery may send it again", c->key, iris_vendor_name(o->v),
-                 err->msg);
+    IRIS_LOG_INFO("claim %s%s: '%s' recorded after %d lost connection(s)", c[n - 1]->key,
+                  n > 1 ? " and its batch" : "", states[o[n - 1]->kind], lost);
+  for (i = 0; rc && n == 1 && i < n; i++)
+    if (o[i]->kind == OUTCOME_SENT && o[i]->v)
+      IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after "
+                   "the lease another delivery may send it again", c[i]->key,
+                   iris_vendor_name(o[i]->v), err->msg);
   return rc;
+}
+
+static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
+                  struct iris_err *err) {
+  return settle_all(s, &c, &o, 1, err);
+}
+
+/* ---- outcomes recorded with the batch's ----------------------------------------------- */
+
+/* A sent outcome kept for the batch's transaction, with copies of everything it records
+ * (the delivery's own buffers are gone by then). */
+struct pend {
+  size_t slot;              /* the record (handle_batch's slot) */
+  char *key, *owner;        /* owned; c points into them */
+  struct iris_claim c;
+  struct msgrow m;          /* only id, members, nmembers, batch_id: owned copies */
+  int64_t *members;
+  char *batch_id, *mode, *destination, *vendor_id; /* owned */
+  struct iris_rendered r;   /* owned copies of subject and body, the template id */
+  struct outcome o;         /* points into the above */
+};
+
+static void pend_free(struct pend *p) {
+  if (!p)
+    return;
+  iris_free(p->key);
+  iris_free(p->owner);
+  iris_free(p->members);
+  iris_free(p->batch_id);
+  iris_free(p->mode);
+  iris_free(p->destination);
+  iris_free(p->vendor_id);
+  iris_rendered_cleanup(&p->r);
+  iris_free(p);
+}
+
+static char *dup_or_null(const char *v, int *oom) {
+  char *d = v ? iris_strdup(v) : NULL;
+  if (v && !d)
+    *oom = 1;
+  return d;
+}
+
+/* Keep a sent outcome for the batch's transaction (handle_batch records them all at once). */
+static int defer_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                      const char *mode, const char *destination, const struct iris_rendered *r,
+                      struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
+  struct pend *p = iris_calloc(1, sizeof *p), **grown;
+  size_t k, n = m->batch_id ? m->nmembers : 0;
+  int oom = !p;
+  if (p) {
+    p->slot = s->cur_slot;
+    p->key = dup_or_null(c->key, &oom);
+    p->owner = dup_or_null(c->owner, &oom);
+    p->batch_id = dup_or_null(m->batch_id, &oom);
+    p->mode = dup_or_null(mode, &oom);
+    p->destination = dup_or_null(destination, &oom);
+    p->vendor_id = dup_or_null(vendor_id, &oom);
+    p->r.subject = dup_or_null(r->subject, &oom);
+    p->r.body = dup_or_null(r->body, &oom);
+    p->r.template_id = r->template_id;
+    p->members = n ? iris_calloc(n, sizeof *p->members) : NULL;
+    oom |= n && !p->members;
+    for (k = 0; !oom && k < n; k++)
+      p->members[k] = m->members[k];
+  }
+  grown = oom ? NULL : iris_realloc(s->pend, (s->npend + 1) * sizeof *s->pend);
+  if (!grown) {
+    pend_free(p);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: keeping an outcome for the batch");
+  }
+  s->pend = grown;
+  p->c = *c;
+  p->c.key = p->key;
+  p->c.owner = p->owner;
+  p->c.batch_id = p->batch_id;
+  p->m.id = m->id;
+  p->m.members = p->members;
+  p->m.nmembers = n;
+  p->m.batch_id = p->batch_id;
+  p->o.kind = OUTCOME_SENT;
+  p->o.m = &p->m;
+  p->o.mode = p->mode;
+  p->o.destination = p->destination;
+  p->o.r = &p->r;
+  p->o.v = v;
+  p->o.vendor_id = p->vendor_id;
+  s->pend[s->npend++] = p;
+  return IRIS_OK;
+}
+
+static void sent_logged(struct iris_sender *s, const struct msgrow *m, const char *mode,
+                        const char *destination, struct iris_vendor *v, const char *vendor_id) {
+  const char *vname = v ? iris_vendor_name(v) : NULL;
+  IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
+                destination ? destination : "-", mode,
+                vendor_id && *vendor_id ? ", vendor id " : "", vendor_id ? vendor_id : "");
+  metric(s, strcmp(mode, "drop") == 0 ? "dropped" : "sent", mode, vname);
 }
 
 static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, int64_t message_id,
@@ -369,19 +476,19 @@ static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, 
   return rc;
 }
 
+/* Sent (or dropped): recorded now, or — inside a batch — with the batch's other sent
+ * outcomes in one transaction at its end (flush_sent). */
 static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                        const char *mode, const char *destination, const struct iris_rendered *r,
                        struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
   struct outcome o = {.kind = OUTCOME_SENT, .m = m, .mode = mode, .destination = destination,
                       .r = r, .v = v, .vendor_id = vendor_id};
-  const char *vname = v ? iris_vendor_name(v) : NULL;
-  int rc = settle(s, c, &o, err);
-  if (rc == IRIS_OK) {
-    IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
-                  destination ? destination : "-", mode, vendor_id && *vendor_id ? ", vendor id " : "",
-                  vendor_id ? vendor_id : "");
-    metric(s, strcmp(mode, "drop") == 0 ? "dropped" : "sent", mode, vname);
-  }
+  int rc;
+  if (s->deferring)
+    return defer_sent(s, c, m, mode, destination, r, v, vendor_id, err);
+  rc = settle(s, c, &o, err);
+  if (rc == IRIS_OK)
+    sent_logged(s, m, mode, destination, v, vendor_id);
   return rc;
 }
 
@@ -1752,6 +1859,57 @@ static int batch_claim(struct iris_sender *s, struct slot *sl, struct iris_claim
 }
 
 /*
+ * Record the batch's sent outcomes (defer_sent) in one transaction. If that fails, each is
+ * recorded on its own (settle_all's patience with a lost connection included), so one record
+ * the database refuses does not fail the others; a record whose outcome could not be recorded
+ * is retried (its claim stays `sending`: after the lease it is taken over and counted — the
+ * window documented in docs/sender.md), and on its last receive dead-lettered with the reason.
+ */
+static void flush_sent(struct iris_sender *s, struct slot *slots) {
+  const struct iris_claim **c = NULL;
+  const struct outcome **o = NULL;
+  struct iris_err err = {0};
+  size_t i, n = s->npend;
+  int rc = IRIS_OK;
+
+  if (!n)
+    return;
+  c = iris_calloc(n, sizeof *c);
+  o = iris_calloc(n, sizeof *o);
+  if (c && o) {
+    for (i = 0; i < n; i++) {
+      c[i] = &s->pend[i]->c;
+      o[i] = &s->pend[i]->o;
+    }
+    rc = settle_all(s, c, o, n, &err);
+  }
+  for (i = 0; i < n; i++) {
+    struct pend *p = s->pend[i];
+    struct slot *sl = &slots[p->slot];
+    if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, &err) != IRIS_OK)) {
+      sl->verdict = IRIS_SENDER_RETRY;
+      sl->retry = backoff_s(s, sl->r.receive_count > 1 ? (int)sl->r.receive_count : 1);
+      IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry",
+                   p->m.id, c && o ? err.msg : "out of memory");
+      metric(s, "errors", NULL, NULL);
+      if (s->max_receives > 0 && sl->r.receive_count >= s->max_receives) {
+        char reason[700];
+        snprintf(reason, sizeof reason, "gave up on the last receive (%ld of %lld): %s",
+                 sl->r.receive_count, (long long)s->max_receives,
+                 c && o ? err.msg : "out of memory");
+        (void)dead_letter(s, &sl->r, 1, reason, &sl->verdict);
+      }
+    } else {
+      sent_logged(s, &p->m, p->mode, p->destination, p->o.v, p->vendor_id);
+    }
+    pend_free(p);
+  }
+  s->npend = 0;
+  iris_free(c);
+  iris_free(o);
+}
+
+/*
  * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
  * the claims of its messages and tracking copies taken together in one statement, then each
  * record delivered; a record repeating an earlier one's claim key gets that one's verdict.
@@ -1776,6 +1934,7 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
     rc = iris_err_set(err, IRIS_ENOMEM, "sender: the batch's claims");
     goto out;
   }
+  s->deferring = 1;
   for (i = 0; i < n; i++) {
     if (!batch_claim(s, &slots[i], &claims[i]))
       continue;
@@ -1811,10 +1970,12 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
       deferred++;
       continue;
     }
+    s->cur_slot = i;
     rc = handle_one(s, sl->owner, &sl->r, sl->preclaimed, &sl->verdict, &sl->retry, &rerr);
     if (rc)
       rc = iris_err_set(err, rc, "%s", rerr.msg);
   }
+  flush_sent(s, slots); /* before the repeats below copy the verdicts */
   for (i = 0; i < n; i++)
     if (slots[i].same_as) {
       const struct slot *first = &slots[slots[i].same_as - 1];
@@ -1833,6 +1994,8 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
     metric(s, "deferred", NULL, NULL);
   }
 out:
+  flush_sent(s, slots); /* (nothing left after the flush above; after an error, what there is) */
+  s->deferring = 0;
   iris_free(claims);
   iris_free(unique);
   iris_free(taken);
