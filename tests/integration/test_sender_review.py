@@ -217,3 +217,26 @@ def test_a_batch_is_claimed_together_and_repeats_in_it_are_duplicates(env):
     assert sql(env["db"], "SELECT claim_key, state, attempts, takeovers FROM sender_claim"
                           " WHERE claim_key IN ('m:9560', 'm:9561') ORDER BY 1") == [
         ["m:9560", "sent", "1", "0"], ["m:9561", "sent", "1", "0"]]
+
+
+def test_one_refused_outcome_does_not_fail_the_batch(env):
+    """The batch's sent outcomes are recorded in one transaction; when the database refuses
+    one of them, the others are recorded on their own and only that record is retried."""
+    page(env, [9570, 9571])
+    sql(env["db"], """DELIMITER //
+        CREATE TRIGGER refuse_9570 BEFORE UPDATE ON message FOR EACH ROW
+          IF NEW.id = 9570 AND NEW.sent IS NOT NULL THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected: 9570 cannot be recorded';
+          END IF //
+        DELIMITER ;""")
+    try:
+        ev = event(env, "sms", [msg(9570), msg(9571)])
+        res, log = run(env, env["config"], ev)
+    finally:
+        sql(env["db"], "DROP TRIGGER refuse_9570")
+    assert res == [{"batchItemFailures": [{"itemIdentifier": ev["Records"][0]["messageId"]}]}], log
+    assert "message 9570: recording its outcome failed" in log and "injected: 9570" in log
+    assert sql(env["db"], "SELECT id, sent IS NOT NULL FROM message WHERE id IN (9570, 9571)"
+                          " ORDER BY id") == [["9570", "0"], ["9571", "1"]]
+    assert sql(env["db"], "SELECT claim_key, state FROM sender_claim WHERE claim_key IN"
+                          " ('m:9570', 'm:9571') ORDER BY 1") == [["m:9570", "sending"], ["m:9571", "sent"]]
