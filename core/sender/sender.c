@@ -51,11 +51,17 @@ struct iris_sender {
   size_t npend;
 };
 
+struct pend;
+static void pend_free(struct pend *p);
+
 /* ---- set-up --------------------------------------------------------------------------- */
 
 void iris_sender_free(struct iris_sender *s) {
   if (!s)
     return;
+  while (s->npend) /* (flush_sent leaves none; a defensive sweep) */
+    pend_free(s->pend[--s->npend]);
+  iris_free(s->pend);
   iris_vendor_calls_free(s->calls);
   iris_dispatch_free(s->dispatch);
   iris_plugins_free(s->plugins);
