@@ -151,9 +151,74 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   return IRIS_OK;
 }
 
+/* ---- what differs between record kinds: one table ---------------------------------------- */
+
+/*
+ * Every deliberate difference between the record kinds, as Iris's sender made it (its
+ * message_send_enqueue, worker and render paths; docs/sender.md, "Record kinds"):
+ *   recheck      re-read the message and its incident before sending: an inactive message or
+ *                a claimed incident is suppressed (rows in message/incident only);
+ *   changelog    Iris's message_changelog rows (mode changes, drops, failures) — only a message
+ *                row can have them;
+ *   quota        the application's quota counts it (first attempt only) and a hard breach
+ *                drops it; Iris counted every message its workers sent, out-of-band ones too;
+ *   call_to_sms  calls to +86 numbers become text messages with a note;
+ *   body_limit   a body over sender.max_body_chars is dropped, not sent;
+ *   fallback     a permanent or exhausted failure is tried once more by email (a named user's
+ *                email: never for a literal destination);
+ *   reprioritize a mode the priority chain resolved follows the user's reprioritisation rules.
+ * Tracking copies are not counted by the quota: Iris counted them, but they are one per
+ * incident, go to the plan's own tracking destination, and have no message to record a drop on.
+ */
+struct kind_policy {
+  const char *kind;
+  unsigned recheck : 1, changelog : 1, quota : 1, call_to_sms : 1, body_limit : 1, fallback : 1,
+      reprioritize : 1;
+};
+
+static const struct kind_policy policies[] = {
+    /* kind           recheck changelog quota call_to_sms body_limit fallback reprioritize */
+    {"message",       1,      1,        1,    1,          1,         1,       1},
+    {"batch",         1,      1,        1,    1,          1,         1,       1},
+    {"tracking",      0,      0,        0,    1,          1,         0,       0},
+    {"notification",  0,      0,        1,    1,          1,         1,       1},
+};
+
+static const struct kind_policy *policy_of(const char *kind) {
+  size_t i;
+  for (i = 1; i < sizeof policies / sizeof policies[0]; i++)
+    if (strcmp(policies[i].kind, kind) == 0)
+      return &policies[i];
+  return &policies[0];
+}
+
+/* Iris's calling restriction, where the kind's policy applies it: a call to a +86 number
+ * becomes a text message (the mode in `mode` changes); 1 when it did. */
+static int restrict_call(const struct kind_policy *pol, char *mode, size_t mode_size,
+                         const char *destination) {
+  if (!pol->call_to_sms || strcmp(mode, "call") != 0 || !destination ||
+      strncmp(destination, "+86", 3) != 0)
+    return 0;
+  snprintf(mode, mode_size, "sms");
+  return 1;
+}
+
 /* Prefixed to pages that were calls to a country where automated calls are not allowed. */
 #define CALL_RESTRICTION_NOTE \
   "Iris cannot place automated calls to numbers in China, so this page is a text message.\n\n"
+
+/* The rendered body with the calling restriction's note before it. */
+static int prefix_call_note(struct iris_rendered *r, struct iris_err *err) {
+  char *b;
+  if (!r->body)
+    return IRIS_OK;
+  b = iris_asprintf("%s%s", CALL_RESTRICTION_NOTE, r->body);
+  if (!b)
+    return iris_err_set(err, IRIS_ENOMEM, "sender: body");
+  iris_free(r->body);
+  r->body = b;
+  return IRIS_OK;
+}
 
 /* ---- the message row -------------------------------------------------------------------- */
 
@@ -717,7 +782,8 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
 
   *verdict = IRIS_SENDER_DONE;
   memset(out, 0, sizeof *out);
-  if (strcmp(mode, "email") == 0 || !m->target ||
+  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || strcmp(mode, "email") == 0 ||
+      !m->target ||
       iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK) {
     snprintf(out->failure, sizeof out->failure, "%s", why);
     rc = settle_failed(s, c, m, mode, failed_v, why, err);
@@ -891,7 +957,7 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
                : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
                                           contact, &cerr);
-  if (rc == IRIS_OK && !m->mode)
+  if (rc == IRIS_OK && !m->mode && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
     return reprioritize(s, c, m->target, m->id, contact, err);
   if (rc == IRIS_ENOTFOUND) {
     old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : "email");
@@ -958,6 +1024,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   char key[40], why[700];
   int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc = IRIS_OK;
   const char *mode = NULL;
+  const struct kind_policy *pol = policy_of(batch_id ? "batch" : "message");
 
   j->verdict = IRIS_SENDER_RETRY;
   j->retry_after = 0;
@@ -1008,7 +1075,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   }
   held = 1;
   /* 3. re-check: the incident may have been claimed since the message was queued. */
-  if (!m.active || m.sent || !m.incident_active) {
+  if (pol->recheck && (!m.active || m.sent || !m.incident_active)) {
     snprintf(why, sizeof why, "%s", m.sent ? "message already sent"
                                    : !m.incident_active ? "incident claimed or resolved"
                                                         : "message no longer active");
@@ -1030,33 +1097,24 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   mode = contact.mode;
   /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
-  if (strcmp(mode, "call") == 0 && contact.destination &&
-      strncmp(contact.destination, "+86", 3) == 0) {
+  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
+  if (restricted_call && pol->changelog) {
     rc = iris_record_change(s->app->db, id, "mode-change", "call", "sms",
                             "Changing mode due to calling restriction", err);
     if (rc)
       goto out;
-    snprintf(contact.mode, sizeof contact.mode, "sms");
-    restricted_call = 1;
   }
   /* 5. render */
   q = render_req(&m, mode, contact.destination);
   rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
   if (rc)
     goto out;
-  if (restricted_call && r.body) {
-    char *b = iris_asprintf("%s%s", CALL_RESTRICTION_NOTE, r.body);
-    if (!b) {
-      rc = iris_err_set(err, IRIS_ENOMEM, "sender: body");
-      goto out;
-    }
-    iris_free(r.body);
-    r.body = b;
-  }
+  if (restricted_call && (rc = prefix_call_note(&r, err)) != IRIS_OK)
+    goto out;
   if (r.failed)
     IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
-  if (r.too_long || strcmp(mode, "drop") == 0) {
-    if (r.too_long) {
+  if ((pol->body_limit && r.too_long) || strcmp(mode, "drop") == 0) {
+    if (pol->body_limit && r.too_long) {
       snprintf(why, sizeof why, "Dropping due to excessive body length (%zu > %zu chars)",
                r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
       rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop", why, err);
@@ -1068,7 +1126,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   }
   /* quotas: counted once per message, on its first attempt */
-  if (attempts == 0) {
+  if (pol->quota && attempts == 0) {
     struct iris_quota_verdict qv;
     rc = iris_quota_check(s->app->db, &s->quota, m.application_id, m.application, &qv, err);
     if (rc)
@@ -1265,9 +1323,10 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
   struct iris_err cerr = {0};
-  char key[160], hash[65], subject[320];
+  char key[160], hash[65], subject[320], drop_why[320];
   const char *dests[1];
-  int busy = 0, attempts = 0, held = 0, gave_up = 0, rc = IRIS_OK;
+  int busy = 0, attempts = 0, held = 0, gave_up = 0, restricted_call = 0, rc = IRIS_OK;
+  const struct kind_policy *pol = policy_of(n->tracking ? "tracking" : "notification");
 
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
@@ -1313,7 +1372,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
     rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
-    if (rc == IRIS_OK)
+    if (rc == IRIS_OK && pol->reprioritize)
       rc = reprioritize(s, &c, user, 0, &contact, err);
   } else {
     int64_t mode_id = 0;
@@ -1338,7 +1397,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
                         : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
   }
-  if (rc == IRIS_ENOTFOUND && !literal) {
+  if (rc == IRIS_ENOTFOUND && !literal && pol->fallback) {
     iris_contact_cleanup(&contact);
     rc = iris_contact_for_mode(s->app->db, user, "email", &contact, &cerr);
   }
@@ -1349,6 +1408,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   }
   if (rc)
     goto out;
+  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
   /* what: Iris prefixes the subject with the application */
   if (n->tracking)
     snprintf(subject, sizeof subject, "%s", n->subject ? n->subject : "");
@@ -1365,11 +1425,41 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   q.email_html = n->email_html;
   q.destination = contact.destination;
   rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  if (rc == IRIS_OK && restricted_call)
+    rc = prefix_call_note(&r, err);
   if (rc)
     goto out;
   if (strcmp(contact.mode, "drop") == 0) {
     rc = iris_claim_sent(s->app->db, &c, "drop", NULL, NULL, err);
     (*sent_ok)++;
+    goto out;
+  }
+  /* Iris's limits for what it sent out of band too: the body size, then the quota (counted
+   * once per recipient, on the first attempt); a drop is recorded on the recipient's claim. */
+  drop_why[0] = '\0';
+  if (pol->body_limit && r.too_long)
+    snprintf(drop_why, sizeof drop_why, "Dropping due to excessive body length (%zu > %zu chars)",
+             r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
+  if (!drop_why[0] && pol->quota && attempts == 0 && n->application_id) {
+    struct iris_quota_verdict qv;
+    rc = iris_quota_check(s->app->db, &s->quota, n->application_id, n->application, &qv, err);
+    if (rc)
+      goto out;
+    if (qv.hard_breach) {
+      snprintf(drop_why, sizeof drop_why, "Dropping due to hard quota violation.");
+      metric(s, "quota_hard_exceeded", contact.mode, NULL);
+    } else if (qv.soft_breach) {
+      metric(s, "quota_soft_exceeded", contact.mode, NULL);
+    }
+    if (qv.notify_soft)
+      soft_quota_notice(s, n->application, &qv);
+  }
+  if (drop_why[0]) {
+    IRIS_LOG_WARN("%s to %s not sent: %s", c.key, contact.destination ? contact.destination : "-",
+                  drop_why);
+    rc = iris_claim_suppressed(s->app->db, &c, drop_why, err);
+    metric(s, "dropped", contact.mode, NULL);
+    (*failed)++;
     goto out;
   }
   for (;;) {
@@ -1421,7 +1511,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     if (j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE))
       gave_up = 1;
     /* permanent or exhausted: fall back to email once, as Iris does for named users */
-    if (strcmp(contact.mode, "email") != 0 && !literal && user) {
+    if (pol->fallback && strcmp(contact.mode, "email") != 0 && !literal && user) {
       struct iris_contact email = {0};
       if (iris_contact_for_mode(s->app->db, user, "email", &email, &cerr) == IRIS_OK) {
         iris_contact_cleanup(&contact);

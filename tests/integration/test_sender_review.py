@@ -240,3 +240,27 @@ def test_one_refused_outcome_does_not_fail_the_batch(env):
                           " ORDER BY id") == [["9570", "0"], ["9571", "1"]]
     assert sql(env["db"], "SELECT claim_key, state FROM sender_claim WHERE claim_key IN"
                           " ('m:9570', 'm:9571') ORDER BY 1") == [["m:9570", "sending"], ["m:9571", "sent"]]
+
+
+def test_out_of_band_notifications_get_iris_limits(env):
+    """The notification path skipped Iris's calling restriction, body limit and quota; Iris
+    applied them to out-of-band notifications too (one row of the sender's per-kind table)."""
+    note = lambda **f: {"v": 1, "kind": "notification", "notification_id": "oob-" + os.urandom(4).hex(),
+                        "application": "Autoalerts", "role": "user", "subject": "s", "body": "b", **f}
+    call = note(target="wei", mode="call")                      # wei's phone is +86
+    big = note(target="ada", mode="email", body="x" * 40010)
+    sql(env["db"], "UPDATE application_quota SET hard_quota_threshold = 1, soft_quota_threshold = 100,"
+                   " hard_quota_duration = 3600, soft_quota_duration = 3600 WHERE application_id = 3")
+    q1, q2 = (note(application="batchjobs", target="linus", mode="email") for _ in range(2))
+    res, log = run(env, env["config"], event(env, "call", [call]), event(env, "email", [big, q1, q2]))
+    assert res == [{"batchItemFailures": []}] * 2, log
+    got = {r["message_id"]: r for r in sent(env)}
+    assert got[call["notification_id"]]["mode"] == "sms"
+    assert got[call["notification_id"]]["body"].startswith("Iris cannot place automated calls")
+    assert big["notification_id"] not in got
+    assert q1["notification_id"] in got and q2["notification_id"] not in got
+    claims = dict(sql(env["db"], "SELECT notification_id, last_error FROM sender_claim WHERE state ="
+                                 f" 'suppressed' AND notification_id IN ('{big['notification_id']}',"
+                                 f" '{q2['notification_id']}')"))
+    assert claims[big["notification_id"]].startswith("Dropping due to excessive body length (40010 >")
+    assert claims[q2["notification_id"]] == "Dropping due to hard quota violation."
