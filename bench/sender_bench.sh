@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-stack=build/release/stack
+stack=build/release/bench-stack  # its own moto: never replaces the one the tests are using
 scripts/stack.sh start "$stack" >/dev/null
 trap 'scripts/stack.sh stop "$stack"' EXIT
 scripts/with-stack.sh "$stack" python bench/sender_bench.py "${@:-2000}"
