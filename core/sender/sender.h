@@ -3,7 +3,11 @@
  *
  * Layer: core, the top of the delivery path (contract, claim, contact, render, dispatch,
  * record, sqs, metrics); called by lambda/sender (SQS event source mapping and the
- * long-polling worker mode). Per record:
+ * long-polling worker mode). Both hand it whole SQS batches: the batch's message and tracking
+ * claims are taken in one statement, its records delivered, its sent outcomes recorded in one
+ * transaction (docs/sender.md, "One SQS batch"); vendor calls run in a helper process, bounded
+ * in time (vendor_call.h). What differs between record kinds is one table in sender.c. Per
+ * record:
  *   1. parse and validate the envelope — a bad one is dead-lettered at once with its reason
  *      (or, without a dead-letter queue configured, left to SQS's redrive);
  *   2. claim it in MySQL — a duplicate or concurrent delivery sends nothing;
