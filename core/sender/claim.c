@@ -1,6 +1,7 @@
 /* claim.c — idempotent delivery claims (see claim.h). */
 #include "claim.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -114,11 +115,17 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
 
 #define TAKE_MANY_COLUMNS 8
 
+static int by_key(const void *a, const void *b) {
+  return strcmp((*(const struct iris_claim *const *)a)->key,
+                (*(const struct iris_claim *const *)b)->key);
+}
+
 int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t n, int *taken,
                          struct iris_err *err) {
   struct iris_buf ins, sel;
   struct iris_db_param *p = NULL, *q = NULL;
   struct iris_db_rows *rows = NULL;
+  const struct iris_claim **sorted = NULL;
   size_t i;
   int rc;
 
@@ -147,21 +154,27 @@ int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t 
     rc = iris_buf_appendc(&sel, ')');
   p = rc ? NULL : iris_calloc(n * TAKE_MANY_COLUMNS, sizeof *p);
   q = rc ? NULL : iris_calloc(n, sizeof *q);
-  if (rc || !p || !q) {
+  sorted = rc ? NULL : iris_calloc(n, sizeof *sorted);
+  if (rc || !p || !q || !sorted) {
     rc = iris_err_set(err, IRIS_ENOMEM, "claims: assembling the batch's statements");
     goto out;
   }
+  /* Rows locked in ascending key, the lock order of every writer (docs/coordinator.md). */
+  for (i = 0; i < n; i++)
+    sorted[i] = &c[i];
+  qsort(sorted, n, sizeof *sorted, by_key);
   for (i = 0; i < n; i++) {
     struct iris_db_param *r = p + i * TAKE_MANY_COLUMNS;
-    r[0] = IRIS_DB_STR(c[i].key);
-    r[1] = IRIS_DB_STR(c[i].kind);
-    r[2] = c[i].message_id ? IRIS_DB_I64(c[i].message_id) : IRIS_DB_NULL;
-    r[3] = IRIS_DB_STR(c[i].batch_id);
-    r[4] = IRIS_DB_STR(c[i].lane);
-    r[5] = IRIS_DB_STR(c[i].owner);
-    r[6] = IRIS_DB_I64(c[i].lease_seconds);
-    r[7] = IRIS_DB_STR(c[i].sqs_message_id);
-    q[i] = IRIS_DB_STR(c[i].key);
+    const struct iris_claim *ci = sorted[i];
+    r[0] = IRIS_DB_STR(ci->key);
+    r[1] = IRIS_DB_STR(ci->kind);
+    r[2] = ci->message_id ? IRIS_DB_I64(ci->message_id) : IRIS_DB_NULL;
+    r[3] = IRIS_DB_STR(ci->batch_id);
+    r[4] = IRIS_DB_STR(ci->lane);
+    r[5] = IRIS_DB_STR(ci->owner);
+    r[6] = IRIS_DB_I64(ci->lease_seconds);
+    r[7] = IRIS_DB_STR(ci->sqs_message_id);
+    q[i] = IRIS_DB_STR(ci->key);
   }
   /* IGNORE also skips a row whose message is gone (foreign key): that record finds out by
    * itself, as with iris_claim_take. */
@@ -188,6 +201,7 @@ int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t 
   }
 out:
   iris_db_rows_free(rows);
+  iris_free(sorted);
   iris_free(p);
   iris_free(q);
   iris_buf_cleanup(&ins);

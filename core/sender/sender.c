@@ -342,42 +342,105 @@ struct outcome {
   const char *why;               /* failed, suppressed */
 };
 
-/* The statements of an outcome (inside settle()'s transaction). */
-static int record_outcome(struct iris_db *db, const struct iris_claim *c, const struct outcome *o,
-                          struct iris_err *err) {
-  const char *vname = o->v ? iris_vendor_name(o->v) : NULL;
-  size_t k, n = o->m && o->m->batch_id ? o->m->nmembers : 1;
-  int rc;
+/*
+ * The statements of n outcomes, inside settle_all()'s transaction, in the lock order every
+ * writer of these tables follows (docs/coordinator.md, "Locks"): the claims in ascending key,
+ * then the message rows in ascending id, then their status and changelog rows (only inserted),
+ * then the coordinator's markers in ascending message id — so a batch's transaction and the
+ * coordinator's can wait for each other but never deadlock.
+ */
+struct row_ref {
+  int64_t id;  /* the message */
+  size_t out;  /* its outcome */
+};
 
-  if (o->kind == OUTCOME_SUPPRESSED) {
-    rc = iris_claim_suppressed(db, c, o->why, err);
-    if (rc == IRIS_OK && o->deactivate)
-      rc = iris_record_deactivate(db, o->message_id, err);
-    if (rc == IRIS_OK && o->message_id)
-      rc = iris_record_enqueue_done(db, o->message_id, err);
-    return rc;
+static int by_claim_key(const void *a, const void *b) {
+  return strcmp((*(const struct iris_claim *const *)a)->key,
+                (*(const struct iris_claim *const *)b)->key);
+}
+
+static int by_message_id(const void *a, const void *b) {
+  const struct row_ref *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int record_outcomes(struct iris_db *db, const struct iris_claim *const *c,
+                           const struct outcome *const *o, size_t n, struct iris_err *err) {
+  const struct iris_claim **ck = iris_calloc(n ? n : 1, sizeof *ck);
+  struct row_ref *rows = NULL;
+  size_t i, k, nrows = 0, cap = 0;
+  int rc = IRIS_OK;
+
+  if (!ck) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: recording outcomes");
+    goto out;
   }
-  rc = o->kind == OUTCOME_SENT ? iris_claim_sent(db, c, o->mode, vname, o->vendor_id, err)
-                               : iris_claim_failed(db, c, 1, 0, o->why, err);
-  /* A batch records every member with the same content; a message records itself; a
-   * notification has no message row. */
-  for (k = 0; o->m && k < n && rc == IRIS_OK; k++) {
-    int64_t id = o->m->batch_id ? o->m->members[k] : o->m->id;
-    if (o->kind == OUTCOME_SENT) {
-      rc = iris_record_sent(db, id, o->mode, o->destination, o->r->template_id, o->r->subject,
-                            o->r->body, o->m->batch_id, err);
-      if (rc == IRIS_OK && o->v)
-        rc = iris_record_status(db, id, o->mode, iris_vendor_plugin(o->v), o->vendor_id, 1, err);
-    } else {
-      rc = iris_record_deactivate(db, id, err);
-      if (rc == IRIS_OK)
-        rc = iris_record_status(db, id, o->mode, NULL, NULL, 0, err);
-      if (rc == IRIS_OK)
-        rc = iris_record_change(db, id, "sent-change", o->mode, "failed", o->why, err);
+  /* The message rows each outcome records: a batch every member, a message itself, a
+   * suppression the message it names, a notification none. */
+  for (i = 0; i < n; i++)
+    cap += o[i]->m ? (o[i]->m->batch_id ? o[i]->m->nmembers : 1) : (o[i]->message_id ? 1 : 0);
+  rows = iris_calloc(cap ? cap : 1, sizeof *rows);
+  if (!rows) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: recording outcomes");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    size_t m = o[i]->m && o[i]->m->batch_id ? o[i]->m->nmembers : 1;
+    for (k = 0; k < m; k++) {
+      int64_t id = o[i]->m ? (o[i]->m->batch_id ? o[i]->m->members[k] : o[i]->m->id)
+                           : o[i]->message_id;
+      if (id) {
+        rows[nrows].id = id;
+        rows[nrows++].out = i;
+      }
     }
-    if (rc == IRIS_OK)
-      rc = iris_record_enqueue_done(db, id, err);
   }
+  qsort(rows, nrows, sizeof *rows, by_message_id);
+  /* 1. the claims, ascending key (each outcome keeps its own: sort pointers to claims and
+   *    find their outcomes by position) */
+  for (i = 0; i < n; i++)
+    ck[i] = c[i];
+  qsort(ck, n, sizeof *ck, by_claim_key);
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    const struct outcome *oc = NULL;
+    for (k = 0; k < n && !oc; k++)
+      if (c[k] == ck[i])
+        oc = o[k];
+    if (oc->kind == OUTCOME_SUPPRESSED)
+      rc = iris_claim_suppressed(db, ck[i], oc->why, err);
+    else if (oc->kind == OUTCOME_SENT)
+      rc = iris_claim_sent(db, ck[i], oc->mode, oc->v ? iris_vendor_name(oc->v) : NULL,
+                           oc->vendor_id, err);
+    else
+      rc = iris_claim_failed(db, ck[i], 1, 0, oc->why, err);
+  }
+  /* 2. the message rows, ascending id */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++) {
+    const struct outcome *oc = o[rows[i].out];
+    if (oc->kind == OUTCOME_SENT)
+      rc = iris_record_sent(db, rows[i].id, oc->mode, oc->destination, oc->r->template_id,
+                            oc->r->subject, oc->r->body, oc->m->batch_id, err);
+    else if (oc->kind == OUTCOME_FAILED || oc->deactivate)
+      rc = iris_record_deactivate(db, rows[i].id, err);
+  }
+  /* 3. status and changelog rows (inserted) */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++) {
+    const struct outcome *oc = o[rows[i].out];
+    if (oc->kind == OUTCOME_SENT && oc->v)
+      rc = iris_record_status(db, rows[i].id, oc->mode, iris_vendor_plugin(oc->v), oc->vendor_id,
+                              1, err);
+    else if (oc->kind == OUTCOME_FAILED) {
+      rc = iris_record_status(db, rows[i].id, oc->mode, NULL, NULL, 0, err);
+      if (rc == IRIS_OK)
+        rc = iris_record_change(db, rows[i].id, "sent-change", oc->mode, "failed", oc->why, err);
+    }
+  }
+  /* 4. the coordinator's markers, ascending message id */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++)
+    rc = iris_record_enqueue_done(db, rows[i].id, err);
+out:
+  iris_free(ck);
+  iris_free(rows);
   return rc;
 }
 
@@ -400,8 +463,8 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
 
   for (;;) {
     rc = iris_db_begin(db, err);
-    for (i = 0; i < n && rc == IRIS_OK; i++)
-      rc = record_outcome(db, c[i], o[i], err);
+    if (rc == IRIS_OK)
+      rc = record_outcomes(db, c, o, n, err);
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
