@@ -270,7 +270,10 @@ static int start_helper(struct iris_vendor_calls *vc, struct iris_err *err) {
   pid_t parent = getpid(), pid;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return iris_err_set(err, IRIS_EIO, "vendor call: socketpair: %s", strerror(errno));
-  fflush(NULL); /* the helper must not write our buffered output a second time */
+  /* The helper must not write our pending metrics and buffered output a second time. */
+  if (vc->metrics)
+    iris_metrics_flush(vc->metrics);
+  fflush(NULL);
   pid = fork();
   if (pid < 0) {
     close(sv[0]);
@@ -371,6 +374,8 @@ void iris_vendor_calls_send(struct iris_vendor_calls *vc, struct iris_vendor *v,
     pid_t pid = vc->pid;
     close(vc->fd);
     vc->fd = -1;
+    if (pid > 0) /* it closed its end: it has ended, or is ending; never wait on a live one */
+      kill(pid, SIGKILL);
     while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
       ;
     vc->pid = 0;

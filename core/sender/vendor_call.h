@@ -15,7 +15,8 @@
  *   - the helper dies (a crash in the plugin): the call is RETRYABLE ("plugin crashed");
  * and the next call forks a fresh helper. The helper touches neither the database nor SQS; it
  * dies with the sender (PR_SET_PDEATHSIG). Its log lines carry the request and message ids,
- * and the plugins' metrics are flushed by it after each call.
+ * and the plugins' metrics are flushed by it after each call (the sender's own pending
+ * metrics are flushed before each fork, so the helper never writes them a second time).
  *
  * Not thread-safe: one sender, one thread.
  */

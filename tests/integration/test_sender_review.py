@@ -26,7 +26,10 @@ def config(env, **vendors):
 
 
 def run(env, cfg, *events):
-    return invoke(dict(env, config=cfg), *events)
+    run_env = dict(env, config=cfg)
+    out = invoke(run_env, *events)
+    env["stdout"] = run_env["stdout"]  # the EMF metric lines
+    return out
 
 
 def page(env, ids, target=1, mode="sms", destination="+15550100101"):
@@ -203,6 +206,18 @@ def test_a_crashing_plugin_does_not_take_the_batch_with_it(env):
     assert "9546" in {r["message_id"] for r in sent(env)}
     [[state, error]] = sql(env["db"], "SELECT state, last_error FROM sender_claim WHERE claim_key = 'm:9545'")
     assert state == "failed" and "the plugin crashed during send() (signal 6)" in error
+    # the second helper (forked after the crash) did not write the sender's metrics again
+    assert metric_total(env["stdout"], "retried", Mode="sms") == 1
+
+
+def metric_total(text, name, **dims):
+    """The sum of an EMF count over every line printed with these dimensions."""
+    total = 0
+    for line in text.splitlines():
+        doc = json.loads(line) if line.startswith("{") else {}
+        if name in doc and all(doc.get(k) == v for k, v in dims.items()):
+            total += doc[name]
+    return total
 
 
 def test_a_batch_is_claimed_together_and_repeats_in_it_are_duplicates(env):
