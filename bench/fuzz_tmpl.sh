@@ -9,10 +9,10 @@ secs=${1:-120}
 out=build/fuzz
 mkdir -p "$out/corpus" "$out/findings"
 command -v clang >/dev/null || { echo "clang is required (scripts/setup.sh installs it)" >&2; exit 2; }
-srcs=(core/tmpl/tmpl_*.c core/base/alloc.c core/base/buf.c core/base/err.c core/base/url.c)
+srcs=(core/tmpl/tmpl_*.c core/base/alloc.c core/base/buf.c core/base/err.c core/base/url.c core/base/utf8.c)
 clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -Icore/tmpl -Icore/base -Iplugin-api "${srcs[@]}" tests/tmpl/fuzz_tmpl.c \
-  $(pkg-config --cflags --libs jansson) -lm -o "$out/fuzz_tmpl"
+  $(pkg-config --cflags --libs jansson) -lunistring -lm -pthread -o "$out/fuzz_tmpl"
 python3 - "$out/corpus" <<'PY'
 import json, sys, os, hashlib
 doc = json.load(open("tests/tmpl/cases.json"))

@@ -26,6 +26,20 @@
  * Threading: the host calls init, send, health and destroy of one instance from one thread
  * at a time. Different instances may be used from different threads; keep state in the
  * instance, not in globals.
+ *
+ * Time: a plugin runs inside an AWS Lambda invocation that has a deadline (the function's
+ * timeout, typically 30-60 s for the sender, and the SQS visibility timeout of the message
+ * being sent). ABI 1.0 does not pass the remaining time, so pick timeouts as follows:
+ *   - every host->http request sets timeout_ms (the whole exchange, connect included); make it
+ *     an option of the plugin named `timeout_ms`, default 10000, so operators can match it
+ *     to their function timeout;
+ *   - one send() should make one network round trip (two at most); its worst case — the sum
+ *     of its timeouts — must stay well below the function's timeout, since the sender sends
+ *     several messages per invocation and must still record each outcome before the
+ *     deadline. A send() that overruns the deadline is killed with the invocation and the
+ *     message is retried after its visibility timeout;
+ *   - never sleep or retry inside send(): return IRIS_PLUGIN_RETRYABLE or
+ *     IRIS_PLUGIN_RATE_LIMITED with retry_after_ms and let the host schedule the retry.
  */
 #ifndef IRIS_PLUGIN_H
 #define IRIS_PLUGIN_H
@@ -39,6 +53,11 @@ extern "C" {
 
 #define IRIS_PLUGIN_ABI_MAJOR 1
 #define IRIS_PLUGIN_ABI_MINOR 0
+
+/* The longest retry_after_ms the host honours: 15 minutes. A larger value is clamped to
+ * this (SQS could hold a message for 12 h, but a page that waits longer than this is no
+ * page); a negative value is ignored (0). See struct iris_plugin_result. */
+#define IRIS_PLUGIN_RETRY_AFTER_MAX_MS 900000
 
 /* The exported entry point's name, for dlsym/lt_dlsym. */
 #define IRIS_PLUGIN_ENTRY_SYMBOL "iris_plugin_entry"
@@ -170,12 +189,23 @@ enum iris_plugin_status {
   IRIS_PLUGIN_RATE_LIMITED = 3   /* the vendor asked us to slow down: retry after */
 };
 
-/* Filled by send(). The host zeroes it and sets struct_size before the call; the buffers
- * belong to the host; write with snprintf (text is truncated, never overflowed). */
+/*
+ * Filled by send(). The host zeroes it and sets struct_size before the call; the buffers
+ * belong to the host; write with snprintf (text is truncated, never overflowed).
+ * What the host does with what comes back (it trusts nothing):
+ *   - status outside the enum → RETRYABLE, with an error saying the plugin gave no status;
+ *   - retry_after_ms: used only for RATE_LIMITED and RETRYABLE (0 otherwise); negative is
+ *     ignored (0); above IRIS_PLUGIN_RETRY_AFTER_MAX_MS it is clamped to that; RATE_LIMITED
+ *     with 0 waits 1000 ms;
+ *   - vendor_message_id and error are cut at their buffer's last byte if not terminated,
+ *     bytes that are not valid UTF-8 become '?', control characters become '?' in the id
+ *     and ' ' in the error; an unsent result without an error gets one.
+ */
 struct iris_plugin_result {
   uint32_t struct_size;
   enum iris_plugin_status status;
-  int64_t retry_after_ms;        /* RATE_LIMITED (and optionally RETRYABLE): wait this long */
+  int64_t retry_after_ms;        /* RATE_LIMITED (and optionally RETRYABLE): wait this long;
+                                    0 .. IRIS_PLUGIN_RETRY_AFTER_MAX_MS */
   char vendor_message_id[128];   /* the vendor's id for the message (SID, ts...), or "" */
   char error[512];               /* why it failed, for the operator; "" when sent */
 };
@@ -189,22 +219,39 @@ struct iris_plugin_mode_ops {
 
   /*
    * Create an instance from configuration: `name` is the operator's name for it
-   * ("smtp-primary"); `config` holds its settings as strings (secret references already
-   * resolved by the host). `host` stays valid until destroy. On failure return non-zero
-   * and write the reason into error (error_size bytes, NUL-terminated); *instance unset.
+   * ("smtp-primary", the vendors.<mode>[].name of the configuration); `config` holds its
+   * settings (vendors.<mode>[].config) as strings: numbers and booleans as their JSON text,
+   * and secret references ("secretsmanager:<id>[#key]") already replaced by the secret's
+   * value, which the host also redacts from its logs. That is the one way a plugin gets
+   * its credentials; get_secret is for names only known at send time.
+   * Lifetimes: `name`, `config` and every string in it are valid only during this call
+   * (copy what you keep); `host` stays valid until destroy. On failure return non-zero and
+   * write the reason into error (error_size bytes, NUL-terminated), naming the option;
+   * *instance unset.
    */
   int (*init)(const struct iris_plugin_host *host, const char *name,
               const struct iris_plugin_kv *config, size_t nconfig, void **instance,
               char *error, size_t error_size);
 
-  /* Make one delivery attempt and fill result. Must not keep pointers into msg. */
+  /*
+   * Make one delivery attempt and fill result. Must not keep pointers into msg.
+   * Several destinations: the sender passes one today (one contact per message); a mode
+   * whose vendor can address several at once (email: all of them in To) uses them all, a
+   * mode that cannot (sms, call, im, slack, hipchat) delivers to destinations[0] and
+   * ignores the rest. An empty destination list is a PERMANENT failure.
+   */
   void (*send)(void *instance, const struct iris_plugin_message *msg,
                struct iris_plugin_result *result);
 
   /* Release the instance. */
   void (*destroy)(void *instance);
 
-  /* Optional: can the vendor be reached with this configuration? 0 = healthy. */
+  /*
+   * Optional: can the vendor be reached with this configuration? 0 = healthy. Called only
+   * when an operator asks (iris-plugin-harness --health), never by the sender before or
+   * between sends: send() must not depend on it. One cheap request with a short timeout
+   * (a few seconds), no message sent; the reason for failure goes into error.
+   */
   int (*health)(void *instance, char *error, size_t error_size);
 };
 
@@ -233,6 +280,89 @@ IRIS_PLUGIN_EXPORT const struct iris_plugin_descriptor *iris_plugin_entry(void);
 /* Fill the leading fields of a descriptor in a plugin's source. */
 #define IRIS_PLUGIN_DESCRIPTOR_HEAD \
   IRIS_PLUGIN_ABI_MAJOR, IRIS_PLUGIN_ABI_MINOR, sizeof(struct iris_plugin_descriptor)
+
+/*
+ * ABI pins: the sizes and offsets of ABI 1.0 on LP64 (x86_64 and aarch64 Linux, the
+ * platforms Lambda runs). A change that moves a field fails the build here instead of
+ * breaking every plugin built before it. Appending a field (a new minor) changes a size:
+ * update the size pin in the same change, never an offset. Define IRIS_PLUGIN_NO_ABI_PINS
+ * to skip them (another data model).
+ */
+#if !defined(IRIS_PLUGIN_NO_ABI_PINS) && !defined(__cplusplus) && defined(__LP64__) && \
+    defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define IRIS_PLUGIN__PIN(type, member, off) \
+  _Static_assert(offsetof(type, member) == (off), "plugin ABI 1.0: " #type "." #member " moved")
+#define IRIS_PLUGIN__SIZE(type, size) \
+  _Static_assert(sizeof(type) == (size), "plugin ABI 1.0: size of " #type " changed")
+IRIS_PLUGIN__SIZE(struct iris_plugin_kv, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, method, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, url, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, headers, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, nheaders, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, body, 40);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, body_len, 48);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, basic_user, 56);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, basic_password, 64);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_request, timeout_ms, 72);
+IRIS_PLUGIN__SIZE(struct iris_plugin_http_request, 80);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, transport, 4);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, status, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, body, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, body_len, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, headers, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, nheaders, 40);
+IRIS_PLUGIN__PIN(struct iris_plugin_http_response, error, 48);
+IRIS_PLUGIN__SIZE(struct iris_plugin_http_response, 304);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, abi_minor, 4);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, struct_size, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, data, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, log, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, http, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, http_free, 40);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, now_ms, 48);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, get_secret, 56);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, metric, 64);
+IRIS_PLUGIN__PIN(struct iris_plugin_host, free, 72);
+IRIS_PLUGIN__SIZE(struct iris_plugin_host, 80);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, message_id, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, mode, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, destinations, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, ndestinations, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, bcc, 40);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, nbcc, 48);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, subject, 56);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, body, 64);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, email_html, 72);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, application, 80);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, priority, 88);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, incident_id, 96);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, plan, 104);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, target, 112);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, extra, 120);
+IRIS_PLUGIN__PIN(struct iris_plugin_message, nextra, 128);
+IRIS_PLUGIN__SIZE(struct iris_plugin_message, 136);
+IRIS_PLUGIN__PIN(struct iris_plugin_result, status, 4);
+IRIS_PLUGIN__PIN(struct iris_plugin_result, retry_after_ms, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_result, vendor_message_id, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_result, error, 144);
+IRIS_PLUGIN__SIZE(struct iris_plugin_result, 656);
+IRIS_PLUGIN__PIN(struct iris_plugin_mode_ops, mode, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_mode_ops, init, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_mode_ops, send, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_mode_ops, destroy, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_mode_ops, health, 40);
+IRIS_PLUGIN__SIZE(struct iris_plugin_mode_ops, 48);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, abi_minor, 4);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, struct_size, 8);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, name, 16);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, version, 24);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, vendor, 32);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, modes, 40);
+IRIS_PLUGIN__PIN(struct iris_plugin_descriptor, nmodes, 48);
+IRIS_PLUGIN__SIZE(struct iris_plugin_descriptor, 56);
+#undef IRIS_PLUGIN__PIN
+#undef IRIS_PLUGIN__SIZE
+#endif
 
 #ifdef __cplusplus
 }

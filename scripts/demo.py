@@ -48,9 +48,11 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+import irisstack as stack  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
+
+BUILD = stack.BUILD
 
 DB = os.environ.get("IRIS_DEMO_DB", "iris_demo")
 ENDPOINT = os.environ["IRIS_TEST_AWS_ENDPOINT"]
@@ -100,27 +102,15 @@ def fail(text):
     sys.exit(1)
 
 
-def db_sh(cmd):
-    r = subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, DB], capture_output=True,
-                       text=True)
-    if r.returncode:
-        fail(f"db.sh {cmd} {DB}: {r.stderr.strip()}")
-
-
 def aws(service):
-    import boto3
-    return boto3.client(service, endpoint_url=ENDPOINT, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return stack.aws_client(service, ENDPOINT)
 
 
 def sql(text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1"),
-                        "-P", os.environ.get("IRIS_TEST_MYSQL_PORT", "3306"), "-u", "root",
-                        "--batch", "--skip-column-names", DB], input=text, capture_output=True,
-                       text=True)
-    if r.returncode:
-        fail(f"SQL failed: {r.stderr.strip()}")
-    return [[None if v == "NULL" else v for v in line.split("\t")] for line in r.stdout.splitlines()]
+    try:
+        return stack.sql(DB, text, nulls_as_none=True, timeout=None)
+    except stack.StackError as e:
+        fail(str(e))
 
 
 def ts(text):
@@ -135,9 +125,11 @@ TS = "DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')"
 
 def smoke():
     step(f"database '{DB}': Iris schema, sender migrations, demo data")
-    db_sh("drop")
-    for cmd in ("load-iris", "migrate", "demo"):
-        db_sh(cmd)
+    stack.drop_db(DB)
+    try:
+        stack.load_iris(DB)
+    except stack.StackError as e:
+        fail(str(e))
     ok("loaded")
 
     step("Secrets Manager (moto): the database login as a JSON secret")
@@ -153,49 +145,35 @@ def smoke():
     queue = aws("sqs").create_queue(QueueName=f"{DB}-smoke")["QueueUrl"]
     ok(queue)
 
-    cfg_dir = os.path.join(BUILD, "demo", DB)
-    os.makedirs(cfg_dir, exist_ok=True)
-    cfg_path = os.path.join(cfg_dir, "config.json")
-    cfg = {"db": {"host": os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1"),
-                  "port": int(os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")),
-                  "user": "secretsmanager:iris-demo/db#user", "database": DB},
-           "aws": {"region": "us-east-1", "endpoint": ENDPOINT},
-           "queues": {"smoke": queue},
-           "metrics": {"namespace": "Iris/Demo"},
-           "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-           "log": {"level": "info"}}
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f, indent=2)
+    cfg = stack.config(DB, {"smoke": queue}, plugins=True, endpoint=ENDPOINT,
+                       metrics={"namespace": "Iris/Demo"}, log={"level": "info"})
+    cfg["db"]["user"] = "secretsmanager:iris-demo/db#user"
+    cfg_path = stack.write_config(os.path.join(BUILD, "demo", DB, "config.json"), cfg)
 
     step("iris-smoke bootstrap through the fake Lambda Runtime API")
-    with FakeRuntime() as rt:
-        ids = [rt.add_event({"demo": "smoke", "n": i}, timeout_ms=15000) for i in range(2)]
-        proc = rt.run_bootstrap(os.path.join(BUILD, "lambda", "smoke", "iris-smoke"),
-                                env={"IRIS_CONFIG": cfg_path})
-        if rt.init_error:
-            fail(f"init error: {rt.init_error['json']}")
-        logs = [json.loads(line) for line in proc.err.splitlines() if line.startswith("{")]
-        for entry in logs:
-            print(f"  {DIM}log  {entry.get('level')}  {entry.get('module')}: {entry.get('msg')}{RESET}")
-        metrics = [json.loads(line) for line in proc.out.splitlines() if line.startswith("{")]
-        for rid in ids:
-            r = rt.results.get(rid)
-            if not r or r["kind"] != "response":
-                fail(f"invocation {rid}: {r and r['json']}")
-            d = r["json"]["database"]
-            ok(f"invocation {rid[:8]}: {d['applications']} applications, {d['users']} users, "
-               f"{d['plans']} plans, {d['template_contents']} templates; queue round trip "
-               f"{r['json']['queue']['message_id'][:8]}…; {r['json']['remaining_ms']} ms left")
-        plugins = rt.results[ids[0]]["json"]["plugins"]
-        ok("plugins loaded: " + ", ".join(f"{p['name']} {p['version']} ({'/'.join(p['modes'])}, "
-                                          f"{p['load_us']} µs)" for p in plugins["loaded"]))
-        for r in plugins["rejected"]:
-            fail(f"plugin rejected: {r}")
-        for m in metrics:
-            names = [x["Name"] for x in m["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
-            ok(f"EMF metrics line: {', '.join(f'{n}={m[n]}' for n in names)}")
-        if proc.returncode != 0:
-            fail(f"bootstrap exited {proc.returncode}")
+    run = stack.run_lambda(stack.bootstrap("smoke"), [{"demo": "smoke", "n": i} for i in range(2)],
+                           env={"IRIS_CONFIG": cfg_path}, timeout_ms=15000)
+    if run.init_error:
+        fail(f"init error: {run.init_error['json']}")
+    for entry in run.logs:
+        print(f"  {DIM}log  {entry.get('level')}  {entry.get('module')}: {entry.get('msg')}{RESET}")
+    for rid, r in zip(run.ids, run.results):
+        if not r or r["kind"] != "response":
+            fail(f"invocation {rid}: {r and r['json']}")
+        d = r["json"]["database"]
+        ok(f"invocation {rid[:8]}: {d['applications']} applications, {d['users']} users, "
+           f"{d['plans']} plans, {d['template_contents']} templates; queue round trip "
+           f"{r['json']['queue']['message_id'][:8]}…; {r['json']['remaining_ms']} ms left")
+    plugins = run.results[0]["json"]["plugins"]
+    ok("plugins loaded: " + ", ".join(f"{p['name']} {p['version']} ({'/'.join(p['modes'])}, "
+                                      f"{p['load_us']} µs)" for p in plugins["loaded"]))
+    for r in plugins["rejected"]:
+        fail(f"plugin rejected: {r}")
+    for m in stack.json_lines(run.proc.out):
+        names = [x["Name"] for x in m["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+        ok(f"EMF metrics line: {', '.join(f'{n}={m[n]}' for n in names)}")
+    if run.proc.returncode != 0:
+        fail(f"bootstrap exited {run.proc.returncode}")
     return cfg
 
 
@@ -469,7 +447,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
     ok("demo-job-storm (91): > 3 messages to linus within 60 s aggregate; a batch every 15 s")
 
     step("event source mappings: one per lane, each invoking a warm iris-sender container")
-    esms = [EventSourceMapping(lane, cfg["queues"][lane], os.path.join(BUILD, "lambda", "sender", "iris-sender"),
+    esms = [EventSourceMapping(lane, cfg["queues"][lane], stack.bootstrap("sender"),
                                env, os.path.join(logdir, f"sender-{lane}.log")) for lane in LANES]
     for e in esms:
         e.start()
@@ -480,7 +458,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
     clock = Clock()
     coord_log = open(os.path.join(logdir, "coordinator.log"), "a")
     crt = FakeRuntime()
-    cproc = crt.start_bootstrap(os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator"),
+    cproc = crt.start_bootstrap(stack.bootstrap("coordinator"),
                                 env=env, stdout=coord_log, stderr=coord_log)
     opened = {}
     watcher = Watcher(clock, opened)

@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 APT_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl
   libcurl4-openssl-dev libssl-dev libltdl-dev libjansson-dev libmariadb-dev
-  libcmark-dev libcmocka-dev
+  libcmark-dev libcmocka-dev libunistring-dev
   mariadb-server mariadb-client
   python3 python3-venv python3-dev
   valgrind bubblewrap patchelf zip unzip clang libclang-rt-14-dev

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "utf8.h"
 
 int iris_app_db_opts(const struct iris_config *cfg, struct iris_db_opts *o, struct iris_err *err) {
   static const char *const tls_names[] = {"off", "preferred", "required", "verify-ca",
@@ -42,8 +43,8 @@ int iris_app_db_opts(const struct iris_config *cfg, struct iris_db_opts *o, stru
   if (i == sizeof tls_names / sizeof tls_names[0])
     return iris_err_set(err, IRIS_ECONFIG,
                         "config: key 'db.tls' must be off, preferred, required, verify-ca or "
-                        "verify-identity, got \"%.40s\"",
-                        tls);
+                        "verify-identity, got \"%.*s\"",
+                        iris_utf8_prec(tls, 40), tls);
   o->tls = (enum iris_db_tls)i;
   o->port = (unsigned int)port;
   o->connect_timeout_s = (unsigned int)ct;
@@ -70,7 +71,8 @@ int iris_app_oncall_opts(const struct iris_config *cfg, struct iris_oncall_opts 
     return rc;
   if (o->api && strncmp(o->api, "http://", 7) != 0 && strncmp(o->api, "https://", 8) != 0)
     return iris_err_set(err, IRIS_ECONFIG,
-                        "config: key 'oncall.api' must be an http(s) URL, got \"%.80s\"", o->api);
+                        "config: key 'oncall.api' must be an http(s) URL, got \"%.*s\"",
+                        iris_utf8_prec(o->api, 80), o->api);
   if ((o->app && o->app[0]) != (o->key && o->key[0]))
     return iris_err_set(err, IRIS_ECONFIG,
                         "config: keys 'oncall.app' and 'oncall.key' go together (only '%s' is set)",
@@ -111,7 +113,7 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
       iris_log_set_level(lv);
     else
       rc = iris_err_set(err, IRIS_ECONFIG, "config: key 'log.level' must be debug, info, warn, "
-                                      "error or off, got \"%.40s\"", level);
+                                      "error or off, got \"%.*s\"", iris_utf8_prec(level, 40), level);
   }
   if (rc == IRIS_OK)
     rc = iris_aws_creds_from_env(&app->creds, err);

@@ -9,6 +9,7 @@
 
 #define IRIS_LOG_MODULE "config"
 #include "log.h"
+#include "utf8.h"
 
 #define SECRET_PREFIX "secretsmanager:"
 
@@ -16,7 +17,8 @@ extern char **environ;
 
 struct iris_config {
   json_t *root;
-  json_t *secret_paths; /* array of key paths whose values came from secrets */
+  json_t *secret_paths; /* key paths whose values came from secrets, each an array of key
+                         * strings and array indexes */
 };
 
 void iris_config_free(struct iris_config *cfg) {
@@ -261,27 +263,58 @@ out:
 }
 
 static int walk(struct iris_config *cfg, json_t *node, char *path, size_t plen, size_t cap,
-                iris_config_secret_fn fetch, void *data, struct iris_err *err) {
+                json_t *segs, iris_config_secret_fn fetch, void *data, struct iris_err *err);
+
+/* One value of an object (key) or an array (index): descend, or resolve a reference in place.
+ * path is the printable key path ("vendors.sms[0].config.token") for errors; segs the same
+ * path as key strings and index integers, recorded so the redacted dump finds the value. */
+static int visit(struct iris_config *cfg, json_t *node, const char *key, size_t index,
+                 json_t *val, char *path, size_t plen, size_t cap, json_t *segs,
+                 iris_config_secret_fn fetch, void *data, struct iris_err *err) {
+  size_t n = key ? (size_t)snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key)
+                 : (size_t)snprintf(path + plen, cap - plen, "[%zu]", index);
+  int rc = IRIS_OK;
+  if (plen + n >= cap)
+    return iris_err_set(err, IRIS_ECONFIG, "config: key path too long at '%.*s'",
+                        iris_utf8_prec(path, 200), path);
+  if (json_array_append_new(segs, key ? json_string(key) : json_integer((json_int_t)index)))
+    return iris_err_set(err, IRIS_ENOMEM, "config: key path");
+  if (json_is_object(val) || json_is_array(val)) {
+    rc = walk(cfg, val, path, plen + n, cap, segs, fetch, data, err);
+  } else if (json_is_string(val) &&
+             strncmp(json_string_value(val), SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0) {
+    json_t *resolved = NULL;
+    rc = resolve_ref(json_string_value(val), fetch, data, path, &resolved, err);
+    if (rc == IRIS_OK && (key ? json_object_set_new(node, key, resolved)
+                              : json_array_set_new(node, index, resolved)))
+      rc = iris_err_set(err, IRIS_ENOMEM, "config: storing a secret");
+    if (rc == IRIS_OK && json_array_append_new(cfg->secret_paths, json_deep_copy(segs)))
+      rc = iris_err_set(err, IRIS_ENOMEM, "config: storing a secret");
+  }
+  path[plen] = '\0';
+  json_array_remove(segs, json_array_size(segs) - 1);
+  return rc;
+}
+
+/* Resolve every "secretsmanager:" string under node, in objects and arrays alike (vendor
+ * lists hold plugin configs: vendors.<mode>[i].config.<key>). */
+static int walk(struct iris_config *cfg, json_t *node, char *path, size_t plen, size_t cap,
+                json_t *segs, iris_config_secret_fn fetch, void *data, struct iris_err *err) {
   const char *key;
   json_t *val;
   void *tmp;
+  size_t i;
   int rc = IRIS_OK;
-  json_object_foreach_safe(node, tmp, key, val) {
-    size_t n = (size_t)snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key);
-    if (plen + n >= cap)
-      return iris_err_set(err, IRIS_ECONFIG, "config: key path too long at '%s'", key);
-    if (json_is_object(val)) {
-      rc = walk(cfg, val, path, plen + n, cap, fetch, data, err);
-    } else if (json_is_string(val) &&
-               strncmp(json_string_value(val), SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0) {
-      json_t *resolved = NULL;
-      rc = resolve_ref(json_string_value(val), fetch, data, path, &resolved, err);
-      if (rc == IRIS_OK && json_object_set_new(node, key, resolved))
-        rc = iris_err_set(err, IRIS_ENOMEM, "config: storing a secret");
-      if (rc == IRIS_OK && json_array_append_new(cfg->secret_paths, json_string(path)))
-        rc = iris_err_set(err, IRIS_ENOMEM, "config: storing a secret");
+  if (json_is_array(node)) {
+    json_array_foreach(node, i, val) {
+      rc = visit(cfg, node, NULL, i, val, path, plen, cap, segs, fetch, data, err);
+      if (rc)
+        return rc;
     }
-    path[plen] = '\0';
+    return IRIS_OK;
+  }
+  json_object_foreach_safe(node, tmp, key, val) {
+    rc = visit(cfg, node, key, 0, val, path, plen, cap, segs, fetch, data, err);
     if (rc)
       return rc;
   }
@@ -318,6 +351,7 @@ int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn f
                                 void *data, struct iris_err *err) {
   const char *whole = getenv("IRIS_CONFIG_SECRET");
   char path[512] = "";
+  json_t *segs;
   int rc = IRIS_OK;
   if (whole && *whole) {
     char *value = NULL;
@@ -342,7 +376,12 @@ int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn f
     if (rc)
       return rc;
   }
-  return walk(cfg, cfg->root, path, 0, sizeof path, fetch, data, err);
+  segs = json_array();
+  if (!segs)
+    return iris_err_set(err, IRIS_ENOMEM, "config: key path");
+  rc = walk(cfg, cfg->root, path, 0, sizeof path, segs, fetch, data, err);
+  json_decref(segs);
+  return rc;
 }
 
 /* ---- getters ------------------------------------------------------------------------ */
@@ -406,7 +445,8 @@ int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t
     long long ll = strtoll(s, &end, 10);
     if (!*s || *end)
       return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld, "
-                          "got \"%.60s\"", path, (long long)min, (long long)max, s);
+                          "got \"%.*s\"", path, (long long)min, (long long)max,
+                          iris_utf8_prec(s, 60), s);
     x = ll;
   } else {
     return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld",
@@ -475,10 +515,17 @@ char *iris_config_dump_redacted(const struct iris_config *cfg) {
   if (!copy)
     return NULL;
   for (i = 0; i < json_array_size(cfg->secret_paths); i++) {
-    struct iris_err err = {0};
-    if (set_path(copy, json_string_value(json_array_get(cfg->secret_paths, i)),
-                 json_string("[REDACTED]"), &err))
-      goto out;
+    json_t *segs = json_array_get(cfg->secret_paths, i), *node = copy, *seg;
+    size_t k, last = json_array_size(segs) - 1;
+    json_array_foreach(segs, k, seg) {
+      json_t *red = k == last ? json_string("[REDACTED]") : NULL;
+      if (k == last && (json_is_string(seg) ? json_object_set_new(node, json_string_value(seg), red)
+                                            : json_array_set_new(node, (size_t)json_integer_value(seg), red)))
+        goto out;
+      if (k < last)
+        node = json_is_string(seg) ? json_object_get(node, json_string_value(seg))
+                                   : json_array_get(node, (size_t)json_integer_value(seg));
+    }
   }
   text = json_dumps(copy, JSON_INDENT(2) | JSON_SORT_KEYS);
   /* Belt and braces: values registered elsewhere (IRIS_CONFIG_SECRET) are redacted too. */

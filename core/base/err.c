@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 const char *iris_rc_name(int rc) {
   switch (rc) {
 #define IRIS__RC_NAME(name, value, desc)                                       \
@@ -38,9 +40,12 @@ void iris_err_clear(struct iris_err *err) {
 int iris_err_vset(struct iris_err *err, int rc, const char *fmt, va_list ap) {
   if (err) {
     err->rc = (enum iris_rc)rc;
-    if (fmt)
+    if (fmt) {
+      /* Messages quote outside text (vendor answers, names, JSON keys): cut to the buffer
+       * or not, they leave here as valid UTF-8 (logs, dead-letter reasons, changelogs). */
       vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    else
+      iris_utf8_repair(err->msg, sizeof err->msg - 1);
+    } else
       snprintf(err->msg, sizeof err->msg, "%s", iris_rc_str(rc));
   }
   return rc;
@@ -63,12 +68,14 @@ int iris_err_prefix(struct iris_err *err, const char *fmt, ...) {
     return IRIS_OK;
   va_start(ap, fmt);
   vsnprintf(joined, IRIS_ERR_SIZE, fmt, ap);
+  iris_utf8_repair(joined, IRIS_ERR_SIZE - 1);
   va_end(ap);
   n = strlen(joined);
   joined[n++] = ':';
   joined[n++] = ' ';
   memcpy(joined + n, err->msg, strnlen(err->msg, IRIS_ERR_SIZE - 1));
   joined[n + strnlen(err->msg, IRIS_ERR_SIZE - 1)] = '\0';
+  iris_utf8_repair(joined, IRIS_ERR_SIZE - 1);
   memcpy(err->msg, joined, IRIS_ERR_SIZE - 1);
   err->msg[IRIS_ERR_SIZE - 1] = '\0';
   return err->rc;

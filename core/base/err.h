@@ -65,6 +65,8 @@ void iris_err_clear(struct iris_err *err);
 /*
  * Record rc and a printf-style message in err (err may be NULL) and return rc, so a
  * failing path reads `return iris_err_set(err, IRIS_EINVAL, "field %s missing", f);`.
+ * The message is always valid UTF-8: cut on a character boundary when it does not fit, and
+ * bytes of quoted outside text that are not UTF-8 become '?' (core/base/utf8.h).
  */
 int iris_err_set(struct iris_err *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

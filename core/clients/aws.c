@@ -10,7 +10,6 @@
  */
 #include "aws.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +20,11 @@
 #include "alloc.h"
 #include "aws_int.h"
 #include "clock.h"
+#include "http.h"
 
 #define IRIS_LOG_MODULE "aws"
 #include "log.h"
+#include "utf8.h"
 
 #define BACKOFF_BASE_MS 50
 #define BACKOFF_CAP_MS 2000
@@ -36,12 +37,9 @@ struct iris_aws {
   char *sigv4;       /* "aws:amz:<region>:<service>" */
   char *userpwd;     /* "<key id>:<secret>" — secret; never logged */
   char *token_header;/* "x-amz-security-token: <token>" or NULL — secret; never logged */
-  char *ca_file;
-  long connect_timeout_ms;
-  long timeout_ms;
+  struct iris_http *http; /* timeouts, CA file, proxy and connection reuse live there */
   int max_attempts;
   unsigned int seed;
-  CURL *curl;
   char query_error[256]; /* x-amzn-query-error header of the current answer */
   char last_code[128];
 };
@@ -101,14 +99,12 @@ void iris_aws_creds_cleanup(struct iris_aws_creds *creds) {
 void iris_aws_free(struct iris_aws *aws) {
   if (!aws)
     return;
-  if (aws->curl)
-    curl_easy_cleanup(aws->curl);
+  iris_http_free(aws->http);
   iris_free(aws->service);
   iris_free(aws->target_url);
   iris_free(aws->sigv4);
   iris_free(aws->userpwd);
   iris_free(aws->token_header);
-  iris_free(aws->ca_file);
   iris_free(aws);
 }
 
@@ -150,19 +146,22 @@ int iris_aws_new(const char *service, const struct iris_aws_opts *opts, struct i
                                opts->creds->secret_access_key);
   if (opts->creds->session_token)
     aws->token_header = iris_asprintf("x-amz-security-token: %s", opts->creds->session_token);
-  /* Inside Lambda the CA bundle ships in the layer (IRIS_CA_FILE); Debian's libcurl would
-   * look in /etc/ssl, which AL2023 does not have. */
-  if (opts->ca_file || getenv("IRIS_CA_FILE"))
-    aws->ca_file = iris_strdup(opts->ca_file ? opts->ca_file : getenv("IRIS_CA_FILE"));
-  aws->curl = curl_easy_init();
-  if (!aws->service || !aws->target_url || !aws->sigv4 || !aws->userpwd || !aws->curl ||
-      (opts->creds->session_token && !aws->token_header) ||
-      ((opts->ca_file || getenv("IRIS_CA_FILE")) && !aws->ca_file)) {
+  if (!aws->service || !aws->target_url || !aws->sigv4 || !aws->userpwd ||
+      (opts->creds->session_token && !aws->token_header)) {
     rc = iris_err_set(err, IRIS_ENOMEM, "aws %s: allocating the client", service);
     goto out;
   }
-  aws->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
-  aws->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+  {
+    struct iris_http_opts hopts = {0};
+    hopts.connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
+    hopts.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+    hopts.ca_file = opts->ca_file;
+    rc = iris_http_new(&hopts, &aws->http, err);
+    if (rc) {
+      iris_err_prefix(err, "aws %s", service);
+      goto out;
+    }
+  }
   aws->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 4;
   aws->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
   *out = aws;
@@ -176,28 +175,16 @@ const char *iris_aws_last_error_code(const struct iris_aws *aws) {
   return aws ? aws->last_code : "";
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *data) {
-  struct iris_buf *b = data;
-  /* Returning less than given makes curl fail the transfer with CURLE_WRITE_ERROR. */
-  return iris_buf_append(b, p, size * n) == IRIS_OK ? size * n : 0;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *data) {
+/* Keeps the x-amzn-query-error header of the answer (the query protocol's error code). */
+static int on_header(void *data, const char *name, size_t name_len, const char *value,
+                     size_t value_len) {
   struct iris_aws *aws = data;
-  size_t len = size * n;
-  static const char name[] = "x-amzn-query-error:";
-  if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
-    const char *v = p + sizeof name - 1;
-    size_t vl = len - (sizeof name - 1);
-    while (vl && (*v == ' ' || *v == '\t')) {
-      v++;
-      vl--;
-    }
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-      vl--;
-    copy_trunc(aws->query_error, sizeof aws->query_error, v, vl);
-  }
-  return len;
+  static const char wanted[] = "x-amzn-query-error";
+  if (!name)
+    aws->query_error[0] = '\0';
+  else if (name_len == sizeof wanted - 1 && strncasecmp(name, wanted, name_len) == 0)
+    copy_trunc(aws->query_error, sizeof aws->query_error, value, value_len);
+  return 0;
 }
 
 int iris__aws_parse_error(const char *body, size_t len, const char *query_error, char *code,
@@ -288,50 +275,32 @@ static int is_auth_code(const char *code) {
   return 0;
 }
 
-/* One HTTP exchange. Returns a curl code; fills *status. */
-static CURLcode perform(struct iris_aws *aws, const char *target, const char *json_version,
-                        const char *body, long timeout_ms, struct iris_buf *resp, long *status) {
-  struct curl_slist *headers = NULL, *h;
+/* One HTTP exchange: IRIS_OK with *status for any answer, else iris_http's code. */
+static int perform(struct iris_aws *aws, const char *target, const char *json_version,
+                   const char *body, long timeout_ms, struct iris_buf *resp, long *status,
+                   struct iris_err *err) {
   char target_hdr[160], type_hdr[64];
-  CURLcode cc;
+  const char *headers[3];
+  struct iris_http_request req = {0};
 
   snprintf(target_hdr, sizeof target_hdr, "X-Amz-Target: %s", target);
   snprintf(type_hdr, sizeof type_hdr, "Content-Type: application/x-amz-json-%s", json_version);
-  h = curl_slist_append(headers, type_hdr);
-  if (h)
-    h = curl_slist_append(headers = h, target_hdr);
-  if (h && aws->token_header)
-    h = curl_slist_append(headers = h, aws->token_header);
-  if (!h) {
-    curl_slist_free_all(headers);
-    return CURLE_OUT_OF_MEMORY;
-  }
-  headers = h;
-  curl_easy_reset(aws->curl);
-  curl_easy_setopt(aws->curl, CURLOPT_URL, aws->target_url);
-  curl_easy_setopt(aws->curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(aws->curl, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(aws->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  curl_easy_setopt(aws->curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(aws->curl, CURLOPT_AWS_SIGV4, aws->sigv4);
-  curl_easy_setopt(aws->curl, CURLOPT_USERPWD, aws->userpwd);
-  curl_easy_setopt(aws->curl, CURLOPT_CONNECTTIMEOUT_MS, aws->connect_timeout_ms);
-  curl_easy_setopt(aws->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : aws->timeout_ms);
-  curl_easy_setopt(aws->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(aws->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(aws->curl, CURLOPT_WRITEDATA, resp);
-  curl_easy_setopt(aws->curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(aws->curl, CURLOPT_HEADERDATA, aws);
-  curl_easy_setopt(aws->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (aws->ca_file)
-    curl_easy_setopt(aws->curl, CURLOPT_CAINFO, aws->ca_file);
+  headers[0] = type_hdr;
+  headers[1] = target_hdr;
+  headers[2] = aws->token_header; /* NULL without a session token: skipped */
+  req.method = "POST";
+  req.url = aws->target_url;
+  req.headers = headers;
+  req.nheaders = 3;
+  req.body = body;
+  req.body_len = strlen(body);
+  req.aws_sigv4 = aws->sigv4;
+  req.aws_userpwd = aws->userpwd;
+  req.timeout_ms = timeout_ms;
+  req.on_header = on_header;
+  req.header_data = aws;
   aws->query_error[0] = '\0';
-  *status = 0;
-  cc = curl_easy_perform(aws->curl);
-  if (cc == CURLE_OK)
-    curl_easy_getinfo(aws->curl, CURLINFO_RESPONSE_CODE, status);
-  curl_slist_free_all(headers);
-  return cc;
+  return iris_http_perform(aws->http, &req, status, resp, err);
 }
 
 int iris_aws_call(struct iris_aws *aws, const char *target, const char *json_version,
@@ -355,28 +324,29 @@ int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *
   }
   for (attempt = 1;; attempt++) {
     enum iris__aws_verdict verdict;
+    struct iris_err hx = {0};
     long status = 0;
-    CURLcode cc;
+    int hc;
 
     iris_buf_reset(&resp);
-    cc = perform(aws, target, json_version, body, timeout_ms, &resp, &status);
-    if (cc == CURLE_OK && status == 200) {
+    hc = perform(aws, target, json_version, body, timeout_ms, &resp, &status, &hx);
+    if (hc == IRIS_OK && status == 200) {
       rc = iris_buf_append(response, iris_buf_ptr(&resp), iris_buf_len(&resp));
       if (rc)
         iris_err_set(err, rc, "aws %s: response of %zu bytes does not fit", target,
                      iris_buf_len(&resp));
       goto out;
     }
-    if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && iris_buf_rc(&resp))) {
-      rc = iris_err_set(err, iris_buf_rc(&resp) ? iris_buf_rc(&resp) : IRIS_ENOMEM,
-                        "aws %s: response too large or out of memory", target);
+    if (hc == IRIS_ENOMEM || hc == IRIS_ETOOBIG || hc == IRIS_EINVAL) {
+      rc = iris_err_set(err, hc, "aws %s: %s", target, hx.msg);
       goto out;
     }
-    if (cc != CURLE_OK) {
+    if (hc != IRIS_OK) {
+      /* Every transport failure is worth another attempt; callers know it as ECONN. */
       verdict = IRIS__AWS_RETRY;
-      rc = iris_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? IRIS_ETIMEOUT : IRIS_ECONN,
-                        "aws %s to %s: %s (attempt %d of %d)", target, aws->target_url,
-                        curl_easy_strerror(cc), attempt, aws->max_attempts);
+      rc = iris_err_set(err, hc == IRIS_ETIMEOUT ? IRIS_ETIMEOUT : IRIS_ECONN,
+                        "aws %s: %s (attempt %d of %d)", target, hx.msg, attempt,
+                        aws->max_attempts);
     } else if (iris__aws_parse_error(iris_buf_ptr(&resp), iris_buf_len(&resp),
                                      aws->query_error, code, sizeof code, msg, sizeof msg)) {
       copy_trunc(aws->last_code, sizeof aws->last_code, code, strlen(code));
@@ -390,8 +360,9 @@ int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *
     } else {
       verdict = iris__aws_classify(status, "");
       rc = iris_err_set(err, verdict == IRIS__AWS_THROTTLE ? IRIS_ETHROTTLED : IRIS_EHTTP,
-                        "aws %s: HTTP %ld without an AWS error body: %.120s (attempt %d of %d)",
-                        target, status, iris_buf_ptr(&resp), attempt, aws->max_attempts);
+                        "aws %s: HTTP %ld without an AWS error body: %.*s (attempt %d of %d)",
+                        target, status, iris_utf8_prec(iris_buf_ptr(&resp), 120), iris_buf_ptr(&resp),
+                        attempt, aws->max_attempts);
     }
     if (verdict == IRIS__AWS_FAIL || attempt >= aws->max_attempts)
       goto out;

@@ -1,7 +1,6 @@
 /* oncall.c — role lookups through LinkedIn Oncall's HTTP API (see oncall.h). */
 #include "oncall.h"
 
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,10 +12,12 @@
 #include "alloc.h"
 #include "base64.h"
 #include "clock.h"
+#include "http.h"
 #include "url.h"
 
 #define IRIS_LOG_MODULE "oncall"
 #include "log.h"
+#include "utf8.h"
 
 #define DEFAULT_TIMEOUT_MS 10000L
 #define SNIPPET_BYTES 120
@@ -35,7 +36,7 @@ struct iris_oncall {
   long timeout_ms;
   int64_t ttl_ms;
   struct iris_metrics *metrics; /* borrowed */
-  CURL *curl;                   /* reused so the connection to Oncall stays warm */
+  struct iris_http *http;       /* reused so the connection to Oncall stays warm */
   iris_oncall_perform_fn perform;
   void *perform_data;
   struct entry *cache; /* oldest first */
@@ -129,60 +130,37 @@ out:
   return rc;
 }
 
-/* ---- HTTP over libcurl ------------------------------------------------------------------ */
+/* ---- HTTP ------------------------------------------------------------------------------ */
 
-static size_t on_body(char *p, size_t size, size_t n, void *data) {
-  /* Returning less than given makes curl fail the transfer with CURLE_WRITE_ERROR. */
-  return iris_buf_append(data, p, size * n) == IRIS_OK ? size * n : 0;
-}
-
-static int curl_perform(void *data, const char *url, const char *authorization, long timeout_ms,
+static int http_perform(void *data, const char *url, const char *authorization, long timeout_ms,
                         long *status, struct iris_buf *body, struct iris_err *err) {
   struct iris_oncall *o = data;
-  struct curl_slist *hdrs = NULL, *h;
+  struct iris_http_request req = {0};
+  struct iris_err hx = {0};
+  const char *headers[2];
   char *line = NULL;
-  CURLcode cc;
-  int rc = IRIS_OK;
+  int rc;
 
   *status = 0;
-  h = curl_slist_append(NULL, "Accept: application/json");
-  if (h && authorization) {
-    hdrs = h;
+  headers[0] = "Accept: application/json";
+  headers[1] = NULL;
+  if (authorization) {
     line = iris_asprintf("Authorization: %s", authorization);
-    h = line ? curl_slist_append(hdrs, line) : NULL;
+    if (!line)
+      return iris_err_set(err, IRIS_ENOMEM, "oncall: GET %s: building the request headers", url);
+    headers[1] = line;
   }
-  if (!h) {
-    rc = iris_err_set(err, IRIS_ENOMEM, "oncall: GET %s: building the request headers", url);
-    goto out;
-  }
-  hdrs = h;
-  curl_easy_reset(o->curl);
-  curl_easy_setopt(o->curl, CURLOPT_URL, url);
-  curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(o->curl, CURLOPT_USERAGENT, "iris-serverless-sender role lookup");
-  curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000L ? timeout_ms : 5000L);
-  curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (getenv("IRIS_CA_FILE")) /* the layer's CA bundle inside Lambda */
-    curl_easy_setopt(o->curl, CURLOPT_CAINFO, getenv("IRIS_CA_FILE"));
-  curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, body);
-  cc = curl_easy_perform(o->curl);
-  if (cc == CURLE_OK) {
-    curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, status);
-  } else if (cc == CURLE_WRITE_ERROR && iris_buf_rc(body)) {
-    rc = iris_err_set(err, iris_buf_rc(body), "oncall: GET %s: the answer exceeds %zu bytes",
-                      url, (size_t)IRIS_ONCALL_MAX_BODY);
-  } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-    rc = iris_err_set(err, IRIS_ETIMEOUT, "oncall: GET %s: no answer within %ld ms (%s)", url,
-                      timeout_ms, curl_easy_strerror(cc));
-  } else {
-    rc = iris_err_set(err, IRIS_ECONN, "oncall: GET %s: %s", url, curl_easy_strerror(cc));
-  }
-out:
-  curl_slist_free_all(hdrs);
+  req.method = "GET";
+  req.url = url;
+  req.headers = headers;
+  req.nheaders = 2;
+  req.timeout_ms = timeout_ms;
+  rc = iris_http_perform(o->http, &req, status, body, &hx);
+  /* A connection broken mid-answer is a connection failure to Oncall's callers. */
+  if (rc)
+    rc = iris_err_set(err, rc == IRIS_EIO ? IRIS_ECONN : rc, "oncall: %s", hx.msg);
+  if (line)
+    OPENSSL_cleanse(line, strlen(line));
   iris_free(line);
   return rc;
 }
@@ -221,13 +199,14 @@ static int parse_rosters(json_t *doc, const char *url, struct names *ns, struct 
     users = json_is_object(r) ? json_object_get(r, "users") : NULL;
     if (!json_is_array(users))
       return iris_err_set(err, IRIS_EPARSE,
-                          "oncall: GET %s: roster \"%.60s\" has no \"users\" array", url, roster);
+                          "oncall: GET %s: roster \"%.*s\" has no \"users\" array", url,
+                          iris_utf8_prec(roster, 60), roster);
     json_array_foreach(users, i, u) {
       name = json_is_object(u) ? json_object_get(u, "name") : NULL;
       if (!json_is_string(name))
         return iris_err_set(err, IRIS_EPARSE,
-                            "oncall: GET %s: user %zu of roster \"%.60s\" has no string \"name\"",
-                            url, i, roster);
+                            "oncall: GET %s: user %zu of roster \"%.*s\" has no string \"name\"",
+                            url, i, iris_utf8_prec(roster, 60), roster);
       rc = add_name(ns, json_string_value(name));
       if (rc)
         return iris_err_set(err, rc, "oncall: GET %s: collecting names", url);
@@ -334,8 +313,7 @@ void iris_oncall_free(struct iris_oncall *o) {
   while (o->ncache)
     drop_entry(o, o->ncache - 1);
   iris_free(o->cache);
-  if (o->curl)
-    curl_easy_cleanup(o->curl);
+  iris_http_free(o->http);
   iris_free(o->api);
   iris_free(o->app);
   if (o->key)
@@ -354,11 +332,12 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   *out = NULL;
   if (!opts || !opts->api ||
       (strncmp(opts->api, "http://", 7) != 0 && strncmp(opts->api, "https://", 8) != 0))
-    return iris_err_set(err, IRIS_EINVAL, "oncall: api must be an http(s) URL, got \"%.80s\"",
-                        opts && opts->api ? opts->api : "");
+    return iris_err_set(err, IRIS_EINVAL, "oncall: api must be an http(s) URL, got \"%.*s\"",
+                        iris_utf8_prec(opts ? opts->api : NULL, 80), opts && opts->api ? opts->api : "");
   host = strstr(opts->api, "://") + 3;
   if (*host == '\0' || *host == '/')
-    return iris_err_set(err, IRIS_EINVAL, "oncall: api \"%.80s\" names no host", opts->api);
+    return iris_err_set(err, IRIS_EINVAL, "oncall: api \"%.*s\" names no host",
+                        iris_utf8_prec(opts->api, 80), opts->api);
   has_app = opts->app && opts->app[0];
   has_key = opts->key && opts->key[0];
   if (has_app != has_key)
@@ -377,10 +356,20 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   o->api = iris_strdup(opts->api);
   o->app = has_app ? iris_strdup(opts->app) : NULL;
   o->key = has_key ? iris_strdup(opts->key) : NULL;
-  o->curl = curl_easy_init();
-  if (!o->api || (has_app && !o->app) || (has_key && !o->key) || !o->curl) {
+  if (!o->api || (has_app && !o->app) || (has_key && !o->key)) {
     rc = iris_err_set(err, IRIS_ENOMEM, "oncall: allocating the client");
     goto out;
+  }
+  {
+    struct iris_http_opts hopts = {0};
+    hopts.connect_timeout_ms = 5000;
+    hopts.timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    hopts.user_agent = "iris-serverless-sender role lookup";
+    rc = iris_http_new(&hopts, &o->http, err);
+    if (rc) {
+      iris_err_prefix(err, "oncall");
+      goto out;
+    }
   }
   /* A key given inline (not as a secret reference) must stay out of the logs as well. */
   if (has_key && iris_log_add_secret(o->key) == IRIS_ENOMEM) {
@@ -395,7 +384,7 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
   o->ttl_ms = (int64_t)opts->cache_seconds * 1000;
   o->metrics = opts->metrics;
-  o->perform = curl_perform;
+  o->perform = http_perform;
   o->perform_data = o;
   *out = o;
   o = NULL;
@@ -405,7 +394,7 @@ out:
 }
 
 void iris_oncall_set_perform(struct iris_oncall *o, iris_oncall_perform_fn fn, void *data) {
-  o->perform = fn ? fn : curl_perform;
+  o->perform = fn ? fn : http_perform;
   o->perform_data = fn ? data : o;
 }
 
@@ -475,7 +464,8 @@ int iris_oncall_get(struct iris_oncall *o, const char *role, const char *team,
   if (rc == IRIS_OK)
     rc = append_endpoint(&path, role, team, 0);
   if (rc) {
-    iris_err_set(err, rc, "oncall: building the URL for %s of team \"%.60s\"", role, team);
+    iris_err_set(err, rc, "oncall: building the URL for %s of team \"%.*s\"", role,
+                 iris_utf8_prec(team, 60), team);
     goto out;
   }
   now = iris_clock_now_ms();

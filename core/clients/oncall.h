@@ -100,7 +100,7 @@ int iris_oncall_auth_header(const char *app, const char *key, int64_t unix_s, co
                             struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*
- * Test seam: replace the HTTP exchange (libcurl by default; fn NULL restores it). fn performs
+ * Test seam: replace the HTTP exchange (core/clients/http by default; fn NULL restores it). fn performs
  * a GET of `url` with `authorization` (the header value, or NULL), fills *status and appends
  * the body to `body` (capped at IRIS_ONCALL_MAX_BODY), and returns IRIS_OK or the transport
  * failure (IRIS_ETIMEOUT, IRIS_ECONN, IRIS_ETOOBIG, IRIS_ENOMEM) with err set. data borrowed.

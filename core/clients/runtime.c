@@ -18,6 +18,7 @@
 
 #define IRIS_LOG_MODULE "runtime"
 #include "log.h"
+#include "url.h"
 
 #define API_VERSION "2018-06-01"
 #define POST_TIMEOUT_MS 30000L
@@ -130,6 +131,34 @@ static size_t on_body(char *p, size_t size, size_t n, void *data) {
   return iris_buf_append(data, p, size * n) == IRIS_OK ? size * n : 0;
 }
 
+/* The event of `next`: kept up to its buffer's cap; past it (or out of memory) the rest is read
+ * and counted but not kept, so the request id is still learnt and the invocation can be
+ * answered with an error instead of the process exiting. */
+struct event_sink {
+  struct iris_buf *buf;
+  size_t total;
+};
+
+static size_t on_event(char *p, size_t size, size_t n, void *data) {
+  struct event_sink *sink = data;
+  sink->total += size * n;
+  if (iris_buf_rc(sink->buf) == IRIS_OK && iris_buf_append(sink->buf, p, size * n)) {
+    /* latched in the buffer; rt_next reports it */
+  }
+  return size * n;
+}
+
+/* "/runtime/invocation/<id>/<what>" with the id percent-encoded as one path segment: the id
+ * comes from a header, and "../" in it must not reach another endpoint. */
+static int invocation_path(struct iris_buf *path, const char *id, const char *what) {
+  int rc = iris_buf_appends(path, "/runtime/invocation/");
+  if (rc == IRIS_OK && (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
+    rc = iris_buf_appends(path, id[1] ? "%2E%2E" : "%2E"); /* a dot segment, even encoded */
+  else if (rc == IRIS_OK)
+    rc = iris_url_append_quoted(path, id, strlen(id), NULL, 0);
+  return rc ? rc : iris_buf_appendf(path, "/%s", what);
+}
+
 struct rt {
   CURL *curl;
   char *base; /* http://<host:port>/2018-06-01 */
@@ -210,6 +239,7 @@ out:
 static int rt_next(struct rt *rt, struct invocation_headers *h, struct iris_buf *event,
                    struct iris_err *err) {
   struct iris_buf url;
+  struct event_sink sink = {event, 0};
   long status = 0;
   CURLcode cc;
   int rc = IRIS_OK;
@@ -225,14 +255,13 @@ static int rt_next(struct rt *rt, struct invocation_headers *h, struct iris_buf 
   curl_easy_setopt(rt->curl, CURLOPT_TIMEOUT_MS, 0L); /* never time out on next */
   curl_easy_setopt(rt->curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(rt->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(rt->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(rt->curl, CURLOPT_WRITEDATA, event);
+  curl_easy_setopt(rt->curl, CURLOPT_WRITEFUNCTION, on_event);
+  curl_easy_setopt(rt->curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(rt->curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(rt->curl, CURLOPT_HEADERDATA, h);
   cc = curl_easy_perform(rt->curl);
   if (cc != CURLE_OK) {
-    rc = iris_err_set(err, iris_buf_rc(event) ? iris_buf_rc(event) : IRIS_ERUNTIME,
-                      "runtime: GET next: %s", curl_easy_strerror(cc));
+    rc = iris_err_set(err, IRIS_ERUNTIME, "runtime: GET next: %s", curl_easy_strerror(cc));
     goto out;
   }
   curl_easy_getinfo(rt->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -248,6 +277,12 @@ static int rt_next(struct rt *rt, struct invocation_headers *h, struct iris_buf 
     rc = iris_err_set(err, IRIS_ERUNTIME, "runtime: next event without a request id");
     goto out;
   }
+  if (iris_buf_rc(event) == IRIS_ETOOBIG)
+    rc = iris_err_set(err, IRIS_ETOOBIG, "runtime: event of %zu bytes exceeds the %zu-byte limit",
+                      sink.total, EVENT_MAX);
+  else if (iris_buf_rc(event))
+    rc = iris_err_set(err, iris_buf_rc(event), "runtime: no memory for an event of %zu bytes",
+                      sink.total);
 out:
   iris_buf_cleanup(&url);
   return rc;
@@ -261,8 +296,7 @@ static int post_error(struct rt *rt, const char *id, int rc, const char *message
   int result = IRIS_OK;
   iris_buf_init(&doc, 0);
   iris_buf_init(&path, 0);
-  if (iris_runtime_error_json(rc, message, &doc) ||
-      iris_buf_appendf(&path, "/runtime/invocation/%s/error", id)) {
+  if (iris_runtime_error_json(rc, message, &doc) || invocation_path(&path, id, "error")) {
     result = iris_err_set(err, IRIS_ENOMEM, "runtime: building the error document");
     goto out;
   }
@@ -309,11 +343,24 @@ int iris_runtime_run(iris_runtime_handler handler, void *data, long max_invocati
     iris_buf_reset(&event);
     iris_buf_reset(&response);
     iris_buf_reset(&path);
-    rc = rt_next(&rt, &h, &event, err);
+    rc = rt_next(&rt, &h, &event, &herr);
+    if ((rc == IRIS_ETOOBIG || rc == IRIS_ENOMEM) && h.request_id && *h.request_id) {
+      /* An event we cannot hold is this invocation's failure, not the process's. */
+      IRIS_LOG_ERR("invocation failed: %s: %s", iris_runtime_error_type(rc), herr.msg);
+      rc = post_error(&rt, h.request_id, rc, herr.msg, err);
+      headers_cleanup(&h);
+      served++;
+      if (rc)
+        break;
+      continue;
+    }
     if (rc) {
+      if (err)
+        *err = herr;
       headers_cleanup(&h);
       break;
     }
+    iris_err_clear(&herr);
     inv.request_id = h.request_id;
     inv.deadline_ms = h.deadline_ms;
     inv.function_arn = h.function_arn ? h.function_arn : "";
@@ -327,7 +374,7 @@ int iris_runtime_run(iris_runtime_handler handler, void *data, long max_invocati
     if (hrc == IRIS_OK && iris_buf_rc(&response))
       hrc = iris_err_set(&herr, iris_buf_rc(&response), "handler response could not be built");
     if (hrc == IRIS_OK) {
-      if (iris_buf_appendf(&path, "/runtime/invocation/%s/response", inv.request_id)) {
+      if (invocation_path(&path, inv.request_id, "response")) {
         rc = iris_err_set(err, IRIS_ENOMEM, "runtime: building the URL");
         headers_cleanup(&h);
         break;

@@ -14,6 +14,9 @@
  *
  * Before each handler call the logger gets the request id and trace id, and the trace id
  * is exported as _X_AMZN_TRACE_ID (Lambda does not set it for custom runtimes).
+ * An event larger than the loop's buffer (7 MiB) is answered with an Iris.ETOOBIG invocation
+ * error and the loop goes on; the request id is percent-encoded as one URL path segment in
+ * every response/error URL, so no id can reach another Runtime API endpoint.
  */
 #ifndef IRIS_RUNTIME_H
 #define IRIS_RUNTIME_H

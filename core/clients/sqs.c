@@ -14,6 +14,7 @@
 
 #define IRIS_LOG_MODULE "sqs"
 #include "log.h"
+#include "utf8.h"
 
 struct iris_sqs {
   struct iris_aws *aws;
@@ -261,42 +262,71 @@ void iris_sqs_batch_result_cleanup(struct iris_sqs_batch_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-static int read_batch_answer(json_t *answer, struct iris_sqs_batch_result *res,
+/* Has an entry of the answer (ok or failed) an Id we sent, not answered before? The answer
+ * comes from outside: an unknown or repeated Id would make the caller count a message as
+ * sent (or failed) that it never sent, or count one twice. */
+static int answered_once(json_t *sent, const char *id, const struct iris_sqs_batch_result *res) {
+  size_t i, known = 0;
+  for (i = 0; i < json_array_size(sent) && !known; i++)
+    known = strcmp(json_string_value(json_object_get(json_array_get(sent, i), "Id")), id) == 0;
+  for (i = 0; known && i < res->nok; i++)
+    known = !res->ok[i].id || strcmp(res->ok[i].id, id) != 0;
+  for (i = 0; known && i < res->nfailed; i++)
+    known = !res->failed[i].id || strcmp(res->failed[i].id, id) != 0;
+  return (int)known;
+}
+
+static int read_batch_answer(json_t *answer, json_t *sent, struct iris_sqs_batch_result *res,
                              struct iris_err *err) {
   json_t *ok = json_object_get(answer, "Successful");
   json_t *failed = json_object_get(answer, "Failed");
   size_t i, nok = json_array_size(ok), nfailed = json_array_size(failed);
+  const char *eid = NULL;
+  char *id = NULL;
+  int rc = IRIS_OK;
 
+  if (nok + nfailed > json_array_size(sent)) {
+    rc = iris_err_set(err, IRIS_EPARSE, "sqs: the batch answer has %zu entries for %zu sent",
+                      nok + nfailed, json_array_size(sent));
+    goto fail;
+  }
   if (nok)
     res->ok = iris_calloc(nok, sizeof *res->ok);
   if (nfailed)
     res->failed = iris_calloc(nfailed, sizeof *res->failed);
   if ((nok && !res->ok) || (nfailed && !res->failed))
     goto oom;
-  for (i = 0; i < nok; i++) {
-    json_t *e = json_array_get(ok, i);
-    struct iris_sqs_entry_result *r = &res->ok[res->nok++];
-    r->id = dup_member(e, "Id");
-    r->message_id = dup_member(e, "MessageId");
-    if (!r->id)
+  for (i = 0; i < nok + nfailed; i++) {
+    json_t *e = i < nok ? json_array_get(ok, i) : json_array_get(failed, i - nok);
+    struct iris_sqs_entry_result *r;
+    eid = json_string_value(json_object_get(e, "Id"));
+    if (!eid || !answered_once(sent, eid, res)) {
+      rc = iris_err_set(err, IRIS_EPARSE, "sqs: the batch answer names entry '%.*s', which was "
+                        "not sent or was answered twice", iris_utf8_prec(eid, 40), eid ? eid : "");
+      goto fail;
+    }
+    id = iris_strdup(eid);
+    if (!id)
       goto oom;
-  }
-  for (i = 0; i < nfailed; i++) {
-    json_t *e = json_array_get(failed, i);
-    struct iris_sqs_entry_result *r = &res->failed[res->nfailed++];
-    r->id = dup_member(e, "Id");
+    r = i < nok ? &res->ok[res->nok++] : &res->failed[res->nfailed++];
+    r->id = id;
+    id = NULL;
+    if (i < nok) {
+      r->message_id = dup_member(e, "MessageId");
+      continue;
+    }
     r->code = dup_member(e, "Code");
     r->message = dup_member(e, "Message");
     r->sender_fault = json_is_true(json_object_get(e, "SenderFault"));
-    if (!r->id)
-      goto oom;
     IRIS_LOG_WARN("batch entry %s failed: %s: %s", r->id, r->code ? r->code : "?",
                   r->message ? r->message : "");
   }
   return IRIS_OK;
 oom:
+  rc = iris_err_set(err, IRIS_ENOMEM, "sqs: reading the batch answer");
+fail:
   iris_sqs_batch_result_cleanup(res);
-  return iris_err_set(err, IRIS_ENOMEM, "sqs: reading the batch answer (or an entry lacks its Id)");
+  return rc;
 }
 
 /* ---- actions ------------------------------------------------------------------------- */
@@ -376,7 +406,7 @@ int iris_sqs_send_batch(struct iris_sqs *sqs, const char *queue_url,
   }
   rc = call(sqs, "SendMessageBatch", req, &answer, err);
   if (rc == IRIS_OK)
-    rc = read_batch_answer(answer, res, err);
+    rc = read_batch_answer(answer, entries, res, err);
 out:
   json_decref(entries);
   json_decref(req);
@@ -573,7 +603,7 @@ static int receipt_batch(struct iris_sqs *sqs, const char *action, const char *q
   }
   rc = call(sqs, action, req, &answer, err);
   if (rc == IRIS_OK)
-    rc = read_batch_answer(answer, res, err);
+    rc = read_batch_answer(answer, entries, res, err);
 out:
   json_decref(entries);
   json_decref(req);

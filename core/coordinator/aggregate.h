@@ -1,5 +1,6 @@
 /*
- * aggregate.h — Iris's aggregation (§6 of the old sender), with its state in MySQL.
+ * aggregate.h — Iris's aggregation (the batching of src/iris/bin/sender.py's
+ * fetch_and_prepare_message() and aggregate()), with its state in MySQL.
  *
  * Layer: core, above db; used by the coordinator on every tick, between escalation and the
  * enqueue pass. It decides, for every new enqueue marker (sender_enqueue, state 'pending',
@@ -20,7 +21,9 @@
  *              aggregation mode after its last flush.
  * Messages without a plan (created by the API) are never held. State (sender_aggregation,
  * sender_enqueue) survives invocations, so a coordinator restart neither loses held messages
- * nor re-sends them; Iris kept all of this in memory (§31). The clock is the database's.
+ * nor re-sends them; Iris kept all of this in memory, so a restart dropped held messages
+ * and a batch still in flight could be re-batched and sent twice. The clock is the
+ * database's.
  *
  * A key with more than IRIS_CONTRACT_MAX_BATCH held messages flushes that many per window.
  */

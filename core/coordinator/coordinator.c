@@ -42,9 +42,15 @@ struct totals {
   struct iris_escalate_stats es;
   struct iris_aggregate_stats as;
   struct iris_enqueue_stats qs;
-  int ticks;
+  int ticks, failed_ticks;
   int64_t tick_ms_total, tick_ms_max;
 };
+
+/* Failures that end the invocation: the lease is gone, memory, the database unreachable or
+ * a connection lost inside a transaction. Anything else ends only the tick. */
+static int tick_fatal(int rc) {
+  return rc == IRIS_EFENCED || rc == IRIS_ENOMEM || rc == IRIS_ECONN || rc == IRIS_ESTATE;
+}
 
 /* Milliseconds the oldest due row of `sql` has waited (0 when nothing is due). */
 static int64_t lag_ms(struct iris_db *db, const char *sql) {
@@ -149,7 +155,7 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
                    struct iris_err *err) {
   json_t *doc = json_pack(
       "{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
-      " s:i, s:i, s:i}",
+      " s:i, s:i, s:i, s:i}",
       "ticks", t->ticks, "tick_ms_mean", (json_int_t)(t->ticks ? t->tick_ms_total / t->ticks : 0),
       "tick_ms_max", (json_int_t)t->tick_ms_max, "lease_token", (json_int_t)token,
       "new_incidents", t->es.new_incidents, "repeats", t->es.repeats, "escalations",
@@ -159,7 +165,7 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
       t->es.failed_incidents + t->as.failed, "messages_enqueued", t->qs.enqueued,
       "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held", t->as.held,
       "batches_flushed", t->as.batches, "aggregations_started", t->as.started,
-      "aggregations_reset", t->as.reset);
+      "aggregations_reset", t->as.reset, "failed_ticks", t->failed_ticks);
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   int rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
   json_decref(doc);
@@ -201,6 +207,16 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
     struct iris_housekeeping_stats hs;
     struct iris_err herr = {0};
     rc = tick(c, esc, hard, &busy, &t, err);
+    if (rc && !tick_fatal(rc)) {
+      /* A deadlock that outlived its replays, a statement the server refused: what this
+       * tick did not do is still due, so the next tick does it. Ending the invocation
+       * would leave a burst waiting for the next scheduled one (a minute). */
+      IRIS_LOG_ERR("tick %d failed: %s; going on with the next tick", t.ticks, err->msg);
+      t.failed_ticks++;
+      put(c->app->metrics, "tick_failures", 1, IRIS_METRIC_COUNT);
+      rc = IRIS_OK;
+      busy = 0;
+    }
     if (rc)
       break;
     snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", inv->request_id, t.ticks);
@@ -257,7 +273,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 4, 1, 32, &c->parallel, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &c->max_unrolled, err);

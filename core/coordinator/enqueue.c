@@ -18,6 +18,9 @@
 
 #define PAGE 2000         /* due entries read per page */
 #define MAX_PARALLEL 32
+#define ADOPT_ROWS 1000   /* API-created messages given a marker per tick */
+#define MARK_ROWS 500     /* markers marked enqueued per statement */
+#define SETTLE_ROWS 500   /* markers settled per statement */
 #define RETRY_FAILED_S 5  /* an entry SQS refused (or a failed call) is due again after this */
 
 enum due_kind { DUE_MESSAGE = 'm', DUE_BATCH = 'b', DUE_TRACKING = 't' };
@@ -136,44 +139,78 @@ static void perform(struct iris_enqueue *q, struct call *calls, size_t n) {
 
 /* ---- recording outcomes --------------------------------------------------------------------- */
 
-/* Accepted messages or tracking copies of one call: one UPDATE with a CASE for the SQS ids. */
-static int mark_enqueued(struct iris_db *db, char kind, const struct iris_sqs_batch_result *res,
+/* One accepted message or tracking copy: its id and the SQS MessageId (borrowed). */
+struct accepted {
+  int64_t id;
+  const char *sqs_id;
+};
+
+static int by_id(const void *a, const void *b) {
+  int64_t x = ((const struct accepted *)a)->id, y = ((const struct accepted *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+/* The accepted entries of `kind` over all `calls` of a page (ok[] of successful calls), sorted
+ * by id, marked enqueued with one UPDATE (a CASE for the SQS ids) per MARK_ROWS rows: a page
+ * costs a few statements and commits, and the markers are locked in ascending order (the lock
+ * order in docs/coordinator.md). */
+static int mark_enqueued(struct iris_db *db, char kind, const struct call *calls, size_t ncalls,
                          int64_t redrive, struct iris_err *err) {
   const char *table = kind == DUE_TRACKING ? "sender_tracking" : "sender_enqueue";
   const char *key = kind == DUE_TRACKING ? "incident_id" : "message_id";
-  struct iris_db_param p[3 * IRIS_SQS_MAX_BATCH + 1];
+  struct iris_db_param *p = iris_calloc(3 * MARK_ROWS + 1, sizeof *p);
+  struct accepted *acc = NULL;
   struct iris_buf sql;
-  size_t k, m = 0, np = 0;
-  int rc;
+  size_t i, k, n = 0, total = 0, done;
+  int rc = IRIS_OK;
+  for (i = 0; i < ncalls; i++)
+    total += calls[i].rc ? 0 : calls[i].res.nok;
+  acc = iris_calloc(total + 1, sizeof *acc);
+  if (!p || !acc) {
+    iris_free(p);
+    iris_free(acc);
+    return iris_err_set(err, IRIS_ENOMEM, "enqueue: marker updates");
+  }
+  for (i = 0; i < ncalls; i++)
+    for (k = 0; !calls[i].rc && k < calls[i].res.nok; k++)
+      if (calls[i].res.ok[k].id[0] == kind) {
+        acc[n].id = strtoll(calls[i].res.ok[k].id + 1, NULL, 10);
+        acc[n++].sqs_id = calls[i].res.ok[k].message_id;
+      }
+  qsort(acc, n, sizeof *acc, by_id);
   iris_buf_init(&sql, 0);
-  rc = iris_buf_appendf(&sql,
-                        "UPDATE %s SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
-                        " attempts = attempts + 1, last_error = NULL,"
-                        " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
-                        " sqs_message_id = CASE %s",
-                        table, key);
-  p[np++] = IRIS_DB_I64(redrive);
-  for (k = 0; k < res->nok && rc == IRIS_OK; k++)
-    if (res->ok[k].id[0] == kind) {
+  for (done = 0; done < n && rc == IRIS_OK; done += k) {
+    size_t m = n - done < MARK_ROWS ? n - done : MARK_ROWS, np = 0;
+    iris_buf_reset(&sql);
+    rc = iris_buf_appendf(&sql,
+                          "UPDATE %s SET state = 'enqueued', enqueued_at = UTC_TIMESTAMP(3),"
+                          " attempts = attempts + 1, last_error = NULL,"
+                          " next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                          " sqs_message_id = CASE %s",
+                          table, key);
+    p[np++] = IRIS_DB_I64(redrive);
+    for (k = 0; k < m && rc == IRIS_OK; k++) {
       rc = iris_buf_appends(&sql, " WHEN ? THEN ?");
-      p[np++] = IRIS_DB_I64(strtoll(res->ok[k].id + 1, NULL, 10));
-      p[np++] = IRIS_DB_STR(res->ok[k].message_id);
-      m++;
+      p[np++] = IRIS_DB_I64(acc[done + k].id);
+      p[np++] = IRIS_DB_STR(acc[done + k].sqs_id);
     }
-  if (rc == IRIS_OK)
-    rc = iris_buf_appendf(&sql, " END WHERE state IN ('pending','enqueued') AND %s IN (", key);
-  for (k = 0; k < res->nok && rc == IRIS_OK; k++)
-    if (res->ok[k].id[0] == kind) {
-      rc = iris_buf_appends(&sql, np > 2 * m + 1 ? ",?" : "?");
-      p[np++] = IRIS_DB_I64(strtoll(res->ok[k].id + 1, NULL, 10));
+    if (rc == IRIS_OK)
+      rc = iris_buf_appendf(&sql, " END WHERE state IN ('pending','enqueued') AND %s IN (", key);
+    for (k = 0; k < m && rc == IRIS_OK; k++) {
+      rc = iris_buf_appends(&sql, k ? ",?" : "?");
+      p[np++] = IRIS_DB_I64(acc[done + k].id);
     }
-  if (rc == IRIS_OK)
-    rc = iris_buf_appends(&sql, ")");
-  if (rc)
-    rc = iris_err_set(err, rc, "enqueue: building the marker update");
-  else if (m)
-    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, np, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_buf_appendf(&sql, ") ORDER BY %s", key);
+    if (rc)
+      rc = iris_err_set(err, rc, "enqueue: building the marker update");
+    else
+      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, np, NULL, err);
+    k = m;
+  }
   iris_buf_cleanup(&sql);
+  iris_free(acc);
+  iris_free(p);
   return rc;
 }
 
@@ -223,9 +260,7 @@ static int record(struct iris_db *db, struct call *c, int64_t redrive,
       rc = mark_failed(db, c->out[k].id, c->err.msg, err);
     return rc;
   }
-  rc = mark_enqueued(db, DUE_MESSAGE, &c->res, redrive, err);
-  if (rc == IRIS_OK)
-    rc = mark_enqueued(db, DUE_TRACKING, &c->res, redrive, err);
+  /* Accepted messages and tracking copies are marked for the whole page (send_page). */
   for (k = 0; k < c->res.nok && rc == IRIS_OK; k++)
     if (c->res.ok[k].id[0] == DUE_BATCH)
       rc = mark_batch(db, c->res.ok[k].id + 1, c->res.ok[k].message_id, redrive, err);
@@ -414,6 +449,9 @@ static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
     rc = build_calls(q, db, due, n, &calls, &ncalls, st, err);
   if (rc == IRIS_OK && ncalls) {
     perform(q, calls, ncalls);
+    rc = mark_enqueued(db, DUE_MESSAGE, calls, ncalls, q->opts.redrive_seconds, err);
+    if (rc == IRIS_OK)
+      rc = mark_enqueued(db, DUE_TRACKING, calls, ncalls, q->opts.redrive_seconds, err);
     for (i = 0; i < ncalls && rc == IRIS_OK; i++)
       rc = record(db, &calls[i], q->opts.redrive_seconds, st, err);
   }
@@ -422,33 +460,114 @@ static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
   return rc;
 }
 
+/* Active messages without a marker (the API created them) get one, ADOPT_ROWS per call. As in
+ * settle_inactive(), the candidates come from a plain read and the markers are written by a
+ * multi-row INSERT, so no `message` row is share-locked while a sender may be recording it. */
+static int adopt_api_messages(struct iris_db *db, int *adopted, struct iris_err *err) {
+  enum { COLS = 5 };
+  struct iris_db_param *p = iris_calloc(ADOPT_ROWS * COLS + 1, sizeof *p);
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_exec_info info = {0};
+  struct iris_buf sql;
+  size_t n = 0, k;
+  int rc;
+  *adopted = 0;
+  if (!p)
+    return iris_err_set(err, IRIS_ENOMEM, "enqueue: adopting messages");
+  iris_buf_init(&sql, 0);
+  p[0] = IRIS_DB_I64(ADOPT_ROWS);
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                     "SELECT m.id, m.plan_id, m.application_id, m.priority_id, m.target_id"
+                     " FROM message m LEFT JOIN sender_enqueue e ON e.message_id = m.id"
+                     " WHERE m.active = 1 AND m.sent IS NULL AND e.message_id IS NULL"
+                     " ORDER BY m.id LIMIT ?",
+                     p, 1, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(&sql, "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
+                                " application_id, priority_id, target_id, next_attempt_at) VALUES ");
+  while (rc == IRIS_OK && n < ADOPT_ROWS && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    for (k = 0; k < COLS && rc == IRIS_OK; k++) {
+      int64_t v = 0;
+      if (iris_db_is_null(rows, k))
+        p[n * COLS + k] = IRIS_DB_NULL;
+      else if ((rc = iris_db_get_i64(rows, k, &v, err)) == IRIS_OK)
+        p[n * COLS + k] = IRIS_DB_I64(v);
+    }
+    if (rc == IRIS_OK)
+      rc = iris_buf_appends(&sql, n ? ",(?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3))"
+                                    : "(?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3))");
+    n++;
+  }
+  iris_db_rows_free(rows);
+  if (rc == IRIS_OK && n)
+    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, n * COLS, &info, err);
+  if (rc == IRIS_OK)
+    *adopted = (int)info.affected_rows;
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+/* Markers of messages that went inactive or were sent are settled, SETTLE_ROWS at a time.
+ * The candidates come from a plain (non-locking) read, and only the markers are updated, by
+ * primary key in ascending order: this statement locks no `message` row, so it cannot close a
+ * cycle with a sender that holds a message and waits for its marker (the lock order in
+ * docs/coordinator.md). The update re-checks the state, so a marker the sender settled in
+ * between is left as the sender wrote it. */
+static int settle_inactive(struct iris_db *db, int *settled, struct iris_err *err) {
+  struct iris_db_param p[SETTLE_ROWS + 1];
+  struct iris_buf sql;
+  size_t n = SETTLE_ROWS;
+  int rc = IRIS_OK;
+  iris_buf_init(&sql, 0);
+  *settled = 0;
+  while (rc == IRIS_OK && n == SETTLE_ROWS) {
+    struct iris_db_rows *rows = NULL;
+    struct iris_db_exec_info info = {0};
+    p[0] = IRIS_DB_I64(SETTLE_ROWS);
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                       "SELECT e.message_id FROM sender_enqueue e JOIN message m ON m.id = e.message_id"
+                       " WHERE e.state IN ('pending','enqueued') AND (m.active = 0 OR m.sent IS NOT NULL)"
+                       " ORDER BY e.message_id LIMIT ?",
+                       p, 1, &rows, err);
+    if (rc)
+      break;
+    n = 0;
+    iris_buf_reset(&sql);
+    rc = iris_buf_appends(&sql, "UPDATE sender_enqueue SET state = 'done', done_at = UTC_TIMESTAMP(3),"
+                                " next_attempt_at = NULL WHERE state IN ('pending','enqueued')"
+                                " AND message_id IN (");
+    while (rc == IRIS_OK && n < SETTLE_ROWS && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+      int64_t id = 0;
+      if ((rc = iris_db_get_i64(rows, 0, &id, err)) == IRIS_OK)
+        rc = iris_buf_appends(&sql, n ? ",?" : "?");
+      p[n++] = IRIS_DB_I64(id);
+    }
+    iris_db_rows_free(rows);
+    if (rc == IRIS_OK)
+      rc = iris_buf_appends(&sql, ") ORDER BY message_id");
+    if (rc == IRIS_OK && n)
+      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, n, &info, err);
+    if (rc == IRIS_OK)
+      *settled += (int)info.affected_rows;
+  }
+  iris_buf_cleanup(&sql);
+  return rc;
+}
+
 int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadline_ms,
                       struct iris_enqueue_stats *st, struct iris_err *err) {
-  struct iris_db_exec_info info = {0};
   int rc, more = 1;
 
   memset(st, 0, sizeof *st);
   /* Messages the API created (no marker yet) join the queue's bookkeeping. */
-  rc = iris_db_exec(db, 0,
-                    "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id, application_id,"
-                    " priority_id, target_id, next_attempt_at)"
-                    " SELECT m.id, 'pending', m.plan_id, m.application_id, m.priority_id,"
-                    " m.target_id, UTC_TIMESTAMP(3) FROM message m"
-                    " LEFT JOIN sender_enqueue e ON e.message_id = m.id"
-                    " WHERE m.active = 1 AND m.sent IS NULL AND e.message_id IS NULL LIMIT 1000",
-                    NULL, 0, &info, err);
+  rc = adopt_api_messages(db, &st->adopted, err);
   if (rc)
     return rc;
-  st->adopted = (int)info.affected_rows;
   /* Claimed incidents deactivate their messages: nothing left to send for those markers. */
-  rc = iris_db_exec(db, 0,
-                    "UPDATE sender_enqueue e JOIN message m ON m.id = e.message_id"
-                    " SET e.state = 'done', e.done_at = UTC_TIMESTAMP(3), e.next_attempt_at = NULL"
-                    " WHERE e.state IN ('pending','enqueued') AND (m.active = 0 OR m.sent IS NOT NULL)",
-                    NULL, 0, &info, err);
+  rc = settle_inactive(db, &st->settled, err);
   if (rc)
     return rc;
-  st->settled = (int)info.affected_rows;
   while (rc == IRIS_OK && more && !(deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms))
     rc = send_page(q, db, &more, st, err);
   return rc;

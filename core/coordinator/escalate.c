@@ -15,11 +15,12 @@
 #include "log.h"
 
 #define PAGE 500          /* rows read per query of a pass */
-#define INSERT_ROWS 50    /* message rows per multi-row INSERT */
 #define RETRY_LOOKUP_S 60 /* a failed lookup with nobody to fall back to is retried after this */
 #define RECHECK_S 15      /* a last step with unsettled messages is checked again after this */
 #define MAX_PLANS 4096    /* plan cache bound (plans are immutable; the cache is reset past it) */
-#define GROUP 25          /* new incidents per transaction (replayed one by one on failure) */
+#define BUSY_RETRIES 3    /* replays of a transaction rolled back by a deadlock or lock wait */
+#define ROWS 100          /* rows per multi-row statement */
+#define GROUP 100          /* new incidents per transaction (replayed one by one on failure) */
 
 /* ---- caches ------------------------------------------------------------------------------ */
 
@@ -50,6 +51,48 @@ struct who { /* one (role, target) lookup, cached for a tick */
   struct who *next;
 };
 
+/* ---- the writes of one transaction --------------------------------------------------------
+ * Rounds, step changes and escalation rows are queued while a transaction is built and written
+ * by flush() just before its commit: a group of new incidents costs a handful of multi-row
+ * statements (ROWS rows each) instead of several statements per incident, and the tables are
+ * written in the lock order of docs/coordinator.md (incident, sender_escalation, message,
+ * message_changelog, sender_enqueue, sender_tracking) whatever order the rounds were made in. */
+
+struct mrow { /* one message to create */
+  int64_t plan_id, pn_id, incident_id, application_id, target_id, priority_id;
+  char *body;                 /* owned; NULL: empty */
+  char *chg_old, *chg_new, *chg_why; /* owned; set: a 'target-change' changelog row */
+  int64_t id;                 /* set by flush() */
+};
+
+struct erow { /* one new sender_escalation row */
+  int64_t incident_id, pn_id, step, rounds, max_rounds, wait_s, delay, messages;
+  const char *state; /* static */
+  char *why;         /* owned; NULL: none */
+};
+
+struct srow { /* one incident moving from step `from` to `to` */
+  int64_t incident_id, from, to;
+};
+
+struct trow { /* one tracking copy to create */
+  int64_t incident_id;
+  const struct plan *pl; /* borrowed from the plan cache */
+  const char *application; /* borrowed from the caller's list */
+};
+
+struct writes {
+  struct mrow *msg;
+  size_t nmsg, msgcap;
+  struct erow *esc;
+  size_t nesc, esccap;
+  struct srow *step;
+  size_t nstep, stepcap;
+  struct trow *trk;
+  size_t ntrk, trkcap;
+  int tracking_made; /* tracking rows the last flush created */
+};
+
 struct iris_escalate {
   struct iris_db *db;                   /* borrowed */
   struct iris_recipients_opts who_opts; /* Oncall client (borrowed) and the list cap */
@@ -58,8 +101,12 @@ struct iris_escalate {
   size_t nplans;
   struct who *who;
   int64_t low_priority; /* id of priority 'low', 0 when there is none */
+  int64_t id_step;      /* @@auto_increment_increment: distance of ids in one INSERT */
+  struct writes w;      /* owned: the current transaction's queued writes */
   int adopted;          /* the adoption pass finished in this invocation */
   int64_t adopt_after;  /* incidents up to this id were looked at by the adoption pass */
+  int64_t adopt_top;    /* the highest incident id when this invocation's pass began; -1:
+                           the pass has not begun (sender_mark 'adopted_through' moves to it) */
 };
 
 struct incident {
@@ -106,6 +153,42 @@ static void free_who(struct iris_escalate *e) {
   }
 }
 
+/* Room for `need` items of `size` bytes in `arr` (capacity *cap, at least doubled when it
+ * grows): returns `arr` or its reallocation (the caller's new owned array), NULL when out of
+ * memory (`arr` is then unchanged and still owned by the caller). */
+static void *grow(void *arr, size_t *cap, size_t need, size_t size) {
+  size_t want = *cap * 2 > need ? *cap * 2 : need + 16;
+  void *bigger;
+  if (need <= *cap)
+    return arr;
+  bigger = iris_realloc(arr, want * size);
+  if (bigger)
+    *cap = want;
+  return bigger;
+}
+
+static void clear_writes(struct writes *w) {
+  size_t i;
+  for (i = 0; i < w->nmsg; i++) {
+    iris_free(w->msg[i].body);
+    iris_free(w->msg[i].chg_old);
+    iris_free(w->msg[i].chg_new);
+    iris_free(w->msg[i].chg_why);
+  }
+  for (i = 0; i < w->nesc; i++)
+    iris_free(w->esc[i].why);
+  w->nmsg = w->nesc = w->nstep = w->ntrk = 0;
+}
+
+static void free_writes(struct writes *w) {
+  clear_writes(w);
+  iris_free(w->msg);
+  iris_free(w->esc);
+  iris_free(w->step);
+  iris_free(w->trk);
+  memset(w, 0, sizeof *w);
+}
+
 int iris_escalate_new(struct iris_db *db, const struct iris_escalate_opts *opts,
                       struct iris_escalate **out, struct iris_err *err) {
   struct iris_escalate *e = iris_calloc(1, sizeof *e);
@@ -117,6 +200,8 @@ int iris_escalate_new(struct iris_db *db, const struct iris_escalate_opts *opts,
   e->who_opts.max_unrolled_users = opts ? opts->max_unrolled_users : 0;
   e->fence = opts ? opts->fence : NULL;
   e->low_priority = -1;
+  e->adopt_top = -1;
+  e->id_step = 0;
   *out = e;
   return IRIS_OK;
 }
@@ -126,6 +211,7 @@ void iris_escalate_free(struct iris_escalate *e) {
     return;
   free_plans(e);
   free_who(e);
+  free_writes(&e->w);
   iris_free(e);
 }
 
@@ -277,8 +363,9 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
     if (!w->ids || !w->names)
       rc = iris_err_set(err, IRIS_ENOMEM, "escalate: lookup");
     for (i = 0; i < r.n && rc == IRIS_OK; i++) {
-      /* Iris looked the name up among all active targets (any type, §31 item 13); a page
-       * only goes to an active user. */
+      /* Iris looked the name up among all active targets whatever their type (a user and a
+       * list may share a name, so it could pick the wrong one); a page only goes to an
+       * active user. */
       struct iris_db_rows *rows = NULL;
       struct iris_db_param p[] = {IRIS_DB_STR(r.names[i])};
       rc = iris_db_query(e->db, IRIS_DB_IDEMPOTENT,
@@ -313,60 +400,34 @@ struct round {
   int paged;        /* messages created */
   int counted;      /* the round counts (else it is retried) */
   int lookup_failed;
-  int64_t first_id; /* first message id created in the transaction (0: none yet) */
-  int64_t last_id;  /* id of the first row of the latest INSERT */
   char why[400];    /* the lookup problem, for the row's last_error */
 };
 
-/* Insert messages of one notification for `n` users (ids) in multi-row statements. */
+/* Queue messages of one notification for `count` users (ids); written by flush(). */
 static int insert_messages(struct iris_escalate *e, const struct incident *inc,
                            const struct pn *n, const int64_t *ids, size_t count,
                            int64_t priority_id, const char *body, struct round *r,
                            struct iris_err *err) {
-  static const char row[] = "(UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, 1)";
-  struct iris_buf sql;
-  struct iris_db_param *p = NULL;
-  size_t done = 0;
-  int rc = IRIS_OK;
-  iris_buf_init(&sql, 0);
-  p = iris_calloc(INSERT_ROWS * 7, sizeof *p);
-  if (!p)
-    rc = iris_err_set(err, IRIS_ENOMEM, "escalate: message rows");
-  while (rc == IRIS_OK && done < count) {
-    size_t k, m = count - done > INSERT_ROWS ? INSERT_ROWS : count - done;
-    struct iris_db_exec_info info = {0};
-    iris_buf_reset(&sql);
-    rc = iris_buf_appends(&sql, "INSERT INTO message (created, plan_id, plan_notification_id,"
-                                " incident_id, application_id, target_id, priority_id, body,"
-                                " active) VALUES ");
-    for (k = 0; k < m && rc == IRIS_OK; k++) {
-      struct iris_db_param *q = &p[k * 7];
-      rc = iris_buf_appends(&sql, k ? "," : "");
-      if (rc == IRIS_OK)
-        rc = iris_buf_appends(&sql, row);
-      q[0] = IRIS_DB_I64(inc->plan_id);
-      q[1] = IRIS_DB_I64(n->id);
-      q[2] = IRIS_DB_I64(inc->id);
-      q[3] = IRIS_DB_I64(inc->application_id);
-      q[4] = IRIS_DB_I64(ids[done + k]);
-      q[5] = IRIS_DB_I64(priority_id);
-      q[6] = IRIS_DB_STR(body ? body : "");
-    }
-    if (rc) {
-      rc = iris_err_set(err, rc, "escalate: building a message insert");
-      break;
-    }
-    rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 7, &info, err);
-    if (rc == IRIS_OK && !r->first_id)
-      r->first_id = (int64_t)info.insert_id;
-    r->last_id = (int64_t)info.insert_id;
-    done += m;
+  size_t k;
+  struct mrow *room = grow(e->w.msg, &e->w.msgcap, e->w.nmsg + count, sizeof *room);
+  if (!room)
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: message rows");
+  e->w.msg = room;
+  for (k = 0; k < count; k++) {
+    struct mrow *m = &e->w.msg[e->w.nmsg];
+    memset(m, 0, sizeof *m);
+    m->plan_id = inc->plan_id;
+    m->pn_id = n->id;
+    m->incident_id = inc->id;
+    m->application_id = inc->application_id;
+    m->target_id = ids[k];
+    m->priority_id = priority_id;
+    if (body && !(m->body = iris_strdup(body)))
+      return iris_err_set(err, IRIS_ENOMEM, "escalate: message body");
+    e->w.nmsg++;
   }
-  if (rc == IRIS_OK)
-    r->paged += (int)count;
-  iris_free(p);
-  iris_buf_cleanup(&sql);
-  return rc;
+  r->paged += (int)count;
+  return IRIS_OK;
 }
 
 /* The role and target of a dynamic notification, from the incident's dynamic_plan_map. */
@@ -436,18 +497,14 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
              role ? role : "", target ? target : "", *why ? ": " : "", why);
     rc = insert_messages(e, inc, n, &pl->creator_id, 1, e->low_priority, body, r, err);
     if (rc == IRIS_OK) {
+      struct mrow *m = &e->w.msg[e->w.nmsg - 1];
       char old[600];
-      struct iris_db_param c[] = {IRIS_DB_I64(r->last_id), IRIS_DB_STR(old),
-                                  IRIS_DB_STR(pl->creator),
-                                  IRIS_DB_STR(*why ? why
-                                                   : "Changing target to plan owner as we failed "
-                                                     "resolving original target")};
       snprintf(old, sizeof old, "%s|%s", role ? role : "", target ? target : "");
-      rc = iris_db_exec(e->db, 0,
-                        "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
-                        " description) VALUES (UTC_TIMESTAMP(), ?, 'target-change', LEFT(?, 255),"
-                        " LEFT(?, 255), LEFT(?, 255))",
-                        c, 4, NULL, err);
+      if (!(m->chg_old = iris_strdup(old)) || !(m->chg_new = iris_strdup(pl->creator)) ||
+          !(m->chg_why = iris_strdup(*why ? why
+                                          : "Changing target to plan owner as we failed "
+                                            "resolving original target")))
+        rc = iris_err_set(err, IRIS_ENOMEM, "escalate: changelog row");
     }
   } else if (transient(lookup_rc)) {
     r->counted = 0; /* nobody paged at all: try the lookup again soon */
@@ -475,18 +532,26 @@ static int save_row(struct iris_escalate *e, const struct incident *inc, const s
   int64_t delay = r->counted ? n->wait : RETRY_LOOKUP_S;
   struct iris_db_exec_info info = {0};
   int rc;
-  if (prev_rounds < 0) {
-    struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(n->id), IRIS_DB_I64(n->step),
-                                IRIS_DB_I64(rounds), IRIS_DB_I64(max), IRIS_DB_I64(n->wait),
-                                IRIS_DB_STR(state), IRIS_DB_I64(delay), IRIS_DB_I64(r->paged),
-                                IRIS_DB_STR(r->why[0] ? r->why : NULL)};
-    rc = iris_db_exec(e->db, 0,
-                      "INSERT INTO sender_escalation (incident_id, plan_notification_id, step,"
-                      " rounds, max_rounds, wait_s, state, last_round_at, due_at, messages,"
-                      " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3),"
-                      " UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?, LEFT(?, 1024))",
-                      p, 10, &info, err);
-    return rc;
+  if (prev_rounds < 0) { /* queued: flush() inserts it */
+    struct erow *x = grow(e->w.esc, &e->w.esccap, e->w.nesc + 1, sizeof *x);
+    if (!x)
+      return iris_err_set(err, IRIS_ENOMEM, "escalate: escalation rows");
+    e->w.esc = x;
+    x = &e->w.esc[e->w.nesc];
+    memset(x, 0, sizeof *x);
+    x->incident_id = inc->id;
+    x->pn_id = n->id;
+    x->step = n->step;
+    x->rounds = rounds;
+    x->max_rounds = max;
+    x->wait_s = n->wait;
+    x->state = state;
+    x->delay = delay;
+    x->messages = r->paged;
+    if (r->why[0] && !(x->why = iris_strdup(r->why)))
+      return iris_err_set(err, IRIS_ENOMEM, "escalate: escalation rows");
+    e->w.nesc++;
+    return IRIS_OK;
   }
   {
     struct iris_db_param p[] = {IRIS_DB_I64(rounds), IRIS_DB_STR(state), IRIS_DB_I64(r->counted),
@@ -508,28 +573,13 @@ static int save_row(struct iris_escalate *e, const struct incident *inc, const s
   return rc;
 }
 
-/* Enqueue markers for the messages this transaction created (enqueue.h). */
-static int add_markers(struct iris_escalate *e, const struct incident *inc, int64_t first_id,
-                       struct iris_err *err) {
-  struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(first_id)};
-  if (!first_id)
-    return IRIS_OK;
-  return iris_db_exec(e->db, 0,
-                      "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
-                      " application_id, priority_id, target_id, next_attempt_at)"
-                      " SELECT id, 'pending', plan_id, application_id, priority_id, target_id,"
-                      " UTC_TIMESTAMP(3) FROM message WHERE incident_id = ? AND id >= ?",
-                      p, 2, NULL, err);
-}
-
-/* Iris's tracking copy of a new incident (§4.1): a row in sender_tracking, made in the
- * incident's step-1 transaction so it exists exactly once; the enqueue pass sends it and the
- * sender renders and delivers it (tracking.h). *made = 1 when a row was created. */
+/* Iris's tracking copy of a new incident (escalate() in src/iris/bin/sender.py): a row in
+ * sender_tracking, made in the incident's step-1 transaction so it exists exactly once; the
+ * enqueue pass sends it and the sender renders and delivers it (tracking.h). Queued here,
+ * written by flush(). */
 static int add_tracking(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
-                        int *made, struct iris_err *err) {
-  struct iris_db_exec_info info = {0};
-  int rc;
-  *made = 0;
+                        struct iris_err *err) {
+  struct trow *t;
   if (!pl->tracking_type || !inc->application ||
       !json_is_object(json_object_get(pl->tracking_apps, inc->application)))
     return IRIS_OK; /* no tracking, or no template for this application */
@@ -538,17 +588,28 @@ static int add_tracking(struct iris_escalate *e, const struct incident *inc, con
                   inc->id);
     return IRIS_OK;
   }
-  {
-    struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(pl->id),
-                                IRIS_DB_STR(pl->tracking_type), IRIS_DB_I64(pl->id)};
-    rc = iris_db_exec(e->db, 0,
-                      "INSERT IGNORE INTO sender_tracking (incident_id, plan_id, mode, destination,"
-                      " next_attempt_at) SELECT ?, ?, ?, tracking_key, UTC_TIMESTAMP(3) FROM plan"
-                      " WHERE id = ?",
-                      p, 4, &info, err);
-  }
-  *made = rc == IRIS_OK && info.affected_rows == 1;
-  return rc;
+  if (!(t = grow(e->w.trk, &e->w.trkcap, e->w.ntrk + 1, sizeof *t)))
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: tracking rows");
+  e->w.trk = t;
+  t = &e->w.trk[e->w.ntrk++];
+  t->incident_id = inc->id;
+  t->pl = pl;
+  t->application = inc->application;
+  return IRIS_OK;
+}
+
+/* Queue `inc` moving from its current step to `step` (flush() checks it still was there). */
+static int queue_step(struct iris_escalate *e, const struct incident *inc, int step,
+                      struct iris_err *err) {
+  struct srow *room = grow(e->w.step, &e->w.stepcap, e->w.nstep + 1, sizeof *room);
+  if (!room)
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: step changes");
+  e->w.step = room;
+  e->w.step[e->w.nstep].incident_id = inc->id;
+  e->w.step[e->w.nstep].from = inc->current_step;
+  e->w.step[e->w.nstep].to = step;
+  e->w.nstep++;
+  return IRIS_OK;
 }
 
 /* ---- step changes ---------------------------------------------------------------------------- */
@@ -556,7 +617,7 @@ static int add_tracking(struct iris_escalate *e, const struct incident *inc, con
 /* Move `inc` to `step` (it must still be on `inc->current_step`) and create the first round of
  * the step's notifications. Runs inside the caller's transaction. */
 static int enter_step(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
-                      int step, struct round *r, int *deactivated, int *tracking,
+                      int step, struct round *r, int *deactivated,
                       struct iris_escalate_stats *st, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   size_t i, n = 0;
@@ -577,68 +638,227 @@ static int enter_step(struct iris_escalate *e, const struct incident *inc, const
     *deactivated = rc == IRIS_OK;
     return rc;
   }
-  {
-    struct iris_db_param p[] = {IRIS_DB_I64(step), IRIS_DB_I64(inc->id),
-                                IRIS_DB_I64(inc->current_step)};
-    rc = iris_db_exec(e->db, 0,
-                      "UPDATE incident SET current_step = ?, updated = UTC_TIMESTAMP()"
-                      " WHERE id = ? AND current_step = ? AND active = 1",
-                      p, 3, &info, err);
-    if (rc == IRIS_OK && info.affected_rows != 1)
-      rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 " changed under us", inc->id);
-  }
+  rc = queue_step(e, inc, step, err);
   for (i = 0; i < pl->npns && rc == IRIS_OK; i++) {
     const struct pn *x = &pl->pns[i];
     struct round one = {0};
     if (x->step != step)
       continue;
-    one.first_id = r->first_id;
     rc = create_round(e, inc, pl, x, &one, err);
     if (rc == IRIS_OK)
       rc = save_row(e, inc, x, -1, &one, err);
-    r->first_id = one.first_id;
     r->paged += one.paged;
     st->lookup_failures += one.lookup_failed;
   }
   if (rc == IRIS_OK && step == 1 && inc->current_step == 0)
-    rc = add_tracking(e, inc, pl, tracking, err);
+    rc = add_tracking(e, inc, pl, err);
   return rc;
 }
 
-/* Begin a fenced transaction. */
+/* sql = head + `n` copies of `row` separated by commas + tail. */
+static int rows_sql(struct iris_buf *sql, const char *head, const char *row, size_t n,
+                    const char *tail, struct iris_err *err) {
+  size_t k;
+  int rc;
+  iris_buf_reset(sql);
+  rc = iris_buf_appends(sql, head);
+  for (k = 0; k < n && rc == IRIS_OK; k++)
+    if ((rc = iris_buf_appends(sql, k ? "," : "")) == IRIS_OK)
+      rc = iris_buf_appends(sql, row);
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(sql, tail);
+  return rc ? iris_err_set(err, rc, "escalate: building a statement") : IRIS_OK;
+}
+
+/* Write the queued writes of this transaction, table by table in the lock order: the step
+ * changes (one guarded UPDATE per run of equal steps; every incident must still be where it
+ * was read), the new escalation rows, the messages (ids from the INSERT's first id), their
+ * changelog rows, their enqueue markers, the tracking copies. At most ROWS rows a statement. */
+static int flush(struct iris_escalate *e, struct iris_err *err) {
+  struct writes *w = &e->w;
+  struct iris_db_param *p = NULL;
+  struct iris_buf sql;
+  size_t i, j, k, m;
+  int rc = IRIS_OK;
+  w->tracking_made = 0;
+  if (!w->nstep && !w->nesc && !w->nmsg && !w->ntrk)
+    return IRIS_OK;
+  p = iris_calloc(ROWS * 10 + 2, sizeof *p);
+  if (!p)
+    return iris_err_set(err, IRIS_ENOMEM, "escalate: writing a transaction");
+  iris_buf_init(&sql, 0);
+  for (i = 0; i < w->nstep && rc == IRIS_OK; i = j) {
+    struct iris_db_exec_info info = {0};
+    for (j = i; j < w->nstep && j - i < ROWS && w->step[j].from == w->step[i].from &&
+                w->step[j].to == w->step[i].to;
+         j++)
+      p[2 + j - i] = IRIS_DB_I64(w->step[j].incident_id);
+    m = j - i;
+    p[0] = IRIS_DB_I64(w->step[i].to);
+    p[1] = IRIS_DB_I64(w->step[i].from);
+    rc = rows_sql(&sql, "UPDATE incident SET current_step = ?, updated = UTC_TIMESTAMP()"
+                        " WHERE current_step = ? AND active = 1 AND id IN (",
+                  "?", m, ") ORDER BY id", err);
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m + 2, &info, err);
+    if (rc == IRIS_OK && info.affected_rows != m)
+      rc = iris_err_set(err, IRIS_ESTATE, "%s %" PRId64 " changed under us (claimed or moved on)",
+                        m == 1 ? "incident" : "an incident of the group from",
+                        w->step[i].incident_id);
+  }
+  for (i = 0; i < w->nesc && rc == IRIS_OK; i += m) {
+    m = w->nesc - i < ROWS ? w->nesc - i : ROWS;
+    for (k = 0; k < m; k++) {
+      const struct erow *x = &w->esc[i + k];
+      struct iris_db_param *q = &p[k * 10];
+      q[0] = IRIS_DB_I64(x->incident_id);
+      q[1] = IRIS_DB_I64(x->pn_id);
+      q[2] = IRIS_DB_I64(x->step);
+      q[3] = IRIS_DB_I64(x->rounds);
+      q[4] = IRIS_DB_I64(x->max_rounds);
+      q[5] = IRIS_DB_I64(x->wait_s);
+      q[6] = IRIS_DB_STR(x->state);
+      q[7] = IRIS_DB_I64(x->delay);
+      q[8] = IRIS_DB_I64(x->messages);
+      q[9] = x->why ? IRIS_DB_STR(x->why) : IRIS_DB_NULL;
+    }
+    rc = rows_sql(&sql, "INSERT INTO sender_escalation (incident_id, plan_notification_id, step,"
+                        " rounds, max_rounds, wait_s, state, last_round_at, due_at, messages,"
+                        " last_error) VALUES ",
+                  "(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+                  " ?, LEFT(?, 1024))",
+                  m, "", err);
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 10, NULL, err);
+  }
+  for (i = 0; i < w->nmsg && rc == IRIS_OK; i += m) {
+    struct iris_db_exec_info info = {0};
+    m = w->nmsg - i < ROWS ? w->nmsg - i : ROWS;
+    for (k = 0; k < m; k++) {
+      const struct mrow *x = &w->msg[i + k];
+      struct iris_db_param *q = &p[k * 7];
+      q[0] = IRIS_DB_I64(x->plan_id);
+      q[1] = IRIS_DB_I64(x->pn_id);
+      q[2] = IRIS_DB_I64(x->incident_id);
+      q[3] = IRIS_DB_I64(x->application_id);
+      q[4] = IRIS_DB_I64(x->target_id);
+      q[5] = IRIS_DB_I64(x->priority_id);
+      q[6] = IRIS_DB_STR(x->body ? x->body : "");
+    }
+    rc = rows_sql(&sql, "INSERT INTO message (created, plan_id, plan_notification_id, incident_id,"
+                        " application_id, target_id, priority_id, body, active) VALUES ",
+                  "(UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, 1)", m, "", err);
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 7, &info, err);
+    /* One multi-row INSERT takes consecutive ids, auto_increment_increment apart. */
+    if (rc == IRIS_OK && (info.affected_rows != m || !info.insert_id))
+      rc = iris_err_set(err, IRIS_EDB, "escalate: %zu message rows written, %llu reported", m,
+                        (unsigned long long)info.affected_rows);
+    for (k = 0; k < m && rc == IRIS_OK; k++)
+      w->msg[i + k].id = (int64_t)info.insert_id + (int64_t)k * e->id_step;
+  }
+  for (i = 0; i < w->nmsg && rc == IRIS_OK; i++) {
+    const struct mrow *x = &w->msg[i];
+    struct iris_db_param c[4];
+    if (!x->chg_old)
+      continue;
+    c[0] = IRIS_DB_I64(x->id);
+    c[1] = IRIS_DB_STR(x->chg_old);
+    c[2] = IRIS_DB_STR(x->chg_new);
+    c[3] = IRIS_DB_STR(x->chg_why);
+    rc = iris_db_exec(e->db, 0,
+                      "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
+                      " description) VALUES (UTC_TIMESTAMP(), ?, 'target-change', LEFT(?, 255),"
+                      " LEFT(?, 255), LEFT(?, 255))",
+                      c, 4, NULL, err);
+  }
+  for (i = 0; i < w->nmsg && rc == IRIS_OK; i += m) {
+    m = w->nmsg - i < ROWS ? w->nmsg - i : ROWS;
+    for (k = 0; k < m; k++) {
+      const struct mrow *x = &w->msg[i + k];
+      struct iris_db_param *q = &p[k * 5];
+      q[0] = IRIS_DB_I64(x->id);
+      q[1] = IRIS_DB_I64(x->plan_id);
+      q[2] = IRIS_DB_I64(x->application_id);
+      q[3] = IRIS_DB_I64(x->priority_id);
+      q[4] = IRIS_DB_I64(x->target_id);
+    }
+    rc = rows_sql(&sql, "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
+                        " application_id, priority_id, target_id, next_attempt_at) VALUES ",
+                  "(?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3))", m, "", err);
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 5, NULL, err);
+  }
+  for (i = 0; i < w->ntrk && rc == IRIS_OK; i++) {
+    struct iris_db_exec_info info = {0};
+    struct iris_db_param t[] = {IRIS_DB_I64(w->trk[i].incident_id), IRIS_DB_I64(w->trk[i].pl->id),
+                                IRIS_DB_STR(w->trk[i].pl->tracking_type),
+                                IRIS_DB_I64(w->trk[i].pl->id)};
+    rc = iris_db_exec(e->db, 0,
+                      "INSERT IGNORE INTO sender_tracking (incident_id, plan_id, mode, destination,"
+                      " next_attempt_at) SELECT ?, ?, ?, tracking_key, UTC_TIMESTAMP(3) FROM plan"
+                      " WHERE id = ?",
+                      t, 4, &info, err);
+    if (rc == IRIS_OK)
+      w->tracking_made += (int)info.affected_rows;
+  }
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+/* Begin a fenced transaction (with nothing queued). */
 static int begin(struct iris_escalate *e, struct iris_err *err) {
-  int rc = iris_db_begin(e->db, err);
+  int rc;
+  clear_writes(&e->w);
+  rc = iris_db_begin(e->db, err);
   if (rc == IRIS_OK && (rc = iris_lease_check(e->db, e->fence, err)) != IRIS_OK)
     (void)iris_db_rollback(e->db, NULL);
   return rc;
 }
 
+/* Write what the transaction queued and commit it, or roll it back. */
 static int finish(struct iris_escalate *e, int rc, struct iris_err *err) {
   if (rc == IRIS_OK)
-    return iris_db_commit(e->db, err);
-  (void)iris_db_rollback(e->db, NULL);
+    rc = flush(e, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_commit(e->db, err);
+  else
+    (void)iris_db_rollback(e->db, NULL);
+  clear_writes(&e->w);
   return rc;
 }
 
 /* What stops a whole pass (rather than one incident): memory, the lease, the connection. */
 static int fatal(int rc) { return rc == IRIS_ENOMEM || rc == IRIS_ECONN || rc == IRIS_EFENCED; }
 
+/* MySQL 1213 (deadlock) and 1205 (lock wait timeout) roll the whole transaction back.
+ * Replaying it is safe: every transaction here is rebuilt from rows read before it began, and
+ * its updates are guarded by what they expect to find (step, rounds, state), so a replay
+ * either does the same work or finds it done. Up to BUSY_RETRIES replays, a short pause each. */
+static int busy_again(int rc, int *tries) {
+  if (rc != IRIS_EBUSY || *tries >= BUSY_RETRIES)
+    return 0;
+  ++*tries;
+  IRIS_LOG_WARN("transaction rolled back by a lock conflict; replaying it (%d of %d)", *tries,
+                BUSY_RETRIES);
+  iris_clock_sleep_ms(5 * *tries);
+  return 1;
+}
+
 /* Step 1 for one new incident, inside the caller's transaction; counts go to *st. */
 static int start_incident(struct iris_escalate *e, struct incident *inc,
                           struct iris_escalate_stats *st, struct iris_err *err) {
   struct plan *pl = NULL;
   struct round r = {0};
-  int deactivated = 0, tracking = 0;
+  int deactivated = 0;
   int rc = get_plan(e, inc->plan_id, &pl, err);
   if (rc == IRIS_OK)
-    rc = enter_step(e, inc, pl, 1, &r, &deactivated, &tracking, st, err);
-  if (rc == IRIS_OK)
-    rc = add_markers(e, inc, r.first_id, err);
+    rc = enter_step(e, inc, pl, 1, &r, &deactivated, st, err);
   if (rc == IRIS_OK) {
     st->new_incidents += !deactivated;
     st->deactivated += deactivated;
     st->messages += r.paged;
-    st->tracking += tracking;
   }
   return rc;
 }
@@ -655,8 +875,8 @@ static void add_counts(struct iris_escalate_stats *to, const struct iris_escalat
  * step still commit together, and a burst costs one commit per group rather than per
  * incident. Any failure rolls the group back and the caller replays it one incident per
  * transaction, so a bad incident never holds back the others. */
-static int start_group(struct iris_escalate *e, struct incident *list, size_t n,
-                       struct iris_escalate_stats *st, struct iris_err *err) {
+static int start_group_once(struct iris_escalate *e, struct incident *list, size_t n,
+                            struct iris_escalate_stats *st, struct iris_err *err) {
   struct iris_escalate_stats g;
   size_t i;
   int rc = begin(e, err);
@@ -664,6 +884,30 @@ static int start_group(struct iris_escalate *e, struct incident *list, size_t n,
   for (i = 0; i < n && rc == IRIS_OK; i++)
     rc = start_incident(e, &list[i], &g, err);
   rc = finish(e, rc, err);
+  g.tracking += e->w.tracking_made;
+  if (rc == IRIS_OK)
+    add_counts(st, &g);
+  return rc;
+}
+
+static int start_group(struct iris_escalate *e, struct incident *list, size_t n,
+                       struct iris_escalate_stats *st, struct iris_err *err) {
+  int rc, tries = 0;
+  do
+    rc = start_group_once(e, list, n, st, err);
+  while (busy_again(rc, &tries));
+  return rc;
+}
+
+static int start_alone_once(struct iris_escalate *e, struct incident *inc,
+                            struct iris_escalate_stats *st, struct iris_err *err) {
+  struct iris_escalate_stats g;
+  int rc = begin(e, err);
+  memset(&g, 0, sizeof g);
+  if (rc)
+    return rc;
+  rc = finish(e, start_incident(e, inc, &g, err), err);
+  g.tracking += e->w.tracking_made;
   if (rc == IRIS_OK)
     add_counts(st, &g);
   return rc;
@@ -671,14 +915,10 @@ static int start_group(struct iris_escalate *e, struct incident *list, size_t n,
 
 static int start_alone(struct iris_escalate *e, struct incident *inc,
                        struct iris_escalate_stats *st, struct iris_err *err) {
-  struct iris_escalate_stats g;
-  int rc = begin(e, err);
-  memset(&g, 0, sizeof g);
-  if (rc)
-    return rc;
-  rc = finish(e, start_incident(e, inc, &g, err), err);
-  if (rc == IRIS_OK)
-    add_counts(st, &g);
+  int rc, tries = 0;
+  do
+    rc = start_alone_once(e, inc, st, err);
+  while (busy_again(rc, &tries));
   return rc;
 }
 
@@ -840,8 +1080,8 @@ static int try_deactivate(struct iris_escalate *e, const struct due *d, int *don
   return rc;
 }
 
-static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_escalate_stats *st,
-                      struct iris_err *err) {
+static int handle_due_once(struct iris_escalate *e, const struct due *d,
+                           struct iris_escalate_stats *st, struct iris_err *err) {
   struct plan *pl = NULL;
   const struct pn *n;
   struct round r = {0};
@@ -865,8 +1105,6 @@ static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_
     rc = create_round(e, &d->inc, pl, n, &r, err);
     if (rc == IRIS_OK)
       rc = save_row(e, &d->inc, n, d->rounds, &r, err);
-    if (rc == IRIS_OK)
-      rc = add_markers(e, &d->inc, r.first_id, err);
     if (rc == IRIS_OK) {
       st->repeats += r.counted;
       st->messages += r.paged;
@@ -875,12 +1113,10 @@ static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_
   } else if (d->step != d->inc.current_step) {
     rc = finish_rows(e, d->inc.id, d->pn_id, err); /* its step is behind the incident */
   } else if (d->step < d->step_count) {
-    int deactivated = 0, tracking = 0;
+    int deactivated = 0;
     rc = finish_rows(e, d->inc.id, d->pn_id, err);
     if (rc == IRIS_OK)
-      rc = enter_step(e, &d->inc, pl, d->step + 1, &r, &deactivated, &tracking, st, err);
-    if (rc == IRIS_OK)
-      rc = add_markers(e, &d->inc, r.first_id, err);
+      rc = enter_step(e, &d->inc, pl, d->step + 1, &r, &deactivated, st, err);
     if (rc == IRIS_OK) {
       st->escalations += !deactivated;
       st->deactivated += deactivated;
@@ -893,6 +1129,21 @@ static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_
       st->deactivated += done;
   }
   return finish(e, rc, err);
+}
+
+/* One due row in its own transaction, replayed on a lock conflict; counts only what committed. */
+static int handle_due(struct iris_escalate *e, const struct due *d, struct iris_escalate_stats *st,
+                      struct iris_err *err) {
+  struct iris_escalate_stats before = *st;
+  int rc, tries = 0;
+  for (;;) {
+    rc = handle_due_once(e, d, st, err);
+    if (rc == IRIS_OK)
+      return rc;
+    *st = before;
+    if (!busy_again(rc, &tries))
+      return rc;
+  }
 }
 
 static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
@@ -1025,14 +1276,35 @@ static int adopt_page(struct iris_escalate *e, int64_t *after, size_t *got,
   return rc;
 }
 
-/* Sets *done once every such incident was adopted (the rest waits for the next tick). */
+/* Sets *done once every such incident was adopted (the rest waits for the next tick). The
+ * pass starts above sender_mark 'adopted_through' (migration 0012) and, once complete, moves
+ * the mark to the highest incident id seen when it began: only the coordinator escalates
+ * incidents, so those below stay adopted and the next invocation reads only newer ones. */
 static int adopt(struct iris_escalate *e, int64_t deadline_ms, int *done,
                  struct iris_escalate_stats *st, struct iris_err *err) {
   size_t got = PAGE;
-  int rc = IRIS_OK;
+  int64_t mark = 0;
+  int rc = iris_db_query_i64(e->db, IRIS_DB_IDEMPOTENT,
+                             "SELECT IFNULL(MAX(value), 0) FROM sender_mark"
+                             " WHERE name = 'adopted_through'",
+                             NULL, 0, &mark, err);
+  if (rc == IRIS_OK && e->adopt_top < 0)
+    rc = iris_db_query_i64(e->db, IRIS_DB_IDEMPOTENT, "SELECT IFNULL(MAX(id), 0) FROM incident",
+                           NULL, 0, &e->adopt_top, err);
+  if (rc == IRIS_OK && mark > e->adopt_after)
+    e->adopt_after = mark;
   while (rc == IRIS_OK && got == PAGE && !past_deadline(deadline_ms))
     rc = adopt_page(e, &e->adopt_after, &got, st, err);
   *done = rc == IRIS_OK && got < PAGE;
+  if (*done && e->adopt_top > mark) {
+    struct iris_db_param p[] = {IRIS_DB_I64(e->adopt_top)};
+    rc = iris_db_exec(e->db, 0,
+                      "INSERT INTO sender_mark (name, value) VALUES ('adopted_through', ?)"
+                      " ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value)),"
+                      " updated_at = UTC_TIMESTAMP(3)",
+                      p, 1, NULL, err);
+    *done = rc == IRIS_OK;
+  }
   return rc;
 }
 
@@ -1057,6 +1329,12 @@ int iris_escalate_tick(struct iris_escalate *e, int64_t deadline_ms, struct iris
   }
   if (!e->adopted)
     rc = adopt(e, deadline_ms, &e->adopted, st, err);
+  if (rc == IRIS_OK && e->id_step <= 0) {
+    rc = iris_db_query_i64(e->db, IRIS_DB_IDEMPOTENT, "SELECT @@session.auto_increment_increment",
+                           NULL, 0, &e->id_step, err);
+    if (rc == IRIS_OK && e->id_step <= 0)
+      e->id_step = 1;
+  }
   if (rc == IRIS_OK)
     rc = new_incidents(e, deadline_ms, st, err);
   if (rc == IRIS_OK)

@@ -5,7 +5,8 @@
  * incident step change and each round of a notification is one transaction (its messages,
  * their enqueue markers, its tracking copy and its sender_escalation row move together), so
  * a crash or a failing incident never re-pages anyone and never stalls the others (Iris ran
- * every incident in one shared try block and committed message by message, §31).
+ * every incident in one shared try block and committed message by message, so one bad
+ * incident stopped the pass and a crash between commits paged the same people again).
  *
  * Where an incident stands is kept in sender_escalation (db/migrations/0010), one row per
  * notification it reached; a tick reads only the rows that are due, so its cost follows the
@@ -21,7 +22,8 @@
  *   deactivation: on the plan's last step, once every last-step notification ran all its
  *     rounds, every one of those messages was settled (sent, dropped, failed for good or
  *     claimed) and `wait` passed since the last of them was sent — not as soon as one
- *     notification ran out (Iris's early deactivation, §31 item 10).
+ *     notification ran out (Iris deactivated early: the first last-step notification to
+ *     run out of repeats ended the incident).
  * A round pages the users its (role, target) names (recipients.h; dynamic notifications take
  * theirs from the incident's dynamic_plan_map). When the lookup fails or names nobody, a
  * non-optional notification pages the plan's creator at priority low with Iris's note, and

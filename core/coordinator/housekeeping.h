@@ -1,6 +1,7 @@
 /*
- * housekeeping.h — the coordinator's periodic pruning (Iris §22: the leader deleted audit
- * rows older than three months every four hours, on an in-memory schedule).
+ * housekeeping.h — the coordinator's periodic pruning (in Iris, the leader's
+ * prune_old_audit_logs_worker in src/iris/bin/sender.py deleted audit rows older than three
+ * months every four hours, on an in-memory schedule).
  *
  * Layer: core, above db and lease; used by the coordinator. At most once per `every_s`
  * seconds across all coordinators — the schedule is the lease row 'housekeeping' (lease.h),

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "utf8.h"
 
 void iris_envelope_cleanup(struct iris_envelope *e) {
   if (!e)
@@ -15,7 +16,16 @@ void iris_envelope_cleanup(struct iris_envelope *e) {
   memset(e, 0, sizeof *e);
 }
 
+/* A positive id, as JSON Schema's {"type": "integer", "minimum": 1} reads it: a number with
+ * no fractional part (5 or 5.0) that fits int64. */
 static int positive_id(json_t *v, int64_t *out) {
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    if (!(d >= 1.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d)
+      return 0;
+    *out = (int64_t)d;
+    return 1;
+  }
   if (!json_is_integer(v) || json_integer_value(v) <= 0)
     return 0;
   *out = json_integer_value(v);
@@ -33,21 +43,31 @@ static int only_fields(json_t *o, const char *const *allowed, const char *kind,
     for (i = 0; allowed[i] && !ok; i++)
       ok = strcmp(allowed[i], k) == 0;
     if (!ok)
-      return iris_err_set(err, IRIS_EINVAL, "envelope: unknown field '%.60s' in a %s", k, kind);
+      return iris_err_set(err, IRIS_EINVAL, "envelope: unknown field '%.*s' in a %s",
+                          iris_utf8_prec(k, 60), k, kind);
   }
   return IRIS_OK;
 }
 
-static int str_field(json_t *o, const char *name, size_t max, int required, struct iris_err *err) {
+/* A text field: absent is fine unless required; null or another type is refused (the schema
+ * says "string"); its length counts characters, as JSON Schema and MySQL's VARCHAR do. */
+static int str_field(json_t *o, const char *name, size_t min, size_t max, int required,
+                     struct iris_err *err) {
   json_t *v = json_object_get(o, name);
-  if (!v || json_is_null(v))
+  size_t chars;
+  if (!v)
     return required ? iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' is required", name)
                     : IRIS_OK;
+  if (json_is_null(v))
+    return iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' must be a string, not null", name);
   if (!json_is_string(v))
     return iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' must be a string", name);
-  if (json_string_length(v) > max)
-    return iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' is longer than %zu bytes", name,
-                        max);
+  chars = iris_utf8_count(json_string_value(v), json_string_length(v));
+  if (chars > max)
+    return iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' is longer than %zu characters",
+                        name, max);
+  if (chars < min)
+    return iris_err_set(err, IRIS_EINVAL, "envelope: field '%s' must not be empty", name);
   return IRIS_OK;
 }
 
@@ -59,15 +79,15 @@ static int parse_notification(json_t *root, struct iris_envelope *out, struct ir
   int rc, chosen;
   if ((rc = only_fields(root, allowed, "notification", err)))
     return rc;
-  if ((rc = str_field(root, "notification_id", 64, 1, err)) ||
-      (rc = str_field(root, "application", 255, 1, err)) ||
-      (rc = str_field(root, "target", 255, 1, err)) || (rc = str_field(root, "role", 64, 1, err)) ||
-      (rc = str_field(root, "priority", 64, 0, err)) || (rc = str_field(root, "mode", 64, 0, err)) ||
-      (rc = str_field(root, "category", 255, 0, err)) ||
-      (rc = str_field(root, "subject", 255, 0, err)) ||
-      (rc = str_field(root, "body", 1024 * 1024, 0, err)) ||
-      (rc = str_field(root, "template", 255, 0, err)) ||
-      (rc = str_field(root, "email_html", 1024 * 1024, 0, err)))
+  if ((rc = str_field(root, "notification_id", 1, 64, 1, err)) ||
+      (rc = str_field(root, "application", 0, 255, 1, err)) ||
+      (rc = str_field(root, "target", 0, 255, 1, err)) || (rc = str_field(root, "role", 0, 64, 1, err)) ||
+      (rc = str_field(root, "priority", 0, 64, 0, err)) || (rc = str_field(root, "mode", 0, 64, 0, err)) ||
+      (rc = str_field(root, "category", 0, 255, 0, err)) ||
+      (rc = str_field(root, "subject", 0, 255, 0, err)) ||
+      (rc = str_field(root, "body", 0, 1024 * 1024, 0, err)) ||
+      (rc = str_field(root, "template", 0, 255, 0, err)) ||
+      (rc = str_field(root, "email_html", 0, 1024 * 1024, 0, err)))
     return rc;
   chosen = (json_object_get(root, "priority") != NULL) + (json_object_get(root, "mode") != NULL) +
            (json_object_get(root, "category") != NULL);
@@ -92,6 +112,7 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
   json_error_t jerr;
   json_t *root, *v, *kind;
   const char *k;
+  int64_t version = 0;
   int rc = IRIS_OK;
 
   memset(out, 0, sizeof *out);
@@ -104,13 +125,17 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     goto out;
   }
   v = json_object_get(root, "v");
-  if (!json_is_integer(v)) {
+  if (!json_is_number(v)) {
     rc = iris_err_set(err, IRIS_EINVAL, "envelope: field 'v' (the version) must be an integer");
     goto out;
   }
-  if (json_integer_value(v) != IRIS_CONTRACT_VERSION) {
-    rc = iris_err_set(err, IRIS_EINVAL, "envelope: unsupported version %" PRId64,
-                      (int64_t)json_integer_value(v));
+  /* 1.0 is 1, as JSON Schema compares numbers. */
+  if (!positive_id(v, &version) || version != IRIS_CONTRACT_VERSION) {
+    if (json_is_integer(v))
+      rc = iris_err_set(err, IRIS_EINVAL, "envelope: unsupported version %" PRId64,
+                        (int64_t)json_integer_value(v));
+    else
+      rc = iris_err_set(err, IRIS_EINVAL, "envelope: unsupported version %g", json_real_value(v));
     goto out;
   }
   kind = json_object_get(root, "kind");
@@ -171,7 +196,7 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
   } else if (strcmp(k, "notification") == 0) {
     rc = parse_notification(root, out, err);
   } else {
-    rc = iris_err_set(err, IRIS_EINVAL, "envelope: unknown kind '%.40s'", k);
+    rc = iris_err_set(err, IRIS_EINVAL, "envelope: unknown kind '%.*s'", iris_utf8_prec(k, 40), k);
   }
 out:
   if (rc)

@@ -3,20 +3,97 @@
 
 #include <string.h>
 
+#include "alloc.h"
+#define IRIS_LOG_MODULE "record"
+#include "log.h"
+#include "utf8.h"
+
+/* Iris's message.body is TEXT: 65535 bytes, one per character in its latin1 table. */
+#define BODY_COLUMN_MAX 65535u
+
+/*
+ * Run a statement whose text parameters come from outside (rendered pages, vendor and plugin
+ * reasons) into one of Iris's columns. Iris's tables are latin1 (message_changelog utf8mb3), and
+ * in strict mode MySQL refuses the whole statement (1366) for one character they cannot hold.
+ * So on a refusal that is not about the connection, a lock or a duplicate, the statement is
+ * run once more with every text parameter narrowed to latin-1 ('?' for the rest, as MySQL
+ * itself stores them outside strict mode) and cut to `cut` bytes on a character boundary.
+ * An error of the first attempt is kept when the second one fails as well.
+ */
+static int exec_narrowing(struct iris_db *db, const char *what, int64_t message_id,
+                          const char *sql, struct iris_db_param *p, size_t np, size_t cut,
+                          struct iris_err *err) {
+  char *narrow[8] = {0};
+  struct iris_err first;
+  size_t i;
+  int rc;
+  iris_err_clear(&first);
+  rc = iris_db_exec(db, 0, sql, p, np, NULL, &first);
+  if (rc != IRIS_EDB || np > sizeof narrow / sizeof narrow[0]) {
+    if (rc && err)
+      *err = first;
+    return rc;
+  }
+  for (i = 0; i < np && rc != IRIS_ENOMEM; i++) {
+    if (p[i].type != IRIS_DB_T_TEXT || !p[i].s)
+      continue;
+    narrow[i] = iris_utf8_narrow_dup(p[i].s, p[i].n == IRIS_DB_NTS ? strlen(p[i].s) : p[i].n,
+                                      0xFF);
+    if (!narrow[i]) {
+      rc = IRIS_ENOMEM;
+      break;
+    }
+    iris_utf8_truncate(narrow[i], cut);
+    p[i] = IRIS_DB_STR(narrow[i]);
+  }
+  if (rc != IRIS_ENOMEM)
+    rc = iris_db_exec(db, 0, sql, p, np, NULL, err);
+  if (rc == IRIS_OK)
+    IRIS_LOG_WARN("message %lld: %s stored narrowed to latin-1, its columns refused it: %s",
+                  (long long)message_id, what, first.msg);
+  else if (err)
+    *err = first;
+  for (i = 0; i < np; i++)
+    iris_free(narrow[i]);
+  return rc ? IRIS_EDB : IRIS_OK;
+}
+
 int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
                      const char *destination, int64_t template_id, const char *subject,
                      const char *body, const char *batch_id, struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_STR(destination), IRIS_DB_STR(mode),
                               template_id ? IRIS_DB_I64(template_id) : IRIS_DB_NULL,
-                              IRIS_DB_STR(subject ? subject : ""), IRIS_DB_STR(body ? body : ""),
                               IRIS_DB_STR(batch_id), IRIS_DB_I64(message_id)};
+  struct iris_db_param c[] = {IRIS_DB_STR(subject ? subject : ""), IRIS_DB_STR(body ? body : ""),
+                              IRIS_DB_I64(message_id)};
+  struct iris_err cerr;
+  /* That the page went out is recorded on its own: it must never depend on whether the
+   * message's columns can hold what was sent (Iris's mark_message_as_sent also writes the
+   * content in a second statement and carries on when that one fails). */
   int rc = iris_db_exec(db, 0,
                         "UPDATE message SET destination = ?,"
                         " mode_id = (SELECT id FROM mode WHERE name = ?), template_id = ?,"
-                        " active = 0, sent = UTC_TIMESTAMP(), subject = LEFT(?, 255), body = ?,"
-                        " batch = IFNULL(?, batch) WHERE id = ?",
-                        p, 7, NULL, err);
-  return rc ? iris_err_prefix(err, "recording message %lld as sent", (long long)message_id) : rc;
+                        " active = 0, sent = UTC_TIMESTAMP(), batch = IFNULL(?, batch)"
+                        " WHERE id = ?",
+                        p, 5, NULL, err);
+  if (rc)
+    return iris_err_prefix(err, "recording message %lld as sent", (long long)message_id);
+  iris_err_clear(&cerr);
+  rc = exec_narrowing(db, "the sent subject and body", message_id,
+                      "UPDATE message SET subject = LEFT(?, 255), body = ? WHERE id = ?", c, 3,
+                      BODY_COLUMN_MAX, &cerr);
+  if (rc == IRIS_EDB) {
+    /* What Iris leaves: the row is sent, its content stays as it was. */
+    IRIS_LOG_WARN("message %lld sent; its subject and body were not stored: %s",
+                  (long long)message_id, cerr.msg);
+    rc = IRIS_OK;
+  } else if (rc) {
+    /* Lost connection, deadlock, out of memory: the transaction is to be retried whole. */
+    if (err)
+      *err = cerr;
+    return iris_err_prefix(err, "recording message %lld's content", (long long)message_id);
+  }
+  return IRIS_OK;
 }
 
 int iris_record_deactivate(struct iris_db *db, int64_t message_id, struct iris_err *err) {
@@ -30,11 +107,12 @@ int iris_record_change(struct iris_db *db, int64_t message_id, const char *type,
   struct iris_db_param p[] = {IRIS_DB_I64(message_id), IRIS_DB_STR(type),
                               IRIS_DB_STR(old_value ? old_value : ""),
                               IRIS_DB_STR(new_value ? new_value : ""), IRIS_DB_STR(description)};
-  return iris_db_exec(db, 0,
-                      "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
-                      " description) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 255), LEFT(?, 255),"
-                      " LEFT(?, 255))",
-                      p, 5, NULL, err);
+  /* The reasons in old/new/description come from plugins, vendors and templates. */
+  return exec_narrowing(db, "a changelog row", message_id,
+                        "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
+                        " description) VALUES (UTC_TIMESTAMP(), ?, ?, LEFT(?, 255), LEFT(?, 255),"
+                        " LEFT(?, 255))",
+                        p, 5, 1020, err);
 }
 
 int iris_record_status(struct iris_db *db, int64_t message_id, const char *mode,

@@ -17,7 +17,13 @@
 #include "err.h"
 
 /* UPDATE message: sent now, inactive, with what was sent (subject cut to 255, body kept);
- * batch_id (or NULL) marks the members of an aggregated batch. */
+ * batch_id (or NULL) marks the members of an aggregated batch. That the message was sent is
+ * written first, on its own, and never depends on the content: subject and body that Iris's
+ * latin1 columns cannot hold are stored narrowed to latin-1 ('?' for other characters), and
+ * if even that is refused the content is left as it was and a warning logged (as Iris's
+ * sender does). Returns IRIS_OK, or the database error of the sent-marking statement, or
+ * IRIS_ECONN/IRIS_EBUSY/IRIS_ESTATE/IRIS_ENOMEM from the content statement (retry the whole
+ * transaction). */
 int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
                      const char *destination, int64_t template_id, const char *subject,
                      const char *body, const char *batch_id,
@@ -25,7 +31,8 @@ int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
 /* message.active = 0 (no contact, gave up). */
 int iris_record_deactivate(struct iris_db *db, int64_t message_id,
                            struct iris_err *err) IRIS_WARN_UNUSED;
-/* One message_changelog row; old/new/description cut to 255 as the columns require. */
+/* One message_changelog row; old/new/description cut to 255 characters as the columns
+ * require, and narrowed to latin-1 when the column's character set refuses them. */
 int iris_record_change(struct iris_db *db, int64_t message_id, const char *type,
                        const char *old_value, const char *new_value, const char *description,
                        struct iris_err *err) IRIS_WARN_UNUSED;

@@ -1,6 +1,7 @@
 /*
- * reprioritize.h — Iris's target reprioritisation (Iris §8.2): a user who receives more than
- * `count` messages by one mode within `duration` is paged by another mode instead.
+ * reprioritize.h — Iris's target reprioritisation (TargetReprioritization in
+ * src/iris/sender/cache.py): a user who receives more than `count` messages by one mode
+ * within `duration` is paged by another mode instead.
  *
  * Layer: core, above db, quota (its shared minute counters), contact and record; used by
  * sender.c right after the priority chain resolved a mode — for incident messages and for

@@ -1,6 +1,7 @@
 /*
- * tracking.h — Iris's tracking message: the plan-level copy of a new incident (§4.1 of the
- * old sender), loaded from sender_tracking and rendered from the plan's tracking_template.
+ * tracking.h — Iris's tracking message: the plan-level copy of a new incident (made for new
+ * incidents by escalate() in src/iris/bin/sender.py), loaded from sender_tracking and
+ * rendered from the plan's tracking_template.
  *
  * Layer: core, above db and tmpl; used by the sender for envelopes of kind "tracking" (the
  * coordinator creates the rows, escalate.c). The plan's tracking_template is JSON keyed by

@@ -2,7 +2,7 @@
 #include "plugin_host.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "http.h"
 #include "log.h"
 
 #define HTTP_MAX_BODY ((size_t)1024 * 1024)
@@ -23,7 +24,7 @@ struct iris_vendor {
   void *instance;
   char *plugin, *mode, *name, *log_module;
   struct iris_vendor_env env;
-  CURL *curl; /* reused so connections to the vendor stay warm */
+  struct iris_http *http; /* reused so connections to the vendor stay warm */
 };
 
 const char *iris_plugin_status_name(int status) {
@@ -103,49 +104,36 @@ struct http_state {
   int oom;
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *data) {
+static int on_header(void *data, const char *name, size_t name_len, const char *value,
+                     size_t value_len) {
   struct http_state *st = data;
-  return iris_buf_append(&st->body, p, size * n) == IRIS_OK ? size * n : 0;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *data) {
-  struct http_state *st = data;
-  size_t len = size * n, k, vl;
-  const char *colon = memchr(p, ':', len), *v;
+  size_t k;
   char *key, *val;
-  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-    /* A new response (after a redirect or 100-continue): forget earlier headers. */
+  if (!name) {
+    /* A new response (after a 100-continue): forget earlier headers. */
     for (k = 0; k < st->nheaders; k++) {
       iris_free((char *)st->headers[k].key);
       iris_free((char *)st->headers[k].value);
     }
     st->nheaders = 0;
-    return len;
+    return 0;
   }
-  if (!colon || st->nheaders >= HTTP_MAX_HEADERS)
-    return len;
-  v = colon + 1;
-  vl = len - (size_t)(v - p);
-  while (vl && (*v == ' ' || *v == '\t')) {
-    v++;
-    vl--;
-  }
-  while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-    vl--;
-  key = iris_strndup(p, (size_t)(colon - p));
-  val = iris_strndup(v, vl);
+  if (st->nheaders >= HTTP_MAX_HEADERS)
+    return 0;
+  key = iris_strndup(name, name_len);
+  val = iris_strndup(value, value_len);
   if (!key || !val) {
     iris_free(key);
     iris_free(val);
     st->oom = 1;
-    return 0;
+    return -1;
   }
   for (k = 0; key[k]; k++)
     key[k] = (char)tolower((unsigned char)key[k]);
   st->headers[st->nheaders].key = key;
   st->headers[st->nheaders].value = val;
   st->nheaders++;
-  return len;
+  return 0;
 }
 
 static void svc_http_free(void *data, struct iris_plugin_http_response *resp) {
@@ -169,10 +157,11 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
                     struct iris_plugin_http_response *resp) {
   struct iris_vendor *v = data;
   struct http_state st;
-  struct curl_slist *hdrs = NULL, *h;
-  CURLcode cc;
-  size_t k;
-  int rc = -1;
+  struct iris_http_request hreq = {0};
+  struct iris_err herr = {0};
+  char **lines = NULL;
+  size_t k, nlines = 0;
+  int hrc, rc = -1;
 
   /* Only the fields of ABI 1.0 are written; resp->struct_size tells how big it is. */
   resp->transport = IRIS_PLUGIN_HTTP_FAILED;
@@ -190,52 +179,36 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
     goto out;
   }
   st.headers = iris_calloc(HTTP_MAX_HEADERS, sizeof *st.headers);
-  if (!st.headers) {
+  lines = iris_calloc(req->nheaders ? req->nheaders : 1, sizeof *lines);
+  if (!st.headers || !lines) {
     snprintf(resp->error, sizeof resp->error, "out of memory");
     goto out;
   }
   for (k = 0; k < req->nheaders; k++) {
-    char *line;
     if (!req->headers[k].key || !req->headers[k].value)
       continue;
-    line = iris_asprintf("%s: %s", req->headers[k].key, req->headers[k].value);
-    h = line ? curl_slist_append(hdrs, line) : NULL;
-    iris_free(line);
-    if (!h) {
+    lines[nlines] = iris_asprintf("%s: %s", req->headers[k].key, req->headers[k].value);
+    if (!lines[nlines]) {
       snprintf(resp->error, sizeof resp->error, "out of memory");
       goto out;
     }
-    hdrs = h;
+    nlines++;
   }
-  curl_easy_reset(v->curl);
-  curl_easy_setopt(v->curl, CURLOPT_URL, req->url);
-  curl_easy_setopt(v->curl, CURLOPT_CUSTOMREQUEST, req->method);
-  if (req->body) {
-    curl_easy_setopt(v->curl, CURLOPT_POSTFIELDS, req->body);
-    curl_easy_setopt(v->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-  } else if (strcmp(req->method, "GET") == 0) {
-    curl_easy_setopt(v->curl, CURLOPT_HTTPGET, 1L);
-  }
-  curl_easy_setopt(v->curl, CURLOPT_HTTPHEADER, hdrs);
-  if (req->basic_user) {
-    curl_easy_setopt(v->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(v->curl, CURLOPT_USERNAME, req->basic_user);
-    curl_easy_setopt(v->curl, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
-  }
-  curl_easy_setopt(v->curl, CURLOPT_TIMEOUT_MS,
-                   req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
-  curl_easy_setopt(v->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(v->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(v->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (getenv("IRIS_CA_FILE")) /* the layer's CA bundle inside Lambda */
-    curl_easy_setopt(v->curl, CURLOPT_CAINFO, getenv("IRIS_CA_FILE"));
-  curl_easy_setopt(v->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(v->curl, CURLOPT_WRITEDATA, &st);
-  curl_easy_setopt(v->curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(v->curl, CURLOPT_HEADERDATA, &st);
-  cc = curl_easy_perform(v->curl);
-  if (cc == CURLE_OK) {
-    curl_easy_getinfo(v->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+  hreq.method = req->method;
+  hreq.url = req->url;
+  hreq.headers = (const char *const *)lines;
+  hreq.nheaders = nlines;
+  hreq.body = req->body;
+  hreq.body_len = req->body ? req->body_len : 0;
+  hreq.basic_user = req->basic_user;
+  hreq.basic_password = req->basic_password;
+  hreq.timeout_ms = req->timeout_ms;
+  /* A vendor URL's path may be the credential itself (a Slack or HipChat webhook). */
+  hreq.hide_path = 1;
+  hreq.on_header = on_header;
+  hreq.header_data = &st;
+  hrc = iris_http_perform(v->http, &hreq, &resp->status, &st.body, &herr);
+  if (hrc == IRIS_OK) {
     resp->transport = IRIS_PLUGIN_HTTP_OK;
     resp->body = iris_buf_take(&st.body, &resp->body_len);
     if (!resp->body) {
@@ -249,17 +222,21 @@ static int svc_http(void *data, const struct iris_plugin_http_request *req,
     st.nheaders = 0;
     rc = 0;
   } else {
-    resp->transport = cc == CURLE_OPERATION_TIMEDOUT ? IRIS_PLUGIN_HTTP_TIMEOUT
-                      : (cc == CURLE_WRITE_ERROR && iris_buf_rc(&st.body)) ? IRIS_PLUGIN_HTTP_TOO_BIG
-                      : (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                         cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION)
-                          ? IRIS_PLUGIN_HTTP_CONNECT
-                          : IRIS_PLUGIN_HTTP_FAILED;
-    snprintf(resp->error, sizeof resp->error, "%s %s: %s", req->method, req->url,
-             curl_easy_strerror(cc));
+    resp->transport = hrc == IRIS_ETIMEOUT  ? IRIS_PLUGIN_HTTP_TIMEOUT
+                      : hrc == IRIS_ETOOBIG ? IRIS_PLUGIN_HTTP_TOO_BIG
+                      : hrc == IRIS_ECONN   ? IRIS_PLUGIN_HTTP_CONNECT
+                                            : IRIS_PLUGIN_HTTP_FAILED;
+    snprintf(resp->error, sizeof resp->error, "%.*s", (int)sizeof resp->error - 1, herr.msg);
   }
 out:
-  curl_slist_free_all(hdrs);
+  for (k = 0; k < nlines; k++) {
+    /* header lines carry the vendor's tokens; volatile so the wipe is not optimised away */
+    volatile char *c = lines[k];
+    while (*c)
+      *c++ = '\0';
+    iris_free(lines[k]);
+  }
+  iris_free(lines);
   if (st.headers) {
     for (k = 0; k < st.nheaders; k++) {
       iris_free((char *)st.headers[k].key);
@@ -278,8 +255,7 @@ void iris_vendor_free(struct iris_vendor *v) {
     return;
   if (v->instance)
     v->ops->destroy(v->instance);
-  if (v->curl)
-    curl_easy_cleanup(v->curl);
+  iris_http_free(v->http);
   iris_free(v->plugin);
   iris_free(v->mode);
   iris_free(v->name);
@@ -309,10 +285,19 @@ int iris_vendor_new(const struct iris_plugins *plugins, const char *plugin, cons
   v->mode = iris_strdup(mode);
   v->name = iris_strdup(name);
   v->log_module = iris_asprintf("plugin:%s", plugin);
-  v->curl = curl_easy_init();
-  if (!v->plugin || !v->mode || !v->name || !v->log_module || !v->curl) {
+  if (!v->plugin || !v->mode || !v->name || !v->log_module) {
     rc = iris_err_set(err, IRIS_ENOMEM, "vendor %s: allocating", name);
     goto out;
+  }
+  {
+    struct iris_http_opts hopts = {0};
+    hopts.connect_timeout_ms = 5000;
+    hopts.timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
+    rc = iris_http_new(&hopts, &v->http, err);
+    if (rc) {
+      iris_err_prefix(err, "vendor %s", name);
+      goto out;
+    }
   }
   if (env)
     v->env = *env;
@@ -341,23 +326,96 @@ out:
   return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if there is none: no
+ * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  size_t len, i;
+  unsigned int cp;
+  if (p[0] < 0x80)
+    return 1;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF)
+    len = 2, cp = p[0] & 0x1Fu;
+  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+    len = 3, cp = p[0] & 0x0Fu;
+  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+    len = 4, cp = p[0] & 0x07u;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  for (i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3Fu);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+/*
+ * Make a plugin's text in a fixed buffer safe to record: NUL-terminated inside the buffer,
+ * valid UTF-8 (each byte of a broken sequence, including one cut by the buffer's end,
+ * becomes '?'), and control characters replaced ('?' in an id, ' ' in an error text), so
+ * the text cannot break a log line, a JSON document or a database column.
+ * Returns 1 if anything was changed.
+ */
+static int sanitize_text(char *s, size_t size, char control) {
+  unsigned char *p = (unsigned char *)s;
+  size_t n, i = 0, len;
+  int changed = 0;
+  if (s[size - 1] != '\0') {
+    s[size - 1] = '\0';
+    changed = 1;
+  }
+  n = strlen(s);
+  while (i < n) {
+    len = utf8_seq(p + i, n - i);
+    if (len == 0) {
+      p[i++] = '?';
+      changed = 1;
+    } else if (len == 1 && (p[i] < 0x20 || p[i] == 0x7F)) {
+      p[i++] = (unsigned char)control;
+      changed = 1;
+    } else {
+      i += len;
+    }
+  }
+  return changed;
+}
+
 void iris_vendor_send(struct iris_vendor *v, const struct iris_plugin_message *msg,
                       struct iris_plugin_result *r) {
+  int64_t asked;
   memset(r, 0, sizeof *r);
   r->struct_size = sizeof *r;
   r->status = (enum iris_plugin_status)-1;
   v->ops->send(v->instance, msg, r);
-  /* Never trust what came back: terminate texts, range-check the status. */
-  r->vendor_message_id[sizeof r->vendor_message_id - 1] = '\0';
-  r->error[sizeof r->error - 1] = '\0';
+  /* Never trust what came back: terminate and clean the texts, range-check the status,
+   * bound the retry delay. */
+  if (sanitize_text(r->vendor_message_id, sizeof r->vendor_message_id, '?'))
+    IRIS_LOG_WARN("plugin %s: vendor message id was not terminated, valid UTF-8 text; "
+                  "repaired", v->plugin);
+  (void)sanitize_text(r->error, sizeof r->error, ' ');
   if ((int)r->status < IRIS_PLUGIN_SENT || (int)r->status > IRIS_PLUGIN_RATE_LIMITED) {
     int bad = (int)r->status;
     r->status = IRIS_PLUGIN_RETRYABLE;
     snprintf(r->error, sizeof r->error,
              "plugin %s returned no valid status (%d); treated as retryable", v->plugin, bad);
   }
-  if (r->retry_after_ms < 0)
+  asked = r->retry_after_ms;
+  if (r->status == IRIS_PLUGIN_SENT || r->status == IRIS_PLUGIN_PERMANENT) {
+    r->retry_after_ms = 0; /* nothing is retried */
+  } else if (asked < 0) {
+    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is negative; ignored", v->plugin,
+                  asked);
     r->retry_after_ms = 0;
+  } else if (asked > IRIS_PLUGIN_RETRY_AFTER_MAX_MS) {
+    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is above the maximum; %ld ms used",
+                  v->plugin, asked, (long)IRIS_PLUGIN_RETRY_AFTER_MAX_MS);
+    r->retry_after_ms = IRIS_PLUGIN_RETRY_AFTER_MAX_MS;
+  }
   if (r->status == IRIS_PLUGIN_RATE_LIMITED && r->retry_after_ms == 0)
     r->retry_after_ms = 1000;
   if (r->status != IRIS_PLUGIN_SENT && r->error[0] == '\0')

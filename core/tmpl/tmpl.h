@@ -50,9 +50,32 @@ const char *iris_tmpl_name(const struct iris_tmpl *t);
  */
 int iris_tmpl_mentions(const struct iris_tmpl *t, const char *object, const char *attribute);
 
-/* Limits (per render). */
-#define IRIS_TMPL_MAX_ITERATIONS 1000000 /* loop iterations in total */
+/*
+ * The per-render budget. Every render is bounded so that no template — however written —
+ * can crash, hang or exhaust the process: exceeding any part is a render error naming it
+ * ("template 'x' line 3: the render's memory budget (64 MiB) is exhausted"). Configure it
+ * once at startup with iris_tmpl_set_limits(); docs/templates.md lists the defaults.
+ */
+struct iris_tmpl_limits {
+  size_t max_memory;    /* bytes of intermediate values (strings, lists, dicts, loop state) */
+  long max_steps;       /* evaluation steps: expressions, loop iterations, items handled */
+  long max_iterations;  /* loop iterations in total */
+  int max_depth;        /* nesting of blocks and expressions (parse and render), 8..64 */
+};
+
+#define IRIS_TMPL_DEFAULT_MEMORY ((size_t)64 << 20) /* 64 MiB */
+#define IRIS_TMPL_DEFAULT_STEPS 50000000L
+#define IRIS_TMPL_MAX_ITERATIONS 1000000 /* default loop iterations in total */
 #define IRIS_TMPL_MAX_RANGE 100000       /* items range() may produce (Jinja's sandbox limit) */
-#define IRIS_TMPL_MAX_DEPTH 64           /* nesting of blocks and expressions */
+#define IRIS_TMPL_MAX_DEPTH 64           /* default and ceiling of max_depth */
+
+/*
+ * Replace the budget of every later compile and render (zero fields keep the default;
+ * max_depth is clamped to 8..64). Not thread-safe: call it once at startup, before any
+ * template is compiled or rendered.
+ */
+void iris_tmpl_set_limits(const struct iris_tmpl_limits *limits);
+/* The budget in force (defaults until iris_tmpl_set_limits). */
+void iris_tmpl_get_limits(struct iris_tmpl_limits *out);
 
 #endif /* IRIS_TMPL_H */

@@ -30,7 +30,12 @@ static int in_list(const char *const *l, const char *name) {
       return 1;
   return 0;
 }
-int iris__tmpl_filter_known(const char *name) { return in_list(filters, name); }
+int iris__tmpl_seq_filter_known(const char *name);
+int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
+                          const struct fargs *a, struct tv *out);
+int iris__tmpl_filter_known(const char *name) {
+  return in_list(filters, name) || iris__tmpl_seq_filter_known(name);
+}
 int iris__tmpl_test_known(const char *name) { return in_list(tests, name); }
 
 /* Appends to an iris_buf latch their first failure, checked once in take(). */
@@ -80,108 +85,15 @@ static int want_int(struct rctx *r, const struct tv *v, const char *what, int64_
 /* ---- UTF-8 code points -------------------------------------------------------------------- */
 
 static size_t decode(const char *s, size_t n, size_t i, unsigned long *cp) {
-  unsigned char c = (unsigned char)s[i];
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-  size_t k;
-  if (i + len > n)
-    len = n - i;
-  *cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (k = 1; k < len; k++)
-    *cp = (*cp << 6) | ((unsigned char)s[i + k] & 0x3F);
-  return len ? len : 1;
+  uint32_t c;
+  size_t len = iris__utf8_get(s, n, i, &c);
+  *cp = c;
+  return len;
 }
 
 static int put_cp(struct iris_buf *b, unsigned long cp) {
   char u[4];
-  size_t n;
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xC0 | (cp >> 6));
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xE0 | (cp >> 12));
-    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    u[0] = (char)(0xF0 | (cp >> 18));
-    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    u[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
-  }
-  return iris_buf_append(b, u, n);
-}
-
-static unsigned long cp_upper(unsigned long c) {
-  if (c >= 'a' && c <= 'z')
-    return c - 32;
-  if (c < 0x80)
-    return c;
-  if (c == 0xB5)
-    return 0x39C;
-  if (c >= 0xE0 && c <= 0xFE && c != 0xF7)
-    return c - 32;
-  if (c == 0xFF)
-    return 0x178;
-  if (c == 0x131)
-    return 'I';
-  if (c == 0x17F)
-    return 'S';
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
-    return (c & 1) ? c - 1 : c;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
-    return (c & 1) ? c : c - 1;
-  if (c == 0x3C2)
-    return 0x3A3;
-  if (c >= 0x3B1 && c <= 0x3C9)
-    return c - 32;
-  if (c == 0x3AC)
-    return 0x386;
-  if (c >= 0x3AD && c <= 0x3AF)
-    return c - 37;
-  if (c == 0x3CC)
-    return 0x38C;
-  if (c == 0x3CD || c == 0x3CE)
-    return c - 63;
-  if (c >= 0x430 && c <= 0x44F)
-    return c - 32;
-  if (c >= 0x450 && c <= 0x45F)
-    return c - 80;
-  return c;
-}
-
-static unsigned long cp_lower(unsigned long c) {
-  if (c >= 'A' && c <= 'Z')
-    return c + 32;
-  if (c < 0x80)
-    return c;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
-    return c + 32;
-  if (c == 0x178)
-    return 0xFF;
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177))
-    return (c & 1) ? c : c + 1;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
-    return (c & 1) ? c + 1 : c;
-  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
-    return c + 32;
-  if (c == 0x386)
-    return 0x3AC;
-  if (c >= 0x388 && c <= 0x38A)
-    return c + 37;
-  if (c == 0x38C)
-    return 0x3CC;
-  if (c == 0x38E || c == 0x38F)
-    return c + 63;
-  if (c >= 0x410 && c <= 0x42F)
-    return c + 32;
-  if (c >= 0x400 && c <= 0x40F)
-    return c + 80;
-  return c;
+  return iris_buf_append(b, u, (size_t)iris__utf8_put((uint32_t)cp, u));
 }
 
 /* Python's str.isspace() for one code point. */
@@ -229,53 +141,108 @@ static int take(struct rctx *r, struct iris_buf *b, struct tv *out, int safe) {
 
 enum casing { UPPER, LOWER, CAPITALIZE, TITLE };
 
+/* Python's lower() of s[lo, hi) appended to b: full mappings, and the capital sigma final
+ * (ς) or not by the context inside [lo, hi). */
+static void lower_range(struct iris_buf *b, const char *s, size_t lo, size_t hi) {
+  size_t i = lo;
+  while (i < hi) {
+    uint32_t c;
+    size_t len = iris__utf8_get(s, hi, i, &c);
+    if (c == 0x3A3)
+      latch(put_cp(b, iris__uc_final_sigma(s, lo, hi, i) ? 0x3C2 : 0x3C3));
+    else
+      latch(iris__uc_append_case(b, c, 'l'));
+    i += len;
+  }
+}
+
+/* Jinja's title splits words at runs of -, whitespace, ( { [ and <. */
+static int title_sep(uint32_t c) {
+  return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || cp_space(c);
+}
+
+/*
+ * upper: Python's str.upper(); lower: str.lower(); capitalize: str.capitalize() (first
+ * character title-cased, the rest lower-cased); title: Jinja's do_title — each word's first
+ * character upper-cased and the rest of the word lower-cased on its own.
+ */
 static int change_case(struct rctx *r, const struct tv *in, enum casing how, struct tv *out) {
   struct iris_buf b;
   struct tv s;
   size_t i = 0;
-  int start = 1, rc;
+  int rc;
   rc = iris__tv_to_string(r, in, &s);
   if (rc)
     return rc;
   iris_buf_init(&b, 0);
-  while (i < s.n) {
-    unsigned long c;
-    size_t len = decode(s.s, s.n, i, &c);
-    int sep = how == TITLE && (c == '-' || cp_space(c) || c == '(' || c == '{' || c == '[' ||
-                               c == '<');
-    int up = how == UPPER || ((how == CAPITALIZE || how == TITLE) && start && !sep);
-    if (c == 0x3A3 && how == LOWER) {
-      /* Python's final sigma: Σ after a cased letter and not before one becomes ς */
-      unsigned long nc = 0;
-      int prev_cased = i > 0, next_cased = 0;
-      if (i + len < s.n) {
-        decode(s.s, s.n, i + len, &nc);
-        next_cased = cp_upper(nc) != nc || cp_lower(nc) != nc;
-      }
-      if (prev_cased) {
-        size_t pst = i - 1;
-        unsigned long pc;
-        while (pst > 0 && ((unsigned char)s.s[pst] & 0xC0) == 0x80)
-          pst--;
-        decode(s.s, s.n, pst, &pc);
-        prev_cased = cp_upper(pc) != pc || cp_lower(pc) != pc;
-      }
-      latch(put_cp(&b, prev_cased && !next_cased ? 0x3C2 : 0x3C3));
-    } else if (c == 0xDF && up) {
-      latch(iris_buf_appends(&b, how == UPPER || how == TITLE ? "SS" : "Ss"));
-    } else {
-      latch(put_cp(&b, up ? cp_upper(c) : cp_lower(c)));
+  if (how == LOWER) {
+    lower_range(&b, s.s, 0, s.n);
+  } else if (how == UPPER) {
+    while (i < s.n) {
+      uint32_t c;
+      i += iris__utf8_get(s.s, s.n, i, &c);
+      latch(iris__uc_append_case(&b, c, 'u'));
     }
-    if (how == TITLE)
-      start = sep;
-    else
-      start = 0;
-    i += len;
+  } else if (how == CAPITALIZE) {
+    if (s.n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, 0, &c);
+      latch(iris__uc_append_case(&b, c, 't'));
+      /* the rest lower-cased with the whole string as the sigma's context */
+      while (len < s.n) {
+        uint32_t d;
+        size_t k = iris__utf8_get(s.s, s.n, len, &d);
+        if (d == 0x3A3)
+          latch(put_cp(&b, iris__uc_final_sigma(s.s, 0, s.n, len) ? 0x3C2 : 0x3C3));
+        else
+          latch(iris__uc_append_case(&b, d, 'l'));
+        len += k;
+      }
+    }
+  } else {
+    while (i < s.n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, i, &c), end;
+      if (title_sep(c)) {
+        latch(iris_buf_append(&b, s.s + i, len));
+        i += len;
+        continue;
+      }
+      latch(iris__uc_append_case(&b, c, 'u'));
+      end = i + len;
+      while (end < s.n) {
+        uint32_t d;
+        size_t k = iris__utf8_get(s.s, s.n, end, &d);
+        if (title_sep(d))
+          break;
+        end += k;
+      }
+      lower_range(&b, s.s, i + len, end);
+      i = end;
+    }
   }
   return take(r, &b, out, in->safe && how != TITLE);
 }
 
+/* Does the string set contain the character c (c_len bytes of UTF-8)? UTF-8 is
+ * self-synchronising, so a byte match is a character match. */
+static int has_char(const struct tv *set, const char *c, size_t c_len) {
+  size_t i;
+  for (i = 0; i + c_len <= set->n; i++)
+    if (memcmp(set->s + i, c, c_len) == 0)
+      return 1;
+  return 0;
+}
+
+static int do_strip(struct rctx *r, const struct tv *in, const struct tv *chars, int sides,
+                    struct tv *out);
 static int do_trim(struct rctx *r, const struct tv *in, const struct tv *chars, struct tv *out) {
+  return do_strip(r, in, chars, 3, out);
+}
+
+/* Python's strip (sides 3), lstrip (1), rstrip (2): whitespace, or any of `chars`. */
+static int do_strip(struct rctx *r, const struct tv *in, const struct tv *chars, int sides,
+                    struct tv *out) {
   struct tv s;
   size_t a = 0, z;
   int rc = iris__tv_to_string(r, in, &s);
@@ -285,20 +252,31 @@ static int do_trim(struct rctx *r, const struct tv *in, const struct tv *chars, 
   if (chars && chars->t != TV_NONE) {
     if (chars->t != TV_STR)
       return iris__tmpl_fail(r, "trim(chars) must be a string");
-    /* strip any of the given characters (ASCII sets in practice) */
-    while (a < z && memchr(chars->s, s.s[a], chars->n))
-      a++;
-    while (z > a && memchr(chars->s, s.s[z - 1], chars->n))
-      z--;
+    /* strip any of the given characters (code points, as Python's str.strip) */
+    while ((sides & 1) && a < z) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, z, a, &c);
+      if (!has_char(chars, s.s + a, len))
+        break;
+      a += len;
+    }
+    while ((sides & 2) && z > a) {
+      size_t st = z - 1;
+      while (st > a && ((unsigned char)s.s[st] & 0xC0) == 0x80)
+        st--;
+      if (!has_char(chars, s.s + st, z - st))
+        break;
+      z = st;
+    }
   } else {
-    while (a < z) {
+    while ((sides & 1) && a < z) {
       unsigned long c;
       size_t len = decode(s.s, s.n, a, &c);
       if (!cp_space(c))
         break;
       a += len;
     }
-    while (z > a) {
+    while ((sides & 2) && z > a) {
       size_t st = z - 1;
       unsigned long c;
       while (st > a && ((unsigned char)s.s[st] & 0xC0) == 0x80)
@@ -378,8 +356,19 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     return rc;
   if (ev && (rc = iris__tv_to_string(r, ev, &end)))
     return rc;
-  if ((rc = iris__tv_to_string(r, in, &s)))
-    return rc;
+  if (in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF) {
+    /* Jinja returns any sized value that fits unchanged (a list stays a list); a longer one
+     * fails there when it is sliced and split as a string. */
+    if (iris__tv_len(in) <= length + leeway) {
+      *out = *in;
+      return IRIS_OK;
+    }
+    return iris__tmpl_fail(r, "truncate() of a %s longer than %lld", iris__tv_type_name(in),
+                           (long long)(length + leeway));
+  }
+  if (in->t != TV_STR)
+    return iris__tmpl_fail(r, "object of type '%s' has no len()", iris__tv_type_name(in));
+  s = *in;
   endlen = iris__utf8_count(end.s, end.n);
   if (length < (int64_t)endlen)
     return iris__tmpl_fail(r, "truncate(): expected length >= %zu, got %lld", endlen,
@@ -418,7 +407,7 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
   struct iris_buf b;
   size_t i, n;
   int rc = check_args(r, "join", a, 2, kw);
-  if (rc)
+  if (rc || (rc = iris__tmpl_check_iter(r, in)))
     return rc;
   if (dv && (rc = iris__tv_to_string(r, dv, &sep)))
     return rc;
@@ -433,7 +422,8 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
       size_t len = decode(in->s, in->n, i, &c);
       if (i)
         latch(iris_buf_append(&b, sep.s, sep.n));
-      latch(iris_buf_append(&b, in->s + i, len));
+      if (!attr) /* a character's attribute is undefined: it joins as nothing */
+        latch(iris_buf_append(&b, in->s + i, len));
       i += len;
     }
     return take(r, &b, out, 0);
@@ -450,7 +440,8 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
     json_object_foreach(in->j, k, v) {
       if (idx++)
         latch(iris_buf_append(&b, sep.s, sep.n));
-      latch(iris_buf_appends(&b, k));
+      if (!attr)
+        latch(iris_buf_appends(&b, k));
     }
     return take(r, &b, out, 0);
   }
@@ -466,12 +457,9 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
       }
       memcpy(key, an.s, an.n);
       item = json_is_object(item) ? json_object_get(item, key) : NULL;
-      if (!item) {
-        iris_buf_cleanup(&b);
-        return iris__tmpl_fail(r, "join(): item %zu has no attribute '%s'", i, key);
-      }
     }
-    v = iris__tv_from_json(item);
+    /* a missing attribute is Undefined in Jinja: it joins as nothing */
+    v = item ? iris__tv_from_json(item) : iris__tv_undef(NULL);
     if (i)
       latch(iris_buf_append(&b, sep.s, sep.n));
     if (iris__tv_append_str(r, &v, &b) && r->err->rc) {
@@ -483,6 +471,9 @@ static int do_join(struct rctx *r, const struct tv *in, const struct fargs *a, s
 }
 
 static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *out) {
+  int rc = iris__tmpl_check_iter(r, in);
+  if (rc)
+    return rc;
   switch (in->t) {
   case TV_UNDEF:
     *out = iris__tv_undef("first/last of an undefined value");
@@ -502,8 +493,6 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
       if (!last)
         break;
     }
-    if (last)
-      return iris__tmpl_fail(r, "last(): a dict cannot be reversed");
     *out = pick ? iris__tv_str(pick, strlen(pick)) : iris__tv_undef("first of an empty dict");
     return IRIS_OK;
   }
@@ -569,30 +558,95 @@ static int do_round(struct rctx *r, const struct tv *in, const struct fargs *a, 
 }
 
 /* Python's float() of a string; 0 if it does not parse. */
-static int parse_float(const char *s, size_t n, double *out) {
-  char buf[128];
-  size_t a = 0, z = n, k, o = 0;
+/*
+ * The text Python's int() / float() read: s without surrounding whitespace (str.isspace()),
+ * every decimal digit of any script as its ASCII digit (int('٣') is 3). 0 when s holds any
+ * other non-ASCII character or does not fit buf (*too_long set then).
+ */
+static int number_text(const char *s, size_t n, char *buf, size_t cap, int *too_long) {
+  size_t a = 0, z = n, o = 0;
+  uint32_t c;
+  *too_long = 0;
+  while (a < z) {
+    size_t len = iris__utf8_get(s, z, a, &c);
+    if (!cp_space(c))
+      break;
+    a += len;
+  }
+  while (z > a) {
+    size_t k = z - 1;
+    while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80)
+      k--;
+    iris__utf8_get(s, z, k, &c);
+    if (!cp_space(c))
+      break;
+    z = k;
+  }
+  while (a < z) {
+    size_t len = iris__utf8_get(s, z, a, &c);
+    int d = iris__uc_decimal(c);
+    if (o + 1 >= cap) {
+      *too_long = 1;
+      return 0;
+    }
+    if (c < 0x80)
+      buf[o++] = (char)c;
+    else if (d >= 0)
+      buf[o++] = (char)('0' + d);
+    else
+      return 0;
+    a += len;
+  }
+  buf[o] = '\0';
+  return o > 0;
+}
+
+/* Python's float(str) on number_text output (buf, NUL-terminated). */
+static int parse_float_text(const char *buf, double *out) {
+  char clean[128];
+  size_t k, o = 0, z = strlen(buf);
   char *end;
-  while (a < z && isspace((unsigned char)s[a]))
-    a++;
-  while (z > a && isspace((unsigned char)s[z - 1]))
-    z--;
-  if (z == a || z - a >= sizeof buf)
-    return 0;
-  for (k = a; k < z; k++) {
-    if (s[k] == 'x' || s[k] == 'X' || s[k] == 'p' || s[k] == 'P')
+  for (k = 0; k < z && o + 1 < sizeof clean; k++) {
+    if (buf[k] == 'x' || buf[k] == 'X' || buf[k] == 'p' || buf[k] == 'P')
       return 0; /* strtod reads hex floats; Python does not */
-    if (s[k] == '_') {
-      if (k == a || k + 1 == z || !isdigit((unsigned char)s[k - 1]) ||
-          !isdigit((unsigned char)s[k + 1]))
+    if (buf[k] == '_') {
+      if (k == 0 || k + 1 == z || !isdigit((unsigned char)buf[k - 1]) ||
+          !isdigit((unsigned char)buf[k + 1]))
         return 0;
       continue;
     }
-    buf[o++] = s[k];
+    clean[o++] = buf[k];
   }
-  buf[o] = '\0';
-  *out = strtod(buf, &end);
+  if (k < z || o == 0)
+    return 0;
+  clean[o] = '\0';
+  *out = strtod(clean, &end);
   return *end == '\0';
+}
+
+static int parse_float(const char *s, size_t n, double *out) {
+  char buf[128];
+  int too_long;
+  return number_text(s, n, buf, sizeof buf, &too_long) && parse_float_text(buf, out);
+}
+
+static int beyond_64_bits(struct rctx *r) {
+  return iris__tmpl_fail(r, "int(): the value is beyond 64 bits, where Python's int would grow "
+                            "(this engine uses 64-bit integers)");
+}
+
+/* int(float) as Python: nan is a ValueError (the default), infinity an OverflowError. */
+static int int_of_float(struct rctx *r, double f, const struct tv *def, struct tv *out) {
+  if (isnan(f)) {
+    *out = *def;
+    return IRIS_OK;
+  }
+  if (isinf(f))
+    return iris__tmpl_fail(r, "int(): cannot convert float infinity to integer");
+  if (f >= 9223372036854775808.0 || f < -9223372036854775808.0)
+    return beyond_64_bits(r);
+  *out = iris__tv_int((int64_t)f);
+  return IRIS_OK;
 }
 
 static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
@@ -612,38 +666,42 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
     *out = iris__tv_int(in->i);
     return IRIS_OK;
   case TV_FLOAT:
-    if (!isfinite(in->f) || fabs(in->f) >= 9.2e18) {
+    return int_of_float(r, in->f, &def, out);
+  case TV_STR: {
+    char buf[128], digits[128], *end;
+    size_t o = 0, k;
+    long long v;
+    double f;
+    int too_long, all_digits = 1;
+    if (!number_text(in->s, in->n, buf, sizeof buf, &too_long)) {
+      if (too_long) {
+        /* a number this long is beyond 64 bits in any base; anything else is the default */
+        for (k = 0; k < in->n && all_digits; k++)
+          all_digits = isdigit((unsigned char)in->s[k]) || in->s[k] == '_' ||
+                       ((in->s[k] == '-' || in->s[k] == '+') && k == 0) ||
+                       isspace((unsigned char)in->s[k]);
+        if (all_digits)
+          return beyond_64_bits(r);
+      }
       *out = def;
       return IRIS_OK;
     }
-    *out = iris__tv_int((int64_t)in->f);
-    return IRIS_OK;
-  case TV_STR: {
-    char buf[128], *end;
-    size_t x = 0, z = in->n, o = 0, k;
-    long long v;
-    double f;
-    while (x < z && isspace((unsigned char)in->s[x]))
-      x++;
-    while (z > x && isspace((unsigned char)in->s[z - 1]))
-      z--;
-    if (z > x && z - x < sizeof buf) {
-      for (k = x; k < z; k++)
-        if (in->s[k] != '_')
-          buf[o++] = in->s[k];
-      buf[o] = '\0';
-      errno = 0;
-      v = strtoll(buf, &end, (int)base);
-      if (*end == '\0' && o && !errno && !(base == 10 && (buf[0] == '0' && o > 1 && isalpha((unsigned char)buf[1])))) {
-        *out = iris__tv_int(v);
-        return IRIS_OK;
-      }
-    }
-    /* int(float(value)) */
-    if (parse_float(in->s, in->n, &f) && isfinite(f) && fabs(f) < 9.2e18) {
-      *out = iris__tv_int((int64_t)f);
+    for (k = 0; buf[k]; k++)
+      if (buf[k] != '_')
+        digits[o++] = buf[k];
+    digits[o] = '\0';
+    errno = 0;
+    v = strtoll(digits, &end, (int)base);
+    if (*end == '\0' && o &&
+        !(base == 10 && (digits[0] == '0' && o > 1 && isalpha((unsigned char)digits[1])))) {
+      if (errno == ERANGE)
+        return beyond_64_bits(r);
+      *out = iris__tv_int(v);
       return IRIS_OK;
     }
+    /* int(float(value)) */
+    if (parse_float_text(buf, &f))
+      return int_of_float(r, f, &def, out);
     *out = def;
     return IRIS_OK;
   }
@@ -718,6 +776,10 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
   int rc = IRIS_OK;
   if (level > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "tojson: value nested too deeply");
+  if (iris__tmpl_is_undef_json(j))
+    return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
+  if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j))
+    return iris__tmpl_fail(r, "a range or dict view is not JSON serializable");
 #define NEWLINE(l)                                                                        \
   do {                                                                                    \
     if (indent >= 0) {                                                                    \
@@ -1064,8 +1126,41 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
     return take(r, &b, out, 0);
   }
   if (in->t == TV_LIST) {
-    iris_buf_cleanup(&b);
-    return iris__tmpl_fail(r, "urlencode(): lists are not supported by this engine; use a dict");
+    /* Jinja unpacks every item into (key, value): a list of pairs */
+    size_t i;
+    for (i = 0; i < json_array_size(in->j); i++) {
+      json_t *pair = json_array_get(in->j, i);
+      struct tv k, v, ks, vs;
+      if (json_is_object(pair) && json_object_size(pair) == 2) {
+        /* unpacking a dict gives its keys */
+        void *it = json_object_iter(pair);
+        const char *k0 = json_object_iter_key(it);
+        const char *k1 = json_object_iter_key(json_object_iter_next(pair, it));
+        if (i)
+          latch(iris_buf_appendc(&b, '&'));
+        latch(iris_url_append_quoted(&b, k0, strlen(k0), "", 1));
+        latch(iris_buf_appendc(&b, '='));
+        latch(iris_url_append_quoted(&b, k1, strlen(k1), "", 1));
+        continue;
+      }
+      if (!json_is_array(pair) || json_array_size(pair) != 2) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "urlencode(): item %zu of the list is not a (key, value) pair",
+                               i);
+      }
+      k = iris__tv_from_json(json_array_get(pair, 0));
+      v = iris__tv_from_json(json_array_get(pair, 1));
+      if ((rc = iris__tv_to_string(r, &k, &ks)) || (rc = iris__tv_to_string(r, &v, &vs))) {
+        iris_buf_cleanup(&b);
+        return rc;
+      }
+      if (i)
+        latch(iris_buf_appendc(&b, '&'));
+      latch(iris_url_append_quoted(&b, ks.s, ks.n, "", 1));
+      latch(iris_buf_appendc(&b, '='));
+      latch(iris_url_append_quoted(&b, vs.s, vs.n, "", 1));
+    }
+    return take(r, &b, out, 0);
   }
   if ((rc = iris__tv_to_string(r, in, &s))) {
     iris_buf_cleanup(&b);
@@ -1078,6 +1173,8 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
 int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *a, struct tv *out) {
   int rc;
+  if (iris__tmpl_seq_filter_known(name))
+    return iris__tmpl_seq_filter(r, name, in, a, out);
   if (strcmp(name, "default") == 0 || strcmp(name, "d") == 0) {
     static const char *const kw[] = {"default_value", "boolean", NULL};
     const struct tv *dv = arg(a, 0, "default_value"), *bv = arg(a, 1, "boolean");
@@ -1106,6 +1203,11 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
     return do_replace(r, in, a, out);
   if (strcmp(name, "truncate") == 0)
     return do_truncate(r, in, a, out);
+  if ((strcmp(name, "length") == 0 || strcmp(name, "count") == 0 || strcmp(name, "last") == 0) &&
+      in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+      iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "a generator has no %s()", name[0] == 'l' && name[1] == 'a'
+                                                            ? "reversed" : "len");
   if (strcmp(name, "length") == 0 || strcmp(name, "count") == 0) {
     long n = iris__tv_len(in);
     if ((rc = check_args(r, name, a, 0, NULL)))
@@ -1124,6 +1226,9 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
   }
   if (strcmp(name, "round") == 0)
     return do_round(r, in, a, out);
+  if ((strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "indent") == 0 ||
+       strcmp(name, "wordwrap") == 0) && in->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", in->s ? in->s : "value");
   if (strcmp(name, "int") == 0)
     return do_int(r, in, a, out);
   if (strcmp(name, "float") == 0)
@@ -1155,6 +1260,9 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
     out->safe = 1;
     return IRIS_OK;
   }
+  if ((strcmp(name, "indent") == 0 || strcmp(name, "wordwrap") == 0) && in->t != TV_STR)
+    /* Jinja appends to or splits the value as a string: anything else is an error there */
+    return iris__tmpl_fail(r, "%s() needs a string, got %s", name, iris__tv_type_name(in));
   if (strcmp(name, "indent") == 0)
     return do_indent(r, in, a, out);
   if (strcmp(name, "wordwrap") == 0)
@@ -1183,6 +1291,11 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
 
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *a, int *out) {
+  /* Jinja calls the test with the arguments given: one too many is a TypeError there */
+  size_t nargs = strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
+  if (a->npos + a->nkw > nargs)
+    return iris__tmpl_fail(r, "test '%s' takes %zu argument%s, %zu given", name, nargs,
+                           nargs == 1 ? "" : "s", a->npos + a->nkw);
   if (strcmp(name, "defined") == 0)
     *out = in->t != TV_UNDEF;
   else if (strcmp(name, "undefined") == 0)
@@ -1206,34 +1319,39 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
   else if (strcmp(name, "mapping") == 0)
     *out = in->t == TV_DICT;
   else if (strcmp(name, "sequence") == 0)
-    *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT;
+    /* len() and [] both work: Undefined has them, dict views and ranges... views do not */
+    *out = in->t == TV_STR || in->t == TV_DICT || in->t == TV_UNDEF ||
+           (in->t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, in->j) &&
+                                  iris__tmpl_view_find(r, in->j)->kind != VIEW_RANGE));
   else if (strcmp(name, "iterable") == 0)
     *out = in->t == TV_STR || in->t == TV_LIST || in->t == TV_DICT || in->t == TV_UNDEF;
-  else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0) {
-    if (in->t != TV_INT && in->t != TV_BOOL)
-      return iris__tmpl_fail(r, "test '%s' needs an integer, got %s", name, iris__tv_type_name(in));
-    *out = ((in->i % 2) != 0) == (name[0] == 'o');
-  } else if (strcmp(name, "divisibleby") == 0) {
+  else if (strcmp(name, "odd") == 0 || strcmp(name, "even") == 0 ||
+           strcmp(name, "divisibleby") == 0) {
+    /* Jinja: value % 2 == 1, value % 2 == 0, value % num == 0 — Python's % on any numbers */
     const struct tv *n = arg(a, 0, "num");
-    if (!n || (n->t != TV_INT && n->t != TV_BOOL) || (in->t != TV_INT && in->t != TV_BOOL))
-      return iris__tmpl_fail(r, "divisibleby needs integers");
-    if (n->i == 0)
-      return iris__tmpl_fail(r, "integer division or modulo by zero");
-    *out = in->i % n->i == 0;
+    struct tv two = iris__tv_int(2), m, want = iris__tv_int(name[0] == 'o');
+    int failed;
+    if (name[0] == 'd' && !n)
+      return iris__tmpl_fail(r, "divisibleby() missing 1 required positional argument: 'num'");
+    if ((failed = iris__tv_binop(r, OP_MOD, in, name[0] == 'd' ? n : &two, &m)))
+      return failed;
+    *out = iris__tv_equal(&m, &want);
   } else if (strcmp(name, "lower") == 0 || strcmp(name, "upper") == 0) {
     struct tv s;
     size_t i;
     int cased = 0, ok = 1, rc = iris__tv_to_string(r, in, &s);
     if (rc)
       return rc;
+    /* Python's islower() / isupper(): some cased character, and none of the other case
+     * (nor title case) */
     for (i = 0; i < s.n;) {
-      unsigned long c;
-      size_t len = decode(s.s, s.n, i, &c);
-      if (cp_upper(c) != c || cp_lower(c) != c) {
+      uint32_t c;
+      size_t len = iris__utf8_get(s.s, s.n, i, &c);
+      int lo = iris__uc_is_lower(c), up = iris__uc_is_upper(c), ti = iris__uc_is_title(c);
+      if (ti || (name[0] == 'l' ? up : lo))
+        ok = 0;
+      else if (name[0] == 'l' ? lo : up)
         cased = 1;
-        if ((name[0] == 'l' && cp_lower(c) != c) || (name[0] == 'u' && cp_upper(c) != c))
-          ok = 0;
-      }
       i += len;
     }
     *out = cased && ok;
@@ -1246,4 +1364,925 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
     return iris__tmpl_fail(r, "unknown test '%s'", name);
   }
   return IRIS_OK;
+}
+
+/* ---- method calls ------------------------------------------------------------------------- */
+
+static const char *const methods[] = {"items", "keys", "values", "get", "upper", "lower",
+                                      "capitalize", "title", "strip", "lstrip", "rstrip",
+                                      "split", "startswith", "endswith", "replace", "count",
+                                      "find", "join", NULL};
+
+int iris__tmpl_method_known(const char *name) { return in_list(methods, name); }
+
+/* Python's str.title(): a character after a cased one is lower-cased, any other title-cased. */
+static int py_title(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct iris_buf b;
+  size_t i = 0;
+  int prev_cased = 0;
+  iris_buf_init(&b, 0);
+  while (i < in->n) {
+    uint32_t c;
+    size_t len = iris__utf8_get(in->s, in->n, i, &c);
+    if (prev_cased && c == 0x3A3)
+      latch(put_cp(&b, iris__uc_final_sigma(in->s, 0, in->n, i) ? 0x3C2 : 0x3C3));
+    else
+      latch(iris__uc_append_case(&b, c, prev_cased ? 'l' : 't'));
+    prev_cased = iris__uc_is_cased(c);
+    i += len;
+  }
+  return take(r, &b, out, 0);
+}
+
+/* Python's str.split(sep, maxsplit): on runs of whitespace without sep. A new owned list. */
+static int py_split(struct rctx *r, const struct tv *in, const struct tv *sep, int64_t maxsplit,
+                    struct tv *out) {
+  json_t *l = iris__tv_keep(r, json_array());
+  size_t i = 0;
+  int rc;
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (sep && sep->n == 0)
+    return iris__tmpl_fail(r, "empty separator");
+  if (sep) {
+    size_t start = 0;
+    for (i = 0; i + sep->n <= in->n && maxsplit != 0;) {
+      if (memcmp(in->s + i, sep->s, sep->n) == 0) {
+        if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, i - start))))
+          return rc;
+        i += sep->n;
+        start = i;
+        maxsplit--;
+      } else {
+        i++;
+      }
+    }
+    if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, in->n - start))))
+      return rc;
+  } else {
+    while (i < in->n) {
+      uint32_t c;
+      size_t len, start;
+      /* skip whitespace */
+      while (i < in->n) {
+        len = iris__utf8_get(in->s, in->n, i, &c);
+        if (!cp_space(c))
+          break;
+        i += len;
+      }
+      if (i >= in->n)
+        break;
+      start = i;
+      if (maxsplit == 0) {
+        /* the rest, trailing whitespace included, as Python keeps it */
+        if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, in->n - start))))
+          return rc;
+        break;
+      }
+      while (i < in->n) {
+        len = iris__utf8_get(in->s, in->n, i, &c);
+        if (cp_space(c))
+          break;
+        i += len;
+      }
+      if ((rc = iris__tmpl_append(r, l, json_stringn_nocheck(in->s + start, i - start))))
+        return rc;
+      if (maxsplit > 0)
+        maxsplit--;
+    }
+  }
+  *out = iris__tv_from_json(l);
+  return IRIS_OK;
+}
+
+/* Occurrences of sub in s, not overlapping (Python's str.count); empty sub: len + 1. */
+static int64_t py_count(const struct tv *s, const struct tv *sub) {
+  size_t i = 0;
+  int64_t n = 0;
+  if (sub->n == 0)
+    return (int64_t)iris__utf8_count(s->s, s->n) + 1;
+  while (i + sub->n <= s->n) {
+    if (memcmp(s->s + i, sub->s, sub->n) == 0) {
+      n++;
+      i += sub->n;
+    } else {
+      i++;
+    }
+  }
+  return n;
+}
+
+static int want_str(struct rctx *r, const struct tv *v, const char *what) {
+  if (!v || v->t != TV_STR)
+    return iris__tmpl_fail(r, "%s must be a string, not %s", what, v ? iris__tv_type_name(v)
+                                                                      : "nothing");
+  return IRIS_OK;
+}
+
+int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
+                      const struct fargs *a, struct tv *out) {
+  size_t nargs = a->npos + a->nkw;
+  int rc;
+  if (obj->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
+  if (a->nkw && strcmp(name, "split") != 0)
+    return iris__tmpl_fail(r, "%s() takes no keyword arguments", name);
+  if (obj->t == TV_DICT && strcmp(name, "get") == 0) {
+    char *k;
+    json_t *v;
+    if (nargs < 1 || nargs > 2)
+      return iris__tmpl_fail(r, "get expected 1 or 2 arguments, got %zu", nargs);
+    if (a->pos[0].t == TV_LIST || a->pos[0].t == TV_DICT)
+      return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&a->pos[0]));
+    v = NULL;
+    if (a->pos[0].t == TV_STR) {
+      if (!(k = iris__tmpl_scratch(r, a->pos[0].n)))
+        return r->err->rc;
+      memcpy(k, a->pos[0].s, a->pos[0].n);
+      v = strlen(k) == a->pos[0].n ? json_object_get(obj->j, k) : NULL;
+    }
+    *out = v ? iris__tv_from_json_r(r, v) : nargs == 2 ? a->pos[1] : iris__tv_none();
+    return IRIS_OK;
+  }
+  if (obj->t == TV_LIST && strcmp(name, "count") == 0) {
+    size_t i;
+    int64_t n = 0;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "list.count() takes exactly one argument (%zu given)", nargs);
+    for (i = 0; i < json_array_size(obj->j); i++) {
+      struct tv x = iris__tv_from_json(json_array_get(obj->j, i));
+      n += iris__tv_equal(&x, &a->pos[0]);
+    }
+    *out = iris__tv_int(n);
+    return IRIS_OK;
+  }
+  if (obj->t != TV_STR || strcmp(name, "get") == 0 || strcmp(name, "items") == 0 ||
+      strcmp(name, "keys") == 0 || strcmp(name, "values") == 0)
+    return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(obj), name);
+  if (obj->safe)
+    return iris__tmpl_fail(r, "methods of Markup strings (from |safe or |e) are not supported by "
+                              "this engine");
+  if (strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
+      strcmp(name, "capitalize") == 0 || strcmp(name, "title") == 0) {
+    if (nargs)
+      return iris__tmpl_fail(r, "str.%s() takes no arguments (%zu given)", name, nargs);
+    if (name[0] == 't')
+      return py_title(r, obj, out);
+    return change_case(r, obj, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER : CAPITALIZE,
+                       out);
+  }
+  if (strcmp(name, "strip") == 0 || strcmp(name, "lstrip") == 0 || strcmp(name, "rstrip") == 0) {
+    if (nargs > 1)
+      return iris__tmpl_fail(r, "%s expected at most 1 argument, got %zu", name, nargs);
+    if (nargs && a->pos[0].t != TV_NONE && (rc = want_str(r, &a->pos[0], "strip arg")))
+      return rc;
+    return do_strip(r, obj, nargs ? &a->pos[0] : NULL, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3,
+                    out);
+  }
+  if (strcmp(name, "split") == 0) {
+    static const char *const kw[] = {"sep", "maxsplit", NULL};
+    const struct tv *sep = arg(a, 0, "sep"), *mx = arg(a, 1, "maxsplit");
+    int64_t maxsplit = -1;
+    if ((rc = check_args(r, "split", a, 2, kw)))
+      return rc;
+    if (sep && sep->t == TV_NONE)
+      sep = NULL;
+    if (sep && (rc = want_str(r, sep, "split() separator")))
+      return rc;
+    if (mx && (rc = want_int(r, mx, "split() maxsplit", &maxsplit)))
+      return rc;
+    return py_split(r, obj, sep, maxsplit, out);
+  }
+  if (strcmp(name, "startswith") == 0 || strcmp(name, "endswith") == 0) {
+    const struct tv *x = nargs ? &a->pos[0] : NULL;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "%s() with %zu arguments is not supported by this engine", name,
+                             nargs);
+    if ((rc = want_str(r, x, name)))
+      return rc;
+    *out = iris__tv_bool(x->n <= obj->n &&
+                         memcmp(obj->s + (name[0] == 's' ? 0 : obj->n - x->n), x->s, x->n) == 0);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "replace") == 0) {
+    if (nargs < 2 || nargs > 3)
+      return iris__tmpl_fail(r, "replace expected 2 or 3 arguments, got %zu", nargs);
+    if ((rc = want_str(r, &a->pos[0], "replace() argument 1")) ||
+        (rc = want_str(r, &a->pos[1], "replace() argument 2")))
+      return rc;
+    if (nargs == 3 && a->pos[2].t != TV_INT && a->pos[2].t != TV_BOOL)
+      return iris__tmpl_fail(r, "replace() count must be an integer");
+    return do_replace(r, obj, a, out);
+  }
+  if (strcmp(name, "count") == 0 || strcmp(name, "find") == 0) {
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "%s() with %zu arguments is not supported by this engine", name,
+                             nargs);
+    if ((rc = want_str(r, &a->pos[0], name)))
+      return rc;
+    if (name[0] == 'c') {
+      *out = iris__tv_int(py_count(obj, &a->pos[0]));
+    } else {
+      size_t i;
+      int64_t at = -1;
+      for (i = 0; i + a->pos[0].n <= obj->n; i++)
+        if (memcmp(obj->s + i, a->pos[0].s, a->pos[0].n) == 0) {
+          at = (int64_t)iris__utf8_count(obj->s, i);
+          break;
+        }
+      *out = iris__tv_int(at);
+    }
+    return IRIS_OK;
+  }
+  if (strcmp(name, "join") == 0) {
+    struct iris_buf b;
+    size_t i;
+    if (nargs != 1)
+      return iris__tmpl_fail(r, "str.join() takes exactly one argument (%zu given)", nargs);
+    if (a->pos[0].t != TV_LIST)
+      return iris__tmpl_fail(r, "join() of a %s is not supported by this engine",
+                             iris__tv_type_name(&a->pos[0]));
+    iris_buf_init(&b, 0);
+    for (i = 0; i < json_array_size(a->pos[0].j); i++) {
+      json_t *x = json_array_get(a->pos[0].j, i);
+      if (!json_is_string(x)) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "sequence item %zu: expected str instance", i);
+      }
+      if (i)
+        latch(iris_buf_append(&b, obj->s, obj->n));
+      latch(iris_buf_append(&b, json_string_value(x), json_string_length(x)));
+    }
+    return take(r, &b, out, 0);
+  }
+  return iris__tmpl_fail(r, "'str' object has no attribute '%s'", name);
+}
+
+/* ---- filters over sequences ------------------------------------------------------------- */
+
+static const char *const seq_filters[] = {"list", "sort", "sum", "max", "min", "unique",
+                                          "reverse", "map", "select", "reject", "selectattr",
+                                          "rejectattr", "center", "filesizeformat", "dictsort",
+                                          "batch", "slice", NULL};
+
+int iris__tmpl_seq_filter_known(const char *name) { return in_list(seq_filters, name); }
+
+/* Python's iteration of a value as a JSON list (borrowed or new owned): a list itself, a dict's
+ * keys, a string's characters, nothing for Undefined. */
+static int iter_items(struct rctx *r, const struct tv *in, json_t **items) {
+  int rc;
+  if ((rc = iris__tmpl_check_iter(r, in)))
+    return rc;
+  if (in->t == TV_LIST) {
+    *items = in->j;
+    return IRIS_OK;
+  }
+  if (in->t != TV_DICT && in->t != TV_STR && in->t != TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
+  *items = iris__tv_keep(r, json_array());
+  if (!*items)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (in->t == TV_DICT) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(in->j, k, v) {
+      if ((rc = iris__tmpl_append(r, *items, json_string(k))))
+        return rc;
+    }
+  } else if (in->t == TV_STR) {
+    size_t i = 0;
+    while (i < in->n) {
+      uint32_t c;
+      size_t len = iris__utf8_get(in->s, in->n, i, &c);
+      if ((rc = iris__tmpl_append(r, *items, json_stringn_nocheck(in->s + i, len))))
+        return rc;
+      i += len;
+    }
+  }
+  return iris__tmpl_steps(r, (long)json_array_size(*items));
+}
+
+/* Jinja's make_attrgetter: "a.b.0" read part by part (digits index), Undefined when missing. */
+static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct tv *out) {
+  struct tv cur = iris__tv_from_json_r(r, item);
+  size_t i = 0;
+  if (!attr || attr->t == TV_NONE) {
+    *out = cur;
+    return IRIS_OK;
+  }
+  if (attr->t == TV_INT) {
+    if (cur.t == TV_LIST && attr->i >= 0 && (size_t)attr->i < json_array_size(cur.j))
+      *out = iris__tv_from_json_r(r, json_array_get(cur.j, (size_t)attr->i));
+    else
+      *out = iris__tv_undef("attribute");
+    return IRIS_OK;
+  }
+  if (attr->t != TV_STR)
+    return iris__tmpl_fail(r, "attribute must be a string or an integer");
+  while (i <= attr->n) {
+    size_t z = i;
+    int digits = 1;
+    json_t *next = NULL;
+    while (z < attr->n && attr->s[z] != '.') {
+      digits = digits && isdigit((unsigned char)attr->s[z]);
+      z++;
+    }
+    if (z == i)
+      digits = 0;
+    if (cur.t == TV_DICT) {
+      char *k = iris__tmpl_scratch(r, z - i);
+      if (!k)
+        return r->err->rc;
+      memcpy(k, attr->s + i, z - i);
+      next = json_object_get(cur.j, k);
+    } else if (cur.t == TV_LIST && digits) {
+      next = json_array_get(cur.j, (size_t)strtoul(attr->s + i, NULL, 10));
+    }
+    if (!next) {
+      *out = iris__tv_undef("attribute");
+      return IRIS_OK;
+    }
+    cur = iris__tv_from_json_r(r, next);
+    i = z + 1;
+  }
+  *out = cur;
+  return IRIS_OK;
+}
+
+/* Jinja's ignore_case: strings lower-cased for comparing. */
+static int sort_key(struct rctx *r, const struct tv *v, int case_sensitive, struct tv *out) {
+  if (v->t == TV_STR && !case_sensitive)
+    return change_case(r, v, LOWER, out);
+  *out = *v;
+  return IRIS_OK;
+}
+
+struct keyed {
+  struct tv key;
+  json_t *item;
+};
+
+/* Stable merge sort by key with Python's ordering; a failed comparison fails the render. */
+static int merge_sort(struct rctx *r, struct keyed *v, struct keyed *tmp, size_t n, int reverse,
+                      int listkey) {
+  size_t mid = n / 2, i, j, k;
+  int rc;
+  if (n < 2)
+    return IRIS_OK;
+  if ((rc = merge_sort(r, v, tmp, mid, reverse, listkey)) ||
+      (rc = merge_sort(r, v + mid, tmp, n - mid, reverse, listkey)))
+    return rc;
+  for (i = 0, j = mid, k = 0; i < mid && j < n; k++) {
+    int c = 0;
+    /* sort's keys are one-item lists in Jinja (make_multi_attrgetter): equal keys, even two
+     * Undefined, compare equal before any ordering is asked */
+    if (!(listkey && iris__tv_equal(&v[j].key, &v[i].key)) &&
+        (rc = iris__tv_compare(r, &v[j].key, &v[i].key, &c)))
+      return rc;
+    /* take the right one only when it is strictly first: equal items keep their order */
+    if (reverse ? c > 0 : c < 0)
+      tmp[k] = v[j++];
+    else
+      tmp[k] = v[i++];
+  }
+  while (i < mid)
+    tmp[k++] = v[i++];
+  while (j < n)
+    tmp[k++] = v[j++];
+  memcpy(v, tmp, n * sizeof *v);
+  return iris__tmpl_steps(r, (long)n);
+}
+
+/* sort / dictsort / max / min: the items with their keys, sorted (a new owned array). */
+static int sorted_items(struct rctx *r, json_t *items, const struct tv *attr, int by_value,
+                        int case_sensitive, int reverse, int listkey, struct keyed **out) {
+  size_t n = json_array_size(items), i;
+  struct keyed *v, *tmp;
+  int rc;
+  if ((rc = iris__tmpl_charge(r, 2 * n * sizeof *v)))
+    return rc;
+  v = iris_calloc(n ? n : 1, sizeof *v);
+  tmp = iris_calloc(n ? n : 1, sizeof *tmp);
+  if (!v || !tmp) {
+    iris_free(v);
+    iris_free(tmp);
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct tv k;
+    v[i].item = json_array_get(items, i);
+    if (by_value >= 0) /* dictsort: a (key, value) pair */
+      k = iris__tv_from_json_r(r, json_array_get(v[i].item, (size_t)by_value));
+    else if ((rc = attr_get(r, attr, v[i].item, &k)))
+      break;
+    rc = sort_key(r, &k, case_sensitive, &v[i].key);
+  }
+  if (rc == IRIS_OK)
+    rc = merge_sort(r, v, tmp, n, reverse, listkey);
+  iris_free(tmp);
+  if (rc) {
+    iris_free(v);
+    return rc;
+  }
+  *out = v;
+  return IRIS_OK;
+}
+
+/* A new owned list registered as a one-pass iterator (map, select, reverse…): Jinja returns a
+ * generator there, which prints as an address. */
+static int new_iter(struct rctx *r, json_t **l) {
+  *l = iris__tv_keep(r, json_array());
+  if (!*l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  return iris__tmpl_view_add(r, *l, VIEW_ITER, 0, 0, 0);
+}
+
+static int tv_append(struct rctx *r, json_t *l, const struct tv *v) {
+  json_t *j;
+  int rc = iris__tv_to_json(r, v, &j);
+  return rc ? rc : iris__tmpl_append(r, l, j);
+}
+
+/* Python's str.center(width): CPython puts the odd space on the left when width is odd. */
+static int do_center(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"width", NULL};
+  const struct tv *wv = arg(a, 0, "width");
+  int64_t width = 80, len, marg, left, k;
+  struct iris_buf b;
+  struct tv s;
+  int rc = check_args(r, "center", a, 1, kw);
+  if (rc || (wv && (rc = want_int(r, wv, "center() width", &width))) ||
+      (rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  len = (int64_t)iris__utf8_count(s.s, s.n);
+  if (width <= len) {
+    *out = s;
+    return IRIS_OK;
+  }
+  if (width > (int64_t)(r->lim.max_memory))
+    return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                           r->lim.max_memory);
+  marg = width - len;
+  left = marg / 2 + (marg & width & 1);
+  iris_buf_init(&b, 0);
+  for (k = 0; k < left; k++)
+    latch(iris_buf_appendc(&b, ' '));
+  latch(iris_buf_append(&b, s.s, s.n));
+  for (k = 0; k < marg - left; k++)
+    latch(iris_buf_appendc(&b, ' '));
+  return take(r, &b, out, 0);
+}
+
+static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct fargs *a,
+                             struct tv *out) {
+  static const char *const kw[] = {"binary", NULL};
+  static const char *const dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  static const char *const bin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  const struct tv *bv = arg(a, 0, "binary");
+  int binary = bv && iris__tv_truthy(bv), i;
+  double bytes, base = binary ? 1024.0 : 1000.0, unit = 0;
+  char num[64], buf[96];
+  int rc = check_args(r, "filesizeformat", a, 1, kw);
+  if (rc)
+    return rc;
+  if (in->t == TV_INT || in->t == TV_BOOL)
+    bytes = (double)in->i;
+  else if (in->t == TV_FLOAT)
+    bytes = in->f;
+  else if (in->t == TV_STR && parse_float(in->s, in->n, &bytes))
+    ;
+  else
+    return iris__tmpl_fail(r, "filesizeformat(): could not convert %s to float",
+                           iris__tv_type_name(in));
+  if (bytes == 1) {
+    snprintf(buf, sizeof buf, "1 Byte");
+  } else if (bytes < base) {
+    struct tv t = iris__tv_float(bytes), iv;
+    struct fargs none = {0};
+    if ((rc = do_int(r, &t, &none, &iv)))
+      return rc;
+    snprintf(buf, sizeof buf, "%lld Bytes", (long long)iv.i);
+  } else {
+    for (i = 0; i < 8; i++) {
+      char e[16];
+      if (binary) {
+        unit = ldexp(1.0, 10 * (i + 2));
+      } else {
+        snprintf(e, sizeof e, "1e%d", 3 * (i + 2));
+        unit = strtod(e, NULL);
+      }
+      if (bytes < unit)
+        break;
+    }
+    if (i == 8)
+      i = 7;
+    snprintf(num, sizeof num, "%.1f", base * bytes / unit);
+    snprintf(buf, sizeof buf, "%s %s", num, binary ? bin[i] : dec[i]);
+  }
+  {
+    char *s = iris__tmpl_scratch(r, strlen(buf));
+    if (!s)
+      return r->err->rc;
+    memcpy(s, buf, strlen(buf));
+    *out = iris__tv_str(s, strlen(buf));
+  }
+  return IRIS_OK;
+}
+
+static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *in,
+                            const struct fargs *a, struct tv *out) {
+  json_t *items = NULL, *l;
+  size_t i, n;
+  int rc;
+  if (strcmp(name, "center") == 0)
+    return do_center(r, in, a, out);
+  if (strcmp(name, "filesizeformat") == 0)
+    return do_filesizeformat(r, in, a, out);
+  if (strcmp(name, "reverse") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    if (in->t == TV_STR) {
+      struct iris_buf b;
+      size_t z = in->n;
+      iris_buf_init(&b, 0);
+      while (z > 0) {
+        size_t st = z - 1;
+        while (st > 0 && ((unsigned char)in->s[st] & 0xC0) == 0x80)
+          st--;
+        latch(iris_buf_append(&b, in->s + st, z - st));
+        z = st;
+      }
+      return take(r, &b, out, in->safe);
+    }
+    if ((rc = iter_items(r, in, &items)) || (rc = new_iter(r, &l)))
+      return rc;
+    for (n = json_array_size(items); n > 0; n--)
+      if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, n - 1)))))
+        return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (!iris__tv_truthy(in) && in->t != TV_LIST &&
+      (strcmp(name, "map") == 0 || strncmp(name, "select", 6) == 0 || strncmp(name, "reject", 6) == 0)) {
+    /* Jinja's map/select/reject start with `if value:` — a false value yields nothing */
+    json_t *empty;
+    if ((rc = new_iter(r, &empty)))
+      return rc;
+    *out = iris__tv_from_json(empty);
+    return IRIS_OK;
+  }
+  if ((rc = iter_items(r, in, &items)))
+    return rc;
+  n = json_array_size(items);
+  if (strcmp(name, "list") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    l = iris__tv_keep(r, json_array());
+    if (!l || json_array_extend(l, items))
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if ((rc = iris__tmpl_charge(r, 16 * n)))
+      return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "sort") == 0 || strcmp(name, "max") == 0 || strcmp(name, "min") == 0 ||
+      strcmp(name, "dictsort") == 0) {
+    static const char *const kw_sort[] = {"reverse", "case_sensitive", "attribute", NULL};
+    static const char *const kw_mm[] = {"case_sensitive", "attribute", NULL};
+    static const char *const kw_ds[] = {"case_sensitive", "by", "reverse", NULL};
+    int is_sort = name[1] == 'o', is_ds = name[0] == 'd';
+    const struct tv *rv = is_sort ? arg(a, 0, "reverse") : is_ds ? arg(a, 2, "reverse") : NULL;
+    const struct tv *cs = arg(a, is_sort ? 1 : 0, "case_sensitive");
+    const struct tv *at = is_ds ? NULL : arg(a, is_sort ? 2 : 1, "attribute");
+    const struct tv *by = is_ds ? arg(a, 1, "by") : NULL;
+    struct keyed *v = NULL;
+    int by_value = -1;
+    if ((rc = check_args(r, name, a, is_sort || is_ds ? 3 : 2,
+                         is_sort ? kw_sort : is_ds ? kw_ds : kw_mm)))
+      return rc;
+    if (at && at->t == TV_STR && memchr(at->s, ',', at->n))
+      return iris__tmpl_fail(r, "%s() of several attributes is not supported by this engine", name);
+    if (is_ds) {
+      const char *k;
+      json_t *x;
+      if (in->t != TV_DICT)
+        return iris__tmpl_fail(r, "dictsort(): '%s' object has no attribute 'items'",
+                               iris__tv_type_name(in));
+      if (by && (by->t != TV_STR || (!(by->n == 3 && !memcmp(by->s, "key", 3)) &&
+                                     !(by->n == 5 && !memcmp(by->s, "value", 5)))))
+        return iris__tmpl_fail(r, "You can only sort by either \"key\" or \"value\"");
+      by_value = by && by->n == 5 ? 1 : 0;
+      items = iris__tv_keep(r, json_array());
+      if (!items)
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      json_object_foreach(in->j, k, x) {
+        json_t *pair = json_pack("[sO]", k, x);
+        if ((rc = iris__tmpl_append(r, items, pair)) ||
+            (rc = iris__tmpl_view_add(r, pair, VIEW_TUPLE, 0, 0, 0)))
+          return rc;
+      }
+      n = json_array_size(items);
+    }
+    if (!is_sort && !is_ds && n == 0) {
+      *out = iris__tv_undef("No aggregated item, sequence was empty.");
+      return IRIS_OK;
+    }
+    if ((rc = sorted_items(r, items, at, by_value, cs && iris__tv_truthy(cs),
+                           rv && iris__tv_truthy(rv), is_sort, &v)))
+      return rc;
+    if (!is_sort && !is_ds) {
+      /* max: the first of the largest; min: the first of the smallest (stable sort) */
+      size_t pick = 0;
+      if (name[1] == 'a') {
+        pick = n - 1;
+        while (pick > 0) {
+          int c = 0;
+          if ((rc = iris__tv_compare(r, &v[pick - 1].key, &v[n - 1].key, &c)))
+            break;
+          if (c != 0)
+            break;
+          pick--;
+        }
+      }
+      if (rc == IRIS_OK)
+        *out = iris__tv_from_json_r(r, v[pick].item);
+      iris_free(v);
+      return rc;
+    }
+    l = iris__tv_keep(r, json_array());
+    for (i = 0; l && i < n && rc == IRIS_OK; i++)
+      rc = iris__tmpl_append(r, l, json_incref(v[i].item));
+    iris_free(v);
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if (rc)
+      return rc;
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "sum") == 0) {
+    static const char *const kw[] = {"attribute", "start", NULL};
+    const struct tv *at = arg(a, 0, "attribute"), *st = arg(a, 1, "start");
+    struct tv acc = st ? *st : iris__tv_int(0);
+    if ((rc = check_args(r, name, a, 2, kw)))
+      return rc;
+    if (acc.t == TV_STR)
+      return iris__tmpl_fail(r, "sum() can't sum strings [use ''.join(seq) instead]");
+    for (i = 0; i < n; i++) {
+      struct tv x, y;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
+          (rc = iris__tv_binop(r, OP_ADD, &acc, &x, &y)))
+        return rc;
+      acc = y;
+    }
+    *out = acc;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "unique") == 0) {
+    static const char *const kw[] = {"case_sensitive", "attribute", NULL};
+    const struct tv *cs = arg(a, 0, "case_sensitive"), *at = arg(a, 1, "attribute");
+    json_t *keys;
+    if ((rc = check_args(r, name, a, 2, kw)) || (rc = new_iter(r, &l)))
+      return rc;
+    keys = iris__tv_keep(r, json_array());
+    if (!keys)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < n; i++) {
+      struct tv x, k;
+      size_t j;
+      int seen = 0;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
+          (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
+        return rc;
+      if (k.t == TV_LIST || k.t == TV_DICT)
+        return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
+      if ((rc = iris__tmpl_steps(r, (long)json_array_size(keys))))
+        return rc;
+      for (j = 0; j < json_array_size(keys) && !seen; j++) {
+        struct tv y = iris__tv_from_json(json_array_get(keys, j));
+        seen = iris__tv_equal(&k, &y);
+      }
+      if (!seen && ((rc = tv_append(r, keys, &k)) ||
+                    (rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, i))))))
+        return rc;
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "map") == 0) {
+    struct fargs rest = *a;
+    const struct tv *at = NULL, *dflt = NULL;
+    size_t k;
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    for (k = 0; k < a->nkw; k++) {
+      if (strcmp(a->kwname[k], "attribute") == 0)
+        at = &a->kw[k];
+      else if (strcmp(a->kwname[k], "default") == 0)
+        dflt = &a->kw[k];
+    }
+    if (!at && (a->npos == 0 || a->pos[0].t != TV_STR))
+      return iris__tmpl_fail(r, "map requires a filter argument");
+    if (!at) {
+      char *fname = iris__tmpl_scratch(r, a->pos[0].n);
+      if (!fname)
+        return r->err->rc;
+      memcpy(fname, a->pos[0].s, a->pos[0].n);
+      if (!iris__tmpl_filter_known(fname))
+        return iris__tmpl_fail(r, "map() with the filter '%s' is not supported by this engine",
+                               fname);
+      memmove(rest.pos, rest.pos + 1, (rest.npos - 1) * sizeof rest.pos[0]);
+      rest.npos--;
+      for (i = 0; i < n; i++) {
+        struct tv x = iris__tv_from_json_r(r, json_array_get(items, i)), y;
+        if ((rc = iris__tmpl_filter(r, fname, &x, &rest, &y)) || (rc = tv_append(r, l, &y)))
+          return rc;
+      }
+    } else {
+      for (i = 0; i < n; i++) {
+        struct tv y;
+        if ((rc = attr_get(r, at, json_array_get(items, i), &y)))
+          return rc;
+        if (y.t == TV_UNDEF && dflt)
+          y = *dflt;
+        if ((rc = tv_append(r, l, &y)))
+          return rc;
+      }
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "select") == 0 || strcmp(name, "reject") == 0 ||
+      strcmp(name, "selectattr") == 0 || strcmp(name, "rejectattr") == 0) {
+    int by_attr = strlen(name) > 6, keep_true = name[0] == 's';
+    struct fargs rest = *a;
+    const struct tv *at = NULL;
+    char *tname = NULL;
+    if (a->nkw)
+      return iris__tmpl_fail(r, "%s() takes no keyword arguments", name);
+    if (by_attr) {
+      if (a->npos == 0)
+        return iris__tmpl_fail(r, "Missing parameter for attribute name");
+      at = &a->pos[0];
+    }
+    if ((size_t)by_attr < a->npos) {
+      const struct tv *tn = &a->pos[by_attr];
+      if (tn->t != TV_STR)
+        return iris__tmpl_fail(r, "%s(): the test name must be a string", name);
+      tname = iris__tmpl_scratch(r, tn->n);
+      if (!tname)
+        return r->err->rc;
+      memcpy(tname, tn->s, tn->n);
+      if (!iris__tmpl_test_known(tname))
+        return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine",
+                               name, tname);
+      memmove(rest.pos, rest.pos + by_attr + 1, (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
+      rest.npos -= (size_t)by_attr + 1;
+    } else {
+      rest.npos = 0;
+    }
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    for (i = 0; i < n; i++) {
+      struct tv x;
+      int res;
+      if ((rc = attr_get(r, at, json_array_get(items, i), &x)))
+        return rc;
+      if (tname) {
+        if ((rc = iris__tmpl_test(r, tname, &x, &rest, &res)))
+          return rc;
+      } else {
+        res = iris__tv_truthy(&x);
+      }
+      if (res == keep_true && (rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, i)))))
+        return rc;
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "batch") == 0 || strcmp(name, "slice") == 0) {
+    static const char *const kw_b[] = {"linecount", "fill_with", NULL};
+    static const char *const kw_s[] = {"slices", "fill_with", NULL};
+    int is_batch = name[0] == 'b';
+    const struct tv *cv = arg(a, 0, is_batch ? "linecount" : "slices"), *fill = arg(a, 1, "fill_with");
+    int64_t count = 0;
+    if ((rc = check_args(r, name, a, 2, is_batch ? kw_b : kw_s)))
+      return rc;
+    if (!cv)
+      return iris__tmpl_fail(r, "%s() missing its count", name);
+    if ((rc = want_int(r, cv, is_batch ? "batch() linecount" : "slice() slices", &count)))
+      return rc;
+    if (count <= 0)
+      return iris__tmpl_fail(r, "%s() needs a positive count", name);
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    if (is_batch) {
+      /* lists of linecount items; the last one padded with fill_with when given */
+      json_t *cur = NULL;
+      for (i = 0; i < n; i++) {
+        if (!cur && !(cur = json_array()))
+          return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+        if ((rc = iris__tmpl_append(r, cur, json_incref(json_array_get(items, i))))) {
+          json_decref(cur);
+          return rc;
+        }
+        if ((int64_t)json_array_size(cur) == count) {
+          if ((rc = iris__tmpl_append(r, l, cur)))
+            return rc;
+          cur = NULL;
+        }
+      }
+      if (cur) {
+        while (fill && (int64_t)json_array_size(cur) < count) {
+          if ((rc = tv_append(r, cur, fill))) {
+            json_decref(cur);
+            return rc;
+          }
+        }
+        if ((rc = iris__tmpl_append(r, l, cur)))
+          return rc;
+      }
+    } else {
+      /* Jinja's do_slice: count columns, the first `extra` one item longer */
+      int64_t per = (int64_t)n / count, extra = (int64_t)n % count, offset = 0, k;
+      for (k = 0; k < count; k++) {
+        int64_t start = offset + k * per, end = offset + (k + 1) * per, j;
+        json_t *col = json_array();
+        if (!col)
+          return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+        if (k < extra)
+          offset++;
+        end = offset + (k + 1) * per;
+        for (j = start; j < end; j++)
+          if ((rc = iris__tmpl_append(r, col, json_incref(json_array_get(items, (size_t)j))))) {
+            json_decref(col);
+            return rc;
+          }
+        if (fill && k >= extra && (rc = tv_append(r, col, fill))) {
+          json_decref(col);
+          return rc;
+        }
+        if ((rc = iris__tmpl_append(r, l, col)))
+          return rc;
+      }
+    }
+    *out = iris__tv_from_json(l);
+    return IRIS_OK;
+  }
+  return iris__tmpl_fail(r, "unknown filter '%s'", name);
+}
+
+/* map, select, reject, selectattr, rejectattr, unique, batch, slice and reverse (of anything but
+ * a string) return generators in Jinja: always true, and failing only when first used. */
+static int is_generator_filter(const char *name, const struct tv *in) {
+  static const char *const gens[] = {"map", "select", "reject", "selectattr", "rejectattr",
+                                     "unique", "batch", "slice", NULL};
+  (void)in;
+  return in_list(gens, name);
+}
+
+int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
+                          const struct fargs *a, struct tv *out) {
+  int rc;
+  const struct tmpl_view *w;
+  if (!is_generator_filter(name, in)) {
+    /* reverse fails at once (Jinja tries reversed() and list()), but makes an iterator */
+    rc = seq_filter_eager(r, name, in, a, out);
+    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST)
+      out->view = VIEW_ITER;
+    return rc;
+  }
+  if (in->t == TV_LIST && r->nviews && (w = iris__tmpl_view_find(r, in->j)) && w->broken) {
+    /* a generator over a broken generator fails where the first would */
+    const char *msg = w->broken;
+    json_t *l;
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    r->views[r->nviews - 1].broken = msg;
+    *out = iris__tv_from_json(l);
+    out->view = VIEW_ITER;
+    return IRIS_OK;
+  }
+  rc = seq_filter_eager(r, name, in, a, out);
+  if (rc == IRIS_ETEMPLATE && !strstr(r->err->msg, "budget")) {
+    /* keep the error for the generator's first use */
+    size_t n = strlen(r->err->msg);
+    char *msg = iris__tmpl_scratch(r, n);
+    json_t *l;
+    const char *colon;
+    if (!msg)
+      return r->err->rc;
+    colon = strstr(r->err->msg, ": ");
+    memcpy(msg, colon ? colon + 2 : r->err->msg, colon ? n - (size_t)(colon + 2 - r->err->msg) + 1 : n + 1);
+    iris_err_clear(r->err);
+    if ((rc = new_iter(r, &l)))
+      return rc;
+    r->views[r->nviews - 1].broken = msg;
+    *out = iris__tv_from_json(l);
+    out->view = VIEW_ITER;
+    return IRIS_OK;
+  }
+  if (rc == IRIS_OK && out->t == TV_LIST)
+    out->view = VIEW_ITER;
+  return rc;
 }

@@ -12,6 +12,7 @@
 #define IRIS_TMPL_INT_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,17 @@
 /* ---- arena: every node and string of a compiled template, freed at once ---------------- */
 struct tmpl_arena {
   struct tmpl_chunk *head;
+  size_t bytes; /* bytes of all chunks held (the render's memory budget counts them) */
   int oom;
 };
+/* A point to roll an arena back to: everything allocated after it is released. */
+struct tmpl_arena_mark {
+  struct tmpl_chunk *head;
+  size_t used;
+};
 void *iris__tmpl_alloc(struct tmpl_arena *a, size_t n);
+struct tmpl_arena_mark iris__tmpl_arena_mark(const struct tmpl_arena *a);
+void iris__tmpl_arena_reset(struct tmpl_arena *a, struct tmpl_arena_mark m);
 char *iris__tmpl_strndup(struct tmpl_arena *a, const char *s, size_t n);
 void iris__tmpl_arena_free(struct tmpl_arena *a);
 
@@ -83,7 +92,9 @@ enum node_kind {
   E_FILTER,
   E_TEST,
   E_METHOD, /* .items() .keys() .values() */
-  E_RANGE
+  E_RANGE,
+  E_SLICE,   /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
+  E_CMPCHAIN /* a < b < c: list = operands, s = one operator code per char, n = how many */
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };
@@ -133,6 +144,9 @@ struct iris_tmpl {
 
 int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err);
 
+/* The budget in force (tmpl_render.c; iris_tmpl_set_limits). */
+int iris__tmpl_max_depth(void);
+
 /* Is `name` a filter / test this engine implements? */
 int iris__tmpl_filter_known(const char *name);
 int iris__tmpl_test_known(const char *name);
@@ -152,10 +166,43 @@ struct tv {
                       dict_keys([...]) etc.) */
 };
 
+/*
+ * Lists that Python would print otherwise: dict views (`d.keys()` prints dict_keys([...]))
+ * and ranges (`range(3)` prints range(0, 3)). The render keeps a table from the list made
+ * for them to what they are, so they print right even after a `set` stored them.
+ */
+enum {
+  VIEW_KEYS = 1,
+  VIEW_VALUES,
+  VIEW_ITEMS,
+  VIEW_RANGE,
+  VIEW_MARKUP, /* a safe string */
+  VIEW_TUPLE,  /* a tuple: prints (a, b) */
+  VIEW_ITER,   /* a generator (map, select, reverse…): printing it prints an address */
+  VIEW_LOOP    /* a materialised `loop`: prints <LoopContext index/length> */
+};
+
+/* The state of the loop that owns a frame; `loop` is made into a dict only when a template
+ * uses it whole ({{ loop }}), its attributes are read from here. */
+struct loop_state {
+  json_t *items; /* borrowed: the loop's items */
+  size_t i, len;
+  int active;
+};
+struct tmpl_view {
+  json_t *j; /* borrowed: the list, owned by rctx.owned */
+  int kind;
+  int64_t start, stop, step;
+  const char *broken; /* VIEW_ITER: the error its first use raises (Jinja's generators fail
+                         lazily), or NULL; scratch string */
+};
+
 /* Per-render state. */
 struct rctx {
   const struct iris_tmpl *t;
-  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets */
+  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets;
+                                              each owned (one reference) */
+  struct loop_state loops[IRIS_TMPL_MAX_DEPTH + 2]; /* loops[k]: the loop of frames[k] */
   int nframes;
   json_t *context;
   json_t *owned;   /* every JSON value made during the render (released at the end) */
@@ -164,13 +211,39 @@ struct rctx {
   struct iris_err *err;
   long iterations;
   int line, col;
+  struct iris_tmpl_limits lim; /* the budget of this render */
+  size_t json_mem; /* estimated bytes of JSON values made during the render (budgeted) */
+  long steps;      /* evaluation steps so far (budgeted) */
+  struct tmpl_view *views; /* owned array (iris_free at the end of the render) */
+  size_t nviews, capviews;
 };
+
+/* Register j as a view / range (see struct tmpl_view); find what j is (NULL: a plain list). */
+int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
+                        int64_t step);
+const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t *j);
+/* Fail (IRIS_ETEMPLATE) when v is a generator whose making failed: the error surfaces where
+ * Jinja would raise it, on first use. */
+int iris__tmpl_check_iter(struct rctx *r, const struct tv *v);
+/* The process-wide JSON value that stands for Undefined inside lists, dicts and scopes. */
+int iris__tmpl_is_undef_json(const json_t *j);
+
+/* Charge `bytes` of new values / `steps` of work to the render's budget; IRIS_ETEMPLATE
+ * (via r) when it is exhausted. */
+int iris__tmpl_charge(struct rctx *r, size_t bytes);
+int iris__tmpl_steps(struct rctx *r, long steps);
+/* json_array_append_new / json_object_set_new that charge the budget. The item's reference
+ * is always consumed. */
+int iris__tmpl_append(struct rctx *r, json_t *list, json_t *item);
+int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *item);
 
 /* Raise a render error at the current node. Returns IRIS_ETEMPLATE. */
 int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Value helpers (tmpl_value.c). */
 struct tv iris__tv_from_json(json_t *j);
+/* The same, knowing the render: a string stored from a Markup value is Markup again. */
+struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j);
 int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out); /* new ref, owned */
 json_t *iris__tv_keep(struct rctx *r, json_t *j); /* register j in r->owned, return it */
 struct tv iris__tv_str(const char *s, size_t n);
@@ -214,9 +287,38 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *args, struct tv *out);
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *args, int *out);
+/* obj.name(args) for the methods of str, list and dict this engine implements. */
+int iris__tmpl_method_known(const char *name);
+int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
+                      const struct fargs *args, struct tv *out);
+
+/*
+ * Set `err` to "template '<name>' line L[ col C]: <message>" with the message formatted from
+ * fmt/ap, cut (where it must be cut to fit) at a character boundary — an error about a
+ * non-ASCII template never holds half a character. col 0 leaves the column out.
+ */
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
+                    const char *fmt, va_list ap);
 
 /* UTF-8 helpers. */
+/* The longest prefix of s[0..n) that does not end inside a character. */
+size_t iris__utf8_cut(const char *s, size_t n);
 size_t iris__utf8_count(const char *s, size_t n);
+/* Decode the code point at byte i (of valid UTF-8); returns its length in bytes. */
+size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp);
+/* Encode cp into u (4 bytes of room); returns the length. */
+int iris__utf8_put(uint32_t cp, char *u);
+
+/* Unicode facts Python uses (tmpl_unicode.c, libunistring). */
+int iris__uc_append_case(struct iris_buf *b, uint32_t cp, int how); /* 'u', 'l', 't' */
+int iris__uc_is_cased(uint32_t cp);
+int iris__uc_is_case_ignorable(uint32_t cp);
+int iris__uc_is_lower(uint32_t cp);
+int iris__uc_is_upper(uint32_t cp);
+int iris__uc_is_title(uint32_t cp);
+int iris__uc_decimal(uint32_t cp); /* -1: not a decimal digit */
+int iris__uc_printable(uint32_t cp);
+int iris__uc_final_sigma(const char *s, size_t lo, size_t hi, size_t i);
 size_t iris__utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */
 
 #endif /* IRIS_TMPL_INT_H */

@@ -37,6 +37,7 @@ void *iris__tmpl_alloc(struct tmpl_arena *a, size_t n) {
     }
     c->size = size;
     c->used = 0;
+    a->bytes += sizeof *c + size;
     c->next = a->head;
     a->head = c;
   }
@@ -58,6 +59,22 @@ char *iris__tmpl_strndup(struct tmpl_arena *a, const char *s, size_t n) {
   return d;
 }
 
+struct tmpl_arena_mark iris__tmpl_arena_mark(const struct tmpl_arena *a) {
+  struct tmpl_arena_mark m = {a->head, a->head ? a->head->used : 0};
+  return m;
+}
+
+void iris__tmpl_arena_reset(struct tmpl_arena *a, struct tmpl_arena_mark m) {
+  while (a->head && a->head != m.head) {
+    struct tmpl_chunk *c = a->head;
+    a->head = c->next;
+    a->bytes -= sizeof *c + c->size;
+    iris_free(c);
+  }
+  if (a->head)
+    a->head->used = m.used;
+}
+
 void iris__tmpl_arena_free(struct tmpl_arena *a) {
   struct tmpl_chunk *c = a->head, *next;
   for (; c; c = next) {
@@ -65,9 +82,45 @@ void iris__tmpl_arena_free(struct tmpl_arena *a) {
     iris_free(c);
   }
   a->head = NULL;
+  a->bytes = 0;
 }
 
 /* ---- lexer ------------------------------------------------------------------------------- */
+
+/* Offset of the first byte that does not belong to well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF); n when all of s is well-formed. */
+static size_t utf8_invalid_at(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len, k;
+    unsigned long cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, cp = c & 0x07;
+    else
+      return i;
+    if (i + len > n)
+      return i;
+    for (k = 1; k < len; k++) {
+      if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+        return i;
+      cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return i;
+    i += len;
+  }
+  return n;
+}
 
 struct lexer {
   const char *name;
@@ -83,13 +136,12 @@ struct lexer {
 static int fail(struct lexer *lx, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(struct lexer *lx, int line, int col, const char *fmt, ...) {
-  char msg[300];
   va_list ap;
+  int rc;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(lx->err, lx->name, line, col, fmt, ap);
   va_end(ap);
-  return iris_err_set(lx->err, IRIS_ETEMPLATE, "template '%s' line %d col %d: %s", lx->name,
-                      line, col, msg);
+  return rc;
 }
 
 static int push(struct lexer *lx, enum tok_type type, const char *s, size_t n, int line,
@@ -177,6 +229,9 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
     case 'x': digits = 2; break;
     case 'u': digits = 4; break;
     case 'U': digits = 8; break;
+    case 'N':
+      return fail(lx, line, col, "the \\N{name} escape is not supported by this template "
+                                 "engine (see docs/templates.md); write the character itself");
     default:
       if (s[i] >= '0' && s[i] <= '7') {
         int k = 0;
@@ -238,6 +293,7 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
 static int lex_tag(struct lexer *lx, int var) {
   static const char *const ops2[] = {"**", "//", "==", "!=", "<=", ">=", NULL};
   const char *end = var ? "}}" : "%}";
+  size_t open = 0; /* brackets open: as in Jinja, the tag cannot end inside them ({{ {'a': {}} }}) */
   while (lx->pos < lx->len) {
     char c = lx->src[lx->pos];
     int line = lx->line, col = lx->col;
@@ -246,19 +302,26 @@ static int lex_tag(struct lexer *lx, int var) {
       advance_to(lx, lx->pos + 1);
       continue;
     }
-    if (c == '-' && lx->pos + 2 < lx->len + 1 && strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
-      advance_to(lx, lx->pos + 3);
-      lx->strip_next = 1;
-      return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+    if (open == 0) {
+      if (c == '-' && lx->pos + 2 < lx->len + 1 &&
+          strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
+        advance_to(lx, lx->pos + 3);
+        lx->strip_next = 1;
+        return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+      }
+      if (strncmp(lx->src + lx->pos, end, 2) == 0) {
+        advance_to(lx, lx->pos + 2);
+        return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
+      }
+      if (c == '+' && !var && strncmp(lx->src + lx->pos + 1, "%}", 2) == 0) {
+        advance_to(lx, lx->pos + 3); /* "+%}": lstrip_blocks override; no-op here */
+        return push(lx, TK_BLOCK_END, NULL, 0, line, col);
+      }
     }
-    if (strncmp(lx->src + lx->pos, end, 2) == 0) {
-      advance_to(lx, lx->pos + 2);
-      return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);
-    }
-    if (c == '+' && !var && strncmp(lx->src + lx->pos + 1, "%}", 2) == 0) {
-      advance_to(lx, lx->pos + 3); /* "+%}": lstrip_blocks override; no-op here */
-      return push(lx, TK_BLOCK_END, NULL, 0, line, col);
-    }
+    if (c == '(' || c == '[' || c == '{')
+      open++;
+    else if ((c == ')' || c == ']' || c == '}') && open > 0)
+      open--;
     if (isalpha((unsigned char)c) || c == '_') {
       size_t p = lx->pos;
       while (p < lx->len && (isalnum((unsigned char)lx->src[p]) || lx->src[p] == '_'))
@@ -341,7 +404,14 @@ static int lex_tag(struct lexer *lx, int var) {
       advance_to(lx, lx->pos + 1);
       continue;
     }
-    return fail(lx, line, col, "unexpected character '%c'", c);
+    {
+      /* the whole character, never half of one */
+      unsigned char u = (unsigned char)c;
+      size_t len = u < 0xC0 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
+      if (len > lx->len - lx->pos)
+        len = lx->len - lx->pos;
+      return fail(lx, line, col, "unexpected character '%.*s'", (int)len, lx->src + lx->pos);
+    }
   }
   return fail(lx, lx->line, lx->col, "unexpected end of template, expected '%s'", end);
 }
@@ -400,6 +470,17 @@ int iris__tmpl_lex(const char *name, const char *src, size_t len, struct tmpl_ar
   lx.out = out;
   lx.err = err;
   lx.line = lx.col = 1;
+  /* Jinja reads templates as text: bytes that are not UTF-8 cannot be one. */
+  {
+    size_t bad = utf8_invalid_at(src, len);
+    if (bad < len) {
+      int line = 1;
+      size_t k;
+      for (k = 0; k < bad; k++)
+        line += src[k] == '\n';
+      return fail(&lx, line, 1, "the template is not valid UTF-8 (byte %zu)", bad + 1);
+    }
+  }
   /* Normalise newlines and drop one trailing newline, as Jinja does. */
   lx.src = iris__tmpl_alloc(a, len + 1);
   if (!lx.src)

@@ -26,7 +26,10 @@ struct parser {
   struct iris_tmpl *t;
   const struct tok_list *toks;
   size_t pos;
-  int depth;
+  int depth; /* recursion levels of the grammar (bounded by max_depth) */
+  int tree;  /* depth of the syntax tree being built: recursion levels plus chained
+                operators, filters and attributes (bounded by 4 * max_depth) */
+  int in_for; /* for-loop bodies open around the current statement */
   struct iris_err *err;
 };
 
@@ -60,15 +63,13 @@ static const char *describe(const struct tok *t) {
 static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...) {
-  char msg[300];
   va_list ap;
+  int rc;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(p->err, p->t->name, t->line, t->col, fmt, ap);
   va_end(ap);
-  return iris_err_set(p->err, IRIS_ETEMPLATE, "template '%s' line %d col %d: %s", p->t->name,
-                      t->line, t->col, msg);
+  return rc;
 }
-
 static int is_op(const struct tok *t, const char *op) {
   return t->type == TK_OP && strcmp(t->s, op) == 0;
 }
@@ -112,7 +113,41 @@ static int list_add(struct parser *p, struct node_list *l, struct node *n) {
 }
 
 static struct node *parse_expr(struct parser *p);
+static struct node *parse_cond(struct parser *p);
 static struct node *parse_or(struct parser *p);
+
+/*
+ * Every recursive level of the grammar (expressions, `not`, unary signs, blocks) counts
+ * against the nesting limit, so no template can recurse the parser off its stack.
+ */
+static int fail_at(struct parser *p, const struct tok *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int enter(struct parser *p, const struct tok *t) {
+  if (++p->depth > iris__tmpl_max_depth()) {
+    p->depth--;
+    return fail_at(p, t, "expression or block nested too deeply (more than %d levels)",
+                   iris__tmpl_max_depth());
+  }
+  if (++p->tree > 4 * iris__tmpl_max_depth()) {
+    p->depth--;
+    p->tree--;
+    return fail_at(p, t, "expression nested too deeply (more than %d chained operations)",
+                   4 * iris__tmpl_max_depth());
+  }
+  return IRIS_OK;
+}
+static void leave(struct parser *p) {
+  p->depth--;
+  p->tree--;
+}
+/* One more link of a left-associative chain (a + b + c, x|f|g, a.b.c): it deepens the tree
+ * without recursing; the caller restores p->tree when the chain ends. */
+static int chain(struct parser *p, const struct tok *t) {
+  if (++p->tree > 4 * iris__tmpl_max_depth())
+    return fail_at(p, t, "expression nested too deeply (more than %d chained operations)",
+                   4 * iris__tmpl_max_depth());
+  return IRIS_OK;
+}
 
 /* Refuse Jinja features we do not implement (a clear message instead of wrong output). */
 static int unsupported(struct parser *p, const struct tok *t, const char *what) {
@@ -293,8 +328,11 @@ static struct node *parse_primary(struct parser *p) {
 }
 
 static struct node *parse_postfix(struct parser *p, struct node *n) {
+  int saved = p->tree;
   while (n) {
     const struct tok *t = peek(p);
+    if ((is_op(t, ".") || is_op(t, "[") || is_op(t, "|") || is_name(t, "is")) && chain(p, t))
+      return NULL;
     if (is_op(t, ".")) {
       const struct tok *name;
       next(p);
@@ -316,20 +354,20 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
       }
       if (is_op(peek(p), "(")) {
         const struct tok *open = next(p);
-        if ((strcmp(name->s, "items") && strcmp(name->s, "keys") && strcmp(name->s, "values")) ||
-            !is_op(peek(p), ")")) {
-          unsupported(p, open, "calling a method other than .items(), .keys() or .values()");
+        struct node *m;
+        if (!iris__tmpl_method_known(name->s)) {
+          fail_at(p, open, "calling the method '.%s()' is not supported by this template engine "
+                           "(see docs/templates.md)", name->s);
           return NULL;
         }
-        next(p);
-        {
-          struct node *m = mk(p, E_METHOD, name);
-          if (!m)
-            return NULL;
-          m->s = name->s;
-          m->a = n;
-          n = m;
-        }
+        m = mk(p, E_METHOD, name);
+        if (!m)
+          return NULL;
+        m->s = name->s;
+        m->a = n;
+        if (parse_call_args(p, m))
+          return NULL;
+        n = m;
         continue;
       }
       {
@@ -343,18 +381,36 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
       continue;
     }
     if (is_op(t, "[")) {
-      struct node *g, *k;
+      struct node *g, *k = NULL;
       next(p);
-      if (is_op(peek(p), ":")) {
-        unsupported(p, peek(p), "slicing");
-        return NULL;
+      if (!is_op(peek(p), ":")) {
+        k = parse_expr(p);
+        if (!k)
+          return NULL;
       }
-      k = parse_expr(p);
-      if (!k)
-        return NULL;
       if (is_op(peek(p), ":")) {
-        unsupported(p, peek(p), "slicing");
-        return NULL;
+        /* a slice: [start:stop:step], each part optional, as in Python */
+        struct node *bounds[3] = {k, NULL, NULL};
+        int part;
+        g = mk(p, E_SLICE, t);
+        if (!g)
+          return NULL;
+        for (part = 1; part < 3 && is_op(peek(p), ":"); part++) {
+          next(p);
+          if (!is_op(peek(p), ":") && !is_op(peek(p), "]")) {
+            bounds[part] = parse_expr(p);
+            if (!bounds[part])
+              return NULL;
+          }
+        }
+        if (expect_op(p, "]"))
+          return NULL;
+        for (part = 0; part < 3; part++)
+          if (list_add(p, &g->list, bounds[part]))
+            return NULL;
+        g->a = n;
+        n = g;
+        continue;
       }
       if (expect_op(p, "]"))
         return NULL;
@@ -372,12 +428,16 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
     }
     break;
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
+  int saved = p->tree;
   while (n) {
     const struct tok *t = peek(p);
+    if ((is_op(t, ".") || is_op(t, "[") || is_op(t, "|") || is_name(t, "is")) && chain(p, t))
+      return NULL;
     if (is_op(t, "|")) {
       const struct tok *name;
       struct node *f;
@@ -434,13 +494,18 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
         if (parse_call_args(p, x))
           return NULL;
       } else if (peek(p)->type == TK_INT || peek(p)->type == TK_FLOAT ||
-                 peek(p)->type == TK_STRING ||
+                 peek(p)->type == TK_STRING || is_op(peek(p), "[") || is_op(peek(p), "{") ||
                  (peek(p)->type == TK_NAME && !is_name(peek(p), "and") &&
-                  !is_name(peek(p), "or") && !is_name(peek(p), "else") &&
-                  !is_name(peek(p), "if") && !is_name(peek(p), "in") &&
-                  !is_name(peek(p), "is") && !is_name(peek(p), "not"))) {
-        /* `x is divisibleby 3`: one argument without parentheses */
-        struct node *arg = parse_primary(p);
+                  !is_name(peek(p), "or") && !is_name(peek(p), "else"))) {
+        /* `x is divisibleby 3`: one argument without parentheses. As in Jinja, any name
+         * but and/or/else is taken as that argument (`x is defined if c` is a syntax
+         * error there too). */
+        struct node *arg;
+        if (is_name(peek(p), "is")) {
+          fail_at(p, peek(p), "you cannot chain multiple tests with 'is'");
+          return NULL;
+        }
+        arg = parse_primary(p);
         arg = parse_postfix(p, arg);
         if (!arg || list_add(p, &x->list, arg))
           return NULL;
@@ -450,16 +515,15 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
     }
     break;
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_unary(struct parser *p, int with_filter) {
   const struct tok *t = peek(p);
   struct node *n;
-  if (++p->depth > IRIS_TMPL_MAX_DEPTH) {
-    fail_at(p, t, "expression nested too deeply");
+  if (enter(p, t))
     return NULL;
-  }
   if (is_op(t, "-") || is_op(t, "+")) {
     next(p);
     n = mk(p, E_UNARY, t);
@@ -474,14 +538,14 @@ static struct node *parse_unary(struct parser *p, int with_filter) {
   }
   if (n && with_filter)
     n = parse_filters_and_tests(p, n);
-  p->depth--;
+  leave(p);
   return n;
 }
 
 static struct node *binop(struct parser *p, const struct tok *at, int op, struct node *a,
                           struct node *b) {
   struct node *n;
-  if (!a || !b)
+  if (!a || !b || chain(p, at))
     return NULL;
   n = mk(p, E_BINOP, at);
   if (n) {
@@ -493,15 +557,18 @@ static struct node *binop(struct parser *p, const struct tok *at, int op, struct
 }
 
 static struct node *parse_pow(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_unary(p, 1);
   while (n && is_op(peek(p), "**")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_POW, n, parse_unary(p, 1));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_math2(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_pow(p);
   while (n) {
     const struct tok *t = peek(p);
@@ -512,19 +579,23 @@ static struct node *parse_math2(struct parser *p) {
     next(p);
     n = binop(p, t, op, n, parse_pow(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_concat(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_math2(p);
   while (n && is_op(peek(p), "~")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_CONCAT, n, parse_math2(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_math1(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_concat(p);
   while (n) {
     const struct tok *t = peek(p);
@@ -534,12 +605,16 @@ static struct node *parse_math1(struct parser *p) {
     next(p);
     n = binop(p, t, op, n, parse_concat(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_compare(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_math1(p);
-  /* Python chains comparisons (a < b < c); Jinja too. Chains are refused here. */
+  /* Python chains comparisons: a < b < c is (a < b) and (b < c) with b evaluated once. */
+  struct node *chainn = NULL;
+  char ops[65];
   int seen = 0;
   while (n) {
     const struct tok *t = peek(p);
@@ -552,13 +627,41 @@ static struct node *parse_compare(struct parser *p) {
     }
     if (!op)
       break;
-    if (seen++) {
-      unsupported(p, t, "a chained comparison (a < b < c)");
+    next(p);
+    if (seen == 1) {
+      /* the second operator: turn the first comparison into a chain */
+      chainn = mk(p, E_CMPCHAIN, t);
+      if (!chainn || list_add(p, &chainn->list, n->a) || list_add(p, &chainn->list, n->b))
+        return NULL;
+      chainn->line = n->line;
+      chainn->col = n->col;
+      ops[0] = (char)n->op;
+      n = chainn;
+    }
+    if (seen >= 64) {
+      fail_at(p, t, "more than 64 chained comparisons");
       return NULL;
     }
-    next(p);
-    n = binop(p, t, op, n, parse_math1(p));
+    if (seen++ == 0) {
+      n = binop(p, t, op, n, parse_math1(p));
+    } else {
+      struct node *operand = parse_math1(p);
+      if (!operand || chain(p, t) || list_add(p, &chainn->list, operand))
+        return NULL;
+      ops[seen - 1] = (char)op;
+    }
   }
+  if (n && chainn) {
+    char *codes = iris__tmpl_alloc(&p->t->arena, (size_t)seen + 1);
+    if (!codes) {
+      iris_err_set(p->err, IRIS_ENOMEM, "template '%s': syntax tree", p->t->name);
+      return NULL;
+    }
+    memcpy(codes, ops, (size_t)seen);
+    chainn->s = codes;
+    chainn->n = (size_t)seen;
+  }
+  p->tree = saved;
   return n;
 }
 
@@ -566,43 +669,62 @@ static struct node *parse_not(struct parser *p) {
   const struct tok *t = peek(p);
   if (is_name(t, "not")) {
     struct node *n;
+    if (enter(p, t))
+      return NULL;
     next(p);
     n = mk(p, E_UNARY, t);
     if (n) {
       n->op = OP_NOT;
       n->a = parse_not(p);
       if (!n->a)
-        return NULL;
+        n = NULL;
     }
+    leave(p);
     return n;
   }
   return parse_compare(p);
 }
 
 static struct node *parse_and(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_not(p);
   while (n && is_name(peek(p), "and")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_AND, n, parse_not(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_or(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_and(p);
   while (n && is_name(peek(p), "or")) {
     const struct tok *t = next(p);
     n = binop(p, t, OP_OR, n, parse_and(p));
   }
+  p->tree = saved;
   return n;
 }
 
 static struct node *parse_expr(struct parser *p) {
+  struct node *n;
+  if (enter(p, peek(p)))
+    return NULL;
+  n = parse_cond(p);
+  leave(p);
+  return n;
+}
+
+static struct node *parse_cond(struct parser *p) {
+  int saved = p->tree;
   struct node *n = parse_or(p);
   while (n && is_name(peek(p), "if")) {
     const struct tok *t = next(p);
     struct node *c = mk(p, E_COND, t);
     if (!c)
+      return NULL;
+    if (chain(p, t))
       return NULL;
     c->b = n;
     c->a = parse_or(p);
@@ -616,6 +738,7 @@ static struct node *parse_expr(struct parser *p) {
     }
     n = c;
   }
+  p->tree = saved;
   return n;
 }
 
@@ -639,7 +762,9 @@ static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
   if (!n)
     return p->err->rc;
   for (;;) {
-    struct node *cond = parse_expr(p), *holder;
+    /* Jinja parses if/elif conditions without the conditional expression: `{% if a if b
+     * else c %}` is a syntax error there, so it is here. */
+    struct node *cond = parse_or(p), *holder;
     if (!cond || expect_block_end(p))
       return p->err->rc;
     holder = mk(p, N_TEXT, at); /* carries the branch body in its list */
@@ -684,12 +809,19 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
   n->a = parse_or(p);
   if (!n->a)
     return p->err->rc;
-  if (is_name(peek(p), "if"))
-    return unsupported(p, peek(p), "a loop filter (for x in y if ...)");
+  if (is_name(peek(p), "if")) {
+    /* a loop filter: only the items for which the condition holds are looped over */
+    next(p);
+    n->b = parse_expr(p);
+    if (!n->b)
+      return p->err->rc;
+  }
   if (is_name(peek(p), "recursive"))
     return unsupported(p, peek(p), "a recursive loop");
+  p->in_for++;
   if (expect_block_end(p) || parse_body(p, &n->list, stops, &stopped))
     return p->err->rc;
+  p->in_for--;
   if (strcmp(stopped->s, "else") == 0) {
     static const char *const end[] = {"endfor", NULL};
     if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
@@ -704,6 +836,8 @@ static int parse_set(struct parser *p, const struct tok *at, struct node **out) 
   struct node *n;
   if (t->type != TK_NAME)
     return fail_at(p, t, "expected a variable name after 'set', got %s", describe(t));
+  if (p->in_for && strcmp(t->s, "loop") == 0)
+    return fail_at(p, t, "can't assign to the special loop variable inside a for loop");
   if (is_op(peek(p), ",") || is_op(peek(p), "."))
     return unsupported(p, peek(p), "assigning to several names or to an attribute");
   if (peek(p)->type == TK_BLOCK_END) {
@@ -739,8 +873,8 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
   static const char *const refused[] = {"macro", "call", "include", "import", "from", "extends",
                                         "block", "filter", "with", "autoescape", "break",
                                         "continue", "do", "trans", "pluralize", NULL};
-  if (++p->depth > IRIS_TMPL_MAX_DEPTH)
-    return fail_at(p, peek(p), "blocks nested too deeply");
+  if (enter(p, peek(p)))
+    return p->err->rc;
   for (;;) {
     const struct tok *t = next(p);
     struct node *n = NULL;
@@ -773,7 +907,7 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
       for (k = 0; stop && stop[k]; k++) {
         if (strcmp(kw->s, stop[k]) == 0) {
           *stopped = kw;
-          p->depth--;
+          leave(p);
           return IRIS_OK;
         }
       }
@@ -801,7 +935,7 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
     if (list_add(p, body, n))
       return p->err->rc;
   }
-  p->depth--;
+  leave(p);
   return IRIS_OK;
 }
 

@@ -13,18 +13,170 @@
 #include "tmpl_int.h"
 
 int iris__tmpl_fail(struct rctx *r, const char *fmt, ...) {
-  char msg[360];
   va_list ap;
+  int rc;
   if (r->err && r->err->rc)
     return r->err->rc; /* keep the first, most specific error */
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  rc = iris__tmpl_verr(r->err, r->t->name, r->line, 0, fmt, ap);
   va_end(ap);
-  return iris_err_set(r->err, IRIS_ETEMPLATE, "template '%s' line %d: %s", r->t->name, r->line,
-                      msg);
+  return rc;
 }
 
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth);
+
+/* ---- the budget ---------------------------------------------------------------------------- */
+
+static struct iris_tmpl_limits g_limits = {IRIS_TMPL_DEFAULT_MEMORY, IRIS_TMPL_DEFAULT_STEPS,
+                                           IRIS_TMPL_MAX_ITERATIONS, IRIS_TMPL_MAX_DEPTH};
+
+void iris_tmpl_set_limits(const struct iris_tmpl_limits *l) {
+  g_limits.max_memory = l && l->max_memory ? l->max_memory : IRIS_TMPL_DEFAULT_MEMORY;
+  g_limits.max_steps = l && l->max_steps > 0 ? l->max_steps : IRIS_TMPL_DEFAULT_STEPS;
+  g_limits.max_iterations = l && l->max_iterations > 0 ? l->max_iterations
+                                                       : IRIS_TMPL_MAX_ITERATIONS;
+  g_limits.max_depth = l && l->max_depth ? l->max_depth : IRIS_TMPL_MAX_DEPTH;
+  if (g_limits.max_depth < 8)
+    g_limits.max_depth = 8;
+  if (g_limits.max_depth > IRIS_TMPL_MAX_DEPTH)
+    g_limits.max_depth = IRIS_TMPL_MAX_DEPTH;
+}
+
+void iris_tmpl_get_limits(struct iris_tmpl_limits *out) { *out = g_limits; }
+
+int iris__tmpl_max_depth(void) { return g_limits.max_depth; }
+
+static size_t mem_used(const struct rctx *r) { return r->json_mem + r->scratch.bytes; }
+
+static int over_memory(struct rctx *r) {
+  return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                         r->lim.max_memory);
+}
+
+int iris__tmpl_charge(struct rctx *r, size_t bytes) {
+  r->json_mem += bytes;
+  if (mem_used(r) > r->lim.max_memory)
+    return over_memory(r);
+  return IRIS_OK;
+}
+
+int iris__tmpl_steps(struct rctx *r, long steps) {
+  r->steps += steps;
+  if (r->steps > r->lim.max_steps)
+    return iris__tmpl_fail(r, "the render's step budget (%ld steps) is exhausted",
+                           r->lim.max_steps);
+  return IRIS_OK;
+}
+
+/* What one JSON value costs (jansson's node and a little of its container's slot). */
+#define JSON_COST 48
+
+int iris__tmpl_append(struct rctx *r, json_t *list, json_t *item) {
+  if (!item)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  if (iris__tmpl_charge(r, JSON_COST + (json_is_string(item) ? json_string_length(item) : 0))) {
+    json_decref(item);
+    return r->err->rc;
+  }
+  if (json_array_append_new(list, item))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  return IRIS_OK;
+}
+
+int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *item) {
+  if (!item)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  if (iris__tmpl_charge(r, 2 * JSON_COST + strlen(key) +
+                               (json_is_string(item) ? json_string_length(item) : 0))) {
+    json_decref(item);
+    return r->err->rc;
+  }
+  if (json_object_set_new(dict, key, item))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  return IRIS_OK;
+}
+
+/* The frame whose loop `loop` names (innermost loop frame, unless a set shadows it); -1. */
+static int loop_frame(struct rctx *r) {
+  int i;
+  for (i = r->nframes - 1; i > 0; i--) {
+    if (json_object_get(r->frames[i], "loop"))
+      return -1;
+    if (r->loops[i].active)
+      return i;
+  }
+  return -1;
+}
+
+/* loop.<name> of the loop of frame k, as Jinja's LoopContext has it (depth is 1 in a loop
+ * that is not recursive; previtem and nextitem are undefined at the ends). 0: not one of them. */
+static int loop_attr(struct rctx *r, int k, const char *name, struct tv *out) {
+  const struct loop_state *l = &r->loops[k];
+  int64_t i = (int64_t)l->i, len = (int64_t)l->len;
+  switch (name[0]) {
+  case 'i':
+    if (!strcmp(name, "index") || !strcmp(name, "index0")) {
+      *out = iris__tv_int(i + (name[5] == '\0'));
+      return 1;
+    }
+    break;
+  case 'r':
+    if (!strcmp(name, "revindex") || !strcmp(name, "revindex0")) {
+      *out = iris__tv_int(len - i - (name[8] == '0'));
+      return 1;
+    }
+    break;
+  case 'f':
+    if (!strcmp(name, "first")) {
+      *out = iris__tv_bool(i == 0);
+      return 1;
+    }
+    break;
+  case 'l':
+    if (!strcmp(name, "last") || !strcmp(name, "length")) {
+      *out = name[1] == 'a' ? iris__tv_bool(i + 1 == len) : iris__tv_int(len);
+      return 1;
+    }
+    break;
+  case 'd':
+    if (!strcmp(name, "depth") || !strcmp(name, "depth0")) {
+      *out = iris__tv_int(name[5] == '\0');
+      return 1;
+    }
+    break;
+  case 'p':
+  case 'n':
+    if (!strcmp(name, "previtem") || !strcmp(name, "nextitem")) {
+      int64_t at = name[0] == 'p' ? i - 1 : i + 1;
+      *out = at >= 0 && at < len ? iris__tv_from_json_r(r, json_array_get(l->items, (size_t)at))
+                                 : iris__tv_undef(name);
+      return 1;
+    }
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+/* `loop` used whole: its dict, made now and kept in the frame (printed <LoopContext i/n>). */
+static json_t *materialise_loop(struct rctx *r, int k) {
+  const struct loop_state *l = &r->loops[k];
+  size_t i = l->i, len = l->len;
+  json_t *loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:i, s:i}", "index",
+                           (json_int_t)i + 1, "index0", (json_int_t)i, "revindex",
+                           (json_int_t)(len - i), "revindex0", (json_int_t)(len - i - 1), "first",
+                           i == 0, "last", i + 1 == len, "length", (json_int_t)len, "depth", 1,
+                           "depth0", 0);
+  if (loop && i > 0 && json_object_set(loop, "previtem", json_array_get(l->items, i - 1)))
+    json_decref(loop), loop = NULL;
+  if (loop && i + 1 < len && json_object_set(loop, "nextitem", json_array_get(l->items, i + 1)))
+    json_decref(loop), loop = NULL;
+  if (!loop || json_object_set_new(r->frames[k], "loop", loop) ||
+      iris__tmpl_view_add(r, loop, VIEW_LOOP, (int64_t)i + 1, (int64_t)len, 0))
+    return NULL;
+  return loop;
+}
 
 static json_t *lookup_name(struct rctx *r, const char *name) {
   int i;
@@ -32,6 +184,8 @@ static json_t *lookup_name(struct rctx *r, const char *name) {
     json_t *v = json_object_get(r->frames[i], name);
     if (v)
       return v;
+    if (r->loops[i].active && name[0] == 'l' && strcmp(name, "loop") == 0)
+      return materialise_loop(r, i);
   }
   return r->context ? json_object_get(r->context, name) : NULL;
 }
@@ -44,6 +198,62 @@ static int is_dict_method(const char *name) {
     if (strcmp(m[i], name) == 0)
       return 1;
   return 0;
+}
+
+static int in_names(const char *const *l, const char *s, size_t n) {
+  for (; *l; l++)
+    if (strlen(*l) == n && memcmp(*l, s, n) == 0)
+      return 1;
+  return 0;
+}
+
+/*
+ * obj.name on a string, list, number, boolean or None: Python's attribute if it has one,
+ * else (as Jinja's getattr falls back to obj['name']) undefined. Numbers' data attributes
+ * (real, imag, numerator, denominator) are values; a method read without calling it would
+ * print Python's "<built-in method ... at 0x...>", an address, so it is an error instead.
+ */
+static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key,
+                      const char *what, struct tv *out) {
+  static const char *const str_methods[] = {
+      "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
+      "format", "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
+      "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
+      "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix",
+      "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
+      "split", "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper",
+      "zfill", NULL};
+  static const char *const list_methods[] = {"append", "clear", "copy", "count", "extend",
+                                             "index", "insert", "pop", "remove", "reverse",
+                                             "sort", NULL};
+  static const char *const int_methods[] = {"as_integer_ratio", "bit_count", "bit_length",
+                                            "conjugate", "from_bytes", "to_bytes", NULL};
+  static const char *const float_methods[] = {"as_integer_ratio", "conjugate", "fromhex", "hex",
+                                              "is_integer", NULL};
+  const char *const *methods = obj->t == TV_STR    ? str_methods
+                               : obj->t == TV_LIST ? list_methods
+                               : obj->t == TV_FLOAT ? float_methods
+                               : obj->t == TV_INT || obj->t == TV_BOOL ? int_methods
+                                                                       : NULL;
+  if (methods && in_names(methods, key->s, key->n))
+    return iris__tmpl_fail(r, "'%.*s' is a method of %s: reading it without calling it is not "
+                              "supported", (int)key->n, key->s, iris__tv_type_name(obj));
+  if (obj->t == TV_INT || obj->t == TV_BOOL) {
+    if (in_names((const char *const[]){"real", "numerator", NULL}, key->s, key->n)) {
+      *out = iris__tv_int(obj->i);
+      return IRIS_OK;
+    }
+    if (in_names((const char *const[]){"imag", "denominator", NULL}, key->s, key->n)) {
+      *out = iris__tv_int(key->s[0] == 'd');
+      return IRIS_OK;
+    }
+  }
+  if (obj->t == TV_FLOAT && in_names((const char *const[]){"real", "imag", NULL}, key->s, key->n)) {
+    *out = iris__tv_float(key->s[0] == 'r' ? obj->f : 0.0);
+    return IRIS_OK;
+  }
+  *out = iris__tv_undef(what);
+  return IRIS_OK;
 }
 
 /* obj.name / obj[key] with Jinja's rules for JSON data. */
@@ -68,7 +278,12 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
       return iris__tmpl_fail(r, "'.%s' names a dict method in Jinja; write ['%s'] to read the key",
                              k, k);
     v = strlen(k) == key->n ? json_object_get(obj->j, k) : NULL;
-    *out = v ? iris__tv_from_json(v) : iris__tv_undef(what);
+    *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(what);
+    return IRIS_OK;
+  }
+  if (obj->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, obj->j) &&
+      iris__tmpl_view_find(r, obj->j)->kind != VIEW_RANGE) {
+    *out = iris__tv_undef(what); /* dict views cannot be subscripted */
     return IRIS_OK;
   }
   if (obj->t == TV_LIST || obj->t == TV_STR) {
@@ -81,7 +296,7 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
         return IRIS_OK;
       }
       if (obj->t == TV_LIST) {
-        *out = iris__tv_from_json(json_array_get(obj->j, (size_t)i));
+        *out = iris__tv_from_json_r(r, json_array_get(obj->j, (size_t)i));
       } else {
         size_t a = iris__utf8_offset(obj->s, obj->n, (size_t)i);
         size_t z = iris__utf8_offset(obj->s, obj->n, (size_t)i + 1);
@@ -89,10 +304,9 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
       }
       return IRIS_OK;
     }
-    if (by_attr)
-      return iris__tmpl_fail(r, "attribute '%.*s' of a %s is not supported", (int)key->n,
-                             key->s ? key->s : "", iris__tv_type_name(obj));
   }
+  if (by_attr && key->t == TV_STR)
+    return other_attr(r, obj, key, what, out);
   *out = iris__tv_undef(what);
   return IRIS_OK;
 }
@@ -116,11 +330,288 @@ static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int 
   return IRIS_OK;
 }
 
+/* The cases of eval() that hold argument arrays live in their own frames (noinline), so the
+ * recursion of eval() itself stays small on the stack. */
+static __attribute__((noinline)) int eval_filter(struct rctx *r, const struct node *n,
+                                                  struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  int rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  return iris__tmpl_filter(r, n->s, &a, &args, out);
+}
+
+static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node *n,
+                                                struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  int res = 0, rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  if ((rc = iris__tmpl_test(r, n->s, &a, &args, &res)))
+    return rc;
+  *out = iris__tv_bool(n->neg ? !res : res);
+  return IRIS_OK;
+}
+
+static __attribute__((noinline)) int eval_range(struct rctx *r, const struct node *n,
+                                                 struct tv *out, int depth) {
+  int rc;
+  struct fargs args;
+  int64_t start = 0, stop, step = 1, i, count;
+  json_t *l;
+  size_t k;
+  if ((rc = eval_args(r, n, &args, depth)))
+    return rc;
+  for (k = 0; k < args.npos; k++)
+    if (args.pos[k].t != TV_INT && args.pos[k].t != TV_BOOL)
+      return iris__tmpl_fail(r, "range() arguments must be integers");
+  if (args.npos == 1) {
+    stop = args.pos[0].i;
+  } else {
+    start = args.pos[0].i;
+    stop = args.pos[1].i;
+    if (args.npos == 3)
+      step = args.pos[2].i;
+  }
+  if (step == 0)
+    return iris__tmpl_fail(r, "range() arg 3 must not be zero");
+  /* The item count in unsigned arithmetic: stop - start can exceed int64 (range(minint,
+   * maxint)), and Jinja's sandbox refuses more than MAX_RANGE items before making any. */
+  {
+    uint64_t span, ustep;
+    if (step > 0) {
+      span = stop > start ? (uint64_t)stop - (uint64_t)start : 0;
+      ustep = (uint64_t)step;
+    } else {
+      span = start > stop ? (uint64_t)start - (uint64_t)stop : 0;
+      ustep = (uint64_t)0 - (uint64_t)step;
+    }
+    count = span == 0 ? 0 : (int64_t)((span - 1) / ustep + 1 > (uint64_t)INT64_MAX
+                                          ? INT64_MAX : (span - 1) / ustep + 1);
+  }
+  if (count > IRIS_TMPL_MAX_RANGE)
+    return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
+  l = iris__tv_keep(r, json_array());
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  for (i = 0; i < count; i++)
+    if ((rc = iris__tmpl_append(r, l, json_integer(start + i * step))))
+      return rc;
+  *out = iris__tv_from_json(l);
+  return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
+}
+
+/* a OP b for the comparison operators (== != < <= > >= in, not in). */
+static int compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                      struct tv *out) {
+  int rc, c = 0, in = 0;
+  switch (op) {
+  case OP_EQ:
+  case OP_NE:
+    *out = iris__tv_bool(iris__tv_equal(a, b) == (op == OP_EQ));
+    return IRIS_OK;
+  case OP_IN:
+  case OP_NOTIN:
+    if ((rc = iris__tv_contains(r, b, a, &in)))
+      return rc;
+    *out = iris__tv_bool(in == (op == OP_IN));
+    return IRIS_OK;
+  default:
+    if (a->t == TV_UNDEF || b->t == TV_UNDEF)
+      return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? a->s : b->s);
+    if ((rc = iris__tv_compare(r, a, b, &c)))
+      return rc;
+    *out = iris__tv_bool(op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0);
+    return IRIS_OK;
+  }
+}
+
+/* Python's slice.indices(len): the normalised start, stop and step, and the item count. */
+static int slice_indices(struct rctx *r, const struct tv *b[3], int64_t len, int64_t *start,
+                         int64_t *stop, int64_t *step, int64_t *count) {
+  int64_t lower, upper;
+  int k;
+  for (k = 0; k < 3; k++)
+    if (b[k] && b[k]->t != TV_NONE && b[k]->t != TV_INT && b[k]->t != TV_BOOL)
+      return iris__tmpl_fail(r, "slice indices that are not integers or None are not supported "
+                                "by this engine");
+  *step = b[2] && b[2]->t != TV_NONE ? b[2]->i : 1;
+  if (*step == 0)
+    return iris__tmpl_fail(r, "slice step cannot be zero");
+  if (*step == INT64_MIN)
+    *step = -INT64_MAX; /* Python clamps the step the same way */
+  lower = *step > 0 ? 0 : -1;
+  upper = *step > 0 ? len : len - 1;
+  for (k = 0; k < 2; k++) {
+    int64_t *v = k == 0 ? start : stop, x;
+    if (!b[k] || b[k]->t == TV_NONE) {
+      *v = (k == 0) == (*step < 0) ? upper : lower;
+      continue;
+    }
+    x = b[k]->i;
+    if (x < 0) {
+      x = x < -len ? lower : x + len;
+      if (x < lower)
+        x = lower;
+    } else if (x > upper) {
+      x = upper;
+    }
+    *v = x;
+  }
+  if (*step > 0)
+    *count = *stop > *start ? (*stop - *start - 1) / *step + 1 : 0;
+  else
+    *count = *start > *stop ? (*start - *stop - 1) / -*step + 1 : 0;
+  return IRIS_OK;
+}
+
+/* a[start:stop:step] on a string (code points), a list or a range, as Python slices them. */
+static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct node *n,
+                                                 struct tv *out, int depth) {
+  struct tv obj, bv[3];
+  const struct tv *b[3];
+  int64_t start = 0, stop = 0, step = 1, count = 0, len, i;
+  int rc, k;
+  const struct tmpl_view *view;
+  if ((rc = eval(r, n->a, &obj, depth + 1)))
+    return rc;
+  for (k = 0; k < 3; k++) {
+    b[k] = NULL;
+    if (n->list.v[k]) {
+      if ((rc = eval(r, n->list.v[k], &bv[k], depth + 1)))
+        return rc;
+      b[k] = &bv[k];
+    }
+  }
+  r->line = n->line;
+  if (obj.t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", obj.s ? obj.s : "value");
+  view = obj.t == TV_LIST && r->nviews ? iris__tmpl_view_find(r, obj.j) : NULL;
+  if ((obj.t != TV_STR && obj.t != TV_LIST) || (view && view->kind != VIEW_RANGE))
+    /* Jinja raises here, or prints nothing when its optimizer folded the slice of a
+     * literal (none[1:]): documented as refused rather than guessed */
+    return iris__tmpl_fail(r, "slicing a %s is not supported by this engine",
+                           view ? "dict view" : iris__tv_type_name(&obj));
+  len = obj.t == TV_LIST ? (int64_t)json_array_size(obj.j) : (int64_t)iris__utf8_count(obj.s, obj.n);
+  if ((rc = slice_indices(r, b, len, &start, &stop, &step, &count)) ||
+      (rc = iris__tmpl_steps(r, (long)count)))
+    return rc;
+  if (obj.t == TV_STR) {
+    struct iris_buf buf;
+    size_t pos = 0;
+    int64_t cp = 0;
+    char *s;
+    iris_buf_init(&buf, 0);
+    if (step == 1) {
+      size_t a = iris__utf8_offset(obj.s, obj.n, (size_t)start);
+      size_t z = count ? iris__utf8_offset(obj.s, obj.n, (size_t)(start + count)) : a;
+      rc = iris_buf_append(&buf, obj.s + a, z - a);
+    } else {
+      /* walk the code points once, keeping those on the slice */
+      size_t *offs = iris_malloc(((size_t)len + 1) * sizeof *offs);
+      if (!offs) {
+        iris_buf_cleanup(&buf);
+        return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+      }
+      for (pos = 0, cp = 0; pos < obj.n; cp++) {
+        uint32_t c;
+        offs[cp] = pos;
+        pos += iris__utf8_get(obj.s, obj.n, pos, &c);
+      }
+      offs[len] = obj.n;
+      for (i = 0; i < count && rc == IRIS_OK; i++) {
+        int64_t at = start + i * step;
+        rc = iris_buf_append(&buf, obj.s + offs[at], offs[at + 1] - offs[at]);
+      }
+      iris_free(offs);
+    }
+    s = rc ? NULL : iris__tmpl_scratch(r, iris_buf_len(&buf));
+    if (s) {
+      memcpy(s, iris_buf_ptr(&buf), iris_buf_len(&buf));
+      *out = iris__tv_str(s, iris_buf_len(&buf));
+      out->safe = obj.safe;
+    }
+    iris_buf_cleanup(&buf);
+    if (!s)
+      return r->err->rc ? (int)r->err->rc
+                        : iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    return IRIS_OK;
+  }
+  {
+    json_t *l = iris__tv_keep(r, json_array());
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < count; i++)
+      if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(obj.j, (size_t)(start + i * step))))))
+        return rc;
+    *out = iris__tv_from_json(l);
+    if (view) /* a slice of a range is a range */
+      return iris__tmpl_view_add(r, l, VIEW_RANGE, view->start + start * view->step,
+                                 view->start + stop * view->step, view->step * step);
+    return IRIS_OK;
+  }
+}
+
+/* obj.name(args): dict views for items/keys/values of a dict, else tmpl_filters.c. */
+static __attribute__((noinline)) int eval_method(struct rctx *r, const struct node *n,
+                                                  struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  json_t *l, *v;
+  const char *k;
+  int rc;
+  if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  if (a.t != TV_DICT || (strcmp(n->s, "items") && strcmp(n->s, "keys") && strcmp(n->s, "values")))
+    return iris__tmpl_method(r, n->s, &a, &args, out);
+  if (args.npos || args.nkw)
+    return iris__tmpl_fail(r, "dict.%s() takes no arguments", n->s);
+  l = iris__tv_keep(r, json_array());
+  if (!l)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  json_object_foreach(a.j, k, v) {
+    json_t *item = n->s[0] == 'k'   ? json_string(k)
+                   : n->s[0] == 'v' ? json_incref(v)
+                                    : json_pack("[sO]", k, v);
+    if ((rc = iris__tmpl_append(r, l, item)))
+      return rc;
+  }
+  *out = iris__tv_from_json(l);
+  return iris__tmpl_view_add(r, l, n->s[0] == 'k' ? VIEW_KEYS : n->s[0] == 'v' ? VIEW_VALUES
+                                                                         : VIEW_ITEMS, 0, 0, 0);
+}
+
+/* a < b < c: each comparison in turn, each operand evaluated once, false at the first false. */
+static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct node *n,
+                                                    struct tv *out, int depth) {
+  struct tv left, right;
+  size_t i;
+  int rc;
+  if ((rc = eval(r, n->list.v[0], &left, depth + 1)))
+    return rc;
+  for (i = 0; i < n->n; i++) {
+    if ((rc = eval(r, n->list.v[i + 1], &right, depth + 1)) ||
+        (rc = compare_op(r, (int)n->s[i], &left, &right, out)))
+      return rc;
+    if (!iris__tv_truthy(out))
+      return IRIS_OK;
+    left = right;
+  }
+  return IRIS_OK;
+}
+
 static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth) {
   struct tv a, b;
   int rc;
-  if (depth > IRIS_TMPL_MAX_DEPTH * 2)
+  if (depth > r->lim.max_depth * 6) /* blocks plus the deepest tree the parser accepts */
     return iris__tmpl_fail(r, "expression nested too deeply");
+  if (++r->steps > r->lim.max_steps)
+    return iris__tmpl_steps(r, 0);
   r->line = n->line;
   switch (n->kind) {
   case E_CONST:
@@ -134,10 +625,15 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     return IRIS_OK;
   case E_NAME: {
     json_t *v = lookup_name(r, n->s);
-    *out = v ? iris__tv_from_json(v) : iris__tv_undef(n->s);
+    *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(n->s);
     return IRIS_OK;
   }
   case E_GETATTR:
+    if (n->a->kind == E_NAME && n->a->s[0] == 'l' && strcmp(n->a->s, "loop") == 0) {
+      int k = loop_frame(r);
+      if (k > 0 && loop_attr(r, k, n->s, out))
+        return IRIS_OK;
+    }
     if ((rc = eval(r, n->a, &a, depth + 1)))
       return rc;
     r->line = n->line;
@@ -155,10 +651,9 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     for (i = 0; i < n->list.n; i++) {
       json_t *j;
-      if ((rc = eval(r, n->list.v[i], &a, depth + 1)) || (rc = iris__tv_to_json(r, &a, &j)))
+      if ((rc = eval(r, n->list.v[i], &a, depth + 1)) || (rc = iris__tv_to_json(r, &a, &j)) ||
+          (rc = iris__tmpl_append(r, l, j)))
         return rc;
-      if (json_array_append_new(l, j))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
     *out = iris__tv_from_json(l);
     return IRIS_OK;
@@ -174,7 +669,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       if ((rc = eval(r, n->list.v[i], &a, depth + 1)))
         return rc;
       if (a.t != TV_STR)
-        return iris__tmpl_fail(r, "dict keys must be strings in this engine");
+        return iris__tmpl_fail(r, "dict keys other than strings are not supported by this engine");
       if ((rc = eval(r, n->list2.v[i], &b, depth + 1)) || (rc = iris__tv_to_json(r, &b, &j)))
         return rc;
       k = iris__tmpl_scratch(r, a.n);
@@ -183,8 +678,8 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
         return IRIS_ENOMEM;
       }
       memcpy(k, a.s, a.n);
-      if (json_object_set_new(d, k, j))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_setkey(r, d, k, j)))
+        return rc;
     }
     *out = iris__tv_from_json(d);
     return IRIS_OK;
@@ -236,28 +731,9 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       *out = iris__tv_str(s, x.n + y.n);
       return IRIS_OK;
     }
-    case OP_EQ:
-    case OP_NE:
-      *out = iris__tv_bool(iris__tv_equal(&a, &b) == (n->op == OP_EQ));
-      return IRIS_OK;
-    case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-      int c = 0;
-      if (a.t == TV_UNDEF || b.t == TV_UNDEF)
-        return iris__tmpl_fail(r, "'%s' is undefined", a.t == TV_UNDEF ? a.s : b.s);
-      if ((rc = iris__tv_compare(r, &a, &b, &c)))
-        return rc;
-      *out = iris__tv_bool(n->op == OP_LT ? c < 0 : n->op == OP_LE ? c <= 0
-                           : n->op == OP_GT ? c > 0 : c >= 0);
-      return IRIS_OK;
-    }
-    case OP_IN:
-    case OP_NOTIN: {
-      int in = 0;
-      if ((rc = iris__tv_contains(r, &b, &a, &in)))
-        return rc;
-      *out = iris__tv_bool(in == (n->op == OP_IN));
-      return IRIS_OK;
-    }
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_IN:
+    case OP_NOTIN:
+      return compare_op(r, n->op, &a, &b, out);
     default:
       return iris__tv_binop(r, n->op, &a, &b, out);
     }
@@ -270,83 +746,18 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return eval(r, n->c, out, depth + 1);
     *out = iris__tv_undef("the else branch of an if expression");
     return IRIS_OK;
-  case E_FILTER: {
-    struct fargs args;
-    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
-      return rc;
-    r->line = n->line;
-    return iris__tmpl_filter(r, n->s, &a, &args, out);
-  }
-  case E_TEST: {
-    struct fargs args;
-    int res = 0;
-    if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
-      return rc;
-    r->line = n->line;
-    if ((rc = iris__tmpl_test(r, n->s, &a, &args, &res)))
-      return rc;
-    *out = iris__tv_bool(n->neg ? !res : res);
-    return IRIS_OK;
-  }
-  case E_METHOD: {
-    json_t *l;
-    const char *k;
-    json_t *v;
-    if ((rc = eval(r, n->a, &a, depth + 1)))
-      return rc;
-    r->line = n->line;
-    if (a.t == TV_UNDEF)
-      return iris__tmpl_fail(r, "'%s' is undefined", a.s ? a.s : "value");
-    if (a.t != TV_DICT)
-      return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(&a),
-                             n->s);
-    l = iris__tv_keep(r, json_array());
-    if (!l)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    json_object_foreach(a.j, k, v) {
-      json_t *item = n->s[0] == 'k'   ? json_string(k)
-                     : n->s[0] == 'v' ? json_incref(v)
-                                      : json_pack("[sO]", k, v);
-      if (!item || json_array_append_new(l, item))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    }
-    *out = iris__tv_from_json(l);
-    out->view = n->s[0] == 'k' ? 1 : n->s[0] == 'v' ? 2 : 3;
-    return IRIS_OK;
-  }
-  case E_RANGE: {
-    struct fargs args;
-    int64_t start = 0, stop, step = 1, i, count;
-    json_t *l;
-    size_t k;
-    if ((rc = eval_args(r, n, &args, depth)))
-      return rc;
-    for (k = 0; k < args.npos; k++)
-      if (args.pos[k].t != TV_INT && args.pos[k].t != TV_BOOL)
-        return iris__tmpl_fail(r, "range() arguments must be integers");
-    if (args.npos == 1) {
-      stop = args.pos[0].i;
-    } else {
-      start = args.pos[0].i;
-      stop = args.pos[1].i;
-      if (args.npos == 3)
-        step = args.pos[2].i;
-    }
-    if (step == 0)
-      return iris__tmpl_fail(r, "range() arg 3 must not be zero");
-    count = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                     : (start > stop ? (start - stop - step - 1) / -step : 0);
-    if (count > IRIS_TMPL_MAX_RANGE)
-      return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
-    l = iris__tv_keep(r, json_array());
-    if (!l)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    for (i = 0; i < count; i++)
-      if (json_array_append_new(l, json_integer(start + i * step)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    *out = iris__tv_from_json(l);
-    return IRIS_OK;
-  }
+  case E_FILTER:
+    return eval_filter(r, n, out, depth);
+  case E_TEST:
+    return eval_test(r, n, out, depth);
+  case E_METHOD:
+    return eval_method(r, n, out, depth);
+  case E_RANGE:
+    return eval_range(r, n, out, depth);
+  case E_SLICE:
+    return eval_slice(r, n, out, depth);
+  case E_CMPCHAIN:
+    return eval_cmpchain(r, n, out, depth);
   default:
     return iris__tmpl_fail(r, "internal error: unexpected node");
   }
@@ -359,8 +770,54 @@ static int set_var(struct rctx *r, const char *name, const struct tv *v) {
   int rc = iris__tv_to_json(r, v, &j);
   if (rc)
     return rc;
-  if (json_object_set_new(r->frames[r->nframes - 1], name, j))
+  return iris__tmpl_setkey(r, r->frames[r->nframes - 1], name, j);
+}
+
+/* Bind the loop's target(s) to item in frame (`for k, v in ...` unpacks a pair). */
+static int bind_targets(struct rctx *r, const struct node *n, json_t *frame, json_t *item) {
+  if (n->s2) {
+    if (!json_is_array(item) || json_array_size(item) != 2)
+      return iris__tmpl_fail(r, "cannot unpack %s into (%s, %s)",
+                             json_is_array(item) ? "a list of another length" : "a non-list item",
+                             n->s, n->s2);
+    if (json_object_set(frame, n->s, json_array_get(item, 0)) ||
+        json_object_set(frame, n->s2, json_array_get(item, 1)))
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    return IRIS_OK;
+  }
+  if (json_object_set(frame, n->s, item))
     return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  return IRIS_OK;
+}
+
+/* `for x in xs if cond`: the items for which cond holds with x bound (a new owned list). */
+static int filter_items(struct rctx *r, const struct node *n, json_t *items, json_t **kept,
+                        int depth) {
+  size_t i;
+  int rc;
+  *kept = iris__tv_keep(r, json_array());
+  if (!*kept)
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  if (r->nframes >= r->lim.max_depth)
+    return iris__tmpl_fail(r, "loops nested too deeply");
+  for (i = 0; i < json_array_size(items); i++) {
+    json_t *frame = json_object(), *item = json_array_get(items, i);
+    struct tv c;
+    if (!frame)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    if ((rc = iris__tmpl_steps(r, 1)) || (rc = bind_targets(r, n, frame, item))) {
+      json_decref(frame);
+      return rc;
+    }
+    r->frames[r->nframes++] = frame;
+    rc = eval(r, n->b, &c, depth + 1);
+    r->nframes--;
+    json_decref(frame);
+    if (rc)
+      return rc;
+    if (iris__tv_truthy(&c) && (rc = iris__tmpl_append(r, *kept, json_incref(item))))
+      return rc;
+  }
   return IRIS_OK;
 }
 
@@ -372,6 +829,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   if ((rc = eval(r, n->a, &seq, depth + 1)))
     return rc;
   r->line = n->line;
+  if ((rc = iris__tmpl_check_iter(r, &seq)))
+    return rc;
   switch (seq.t) {
   case TV_UNDEF:
     len = 0;
@@ -387,8 +846,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
     if (!items)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     json_object_foreach(seq.j, k, v) {
-      if (json_array_append_new(items, json_string(k)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_append(r, items, json_string(k))))
+        return rc;
     }
     len = json_array_size(items);
     break;
@@ -402,8 +861,8 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       size_t q = p + 1;
       while (q < seq.n && ((unsigned char)seq.s[q] & 0xC0) == 0x80)
         q++;
-      if (json_array_append_new(items, json_stringn_nocheck(seq.s + p, q - p)))
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      if ((rc = iris__tmpl_append(r, items, json_stringn_nocheck(seq.s + p, q - p))))
+        return rc;
       p = q;
     }
     len = json_array_size(items);
@@ -412,51 +871,52 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   default:
     return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
   }
+  if (n->b && len > 0) {
+    if ((rc = filter_items(r, n, items, &items, depth)))
+      return rc;
+    len = json_array_size(items);
+  }
   if (len == 0)
     return run_body(r, &n->list2, depth + 1);
-  if (r->nframes >= IRIS_TMPL_MAX_DEPTH)
+  if (r->nframes >= r->lim.max_depth)
     return iris__tmpl_fail(r, "loops nested too deeply");
   for (i = 0; i < len; i++) {
-    json_t *frame = json_object(), *loop, *item = json_array_get(items, i);
-    if (++r->iterations > IRIS_TMPL_MAX_ITERATIONS) {
+    /* Everything an iteration makes (its frame, `loop`, strings and lists) is released when
+     * it ends: a `set` inside the body stays in the iteration (Jinja's scoping), and the
+     * output holds text only, so nothing made here is referenced afterwards. */
+    struct tmpl_arena_mark mark = iris__tmpl_arena_mark(&r->scratch);
+    size_t owned = json_array_size(r->owned), mem = r->json_mem, views = r->nviews;
+    json_t *frame = json_object(), *item = json_array_get(items, i);
+    if (++r->iterations > r->lim.max_iterations) {
       json_decref(frame);
-      return iris__tmpl_fail(r, "more than %d loop iterations", IRIS_TMPL_MAX_ITERATIONS);
+      return iris__tmpl_fail(r, "more than %ld loop iterations", r->lim.max_iterations);
     }
-    loop = json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I}", "index", (json_int_t)i + 1, "index0",
-                     (json_int_t)i, "revindex", (json_int_t)(len - i), "revindex0",
-                     (json_int_t)(len - i - 1), "first", i == 0, "last", i + 1 == len, "length",
-                     (json_int_t)len);
-    if (!frame || !loop || json_object_set_new(frame, "loop", loop)) {
+    if ((rc = iris__tmpl_steps(r, 1)) || (rc = iris__tmpl_charge(r, 12 * JSON_COST))) {
       json_decref(frame);
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+      return rc;
     }
-    if (n->s2) {
-      json_t *x, *y;
-      if (!json_is_array(item) || json_array_size(item) != 2) {
-        json_decref(frame);
-        return iris__tmpl_fail(r, "cannot unpack %s into (%s, %s)",
-                               json_is_array(item) ? "a list of another length" : "a non-list item",
-                               n->s, n->s2);
-      }
-      x = json_array_get(item, 0);
-      y = json_array_get(item, 1);
-      if (json_object_set(frame, n->s, x) || json_object_set(frame, n->s2, y)) {
-        json_decref(frame);
-        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-      }
-    } else if (json_object_set(frame, n->s, item)) {
+    if (!frame) {
       json_decref(frame);
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
+    if ((rc = bind_targets(r, n, frame, item))) {
+      json_decref(frame);
+      return rc;
+    }
+    r->loops[r->nframes].items = items;
+    r->loops[r->nframes].i = i;
+    r->loops[r->nframes].len = len;
+    r->loops[r->nframes].active = 1;
     r->frames[r->nframes++] = frame;
     rc = run_body(r, &n->list, depth + 1);
     r->nframes--;
-    /* Values read from the frame may still be referenced by outputs already written only
-     * as text, so the frame can go now. */
-    if (iris__tv_keep(r, frame) == NULL) {
-      json_decref(frame);
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    }
+    r->loops[r->nframes].active = 0;
+    json_decref(frame);
+    while (json_array_size(r->owned) > owned)
+      json_array_remove(r->owned, json_array_size(r->owned) - 1);
+    iris__tmpl_arena_reset(&r->scratch, mark);
+    r->json_mem = mem;
+    r->nviews = views; /* their lists were released with the iteration */
     if (rc)
       return rc;
   }
@@ -503,7 +963,8 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
       break;
     case N_SETBLOCK: {
       struct iris_buf *saved = r->out, inner;
-      iris_buf_init(&inner, saved->max);
+      size_t room = r->lim.max_memory > mem_used(r) ? r->lim.max_memory - mem_used(r) : 1;
+      iris_buf_init(&inner, saved->max && saved->max < room ? saved->max : room);
       r->out = &inner;
       rc = run_body(r, &n->list, depth + 1);
       r->out = saved;
@@ -577,6 +1038,7 @@ int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf
   int rc;
   memset(&r, 0, sizeof r);
   r.t = t;
+  r.lim = g_limits;
   r.out = out;
   r.err = err ? err : &local;
   iris_err_clear(r.err);
@@ -596,6 +1058,7 @@ int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf
   }
   json_decref(r.frames[0]);
   json_decref(r.owned);
+  iris_free(r.views);
   iris__tmpl_arena_free(&r.scratch);
   return rc;
 }

@@ -6,6 +6,7 @@
  * overflow (Python would go to arbitrary precision) is a clear render error instead.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,72 @@ struct tv iris__tv_undef(const char *name) {
   return v;
 }
 
+/*
+ * Jinja keeps Undefined as a value: `{% set v = missing %}` and `[missing]` hold it, and it
+ * prints as nothing (or "Undefined" inside a list). JSON has no such value, so one
+ * process-wide empty object, made once and never freed, stands for it wherever a value is
+ * stored; iris__tv_from_json turns it back into TV_UNDEF.
+ */
+static json_t *g_undef;
+static pthread_once_t g_undef_once = PTHREAD_ONCE_INIT;
+static void make_undef(void) { g_undef = json_object(); }
+static json_t *undef_marker(void) {
+  pthread_once(&g_undef_once, make_undef);
+  return g_undef;
+}
+
+int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
+
+struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j) {
+  struct tv v = iris__tv_from_json(j);
+  const struct tmpl_view *w;
+  if (r->nviews && (v.t == TV_STR || v.t == TV_LIST) && (w = iris__tmpl_view_find(r, j))) {
+    if (v.t == TV_STR)
+      v.safe = 1;
+    else if (w->kind == VIEW_ITER)
+      v.view = VIEW_ITER; /* a generator is always true */
+  }
+  return v;
+}
+
+int iris__tmpl_check_iter(struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  if (v->t != TV_LIST || !r->nviews || !(w = iris__tmpl_view_find(r, v->j)) || !w->broken)
+    return IRIS_OK;
+  return iris__tmpl_fail(r, "%s", w->broken);
+}
+
+int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int64_t stop,
+                        int64_t step) {
+  if (r->nviews == r->capviews) {
+    size_t cap = r->capviews ? r->capviews * 2 : 8;
+    struct tmpl_view *g = iris_realloc(r->views, cap * sizeof *g);
+    if (!g)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+    r->views = g;
+    r->capviews = cap;
+  }
+  r->views[r->nviews].j = j;
+  r->views[r->nviews].kind = kind;
+  r->views[r->nviews].start = start;
+  r->views[r->nviews].stop = stop;
+  r->views[r->nviews].step = step;
+  r->views[r->nviews].broken = NULL;
+  r->nviews++;
+  return iris__tmpl_charge(r, sizeof(struct tmpl_view));
+}
+
+const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t *j) {
+  size_t i;
+  for (i = r->nviews; i > 0; i--)
+    if (r->views[i - 1].j == j)
+      return &r->views[i - 1];
+  return NULL;
+}
+
 struct tv iris__tv_from_json(json_t *j) {
+  if (j && j == g_undef)
+    return iris__tv_undef("value");
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
@@ -78,10 +144,17 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
   case TV_BOOL: *out = json_boolean(v->i); break;
   case TV_INT: *out = json_integer(v->i); break;
   case TV_FLOAT: *out = json_real(v->f); break;
-  case TV_STR: *out = json_stringn_nocheck(v->s, v->n); break;
+  case TV_STR:
+    *out = json_stringn_nocheck(v->s, v->n);
+    if (*out && v->safe && iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0)) {
+      json_decref(*out);
+      return r->err->rc;
+    }
+    break;
   case TV_LIST: case TV_DICT: *out = json_incref(v->j); break;
   default:
-    return iris__tmpl_fail(r, "an undefined value cannot be stored in a list or dict");
+    *out = json_incref(undef_marker());
+    break;
   }
   if (!*out)
     return iris__tmpl_fail(r, "out of memory (or a non-finite number)");
@@ -89,10 +162,80 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
 }
 
 char *iris__tmpl_scratch(struct rctx *r, size_t n) {
-  char *p = iris__tmpl_alloc(&r->scratch, n + 1);
+  char *p;
+  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) ||
+      r->scratch.bytes + r->json_mem + n > r->lim.max_memory) {
+    iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted", r->lim.max_memory);
+    return NULL;
+  }
+  p = iris__tmpl_alloc(&r->scratch, n + 1);
   if (!p)
     iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
   return p;
+}
+
+size_t iris__utf8_cut(const char *s, size_t n) {
+  size_t k = n, lead, need;
+  while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3)
+    k--;
+  if (k == 0 || ((unsigned char)s[k - 1] & 0x80) == 0)
+    return n; /* ends in ASCII (or stray continuation bytes: not ours to fix) */
+  lead = (unsigned char)s[k - 1];
+  need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return n - (k - 1) >= need ? n : k - 1;
+}
+
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
+                    const char *fmt, va_list ap) {
+  char msg[IRIS_ERR_SIZE], full[2 * IRIS_ERR_SIZE];
+  int n;
+  n = vsnprintf(msg, sizeof msg, fmt, ap);
+  if (n >= (int)sizeof msg)
+    msg[iris__utf8_cut(msg, sizeof msg - 1)] = '\0';
+  if (col > 0)
+    n = snprintf(full, sizeof full, "template '%s' line %d col %d: %s", name, line, col, msg);
+  else
+    n = snprintf(full, sizeof full, "template '%s' line %d: %s", name, line, msg);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= IRIS_ERR_SIZE)
+    full[iris__utf8_cut(full, IRIS_ERR_SIZE - 1)] = '\0';
+  return iris_err_set(err, IRIS_ETEMPLATE, "%s", full);
+}
+
+size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp) {
+  unsigned char c = (unsigned char)s[i];
+  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+  size_t k;
+  if (i + len > n)
+    len = n - i;
+  *cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+  for (k = 1; k < len; k++)
+    *cp = (*cp << 6) | ((unsigned char)s[i + k] & 0x3Fu);
+  return len ? len : 1;
+}
+
+int iris__utf8_put(uint32_t cp, char *u) {
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xC0 | (cp >> 6));
+    u[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xE0 | (cp >> 12));
+    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  u[0] = (char)(0xF0 | (cp >> 18));
+  u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  u[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
 }
 
 size_t iris__utf8_count(const char *s, size_t n) {
@@ -121,7 +264,7 @@ int iris__tv_truthy(const struct tv *v) {
   case TV_BOOL: case TV_INT: return v->i != 0;
   case TV_FLOAT: return v->f != 0.0;
   case TV_STR: return v->n != 0;
-  case TV_LIST: return json_array_size(v->j) != 0;
+  case TV_LIST: return v->view == VIEW_ITER || json_array_size(v->j) != 0;
   case TV_DICT: return json_object_size(v->j) != 0;
   }
   return 0;
@@ -241,11 +384,16 @@ static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
       rc = iris_buf_appends(b, "\\t");
     else if (c < 0x20 || c == 0x7f)
       rc = iris_buf_appendf(b, "\\x%02x", c);
-    else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-             (unsigned char)s[i + 1] <= 0xA0) {
-      /* U+0080..U+00A0 are not printable in Python: \x80 .. \xa0 */
-      rc = iris_buf_appendf(b, "\\x%02x", (unsigned char)s[i + 1]);
-      i++;
+    else if (c >= 0x80) {
+      /* Python escapes what is not printable (str.isprintable): \xhh, \uhhhh, \Uhhhhhhhh */
+      uint32_t cp;
+      size_t len = iris__utf8_get(s, n, i, &cp);
+      if (iris__uc_printable(cp))
+        rc = iris_buf_append(b, s + i, len);
+      else
+        rc = iris_buf_appendf(b, cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x",
+                              (unsigned)cp);
+      i += len - 1;
     } else
       rc = iris_buf_appendc(b, (char)c);
   }
@@ -255,6 +403,8 @@ static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
 }
 
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
+static int append_list(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
+static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b, int depth);
 
 static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b, int repr) {
   char num[64];
@@ -269,25 +419,6 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_STR:
     return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
   case TV_LIST:
-    if (v->view) {
-      static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
-      int rc = iris_buf_appends(b, names[v->view & 3]);
-      size_t i;
-      if (v->view != 3) {
-        rc = rc ? rc : append_json_repr(r, v->j, b, 0);
-        return rc ? rc : iris_buf_appendc(b, ')');
-      }
-      rc = rc ? rc : iris_buf_appendc(b, '[');
-      for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
-        json_t *pair = json_array_get(v->j, i);
-        rc = iris_buf_appends(b, i ? ", (" : "(");
-        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 0), b, 1);
-        rc = rc ? rc : iris_buf_appends(b, ", ");
-        rc = rc ? rc : append_json_repr(r, json_array_get(pair, 1), b, 1);
-        rc = rc ? rc : iris_buf_appendc(b, ')');
-      }
-      return rc ? rc : iris_buf_appends(b, "])");
-    }
     return append_json_repr(r, v->j, b, 0);
   case TV_DICT:
     return append_json_repr(r, v->j, b, 0);
@@ -295,22 +426,82 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   return IRIS_OK;
 }
 
+static int append_list(struct rctx *r, json_t *j, struct iris_buf *b, int depth) {
+  size_t i;
+  json_t *x;
+  int rc = iris_buf_appendc(b, '[');
+  json_array_foreach(j, i, x) {
+    if (rc == IRIS_OK && i)
+      rc = iris_buf_appends(b, ", ");
+    if (rc == IRIS_OK)
+      rc = append_json_repr(r, x, b, depth + 1);
+  }
+  return rc ? rc : iris_buf_appendc(b, ']');
+}
+
+/* dict_keys([...]), dict_items([(k, v)]), range(a, b[, s]) for the lists registered so. */
+static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b,
+                       int depth) {
+  static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
+  size_t i;
+  int rc;
+  if (v->kind == VIEW_ITER)
+    return iris__tmpl_fail(r, "printing a generator (from map, select, reject, unique, reverse, "
+                              "batch or slice) is not supported by this engine: Jinja prints its "
+                              "address; add |list");
+  if (v->kind == VIEW_LOOP)
+    return iris_buf_appendf(b, "<LoopContext %lld/%lld>", (long long)v->start, (long long)v->stop);
+  if (v->kind == VIEW_TUPLE) {
+    rc = iris_buf_appendc(b, '(');
+    for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
+      if (i)
+        rc = iris_buf_appends(b, ", ");
+      rc = rc ? rc : append_json_repr(r, json_array_get(v->j, i), b, depth + 1);
+    }
+    if (rc == IRIS_OK && json_array_size(v->j) == 1)
+      rc = iris_buf_appendc(b, ',');
+    return rc ? rc : iris_buf_appendc(b, ')');
+  }
+  if (v->kind == VIEW_RANGE)
+    return v->step == 1 ? iris_buf_appendf(b, "range(%lld, %lld)", (long long)v->start,
+                                           (long long)v->stop)
+                        : iris_buf_appendf(b, "range(%lld, %lld, %lld)", (long long)v->start,
+                                           (long long)v->stop, (long long)v->step);
+  rc = iris_buf_appends(b, names[v->kind & 3]);
+  if (v->kind != VIEW_ITEMS) {
+    rc = rc ? rc : append_list(r, v->j, b, depth);
+    return rc ? rc : iris_buf_appendc(b, ')');
+  }
+  rc = rc ? rc : iris_buf_appendc(b, '[');
+  for (i = 0; i < json_array_size(v->j) && rc == IRIS_OK; i++) {
+    json_t *pair = json_array_get(v->j, i);
+    rc = iris_buf_appends(b, i ? ", (" : "(");
+    rc = rc ? rc : append_json_repr(r, json_array_get(pair, 0), b, depth + 1);
+    rc = rc ? rc : iris_buf_appends(b, ", ");
+    rc = rc ? rc : append_json_repr(r, json_array_get(pair, 1), b, depth + 1);
+    rc = rc ? rc : iris_buf_appendc(b, ')');
+  }
+  return rc ? rc : iris_buf_appends(b, "])");
+}
+
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth) {
   int rc = IRIS_OK;
   if (depth > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "value nested too deeply to print");
-  if (json_is_array(j)) {
-    size_t i;
-    json_t *x;
-    rc = iris_buf_appendc(b, '[');
-    json_array_foreach(j, i, x) {
-      if (rc == IRIS_OK && i)
-        rc = iris_buf_appends(b, ", ");
-      if (rc == IRIS_OK)
-        rc = append_json_repr(r, x, b, depth + 1);
+  if (j == g_undef)
+    return iris_buf_appends(b, "Undefined");
+  if (r->nviews && !json_is_number(j) && !json_is_boolean(j) && !json_is_null(j)) {
+    const struct tmpl_view *v = iris__tmpl_view_find(r, j);
+    if (v && v->kind == VIEW_MARKUP) {
+      rc = iris_buf_appends(b, "Markup(");
+      rc = rc ? rc : append_str_repr(b, json_string_value(j), json_string_length(j));
+      return rc ? rc : iris_buf_appendc(b, ')');
     }
-    return rc ? rc : iris_buf_appendc(b, ']');
+    if (v)
+      return append_view(r, v, b, depth);
   }
+  if (json_is_array(j))
+    return append_list(r, j, b, depth);
   if (json_is_object(j)) {
     const char *k;
     json_t *x;
@@ -430,7 +621,8 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
     *cmp = c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
     return IRIS_OK;
   }
-  if (a->t == TV_LIST && b->t == TV_LIST) {
+  if (a->t == TV_LIST && b->t == TV_LIST &&
+      !(r->nviews && (iris__tmpl_view_find(r, a->j) || iris__tmpl_view_find(r, b->j)))) {
     size_t i, na = json_array_size(a->j), nb = json_array_size(b->j);
     for (i = 0; i < na && i < nb; i++) {
       struct tv x = iris__tv_from_json(json_array_get(a->j, i));
@@ -446,7 +638,10 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
 }
 
 int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item, int *out) {
+  int rc = iris__tmpl_check_iter(r, c);
   *out = 0;
+  if (rc)
+    return rc;
   switch (c->t) {
   case TV_UNDEF:
     return IRIS_OK;
@@ -471,6 +666,11 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     return IRIS_OK;
   }
   case TV_DICT:
+    if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
+        iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE)
+      return IRIS_OK; /* a range is hashable, and never a JSON key */
+    if (item->t == TV_LIST || item->t == TV_DICT)
+      return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
     if (item->t == TV_STR) {
       char *k = iris__tmpl_scratch(r, item->n);
       if (!k)
@@ -527,15 +727,18 @@ int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out) {
 
 static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv *out) {
   int64_t k;
-  if (times < 0)
+  size_t n = seq->t == TV_STR ? seq->n : json_array_size(seq->j);
+  if (times < 0 || n == 0)
     times = 0;
+  /* Refuse what the budget cannot hold before making any of it ([] * 10**9 is empty at
+   * once; [1] * 10**9 is an error at once). */
+  if (times && (uint64_t)times > (uint64_t)(r->lim.max_memory / (n * (seq->t == TV_STR ? 1 : 16))))
+    return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                           r->lim.max_memory);
   if (seq->t == TV_STR) {
-    char *s;
-    if (times && (uint64_t)seq->n * (uint64_t)times > (size_t)64 * 1024 * 1024)
-      return iris__tmpl_fail(r, "string repetition too large");
-    s = iris__tmpl_scratch(r, seq->n * (size_t)times);
+    char *s = iris__tmpl_scratch(r, seq->n * (size_t)times);
     if (!s)
-      return IRIS_ENOMEM;
+      return r->err->rc;
     for (k = 0; k < times; k++)
       memcpy(s + (size_t)k * seq->n, seq->s, seq->n);
     *out = iris__tv_str(s, seq->n * (size_t)times);
@@ -543,11 +746,12 @@ static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv
   }
   {
     json_t *l = iris__tv_keep(r, json_array());
-    size_t n = json_array_size(seq->j);
+    int rc;
     if (!l)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    if (times && n * (uint64_t)times > IRIS_TMPL_MAX_RANGE)
-      return iris__tmpl_fail(r, "list repetition too large");
+    if ((rc = iris__tmpl_charge(r, n * (size_t)times * 16)) ||
+        (rc = iris__tmpl_steps(r, (long)(n * (size_t)times))))
+      return rc;
     for (k = 0; k < times; k++)
       if (json_array_extend(l, seq->j))
         return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
@@ -556,12 +760,43 @@ static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv
   }
 }
 
+/* Python's int ** int for a non-negative exponent, by squaring: at most 64 squarings, and an
+ * overflow is reported as soon as it happens (1 ** huge and (-1) ** huge are immediate). */
+static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
+  int64_t result = 1, base = x;
+  if (x == 0 || x == 1) {
+    *out = iris__tv_int(y == 0 ? 1 : x);
+    return IRIS_OK;
+  }
+  if (x == -1) {
+    *out = iris__tv_int(y % 2 ? -1 : 1);
+    return IRIS_OK;
+  }
+  while (y > 0) {
+    if ((y & 1) && __builtin_mul_overflow(result, base, &result))
+      return overflow(r);
+    y >>= 1;
+    if (y && __builtin_mul_overflow(base, base, &base))
+      return overflow(r);
+  }
+  *out = iris__tv_int(result);
+  return IRIS_OK;
+}
+
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
                    struct tv *out) {
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
+  if (op == OP_MOD && a->t == TV_STR)
+    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
                                                                     : (b->s ? b->s : "value"));
+  if ((op == OP_ADD || op == OP_MUL) && r->nviews &&
+      ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j)) ||
+       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j))))
+    /* range and dict views have no + or * in Python */
+    return iris__tmpl_fail(r, "unsupported operand type(s) for %s: a range or dict view",
+                           op == OP_ADD ? "+" : "*");
   if (op == OP_ADD) {
     if (a->t == TV_STR && b->t == TV_STR) {
       /* Markup + str escapes the str (markupsafe); the result stays Markup. */
@@ -581,6 +816,10 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     }
     if (a->t == TV_LIST && b->t == TV_LIST) {
       json_t *l = iris__tv_keep(r, json_array());
+      size_t items = json_array_size(a->j) + json_array_size(b->j);
+      int rc;
+      if ((rc = iris__tmpl_charge(r, 16 * items)) || (rc = iris__tmpl_steps(r, (long)items)))
+        return rc;
       if (!l || json_array_extend(l, a->j) || json_array_extend(l, b->j))
         return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
       *out = iris__tv_from_json(l);
@@ -648,13 +887,7 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         *out = iris__tv_float(pow((double)x, (double)y));
         return IRIS_OK;
       }
-      z = 1;
-      while (y--) {
-        if (__builtin_mul_overflow(z, x, &z))
-          return overflow(r);
-      }
-      *out = iris__tv_int(z);
-      return IRIS_OK;
+      return int_pow(r, x, y, out);
     default:
       break;
     }
@@ -691,7 +924,8 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
       if (x == 0 && y < 0)
         return iris__tmpl_fail(r, "0.0 cannot be raised to a negative power");
       if (x < 0 && y != floor(y))
-        return iris__tmpl_fail(r, "a negative number raised to a fractional power is complex");
+        return iris__tmpl_fail(r, "a negative number raised to a fractional power is a complex number: "
+                                  "complex numbers are not supported by this engine");
       *out = iris__tv_float(pow(x, y));
       return IRIS_OK;
     default:

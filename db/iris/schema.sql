@@ -7,10 +7,13 @@
 -- The sender's own tables live in db/migrations/ and never alter anything defined here.
 --
 -- Deliberate differences from upstream (none changes what the sender can observe):
---   * utf8mb4 instead of latin1, so test data may carry any Unicode text;
 --   * no CREATE SCHEMA/USE: the caller picks the database (scripts/db.sh load-iris DBNAME);
 --   * CREATE TABLE IF NOT EXISTS and tables ordered parents-first, so loading twice is harmless
 --     and foreign key checks stay on during the load.
+-- Character sets are upstream's, table by table: 44 tables are latin1, and `message_changelog`,
+-- which upstream creates without one, takes the database default Iris's CREATE SCHEMA sets
+-- (utf8, i.e. utf8mb3). Text outside latin-1 (or a 4-byte character in the changelog) is refused
+-- by such a column in strict mode, so the tests see what production sees (docs/reliability.md).
 -- Upstream quirks kept on purpose, because production has them: `message` has no foreign keys,
 -- `dynamic_plan_map.incident_id` carries AUTO_INCREMENT, both `twilio_retry` constraints point
 -- at `message_id` (none at `retry_id`), `mailing_list_membership` is keyed by list then user.
@@ -28,14 +31,14 @@ CREATE TABLE IF NOT EXISTS `mode` (
   `name` VARCHAR(255) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `name_idx` (`name`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `target_type` (
   `id` INT NOT NULL AUTO_INCREMENT,
   `name` VARCHAR(255) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `name` (`name`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- A recipient of any type (user, team, mailing list); names are unique per type only.
 CREATE TABLE IF NOT EXISTS `target` (
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS `target` (
   UNIQUE KEY `name_type_idx` (`name`, `type_id`),
   KEY `active_index` (`active`),
   CONSTRAINT `target_ibfk_1` FOREIGN KEY (`type_id`) REFERENCES `target_type` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Role names used in plan steps (user, manager, oncall-primary…); several roles share a type.
 CREATE TABLE IF NOT EXISTS `target_role` (
@@ -58,7 +61,7 @@ CREATE TABLE IF NOT EXISTS `target_role` (
   UNIQUE KEY `name_idx` (`name`),
   KEY `ix_target_role_type_id` (`type_id`),
   CONSTRAINT `target_role_ibfk_1` FOREIGN KEY (`type_id`) REFERENCES `target_type` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `user` (
   `target_id` BIGINT NOT NULL,
@@ -66,7 +69,7 @@ CREATE TABLE IF NOT EXISTS `user` (
   PRIMARY KEY (`target_id`),
   CONSTRAINT `user_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `team` (
   `target_id` BIGINT NOT NULL,
@@ -79,7 +82,7 @@ CREATE TABLE IF NOT EXISTS `team` (
   CONSTRAINT `team_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`),
   CONSTRAINT `team_ibfk_2` FOREIGN KEY (`manager_id`) REFERENCES `user` (`target_id`),
   CONSTRAINT `team_ibfk_3` FOREIGN KEY (`director_id`) REFERENCES `user` (`target_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `user_setting` (
   `user_id` BIGINT NOT NULL,
@@ -88,7 +91,7 @@ CREATE TABLE IF NOT EXISTS `user_setting` (
   PRIMARY KEY (`user_id`, `name`),
   CONSTRAINT `user_setting_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `user_team` (
   `user_id` BIGINT NOT NULL,
@@ -97,7 +100,7 @@ CREATE TABLE IF NOT EXISTS `user_team` (
   KEY `ix_user_team_team_id` (`team_id`),
   CONSTRAINT `user_team_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `user` (`target_id`),
   CONSTRAINT `user_team_ibfk_2` FOREIGN KEY (`team_id`) REFERENCES `team` (`target_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `oncall_team` (
   `target_id` BIGINT NOT NULL,
@@ -106,7 +109,7 @@ CREATE TABLE IF NOT EXISTS `oncall_team` (
   UNIQUE KEY `oncall_team_id_idx` (`oncall_team_id`),
   CONSTRAINT `oncall_team_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- `count` is the list size the role lookup compares with ldap_lists.max_unrolled_users.
 CREATE TABLE IF NOT EXISTS `mailing_list` (
@@ -115,7 +118,7 @@ CREATE TABLE IF NOT EXISTS `mailing_list` (
   PRIMARY KEY (`target_id`),
   CONSTRAINT `mailing_list_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `mailing_list_membership` (
   `list_id` BIGINT NOT NULL,
@@ -125,7 +128,7 @@ CREATE TABLE IF NOT EXISTS `mailing_list_membership` (
     REFERENCES `mailing_list` (`target_id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `mailing_list_membership_user_id_ibfk` FOREIGN KEY (`user_id`)
     REFERENCES `user` (`target_id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Where a target is reached in each mode (phone number, address, Slack handle…).
 CREATE TABLE IF NOT EXISTS `target_contact` (
@@ -137,7 +140,7 @@ CREATE TABLE IF NOT EXISTS `target_contact` (
   CONSTRAINT `target_contact_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `target_contact_ibfk_2` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Each priority names the mode used when no more specific preference exists.
 CREATE TABLE IF NOT EXISTS `priority` (
@@ -148,7 +151,7 @@ CREATE TABLE IF NOT EXISTS `priority` (
   UNIQUE KEY `name_idx` (`name`),
   KEY `ix_priority_mode_id` (`mode_id`),
   CONSTRAINT `priority_ibfk_1` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `device` (
   `id` BIGINT NOT NULL AUTO_INCREMENT,
@@ -158,7 +161,7 @@ CREATE TABLE IF NOT EXISTS `device` (
   PRIMARY KEY (`id`),
   CONSTRAINT `device_user_id_ibfk` FOREIGN KEY (`user_id`) REFERENCES `user` (`target_id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- ---------------------------------------------------------------------------------------------
 -- Applications (the producers of incidents and notifications) and their settings
@@ -178,7 +181,7 @@ CREATE TABLE IF NOT EXISTS `application` (
   `secondary_key` VARCHAR(64),
   PRIMARY KEY (`id`),
   UNIQUE KEY `name_idx` (`name`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- The modes an application may deliver through; priority resolution discards any other mode.
 CREATE TABLE IF NOT EXISTS `application_mode` (
@@ -189,7 +192,7 @@ CREATE TABLE IF NOT EXISTS `application_mode` (
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `application_mode_mode_id_ibfk` FOREIGN KEY (`mode_id`)
     REFERENCES `mode` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `application_owner` (
   `application_id` INT NOT NULL,
@@ -199,7 +202,7 @@ CREATE TABLE IF NOT EXISTS `application_owner` (
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `application_owner_user_id_ibfk` FOREIGN KEY (`user_id`)
     REFERENCES `user` (`target_id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Per application and mode "From" override used by the email vendor.
 CREATE TABLE IF NOT EXISTS `application_custom_sender_address` (
@@ -211,7 +214,7 @@ CREATE TABLE IF NOT EXISTS `application_custom_sender_address` (
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `application_custom_sender_address_mode_id_ibfk` FOREIGN KEY (`mode_id`)
     REFERENCES `mode` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- The context keys an application declares; the API keeps only these in incident.context.
 CREATE TABLE IF NOT EXISTS `template_variable` (
@@ -224,7 +227,7 @@ CREATE TABLE IF NOT EXISTS `template_variable` (
   KEY `ix_template_variable_application_id` (`application_id`),
   CONSTRAINT `template_variable_ibfk_1` FOREIGN KEY (`application_id`)
     REFERENCES `application` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Mode preference, most specific first: target+application+priority, application+priority
 -- (default_application_mode), target+priority (target_mode), then priority.mode_id.
@@ -244,7 +247,7 @@ CREATE TABLE IF NOT EXISTS `target_application_mode` (
   CONSTRAINT `target_application_mode_ibfk_3` FOREIGN KEY (`priority_id`)
     REFERENCES `priority` (`id`),
   CONSTRAINT `target_application_mode_ibfk_4` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `default_application_mode` (
   `application_id` INT NOT NULL,
@@ -259,7 +262,7 @@ CREATE TABLE IF NOT EXISTS `default_application_mode` (
   CONSTRAINT `default_application_mode_ibfk_2` FOREIGN KEY (`priority_id`)
     REFERENCES `priority` (`id`),
   CONSTRAINT `default_application_mode_ibfk_3` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `target_mode` (
   `target_id` BIGINT NOT NULL,
@@ -272,7 +275,7 @@ CREATE TABLE IF NOT EXISTS `target_mode` (
     ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `target_mode_ibfk_2` FOREIGN KEY (`priority_id`) REFERENCES `priority` (`id`),
   CONSTRAINT `target_mode_ibfk_3` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- "More than `count` messages via src mode within `duration` seconds → use dst mode instead."
 CREATE TABLE IF NOT EXISTS `target_reprioritization` (
@@ -290,7 +293,7 @@ CREATE TABLE IF NOT EXISTS `target_reprioritization` (
     REFERENCES `mode` (`id`) ON DELETE NO ACTION ON UPDATE NO ACTION,
   CONSTRAINT `target_reprioritization_target_id_fk` FOREIGN KEY (`target_id`)
     REFERENCES `target` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Users who opted into the carrier-safe SMS body (mode_id is stored but not consulted).
 CREATE TABLE IF NOT EXISTS `mode_template_override` (
@@ -300,7 +303,7 @@ CREATE TABLE IF NOT EXISTS `mode_template_override` (
   CONSTRAINT `target_id_override_ibfk_1` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `mode_id_override_ibfk_1` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `notification_category` (
   `id` BIGINT NOT NULL AUTO_INCREMENT,
@@ -314,7 +317,7 @@ CREATE TABLE IF NOT EXISTS `notification_category` (
   CONSTRAINT `notification_category_app_id_ibfk` FOREIGN KEY (`application_id`)
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `notification_category_mode_id_ibfk` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `category_override` (
   `user_id` BIGINT NOT NULL,
@@ -326,7 +329,7 @@ CREATE TABLE IF NOT EXISTS `category_override` (
   CONSTRAINT `category_override_category_id_ibfk` FOREIGN KEY (`category_id`)
     REFERENCES `notification_category` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `category_override_mode_id_ibfk` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- ---------------------------------------------------------------------------------------------
 -- Templates: immutable versions; template_active points each name at its current version
@@ -342,7 +345,7 @@ CREATE TABLE IF NOT EXISTS `template` (
   KEY `ix_template_user_id` (`user_id`),
   KEY `ix_template_created` (`created`),
   CONSTRAINT `template_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `user` (`target_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `template_active` (
   `name` VARCHAR(255) NOT NULL,
@@ -350,7 +353,7 @@ CREATE TABLE IF NOT EXISTS `template_active` (
   PRIMARY KEY (`name`),
   UNIQUE KEY `template_id` (`template_id`),
   CONSTRAINT `template_active_ibfk_1` FOREIGN KEY (`template_id`) REFERENCES `template` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- The sender renders only `subject` and `body`; call/sms/im/email_* are legacy columns that
 -- the UI may still fill and the sender ignores.
@@ -374,7 +377,7 @@ CREATE TABLE IF NOT EXISTS `template_content` (
   CONSTRAINT `template_content_ibfk_2` FOREIGN KEY (`application_id`)
     REFERENCES `application` (`id`),
   CONSTRAINT `template_content_ibfk_3` FOREIGN KEY (`mode_id`) REFERENCES `mode` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- ---------------------------------------------------------------------------------------------
 -- Plans: immutable versions; plan_active points each name at its current version
@@ -403,7 +406,7 @@ CREATE TABLE IF NOT EXISTS `plan` (
   KEY `ix_plan_created` (`created`),
   CONSTRAINT `plan_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `user` (`target_id`),
   CONSTRAINT `plan_ibfk_2` FOREIGN KEY (`team_id`) REFERENCES `team` (`target_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `plan_active` (
   `name` VARCHAR(255) NOT NULL,
@@ -411,7 +414,7 @@ CREATE TABLE IF NOT EXISTS `plan_active` (
   PRIMARY KEY (`name`),
   UNIQUE KEY `plan_id` (`plan_id`),
   CONSTRAINT `plan_active_ibfk_1` FOREIGN KEY (`plan_id`) REFERENCES `plan` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- One recipient of one step. Neither role_id nor target_id → a dynamic slot filled per incident
 -- from dynamic_plan_map by dynamic_index. `repeat`/`wait` drive repeats and escalation.
@@ -439,7 +442,7 @@ CREATE TABLE IF NOT EXISTS `plan_notification` (
   CONSTRAINT `plan_notification_ibfk_3` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`),
   CONSTRAINT `plan_notification_ibfk_4` FOREIGN KEY (`role_id`) REFERENCES `target_role` (`id`),
   CONSTRAINT `plan_notification_ibfk_5` FOREIGN KEY (`priority_id`) REFERENCES `priority` (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Quota per application; durations and wait_time are seconds. plan_name is paged on a hard
 -- breach, target_id receives the soft-breach emails.
@@ -461,7 +464,7 @@ CREATE TABLE IF NOT EXISTS `application_quota` (
     ON DELETE SET NULL ON UPDATE CASCADE,
   CONSTRAINT `target_id_ibfk` FOREIGN KEY (`target_id`) REFERENCES `target` (`id`)
     ON DELETE SET NULL ON UPDATE SET NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Inbound addresses that open incidents on a plan (API side).
 CREATE TABLE IF NOT EXISTS `incident_emails` (
@@ -475,7 +478,7 @@ CREATE TABLE IF NOT EXISTS `incident_emails` (
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `incident_emails_plan_name_ibfk` FOREIGN KEY (`plan_name`)
     REFERENCES `plan_active` (`name`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- ---------------------------------------------------------------------------------------------
 -- Incidents and the messages they produce
@@ -500,7 +503,7 @@ CREATE TABLE IF NOT EXISTS `incident` (
   KEY `ix_incident_active` (`active`),
   KEY `ix_incident_application_id` (`application_id`),
   KEY `ix_incident_created` (`created`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `dynamic_plan_map` (
   `incident_id` BIGINT NOT NULL AUTO_INCREMENT,
@@ -513,7 +516,7 @@ CREATE TABLE IF NOT EXISTS `dynamic_plan_map` (
   CONSTRAINT `dynamic_plan_map_ibfk_2` FOREIGN KEY (`role_id`) REFERENCES `target_role` (`id`),
   CONSTRAINT `dynamic_plan_map_ibfk_3` FOREIGN KEY (`incident_id`) REFERENCES `incident` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- One page to one user. active 1 = still to send; the sender fills destination, mode_id,
 -- template_id, subject/body, sent (and batch for aggregated sends) and clears active.
@@ -547,7 +550,7 @@ CREATE TABLE IF NOT EXISTS `message` (
   KEY `ix_message_mode_id` (`mode_id`),
   KEY `ix_message_active` (`active`),
   KEY `message_ibfk_8` (`template_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Audit trail of what the sender changed about a message (mode, target, content…).
 CREATE TABLE IF NOT EXISTS `message_changelog` (
@@ -563,7 +566,7 @@ CREATE TABLE IF NOT EXISTS `message_changelog` (
   KEY `ix_message_changelog_date` (`date`),
   CONSTRAINT `message_changelog_ibfk_1` FOREIGN KEY (`message_id`) REFERENCES `message` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3;
 
 -- Replies (claim by SMS, call, email, Slack…) recorded by the API.
 CREATE TABLE IF NOT EXISTS `response` (
@@ -577,7 +580,7 @@ CREATE TABLE IF NOT EXISTS `response` (
   KEY `ix_response_created` (`created`),
   CONSTRAINT `response_ibfk_1` FOREIGN KEY (`message_id`) REFERENCES `message` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Twilio SID per SMS/call; the API updates `status` from Twilio's callbacks.
 CREATE TABLE IF NOT EXISTS `twilio_delivery_status` (
@@ -588,7 +591,7 @@ CREATE TABLE IF NOT EXISTS `twilio_delivery_status` (
   KEY `twilio_delivery_status_message_id_fk_idx` (`message_id`),
   CONSTRAINT `twilio_delivery_status_message_id_ibfk` FOREIGN KEY (`message_id`)
     REFERENCES `message` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- message_id = the failed original, retry_id = the clone the API created to resend it.
 CREATE TABLE IF NOT EXISTS `twilio_retry` (
@@ -600,7 +603,7 @@ CREATE TABLE IF NOT EXISTS `twilio_retry` (
     ON DELETE CASCADE ON UPDATE CASCADE,
   CONSTRAINT `twilio_retry_retry_id_ibfk` FOREIGN KEY (`message_id`) REFERENCES `message` (`id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- Outcome of the last delivery attempt for non-Twilio modes: 1 delivered, 0 failed.
 CREATE TABLE IF NOT EXISTS `generic_message_sent_status` (
@@ -609,7 +612,7 @@ CREATE TABLE IF NOT EXISTS `generic_message_sent_status` (
   PRIMARY KEY (`message_id`),
   CONSTRAINT `generic_message_sent_status_message_id_ibfk` FOREIGN KEY (`message_id`)
     REFERENCES `message` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `comment` (
   `id` BIGINT NOT NULL AUTO_INCREMENT,
@@ -621,7 +624,7 @@ CREATE TABLE IF NOT EXISTS `comment` (
   CONSTRAINT `comment_incident_id_ibfk` FOREIGN KEY (`incident_id`) REFERENCES `incident` (`id`),
   CONSTRAINT `comment_user_id_ibfk` FOREIGN KEY (`user_id`) REFERENCES `user` (`target_id`)
     ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 -- ---------------------------------------------------------------------------------------------
 -- Statistics (API/UI only; present so the fixture is complete)
@@ -635,11 +638,11 @@ CREATE TABLE IF NOT EXISTS `application_stats` (
   PRIMARY KEY (`application_id`, `statistic`, `timestamp`),
   CONSTRAINT `application_stats_app_id_ibfk` FOREIGN KEY (`application_id`)
     REFERENCES `application` (`id`) ON DELETE CASCADE ON UPDATE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
 
 CREATE TABLE IF NOT EXISTS `global_stats` (
   `statistic` VARCHAR(255) NOT NULL,
   `value` FLOAT,
   `timestamp` DATETIME NOT NULL,
   PRIMARY KEY (`statistic`, `timestamp`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;

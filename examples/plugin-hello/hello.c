@@ -5,7 +5,7 @@
  * Build (against the installed ABI only):
  *   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags iris-plugin) hello.c -o iris-hello.so
  * Try it:
- *   iris-plugin-harness --plugin ./iris-hello.so --vendor hello --mode sms \
+ *   iris-plugin-harness --load ./iris-hello.so --plugin hello --mode sms \
  *       --set url=http://127.0.0.1:8080/hook --messages message.json
  */
 #include <stdio.h>
@@ -31,9 +31,20 @@ static int hello_init(const struct iris_plugin_host *host, const char *name,
     return -1;
   }
   h->host = host;
-  for (i = 0; i < nconfig; i++)
-    if (strcmp(config[i].key, "url") == 0)
-      snprintf(h->url, sizeof h->url, "%s", config[i].value);
+  /* config lives only during init: copy what is kept, and refuse what does not fit. */
+  for (i = 0; i < nconfig; i++) {
+    if (strcmp(config[i].key, "url") != 0) {
+      snprintf(error, error_size, "unknown option '%.100s'", config[i].key);
+      free(h);
+      return -1;
+    }
+    if (strlen(config[i].value) >= sizeof h->url) {
+      snprintf(error, error_size, "option 'url' is longer than %zu bytes", sizeof h->url - 1);
+      free(h);
+      return -1;
+    }
+    memcpy(h->url, config[i].value, strlen(config[i].value) + 1);
+  }
   if (!h->url[0]) {
     snprintf(error, error_size, "option 'url' is required");
     free(h);

@@ -1,43 +1,83 @@
 /*
  * iris-plugin-harness — load a vendor plugin, feed it messages from JSON, print each result.
  * For plugin authors (against a vendor sandbox or a fake) and operators (does this layer
- * load? does this configuration work?).
+ * load? does this configuration work?). `iris-plugin-harness --help` prints the usage below.
  *
- *   iris-plugin-harness --plugin ./iris-acme.so --list
- *   iris-plugin-harness --dir /opt/lib/iris-plugins --list
- *   iris-plugin-harness --plugin ./iris-twilio.so --vendor twilio --mode sms \
- *       --set account_sid=AC... --set auth_token=... [--config vendor.json] \
- *       [--secret NAME=VALUE] [--health] --messages msgs.json   (or - for stdin)
- *
- * A message is a JSON object: message_id, destination (string) or destinations (array), bcc,
- * subject, body, email_html, application, priority, incident_id, plan, target, extra
- * (object of strings); the file holds one object or an array of them. --config reads a JSON
- * object of settings (values converted to strings). Output: one JSON line per message
- * {"message_id","status","retry_after_ms","vendor_message_id","error","ms"}.
- * Exit status: 0 all sent, 1 some not sent, 2 usage or load error.
+ * Options are named as in the configuration's vendors.<mode> entries ("plugin", "name",
+ * "config"); a secret setting is written as in the configuration ("secretsmanager:<id>") and
+ * resolved from --secret <id>=<value>, exactly as the sender resolves it from Secrets
+ * Manager. Every --secret value is redacted from everything the harness prints.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
 
+static const char usage[] =
+    "usage: iris-plugin-harness --load FILE.so | --dir DIR  [--list]\n"
+    "       iris-plugin-harness --load FILE.so --plugin NAME --mode MODE [--name NAME]\n"
+    "           [--set KEY=VALUE]... [--config FILE] [--secret ID=VALUE]... [--health]\n"
+    "           [--messages FILE | -]\n"
+    "\n"
+    "  --load FILE     load one plugin .so (older spelling: --plugin FILE, when it names a file)\n"
+    "  --dir DIR       load every iris-*.so of a directory, as the sender does\n"
+    "  --list          print one JSON line per loaded plugin (name, version, modes, ...)\n"
+    "  --plugin NAME   the plugin to instantiate, as vendors.<mode>[].plugin (older: --vendor)\n"
+    "  --mode MODE     the Iris mode to instantiate it for (email, sms, call, im, ...)\n"
+    "  --name NAME     the instance name, as vendors.<mode>[].name (default: the plugin name)\n"
+    "  --set KEY=VALUE one setting, as in vendors.<mode>[].config\n"
+    "  --config FILE   a JSON object of settings, or a whole vendors.<mode>[] entry\n"
+    "                  {\"plugin\": ..., \"name\": ..., \"config\": {...}}\n"
+    "  --secret ID=VALUE  the value of secret ID: a setting \"secretsmanager:ID\" (or\n"
+    "                  \"secretsmanager:ID#key\" for one key of a JSON secret) resolves to it;\n"
+    "                  plugins asking host->get_secret(ID) get it too. Redacted in all output.\n"
+    "  --health        call the plugin's health check and print {\"health\": ok|failed|n/a}\n"
+    "  --messages FILE the messages to send, or - for standard input\n"
+    "\n"
+    "The messages file holds one JSON object or an array of them; each object has:\n"
+    "  message_id (string), destination (string) or destinations (array of strings),\n"
+    "  bcc (array), subject, body, email_html, application, priority, plan, target (strings),\n"
+    "  incident_id (integer), extra (object of string fields such as from_address).\n"
+    "At most 64 destinations, bcc addresses and extra fields per message are read.\n"
+    "\n"
+    "Output: one JSON line per message: {\"message_id\", \"status\" (sent | retryable |\n"
+    "permanent | rate_limited), \"retry_after_ms\", \"vendor_message_id\", \"error\", \"ms\"}.\n"
+    "Exit status: 0 all sent, 1 some not sent (or unhealthy), 2 usage or load error.\n";
+
+/* Print an error line with every registered secret replaced. */
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void complain(const char *fmt, ...) {
+  char *text, *safe;
+  va_list ap;
+  va_start(ap, fmt);
+  text = iris_vasprintf(fmt, ap);
+  va_end(ap);
+  safe = text ? iris_log_redact(text) : NULL;
+  fprintf(stderr, "error: %s\n", safe ? safe : "(message withheld: out of memory)");
+  iris_free(safe);
+  iris_free(text);
+}
+
+/* --secret pairs: id → value (values registered for redaction). */
 struct kvs {
   struct iris_plugin_kv *v;
   size_t n;
 };
 
-static int kvs_add(struct kvs *k, const char *key, const char *value) {
+static int kvs_add(struct kvs *k, const char *key, size_t key_len, const char *value) {
   struct iris_plugin_kv *g = iris_realloc(k->v, (k->n + 1) * sizeof *g);
   if (!g)
     return -1;
   k->v = g;
-  k->v[k->n].key = iris_strdup(key);
+  k->v[k->n].key = iris_strndup(key, key_len);
   k->v[k->n].value = iris_strdup(value);
   k->n++;
   return k->v[k->n - 1].key && k->v[k->n - 1].value ? 0 : -1;
@@ -50,17 +90,34 @@ static void kvs_free(struct kvs *k) {
     iris_free((char *)k->v[i].value);
   }
   iris_free(k->v);
+  k->v = NULL;
+  k->n = 0;
 }
 
-/* "k=v" → kvs. */
-static int add_pair(struct kvs *k, const char *arg) {
+/* "KEY=VALUE" → settings[KEY] = VALUE. */
+static int set_pair(json_t *settings, const char *arg) {
   const char *eq = strchr(arg, '=');
-  char key[256];
-  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
+  char *key;
+  int rc;
+  if (!eq || eq == arg)
     return -1;
-  memcpy(key, arg, (size_t)(eq - arg));
-  key[eq - arg] = '\0';
-  return kvs_add(k, key, eq + 1);
+  key = iris_strndup(arg, (size_t)(eq - arg));
+  rc = key ? json_object_set_new(settings, key, json_string(eq + 1)) : -1;
+  iris_free(key);
+  return rc;
+}
+
+/* "ID=VALUE" → secrets; the value is redacted from now on. */
+static int secret_pair(struct kvs *secrets, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg)
+    return -1;
+  if (strlen(eq + 1) >= 4 && iris_log_add_secret(eq + 1) != IRIS_OK)
+    return -1;
+  if (strlen(eq + 1) < 4)
+    fprintf(stderr, "warning: --secret %.*s: a value under 4 bytes cannot be redacted\n",
+            (int)(eq - arg), arg);
+  return kvs_add(secrets, arg, (size_t)(eq - arg), eq + 1);
 }
 
 static int secret_from_args(void *data, const char *id, char **value, struct iris_err *err) {
@@ -74,24 +131,73 @@ static int secret_from_args(void *data, const char *id, char **value, struct iri
   return iris_err_set(err, IRIS_ENOTFOUND, "no --secret %s=... given", id);
 }
 
-static int config_from_file(struct kvs *k, const char *path) {
+/*
+ * --config FILE: a JSON object of settings, or a vendors.<mode>[] entry whose "plugin" and
+ * "name" fill *plugin / *name (unless given on the command line; borrowed from *doc_out).
+ */
+static int config_from_file(json_t *settings, const char *path, json_t **doc_out,
+                            const char **plugin, const char **name) {
   json_error_t jerr;
-  json_t *doc = json_load_file(path, 0, &jerr), *v;
-  const char *key;
-  int rc = 0;
+  json_t *doc, *cfg;
+  if (*doc_out) {
+    complain("--config may be given once (merge the files, or add --set)");
+    return -1;
+  }
+  doc = json_load_file(path, 0, &jerr);
   if (!json_is_object(doc)) {
-    fprintf(stderr, "error: %s: %s\n", path, doc ? "expected a JSON object" : jerr.text);
+    complain("%s: %s", path, doc ? "expected a JSON object" : jerr.text);
     json_decref(doc);
     return -1;
   }
-  json_object_foreach(doc, key, v) {
-    char *text = json_is_string(v) ? iris_strdup(json_string_value(v))
-                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text || kvs_add(k, key, text))
-      rc = -1;
-    iris_free(text);
+  cfg = json_object_get(doc, "config");
+  if (json_is_object(cfg) && json_is_string(json_object_get(doc, "plugin"))) {
+    if (!*plugin)
+      *plugin = json_string_value(json_object_get(doc, "plugin"));
+    if (!*name && json_is_string(json_object_get(doc, "name")))
+      *name = json_string_value(json_object_get(doc, "name"));
+  } else {
+    cfg = doc;
   }
-  json_decref(doc);
+  if (json_object_update(settings, cfg) != 0) {
+    json_decref(doc);
+    return -1;
+  }
+  *doc_out = doc;
+  return 0;
+}
+
+/*
+ * The settings as the plugin gets them: secret references resolved through --secret, like
+ * the sender resolves them through Secrets Manager, and every value a string (numbers and
+ * booleans as JSON text). *out owned by the caller (kvs_free).
+ */
+static int resolve_settings(json_t *settings, struct kvs *secrets, struct kvs *out,
+                            struct iris_err *err) {
+  struct iris_config *cfg = NULL;
+  json_t *root = json_pack("{s:O}", "vendor", settings), *v;
+  char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+  const char *key;
+  int rc;
+
+  rc = text ? iris_config_from_string(text, &cfg, err)
+            : iris_err_set(err, IRIS_ENOMEM, "copying the settings");
+  if (rc == IRIS_OK)
+    rc = iris_config_resolve_secrets(cfg, secret_from_args, secrets, err);
+  if (rc == IRIS_OK) {
+    json_object_foreach(iris_config_json(cfg, "vendor"), key, v) {
+      char *value = json_is_string(v) ? iris_strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+      if (!value || kvs_add(out, key, strlen(key), value)) {
+        iris_free(value);
+        rc = iris_err_set(err, IRIS_ENOMEM, "copying the settings");
+        break;
+      }
+      iris_free(value);
+    }
+  }
+  iris_config_free(cfg);
+  iris_free(text);
+  json_decref(root);
   return rc;
 }
 
@@ -107,7 +213,7 @@ static int run_one(struct iris_vendor *v, const char *mode, json_t *m) {
   struct iris_plugin_kv extra[64];
   json_t *a, *val, *out;
   const char *key;
-  char *line;
+  char *line, *safe;
   size_t i, n = 0;
   int64_t t0;
 
@@ -157,9 +263,11 @@ static int run_one(struct iris_vendor *v, const char *mode, json_t *m) {
                   (json_int_t)res.retry_after_ms, "vendor_message_id", res.vendor_message_id,
                   "error", res.error, "ms", (json_int_t)(iris_clock_mono_ms() - t0));
   line = out ? json_dumps(out, JSON_COMPACT) : NULL;
-  if (line)
-    puts(line);
+  safe = line ? iris_log_redact(line) : NULL; /* a plugin may echo a secret in its error */
+  if (safe)
+    puts(safe);
   fflush(stdout);
+  iris_free(safe);
   iris_free(line);
   json_decref(out);
   return res.status != IRIS_PLUGIN_SENT;
@@ -186,25 +294,35 @@ static void list(const struct iris_plugins *p) {
     fprintf(stderr, "rejected: %s\n", iris_plugins_rejection(p, i));
 }
 
+static int is_file(const char *arg) {
+  size_t n = strlen(arg);
+  return strchr(arg, '/') != NULL || (n > 3 && strcmp(arg + n - 3, ".so") == 0);
+}
+
 int main(int argc, char **argv) {
   struct iris_plugins *plugins = NULL;
   struct iris_vendor *vendor = NULL;
   struct iris_err err = {0};
   struct kvs cfg = {0}, secrets = {0};
   struct iris_vendor_env env = {0};
-  const char *vendor_name = NULL, *mode = NULL, *name = NULL, *messages = NULL;
+  const char *plugin = NULL, *mode = NULL, *name = NULL, *messages = NULL;
   int do_list = 0, do_health = 0, status = 0, i;
-  json_t *doc = NULL;
+  json_t *doc = NULL, *settings = json_object(), *config_doc = NULL;
   json_error_t jerr;
 
   iris_log_set_level(getenv("IRIS_LOG_LEVEL") ? iris_log_get_level() : IRIS_LOG_LEVEL_WARN);
-  if (iris_plugins_new(&plugins, &err)) {
-    fprintf(stderr, "error: %s\n", err.msg);
-    return 2;
+  if (!settings || iris_plugins_new(&plugins, &err)) {
+    complain("%s", settings ? err.msg : "out of memory");
+    status = 2;
+    goto out;
   }
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = IRIS_OK;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(usage, stdout);
+      goto out;
+    }
     if (strcmp(a, "--list") == 0) {
       do_list = 1;
       continue;
@@ -214,18 +332,18 @@ int main(int argc, char **argv) {
       continue;
     }
     if (!next) {
-      fprintf(stderr, "usage: see the banner of lambda/tools/plugin_harness.c (missing value "
-                      "after %s)\n", a);
+      complain("missing value after %s (see --help)", a);
       status = 2;
       goto out;
     }
     i++;
-    if (strcmp(a, "--plugin") == 0)
+    err.msg[0] = '\0';
+    if (strcmp(a, "--load") == 0 || (strcmp(a, "--plugin") == 0 && is_file(next)))
       rc = iris_plugins_load_file(plugins, next, &err);
     else if (strcmp(a, "--dir") == 0)
       rc = iris_plugins_load_dir(plugins, next, &err);
-    else if (strcmp(a, "--vendor") == 0)
-      vendor_name = next;
+    else if (strcmp(a, "--plugin") == 0 || strcmp(a, "--vendor") == 0)
+      plugin = next;
     else if (strcmp(a, "--mode") == 0)
       mode = next;
     else if (strcmp(a, "--name") == 0)
@@ -233,18 +351,20 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--messages") == 0)
       messages = next;
     else if (strcmp(a, "--set") == 0)
-      rc = add_pair(&cfg, next) ? IRIS_EINVAL : IRIS_OK;
+      rc = set_pair(settings, next) ? IRIS_EINVAL : IRIS_OK;
     else if (strcmp(a, "--secret") == 0)
-      rc = add_pair(&secrets, next) ? IRIS_EINVAL : IRIS_OK;
+      rc = secret_pair(&secrets, next) ? IRIS_EINVAL : IRIS_OK;
     else if (strcmp(a, "--config") == 0)
-      rc = config_from_file(&cfg, next) ? IRIS_EINVAL : IRIS_OK;
+      rc = config_from_file(settings, next, &config_doc, &plugin, &name) ? IRIS_EINVAL : IRIS_OK;
     else {
-      fprintf(stderr, "error: unknown option %s\n", a);
+      complain("unknown option %s (see --help)", a);
       status = 2;
       goto out;
     }
     if (rc) {
-      fprintf(stderr, "error: %s %s: %s\n", a, next, err.msg[0] ? err.msg : "bad value");
+      /* never echo a --secret argument: its value is the secret */
+      complain("%s %s: %s", a, strcmp(a, "--secret") == 0 ? "ID=[REDACTED]" : next,
+               err.msg[0] ? err.msg : "bad value (KEY=VALUE expected)");
       status = 2;
       goto out;
     }
@@ -254,16 +374,21 @@ int main(int argc, char **argv) {
     status = iris_plugins_rejections(plugins) ? 2 : 0;
     goto out;
   }
-  if (!vendor_name || !mode) {
-    fprintf(stderr, "error: --vendor and --mode are required (or --list)\n");
+  if (!plugin || !mode) {
+    complain("--plugin NAME and --mode MODE are required (or --list; see --help)");
+    status = 2;
+    goto out;
+  }
+  if (resolve_settings(settings, &secrets, &cfg, &err)) {
+    complain("settings: %s", err.msg);
     status = 2;
     goto out;
   }
   env.secret = secret_from_args;
   env.secret_data = &secrets;
-  if (iris_vendor_new(plugins, vendor_name, mode, name ? name : vendor_name, cfg.v, cfg.n, &env,
-                      &vendor, &err)) {
-    fprintf(stderr, "error: %s\n", err.msg);
+  if (iris_vendor_new(plugins, plugin, mode, name ? name : plugin, cfg.v, cfg.n, &env, &vendor,
+                      &err)) {
+    complain("%s", err.msg);
     status = 2;
     goto out;
   }
@@ -271,19 +396,19 @@ int main(int argc, char **argv) {
     int rc = iris_vendor_health(vendor, &err);
     printf("{\"health\":\"%s\"}\n", rc == IRIS_OK ? "ok" : rc == IRIS_EUNSUPPORTED ? "n/a" : "failed");
     if (rc && rc != IRIS_EUNSUPPORTED)
-      fprintf(stderr, "error: %s\n", err.msg);
+      complain("%s", err.msg);
     status = rc && rc != IRIS_EUNSUPPORTED ? 1 : 0;
     if (!messages)
       goto out;
   }
   if (!messages) {
-    fprintf(stderr, "error: --messages FILE (or -) is required\n");
+    complain("--messages FILE (or -) is required (see --help)");
     status = 2;
     goto out;
   }
   doc = strcmp(messages, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(messages, 0, &jerr);
   if (!doc) {
-    fprintf(stderr, "error: %s: line %d: %s\n", messages, jerr.line, jerr.text);
+    complain("%s: line %d: %s", messages, jerr.line, jerr.text);
     status = 2;
     goto out;
   }
@@ -293,14 +418,14 @@ int main(int argc, char **argv) {
     size_t k;
     for (k = 0; k < json_array_size(doc); k++) {
       if (!json_is_object(json_array_get(doc, k))) {
-        fprintf(stderr, "error: message %zu is not a JSON object\n", k);
+        complain("message %zu is not a JSON object", k);
         status = 2;
         goto out;
       }
       status |= run_one(vendor, mode, json_array_get(doc, k));
     }
   } else {
-    fprintf(stderr, "error: %s: expected a message object or an array of them\n", messages);
+    complain("%s: expected a message object or an array of them", messages);
     status = 2;
   }
 out:
@@ -309,5 +434,7 @@ out:
   iris_plugins_free(plugins);
   kvs_free(&cfg);
   kvs_free(&secrets);
+  json_decref(settings);
+  json_decref(config_doc);
   return status;
 }

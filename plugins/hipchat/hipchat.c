@@ -12,8 +12,8 @@
  * rate-limited (Retry-After), 5xx and transport failures retryable. Iris's "debug" option
  * (log and report failure) is not carried over.
  *
- * Options: auth_token (or auth_token_secret), room_id (the default room), base_url
- * (e.g. https://hipchat.example.com), timeout_ms.
+ * Options: auth_token (a secret: write it as "secretsmanager:<id>"), room_id (the default
+ * room), base_url (e.g. https://hipchat.example.com), timeout_ms (1..900000).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "iris_plugin.h"
+#include "plugin_opts.h"
 #include "plugin_util.h"
 
 struct hipchat {
@@ -29,66 +30,39 @@ struct hipchat {
   long timeout_ms;
 };
 
+static const struct pu_opt options[] = {
+    PU_SECRET("auth_token", 1, struct hipchat, token),
+    PU_STR("room_id", 1, NULL, struct hipchat, room),
+    PU_STR("base_url", 1, NULL, struct hipchat, base),
+    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct hipchat, timeout_ms),
+    PU_OPTS_END};
+
 static void destroy(void *instance) {
   struct hipchat *h = instance;
   if (!h)
     return;
-  if (h->token)
-    memset(h->token, 0, strlen(h->token));
-  free(h->token);
-  free(h->room);
-  free(h->base);
+  pu_opts_free(options, h);
   free(h);
 }
 
 static int init(const struct iris_plugin_host *host, const char *name,
                 const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                 size_t esize) {
-  static const char *const known[] = {"auth_token", "auth_token_secret", "room_id", "base_url",
-                                      "timeout_ms", NULL};
   struct hipchat *h = calloc(1, sizeof *h);
-  const char *secret_name = pu_conf(c, n, "auth_token_secret"), *v;
-  size_t i, k;
+  size_t i;
   (void)name;
   if (!h) {
     snprintf(error, esize, "out of memory");
     return -1;
   }
-  for (i = 0; i < n; i++) {
-    for (k = 0; known[k] && strcmp(known[k], c[i].key) != 0; k++)
-      ;
-    if (!known[k]) {
-      snprintf(error, esize, "unknown option '%s'", c[i].key);
-      destroy(h);
-      return -1;
-    }
-  }
   h->host = host;
-  if (secret_name) {
-    char *secret = NULL;
-    if (host->get_secret(host->data, secret_name, &secret) != 0) {
-      snprintf(error, esize, "auth_token_secret '%s' could not be resolved", secret_name);
-      destroy(h);
-      return -1;
-    }
-    h->token = pu_dup(secret);
-    host->free(host->data, secret);
-  } else {
-    h->token = pu_dup(pu_conf(c, n, "auth_token"));
-  }
-  h->room = pu_dup(pu_conf(c, n, "room_id"));
-  h->base = pu_dup(pu_conf(c, n, "base_url"));
-  v = pu_conf(c, n, "timeout_ms");
-  h->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
-  if (!h->token || !h->room || !h->base || h->timeout_ms <= 0) {
-    snprintf(error, esize, "options auth_token (or auth_token_secret), room_id and base_url are "
-             "required, and timeout_ms must be positive");
+  if (pu_opts_read(options, h, c, n, error, esize) != 0) {
     destroy(h);
     return -1;
   }
   for (i = 0; h->room[i]; i++)
     if (h->room[i] < '0' || h->room[i] > '9') {
-      snprintf(error, esize, "room_id must be a number, got '%s'", h->room);
+      snprintf(error, esize, "room_id must be a number, got '%.40s'", h->room);
       destroy(h);
       return -1;
     }

@@ -13,8 +13,9 @@
  * Retry-After instead of sleeping inside the worker; Slack's transient errors are
  * retryable, the rest permanent, each with Slack's error code in the reason.
  *
- * Options: auth_token (or auth_token_secret), base_url (default https://slack.com/api),
- * iris_incident_url, attachment_fallback, attachment_pretext, timeout_ms.
+ * Options: auth_token (a secret: write it as "secretsmanager:<id>"), base_url (default
+ * https://slack.com/api), iris_incident_url, attachment_fallback, attachment_pretext,
+ * timeout_ms.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "iris_plugin.h"
+#include "plugin_opts.h"
 #include "plugin_util.h"
 
 struct slack {
@@ -30,76 +32,34 @@ struct slack {
   long timeout_ms;
 };
 
+static const struct pu_opt options[] = {
+    PU_SECRET("auth_token", 1, struct slack, token),
+    PU_STR("base_url", 0, "https://slack.com/api", struct slack, base),
+    PU_STR("iris_incident_url", 1, NULL, struct slack, incident_url),
+    PU_STR("attachment_fallback", 0, "New Iris incident", struct slack, fallback),
+    PU_STR("attachment_pretext", 0, "", struct slack, pretext),
+    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct slack, timeout_ms),
+    PU_OPTS_END};
+
 static void destroy(void *instance) {
   struct slack *s = instance;
   if (!s)
     return;
-  if (s->token)
-    memset(s->token, 0, strlen(s->token));
-  free(s->token);
-  free(s->base);
-  free(s->incident_url);
-  free(s->fallback);
-  free(s->pretext);
+  pu_opts_free(options, s);
   free(s);
 }
 
 static int init(const struct iris_plugin_host *host, const char *name,
                 const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                 size_t esize) {
-  static const char *const known[] = {"auth_token", "auth_token_secret", "base_url",
-                                      "iris_incident_url", "attachment_fallback",
-                                      "attachment_pretext", "timeout_ms", NULL};
   struct slack *s = calloc(1, sizeof *s);
-  const char *secret_name = pu_conf(c, n, "auth_token_secret"), *v;
-  size_t i, k;
   (void)name;
   if (!s) {
     snprintf(error, esize, "out of memory");
     return -1;
   }
-  for (i = 0; i < n; i++) {
-    for (k = 0; known[k] && strcmp(known[k], c[i].key) != 0; k++)
-      ;
-    if (!known[k]) {
-      snprintf(error, esize, "unknown option '%s'", c[i].key);
-      destroy(s);
-      return -1;
-    }
-  }
   s->host = host;
-  if (secret_name) {
-    char *secret = NULL;
-    if (host->get_secret(host->data, secret_name, &secret) != 0) {
-      snprintf(error, esize, "auth_token_secret '%s' could not be resolved", secret_name);
-      destroy(s);
-      return -1;
-    }
-    s->token = pu_dup(secret);
-    host->free(host->data, secret);
-  } else {
-    s->token = pu_dup(pu_conf(c, n, "auth_token"));
-  }
-  s->base = pu_dup(pu_conf(c, n, "base_url") ? pu_conf(c, n, "base_url") : "https://slack.com/api");
-  s->incident_url = pu_dup(pu_conf(c, n, "iris_incident_url"));
-  s->fallback = pu_dup(pu_conf(c, n, "attachment_fallback") ? pu_conf(c, n, "attachment_fallback")
-                                                            : "New Iris incident");
-  s->pretext = pu_dup(pu_conf(c, n, "attachment_pretext") ? pu_conf(c, n, "attachment_pretext")
-                                                          : "");
-  v = pu_conf(c, n, "timeout_ms");
-  s->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
-  if (!s->token || !*s->token) {
-    snprintf(error, esize, "option auth_token (or auth_token_secret) is required");
-    destroy(s);
-    return -1;
-  }
-  if (!s->incident_url) {
-    snprintf(error, esize, "option iris_incident_url is required (the claim attachment links to it)");
-    destroy(s);
-    return -1;
-  }
-  if (s->timeout_ms <= 0 || !s->base || !s->fallback || !s->pretext) {
-    snprintf(error, esize, "bad timeout_ms or out of memory");
+  if (pu_opts_read(options, s, c, n, error, esize) != 0) {
     destroy(s);
     return -1;
   }

@@ -23,8 +23,14 @@
  *
  * Options: from (required), server | smtp_gateway, port (default 25, 465 for implicit),
  * tls = none | opportunistic | starttls | implicit (default opportunistic), tls_verify
- * (true), ca_file, username, password (or password_secret), auth = PLAIN | LOGIN | CRAM-MD5 |
- * * (default: negotiate), reply_to, timeout_ms (10000).
+ * (true), ca_file, username, password (a secret: "secretsmanager:<id>"), auth = PLAIN |
+ * LOGIN | CRAM-MD5 | * (default: negotiate), reply_to, timeout_ms (10000),
+ * allow_plaintext_auth (false).
+ * The password never crosses an unencrypted connection unless allow_plaintext_auth=true:
+ * tls=none with a password is refused at init, and tls=opportunistic with a password
+ * requires STARTTLS (a server that does not offer it, or an attacker who strips it from the
+ * EHLO answer, gets no AUTH: the send fails permanently with a reason saying so). With
+ * allow_plaintext_auth=true init logs an error-level warning for every instance.
  */
 #define _DEFAULT_SOURCE /* hstrerror, res_query */
 #include <arpa/nameser.h>
@@ -38,6 +44,7 @@
 #include <time.h>
 
 #include "iris_plugin.h"
+#include "plugin_opts.h"
 #include "plugin_util.h"
 
 enum tls_mode { TLS_NONE, TLS_OPPORTUNISTIC, TLS_STARTTLS, TLS_IMPLICIT };
@@ -45,12 +52,30 @@ enum tls_mode { TLS_NONE, TLS_OPPORTUNISTIC, TLS_STARTTLS, TLS_IMPLICIT };
 struct smtp {
   const struct iris_plugin_host *host;
   char *name, *from, *server, *gateway, *ca_file, *username, *password, *reply_to, *mode;
+  char *tls_text, *auth_text; /* the options as written; tls and login_options hold them read */
   char *login_options; /* "AUTH=PLAIN" etc., NULL to let curl negotiate */
   long port, timeout_ms;
   enum tls_mode tls;
   int verify;
+  int allow_plaintext_auth; /* the operator accepts the password in clear text */
   CURL *curl;
 };
+
+static const struct pu_opt options[] = {
+    PU_STR("from", 1, NULL, struct smtp, from),
+    PU_STR("server", 0, NULL, struct smtp, server),
+    PU_STR("smtp_gateway", 0, NULL, struct smtp, gateway),
+    PU_LONG("port", 1, 65535, 0, struct smtp, port), /* 0: by tls, below */
+    PU_STR("tls", 0, "opportunistic", struct smtp, tls_text),
+    PU_BOOL("tls_verify", 1, struct smtp, verify),
+    PU_STR("ca_file", 0, NULL, struct smtp, ca_file),
+    PU_STR("username", 0, NULL, struct smtp, username),
+    PU_SECRET("password", 0, struct smtp, password),
+    PU_STR("auth", 0, NULL, struct smtp, auth_text),
+    PU_BOOL("allow_plaintext_auth", 0, struct smtp, allow_plaintext_auth),
+    PU_STR("reply_to", 0, NULL, struct smtp, reply_to),
+    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct smtp, timeout_ms),
+    PU_OPTS_END};
 
 static void destroy(void *instance) {
   struct smtp *s = instance;
@@ -58,16 +83,8 @@ static void destroy(void *instance) {
     return;
   if (s->curl)
     curl_easy_cleanup(s->curl);
-  if (s->password)
-    memset(s->password, 0, strlen(s->password));
+  pu_opts_free(options, s);
   free(s->name);
-  free(s->from);
-  free(s->server);
-  free(s->gateway);
-  free(s->ca_file);
-  free(s->username);
-  free(s->password);
-  free(s->reply_to);
   free(s->mode);
   free(s->login_options);
   free(s);
@@ -78,46 +95,33 @@ static int has_crlf(const char *v) { return v && strpbrk(v, "\r\n") != NULL; }
 static int init_mode(const char *mode, const struct iris_plugin_host *host, const char *name,
                      const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                      size_t esize) {
-  static const char *const known[] = {"from", "server", "smtp_gateway", "port", "tls",
-                                      "tls_verify", "ca_file", "username", "password",
-                                      "password_secret", "reply_to", "timeout_ms", "auth", NULL};
   struct smtp *s = calloc(1, sizeof *s);
   const char *v;
-  size_t i, k;
   if (!s) {
     snprintf(error, esize, "out of memory");
     return -1;
   }
-  for (i = 0; i < n; i++) {
-    for (k = 0; known[k] && strcmp(known[k], c[i].key) != 0; k++)
-      ;
-    if (!known[k]) {
-      snprintf(error, esize, "unknown option '%s'", c[i].key);
-      goto fail;
-    }
-  }
   s->host = host;
+  if (pu_opts_read(options, s, c, n, error, esize) != 0)
+    goto fail;
   s->mode = pu_dup(mode);
   s->name = pu_dup(name ? name : "smtp");
-  s->from = pu_dup(pu_conf(c, n, "from"));
-  s->server = pu_dup(pu_conf(c, n, "server"));
-  s->gateway = pu_dup(pu_conf(c, n, "smtp_gateway"));
-  s->ca_file = pu_dup(pu_conf(c, n, "ca_file"));
-  s->username = pu_dup(pu_conf(c, n, "username"));
-  s->reply_to = pu_dup(pu_conf(c, n, "reply_to"));
-  v = pu_conf(c, n, "auth");
+  v = s->auth_text;
   if (v && strcmp(v, "PLAIN") && strcmp(v, "LOGIN") && strcmp(v, "CRAM-MD5") && strcmp(v, "*")) {
-    snprintf(error, esize, "auth must be PLAIN, LOGIN, CRAM-MD5 or * (negotiate), got '%s'", v);
+    snprintf(error, esize, "auth must be PLAIN, LOGIN, CRAM-MD5 or * (negotiate), got '%.40s'", v);
     goto fail;
   }
   if (v && strcmp(v, "*") != 0) {
     size_t ln = strlen(v) + 6;
     s->login_options = malloc(ln);
-    if (s->login_options)
-      snprintf(s->login_options, ln, "AUTH=%s", v);
+    if (!s->login_options) {
+      snprintf(error, esize, "out of memory");
+      goto fail;
+    }
+    snprintf(s->login_options, ln, "AUTH=%s", v);
   }
-  v = pu_conf(c, n, "tls");
-  if (!v || strcmp(v, "opportunistic") == 0)
+  v = s->tls_text;
+  if (strcmp(v, "opportunistic") == 0)
     s->tls = TLS_OPPORTUNISTIC;
   else if (strcmp(v, "none") == 0)
     s->tls = TLS_NONE;
@@ -126,47 +130,39 @@ static int init_mode(const char *mode, const struct iris_plugin_host *host, cons
   else if (strcmp(v, "implicit") == 0)
     s->tls = TLS_IMPLICIT;
   else {
-    snprintf(error, esize, "tls must be none, opportunistic, starttls or implicit, got '%s'", v);
+    snprintf(error, esize, "tls must be none, opportunistic, starttls or implicit, got '%.40s'",
+             v);
     goto fail;
   }
-  v = pu_conf(c, n, "port");
-  s->port = v ? strtol(v, NULL, 10) : (s->tls == TLS_IMPLICIT ? 465 : 25);
-  v = pu_conf(c, n, "timeout_ms");
-  s->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
-  v = pu_conf(c, n, "tls_verify");
-  s->verify = !(v && (strcmp(v, "false") == 0 || strcmp(v, "0") == 0));
-  if ((v = pu_conf(c, n, "password_secret")) != NULL) {
-    char *secret = NULL;
-    if (host->get_secret(host->data, v, &secret) != 0) {
-      snprintf(error, esize, "password_secret '%s' could not be resolved", v);
-      goto fail;
-    }
-    s->password = pu_dup(secret);
-    memset(secret, 0, strlen(secret));
-    host->free(host->data, secret);
-  } else {
-    s->password = pu_dup(pu_conf(c, n, "password"));
-  }
-  if (!s->from || !*s->from || has_crlf(s->from) || has_crlf(s->reply_to)) {
-    snprintf(error, esize, "option 'from' is required (a plain address, no line breaks)");
+  if (s->port == 0)
+    s->port = s->tls == TLS_IMPLICIT ? 465 : 25;
+  if (has_crlf(s->from) || has_crlf(s->reply_to)) {
+    snprintf(error, esize, "options 'from' and 'reply_to' must be plain addresses (no line "
+                           "breaks)");
     goto fail;
   }
   if (s->server && s->gateway) {
     snprintf(error, esize, "set either server or smtp_gateway, not both");
     goto fail;
   }
-  if (s->port <= 0 || s->port > 65535 || s->timeout_ms <= 0) {
-    snprintf(error, esize, "port must be 1-65535 and timeout_ms positive");
-    goto fail;
-  }
   if (!s->username != !s->password) {
-    snprintf(error, esize, "username and password (or password_secret) go together");
+    snprintf(error, esize, "username and password go together");
     goto fail;
   }
-  if (s->password && s->tls == TLS_NONE)
-    host->log(host->data, IRIS_PLUGIN_LOG_WARN,
-              "smtp %s: AUTH without TLS sends the password in clear text", s->name);
-  s->curl = curl_easy_init();
+  if (s->password && s->tls == TLS_NONE && !s->allow_plaintext_auth) {
+    snprintf(error, esize, "tls=none with a password would send it in clear text: use "
+                           "starttls or implicit, or set allow_plaintext_auth=true to accept it");
+    goto fail;
+  }
+  if (s->password && s->allow_plaintext_auth &&
+      (s->tls == TLS_NONE || s->tls == TLS_OPPORTUNISTIC))
+    host->log(host->data, IRIS_PLUGIN_LOG_ERROR,
+              "smtp %s: allow_plaintext_auth=true: the SMTP password of '%s' %s sent in clear "
+              "text over plain TCP, readable by anyone on the path to the server",
+              name ? name : "smtp", s->username,
+              s->tls == TLS_NONE ? "is" : "is, whenever STARTTLS is missing,");
+  if (!s->curl)
+    s->curl = curl_easy_init();
   if (!s->curl || !s->mode || !s->name) {
     snprintf(error, esize, "out of memory");
     goto fail;
@@ -307,7 +303,15 @@ static const char *extra(const struct iris_plugin_message *m, const char *key) {
 
 static void classify(struct smtp *s, CURLcode cc, long code, const char *server,
                      struct iris_plugin_result *r) {
-  (void)s;
+  if (cc == CURLE_USE_SSL_FAILED && s->tls == TLS_OPPORTUNISTIC && s->password) {
+    /* Either the server has no STARTTLS or someone on the path removed it from EHLO. */
+    r->status = IRIS_PLUGIN_PERMANENT;
+    snprintf(r->error, sizeof r->error,
+             "SMTP %s: the server did not offer STARTTLS, so the password was not sent in "
+             "clear text (tls=opportunistic with a password needs STARTTLS; use tls=implicit, "
+             "or set allow_plaintext_auth=true to accept the risk)", server);
+    return;
+  }
   if (code >= 500 || cc == CURLE_LOGIN_DENIED || cc == CURLE_USE_SSL_FAILED ||
       cc == CURLE_PEER_FAILED_VERIFICATION) {
     r->status = IRIS_PLUGIN_PERMANENT;
@@ -340,7 +344,11 @@ static CURLcode attempt(struct smtp *s, const char *host, long port, const char 
   if (s->tls == TLS_STARTTLS)
     curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
   else if (s->tls == TLS_OPPORTUNISTIC)
-    curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    /* Opportunistic means "encrypt when offered" for the message, never for the password:
+     * with credentials, TLS is required unless the operator explicitly accepted clear text. */
+    curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
+                     s->password && !s->allow_plaintext_auth ? (long)CURLUSESSL_ALL
+                                                             : (long)CURLUSESSL_TRY);
   if (!s->verify) {
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -14,7 +14,7 @@
  * answers are classified (429 → rate-limited with Retry-After, invalid number → permanent,
  * 5xx/timeouts → retryable) instead of an exception that rotated vendors blindly.
  *
- * Options: account_sid, auth_token (or auth_token_secret: a secret name), from_number,
+ * Options: account_sid, auth_token (a secret: write it as "secretsmanager:<id>"), from_number,
  * from.<application>=<number> (per-application caller id), relay_base_url, say_endpoint,
  * gather_endpoint, instruction, api_base (default https://api.twilio.com), timeout_ms.
  */
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "iris_plugin.h"
+#include "plugin_opts.h"
 #include "plugin_util.h"
 
 #define SMS_MAX 1600
@@ -39,22 +40,26 @@ struct twilio {
   long timeout_ms;
 };
 
+static const struct pu_opt options[] = {
+    PU_STR("account_sid", 1, NULL, struct twilio, sid),
+    PU_SECRET("auth_token", 1, struct twilio, token),
+    {"from_number", PU_OPT_STR, 1, NULL, 0, 0, 0, offsetof(struct twilio, from), "twilio_number"},
+    PU_STR("relay_base_url", 1, NULL, struct twilio, relay),
+    PU_STR("say_endpoint", 0, "/api/v0/twilio/calls/say", struct twilio, say),
+    PU_STR("gather_endpoint", 0, "/api/v0/twilio/calls/gather", struct twilio, gather),
+    PU_STR("instruction", 0, "Press 2 to claim.", struct twilio, instruction),
+    PU_STR("api_base", 0, "https://api.twilio.com", struct twilio, api),
+    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct twilio, timeout_ms),
+    PU_PREFIX("from."),
+    PU_OPTS_END};
+
 static void destroy(void *instance) {
   struct twilio *t = instance;
   size_t i;
   if (!t)
     return;
-  if (t->token)
-    memset(t->token, 0, strlen(t->token));
+  pu_opts_free(options, t);
   free(t->name);
-  free(t->sid);
-  free(t->token);
-  free(t->from);
-  free(t->relay);
-  free(t->say);
-  free(t->gather);
-  free(t->instruction);
-  free(t->api);
   for (i = 0; i < t->napp_from; i++) {
     free((char *)t->app_from[i].key);
     free((char *)t->app_from[i].value);
@@ -67,7 +72,6 @@ static int init_common(int is_call, const struct iris_plugin_host *host, const c
                        const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                        size_t esize) {
   struct twilio *t = calloc(1, sizeof *t);
-  const char *token_secret = pu_conf(c, n, "auth_token_secret"), *v;
   size_t i;
   if (!t) {
     snprintf(error, esize, "out of memory");
@@ -75,71 +79,40 @@ static int init_common(int is_call, const struct iris_plugin_host *host, const c
   }
   t->host = host;
   t->is_call = is_call;
-  t->name = pu_dup(name);
-  t->sid = pu_dup(pu_conf(c, n, "account_sid"));
-  t->from = pu_dup(pu_conf(c, n, "from_number") ? pu_conf(c, n, "from_number")
-                                                : pu_conf(c, n, "twilio_number"));
-  t->relay = pu_dup(pu_conf(c, n, "relay_base_url"));
-  t->say = pu_dup(pu_conf(c, n, "say_endpoint") ? pu_conf(c, n, "say_endpoint")
-                                                : "/api/v0/twilio/calls/say");
-  t->gather = pu_dup(pu_conf(c, n, "gather_endpoint") ? pu_conf(c, n, "gather_endpoint")
-                                                      : "/api/v0/twilio/calls/gather");
-  t->instruction = pu_dup(pu_conf(c, n, "instruction") ? pu_conf(c, n, "instruction")
-                                                       : "Press 2 to claim.");
-  t->api = pu_dup(pu_conf(c, n, "api_base") ? pu_conf(c, n, "api_base") : "https://api.twilio.com");
-  v = pu_conf(c, n, "timeout_ms");
-  t->timeout_ms = v ? strtol(v, NULL, 10) : 10000;
-  if (token_secret) {
-    char *secret = NULL;
-    if (host->get_secret(host->data, token_secret, &secret) != 0) {
-      snprintf(error, esize, "auth_token_secret '%s' could not be resolved", token_secret);
-      destroy(t);
-      return -1;
-    }
-    t->token = pu_dup(secret);
-    memset(secret, 0, strlen(secret));
-    host->free(host->data, secret);
-  } else {
-    t->token = pu_dup(pu_conf(c, n, "auth_token"));
+  if (pu_opts_read(options, t, c, n, error, esize) != 0)
+    goto fail;
+  t->name = pu_dup(name ? name : "twilio");
+  if (!t->name) {
+    snprintf(error, esize, "out of memory");
+    goto fail;
   }
   for (i = 0; i < n; i++) {
-    if (strncmp(c[i].key, "from.", 5) == 0 && c[i].key[5]) {
-      struct iris_plugin_kv *g = realloc(t->app_from, (t->napp_from + 1) * sizeof *g);
-      if (!g)
-        break;
-      t->app_from = g;
-      t->app_from[t->napp_from].key = pu_dup(c[i].key + 5);
-      t->app_from[t->napp_from].value = pu_dup(c[i].value);
-      t->napp_from++;
-    } else if (strcmp(c[i].key, "account_sid") && strcmp(c[i].key, "auth_token") &&
-               strcmp(c[i].key, "auth_token_secret") && strcmp(c[i].key, "from_number") &&
-               strcmp(c[i].key, "twilio_number") && strcmp(c[i].key, "relay_base_url") &&
-               strcmp(c[i].key, "say_endpoint") && strcmp(c[i].key, "gather_endpoint") &&
-               strcmp(c[i].key, "instruction") && strcmp(c[i].key, "api_base") &&
-               strcmp(c[i].key, "timeout_ms")) {
-      snprintf(error, esize, "unknown option '%s'", c[i].key);
-      destroy(t);
-      return -1;
+    struct iris_plugin_kv *g;
+    if (strncmp(c[i].key, "from.", 5) != 0 || !c[i].key[5])
+      continue;
+    g = realloc(t->app_from, (t->napp_from + 1) * sizeof *g);
+    if (!g) {
+      snprintf(error, esize, "out of memory reading option '%.100s'", c[i].key);
+      goto fail;
     }
-  }
-  if (!t->sid || !t->token || !t->from || !t->relay) {
-    snprintf(error, esize, "options account_sid, auth_token (or auth_token_secret), from_number "
-             "and relay_base_url are required");
-    destroy(t);
-    return -1;
+    t->app_from = g;
+    g[t->napp_from].key = pu_dup(c[i].key + 5);
+    g[t->napp_from].value = pu_dup(c[i].value ? c[i].value : "");
+    t->napp_from++; /* counted even when a copy failed, so destroy frees the other one */
+    if (!g[t->napp_from - 1].key || !g[t->napp_from - 1].value) {
+      snprintf(error, esize, "out of memory reading option '%.100s'", c[i].key);
+      goto fail;
+    }
   }
   if (strncmp(t->sid, "AC", 2) != 0 || strlen(t->sid) != 34) {
     snprintf(error, esize, "account_sid must be 34 characters starting with AC");
-    destroy(t);
-    return -1;
-  }
-  if (t->timeout_ms <= 0) {
-    snprintf(error, esize, "timeout_ms must be a positive number");
-    destroy(t);
-    return -1;
+    goto fail;
   }
   *instance = t;
   return 0;
+fail:
+  destroy(t);
+  return -1;
 }
 
 static int init_sms(const struct iris_plugin_host *h, const char *name,

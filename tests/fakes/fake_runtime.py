@@ -22,19 +22,20 @@ import argparse
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from fakebase import FakeHandler, FakeServer
 
 PREFIX = "/2018-06-01/runtime"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:iris-test"
 
 
-class FakeRuntime:
+class FakeRuntime(FakeServer):
     def __init__(self, response_limit=6 * 1024 * 1024):
         self.events = queue.Queue()
         self.results = {}
@@ -46,26 +47,10 @@ class FakeRuntime:
         self.done = threading.Condition()
         rt = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def setup(self):
-                # The headers and the body of a reply are two writes; without TCP_NODELAY,
-                # Nagle's algorithm holds the body until the client's delayed ACK (~40 ms a
-                # reply), a stall the real Runtime API does not have.
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def reply(self, status, body=b"", headers=None):
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        class Handler(FakeHandler):
+            # TCP_NODELAY (FakeHandler): the real Runtime API does not hold a reply's body
+            # for ~40 ms, so neither may the fake, or benches would measure the fake.
+            reply = FakeHandler.send
 
             def do_GET(self):
                 rt.requests.append(("GET", self.path, dict(self.headers.items()), b""))
@@ -89,8 +74,8 @@ class FakeRuntime:
                 self.reply(200, ev["body"], headers)
 
             def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(n)
+                body = self.body()
+                n = len(body)
                 hdrs = dict(self.headers.items())
                 rt.requests.append(("POST", self.path, hdrs, body))
                 if self.path == PREFIX + "/init/error":
@@ -103,7 +88,7 @@ class FakeRuntime:
                 # ['', 'invocation', '<id>', 'response'|'error']
                 if len(parts) != 4 or parts[1] != "invocation" or parts[3] not in ("response", "error"):
                     return self.reply(404, b'{"errorType":"NotFound"}')
-                rid, kind = parts[2], parts[3]
+                rid, kind = unquote(parts[2]), parts[3]  # the id is one encoded segment
                 if rid not in rt.pending:
                     return self.reply(400, json.dumps({"errorType": "InvalidRequestID",
                                                        "errorMessage": f"unknown or already answered request {rid}"}).encode())
@@ -120,11 +105,7 @@ class FakeRuntime:
                     rt.done.notify_all()
                 self.reply(202, b'{"status":"OK"}')
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @staticmethod
     def _result(kind, body, headers):
@@ -182,14 +163,7 @@ class FakeRuntime:
 
     def close(self):
         self.finished.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
 
 def main():

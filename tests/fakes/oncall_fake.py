@@ -32,16 +32,14 @@ Control API (for tests):
 Library: `with OncallFake(app="iris", key="k") as f: f.url; f.set_team(...); f.behave(...)`.
 CLI: oncall_fake.py [--port 0] [--port-file F] [--app A --key K] [--teams FILE.json]
 """
-import argparse
 import base64
 import hashlib
 import hmac
 import json
-import os
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fakebase import Behaviours, FakeServer, ScriptedHandler, serve_cli
 
 ROUTES = ("rosters", "oncall")
 
@@ -59,49 +57,22 @@ def _user(entry, **defaults):
     return {**defaults, "name": entry}
 
 
-class State:
+class State(Behaviours):
     def __init__(self, app=None, key=None):
-        self.lock = threading.Lock()
+        super().__init__()
         self.app = app
         self.key = key
         self.teams = {}
-        self.requests = []
-        self.violations = []
-        self.plans = {}
-
-    def next_behaviour(self, route):
-        with self.lock:
-            for k in (route, "*"):
-                q = self.plans.get(k)
-                if q:
-                    return q.pop(0)
-        return None
 
 
-def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def make_handler(fake_state):
+    state = fake_state
 
-        def log_message(self, *a):
-            pass
+    class Handler(ScriptedHandler):
+        state = fake_state
 
         def reply(self, status, body=b"", content_type="application/json"):
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-            elif isinstance(body, str):
-                body = body.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-        def violation(self, route, text):
-            with state.lock:
-                state.violations.append({"route": route, "path": self.path, "problem": text})
+            self.send(status, body, {"Content-Type": content_type})
 
         # ---- auth, as Oncall's authenticate_application ---------------------------------
         def check_auth(self, route, body):
@@ -151,12 +122,8 @@ def make_handler(state):
 
         # ---- dispatch ----------------------------------------------------------------------
         def do_GET(self):
-            if self.path == "/_fake/requests":
-                with state.lock:
-                    return self.reply(200, state.requests)
-            if self.path == "/_fake/violations":
-                with state.lock:
-                    return self.reply(200, state.violations)
+            if self.control(self.path):
+                return
             raw_path = self.path.partition("?")[0]
             parts = raw_path.strip("/").split("/")
             if parts[:3] != ["api", "v0", "teams"] or len(parts) not in (5, 6):
@@ -201,39 +168,25 @@ def make_handler(state):
             self.reply(200, events)
 
         def do_POST(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n)
+            body = self.body()
             path = self.path.partition("?")[0]
             if path == "/_fake/teams":
                 with state.lock:
                     state.teams.update(json.loads(body))
                 return self.reply(200, {"ok": True})
-            if path == "/_fake/behave":
-                cfg = json.loads(body)
-                with state.lock:
-                    state.plans.setdefault(cfg.get("route", "*"), []).extend(cfg["responses"])
-                return self.reply(200, {"ok": True})
-            if path == "/_fake/reset":
-                with state.lock:
-                    state.requests.clear()
-                    state.violations.clear()
-                    state.plans.clear()
-                return self.reply(200, {"ok": True})
+            if self.control(path, body):
+                return
             self.reply(405, {"title": "405 Method Not Allowed"})
 
     return Handler
 
 
-class OncallFake:
+class OncallFake(FakeServer):
     def __init__(self, app="iris", key="k", port=0, teams=None):
         self.state = State(app, key)
         if teams:
             self.state.teams.update(teams)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.state))
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(make_handler(self.state), port)
 
     def set_team(self, name, rosters=None, oncall=None):
         """rosters: {roster: [user, ...]}; oncall: {"primary": [user], "manager": [user], ...}."""
@@ -247,56 +200,32 @@ class OncallFake:
     def behave(self, responses, route="*"):
         if route not in ROUTES + ("*",):
             raise ValueError(f"route must be one of {ROUTES} or '*', got {route!r}")
-        with self.state.lock:
-            self.state.plans.setdefault(route, []).extend(responses)
+        self.state.queue(route, responses)
 
     def requests(self, route=None):
-        with self.state.lock:
-            return [r for r in self.state.requests if route in (None, r["route"])]
+        return self.state.seen(route)
 
     def violations(self):
-        with self.state.lock:
-            return list(self.state.violations)
+        return self.state.broken()
 
     def reset(self):
-        with self.state.lock:
-            self.state.requests.clear()
-            self.state.violations.clear()
-            self.state.plans.clear()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.state.reset()
 
 
 def main():
-    ap = argparse.ArgumentParser(description="HTTP fake of LinkedIn Oncall's read API")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--app", help="application name Oncall knows (with --key: auth enforced)")
-    ap.add_argument("--key", help="that application's key")
-    ap.add_argument("--teams", help="JSON file in the /_fake/teams format")
-    args = ap.parse_args()
-    teams = None
-    if args.teams:
-        with open(args.teams) as f:
-            teams = json.load(f)
-    fake = OncallFake(args.app, args.key, args.port, teams)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(str(fake.port))
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"oncall fake on {fake.url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+    def add_arguments(ap):
+        ap.add_argument("--app", help="application name Oncall knows (with --key: auth enforced)")
+        ap.add_argument("--key", help="that application's key")
+        ap.add_argument("--teams", help="JSON file in the /_fake/teams format")
+
+    def start(args):
+        teams = None
+        if args.teams:
+            with open(args.teams) as f:
+                teams = json.load(f)
+        return OncallFake(args.app, args.key, args.port, teams)
+
+    serve_cli("oncall fake", "HTTP fake of LinkedIn Oncall's read API", start, add_arguments)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Library: `with SmtpSink(tls="starttls", auth=("u", "p")) as s: s.port; s.message
 CLI: smtp_sink.py [--port 0] [--port-file F] [--record-file F] [--tls starttls|implicit]
                   [--auth user:pass]
 """
-import argparse
 import email
 import email.policy
 import json
@@ -28,6 +27,7 @@ import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from fakebase import free_port, serve_cli
 
 
 class _Handler:
@@ -57,6 +57,7 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.messages = []
         self.failures = []
+        self.auth_attempts = []  # every (login, password, encrypted) an AUTH command carried
         self.record_file = record_file
         self.tls = tls
         self.tmp = tempfile.TemporaryDirectory()
@@ -76,6 +77,11 @@ class SmtpSink:
             user, password = auth
 
             def authenticator(server, session, envelope, mechanism, data):
+                if isinstance(data, LoginPassword):
+                    with self.lock:
+                        self.auth_attempts.append((data.login.decode(errors="replace"),
+                                                   data.password.decode(errors="replace"),
+                                                   session.ssl is not None or tls == "implicit"))
                 ok = isinstance(data, LoginPassword) and data.login.decode() == user and \
                     data.password.decode() == password
                 return AuthResult(success=ok, handled=False)  # handled=False: reply 535
@@ -85,11 +91,7 @@ class SmtpSink:
                           # TLS session is encrypted from the first byte.
                           auth_require_tls=tls == "starttls")
         if port == 0:
-            import socket
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            s.close()
+            port = free_port()
         if tls == "implicit":
             kwargs["ssl_context"] = ctx
         elif tls == "starttls":
@@ -98,6 +100,7 @@ class SmtpSink:
                                      server_hostname="localhost", ready_timeout=10, **kwargs)
         self.controller.start()
         self.port = port
+        self.address = f"127.0.0.1:{port}"
 
     @staticmethod
     def to_json(entry):
@@ -128,24 +131,16 @@ class SmtpSink:
 
 
 def main():
-    ap = argparse.ArgumentParser(description="SMTP sink that records messages")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--record-file")
-    ap.add_argument("--tls", choices=["starttls", "implicit"])
-    ap.add_argument("--auth", help="user:password")
-    args = ap.parse_args()
-    sink = SmtpSink(args.port, args.tls, tuple(args.auth.split(":", 1)) if args.auth else None,
-                    args.record_file)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(str(sink.port))
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"smtp sink on 127.0.0.1:{sink.port}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        sink.close()
+    def add_arguments(ap):
+        ap.add_argument("--record-file")
+        ap.add_argument("--tls", choices=["starttls", "implicit"])
+        ap.add_argument("--auth", help="user:password")
+
+    serve_cli("smtp sink", "SMTP sink that records messages",
+              lambda args: SmtpSink(args.port, args.tls,
+                                    tuple(args.auth.split(":", 1)) if args.auth else None,
+                                    args.record_file),
+              add_arguments)
 
 
 if __name__ == "__main__":

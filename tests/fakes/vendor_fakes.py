@@ -30,16 +30,13 @@ Control API (for tests):
 Library: `with VendorFakes() as f: f.url; f.behave(...); f.requests(); f.violations()`.
 CLI: vendor_fakes.py [--port 0] [--port-file F] [--record-file F]
 """
-import argparse
 import base64
 import json
-import os
 import random
-import string
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fakebase import Behaviours, FakeServer, ScriptedHandler, encode, serve_cli
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-test-auth-token"
@@ -51,48 +48,23 @@ def _sid(prefix):
     return prefix + "".join(random.choice("0123456789abcdef") for _ in range(32))
 
 
-class State:
+class State(Behaviours):
     def __init__(self, record_file=None):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.violations = []
-        self.plans = {}
+        super().__init__()
         self.record_file = record_file
 
-    def next_behaviour(self, route):
-        with self.lock:
-            for key in (route, "*"):
-                q = self.plans.get(key)
-                if q:
-                    return q.pop(0)
-        return None
 
+def make_handler(fake_state):
+    state = fake_state
 
-def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
+    class Handler(ScriptedHandler):
+        state = fake_state
 
         # ---- plumbing -----------------------------------------------------------------
         def reply(self, status, body=b"", headers=None, content_type="application/json"):
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-            elif isinstance(body, str):
-                body = body.encode()
-            self.send_response(status)
-            if body:
-                self.send_header("Content-Type", content_type)
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def violation(self, route, text):
-            with state.lock:
-                state.violations.append({"route": route, "path": self.path, "problem": text})
+            body = encode(body)
+            self.send(status, body, {**({"Content-Type": content_type} if body else {}),
+                                     **(headers or {})})
 
         def record(self, route, body, parsed):
             entry = {"route": route, "method": self.command, "path": self.path,
@@ -124,29 +96,14 @@ def make_handler(state):
 
         # ---- dispatch ------------------------------------------------------------------
         def do_GET(self):
-            if self.path == "/_fake/requests":
-                with state.lock:
-                    return self.reply(200, state.requests)
-            if self.path == "/_fake/violations":
-                with state.lock:
-                    return self.reply(200, state.violations)
-            self.reply(404, {"error": "no such route"})
+            if not self.control(self.path):
+                self.reply(404, {"error": "no such route"})
 
         def do_POST(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n)
+            body = self.body()
             path, _, query = self.path.partition("?")
-            if path == "/_fake/behave":
-                cfg = json.loads(body)
-                with state.lock:
-                    state.plans.setdefault(cfg["route"], []).extend(cfg["responses"])
-                return self.reply(200, {"ok": True})
-            if path == "/_fake/reset":
-                with state.lock:
-                    state.requests.clear()
-                    state.violations.clear()
-                    state.plans.clear()
-                return self.reply(200, {"ok": True})
+            if self.control(path, body):
+                return
             parts = path.strip("/").split("/")
             if parts[:3] == ["twilio", "2010-04-01", "Accounts"] and len(parts) == 5:
                 kind = {"Messages.json": "twilio.sms", "Calls.json": "twilio.call"}.get(parts[4])
@@ -272,60 +229,28 @@ def make_handler(state):
     return Handler
 
 
-class VendorFakes:
+class VendorFakes(FakeServer):
     def __init__(self, port=0, record_file=None):
         self.state = State(record_file)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.state))
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(make_handler(self.state), port)
 
     def behave(self, route, responses):
-        with self.state.lock:
-            self.state.plans.setdefault(route, []).extend(responses)
+        self.state.queue(route, responses)
 
     def requests(self, route=None):
-        with self.state.lock:
-            return [r for r in self.state.requests if route in (None, r["route"])]
+        return self.state.seen(route)
 
     def violations(self):
-        with self.state.lock:
-            return list(self.state.violations)
+        return self.state.broken()
 
     def reset(self):
-        with self.state.lock:
-            self.state.requests.clear()
-            self.state.violations.clear()
-            self.state.plans.clear()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.state.reset()
 
 
 def main():
-    ap = argparse.ArgumentParser(description="HTTP fakes of Twilio, Slack and HipChat")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--record-file")
-    args = ap.parse_args()
-    fakes = VendorFakes(args.port, args.record_file)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(str(fakes.port))
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"vendor fakes on {fakes.url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+    serve_cli("vendor fakes", "HTTP fakes of Twilio, Slack and HipChat",
+              lambda args: VendorFakes(args.port, args.record_file),
+              lambda ap: ap.add_argument("--record-file"))
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@ JSON results; shared by the per-vendor plugin test suites."""
 import json
 import os
 import subprocess
-import sys
 
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-HARNESS = os.path.join(BUILD, "lambda", "tools", "iris-plugin-harness")
-PLUGINS = os.path.join(BUILD, "plugins", "out")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
+import irisstack as stack
+
+HARNESS = os.path.join(stack.BUILD, "lambda", "tools", "iris-plugin-harness")
+PLUGINS = stack.PLUGINS_DIR
 
 
 def run(plugin, mode, config, messages, extra_args=(), timeout=60):
-    args = [HARNESS, "--plugin", os.path.join(PLUGINS, f"iris-{plugin}.so"), "--vendor", plugin,
+    args = [HARNESS, "--load", os.path.join(PLUGINS, f"iris-{plugin}.so"), "--plugin", plugin,
             "--mode", mode]
     for k, v in config.items():
         args += ["--set", f"{k}={v}"]

@@ -18,19 +18,13 @@ test_sender_faults.py; meant for the coordinator's fault tests too.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+import irisstack as stack
+
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateMariaDB:
@@ -41,7 +35,8 @@ class PrivateMariaDB:
         self.dir = tempfile.mkdtemp(prefix="iris-mdb-")
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "sock")
-        self.port = port or free_port()
+        self.tmpdir = os.path.join(self.dir, "tmp")
+        self.port = port or stack.free_port()
         self.proc = None
         self.starts = 0
         self._install()
@@ -49,8 +44,12 @@ class PrivateMariaDB:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def _install(self):
+        # A temporary directory of its own: servers bootstrapping at the same time must not
+        # share (and clean up) each other's temporary tables in /tmp.
+        os.makedirs(self.tmpdir, exist_ok=True)
         cmd = ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
-               "--auth-root-authentication-method=normal", "--skip-test-db"]
+               "--auth-root-authentication-method=normal", "--skip-test-db",
+               f"--tmpdir={self.tmpdir}"]
         if os.geteuid() == 0:
             cmd.append("--user=root")
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -63,7 +62,7 @@ class PrivateMariaDB:
             raise RuntimeError("the private MariaDB is already running")
         self.starts += 1
         cmd = [MARIADBD, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
-               f"--port={self.port}", "--bind-address=127.0.0.1",
+               f"--port={self.port}", "--bind-address=127.0.0.1", f"--tmpdir={self.tmpdir}",
                f"--pid-file={os.path.join(self.dir, 'mariadbd.pid')}",
                f"--log-error={self.log_path}", "--skip-log-bin",
                "--innodb-buffer-pool-size=64M", "--max-connections=200",
@@ -136,28 +135,19 @@ class PrivateMariaDB:
 
     def env(self):
         """Environment for scripts/db.sh (and anything else reading IRIS_DB_*)."""
-        return dict(os.environ, IRIS_DB_HOST=self.host, IRIS_DB_PORT=str(self.port),
-                    IRIS_DB_USER="root", IRIS_DB_PASSWORD="")
+        return stack.mysql_env(self.host, self.port, "root", "")
 
     def db_sh(self, *args):
-        r = subprocess.run([os.path.join(SRC, "scripts", "db.sh"), *args], env=self.env(),
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            raise RuntimeError(f"db.sh {' '.join(args)} failed: {r.stderr[-2000:]}")
+        stack.db_sh(*args, env=self.env())
 
     def load_iris(self, db, demo=True):
         """Iris's schema, the sender's migrations and (by default) the demo data into db."""
-        self.db_sh("load-iris", db)
-        self.db_sh("migrate", db)
-        if demo:
-            self.db_sh("demo", db)
+        stack.load_iris(db, demo=demo, env=self.env())
 
     def _client(self, db, text, use_socket=False, timeout=60):
-        conn = ([f"--socket={self.socket}"] if use_socket
-                else ["--protocol=TCP", "-h", self.host, "-P", str(self.port)])
-        return subprocess.run(["mariadb", *conn, "-u", "root", "--batch", "--skip-column-names",
-                               "--connect-timeout=2", *([db] if db else [])],
-                              input=text, capture_output=True, text=True, timeout=timeout)
+        return stack.mariadb(db, text, host=self.host, port=self.port,
+                             socket_path=self.socket if use_socket else None, timeout=timeout,
+                             extra_args=["--connect-timeout=2"], user="root", password="")
 
     def _answers(self):
         try:
@@ -166,8 +156,7 @@ class PrivateMariaDB:
             return False
 
     def sql(self, db, text):
-        """Run SQL in db; rows as lists of strings. Raises if the server refuses it."""
-        r = self._client(db, text)
-        if r.returncode != 0:
-            raise RuntimeError(f"SQL failed: {r.stderr.strip()}")
-        return [line.split("\t") for line in r.stdout.splitlines()]
+        """Run SQL in db; rows as lists of strings. Raises StackError (a RuntimeError) if the
+        server refuses it."""
+        return stack.sql(db, text, host=self.host, port=self.port,
+                         extra_args=["--connect-timeout=2"], user="root", password="")

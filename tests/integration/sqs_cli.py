@@ -4,9 +4,10 @@ import os
 import subprocess
 import uuid
 
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-CLI = os.path.join(BUILD, "tests", "tools", "iris-sqs-cli")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
+import irisstack as stack
+
+CLI = os.path.join(stack.BUILD, "tests", "tools", "iris-sqs-cli")
+ENDPOINT = stack.AWS_ENDPOINT
 
 
 def cli(*args, stdin=None, env=None, check=True):
@@ -21,9 +22,7 @@ def cli(*args, stdin=None, env=None, check=True):
 
 
 def boto_sqs():
-    import boto3
-    return boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return stack.aws_client("sqs")
 
 
 def new_queue(prefix="q", **attrs):

@@ -10,51 +10,29 @@ escalated before the coordinator's bookkeeping existed are adopted, two coordina
 at once produce what one would, and a database restart in the middle of a burst loses and
 duplicates nothing."""
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
-from oncall_fake import OncallFake  # noqa: E402
+import irisstack as stack
+from fake_runtime import FakeRuntime
+from irisstack import sql
+from oncall_fake import OncallFake
 
-COORD = os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
-
-
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+COORD = stack.bootstrap("coordinator")
 
 
 @pytest.fixture
 def env():
-    db = f"iris_coord_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+    sqs = stack.aws_client("sqs")
     sfx = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"c-{lane}-{sfx}")["QueueUrl"]
-              for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
-    cfg = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-           "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, "queues": queues,
-           "coordinator": {"tick_seconds": 1, "margin_ms": 200}}
-    yield {"db": db, "sqs": sqs, "queues": queues, "cfg": cfg}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+    queues = stack.create_queues(sqs, lambda lane: f"c-{lane}-{sfx}")
+    with stack.iris_db("iris_coord") as db:
+        cfg = stack.config(db, queues, coordinator={"tick_seconds": 1, "margin_ms": 200})
+        yield {"db": db, "sqs": sqs, "queues": queues, "cfg": cfg}
 
 
 @pytest.fixture
@@ -70,30 +48,18 @@ def oncall(env):
 
 
 def run(env, timeout_ms=1500, n=1, logs=None):
-    with FakeRuntime() as rt:
-        ids = [rt.add_event({"source": "aws.scheduler"}, timeout_ms=timeout_ms) for _ in range(n)]
-        proc = rt.run_bootstrap(COORD, env={"IRIS_CONFIG_JSON": json.dumps(env["cfg"]),
-                                            "AWS_ACCESS_KEY_ID": "testing",
-                                            "AWS_SECRET_ACCESS_KEY": "testing"})
-        assert rt.init_error is None and proc.returncode == 0, proc.err
-        if logs is not None:
-            logs.extend(json.loads(line) for line in proc.err.splitlines() if line.startswith("{"))
-        return [rt.results[i]["json"] for i in ids]
+    run = stack.run_lambda(COORD, [{"source": "aws.scheduler"}] * n,
+                           env=stack.function_env(env["cfg"]), timeout_ms=timeout_ms)
+    assert run.init_error is None and run.proc.returncode == 0, run.proc.err
+    if logs is not None:
+        logs.extend(run.logs)
+    return [r["json"] for r in run.results]
 
 
 def queued(env, lane=None):
     """The envelopes waiting on one lane (all lanes when None), received and deleted."""
-    if lane is None:
-        return [e for name in env["queues"] for e in queued(env, name)]
-    got = []
-    while True:
-        batch = env["sqs"].receive_message(QueueUrl=env["queues"][lane], MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return got
-        for m in batch:
-            got.append(json.loads(m["Body"]))
-            env["sqs"].delete_message(QueueUrl=env["queues"][lane], ReceiptHandle=m["ReceiptHandle"])
+    lanes = list(env["queues"]) if lane is None else [lane]
+    return [e for name in lanes for e in stack.drain(env["sqs"], env["queues"][name])]
 
 
 def messages(env, incident):
@@ -432,8 +398,7 @@ def test_database_restart_in_a_burst_loses_and_duplicates_nothing(env):
                                    "database": name, "connect_timeout": 2})
         cfg["coordinator"] = {"tick_seconds": 1, "margin_ms": 200, "slice_ms": 100,
                               "lease_seconds": 10}
-        env_vars = {"IRIS_CONFIG_JSON": json.dumps(cfg), "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing"}
+        env_vars = stack.function_env(cfg)
         with FakeRuntime() as rt:
             first = rt.add_event({"source": "aws.scheduler"}, timeout_ms=6000)
             proc = rt.start_bootstrap(COORD, env_vars, stdout=subprocess.DEVNULL,
@@ -458,7 +423,7 @@ def test_database_restart_in_a_burst_loses_and_duplicates_nothing(env):
                                      " FROM message WHERE incident_id >= 900 GROUP BY incident_id")
         assert len(per_incident) == 150 and all(r == ["4", "4"] for r in per_incident), log[-3000:]
         assert pdb.sql(name, "SELECT COUNT(*) FROM incident WHERE id >= 900 AND current_step = 1") == [["150"]]
-        assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["600", "600"]]
+        assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["600", "600"]], pdb.sql(name, "SELECT state, lane IS NULL, next_attempt_at > UTC_TIMESTAMP(3), attempts, LEFT(last_error, 80), COUNT(*) FROM sender_enqueue GROUP BY 1, 2, 3, 4, 5")
         assert pdb.sql(name, "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_tracking") == [["150", "150"]]
         ids = [e["message_id"] for e in queued(env) if e["kind"] == "message"]
         assert set(ids) == {int(r[0]) for r in pdb.sql(name, "SELECT id FROM message WHERE incident_id >= 900")}
@@ -488,3 +453,66 @@ def test_enqueued_but_never_settled_is_enqueued_again(env):
                    "UPDATE sender_enqueue SET next_attempt_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND;")
     [s] = run(env)
     assert s["messages_enqueued"] <= 1 and [e for e in queued(env) if e["kind"] == "message"] == []
+
+
+def fail_next(env, table, event, times):
+    """Make the next `times` `event`s (INSERT/UPDATE) on `table` fail as MySQL reports a
+    deadlock (1213), through a trigger; the countdown lives in a MEMORY table, which a rollback
+    does not undo."""
+    sql(env["db"], "CREATE TABLE IF NOT EXISTS fail_left (n INT NOT NULL) ENGINE=MEMORY;"
+                   f"DELETE FROM fail_left; INSERT INTO fail_left VALUES ({times});"
+                   f"DROP TRIGGER IF EXISTS fail_{table};\n"
+                   "DELIMITER //\n"
+                   f"CREATE TRIGGER fail_{table} BEFORE {event} ON {table} FOR EACH ROW BEGIN"
+                   " IF (SELECT n FROM fail_left) > 0 THEN UPDATE fail_left SET n = n - 1;"
+                   " SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213,"
+                   " MESSAGE_TEXT = 'Deadlock found when trying to get lock (test)'; END IF; END//\n"
+                   "DELIMITER ;\n")
+
+
+def test_deadlocked_escalation_is_replayed(env):
+    """A transaction MySQL rolls back as a deadlock victim is replayed whole: the incident gets
+    its step once, with its messages and markers once."""
+    open_incident(env)
+    fail_next(env, "sender_escalation", "INSERT", 2)
+    logs = []
+    [s] = run(env, logs=logs)
+    assert s["new_incidents"] == 1 and s["failed_incidents"] == 0 and s["failed_ticks"] == 0, s
+    assert sql(env["db"], "SELECT n FROM fail_left") == [["0"]]
+    assert len(messages(env, 700)) == 4
+    assert sql(env["db"], "SELECT COUNT(*) FROM sender_enqueue") == [["4"]]
+    assert sum("replaying it" in e.get("msg", "") for e in logs) == 2
+
+
+def test_failed_tick_does_not_end_the_invocation(env):
+    """A tick that fails after the replays (here: the enqueue pass's bookkeeping, deadlocked) is
+    logged; the invocation goes on with the next tick, which does what is still due."""
+    open_incident(env)
+    fail_next(env, "sender_enqueue", "UPDATE", 1)
+    logs = []
+    [s] = run(env, timeout_ms=2500, logs=logs)
+    assert s["failed_ticks"] == 1 and s["ticks"] >= 2, s
+    assert any("going on with the next tick" in e.get("msg", "") for e in logs)
+    assert sql(env["db"], "SELECT COUNT(*), SUM(state = 'enqueued') FROM sender_enqueue") == [["4", "4"]]
+    # The failed tick's envelopes may have reached SQS already; the next tick sends them again
+    # (the sender's claim absorbs the copy), and none is missing.
+    ids = {e["message_id"] for e in queued(env) if e["kind"] == "message"}
+    assert ids == {int(r[0]) for r in sql(env["db"], "SELECT id FROM message WHERE incident_id = 700")}
+
+
+def test_new_incident_and_adoption_checks_use_indexes(env):
+    """A tick's search for new incidents reads only incidents on step 0 (migration 0011), and
+    adoption starts from the mark a complete pass left (migration 0012)."""
+    open_incident(env)
+    run(env)
+    top = sql(env["db"], "SELECT MAX(id) FROM incident")[0][0]
+    assert sql(env["db"], "SELECT value FROM sender_mark WHERE name = 'adopted_through'") == [[top]]
+    # many incidents under way, so the plan is the one a busy Iris would get
+    sql(env["db"], "INSERT INTO incident (id, plan_id, created, context, application_id,"
+                   " current_step, active) VALUES " +
+        ",".join(f"({5000 + i}, 2, UTC_TIMESTAMP(), '{{}}', 1, 1, 1)" for i in range(3000)) +
+        "; ANALYZE TABLE incident;")
+    plan = sql(env["db"], "EXPLAIN SELECT i.id, i.plan_id, i.application_id, a.name FROM incident i"
+                          " JOIN application a ON a.id = i.application_id WHERE i.current_step = 0"
+                          " AND i.active = 1 AND i.id > 0 ORDER BY i.id LIMIT 500")
+    assert any(r[2] == "i" and "ix_sender_incident_step" in r[5] for r in plan), plan

@@ -1,10 +1,10 @@
-#define _DEFAULT_SOURCE
 /*
  * test_db.c — core/db/db.c against the real MariaDB: every type in and out, big and non-ASCII
  * values, misuse refused, transactions, duplicate keys, a real deadlock, lock wait timeouts,
  * connections killed inside and outside transactions, an unreachable server, statement
  * cache eviction, and allocation failures at every step.
  */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,31 +23,11 @@
 #define OK(x) assert_int_equal((x), IRIS_OK)
 
 static int setup(void **state) {
-  struct iris_test_db *t = calloc(1, sizeof *t);
-  struct iris_err err = {0};
-  if (iris_test_db_create(t, &err)) {
-    fprintf(stderr, "fixture: %s\n", err.msg);
-    free(t);
-    return -1;
-  }
-  if (iris_test_db_sql(t,
-                       "CREATE TABLE kv (id BIGINT PRIMARY KEY AUTO_INCREMENT,"
-                       " k VARCHAR(64) UNIQUE, i BIGINT, u BIGINT UNSIGNED, d DOUBLE,"
-                       " dec_ DECIMAL(10,3), t MEDIUMTEXT, b BLOB, ts DATETIME(3), tiny TINYINT(1))"
-                       " ENGINE=InnoDB;",
-                       &err)) {
-    fprintf(stderr, "fixture: %s\n", err.msg);
-    return -1;
-  }
-  *state = t;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct iris_test_db *t = *state;
-  iris_test_db_destroy(t);
-  free(t);
-  return 0;
+  *state = iris_test_db_new(0, "CREATE TABLE kv (id BIGINT PRIMARY KEY AUTO_INCREMENT,"
+                               " k VARCHAR(64) UNIQUE, i BIGINT, u BIGINT UNSIGNED, d DOUBLE,"
+                               " dec_ DECIMAL(10,3), t MEDIUMTEXT, b BLOB, ts DATETIME(3),"
+                               " tiny TINYINT(1)) ENGINE=InnoDB;");
+  return *state ? 0 : -1;
 }
 
 static struct iris_db *open_second(struct iris_test_db *t) {
@@ -348,5 +328,5 @@ int main(void) {
       cmocka_unit_test(statement_cache_eviction), cmocka_unit_test(oom_sweep),
   };
   iris_log_set_level(IRIS_LOG_LEVEL_ERROR);
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, iris_test_db_teardown);
 }

@@ -8,17 +8,16 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+import irisstack as stack
 
 
 def test_demo_runs():
-    db = f"iris_demo_t{uuid.uuid4().hex[:8]}"
+    db = stack.unique_name("iris_demo_t")
     env = dict(os.environ, IRIS_DEMO_DB=db)
     t0 = time.monotonic()
     try:
-        r = subprocess.run([sys.executable, os.path.join(SRC, "scripts", "demo.py")], env=env,
+        r = subprocess.run([sys.executable, os.path.join(stack.SRC, "scripts", "demo.py")], env=env,
                            capture_output=True, text=True, timeout=300)
         out = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)  # without the colours
         assert r.returncode == 0, out + r.stderr
@@ -36,4 +35,4 @@ def test_demo_runs():
         assert "matched the vendors' documented contracts" in out
         print(f"demo ran in {time.monotonic() - t0:.0f} s")
     finally:
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+        stack.drop_db(db)

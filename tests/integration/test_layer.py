@@ -7,15 +7,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
 
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack as stack
+from fake_runtime import FakeRuntime
+from irisstack import BUILD, SRC
 
 sanitized = "IRIS_SANITIZE:BOOL=ON" in open(os.path.join(BUILD, "CMakeCache.txt")).read()
 pytestmark = pytest.mark.skipif(sanitized or not shutil.which("bwrap"),
@@ -68,18 +66,11 @@ def test_harness_lists_every_plugin_inside_the_sandbox(root):
 
 
 def test_bootstrap_answers_the_runtime_api(root):
-    db = f"iris_layer_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
-    import boto3
-    endpoint = os.environ["IRIS_TEST_AWS_ENDPOINT"]
-    queue = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").create_queue(
-        QueueName=f"layer-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    config = {"db": {"host": "127.0.0.1", "port": int(os.environ.get("IRIS_TEST_MYSQL_PORT", 3306)),
-                     "user": "root", "database": db},
-              "aws": {"region": "us-east-1", "endpoint": endpoint},
-              "queues": {"smoke": queue}, "plugins": {"dir": "/opt/lib/iris-plugins"}}
+    db = stack.unique_name("iris_layer")
+    stack.load_iris(db)
+    queue = stack.aws_client("sqs").create_queue(QueueName=f"layer-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    config = stack.config(db, {"smoke": queue}, host="127.0.0.1",
+                          plugins={"dir": "/opt/lib/iris-plugins"})
     try:
         with FakeRuntime() as rt:
             rid = rt.add_event({"from": "the sandbox"})
@@ -99,4 +90,4 @@ def test_bootstrap_answers_the_runtime_api(root):
                 "dummy", "hipchat", "slack", "smtp", "twilio"]
             assert doc["plugins"]["rejected"] == []
     finally:
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+        stack.drop_db(db)

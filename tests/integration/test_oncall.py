@@ -10,23 +10,15 @@ refused connection / malformed JSON / wrong JSON type / wrong key as specific er
 TTL and never for failures, and the behaviour without an Oncall client."""
 import json
 import os
-import socket
 import subprocess
-import sys
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from oncall_fake import OncallFake  # noqa: E402
+import irisstack as stack
+from oncall_fake import OncallFake
 
-TOOL = os.path.join(BUILD, "tests", "tools", "iris-recipients")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
+TOOL = os.path.join(stack.BUILD, "tests", "tools", "iris-recipients")
 KEY = "oncall-app-key-" + uuid.uuid4().hex  # unique, so a leak is unmistakable
 
 # The demo data's users: ada, grace, linus, wei are active, olddev is not; "ghost" is no Iris
@@ -44,12 +36,8 @@ TEAMS = {
 
 @pytest.fixture(scope="module")
 def db():
-    name = f"iris_oncall_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, name], check=True,
-                       capture_output=True)
-    yield name
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", name], capture_output=True)
+    with stack.iris_db("iris_oncall") as name:
+        yield name
 
 
 @pytest.fixture
@@ -59,8 +47,7 @@ def fake():
 
 
 def config(db, oncall=None, **extra):
-    cfg = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-           "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, **extra}
+    cfg = stack.config(db, **extra)
     if oncall is not None:
         cfg["oncall"] = oncall
     return cfg
@@ -73,13 +60,11 @@ def oncall_cfg(fake, **extra):
 def run(cfg, lookups, args=(), timeout=60):
     """Run lookups [(role, target) or ("sleep", ms)] in one process; (results, stdout, stderr)."""
     text = "".join(f"{a}\t{b}\n" for a, b in lookups)
-    env = {**os.environ, "IRIS_CONFIG_JSON": json.dumps(cfg), "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing"}
+    env = {**os.environ, **stack.function_env(cfg)}
     env.pop("IRIS_CONFIG", None)
     r = subprocess.run([TOOL, *args], input=text, capture_output=True, text=True, env=env,
                        timeout=timeout)
-    results = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    return results, r, r.stdout + r.stderr
+    return stack.json_lines(r.stdout), r, r.stdout + r.stderr
 
 
 def one(cfg, role, target):
@@ -186,10 +171,7 @@ def test_timeout(db, fake):
 
 
 def test_refused_connection(db):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
+    port = stack.free_port()  # nothing listens there now
     res, _ = one(config(db, {"api": f"http://127.0.0.1:{port}", "app": "iris", "key": KEY}),
                  "manager", "storage-oncall")
     assert res["rc"] == "IRIS_ECONN", res
@@ -226,8 +208,7 @@ def test_key_never_printed(db, fake):
 
 
 def test_key_from_secrets_manager(db, fake):
-    sm = boto3.client("secretsmanager", endpoint_url=ENDPOINT, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    sm = stack.aws_client("secretsmanager")
     name = f"iris-oncall-key-{uuid.uuid4().hex[:8]}"
     sm.create_secret(Name=name, SecretString=KEY)
     try:

@@ -88,7 +88,7 @@ def test_starttls_with_auth():
 def test_implicit_tls_with_auth_and_secret():
     with SmtpSink(tls="implicit", auth=("alerts", "s3cret-pass")) as sink:
         c = cfg(sink.port, tls="implicit", tls_verify="false", username="alerts",
-                password_secret="smtp/password")
+                password="secretsmanager:smtp/password")
         res, rc, err = run("smtp", "email", c, [MSG],
                            extra_args=["--secret", "smtp/password=s3cret-pass"])
         assert rc == 0, err
@@ -102,6 +102,27 @@ def test_starttls_required_but_not_offered():
         # opportunistic falls back to plain when the server offers nothing
         res, _, _ = run("smtp", "email", cfg(sink.port, tls="opportunistic"), [MSG])
         assert res[0]["status"] == "sent"
+
+
+def test_password_never_in_clear_when_starttls_is_missing():
+    """A server that offers no STARTTLS (or a man in the middle who strips it) must not get
+    the password: the default tls=opportunistic refuses AUTH over plain TCP."""
+    with SmtpSink(auth=("alerts", "s3cret-pass")) as sink:
+        c = cfg(sink.port, tls="opportunistic", username="alerts", password="s3cret-pass")
+        res, rc, err = run("smtp", "email", c, [MSG])
+        assert rc == 1 and res[0]["status"] != "sent", res
+        assert "STARTTLS" in res[0]["error"] and "clear" in res[0]["error"], res
+        assert sink.auth_attempts == [] and sink.messages == []
+        assert "s3cret-pass" not in err and "s3cret-pass" not in res[0]["error"]
+        # tls=none with a password is refused at init unless the operator says so ...
+        res, rc, err = run("smtp", "email", dict(c, tls="none"), [MSG])
+        assert rc == 2 and "allow_plaintext_auth" in err and sink.auth_attempts == []
+        # ... and when they do, the plugin sends, after a loud warning at init.
+        res, rc, err = run("smtp", "email", dict(c, tls="none", allow_plaintext_auth="true"),
+                           [MSG])
+        assert rc == 0 and res[0]["status"] == "sent", (res, err)
+        assert "clear text" in err and "s3cret-pass" not in err
+        assert sink.auth_attempts == [("alerts", "s3cret-pass", False)]
 
 
 def test_reply_codes_are_classified():

@@ -109,12 +109,25 @@ def test_bad_configuration_is_refused():
     assert rc == 2 and "unknown option 'colour'" in err
 
 
-def test_token_from_secret_service(fakes):
+def test_token_from_a_secret_reference(fakes):
+    """Secrets arrive one way: a "secretsmanager:<id>" setting the host resolves before init."""
     fakes.reset()
     c = cfg(fakes)
-    del c["auth_token"]
-    c["auth_token_secret"] = "twilio/token"
+    c["auth_token"] = "secretsmanager:twilio/token"
     res, rc, err = run("twilio", "sms", c, [MSG], extra_args=["--secret", f"twilio/token={TWILIO_TOKEN}"])
     assert rc == 0, err
     _, rc, err = run("twilio", "sms", c, [MSG])
-    assert rc == 2 and "could not be resolved" in err
+    assert rc == 2 and "twilio/token" in err
+    # The older per-plugin "<option>_secret" key is refused with the new spelling shown.
+    del c["auth_token"]
+    c["auth_token_secret"] = "twilio/token"
+    _, rc, err = run("twilio", "sms", c, [MSG], extra_args=["--secret", f"twilio/token={TWILIO_TOKEN}"])
+    assert rc == 2 and '"auth_token": "secretsmanager:twilio/token"' in err, err
+    assert TWILIO_TOKEN not in err
+
+
+def test_integer_options_are_parsed_strictly(fakes):
+    for bad in ["12abc", "", "-5", "0", "99999999999999999999", " 10", "1e3"]:
+        _, rc, err = run("twilio", "sms", dict(cfg(fakes), timeout_ms=bad), [MSG])
+        assert rc == 2 and "option 'timeout_ms' must be a whole number from 1 to 900000" in err, \
+            (bad, err)

@@ -1,4 +1,3 @@
-#define _DEFAULT_SOURCE
 /*
  * test_recipients.c — role lookups from Iris's tables (core/iris/recipients.h) and contact
  * lookups (core/iris/contact.h) against a real database, where a user, a team and a mailing
@@ -6,6 +5,7 @@
  * finds the target of its own type, a contact is always the user's, and a mailing list at or
  * over ldap_lists.max_unrolled_users is not unrolled (Iris's mailing_list role lookup).
  */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,22 +37,8 @@ static const char *const fixture_sql =
     " JOIN mode m ON m.name = 'email' WHERE t.id BETWEEN 80 AND 86;";
 
 static int setup(void **state) {
-  struct iris_test_db *t = calloc(1, sizeof *t);
-  struct iris_err err = {0};
-  if (!t || iris_test_db_create(t, &err) || iris_test_db_load_iris(t, 1, &err) ||
-      iris_test_db_sql(t, fixture_sql, &err)) {
-    fprintf(stderr, "fixture: %s\n", err.msg);
-    return -1;
-  }
-  *state = t;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct iris_test_db *t = *state;
-  iris_test_db_destroy(t);
-  free(t);
-  return 0;
+  *state = iris_test_db_new(1, fixture_sql);
+  return *state ? 0 : -1;
 }
 
 /* The names `role` of "twin" gives, joined by commas, or the error code as negative. */
@@ -130,5 +116,5 @@ int main(void) {
       cmocka_unit_test(a_list_at_the_cap_is_not_unrolled),
       cmocka_unit_test(a_contact_is_the_users),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, iris_test_db_teardown);
 }

@@ -1,4 +1,3 @@
-#define _DEFAULT_SOURCE
 /*
  * test_render.c — Iris's render() against the demo templates in a real database: context and
  * `iris` variables, per-mode content, the message-id subject prefix, drop using the email
@@ -6,6 +5,7 @@
  * the safe fallback text (no context leaked), re-rendering for the email fallback, the body
  * length limit, and the cache reloading a template whose active version changed.
  */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,8 +30,11 @@ struct fx {
 static int setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   struct iris_err err = {0};
-  if (iris_test_db_create(&f->t, &err) || iris_test_db_load_iris(&f->t, 1, &err) ||
-      iris_templates_new(60000, &f->cache, &err)) {
+  if (!f || iris_test_db_prepare(&f->t, 1, NULL)) {
+    free(f);
+    return -1;
+  }
+  if (iris_templates_new(60000, &f->cache, &err)) {
     fprintf(stderr, "fixture: %s\n", err.msg);
     return -1;
   }

@@ -1,4 +1,3 @@
-#define _DEFAULT_SOURCE
 /*
  * test_reprioritize.c — Iris's target reprioritisation (core/iris/reprioritize.h) against a real
  * database: no rule → nothing counted; a rule fires once its window holds more than `count`
@@ -7,6 +6,7 @@
  * is ignored; two connections (two sender instances) share the counters; a lost connection is
  * survived; a failure counts and records nothing.
  */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,22 +43,8 @@ static const char *const fixture_sql =
     " UNION SELECT 3) s;";
 
 static int setup(void **state) {
-  struct iris_test_db *t = calloc(1, sizeof *t);
-  struct iris_err err = {0};
-  if (iris_test_db_create(t, &err) || iris_test_db_load_iris(t, 1, &err) ||
-      iris_test_db_sql(t, fixture_sql, &err)) {
-    fprintf(stderr, "fixture: %s\n", err.msg);
-    return -1;
-  }
-  *state = t;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct iris_test_db *t = *state;
-  iris_test_db_destroy(t);
-  free(t);
-  return 0;
+  *state = iris_test_db_new(1, fixture_sql);
+  return *state ? 0 : -1;
 }
 
 /* A claim row for key (the decision references it). */
@@ -277,5 +263,5 @@ int main(void) {
       cmocka_unit_test(instances_share_the_counters), cmocka_unit_test(lost_connection_is_survived),
       cmocka_unit_test(failure_counts_nothing),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, iris_test_db_teardown);
 }

@@ -1,21 +1,19 @@
 """The Lambda Runtime API loop (core/clients/runtime.c) as a real process (tests/bootstraps/
 iris-test-bootstrap) driven by the fake Runtime API: several invocations in one process, the
 request context handed to the handler, handler errors with errorType and the function-error
-header, init errors, deadlines near expiry, responses too large for Lambda, exit on 500, and
-log lines stamped with the request and trace ids."""
+header, init errors, deadlines near expiry, responses and events too large for Lambda, request
+ids that try to leave their URL segment, exit on 500, and log lines stamped with the request
+and trace ids."""
 import json
 import os
-import sys
 import time
 
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack as stack
+from fake_runtime import FakeRuntime
 
-BOOTSTRAP = os.path.join(BUILD, "tests", "bootstraps", "iris-test-bootstrap")
+BOOTSTRAP = os.path.join(stack.BUILD, "tests", "bootstraps", "iris-test-bootstrap")
 TRACE = "Root=1-67891233-abcdef012345678912345678;Parent=0123456789abcdef;Sampled=1"
 
 
@@ -114,3 +112,34 @@ def test_log_lines_carry_request_and_trace_ids():
         # Context is cleared after the invocation.
         tail = [l for l in lines if "runtime loop ended" in l.get("msg", "")]
         assert tail and "requestId" not in tail[0]
+
+
+def test_event_over_the_limit_is_an_invocation_error():
+    # #14.11: an event past the runtime's 7 MiB buffer used to end the process; it is that
+    # invocation's error, and the next event is served by the same process.
+    with FakeRuntime() as rt:
+        big = rt.add_event(b'{"op":"echo","pad":"' + b"x" * (7 * 1024 * 1024 + 10) + b'"}')
+        ok = rt.add_event({"op": "echo", "n": 1})
+        proc = rt.run_bootstrap(BOOTSTRAP)
+        assert proc.returncode == 0, proc.err
+        assert rt.results[big]["kind"] == "error"
+        assert rt.results[big]["json"]["errorType"] == "Iris.ETOOBIG"
+        assert "exceeds the 7340032-byte limit" in rt.results[big]["json"]["errorMessage"]
+        assert rt.results[ok]["json"] == {"op": "echo", "n": 1}
+        assert sum(1 for r in rt.requests if r[0] == "GET") == 3
+
+
+@pytest.mark.parametrize("rid", ["../init/error?x=", "..", "a/../../next", "id with spaces%2F"])
+def test_request_id_stays_in_its_url_segment(rid):
+    # #14.11: the id comes from a header and went into the URL as it was; "../" reached
+    # another endpoint. It is percent-encoded as one segment (the Runtime API decodes it).
+    with FakeRuntime() as rt:
+        odd = rt.add_event({"op": "echo", "n": 1}, request_id=rid)
+        bad = rt.add_event({"op": "fail", "message": "m"}, request_id=rid + "2")
+        proc = rt.run_bootstrap(BOOTSTRAP)
+        assert proc.returncode == 0, proc.err
+        posts = [r[1] for r in rt.requests if r[0] == "POST"]
+        assert all(p.startswith("/2018-06-01/runtime/invocation/") for p in posts), posts
+        assert all(p.count("/") == 5 for p in posts), posts
+        assert rt.results[odd]["kind"] == "response"
+        assert rt.results[bad]["kind"] == "error"

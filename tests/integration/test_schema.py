@@ -11,25 +11,14 @@ import uuid
 
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-DB_SH = os.path.join(SRC, "scripts", "db.sh")
+import irisstack as stack
+
+SRC = stack.SRC
 MIGRATIONS = sorted(glob.glob(os.path.join(SRC, "db", "migrations", "[0-9][0-9][0-9][0-9]_*.sql")))
-
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-USER = os.environ.get("IRIS_TEST_MYSQL_USER", "root")
-PASSWORD = os.environ.get("IRIS_TEST_MYSQL_PASSWORD", "")
-
-
-def _env():
-    env = dict(os.environ)
-    env.update(IRIS_DB_HOST=HOST, IRIS_DB_PORT=PORT, IRIS_DB_USER=USER,
-               IRIS_DB_PASSWORD=PASSWORD, MYSQL_PWD=PASSWORD)
-    return env
 
 
 def db_sh(cmd, db, check=True):
-    r = subprocess.run([DB_SH, cmd, db], env=_env(), capture_output=True, text=True, timeout=120)
+    r = stack.run_db_sh(cmd, db, timeout=120)
     if check:
         assert r.returncode == 0, f"db.sh {cmd} {db} failed:\n{r.stdout}{r.stderr}"
     return r
@@ -37,9 +26,8 @@ def db_sh(cmd, db, check=True):
 
 def mysql(db, sql, stdin=None):
     """Run SQL in db; return rows as lists of strings (None for NULL)."""
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", USER,
-                        "--default-character-set=utf8mb4", "--batch", "--skip-column-names", db] + ([] if stdin is not None else ["-e", sql]),
-                       env=_env(), input=stdin, capture_output=True, text=True, timeout=60)
+    r = stack.mariadb(db, sql if stdin is None else stdin,
+                      extra_args=["--default-character-set=utf8mb4"])
     assert r.returncode == 0, f"SQL failed: {sql or '<stdin>'}\n{r.stderr}"
     return [[None if v == "NULL" else _unescape(v) for v in line.split("\t")]
             for line in r.stdout.splitlines()]
@@ -199,11 +187,25 @@ def test_required_tables_exist(db):
     assert not want - tables
 
 
-def test_every_table_is_innodb_utf8mb4(db):
+def _iris_tables():
+    import re
+    with open(os.path.join(SRC, "db", "iris", "schema.sql")) as f:
+        return set(re.findall(r"CREATE TABLE IF NOT EXISTS `(\w+)`", f.read()))
+
+
+def test_every_table_is_innodb_with_production_charsets(db):
+    """Iris's tables keep linkedin/iris db/schema_0.sql's charsets (44 latin1 tables, and
+    message_changelog in the database default utf8 = utf8mb3), so a test writing text they
+    cannot hold fails as production would; the sender's own tables are utf8mb4."""
+    iris = _iris_tables()
+    assert len(iris) == 45, sorted(iris)
     rows = mysql(db, "SELECT table_name, engine, table_collation FROM information_schema.tables "
                      "WHERE table_schema = DATABASE()")
-    bad = [r for r in rows if r[1] != "InnoDB" or not r[2].startswith("utf8mb4")]
+    want = {t: ("utf8mb3" if t == "message_changelog" else "latin1") for t in iris}
+    bad = [r for r in rows if r[1] != "InnoDB" or
+           not r[2].startswith(want.get(r[0], "utf8mb4") + "_")]
     assert not bad
+    assert sum(1 for r in rows if r[2].startswith("latin1_")) == 44
 
 
 def test_indexes_for_hot_queries(db):
@@ -324,17 +326,14 @@ def test_claim_insert_is_idempotent_and_cascades(db):
     assert scalar(db, ins.format(o="w2")) == "0"
     assert scalar(db, "SELECT owner FROM sender_claim WHERE claim_key = 'm:1'") == "w1"
     # A claim on a message that does not exist is refused by the foreign key.
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", USER, db, "-e",
-                        "INSERT INTO sender_claim (claim_key, kind, message_id, lane) "
-                        "VALUES ('m:999999', 'message', 999999, 'sms')"],
-                       env=_env(), capture_output=True, text=True)
+    r = stack.mariadb(db, "INSERT INTO sender_claim (claim_key, kind, message_id, lane) "
+                          "VALUES ('m:999999', 'message', 999999, 'sms')")
     assert r.returncode != 0 and "foreign key" in r.stderr.lower()
     # The enqueue marker is keyed by message, so a second marker for one message is impossible.
     mysql(db, "INSERT INTO sender_enqueue (message_id, application_id, priority_id, target_id, "
               "next_attempt_at) VALUES (1, 1, 2, 1, UTC_TIMESTAMP(3))")
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", USER, db, "-e",
-                        "INSERT INTO sender_enqueue (message_id, application_id, priority_id, target_id) "
-                        "VALUES (1, 1, 2, 1)"], env=_env(), capture_output=True, text=True)
+    r = stack.mariadb(db, "INSERT INTO sender_enqueue (message_id, application_id, priority_id, target_id) "
+                          "VALUES (1, 1, 2, 1)")
     assert r.returncode != 0 and "duplicate" in r.stderr.lower()
     mysql(db, "DELETE FROM sender_claim WHERE claim_key = 'm:1'; DELETE FROM sender_enqueue WHERE message_id = 1")
 

@@ -1,7 +1,8 @@
 /*
  * test_secrets.c — secret references resolved through Secrets Manager (moto), with our own
- * signed client: plain and JSON-key secrets, a missing secret, a binary-only secret, and
- * the resolved values absent from every log line even at debug level.
+ * signed client: plain and JSON-key secrets, references inside arrays (vendor lists), a
+ * missing secret, a binary-only secret, and the resolved values absent from every log line
+ * even at debug level and from the redacted configuration dump.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +118,54 @@ static void resolves_references(void **state) {
   iris_secrets_free(s);
 }
 
+/* #14.8: references inside arrays (vendors.<mode>[i].config) resolve like any other, the
+ * redacted dump hides them, and an unresolvable one fails start-up naming its key. */
+static void resolves_references_in_vendor_lists(void **state) {
+  struct iris_aws_opts o;
+  struct iris_secrets *s = NULL;
+  struct iris_config *cfg = NULL;
+  struct iris_err err = {0};
+  char json[1024];
+  char *dump;
+  json_t *sms;
+  (void)state;
+  snprintf(json, sizeof json,
+           "{\"vendors\":{\"sms\":[{\"plugin\":\"dummy\",\"config\":{\"x\":\"1\"}},"
+           "{\"plugin\":\"twilio\",\"config\":{\"auth_token\":\"secretsmanager:iris/twilio-%s\","
+           "\"users\":[\"a\",[\"secretsmanager:iris/db-%s#user\"]]}}]}}",
+           suffix, suffix);
+  opts_for(&o);
+  OK(iris_secrets_new(&o, &s, &err));
+  OK(iris_config_from_string(json, &cfg, &err));
+  OK(iris_config_resolve_secrets(cfg, iris_secrets_fetch, s, &err));
+  sms = iris_config_json(cfg, "vendors.sms");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_array_get(sms, 1), "config"), "auth_token")),
+                      "twilio-auth-token-9f8e7d");
+  assert_string_equal(
+      json_string_value(json_array_get(
+          json_array_get(json_object_get(json_object_get(json_array_get(sms, 1), "config"),
+                                         "users"), 1), 0)),
+      "iris_svc");
+  dump = iris_config_dump_redacted(cfg);
+  assert_non_null(dump);
+  assert_null(strstr(dump, "twilio-auth-token-9f8e7d"));
+  assert_null(strstr(dump, "iris_svc"));
+  assert_non_null(strstr(dump, "[REDACTED]"));
+  assert_non_null(strstr(dump, "\"plugin\": \"dummy\""));
+  iris_free(dump);
+  iris_config_free(cfg);
+  cfg = NULL;
+  OK(iris_config_from_string("{\"vendors\":{\"email\":[{\"plugin\":\"smtp\",\"config\":"
+                             "{\"password\":\"secretsmanager:iris/no-such-secret\"}}]}}",
+                             &cfg, &err));
+  assert_int_equal(iris_config_resolve_secrets(cfg, iris_secrets_fetch, s, &err), IRIS_EAWS);
+  assert_non_null(strstr(err.msg, "vendors.email[0].config.password"));
+  assert_non_null(strstr(err.msg, "iris/no-such-secret"));
+  iris_config_free(cfg);
+  iris_secrets_free(s);
+}
+
 static void clear_errors(void **state) {
   struct iris_aws_opts o;
   struct iris_secrets *s = NULL;
@@ -136,6 +185,7 @@ static void clear_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(resolves_references),
+                                     cmocka_unit_test(resolves_references_in_vendor_lists),
                                      cmocka_unit_test(clear_errors)};
   iris_log_set_level(IRIS_LOG_LEVEL_ERROR);
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,42 +5,22 @@ deliveries send nothing; claimed incidents are not paged; a permanent vendor fai
 back to email; a retryable one is retried with backoff; bad envelopes are dead-lettered with
 their reason."""
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
-from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack as stack
+from irisstack import sql
 
-BOOTSTRAP = os.path.join(BUILD, "lambda", "sender", "iris-sender")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
-LANES = ["email", "sms", "call", "im", "slack", "hipchat"]
-
-
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+BOOTSTRAP = stack.bootstrap("sender")
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sender")
-    db = f"iris_sender_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
+    db = stack.unique_name("iris_sender")
+    stack.load_iris(db)
     ctx = json.dumps({"host": "db-1", "check": "disk_usage", "value": 97.5, "threshold": 90,
                       "severity": "critical", "tags": ["db"], "runbook_url": ""})
     sql(db, f"""
@@ -66,60 +46,41 @@ def env(tmp_path_factory):
         (9031, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
         (9032, UTC_TIMESTAMP(), 3, 3, 3, 3, 6, 502, 1, ''),
         (9040, UTC_TIMESTAMP(), 1, 4, 1, 2, 2, 500, 1, '');""")
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+    sqs = stack.aws_client("sqs")
     suffix = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"iris-{lane}-{suffix}")["QueueUrl"] for lane in LANES}
+    queues = stack.create_queues(sqs, lambda lane: f"iris-{lane}-{suffix}")
     queues["dead_letter"] = sqs.create_queue(QueueName=f"iris-dlq-{suffix}")["QueueUrl"]
-    queues["notifications"] = sqs.create_queue(QueueName=f"iris-notifications-{suffix}")["QueueUrl"]
     record = tmp / "sent.jsonl"
     dummy = lambda **extra: [{"plugin": "dummy", "name": f"dummy-{extra.pop('tag', 'x')}",
                               "config": {"record_file": str(record), **extra}}]
-    config = {
-        "db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
-        "aws": {"region": "us-east-1", "endpoint": ENDPOINT},
-        "queues": queues,
-        "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-        "sender": {"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
-        "quota": {"sender_app": "iris"},
-        "vendors": {"email": dummy(tag="email"), "sms": dummy(tag="sms", fail_destination="+15550100199"),
-                    "call": dummy(tag="call", fail="permanent"),
-                    "im": dummy(tag="im", fail="retryable"),
-                    "slack": dummy(tag="slack"), "hipchat": dummy(tag="hipchat")},
-    }
+    config = stack.config(
+        db, queues, plugins=True,
+        sender={"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
+        quota={"sender_app": "iris"},
+        vendors={"email": dummy(tag="email"), "sms": dummy(tag="sms", fail_destination="+15550100199"),
+                 "call": dummy(tag="call", fail="permanent"),
+                 "im": dummy(tag="im", fail="retryable"),
+                 "slack": dummy(tag="slack"), "hipchat": dummy(tag="hipchat")})
     yield {"db": db, "sqs": sqs, "queues": queues, "record": record, "config": config,
            "suffix": suffix}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+    stack.drop_db(db)
 
 
 def event(env, lane, bodies, receipts=None):
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": (receipts or {}).get(i, f"rh-{i}"),
-        "body": b if isinstance(b, str) else json.dumps(b),
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:iris-{lane}-{env['suffix']}",
-        "awsRegion": "us-east-1"} for i, b in enumerate(bodies)]}
+    arn = stack.queue_arn(f"iris-{lane}-{env['suffix']}")
+    return {"Records": [stack.sqs_record(b, arn, receipt_handle=(receipts or {}).get(i, f"rh-{i}"))
+                        for i, b in enumerate(bodies)]}
 
 
 def invoke(env, *events):
-    with FakeRuntime() as rt:
-        ids = [rt.add_event(e) for e in events]
-        proc = rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(env["config"]),
-                                                "AWS_ACCESS_KEY_ID": "testing",
-                                                "AWS_SECRET_ACCESS_KEY": "testing"})
-        assert rt.init_error is None, rt.init_error
-        assert proc.returncode == 0, proc.err
-        env["stdout"] = proc.out  # EMF metric lines
-        out = [rt.results[i] for i in ids]
-        for r in out:
-            assert r["kind"] == "response", (r, proc.err)
-        return [r["json"] for r in out], proc.err
+    run = stack.run_lambda(BOOTSTRAP, events, env=stack.function_env(env["config"]))
+    answers = run.answers()
+    env["stdout"] = run.proc.out  # EMF metric lines
+    return answers, run.proc.err
 
 
 def sent(env):
-    if not env["record"].exists():
-        return []
-    return [json.loads(l) for l in env["record"].read_text().splitlines()]
+    return stack.read_jsonl(env["record"])
 
 
 def msg(id_):
@@ -216,18 +177,15 @@ def test_bad_envelopes_are_dead_lettered_with_reason(env):
 
 
 def test_not_an_sqs_event_is_an_invocation_error(env):
-    with FakeRuntime() as rt:
-        rid = rt.add_event({"hello": "world"})
-        rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(env["config"])})
-        assert rt.results[rid]["json"]["errorType"] == "Iris.EPARSE"
+    run = stack.run_lambda(BOOTSTRAP, [{"hello": "world"}],
+                           env={"IRIS_CONFIG_JSON": json.dumps(env["config"])})
+    assert run.results[0]["json"]["errorType"] == "Iris.EPARSE"
 
 
 def test_bad_configuration_is_an_init_error(env):
     cfg = dict(env["config"], vendors={"sms": [{"plugin": "nope"}]})
-    with FakeRuntime() as rt:
-        rt.add_event({"Records": []})
-        rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(cfg)})
-        assert rt.init_error and "no loaded plugin 'nope'" in rt.init_error["json"]["errorMessage"]
+    run = stack.run_lambda(BOOTSTRAP, [{"Records": []}], env={"IRIS_CONFIG_JSON": json.dumps(cfg)})
+    assert run.init_error and "no loaded plugin 'nope'" in run.init_error["json"]["errorMessage"]
 
 
 BATCH = "0123456789abcdef0123456789abcdef"

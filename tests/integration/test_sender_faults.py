@@ -8,46 +8,30 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
-import boto3
 import pytest
 
-SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
-BUILD = os.environ.get("IRIS_BUILD_DIR", "build/release")
-SENDER = os.path.join(BUILD, "lambda", "sender", "iris-sender")
-HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
-PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
-ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from private_mariadb import PrivateMariaDB  # noqa: E402
+import irisstack as stack
+from irisstack import sql, wait_for
+from private_mariadb import PrivateMariaDB
 
-
-def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+SENDER = stack.bootstrap("sender")
+INCIDENT_600 = """INSERT INTO incident (id, plan_id, created, context, application_id, current_step,
+                                        active)
+                  VALUES (600, 2, UTC_TIMESTAMP(), '{"host": "h", "check": "c"}', 1, 1, 1);"""
 
 
 @pytest.fixture
 def env(tmp_path):
-    db = f"iris_faults_{uuid.uuid4().hex[:8]}"
-    for cmd in ("load-iris", "migrate", "demo"):
-        subprocess.run([os.path.join(SRC, "scripts", "db.sh"), cmd, db], check=True,
-                       capture_output=True)
-    sql(db, """INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active)
-                 VALUES (600, 2, UTC_TIMESTAMP(), '{"host": "h", "check": "c"}', 1, 1, 1);""")
-    sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+    sqs = stack.aws_client("sqs")
     sfx = uuid.uuid4().hex[:6]
-    queues = {lane: sqs.create_queue(QueueName=f"f-{lane}-{sfx}",
-                                     Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
-              for lane in ("sms", "call")}
-    yield {"db": db, "sqs": sqs, "queues": queues, "record": tmp_path / "sent.jsonl"}
-    subprocess.run([os.path.join(SRC, "scripts", "db.sh"), "drop", db], capture_output=True)
+    queues = stack.create_queues(sqs, lambda lane: f"f-{lane}-{sfx}", ("sms", "call"),
+                                 VisibilityTimeout=2)
+    with stack.iris_db("iris_faults") as db:
+        sql(db, INCIDENT_600)
+        yield {"db": db, "sqs": sqs, "queues": queues, "record": tmp_path / "sent.jsonl"}
 
 
 def config(env, call_stall_ms=0, lease=60, sms_stall_ms=0):
@@ -58,14 +42,13 @@ def config(env, call_stall_ms=0, lease=60, sms_stall_ms=0):
     sms = {"record_file": rec}
     if sms_stall_ms:
         sms["stall_ms"] = str(sms_stall_ms)
-    host, port = env.get("db_host", HOST), int(env.get("db_port", PORT))
-    return {"db": {"host": host, "port": port, "user": "root", "database": env["db"]},
-            "aws": {"region": "us-east-1", "endpoint": ENDPOINT}, "queues": env["queues"],
-            "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-            "sender": {"lease_seconds": lease, "backoff_base_seconds": 1},
-            "vendors": {"sms": [{"plugin": "dummy", "name": "sms", "config": sms}],
-                        "call": [{"plugin": "dummy", "name": "call", "config": call}],
-                        "email": [{"plugin": "dummy", "name": "email", "config": {"record_file": rec}}]}}
+    return stack.config(
+        env["db"], env["queues"], plugins=True, host=env.get("db_host", stack.MYSQL_HOST),
+        port=env.get("db_port", stack.MYSQL_PORT),
+        sender={"lease_seconds": lease, "backoff_base_seconds": 1},
+        vendors={"sms": [{"plugin": "dummy", "name": "sms", "config": sms}],
+                 "call": [{"plugin": "dummy", "name": "call", "config": call}],
+                 "email": [{"plugin": "dummy", "name": "email", "config": {"record_file": rec}}]})
 
 
 def worker(env, cfg, lanes, max_idle=4):
@@ -90,18 +73,7 @@ def enqueue(env, lane, ids):
 
 
 def sent(env):
-    if not env["record"].exists():
-        return []
-    return [json.loads(l) for l in env["record"].read_text().splitlines()]
-
-
-def wait_for(pred, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
+    return stack.read_jsonl(env["record"])
 
 
 def test_a_slow_mode_does_not_delay_another_lane(env):
@@ -176,10 +148,8 @@ def private_env(tmp_path):
         mdb.start()
         db = "iris_restart"
         mdb.load_iris(db)
-        mdb.sql(db, """INSERT INTO incident (id, plan_id, created, context, application_id,
-                                             current_step, active)
-                       VALUES (600, 2, UTC_TIMESTAMP(), '{"host": "h", "check": "c"}', 1, 1, 1);""")
-        sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1")
+        mdb.sql(db, INCIDENT_600)
+        sqs = stack.aws_client("sqs")
         sfx = uuid.uuid4().hex[:6]
         # A visibility timeout well above a worker's batch (10 records x the vendor's stall), so
         # only the sender's own retries make a record visible again.

@@ -8,10 +8,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sender import BOOTSTRAP, BUILD, env, event, invoke, msg, sent, sql  # noqa: E402,F401
+import irisstack as stack  # noqa: E402
+from test_sender import BOOTSTRAP, env, event, invoke, msg, sent, sql  # noqa: E402,F401
 from fake_runtime import FakeRuntime  # noqa: E402
 
-PLUGINS = os.path.join(BUILD, "tests", "plugins", "sender")
+PLUGINS = os.path.join(stack.BUILD, "tests", "plugins", "sender")
 
 
 def config(env, **vendors):
@@ -162,9 +163,7 @@ def invoke_until(env, cfg, *timed_events):
     returns the answers and the log."""
     with FakeRuntime() as rt:
         ids = [rt.add_event(e, timeout_ms=ms) for e, ms in timed_events]
-        proc = rt.run_bootstrap(BOOTSTRAP, env={"IRIS_CONFIG_JSON": json.dumps(cfg),
-                                                "AWS_ACCESS_KEY_ID": "testing",
-                                                "AWS_SECRET_ACCESS_KEY": "testing"})
+        proc = rt.run_bootstrap(BOOTSTRAP, env=stack.function_env(cfg))
         assert proc.returncode == 0, proc.err
         return [rt.results[i]["json"] for i in ids], proc.err
 

@@ -3,10 +3,6 @@ request our C client sends (libcurl's CURLOPT_AWS_SIGV4), and botocore's SigV4Au
 same request (same X-Amz-Date, credentials, region, service, headers and body). The
 Authorization headers must be byte-identical, without and with a session token."""
 import datetime
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 from unittest import mock
 
 import pytest
@@ -14,32 +10,26 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from fakebase import FakeHandler, FakeServer
 from sqs_cli import cli
 
 captured = []
 
 
-class Recorder(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        captured.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
-        out = json.dumps({"MessageId": "rec-1"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+class Recorder(FakeHandler):
+    protocol_version = "HTTP/1.0"  # one request a connection
 
-    def log_message(self, *a):
-        pass
+    def do_POST(self):
+        body = self.body()
+        captured.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+        self.send(200, {"MessageId": "rec-1"})
 
 
 @pytest.fixture
 def recorder():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
     captured.clear()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
+    with FakeServer(Recorder) as srv:
+        yield srv.url
 
 
 def resign(endpoint, req, key, secret, token):

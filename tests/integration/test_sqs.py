@@ -4,12 +4,11 @@ timeouts, redrive to a dead-letter queue, AWS error texts, retries against a ser
 answers 500/429, and connection failures."""
 import json
 import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from fakebase import FakeHandler, FakeServer, free_port
 from sqs_cli import cli, new_queue
 
 
@@ -122,37 +121,29 @@ def test_aws_error_text_names_code_and_action():
     assert "GetQueueUrl" in r.stderr and "attempt 1 of" in r.stderr  # not retried
 
 
-class Flaky(BaseHTTPRequestHandler):
-    """Answers the first `fail` requests with `status`, then a valid SendMessage answer."""
+class Flaky(FakeHandler):
+    """Answers with the queued (status, body, headers) in `plan`, then a valid SendMessage
+    answer."""
+    protocol_version = "HTTP/1.0"  # one request a connection
     plan = []
     seen = 0
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.body()
         Flaky.seen += 1
         if Flaky.plan:
             status, body, headers = Flaky.plan.pop(0)
         else:
             status, body, headers = 200, json.dumps({"MessageId": "m-1",
                                                      "MD5OfMessageBody": "x"}), {}
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *a):
-        pass
+        self.send(status, body, headers)
 
 
 @pytest.fixture
 def flaky():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
     Flaky.plan, Flaky.seen = [], 0
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
+    with FakeServer(Flaky) as srv:
+        yield srv.url
 
 
 def test_5xx_and_throttling_are_retried(flaky):
@@ -189,11 +180,7 @@ def test_query_error_header_and_auth_errors(flaky):
 
 
 def test_connection_refused_is_econn():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()  # nothing listens there
     r = cli("send", f"http://127.0.0.1:{port}/1/q", "x",
             env={"IRIS_SQS_ENDPOINT": f"http://127.0.0.1:{port}", "IRIS_SQS_ATTEMPTS": "2"},
             check=False)

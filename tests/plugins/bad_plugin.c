@@ -24,7 +24,23 @@ __attribute__((unused)) static void send_msg(void *instance, const struct iris_p
                      struct iris_plugin_result *r) {
   (void)instance;
   (void)m;
-#ifdef KIND_BAD_STATUS
+#if defined(KIND_WILD)
+  /* Returns exactly what the message's extra fields say, raw: the host must bound it. */
+  size_t i;
+  r->status = IRIS_PLUGIN_SENT;
+  for (i = 0; i < m->nextra; i++) {
+    const char *k = m->extra[i].key, *v = m->extra[i].value;
+    if (strcmp(k, "status") == 0)
+      r->status = (enum iris_plugin_status)strtol(v, NULL, 10);
+    else if (strcmp(k, "retry_after_ms") == 0)
+      r->retry_after_ms = strtoll(v, NULL, 10);
+    else if (strcmp(k, "vendor_message_id") == 0)
+      memcpy(r->vendor_message_id, v, strlen(v) < sizeof r->vendor_message_id
+                                           ? strlen(v) + 1 : sizeof r->vendor_message_id);
+    else if (strcmp(k, "error") == 0)
+      memcpy(r->error, v, strlen(v) < sizeof r->error ? strlen(v) + 1 : sizeof r->error);
+  }
+#elif defined(KIND_BAD_STATUS)
   r->status = (enum iris_plugin_status)42;
   memset(r->error, 'x', sizeof r->error); /* not terminated */
   memset(r->vendor_message_id, 'y', sizeof r->vendor_message_id);
@@ -47,7 +63,9 @@ static const struct iris_plugin_mode_ops *const modes[] = {&ops, &ops};
 static const struct iris_plugin_mode_ops *const modes[] = {&ops};
 #endif
 
-#if defined(KIND_DUP_NAME) || defined(KIND_GOOD)
+#if defined(KIND_WILD)
+#define NAME "wild"
+#elif defined(KIND_DUP_NAME) || defined(KIND_GOOD)
 #define NAME "good"
 #else
 #define NAME "bad"

@@ -21,7 +21,7 @@ static const char *env_or(const char *name, const char *def) {
 void iris_test_db_opts(struct iris_db_opts *o, const char *name) {
   memset(o, 0, sizeof *o);
   o->host = env_or("IRIS_TEST_MYSQL_HOST", "127.0.0.1");
-  o->port = (unsigned)atoi(env_or("IRIS_TEST_MYSQL_PORT", "3306"));
+  o->port = (unsigned)strtoul(env_or("IRIS_TEST_MYSQL_PORT", "3306"), NULL, 10);
   o->user = env_or("IRIS_TEST_MYSQL_USER", "root");
   o->password = getenv("IRIS_TEST_MYSQL_PASSWORD");
   o->database = name;
@@ -136,4 +136,40 @@ void iris_test_db_destroy(struct iris_test_db *t) {
   }
   iris_db_close(admin);
   t->name[0] = '\0';
+}
+
+int iris_test_db_prepare(struct iris_test_db *t, int with_iris, const char *sql) {
+  struct iris_err err = {0};
+  int rc = iris_test_db_create(t, &err);
+  if (rc == IRIS_OK && with_iris)
+    rc = iris_test_db_load_iris(t, 1, &err);
+  if (rc == IRIS_OK && sql)
+    rc = iris_test_db_sql(t, sql, &err);
+  if (rc) {
+    fprintf(stderr, "fixture: %s\n", err.msg);
+    iris_test_db_destroy(t);
+  }
+  return rc;
+}
+
+struct iris_test_db *iris_test_db_new(int with_iris, const char *sql) {
+  struct iris_test_db *t = calloc(1, sizeof *t);
+  if (!t) {
+    fprintf(stderr, "fixture: out of memory\n");
+    return NULL;
+  }
+  if (iris_test_db_prepare(t, with_iris, sql)) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+int iris_test_db_teardown(void **state) {
+  struct iris_test_db *t = *state;
+  if (t) {
+    iris_test_db_destroy(t);
+    free(t);
+  }
+  return 0;
 }

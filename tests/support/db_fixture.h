@@ -27,4 +27,15 @@ int iris_test_db_sql(struct iris_test_db *t, const char *sql, struct iris_err *e
 /* Close the connection and drop the database. */
 void iris_test_db_destroy(struct iris_test_db *t);
 
+/* The usual cmocka group setup in one call: create the fixture database in *t, load Iris's
+ * schema, the migrations and the demo data when with_iris, then run sql (NULL: none). On a
+ * failure prints it to stderr (cmocka's setup has no error channel), destroys what was made
+ * and returns the failure; IRIS_OK otherwise. */
+int iris_test_db_prepare(struct iris_test_db *t, int with_iris, const char *sql);
+/* iris_test_db_prepare on a new fixture: the caller owns it (iris_test_db_teardown frees
+ * it); NULL when anything failed (printed). */
+struct iris_test_db *iris_test_db_new(int with_iris, const char *sql);
+/* A cmocka teardown for *state made by iris_test_db_new: destroys and frees it. */
+int iris_test_db_teardown(void **state);
+
 #endif /* IRIS_DB_FIXTURE_H */

@@ -1,6 +1,8 @@
 /*
  * iris-envelope — check or produce queue envelopes with core/iris/contract.h (for the schema test).
  *   iris-envelope parse < file        prints "ok <kind>" or "error: <reason>" (exit 1)
+ *   iris-envelope parse-lines < file  one envelope per line, one "ok <kind>" / "error: <reason>"
+ *                                     line each (exit 0), for many generated cases in one run
  *   iris-envelope message ID          prints the message envelope
  *   iris-envelope batch BATCH_ID ID...  prints the batch envelope
  *   iris-envelope tracking INCIDENT_ID  prints the tracking envelope
@@ -32,6 +34,26 @@ int main(int argc, char **argv) {
     } else {
       printf("ok %d\n", (int)env.kind);
       iris_envelope_cleanup(&env);
+    }
+  } else if (argc >= 2 && strcmp(argv[1], "parse-lines") == 0) {
+    char chunk[4096];
+    size_t n, at = 0;
+    iris_buf_init(&in, (size_t)256 << 20); /* many envelopes of up to 1 MiB characters */
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+      if (iris_buf_append(&in, chunk, n))
+        return 2;
+    while (at < iris_buf_len(&in)) {
+      const char *line = iris_buf_ptr(&in) + at;
+      const char *nl = memchr(line, '\n', iris_buf_len(&in) - at);
+      size_t len = nl ? (size_t)(nl - line) : iris_buf_len(&in) - at;
+      iris_err_clear(&err);
+      if (iris_envelope_parse(line, len, &env, &err)) {
+        printf("error: %s\n", err.msg);
+      } else {
+        printf("ok %d\n", (int)env.kind);
+        iris_envelope_cleanup(&env);
+      }
+      at += len + 1;
     }
   } else if (argc == 3 && strcmp(argv[1], "message") == 0) {
     rc = iris_envelope_encode_message(strtoll(argv[2], NULL, 10), &out) ? 2 : 0;

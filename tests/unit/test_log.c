@@ -19,7 +19,7 @@ static json_t *last_line(void) {
   fflush(out);
   rewind(out);
   while (fgets(line, sizeof line, out))
-    strcpy(last, line);
+    snprintf(last, sizeof last, "%s", line);
   return json_loads(last, 0, NULL);
 }
 

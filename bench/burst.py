@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""bench/burst.py [N] — the whole pipeline in a burst: N incidents (default 6000) opened at
+once on a one-step plan paging one user, one message each, through the real iris-coordinator
+and iris-sender bootstraps (fake Runtime API) against the local MariaDB, with the dummy
+vendor plugin. SQS is a stand-in (coordinator_bench.SqsStandIn) that answers SendMessageBatch
+after a fixed delay and hands every accepted batch to the senders as one Lambda SQS event, as
+an event source mapping would.
+
+Runs every combination of BURST_SENDERS (default "1,4": sender processes serving the events)
+and BURST_SQS_MS (default "0,20": ms per SendMessageBatch), and prints for each:
+  escalation done   every incident on step 1 with its message and marker (s after opening)
+  all enqueued      every message accepted by SQS
+  all sent          every claim finished by a sender
+  incident→sent     p50 and p99 over the pages (opening → the claim finished)
+  commits/record    Com_commit and Handler_commit deltas (SHOW GLOBAL STATUS) / N: the
+                    server is shared, so other clients' commits count too
+and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
+coordinator invocation answered an error. The cumulative pages-sent curve of every run is
+drawn into one chart, BURST_CHART (default docs/img/burst.png).
+
+A script that prints figures, not a timed test: run it on a quiet machine and repeat."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(ROOT, "build", "release"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from fake_runtime import FakeRuntime  # noqa: E402
+from coordinator_bench import SqsStandIn, sql  # noqa: E402
+import irisstack as stack  # noqa: E402  (on the path coordinator_bench set up)
+
+HOST, PORT = stack.MYSQL_HOST, stack.MYSQL_PORT
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
+SENDERS = [int(x) for x in os.environ.get("BURST_SENDERS", "1,4").split(",")]
+SQS_MS = [int(x) for x in os.environ.get("BURST_SQS_MS", "0,20").split(",")]
+CHART = os.environ.get("BURST_CHART", os.path.join(ROOT, "docs", "img", "burst.png"))
+PLAN = 100
+FIRST_INCIDENT = 10000
+ACCOUNT = "123456789012"
+
+
+class FeedingSqs(SqsStandIn):
+    """The stand-in, plus delivery: each accepted SendMessageBatch becomes one Lambda event
+    (its entries as records) on the senders' fake Runtime API."""
+
+    def __init__(self, delay_ms, runtime):
+        super().__init__(delay_ms)
+        self.runtime = runtime
+        self.events = []
+        stand_in = self
+        handler = self.server.RequestHandlerClass
+        plain = handler.do_POST
+
+        def do_post(h):
+            body = h.rfile.read(int(h.headers["Content-Length"]))
+            queue = h.path.rstrip("/").rsplit("/", 1)[-1]
+            doc = json.loads(body)
+            records = [{"messageId": str(uuid.uuid4()), "receiptHandle": "rh-" + e["Id"],
+                        "body": e["MessageBody"],
+                        "attributes": {"ApproximateReceiveCount": "1"},
+                        "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                        "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"}
+                       for e in doc.get("Entries", [])]
+            # answer as the plain stand-in does (it reads the body again from this buffer)
+            kept, h.rfile = h.rfile, _Replay(body)
+            try:
+                plain(h)
+            finally:
+                h.rfile = kept
+            if records:
+                with stand_in.lock:
+                    stand_in.events.append(runtime.add_event({"Records": records},
+                                                             timeout_ms=600000))
+
+        handler.do_POST = do_post
+
+
+class _Replay:
+    def __init__(self, data):
+        self.data = data
+
+    def read(self, n):
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+
+def status(db):
+    return {k: int(v) for k, v in sql(db, "SHOW GLOBAL STATUS WHERE Variable_name IN"
+                                          " ('Com_commit', 'Handler_commit')")}
+
+
+def make_db():
+    db = f"iris_burst_{uuid.uuid4().hex[:8]}"
+    for cmd in ("load-iris", "migrate", "demo"):
+        subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, db], check=True,
+                       capture_output=True)
+    # One step, one notification: user 1 at priority 2, never repeated, never aggregated.
+    sql(db, f"INSERT INTO plan (id, name, created, user_id, description, step_count,"
+            f" threshold_window, threshold_count, aggregation_window, aggregation_reset)"
+            f" VALUES ({PLAN}, 'burst', UTC_TIMESTAMP(), 1, 'burst', 1, 900, 1000000, 300, 300);"
+            f"INSERT INTO plan_active (name, plan_id) VALUES ('burst', {PLAN});"
+            f"INSERT INTO plan_notification (plan_id, step, template, target_id, optional, role_id,"
+            f" priority_id, `repeat`, wait) VALUES ({PLAN}, 1, 'disk-alert', 1, 0, 1, 2, 0, 600);"
+            "UPDATE application_quota SET hard_quota_threshold = 30000,"
+            " soft_quota_threshold = 30000;")
+    return db
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def one_run(senders, sqs_ms):
+    db = make_db()
+    env_common = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    procs = []
+    with FakeRuntime() as send_rt, FakeRuntime() as coord_rt:
+        stand_in = FeedingSqs(sqs_ms, send_rt)
+        try:
+            queues = {lane: f"{stand_in.url}/{ACCOUNT}/burst-{lane}"
+                      for lane in ("email", "sms", "call", "im", "slack", "hipchat", "notifications")}
+            base = {"db": {"host": HOST, "port": int(PORT), "user": "root", "database": db},
+                    "aws": {"region": "us-east-1", "endpoint": stand_in.url}, "queues": queues,
+                    "log": {"level": "warn"}}
+            send_cfg = dict(base, plugins={"dir": os.path.join(BUILD, "plugins", "out")},
+                            vendors={m: [{"plugin": "dummy", "name": m, "config": {}}]
+                                     for m in ("email", "sms", "call", "slack", "im", "hipchat")})
+            coord_cfg = dict(base, coordinator={"tick_seconds": 1, "margin_ms": 500})
+            for _ in range(senders):
+                procs.append(send_rt.start_bootstrap(
+                    os.path.join(BUILD, "lambda", "sender", "iris-sender"),
+                    dict(env_common, IRIS_CONFIG_JSON=json.dumps(send_cfg)),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            rows = ",".join(f"({FIRST_INCIDENT + i}, {PLAN}, UTC_TIMESTAMP(),"
+                            f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
+                            for i in range(N))
+            before = status(db)
+            t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
+            sql(db, "INSERT INTO incident (id, plan_id, created, context, application_id,"
+                    f" current_step, active) VALUES {rows};")
+            coord = coord_rt.start_bootstrap(
+                os.path.join(BUILD, "lambda", "coordinator", "iris-coordinator"),
+                dict(env_common, IRIS_CONFIG_JSON=json.dumps(coord_cfg)),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # Invocations of 5 s back to back (EventBridge's minute, compressed) until all is sent.
+            invocations = []
+            deadline = time.monotonic() + 300
+            sent = 0
+            while time.monotonic() < deadline:
+                if not invocations or invocations[-1] in coord_rt.results:
+                    invocations.append(coord_rt.add_event({"source": "aws.scheduler"},
+                                                          timeout_ms=5000))
+                sent = int(sql(db, "SELECT COUNT(*) FROM sender_claim WHERE finished_at IS NOT NULL"
+                                   " AND state = 'sent'")[0][0])
+                if sent >= N:
+                    break
+                time.sleep(0.2)
+            after = status(db)
+            coord_rt.finish()
+            send_rt.finish()
+            coord_rt.wait_results(invocations, timeout=30)
+            _, coord_log = coord.communicate(timeout=60)
+            for p in procs:
+                p.communicate(timeout=60)
+            errors = [coord_rt.results[i] for i in invocations if coord_rt.results[i]["kind"] != "response"]
+            failed_ticks = sum((coord_rt.results[i]["json"] or {}).get("failed_ticks", 0)
+                               for i in invocations if coord_rt.results[i]["kind"] == "response")
+            esc = float(sql(db, "SELECT UNIX_TIMESTAMP(MAX(last_round_at)) FROM sender_escalation")[0][0]) - t0
+            enq = float(sql(db, "SELECT UNIX_TIMESTAMP(MAX(enqueued_at)) FROM sender_enqueue")[0][0]) - t0
+            done = sorted(float(r[0]) - t0 for r in
+                          sql(db, "SELECT UNIX_TIMESTAMP(finished_at) FROM sender_claim"
+                                  " WHERE state = 'sent' ORDER BY finished_at"))
+        finally:
+            stand_in.close()
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+            subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), "drop", db], capture_output=True)
+    all_sent = done[-1] if len(done) >= N else float("nan")
+    commits = (after["Com_commit"] - before["Com_commit"]) / N
+    handler = (after["Handler_commit"] - before["Handler_commit"]) / N
+    print(f"{N} incidents, {senders} sender(s), SQS {sqs_ms} ms: escalation done {esc:.2f} s,"
+          f" all enqueued {enq:.2f} s, {len(done)} sent, all sent {all_sent:.2f} s,"
+          f" incident→sent p50 {percentile(done, 0.5):.2f} s p99 {percentile(done, 0.99):.2f} s,"
+          f" commits/record {commits:.2f} (Com_commit) {handler:.2f} (Handler_commit),"
+          f" {len(invocations)} coordinator invocation(s), {failed_ticks} failed tick(s)")
+    print(f"burst: N={N} senders={senders} sqs_ms={sqs_ms} all_sent_s={all_sent:.2f}"
+          f" p99_s={percentile(done, 0.99):.2f}")
+    if errors:
+        raise SystemExit(f"a coordinator invocation failed: {errors[0]['body'][:500]!r}\n"
+                         f"{coord_log[-3000:]}")
+    return {"senders": senders, "sqs_ms": sqs_ms, "done": done}
+
+
+def chart(runs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for r in runs:
+        ax.plot(r["done"], range(1, len(r["done"]) + 1),
+                label=f"{r['senders']} sender(s), SQS {r['sqs_ms']} ms")
+    ax.set_xlabel("seconds after the incidents opened")
+    ax.set_ylabel("pages sent")
+    ax.set_title(f"{N} incidents at once, one page each (bench/burst.sh)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(CHART), exist_ok=True)
+    fig.savefig(CHART)
+    print(f"chart: {CHART}")
+
+
+if __name__ == "__main__":
+    results = [one_run(s, ms) for ms in SQS_MS for s in SENDERS]
+    chart(results)

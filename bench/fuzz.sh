@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench/fuzz.sh [SECONDS] [TARGET...] — fuzz every parser long (default 600 s per target) and
+# print executions and findings per target. Targets are built by tests/fuzz/build.sh into
+# build/fuzz-long (clang, ASan + UBSan); each runs on one core, as many at a time as there are
+# cores (FUZZ_JOBS overrides); the corpus grows in build/fuzz-long/corpus across runs;
+# findings (crash-, leak-, timeout- files) land in build/fuzz-long/findings/TARGET. The template engine's fuzzer
+# (bench/fuzz_tmpl.sh) runs last, on every core. Exit 1 if anything was found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-600}
+shift || true
+out=build/fuzz-long
+all=(envelope aws_error aws_clients runtime oncall plugin_twilio plugin_slack plugin_hipchat tmpl)
+targets=("${@:-${all[@]}}")
+tests/fuzz/build.sh "$out" >/dev/null
+jobs=${FUZZ_JOBS:-$(nproc)}
+results=$out/results.txt
+: >"$results"
+running=0
+for t in "${targets[@]}"; do
+  [ "$t" = tmpl ] && continue
+  (tests/fuzz/run.sh "$out" "$t" "$secs" 2>/dev/null | tail -1 >>"$results") &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+for t in "${targets[@]}"; do
+  [ "$t" = tmpl ] && { bench/fuzz_tmpl.sh "$secs" 2>&1 | tail -1 >>"$results" || true; }
+done
+sort "$results"
+! grep -q 'findings: [1-9]' "$results"
