@@ -20,6 +20,7 @@
 #include "coordinator.h"
 #include "enqueue.h"
 #include "escalate.h"
+#include "gmail_watch.h"
 #include "housekeeping.h"
 #include "lease.h"
 
@@ -32,6 +33,7 @@ struct iris_coordinator {
   struct iris_app *app;             /* borrowed from the caller */
   int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, max_unrolled;
   struct iris_housekeeping_opts hk;
+  struct iris_gmail_watch_opts gmail; /* gmail.google NULL: no Gmail watch configured */
   struct iris_enqueue *enqueue;     /* owned */
   struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
   struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
@@ -223,6 +225,13 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
     if (!busy && iris_housekeeping_run(c->app->db, hk_owner, &c->hk, &hs, &herr))
       IRIS_LOG_ERR("housekeeping failed (next run in %lld s): %s", (long long)c->hk.every_s,
                    herr.msg);
+    if (!busy && c->gmail.google) {
+      int ran = 0;
+      struct iris_err gerr = {0};
+      if (iris_gmail_watch_run(c->app->db, hk_owner, &c->gmail, &ran, &gerr))
+        IRIS_LOG_ERR("gmail watch not renewed (next try in %lld s): %s",
+                     (long long)c->gmail.retry_s, gerr.msg);
+    }
     if (iris_runtime_remaining_ms(inv) < c->tick_s * 1000 + c->margin_ms)
       break;
     if (!busy) {
@@ -249,6 +258,44 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
   if (rc)
     return rc;
   return summary(&t, token, response, err);
+}
+
+/* The Gmail watch renewal, when gmail.credentials is configured (Iris's gmail section: the
+ * mailbox whose replies its relay reads). */
+static int gmail_new(struct iris_coordinator *c, struct iris_err *err) {
+  const struct iris_config *cfg = c->app->cfg;
+  struct iris_google_opts o;
+  const char *creds = NULL;
+  int rc = iris_config_str_or(cfg, "gmail.credentials", NULL, &creds, err);
+  if (rc || !creds)
+    return rc;
+  memset(&o, 0, sizeof o);
+  o.credentials = creds;
+  c->gmail.retry_s = 300;
+  c->gmail.metrics = c->app->metrics;
+  rc = iris_config_get_str(cfg, "gmail.topic", &c->gmail.topic, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.user", "me", &c->gmail.user, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.api", NULL, &c->gmail.api, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(cfg, "gmail.every_seconds", 28800, 60, 6 * 86400,
+                            &c->gmail.every_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.scope", "https://www.googleapis.com/auth/gmail.readonly",
+                            &o.scope, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.subject", NULL, &o.subject, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(cfg, "gmail.token_uri", NULL, &o.token_uri, err);
+  if (rc == IRIS_OK)
+    rc = iris_google_new(&o, &c->gmail.google, err);
+  if (rc == IRIS_ECONFIG && strncmp(err->msg, "configuration", 13) != 0) {
+    /* iris_err_prefix: err->msg cannot be its own argument */
+    (void)iris_err_prefix(err, "configuration: gmail.credentials");
+    rc = err->rc = IRIS_ECONFIG;
+  }
+  return rc;
 }
 
 int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
@@ -293,11 +340,15 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
     qo.parallel = (int)c->parallel;
     qo.aws = &c->app->aws;
     rc = iris_enqueue_new(&qo, &c->enqueue, err);
-    if (rc == IRIS_EINVAL)
-      rc = iris_err_set(err, IRIS_ECONFIG, "configuration: %s", err->msg);
+    if (rc == IRIS_EINVAL) {
+      (void)iris_err_prefix(err, "configuration"); /* not err->msg as its own argument */
+      rc = err->rc = IRIS_ECONFIG;
+    }
   }
   if (rc == IRIS_OK)
     rc = iris_aggregate_new(c->app->db, &c->fence, &c->aggregate, err);
+  if (rc == IRIS_OK)
+    rc = gmail_new(c, err);
   if (rc) {
     iris_coordinator_free(c);
     return rc;
@@ -309,6 +360,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
 void iris_coordinator_free(struct iris_coordinator *c) {
   if (!c)
     return;
+  iris_google_free(c->gmail.google);
   iris_aggregate_free(c->aggregate);
   iris_enqueue_free(c->enqueue);
   iris_free(c);

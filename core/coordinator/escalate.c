@@ -489,17 +489,27 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
   if (n->optional)
     goto out; /* Iris: an optional notification that names nobody is simply done */
   if (pl->creator && e->low_priority > 0) {
-    /* Iris: page the plan's creator at priority low, saying why. */
-    char body[900];
+    /* Iris: page the plan's creator at priority low, saying why. A dynamic slot the
+     * incident left empty has no role or target to name: the slot is named instead. */
+    char body[900], what[600];
+    if (role && target)
+      snprintf(what, sizeof what, "%s of %s", role, target);
+    else if (n->dynamic_index >= 0)
+      snprintf(what, sizeof what, "dynamic target %" PRId64 " of this incident", n->dynamic_index);
+    else
+      snprintf(what, sizeof what, "the target of this notification");
     snprintf(body, sizeof body,
-             "You are receiving this as you created this plan and we can't resolve %s of %s at "
+             "You are receiving this as you created this plan and we can't resolve %s at "
              "this time%s%s.\n\n",
-             role ? role : "", target ? target : "", *why ? ": " : "", why);
+             what, *why ? ": " : "", why);
     rc = insert_messages(e, inc, n, &pl->creator_id, 1, e->low_priority, body, r, err);
     if (rc == IRIS_OK) {
       struct mrow *m = &e->w.msg[e->w.nmsg - 1];
       char old[600];
-      snprintf(old, sizeof old, "%s|%s", role ? role : "", target ? target : "");
+      if (role && target)
+        snprintf(old, sizeof old, "%s|%s", role, target);
+      else
+        snprintf(old, sizeof old, "%s", what);
       if (!(m->chg_old = iris_strdup(old)) || !(m->chg_new = iris_strdup(pl->creator)) ||
           !(m->chg_why = iris_strdup(*why ? why
                                           : "Changing target to plan owner as we failed "

@@ -269,6 +269,11 @@ def test_dynamic_plan_takes_its_targets_from_the_incident(env, oncall):
     assert messages(env, 721) == [["9", "wei", "urgent"], ["10", "ada", "low"]]
     body = sql(env["db"], "SELECT body FROM message WHERE incident_id = 721 AND plan_notification_id = 10")
     assert "names no target for this dynamic slot" in body[0][0]
+    assert "can't resolve dynamic target 1 of this incident at this time" in body[0][0]
+    assert sql(env["db"], "SELECT c.old, c.new FROM message_changelog c JOIN message m"
+                          " ON m.id = c.message_id WHERE m.incident_id = 721"
+                          " AND c.change_type = 'target-change'") == [
+        ["dynamic target 1 of this incident", "ada"]]
 
 
 def test_stuck_step_moves_on(env):
