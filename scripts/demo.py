@@ -410,6 +410,63 @@ def flow_complete(opened):
     return r == ["0", "1", "0", "0"]
 
 
+API_NOTE_TO = "api-demo@example.com"
+
+
+def notify_call(env, method, path, body=""):
+    """One API Gateway (REST proxy) request through the real iris-notify bootstrap, signed with
+    the Autoalerts application's key as Iris's API clients sign; the proxy response."""
+    import base64
+    import hashlib
+    import hmac
+    key = sql("SELECT `key` FROM application WHERE name = 'Autoalerts'")[0][0]
+    text = f"{int(time.time()) // 5} {method} {path} {body}"
+    digest = base64.urlsafe_b64encode(hmac.new(key.encode(), text.encode(), hashlib.sha512).digest()).decode()
+    event = {"resource": path, "path": path, "httpMethod": method, "body": body, "isBase64Encoded": False,
+             "headers": {"Authorization": f"hmac Autoalerts:{digest}", "Content-Type": "application/json"},
+             "requestContext": {"stage": "prod", "path": "/prod" + path}}
+    with FakeRuntime() as rt:
+        rid = rt.add_event(event)
+        proc = rt.run_bootstrap(os.path.join(BUILD, "lambda", "notify", "iris-notify"), env=env)
+        res = rt.results.get(rid)
+    if proc.returncode or not res or res["kind"] != "response":
+        fail(f"iris-notify {method} {path}: {res and res['json']} {proc.err[-500:]}")
+    return res["json"]
+
+
+def api_notification(env, clock):
+    """POST /v0/notifications through notify: it lands on the notifications lane, where the
+    sender's event source mapping delivers it like any other record."""
+    body = json.dumps({"role": "literal_target", "target": API_NOTE_TO, "mode": "email",
+                       "subject": "Storage maintenance tonight", "body": "db-1.prod is read-only 22:00-23:00."})
+    r = notify_call(env, "POST", "/v0/notifications", body)
+    nid = r["headers"].get("X-Iris-Notification-Id")
+    print(f"  {clock.stamp()} {BOLD}POST /v0/notifications{RESET} (Autoalerts) → iris-notify: "
+          f"{r['statusCode']} {r['body']}, notification {nid}", flush=True)
+    return {"id": nid, "status": r["statusCode"], "posted": clock()}
+
+
+def api_notification_status(env, note, clock):
+    if note.get("id"):
+        r = notify_call(env, "GET", f"/v0/notifications/{note['id']}")
+        note["lookup"] = json.loads(r["body"]) if r["statusCode"] == 200 else {"error": r["body"]}
+        note["looked_up"] = clock()
+    return note
+
+
+def api_notification_timeline(note):
+    step("timeline: the API notification (POST /v0/notifications → notify → notifications lane → sender)")
+    print(f"  {note['posted']:+6.1f}s  POST answered {note['status']}, notification {note.get('id')}")
+    for t in note.get("lookup", {}).get("targets", []):
+        recips = "; ".join(f"{r['state']} by {r.get('mode', '-')} via {r.get('vendor', '-')}"
+                           for r in t.get("recipients", []))
+        print(f"  {note.get('looked_up', 0):+6.1f}s  GET /v0/notifications/{note.get('id')}: "
+              f"{t['role']}:{t['target']} {GREEN if t['state'] == 'sent' else RED}{t['state']}{RESET}"
+              f"{' — ' + recips if recips else ''}{' (' + t['reason'] + ')' if t.get('reason') else ''}")
+    if "error" in note.get("lookup", {}):
+        print(f"  {RED}status lookup failed: {note['lookup']['error']}{RESET}")
+
+
 def run_flow(cfg, smtp, fakes, oncall, problems):
     sqs = aws("sqs")
     cfg = dict(cfg)
@@ -461,6 +518,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
     cproc = crt.start_bootstrap(stack.bootstrap("coordinator"),
                                 env=env, stdout=coord_log, stderr=coord_log)
     opened = {}
+    note = {}
     watcher = Watcher(clock, opened)
     summaries = []
     storm_open = False
@@ -472,6 +530,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
         opened.update(open_incidents([TRACKED], 2, 1, [disk_context("db-3.prod", 95.0)]))
         print(f"  {clock.stamp()} incidents {FULL}, {CLAIMED} open on demo-disk-fast, {TRACKED} on "
               "disk-escalation (tracked)", flush=True)
+        note = api_notification(env, clock)
         for n in range(1, MAX_INVOCATIONS + 1):
             rid = crt.add_event({"version": "0", "source": "aws.scheduler",
                                  "detail-type": "Scheduled Event", "detail": {}}, timeout_ms=MINUTE_MS)
@@ -527,6 +586,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
         while time.monotonic() < end:
             watcher.poll()
             time.sleep(0.25)
+        api_notification_status(env, note, clock)
     finally:
         crt.finish()
         try:
@@ -559,7 +619,7 @@ def run_flow(cfg, smtp, fakes, oncall, problems):
     for q in list(cfg["queues"].values()) + list(dlqs.values()):
         sqs.delete_queue(QueueUrl=q)
     return {"opened": opened, "watcher": watcher, "quiet_from": quiet_from, "logdir": logdir,
-            "summaries": summaries}
+            "summaries": summaries, "note": note}
 
 
 # ---- stage 2: what happened ------------------------------------------------------------------
@@ -811,6 +871,13 @@ def check(flow, pages, tracking, got, fakes):
     for t in tracking:
         if t[4] == "sent":
             expected[(t[1], t[2])] = expected.get((t[1], t[2]), 0) + 1
+    note = flow.get("note", {})
+    note_states = [t["state"] for t in note.get("lookup", {}).get("targets", [])]
+    if note_states != ["sent"]:
+        bad.append(f"API notification {note.get('id')}: POST answered {note.get('status')}, "
+                   f"status lookup says {note_states or note.get('lookup')} (core/notify)")
+    else:
+        expected[("email", API_NOTE_TO)] = expected.get(("email", API_NOTE_TO), 0) + 1
     received = {}
     for mode, dest, _, _ in got:
         received[(mode, dest)] = received.get((mode, dest), 0) + 1
@@ -877,6 +944,7 @@ def deliver_pages(cfg):
         problems.extend(f"Oncall API: {v}" for v in oncall.violations())
         pages, notes, tracking = load_pages(flow["opened"])
         timeline(flow["opened"], pages, notes, tracking, flow["watcher"])
+        api_notification_timeline(flow["note"])
         got = vendor_pages(smtp, fakes)
         show_vendors(got)
         step("checks")

@@ -91,9 +91,17 @@ static int parse_notification(json_t *root, struct iris_envelope *out, struct ir
     return rc;
   chosen = (json_object_get(root, "priority") != NULL) + (json_object_get(root, "mode") != NULL) +
            (json_object_get(root, "category") != NULL);
-  if (chosen != 1)
+  if (chosen == 0)
     return iris_err_set(err, IRIS_EINVAL,
-                        "envelope: a notification needs exactly one of priority, mode, category");
+                        "envelope: a notification needs one of priority, mode, category");
+  /* Iris's API takes several and uses the first of priority, mode, category (its own tests
+   * send priority and mode together): the others are dropped here, so the sender sees one. */
+  if (json_object_get(root, "priority")) {
+    json_object_del(root, "mode");
+    json_object_del(root, "category");
+  } else if (json_object_get(root, "mode")) {
+    json_object_del(root, "category");
+  }
   if (!json_object_get(root, "body") && !json_object_get(root, "template") &&
       !json_object_get(root, "email_html"))
     return iris_err_set(err, IRIS_EINVAL,

@@ -12,7 +12,8 @@
 #                       each vendor's answers, with the plugin's own source compiled in
 #   (fuzz_tmpl, the template engine, is built and run by bench/fuzz_tmpl.sh, which the
 #    template engine owns; run.sh and bench/fuzz.sh call it)
-#   (fuzz_notify        the notify request parser: add it here when core/notify lands)
+#   fuzz_notify         the notify function's request parsers: API Gateway events, form bodies,
+#                       Iris's and Twilio's signatures (core/notify/apigw.c, sign.c)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: build.sh OUTDIR}
@@ -53,6 +54,8 @@ link() { # name, sources...
 for t in envelope aws_error aws_clients runtime oncall; do
   link "fuzz_$t" "$src/tests/fuzz/fuzz_$t.c" "${objs[@]}" "${libs[@]}"
 done
+link fuzz_notify -I"$src/core/notify" "$src/tests/fuzz/fuzz_notify.c" "$src/core/notify/apigw.c" \
+  "$src/core/notify/sign.c" "${objs[@]}" "${libs[@]}"
 
 plugin() { # name, config initialiser
   link "fuzz_plugin_$1" -DFUZZ_CONFIG="$2" "$src/tests/fuzz/fuzz_plugin.c" \

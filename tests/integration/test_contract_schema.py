@@ -25,6 +25,9 @@ VALID = [
      "role": "literal_target", "mode": "email", "email_html": "<p>x</p>"},
     {"v": 1, "kind": "notification", "notification_id": "n-3", "application": "a", "target": "ada",
      "role": "user", "category": "deploys", "template": "t", "context": {"k": 1}},
+    # Iris's API takes priority and mode together (its own tests send both): priority wins
+    {"v": 1, "kind": "notification", "notification_id": "n-4", "application": "a", "target": "ada",
+     "role": "user", "priority": "high", "mode": "sms", "body": "b"},
 ]
 INVALID = [
     ({"v": 2, "kind": "message", "message_id": 1}, "unsupported version 2"),
@@ -37,7 +40,7 @@ INVALID = [
     ({"v": 1, "kind": "tracking", "incident_id": 0}, "'incident_id' must be a positive integer"),
     ({"v": 1, "kind": "tracking", "incident_id": 4, "destination": "x@y"}, "unknown field 'destination' in a tracking"),
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",
-      "role": "user", "priority": "high", "mode": "sms", "body": "b"}, "exactly one of priority"),
+      "role": "user", "body": "b"}, "needs one of priority, mode, category"),
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",
       "role": "user", "priority": "high"}, "needs a body, a template or email_html"),
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",

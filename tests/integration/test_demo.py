@@ -33,6 +33,9 @@ def test_demo_runs():
         assert "tracking copy" in out and "batched: one page for" in out
         assert "left out of the batch" in out
         assert "matched the vendors' documented contracts" in out
+        # one API notification through notify: posted, delivered, looked up
+        assert "POST /v0/notifications (Autoalerts) → iris-notify: 200 []" in out
+        assert "literal_target:api-demo@example.com sent — sent by email" in out
         print(f"demo ran in {time.monotonic() - t0:.0f} s")
     finally:
         stack.drop_db(db)
