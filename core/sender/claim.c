@@ -1,10 +1,16 @@
 /* claim.c — idempotent delivery claims (see claim.h). */
 #include "claim.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
 
 #define IRIS_LOG_MODULE "claim"
 #include "log.h"
+
+#define MAX_RETRY_MS ((int64_t)43200 * 1000)
 
 int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_claim_outcome *out,
                     int *busy_seconds, int *attempts, struct iris_err *err) {
@@ -12,7 +18,7 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
   struct iris_db_rows *rows = NULL;
   int rc;
   const char *state = NULL;
-  int64_t final = 0, wait = 0, tries = 0;
+  int64_t final = 0, wait = 0, tries = 0, takeover = 0;
 
   *out = IRIS_CLAIM_BUSY;
   if (busy_seconds)
@@ -45,7 +51,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
                                 IRIS_DB_I64(c->due_now ? 1 : 0)};
     rc = iris_db_exec(db, 0,
                       "UPDATE sender_claim SET"
-                      " takeovers = takeovers + IF(state IN ('claimed','sending'), 1, 0),"
+                      " takeovers = takeovers"
+                      "  + (@iris_claim_takeover := IF(state IN ('claimed','sending'), 1, 0)),"
                       " state = 'claimed', owner = ?,"
                       " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
                       " sqs_message_id = ?, updated_at = UTC_TIMESTAMP(3)"
@@ -63,7 +70,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
                            "SELECT state, final, attempts,"
                            " CAST(GREATEST(0, CEIL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3),"
                            "  COALESCE(IF(state = 'failed', next_attempt_at, lease_expires_at),"
-                           "  UTC_TIMESTAMP(3))) / 1000000)) AS SIGNED)"
+                           "  UTC_TIMESTAMP(3))) / 1000000)) AS SIGNED),"
+                           " CAST(COALESCE(@iris_claim_takeover, 0) AS SIGNED)"
                            " FROM sender_claim WHERE claim_key = ?",
                            p, 1, &rows, err);
     if (rc == IRIS_OK)
@@ -74,6 +82,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
       rc = iris_db_get_i64(rows, 2, &tries, err);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 3, &wait, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 4, &takeover, err);
   }
   if (rc) {
     iris_db_rows_free(rows);
@@ -83,7 +93,14 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
     *out = IRIS_CLAIM_TAKEN;
     if (attempts)
       *attempts = (int)tries;
-    IRIS_LOG_INFO("claim %s taken over (attempts so far %lld)", c->key, (long long)tries);
+    /* Only a claim whose holder vanished is a takeover (the window that can send twice); a
+     * retry that was due is the ordinary path. */
+    if (takeover)
+      IRIS_LOG_WARN("claim %s taken over from a holder whose lease expired (attempts so far "
+                    "%lld)", c->key, (long long)tries);
+    else
+      IRIS_LOG_INFO("claim %s taken again for its retry (attempts so far %lld)", c->key,
+                    (long long)tries);
   } else if (strcmp(state, "sent") == 0 || strcmp(state, "suppressed") == 0 ||
              (strcmp(state, "failed") == 0 && final)) {
     *out = IRIS_CLAIM_SETTLED;
@@ -94,6 +111,102 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
   }
   iris_db_rows_free(rows);
   return IRIS_OK;
+}
+
+#define TAKE_MANY_COLUMNS 8
+
+static int by_key(const void *a, const void *b) {
+  return strcmp((*(const struct iris_claim *const *)a)->key,
+                (*(const struct iris_claim *const *)b)->key);
+}
+
+int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t n, int *taken,
+                         struct iris_err *err) {
+  struct iris_buf ins, sel;
+  struct iris_db_param *p = NULL, *q = NULL;
+  struct iris_db_rows *rows = NULL;
+  const struct iris_claim **sorted = NULL;
+  size_t i;
+  int rc;
+
+  for (i = 0; i < n; i++)
+    taken[i] = 0;
+  if (!n)
+    return IRIS_OK;
+  iris_buf_init(&ins, 0);
+  iris_buf_init(&sel, 0);
+  /* Statements assembled from placeholders only; a failed append latches (checked once). */
+  rc = iris_buf_appends(&ins, "INSERT IGNORE INTO sender_claim (claim_key, kind, message_id,"
+                              " batch_id, lane, state, owner, lease_expires_at, sqs_message_id,"
+                              " created_at, updated_at) VALUES ");
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(&sel, "SELECT claim_key, owner, state FROM sender_claim"
+                                " WHERE claim_key IN (");
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    rc = iris_buf_appends(&ins, i ? ", (?, ?, ?, ?, ?, 'claimed', ?, UTC_TIMESTAMP(3) + INTERVAL"
+                                    " ? SECOND, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))"
+                                  : "(?, ?, ?, ?, ?, 'claimed', ?, UTC_TIMESTAMP(3) + INTERVAL"
+                                    " ? SECOND, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))");
+    if (rc == IRIS_OK)
+      rc = iris_buf_appends(&sel, i ? ", ?" : "?");
+  }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendc(&sel, ')');
+  p = rc ? NULL : iris_calloc(n * TAKE_MANY_COLUMNS, sizeof *p);
+  q = rc ? NULL : iris_calloc(n, sizeof *q);
+  sorted = rc ? NULL : iris_calloc(n, sizeof *sorted);
+  if (rc || !p || !q || !sorted) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "claims: assembling the batch's statements");
+    goto out;
+  }
+  /* Rows locked in ascending key, the lock order of every writer (docs/coordinator.md). */
+  for (i = 0; i < n; i++)
+    sorted[i] = &c[i];
+  qsort(sorted, n, sizeof *sorted, by_key);
+  for (i = 0; i < n; i++) {
+    struct iris_db_param *r = p + i * TAKE_MANY_COLUMNS;
+    const struct iris_claim *ci = sorted[i];
+    r[0] = IRIS_DB_STR(ci->key);
+    r[1] = IRIS_DB_STR(ci->kind);
+    r[2] = ci->message_id ? IRIS_DB_I64(ci->message_id) : IRIS_DB_NULL;
+    r[3] = IRIS_DB_STR(ci->batch_id);
+    r[4] = IRIS_DB_STR(ci->lane);
+    r[5] = IRIS_DB_STR(ci->owner);
+    r[6] = IRIS_DB_I64(ci->lease_seconds);
+    r[7] = IRIS_DB_STR(ci->sqs_message_id);
+    q[i] = IRIS_DB_STR(ci->key);
+  }
+  /* IGNORE also skips a row whose message is gone (foreign key): that record finds out by
+   * itself, as with iris_claim_take. */
+  rc = iris_db_exec(db, 0, iris_buf_ptr(&ins), p, n * TAKE_MANY_COLUMNS, NULL, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sel), q, n, &rows, err);
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    const char *key = NULL, *owner = NULL, *state = NULL;
+    rc = iris_db_get_str(rows, 0, &key, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_str(rows, 1, &owner, NULL, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_str(rows, 2, &state, NULL, err);
+    /* Owners are unique per attempt: ours and still 'claimed' means this call inserted it. */
+    for (i = 0; rc == IRIS_OK && i < n; i++)
+      if (strcmp(c[i].key, key) == 0 && strcmp(c[i].owner, owner) == 0 &&
+          strcmp(state, "claimed") == 0)
+        taken[i] = 1;
+  }
+  if (rc) {
+    for (i = 0; i < n; i++)
+      taken[i] = 0;
+    rc = iris_err_prefix(err, "claims of a batch of %zu", n);
+  }
+out:
+  iris_db_rows_free(rows);
+  iris_free(sorted);
+  iris_free(p);
+  iris_free(q);
+  iris_buf_cleanup(&ins);
+  iris_buf_cleanup(&sel);
+  return rc;
 }
 
 /* UPDATE … WHERE claim_key = ? AND owner = ?: 0 rows means the claim is no longer ours. */
@@ -152,8 +265,12 @@ int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const 
 static int mark_failed(struct iris_db *db, const struct iris_claim *c, int final,
                        int64_t retry_after_ms, const char *error, int only_claimed,
                        const char *what, struct iris_err *err) {
+  /* Bounded here too (SQS's longest visibility, 12 h), so no caller can overflow it. */
+  int64_t wait_us = retry_after_ms <= 0 ? 0
+                    : retry_after_ms >= MAX_RETRY_MS ? MAX_RETRY_MS * 1000
+                                                     : retry_after_ms * 1000;
   struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0), IRIS_DB_STR(error),
-                              IRIS_DB_I64(retry_after_ms * 1000), IRIS_DB_I64(final ? 1 : 0),
+                              IRIS_DB_I64(wait_us), IRIS_DB_I64(final ? 1 : 0),
                               IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner),
                               IRIS_DB_I64(only_claimed ? 1 : 0)};
   return owned_update(db, c,

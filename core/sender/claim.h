@@ -44,6 +44,18 @@ struct iris_claim {
 int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_claim_outcome *out,
                     int *busy_seconds, int *attempts, struct iris_err *err) IRIS_WARN_UNUSED;
 
+/*
+ * The claims of a whole SQS batch in one statement (and one commit): each of the n claims is
+ * inserted if it does not exist yet, then one query reads who holds them. taken[i] = 1 for the
+ * claims this call inserted (ours now, no attempt made yet); 0 for the others — existing,
+ * settled, held elsewhere, or refused by a foreign key (a message that is gone) — which the
+ * caller takes one by one with iris_claim_take (takeovers, due retries, settled duplicates).
+ * Claims with the same key must not appear twice. IRIS_ENOMEM and the db.h errors (taken[]
+ * all 0 then).
+ */
+int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t n, int *taken,
+                         struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* claimed → sending, just before the vendor call (attempts + 1). IRIS_ESTATE if the claim is
  * no longer ours (our lease expired and someone took over): do not call the vendor. */
 int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const char *mode,

@@ -24,6 +24,7 @@
 #include "reprioritize.h"
 #include "templates.h"
 #include "tracking.h"
+#include "vendor_call.h"
 
 #define IRIS_LOG_MODULE "sender"
 #include "log.h"
@@ -40,13 +41,29 @@ struct iris_sender {
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
+  struct iris_vendor_calls *calls; /* every send() runs in the helper process (vendor_call.h) */
+  int64_t vendor_timeout_ms;       /* the longest one vendor call may take */
+  int64_t deadline_margin_ms;      /* no vendor call starts with less time left than this */
+  int64_t deadline_ms;             /* the current invocation's deadline (epoch ms), 0: none */
+  const char *request_id;          /* the current invocation's, NULL in worker mode */
+  int deferring;                   /* inside handle_batch: sent outcomes wait for flush_sent */
+  size_t cur_slot;                 /* the batch's record being handled */
+  struct pend **pend;              /* the batch's sent outcomes not yet recorded (owned) */
+  size_t npend;
 };
+
+struct pend;
+static void pend_free(struct pend *p);
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
 void iris_sender_free(struct iris_sender *s) {
   if (!s)
     return;
+  while (s->npend) /* (flush_sent leaves none; a defensive sweep) */
+    pend_free(s->pend[--s->npend]);
+  iris_free(s->pend);
+  iris_vendor_calls_free(s->calls);
   iris_dispatch_free(s->dispatch);
   iris_plugins_free(s->plugins);
   iris_templates_free(s->templates);
@@ -85,6 +102,12 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
     rc = iris_config_i64_or(app->cfg, "sender.max_body_chars", 40000, 100, 10000000, &max_body,
                             err);
   if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.vendor_timeout_ms", 30000, 100, 900000,
+                            &s->vendor_timeout_ms, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.deadline_margin_ms", 3000, 0, 600000,
+                            &s->deadline_margin_ms, err);
+  if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "queues.dead_letter", NULL, &s->dead_letter_url, err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "queues.notifications", NULL, &s->notifications_url, err);
@@ -122,6 +145,8 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
                            err);
   if (rc == IRIS_OK)
     rc = iris_templates_new(60000, &s->templates, err);
+  if (rc == IRIS_OK)
+    rc = iris_vendor_calls_new(app->metrics, &s->calls, err);
   if (rc) {
     iris_sender_free(s);
     return rc;
@@ -130,9 +155,74 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   return IRIS_OK;
 }
 
+/* ---- what differs between record kinds: one table ---------------------------------------- */
+
+/*
+ * Every deliberate difference between the record kinds, as Iris's sender made it (its
+ * message_send_enqueue, worker and render paths; docs/sender.md, "Record kinds"):
+ *   recheck      re-read the message and its incident before sending: an inactive message or
+ *                a claimed incident is suppressed (rows in message/incident only);
+ *   changelog    Iris's message_changelog rows (mode changes, drops, failures) — only a message
+ *                row can have them;
+ *   quota        the application's quota counts it (first attempt only) and a hard breach
+ *                drops it; Iris counted every message its workers sent, out-of-band ones too;
+ *   call_to_sms  calls to +86 numbers become text messages with a note;
+ *   body_limit   a body over sender.max_body_chars is dropped, not sent;
+ *   fallback     a permanent or exhausted failure is tried once more by email (a named user's
+ *                email: never for a literal destination);
+ *   reprioritize a mode the priority chain resolved follows the user's reprioritisation rules.
+ * Tracking copies are not counted by the quota: Iris counted them, but they are one per
+ * incident, go to the plan's own tracking destination, and have no message to record a drop on.
+ */
+struct kind_policy {
+  const char *kind;
+  unsigned recheck : 1, changelog : 1, quota : 1, call_to_sms : 1, body_limit : 1, fallback : 1,
+      reprioritize : 1;
+};
+
+static const struct kind_policy policies[] = {
+    /* kind           recheck changelog quota call_to_sms body_limit fallback reprioritize */
+    {"message",       1,      1,        1,    1,          1,         1,       1},
+    {"batch",         1,      1,        1,    1,          1,         1,       1},
+    {"tracking",      0,      0,        0,    1,          1,         0,       0},
+    {"notification",  0,      0,        1,    1,          1,         1,       1},
+};
+
+static const struct kind_policy *policy_of(const char *kind) {
+  size_t i;
+  for (i = 1; i < sizeof policies / sizeof policies[0]; i++)
+    if (strcmp(policies[i].kind, kind) == 0)
+      return &policies[i];
+  return &policies[0];
+}
+
+/* Iris's calling restriction, where the kind's policy applies it: a call to a +86 number
+ * becomes a text message (the mode in `mode` changes); 1 when it did. */
+static int restrict_call(const struct kind_policy *pol, char *mode, size_t mode_size,
+                         const char *destination) {
+  if (!pol->call_to_sms || strcmp(mode, "call") != 0 || !destination ||
+      strncmp(destination, "+86", 3) != 0)
+    return 0;
+  snprintf(mode, mode_size, "sms");
+  return 1;
+}
+
 /* Prefixed to pages that were calls to a country where automated calls are not allowed. */
 #define CALL_RESTRICTION_NOTE \
   "Iris cannot place automated calls to numbers in China, so this page is a text message.\n\n"
+
+/* The rendered body with the calling restriction's note before it. */
+static int prefix_call_note(struct iris_rendered *r, struct iris_err *err) {
+  char *b;
+  if (!r->body)
+    return IRIS_OK;
+  b = iris_asprintf("%s%s", CALL_RESTRICTION_NOTE, r->body);
+  if (!b)
+    return iris_err_set(err, IRIS_ENOMEM, "sender: body");
+  iris_free(r->body);
+  r->body = b;
+  return IRIS_OK;
+}
 
 /* ---- the message row -------------------------------------------------------------------- */
 
@@ -256,64 +346,129 @@ struct outcome {
   const char *why;               /* failed, suppressed */
 };
 
-/* The statements of an outcome (inside settle()'s transaction). */
-static int record_outcome(struct iris_db *db, const struct iris_claim *c, const struct outcome *o,
-                          struct iris_err *err) {
-  const char *vname = o->v ? iris_vendor_name(o->v) : NULL;
-  size_t k, n = o->m && o->m->batch_id ? o->m->nmembers : 1;
-  int rc;
+/*
+ * The statements of n outcomes, inside settle_all()'s transaction, in the lock order every
+ * writer of these tables follows (docs/coordinator.md, "Locks"): the claims in ascending key,
+ * then the message rows in ascending id, then their status and changelog rows (only inserted),
+ * then the coordinator's markers in ascending message id — so a batch's transaction and the
+ * coordinator's can wait for each other but never deadlock.
+ */
+struct row_ref {
+  int64_t id;  /* the message */
+  size_t out;  /* its outcome */
+};
 
-  if (o->kind == OUTCOME_SUPPRESSED) {
-    rc = iris_claim_suppressed(db, c, o->why, err);
-    if (rc == IRIS_OK && o->deactivate)
-      rc = iris_record_deactivate(db, o->message_id, err);
-    if (rc == IRIS_OK && o->message_id)
-      rc = iris_record_enqueue_done(db, o->message_id, err);
-    return rc;
+static int by_claim_key(const void *a, const void *b) {
+  return strcmp((*(const struct iris_claim *const *)a)->key,
+                (*(const struct iris_claim *const *)b)->key);
+}
+
+static int by_message_id(const void *a, const void *b) {
+  const struct row_ref *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int record_outcomes(struct iris_db *db, const struct iris_claim *const *c,
+                           const struct outcome *const *o, size_t n, struct iris_err *err) {
+  const struct iris_claim **ck = iris_calloc(n ? n : 1, sizeof *ck);
+  struct row_ref *rows = NULL;
+  size_t i, k, nrows = 0, cap = 0;
+  int rc = IRIS_OK;
+
+  if (!ck) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: recording outcomes");
+    goto out;
   }
-  rc = o->kind == OUTCOME_SENT ? iris_claim_sent(db, c, o->mode, vname, o->vendor_id, err)
-                               : iris_claim_failed(db, c, 1, 0, o->why, err);
-  /* A batch records every member with the same content; a message records itself; a
-   * notification has no message row. */
-  for (k = 0; o->m && k < n && rc == IRIS_OK; k++) {
-    int64_t id = o->m->batch_id ? o->m->members[k] : o->m->id;
-    if (o->kind == OUTCOME_SENT) {
-      rc = iris_record_sent(db, id, o->mode, o->destination, o->r->template_id, o->r->subject,
-                            o->r->body, o->m->batch_id, err);
-      if (rc == IRIS_OK && o->v)
-        rc = iris_record_status(db, id, o->mode, iris_vendor_plugin(o->v), o->vendor_id, 1, err);
-    } else {
-      rc = iris_record_deactivate(db, id, err);
-      if (rc == IRIS_OK)
-        rc = iris_record_status(db, id, o->mode, NULL, NULL, 0, err);
-      if (rc == IRIS_OK)
-        rc = iris_record_change(db, id, "sent-change", o->mode, "failed", o->why, err);
+  /* The message rows each outcome records: a batch every member, a message itself, a
+   * suppression the message it names, a notification none. */
+  for (i = 0; i < n; i++)
+    cap += o[i]->m ? (o[i]->m->batch_id ? o[i]->m->nmembers : 1) : (o[i]->message_id ? 1 : 0);
+  rows = iris_calloc(cap ? cap : 1, sizeof *rows);
+  if (!rows) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: recording outcomes");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    size_t m = o[i]->m && o[i]->m->batch_id ? o[i]->m->nmembers : 1;
+    for (k = 0; k < m; k++) {
+      int64_t id = o[i]->m ? (o[i]->m->batch_id ? o[i]->m->members[k] : o[i]->m->id)
+                           : o[i]->message_id;
+      if (id) {
+        rows[nrows].id = id;
+        rows[nrows++].out = i;
+      }
     }
-    if (rc == IRIS_OK)
-      rc = iris_record_enqueue_done(db, id, err);
   }
+  qsort(rows, nrows, sizeof *rows, by_message_id);
+  /* 1. the claims, ascending key (each outcome keeps its own: sort pointers to claims and
+   *    find their outcomes by position) */
+  for (i = 0; i < n; i++)
+    ck[i] = c[i];
+  qsort(ck, n, sizeof *ck, by_claim_key);
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    const struct outcome *oc = NULL;
+    for (k = 0; k < n && !oc; k++)
+      if (c[k] == ck[i])
+        oc = o[k];
+    if (oc->kind == OUTCOME_SUPPRESSED)
+      rc = iris_claim_suppressed(db, ck[i], oc->why, err);
+    else if (oc->kind == OUTCOME_SENT)
+      rc = iris_claim_sent(db, ck[i], oc->mode, oc->v ? iris_vendor_name(oc->v) : NULL,
+                           oc->vendor_id, err);
+    else
+      rc = iris_claim_failed(db, ck[i], 1, 0, oc->why, err);
+  }
+  /* 2. the message rows, ascending id */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++) {
+    const struct outcome *oc = o[rows[i].out];
+    if (oc->kind == OUTCOME_SENT)
+      rc = iris_record_sent(db, rows[i].id, oc->mode, oc->destination, oc->r->template_id,
+                            oc->r->subject, oc->r->body, oc->m->batch_id, err);
+    else if (oc->kind == OUTCOME_FAILED || oc->deactivate)
+      rc = iris_record_deactivate(db, rows[i].id, err);
+  }
+  /* 3. status and changelog rows (inserted) */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++) {
+    const struct outcome *oc = o[rows[i].out];
+    if (oc->kind == OUTCOME_SENT && oc->v)
+      rc = iris_record_status(db, rows[i].id, oc->mode, iris_vendor_plugin(oc->v), oc->vendor_id,
+                              1, err);
+    else if (oc->kind == OUTCOME_FAILED) {
+      rc = iris_record_status(db, rows[i].id, oc->mode, NULL, NULL, 0, err);
+      if (rc == IRIS_OK)
+        rc = iris_record_change(db, rows[i].id, "sent-change", oc->mode, "failed", oc->why, err);
+    }
+  }
+  /* 4. the coordinator's markers, ascending message id */
+  for (i = 0; i < nrows && rc == IRIS_OK; i++)
+    rc = iris_record_enqueue_done(db, rows[i].id, err);
+out:
+  iris_free(ck);
+  iris_free(rows);
   return rc;
 }
 
 /*
- * Record an outcome in one transaction. A deadlock re-runs it at once. A lost connection
- * (the database restarting) must not lose a decision — least of all a page the vendor already
- * accepted, which a redelivery would send again after the lease: so the transaction is re-run
- * while the claim is surely still ours (half the lease, at most 30 s), each time first asking
- * whether the lost commit landed after all.
+ * Record n outcomes (claims c[i] with outcomes o[i]) in one transaction. A deadlock re-runs it
+ * at once. A lost connection (the database restarting) must not lose a decision — least of all
+ * a page the vendor already accepted, which a redelivery would send again after the lease: so
+ * the transaction is re-run while the claims are surely still ours (half the lease, at most
+ * 30 s), each time first asking whether the lost commit landed after all (the last claim's
+ * state tells for the whole transaction).
  */
-static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
-                  struct iris_err *err) {
+static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
+                      const struct outcome *const *o, size_t n, struct iris_err *err) {
   static const char *const states[] = {"sent", "failed", "suppressed"};
   struct iris_db *db = s->app->db;
   int64_t patience_ms = (s->lease_s < 60 ? s->lease_s : 60) * 500;
   int64_t deadline = iris_clock_mono_ms() + patience_ms, pause_ms = 250;
   int rc, deadlocks = 0, lost = 0;
+  size_t i;
 
   for (;;) {
     rc = iris_db_begin(db, err);
     if (rc == IRIS_OK)
-      rc = record_outcome(db, c, o, err);
+      rc = record_outcomes(db, c, o, n, err);
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
@@ -323,27 +478,128 @@ static int settle(struct iris_sender *s, const struct iris_claim *c, const struc
     if (rc != IRIS_ECONN || iris_clock_mono_ms() + pause_ms > deadline)
       break;
     if (!lost++)
-      IRIS_LOG_WARN("claim %s: recording '%s' failed (%s); retrying for up to %lld s", c->key,
-                    states[o->kind], err->msg, (long long)(patience_ms / 1000));
+      IRIS_LOG_WARN("claim %s%s: recording '%s' failed (%s); retrying for up to %lld s",
+                    c[n - 1]->key, n > 1 ? " and its batch" : "", states[o[n - 1]->kind],
+                    err->msg, (long long)(patience_ms / 1000));
     iris_clock_sleep_ms(pause_ms);
     pause_ms = pause_ms < 2000 ? pause_ms * 2 : 2000;
     {
       struct iris_err qerr = {0};
       int landed = 0;
-      if (iris_claim_in_state(db, c, states[o->kind], &landed, &qerr) == IRIS_OK && landed) {
+      if (iris_claim_in_state(db, c[n - 1], states[o[n - 1]->kind], &landed, &qerr) == IRIS_OK &&
+          landed) {
         rc = IRIS_OK;
         break;
       }
     }
   }
   if (rc == IRIS_OK && lost)
-    IRIS_LOG_INFO("claim %s: '%s' recorded after %d lost connection(s)", c->key,
-                  states[o->kind], lost);
-  else if (rc && o->kind == OUTCOME_SENT && o->v)
-    IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after the "
-                 "lease another delivery may send it again", c->key, iris_vendor_name(o->v),
-                 err->msg);
+    IRIS_LOG_INFO("claim %s%s: '%s' recorded after %d lost connection(s)", c[n - 1]->key,
+                  n > 1 ? " and its batch" : "", states[o[n - 1]->kind], lost);
+  for (i = 0; rc && n == 1 && i < n; i++)
+    if (o[i]->kind == OUTCOME_SENT && o[i]->v)
+      IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after "
+                   "the lease another delivery may send it again", c[i]->key,
+                   iris_vendor_name(o[i]->v), err->msg);
   return rc;
+}
+
+static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
+                  struct iris_err *err) {
+  return settle_all(s, &c, &o, 1, err);
+}
+
+/* ---- outcomes recorded with the batch's ----------------------------------------------- */
+
+/* A sent outcome kept for the batch's transaction, with copies of everything it records
+ * (the delivery's own buffers are gone by then). */
+struct pend {
+  size_t slot;              /* the record (handle_batch's slot) */
+  char *key, *owner;        /* owned; c points into them */
+  struct iris_claim c;
+  struct msgrow m;          /* only id, members, nmembers, batch_id: owned copies */
+  int64_t *members;
+  char *batch_id, *mode, *destination, *vendor_id; /* owned */
+  struct iris_rendered r;   /* owned copies of subject and body, the template id */
+  struct outcome o;         /* points into the above */
+};
+
+static void pend_free(struct pend *p) {
+  if (!p)
+    return;
+  iris_free(p->key);
+  iris_free(p->owner);
+  iris_free(p->members);
+  iris_free(p->batch_id);
+  iris_free(p->mode);
+  iris_free(p->destination);
+  iris_free(p->vendor_id);
+  iris_rendered_cleanup(&p->r);
+  iris_free(p);
+}
+
+static char *dup_or_null(const char *v, int *oom) {
+  char *d = v ? iris_strdup(v) : NULL;
+  if (v && !d)
+    *oom = 1;
+  return d;
+}
+
+/* Keep a sent outcome for the batch's transaction (handle_batch records them all at once). */
+static int defer_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
+                      const char *mode, const char *destination, const struct iris_rendered *r,
+                      struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
+  struct pend *p = iris_calloc(1, sizeof *p), **grown;
+  size_t k, n = m->batch_id ? m->nmembers : 0;
+  int oom = !p;
+  if (p) {
+    p->slot = s->cur_slot;
+    p->key = dup_or_null(c->key, &oom);
+    p->owner = dup_or_null(c->owner, &oom);
+    p->batch_id = dup_or_null(m->batch_id, &oom);
+    p->mode = dup_or_null(mode, &oom);
+    p->destination = dup_or_null(destination, &oom);
+    p->vendor_id = dup_or_null(vendor_id, &oom);
+    p->r.subject = dup_or_null(r->subject, &oom);
+    p->r.body = dup_or_null(r->body, &oom);
+    p->r.template_id = r->template_id;
+    p->members = n ? iris_calloc(n, sizeof *p->members) : NULL;
+    oom |= n && !p->members;
+    for (k = 0; !oom && k < n; k++)
+      p->members[k] = m->members[k];
+  }
+  grown = oom ? NULL : iris_realloc(s->pend, (s->npend + 1) * sizeof *s->pend);
+  if (!grown) {
+    pend_free(p);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: keeping an outcome for the batch");
+  }
+  s->pend = grown;
+  p->c = *c;
+  p->c.key = p->key;
+  p->c.owner = p->owner;
+  p->c.batch_id = p->batch_id;
+  p->m.id = m->id;
+  p->m.members = p->members;
+  p->m.nmembers = n;
+  p->m.batch_id = p->batch_id;
+  p->o.kind = OUTCOME_SENT;
+  p->o.m = &p->m;
+  p->o.mode = p->mode;
+  p->o.destination = p->destination;
+  p->o.r = &p->r;
+  p->o.v = v;
+  p->o.vendor_id = p->vendor_id;
+  s->pend[s->npend++] = p;
+  return IRIS_OK;
+}
+
+static void sent_logged(struct iris_sender *s, const struct msgrow *m, const char *mode,
+                        const char *destination, struct iris_vendor *v, const char *vendor_id) {
+  const char *vname = v ? iris_vendor_name(v) : NULL;
+  IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
+                destination ? destination : "-", mode,
+                vendor_id && *vendor_id ? ", vendor id " : "", vendor_id ? vendor_id : "");
+  metric(s, strcmp(mode, "drop") == 0 ? "dropped" : "sent", mode, vname);
 }
 
 static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, int64_t message_id,
@@ -358,19 +614,19 @@ static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, 
   return rc;
 }
 
+/* Sent (or dropped): recorded now, or — inside a batch — with the batch's other sent
+ * outcomes in one transaction at its end (flush_sent). */
 static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                        const char *mode, const char *destination, const struct iris_rendered *r,
                        struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
   struct outcome o = {.kind = OUTCOME_SENT, .m = m, .mode = mode, .destination = destination,
                       .r = r, .v = v, .vendor_id = vendor_id};
-  const char *vname = v ? iris_vendor_name(v) : NULL;
-  int rc = settle(s, c, &o, err);
-  if (rc == IRIS_OK) {
-    IRIS_LOG_INFO("message %" PRId64 " sent by %s to %s as %s%s%s", m->id, vname ? vname : "-",
-                  destination ? destination : "-", mode, vendor_id && *vendor_id ? ", vendor id " : "",
-                  vendor_id ? vendor_id : "");
-    metric(s, strcmp(mode, "drop") == 0 ? "dropped" : "sent", mode, vname);
-  }
+  int rc;
+  if (s->deferring)
+    return defer_sent(s, c, m, mode, destination, r, v, vendor_id, err);
+  rc = settle(s, c, &o, err);
+  if (rc == IRIS_OK)
+    sent_logged(s, m, mode, destination, v, vendor_id);
   return rc;
 }
 
@@ -395,6 +651,24 @@ static int backoff_s(const struct iris_sender *s, int attempts) {
   return (int)(b > s->backoff_max_s ? s->backoff_max_s : b);
 }
 
+/*
+ * How long to wait before retrying after a vendor's retryable or rate-limited answer, in whole
+ * seconds within [1, sender.backoff_max_seconds]. A plugin's retry-after is outside data: a
+ * maximal value must not overflow, a decades-away one must not keep the page (and its email
+ * fallback) from ever going out, a negative one must not land in the past.
+ */
+static int vendor_wait_s(const struct iris_sender *s, const struct iris_plugin_result *res,
+                         int attempts) {
+  int64_t ms = res->retry_after_ms;
+  if (res->status != IRIS_PLUGIN_RATE_LIMITED && ms <= 0)
+    return backoff_s(s, attempts);
+  if (ms <= 0)
+    return 1;
+  if (ms >= s->backoff_max_s * 1000)
+    return (int)s->backoff_max_s;
+  return (int)((ms + 999) / 1000);
+}
+
 /* ---- one message -------------------------------------------------------------------------- */
 
 /* After an error before any vendor call, give the claim back so the next delivery need not
@@ -405,6 +679,16 @@ static void release(struct iris_sender *s, const struct iris_claim *c, int retry
   int rc = iris_claim_release(s->app->db, c, (int64_t)retry_after_s * 1000, why, &rerr);
   if (rc && rc != IRIS_ESTATE)
     IRIS_LOG_WARN("claim %s stays held until its lease ends: %s", c->key, rerr.msg);
+}
+
+/* After the deadline stopped a delivery (IRIS_ETIMEOUT), in `claimed` or in `sending` after a
+ * failed attempt (the vendor did not take the page): failed, retryable in a second, so the
+ * next delivery takes it at once (best effort, as release()). */
+static void give_back(struct iris_sender *s, const struct iris_claim *c, const char *why) {
+  struct iris_err gerr = {0};
+  int rc = iris_claim_failed(s->app->db, c, 0, 1000, why, &gerr);
+  if (rc && rc != IRIS_ESTATE)
+    IRIS_LOG_WARN("claim %s stays held until its lease ends: %s", c->key, gerr.msg);
 }
 
 /* Tell the quota's owner, by email through the notifications lane, that an application is
@@ -474,12 +758,34 @@ static struct iris_render_request render_req(const struct msgrow *m, const char 
   return q;
 }
 
-/* The vendor call, timed: metric vendor_latency (ms) by mode and vendor. */
+/* Milliseconds left before the invocation's deadline, INT64_MAX without one. */
+static int64_t time_left_ms(const struct iris_sender *s) {
+  return s->deadline_ms ? s->deadline_ms - iris_clock_now_ms() : INT64_MAX;
+}
+
+/* IRIS_ETIMEOUT (the reason in err) when too little time is left to start a vendor call: the
+ * caller gives the claim back (give_back) and the record is retried by a later invocation. */
+static int time_for_a_call(const struct iris_sender *s, struct iris_err *err) {
+  int64_t left = time_left_ms(s);
+  if (left >= s->deadline_margin_ms)
+    return IRIS_OK;
+  return iris_err_set(err, IRIS_ETIMEOUT,
+                      "the invocation's deadline is %lld ms away, below "
+                      "sender.deadline_margin_ms (%lld): no vendor call started",
+                      (long long)left, (long long)s->deadline_margin_ms);
+}
+
+/* The vendor call, in the helper process and bounded by sender.vendor_timeout_ms and by the
+ * time left (keeping half the margin to record the outcome); timed: metric vendor_latency (ms)
+ * by mode and vendor. */
 static void timed_send(struct iris_sender *s, struct iris_vendor *v,
                        const struct iris_plugin_message *pm, struct iris_plugin_result *res) {
   const char *dims[] = {"Mode", pm->mode, "Vendor", iris_vendor_name(v), NULL};
-  int64_t t0 = iris_clock_mono_ms();
-  iris_vendor_send(v, pm, res);
+  int64_t t0 = iris_clock_mono_ms(), limit = s->vendor_timeout_ms;
+  int64_t left = time_left_ms(s) - s->deadline_margin_ms / 2;
+  if (left < limit)
+    limit = left;
+  iris_vendor_calls_send(s->calls, v, pm, limit, s->request_id, res);
   (void)iris_metrics_put(s->app->metrics, "vendor_latency", (double)(iris_clock_mono_ms() - t0),
                          IRIS_METRIC_MILLISECONDS, dims);
 }
@@ -497,7 +803,9 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   *used = v;
   if (!v)
     return iris_err_set(err, IRIS_ENOTFOUND, "no vendor is configured for mode %s", mode);
-  rc = iris_claim_sending(s->app->db, c, mode, iris_vendor_name(v), err);
+  rc = time_for_a_call(s, err);
+  if (rc == IRIS_OK)
+    rc = iris_claim_sending(s->app->db, c, mode, iris_vendor_name(v), err);
   if (rc)
     return rc;
   snprintf(idtext, sizeof idtext, "%" PRId64, m->id);
@@ -541,7 +849,8 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
 
   *verdict = IRIS_SENDER_DONE;
   memset(out, 0, sizeof *out);
-  if (strcmp(mode, "email") == 0 || !m->target ||
+  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || strcmp(mode, "email") == 0 ||
+      !m->target ||
       iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK) {
     snprintf(out->failure, sizeof out->failure, "%s", why);
     rc = settle_failed(s, c, m, mode, failed_v, why, err);
@@ -576,31 +885,105 @@ out:
   return rc;
 }
 
-/* Active, unsent members of a batch (Iris intersects them with the active ids). */
-static int active_members(struct iris_db *db, const int64_t *ids, size_t n, int64_t **out,
-                          size_t *nout, struct iris_err *err) {
-  size_t i;
-  int rc = IRIS_OK;
-  *out = iris_calloc(n ? n : 1, sizeof **out);
-  *nout = 0;
-  if (!*out)
-    return iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+/* "SELECT … WHERE <column> IN (?, …, ?)" for n ids: the statement assembled from placeholders
+ * only, the parameters in *params. Both owned by the caller (iris_free). */
+static int in_list_query(const char *head, size_t n, const int64_t *ids, char **sql,
+                         struct iris_db_param **params, struct iris_err *err) {
+  struct iris_buf b;
+  size_t i, len = 0;
+  *sql = NULL;
+  *params = iris_calloc(n ? n : 1, sizeof **params);
+  int rc;
+  iris_buf_init(&b, 0);
+  rc = iris_buf_appends(&b, head); /* a failed append latches: checked once below */
   for (i = 0; i < n && rc == IRIS_OK; i++) {
-    struct iris_db_rows *rows = NULL;
-    struct iris_db_param p[] = {IRIS_DB_I64(ids[i])};
-    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                       "SELECT m.id FROM message m LEFT JOIN incident i ON i.id = m.incident_id"
-                       " WHERE m.id = ? AND m.active = 1 AND m.sent IS NULL"
-                       " AND (i.id IS NULL OR i.active = 1)",
-                       p, 1, &rows, err);
-    if (rc == IRIS_OK && iris_db_rows_count(rows) == 1)
-      (*out)[(*nout)++] = ids[i];
-    iris_db_rows_free(rows);
+    rc = iris_buf_appends(&b, i ? ", ?" : "?");
+    if (*params)
+      (*params)[i] = IRIS_DB_I64(ids[i]);
   }
+  if (rc == IRIS_OK)
+    rc = iris_buf_appendc(&b, ')');
+  *sql = rc ? NULL : iris_buf_take(&b, &len);
+  iris_buf_cleanup(&b);
+  if (!*sql || !*params) {
+    iris_free(*sql);
+    iris_free(*params);
+    *sql = NULL;
+    *params = NULL;
+    return iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+  }
+  return IRIS_OK;
+}
+
+/*
+ * A batch's members, read together: *out gets the active, unsent members whose incident is
+ * still open (Iris intersects a batch with the active ids), in the envelope's order. The
+ * coordinator batches the messages of one aggregation key — plan, application, priority and
+ * target — and mode; a batch whose members repeat an id or do not share all of those is
+ * refused (IRIS_EINVAL, the reason in err): paging one member's target for the others would
+ * record their messages as sent to someone else.
+ */
+static int batch_members(struct iris_db *db, const int64_t *ids, size_t n, int64_t **out,
+                         size_t *nout, struct iris_err *err) {
+  static const char head[] =
+      "SELECT m.id, m.target_id, m.application_id, m.priority_id, IFNULL(m.plan_id, 0),"
+      " IFNULL(m.mode_id, 0), m.active = 1 AND m.sent IS NULL AND (i.id IS NULL OR i.active = 1)"
+      " FROM message m LEFT JOIN incident i ON i.id = m.incident_id WHERE m.id IN (";
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param *params = NULL;
+  char *sql = NULL;
+  int64_t key[5] = {0};
+  unsigned char *live = NULL;
+  size_t i, k, found = 0;
+  int rc;
+
+  *out = NULL;
+  *nout = 0;
+  for (i = 0; i < n; i++)
+    for (k = i + 1; k < n; k++)
+      if (ids[i] == ids[k])
+        return iris_err_set(err, IRIS_EINVAL, "batch lists message %" PRId64 " more than once",
+                            ids[i]);
+  rc = in_list_query(head, n, ids, &sql, &params, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, params, n, &rows, err);
+  *out = rc ? NULL : iris_calloc(n ? n : 1, sizeof **out);
+  live = rc ? NULL : iris_calloc(n ? n : 1, 1);
+  if (rc == IRIS_OK && (!*out || !live))
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: batch members");
+  while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    int64_t id = 0, row[5] = {0}, active = 0;
+    size_t c;
+    rc = iris_db_get_i64(rows, 0, &id, err);
+    for (c = 0; c < 5 && rc == IRIS_OK; c++)
+      rc = iris_db_get_i64(rows, c + 1, &row[c], err);
+    if (rc == IRIS_OK)
+      rc = iris_db_get_i64(rows, 6, &active, err);
+    if (rc)
+      break;
+    if (found++ == 0)
+      memcpy(key, row, sizeof key);
+    else if (memcmp(key, row, sizeof key) != 0)
+      rc = iris_err_set(err, IRIS_EINVAL,
+                        "batch mixes messages of different targets, applications, priorities, "
+                        "plans or modes (message %" PRId64 " does not match the first member)",
+                        id);
+    for (k = 0; rc == IRIS_OK && k < n; k++)
+      if (ids[k] == id && active)
+        live[k] = 1;
+  }
+  for (k = 0; rc == IRIS_OK && k < n; k++)
+    if (live[k])
+      (*out)[(*nout)++] = ids[k];
   if (rc) {
     iris_free(*out);
     *out = NULL;
+    *nout = 0;
   }
+  iris_free(live);
+  iris_db_rows_free(rows);
+  iris_free(params);
+  iris_free(sql);
   return rc;
 }
 
@@ -641,7 +1024,7 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
                : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
                                           contact, &cerr);
-  if (rc == IRIS_OK && !m->mode)
+  if (rc == IRIS_OK && !m->mode && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
     return reprioritize(s, c, m->target, m->id, contact, err);
   if (rc == IRIS_ENOTFOUND) {
     old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : "email");
@@ -672,6 +1055,8 @@ struct job {
   long max_receives;                     /* the queue's maxReceiveCount, 0 if unknown */
   int last;                              /* this is the record's last receive before SQS's
                                             redrive moves it to the dead-letter queue */
+  int preclaimed;                        /* its claim was taken with the batch's (ours, no
+                                            attempt yet): iris_claim_take is skipped */
   enum iris_sender_verdict verdict;      /* out */
   int retry_after;                       /* out: seconds until the retry (RETRY) */
   int dead_letter;                       /* out: dead-letter the record with `reason` */
@@ -704,8 +1089,9 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   enum iris_claim_outcome outcome;
   struct fallen fb = {0};
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc = IRIS_OK;
   const char *mode = NULL;
+  const struct kind_policy *pol = policy_of(batch_id ? "batch" : "message");
 
   j->verdict = IRIS_SENDER_RETRY;
   j->retry_after = 0;
@@ -736,7 +1122,10 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   m.batch_id = batch_id;
   m.members = members;
   m.nmembers = nmembers;
-  rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+  if (j->preclaimed && !batch_id)
+    outcome = IRIS_CLAIM_TAKEN;
+  else
+    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
   if (rc)
     goto out;
   if (outcome == IRIS_CLAIM_SETTLED) {
@@ -753,7 +1142,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   }
   held = 1;
   /* 3. re-check: the incident may have been claimed since the message was queued. */
-  if (!m.active || m.sent || !m.incident_active) {
+  if (pol->recheck && (!m.active || m.sent || !m.incident_active)) {
     snprintf(why, sizeof why, "%s", m.sent ? "message already sent"
                                    : !m.incident_active ? "incident claimed or resolved"
                                                         : "message no longer active");
@@ -775,33 +1164,24 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   mode = contact.mode;
   /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
-  if (strcmp(mode, "call") == 0 && contact.destination &&
-      strncmp(contact.destination, "+86", 3) == 0) {
+  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
+  if (restricted_call && pol->changelog) {
     rc = iris_record_change(s->app->db, id, "mode-change", "call", "sms",
                             "Changing mode due to calling restriction", err);
     if (rc)
       goto out;
-    snprintf(contact.mode, sizeof contact.mode, "sms");
-    restricted_call = 1;
   }
   /* 5. render */
   q = render_req(&m, mode, contact.destination);
   rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
   if (rc)
     goto out;
-  if (restricted_call && r.body) {
-    char *b = iris_asprintf("%s%s", CALL_RESTRICTION_NOTE, r.body);
-    if (!b) {
-      rc = iris_err_set(err, IRIS_ENOMEM, "sender: body");
-      goto out;
-    }
-    iris_free(r.body);
-    r.body = b;
-  }
+  if (restricted_call && (rc = prefix_call_note(&r, err)) != IRIS_OK)
+    goto out;
   if (r.failed)
     IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
-  if (r.too_long || strcmp(mode, "drop") == 0) {
-    if (r.too_long) {
+  if ((pol->body_limit && r.too_long) || strcmp(mode, "drop") == 0) {
+    if (pol->body_limit && r.too_long) {
       snprintf(why, sizeof why, "Dropping due to excessive body length (%zu > %zu chars)",
                r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
       rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop", why, err);
@@ -813,7 +1193,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   }
   /* quotas: counted once per message, on its first attempt */
-  if (attempts == 0) {
+  if (pol->quota && attempts == 0) {
     struct iris_quota_verdict qv;
     rc = iris_quota_check(s->app->db, &s->quota, m.application_id, m.application, &qv, err);
     if (rc)
@@ -857,9 +1237,10 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     break;
   case IRIS_PLUGIN_RATE_LIMITED:
   case IRIS_PLUGIN_RETRYABLE:
-    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || attempts < s->max_attempts)) {
+    /* A rate-limited attempt is an attempt: it counts against sender.max_attempts too. */
+    if (!j->last && attempts < s->max_attempts) {
       int limited = res.status == IRIS_PLUGIN_RATE_LIMITED;
-      j->retry_after = limited ? (int)((res.retry_after_ms + 999) / 1000) : backoff_s(s, attempts);
+      j->retry_after = vendor_wait_s(s, &res, attempts);
       job_reason(j, "%s", res.error);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)j->retry_after * 1000, res.error, err);
       metric(s, limited ? "rate_limited" : "retried", mode, iris_vendor_name(v));
@@ -894,6 +1275,8 @@ out:
                  j->last ? "that was its last receive" : "will retry");
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
+    if (rc == IRIS_ETIMEOUT)
+      j->retry_after = 1; /* not a fault: the next invocation takes it */
     if (!j->retry_after)
       j->retry_after = error_backoff_s(s, j);
     if (held && j->last && !accepted && !fb.accepted) {
@@ -906,6 +1289,8 @@ out:
                      ferr.msg);
       else
         job_reason(j, "%s", why);
+    } else if (held && rc == IRIS_ETIMEOUT && !accepted && !fb.accepted) {
+      give_back(s, &c, err->msg);
     } else if (held) {
       release(s, &c, j->retry_after, err->msg);
     }
@@ -1005,9 +1390,10 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
   struct iris_err cerr = {0};
-  char key[160], hash[65], subject[320];
+  char key[160], hash[65], subject[320], drop_why[320];
   const char *dests[1];
-  int busy = 0, attempts = 0, held = 0, gave_up = 0, rc;
+  int busy = 0, attempts = 0, held = 0, gave_up = 0, restricted_call = 0, rc = IRIS_OK;
+  const struct kind_policy *pol = policy_of(n->tracking ? "tracking" : "notification");
 
   sha256_hex(literal ? literal : user, hash);
   snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
@@ -1020,8 +1406,12 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   c.lease_seconds = (int)s->lease_s;
   c.due_now = j->last;
   {
-    /* the claim row references the notification */
-    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+    /* the claim row references the notification; a tracking copy's may have been taken with
+     * the batch's */
+    if (n->tracking && j->preclaimed)
+      outcome = IRIS_CLAIM_TAKEN;
+    else
+      rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
     if (rc)
       return rc;
     if (outcome == IRIS_CLAIM_SETTLED)
@@ -1049,7 +1439,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
     rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
-    if (rc == IRIS_OK)
+    if (rc == IRIS_OK && pol->reprioritize)
       rc = reprioritize(s, &c, user, 0, &contact, err);
   } else {
     int64_t mode_id = 0;
@@ -1074,7 +1464,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
                         : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
   }
-  if (rc == IRIS_ENOTFOUND && !literal) {
+  if (rc == IRIS_ENOTFOUND && !literal && pol->fallback) {
     iris_contact_cleanup(&contact);
     rc = iris_contact_for_mode(s->app->db, user, "email", &contact, &cerr);
   }
@@ -1085,6 +1475,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   }
   if (rc)
     goto out;
+  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
   /* what: Iris prefixes the subject with the application */
   if (n->tracking)
     snprintf(subject, sizeof subject, "%s", n->subject ? n->subject : "");
@@ -1101,11 +1492,41 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   q.email_html = n->email_html;
   q.destination = contact.destination;
   rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  if (rc == IRIS_OK && restricted_call)
+    rc = prefix_call_note(&r, err);
   if (rc)
     goto out;
   if (strcmp(contact.mode, "drop") == 0) {
     rc = iris_claim_sent(s->app->db, &c, "drop", NULL, NULL, err);
     (*sent_ok)++;
+    goto out;
+  }
+  /* Iris's limits for what it sent out of band too: the body size, then the quota (counted
+   * once per recipient, on the first attempt); a drop is recorded on the recipient's claim. */
+  drop_why[0] = '\0';
+  if (pol->body_limit && r.too_long)
+    snprintf(drop_why, sizeof drop_why, "Dropping due to excessive body length (%zu > %zu chars)",
+             r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
+  if (!drop_why[0] && pol->quota && attempts == 0 && n->application_id) {
+    struct iris_quota_verdict qv;
+    rc = iris_quota_check(s->app->db, &s->quota, n->application_id, n->application, &qv, err);
+    if (rc)
+      goto out;
+    if (qv.hard_breach) {
+      snprintf(drop_why, sizeof drop_why, "Dropping due to hard quota violation.");
+      metric(s, "quota_hard_exceeded", contact.mode, NULL);
+    } else if (qv.soft_breach) {
+      metric(s, "quota_soft_exceeded", contact.mode, NULL);
+    }
+    if (qv.notify_soft)
+      soft_quota_notice(s, n->application, &qv);
+  }
+  if (drop_why[0]) {
+    IRIS_LOG_WARN("%s to %s not sent: %s", c.key, contact.destination ? contact.destination : "-",
+                  drop_why);
+    rc = iris_claim_suppressed(s->app->db, &c, drop_why, err);
+    metric(s, "dropped", contact.mode, NULL);
+    (*failed)++;
     goto out;
   }
   for (;;) {
@@ -1114,7 +1535,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       res.status = IRIS_PLUGIN_PERMANENT;
       snprintf(res.error, sizeof res.error, "no vendor is configured for mode %s", contact.mode);
     } else {
-      rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
+      rc = time_for_a_call(s, err);
+      if (rc == IRIS_OK)
+        rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
       if (rc)
         goto out;
       dests[0] = contact.destination;
@@ -1142,10 +1565,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       (*sent_ok)++;
       goto out;
     }
-    if (!j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED ||
-                     (res.status == IRIS_PLUGIN_RETRYABLE && attempts < s->max_attempts))) {
-      int wait = res.status == IRIS_PLUGIN_RATE_LIMITED ? (int)((res.retry_after_ms + 999) / 1000)
-                                                        : backoff_s(s, attempts);
+    if (!j->last && attempts < s->max_attempts &&
+        (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE)) {
+      int wait = vendor_wait_s(s, &res, attempts);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
       metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried",
              contact.mode, iris_vendor_name(v));
@@ -1156,7 +1578,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     if (j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE))
       gave_up = 1;
     /* permanent or exhausted: fall back to email once, as Iris does for named users */
-    if (strcmp(contact.mode, "email") != 0 && !literal && user) {
+    if (pol->fallback && strcmp(contact.mode, "email") != 0 && !literal && user) {
       struct iris_contact email = {0};
       if (iris_contact_for_mode(s->app->db, user, "email", &email, &cerr) == IRIS_OK) {
         iris_contact_cleanup(&contact);
@@ -1190,10 +1612,45 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     goto out;
   }
 out:
-  if (rc && rc != IRIS_ENOMEM && held)
+  if (rc == IRIS_ETIMEOUT && held)
+    give_back(s, &c, err->msg);
+  else if (rc && rc != IRIS_ENOMEM && held)
     release(s, &c, error_backoff_s(s, j), err->msg);
   iris_rendered_cleanup(&r);
   iris_contact_cleanup(&contact);
+  return rc;
+}
+
+/*
+ * A notification id seen before: the same content is a redelivery (go on; the recipients'
+ * claims make it idempotent); different content is a reused id, refused — *reason filled, the
+ * refusal counted on the notification (migration 0015) — rather than merged into the first.
+ */
+static int check_reuse(struct iris_sender *s, const struct job *j, const char *id,
+                       const char *hash, char *reason, size_t reason_size, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(id)};
+  const char *first = NULL, *first_sqs = NULL;
+  int rc = iris_db_query_one(s->app->db, IRIS_DB_IDEMPOTENT,
+                             "SELECT payload_sha256, IFNULL(sqs_message_id, '-')"
+                             " FROM sender_notification WHERE id = ?",
+                             p, 1, &rows, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_str(rows, 0, &first, NULL, err);
+  if (rc == IRIS_OK)
+    rc = iris_db_get_str(rows, 1, &first_sqs, NULL, err);
+  if (rc == IRIS_OK && strcmp(first, hash) != 0) {
+    struct iris_db_param q[] = {IRIS_DB_STR(reason), IRIS_DB_STR(id)};
+    snprintf(reason, reason_size,
+             "notification_id %s was already used for a different notification (first seen in "
+             "SQS message %s; this one is %s): refused, nothing sent",
+             id, first_sqs, j->rec->sqs_message_id ? j->rec->sqs_message_id : "-");
+    rc = iris_db_exec(s->app->db, 0,
+                      "UPDATE sender_notification SET conflicts = conflicts + 1,"
+                      " last_conflict = LEFT(?, 1024), updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                      q, 2, NULL, err);
+  }
+  iris_db_rows_free(rows);
   return rc;
 }
 
@@ -1256,6 +1713,7 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
   }
   sha256_hex(payload, hash);
   {
+    struct iris_db_exec_info info = {0};
     struct iris_db_param p[] = {
         IRIS_DB_STR(n.id), IRIS_DB_I64(n.application_id), IRIS_DB_STR(n.target),
         IRIS_DB_STR(n.role), n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
@@ -1266,9 +1724,15 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
                       "INSERT IGNORE INTO sender_notification (id, application_id, target, role,"
                       " priority_id, mode_id, category_id, template, subject, payload_sha256,"
                       " sqs_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, LEFT(?, 255), ?, ?)",
-                      p, 11, NULL, err);
+                      p, 11, &info, err);
+    if (rc == IRIS_OK && info.affected_rows == 0)
+      rc = check_reuse(s, j, n.id, hash, reason, sizeof reason, err);
     if (rc)
       goto out;
+    if (reason[0]) {
+      rc = dead_letter(s, j->rec, 0, reason, &j->verdict);
+      goto out;
+    }
   }
   if (strcmp(n.role, "literal_target") == 0) {
     rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
@@ -1335,7 +1799,7 @@ out:
     IRIS_LOG_ERR("notification %s: %s; will retry", n.id ? n.id : "-", err->msg);
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
-    j->retry_after = error_backoff_s(s, j);
+    j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
     return IRIS_OK;
   }
   return rc;
@@ -1391,16 +1855,48 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
     IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
-    j->retry_after = error_backoff_s(s, j);
+    j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
     rc = IRIS_OK;
   }
   iris_tracking_cleanup(&t);
   return rc;
 }
 
-int iris_sender_handle(struct iris_sender *s, const char *owner,
-                       const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
-                       int *retry_after_s, struct iris_err *err) {
+/*
+ * A batch the coordinator cannot have made (batch_members): its claim is recorded as failed
+ * for good with the reason, so a redelivery is acknowledged as settled, nothing is sent, and
+ * the record goes to the dead-letter queue with the reason.
+ */
+static int refuse_batch(struct iris_sender *s, struct job *j, const struct iris_envelope *env,
+                        const char *why) {
+  struct iris_claim c;
+  struct iris_err cerr = {0};
+  enum iris_claim_outcome outcome = IRIS_CLAIM_BUSY;
+  char key[40], reason[700];
+  snprintf(key, sizeof key, "b:%s", env->batch_id);
+  snprintf(reason, sizeof reason, "batch %s refused: %s", env->batch_id, why);
+  memset(&c, 0, sizeof c);
+  c.key = key;
+  c.owner = j->owner;
+  c.kind = "batch";
+  c.batch_id = env->batch_id;
+  c.lane = j->rec->lane ? j->rec->lane : "unknown";
+  c.sqs_message_id = j->rec->sqs_message_id;
+  c.lease_seconds = (int)s->lease_s;
+  c.due_now = 1;
+  if (iris_claim_take(s->app->db, &c, &outcome, NULL, NULL, &cerr) == IRIS_OK &&
+      outcome == IRIS_CLAIM_TAKEN &&
+      iris_claim_failed(s->app->db, &c, 1, 0, reason, &cerr) == IRIS_OK)
+    IRIS_LOG_ERR("%s", reason);
+  else if (cerr.rc)
+    IRIS_LOG_ERR("%s (and its claim could not be recorded: %s)", reason, cerr.msg);
+  return dead_letter(s, j->rec, 0, reason, &j->verdict);
+}
+
+static int handle_one(struct iris_sender *s, const char *owner,
+                      const struct iris_sender_record *rec, int preclaimed,
+                      enum iris_sender_verdict *verdict, int *retry_after_s,
+                      struct iris_err *err) {
   struct iris_envelope env;
   struct iris_err perr = {0};
   struct job j;
@@ -1417,6 +1913,7 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
   j.rec = rec;
   j.max_receives = (long)s->max_receives;
   j.last = s->max_receives > 0 && rec->receive_count >= s->max_receives;
+  j.preclaimed = preclaimed;
   j.verdict = IRIS_SENDER_RETRY;
   switch (env.kind) {
   case IRIS_ENV_MESSAGE: {
@@ -1430,10 +1927,13 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
     int64_t *live = NULL;
     size_t nlive = 0;
     iris_log_set_message_id(env.batch_id);
-    rc = active_members(s->app->db, env.message_ids, env.nmessage_ids, &live, &nlive, err);
+    rc = batch_members(s->app->db, env.message_ids, env.nmessage_ids, &live, &nlive, err);
     if (rc == IRIS_ENOMEM)
       break;
-    if (rc) {
+    if (rc == IRIS_EINVAL) {
+      rc = refuse_batch(s, &j, &env, err->msg);
+      iris_err_clear(err);
+    } else if (rc) {
       IRIS_LOG_ERR("batch %s: %s; will retry", env.batch_id, err->msg);
       job_reason(&j, "%s", err->msg);
       j.retry_after = error_backoff_s(s, &j);
@@ -1476,19 +1976,242 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
   return rc;
 }
 
-/* ---- Lambda event and worker mode ---------------------------------------------------------- */
+int iris_sender_handle(struct iris_sender *s, const char *owner,
+                       const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
+                       int *retry_after_s, struct iris_err *err) {
+  return handle_one(s, owner, rec, 0, verdict, retry_after_s, err);
+}
 
-/* The configured queue (and lane) whose URL ends with the ARN's queue name. */
+/* ---- one SQS batch: the Lambda event and worker mode ---------------------------------------- */
+
+/* One record of a batch being handled. */
+struct slot {
+  struct iris_sender_record r;      /* borrowed from the event or the receive */
+  char owner[256];                  /* this attempt: request id (or worker pid) + record */
+  char key[48];                     /* its claim key when it can be claimed with the batch */
+  size_t same_as;                   /* 1 + the index of an earlier record with that key, 0 */
+  int preclaimed;                   /* claimed with the batch (iris_claim_take_many) */
+  enum iris_sender_verdict verdict; /* out */
+  int retry;                        /* out: seconds until it is visible again (RETRY) */
+};
+
+/* The claim a record's envelope can be claimed by with its batch — a message or a tracking
+ * copy (the others' keys need their data: a batch's representative, a notification's
+ * recipients) — into c (keys in sl->key); 0 when there is none. */
+static int batch_claim(struct iris_sender *s, struct slot *sl, struct iris_claim *c) {
+  struct iris_envelope env;
+  struct iris_err ignored = {0};
+  int ok = 0;
+  memset(c, 0, sizeof *c);
+  if (iris_envelope_parse(sl->r.body ? sl->r.body : "", sl->r.body_len, &env, &ignored))
+    return 0;
+  if (env.kind == IRIS_ENV_MESSAGE) {
+    snprintf(sl->key, sizeof sl->key, "m:%" PRId64, env.message_id);
+    c->kind = "message";
+    c->message_id = env.message_id;
+    ok = 1;
+  } else if (env.kind == IRIS_ENV_TRACKING) {
+    snprintf(sl->key, sizeof sl->key, "t:%" PRId64, env.incident_id);
+    c->kind = "tracking";
+    ok = 1;
+  }
+  iris_envelope_cleanup(&env);
+  c->key = sl->key;
+  c->owner = sl->owner;
+  c->lane = sl->r.lane ? sl->r.lane : "unknown";
+  c->sqs_message_id = sl->r.sqs_message_id;
+  c->lease_seconds = (int)s->lease_s;
+  return ok;
+}
+
+/*
+ * Record the batch's sent outcomes (defer_sent) in one transaction. If that fails, each is
+ * recorded on its own (settle_all's patience with a lost connection included), so one record
+ * the database refuses does not fail the others; a record whose outcome could not be recorded
+ * is retried (its claim stays `sending`: after the lease it is taken over and counted — the
+ * window documented in docs/sender.md), and on its last receive dead-lettered with the reason.
+ */
+static void flush_sent(struct iris_sender *s, struct slot *slots) {
+  const struct iris_claim **c = NULL;
+  const struct outcome **o = NULL;
+  struct iris_err err = {0};
+  size_t i, n = s->npend;
+  int rc = IRIS_OK;
+
+  if (!n)
+    return;
+  c = iris_calloc(n, sizeof *c);
+  o = iris_calloc(n, sizeof *o);
+  if (c && o) {
+    for (i = 0; i < n; i++) {
+      c[i] = &s->pend[i]->c;
+      o[i] = &s->pend[i]->o;
+    }
+    rc = settle_all(s, c, o, n, &err);
+  }
+  for (i = 0; i < n; i++) {
+    struct pend *p = s->pend[i];
+    struct slot *sl = &slots[p->slot];
+    if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, &err) != IRIS_OK)) {
+      sl->verdict = IRIS_SENDER_RETRY;
+      sl->retry = backoff_s(s, sl->r.receive_count > 1 ? (int)sl->r.receive_count : 1);
+      IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry",
+                   p->m.id, c && o ? err.msg : "out of memory");
+      metric(s, "errors", NULL, NULL);
+      if (s->max_receives > 0 && sl->r.receive_count >= s->max_receives) {
+        char reason[700];
+        snprintf(reason, sizeof reason, "gave up on the last receive (%ld of %lld): %s",
+                 sl->r.receive_count, (long long)s->max_receives,
+                 c && o ? err.msg : "out of memory");
+        (void)dead_letter(s, &sl->r, 1, reason, &sl->verdict);
+      }
+    } else {
+      sent_logged(s, &p->m, p->mode, p->destination, p->o.v, p->vendor_id);
+    }
+    pend_free(p);
+  }
+  s->npend = 0;
+  iris_free(c);
+  iris_free(o);
+}
+
+/*
+ * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
+ * the claims of its messages and tracking copies taken together in one statement, then each
+ * record delivered; a record repeating an earlier one's claim key gets that one's verdict.
+ * With less than sender.deadline_margin_ms left before the invocation's deadline, no further
+ * record is started and the claims taken for it are given back. Sets every slot's verdict;
+ * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
+ */
+static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
+                        struct iris_err *err) {
+  struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
+  struct iris_claim *unique = iris_calloc(n ? n : 1, sizeof *unique);
+  int *taken = iris_calloc(n ? n : 1, sizeof *taken);
+  size_t *slot_of = iris_calloc(n ? n : 1, sizeof *slot_of);
+  size_t i, k, nu = 0, deferred = 0;
+  int rc = IRIS_OK;
+
+  for (i = 0; i < n; i++) {
+    slots[i].verdict = IRIS_SENDER_RETRY;
+    slots[i].retry = 0;
+  }
+  if (!claims || !unique || !taken || !slot_of) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: the batch's claims");
+    goto out;
+  }
+  s->deferring = 1;
+  for (i = 0; i < n; i++) {
+    if (!batch_claim(s, &slots[i], &claims[i]))
+      continue;
+    for (k = 0; k < i && !slots[i].same_as; k++)
+      if (claims[k].key && slots[k].key[0] && strcmp(slots[k].key, slots[i].key) == 0)
+        slots[i].same_as = k + 1;
+    if (!slots[i].same_as) {
+      unique[nu] = claims[i];
+      slot_of[nu++] = i;
+    }
+  }
+  if (nu) {
+    struct iris_err cerr = {0};
+    if (iris_claim_take_many(s->app->db, unique, nu, taken, &cerr) == IRIS_ENOMEM) {
+      rc = iris_err_set(err, IRIS_ENOMEM, "%s", cerr.msg);
+      goto out;
+    } else if (cerr.rc) { /* each record meets the trouble by itself, with its own outcome */
+      IRIS_LOG_WARN("the batch's claims could not be taken together: %s", cerr.msg);
+    }
+    for (k = 0; k < nu; k++)
+      slots[slot_of[k]].preclaimed = taken[k];
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    struct slot *sl = &slots[i];
+    struct iris_err rerr = {0};
+    if (sl->same_as)
+      continue;
+    if (time_left_ms(s) < s->deadline_margin_ms) {
+      /* Not started: its claim (if taken with the batch) is given back, untouched. */
+      if (sl->preclaimed)
+        release(s, &claims[i], 1, "the invocation's deadline came before it was started");
+      sl->retry = 1;
+      deferred++;
+      continue;
+    }
+    s->cur_slot = i;
+    rc = handle_one(s, sl->owner, &sl->r, sl->preclaimed, &sl->verdict, &sl->retry, &rerr);
+    if (rc)
+      rc = iris_err_set(err, rc, "%s", rerr.msg);
+  }
+  flush_sent(s, slots); /* before the repeats below copy the verdicts */
+  for (i = 0; i < n; i++)
+    if (slots[i].same_as) {
+      const struct slot *first = &slots[slots[i].same_as - 1];
+      slots[i].verdict = first->verdict;
+      slots[i].retry = first->retry;
+      if (first->verdict == IRIS_SENDER_DONE) {
+        IRIS_LOG_INFO("record %s repeats %s of the same batch: duplicate delivery acknowledged",
+                      slots[i].r.sqs_message_id, slots[i].key);
+        metric(s, "duplicate", NULL, NULL);
+      }
+    }
+  if (deferred) {
+    IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
+                  "sender.deadline_margin_ms %lld); reported as batch item failures",
+                  deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
+    metric(s, "deferred", NULL, NULL);
+  }
+out:
+  flush_sent(s, slots); /* (nothing left after the flush above; after an error, what there is) */
+  s->deferring = 0;
+  iris_free(claims);
+  iris_free(unique);
+  iris_free(taken);
+  iris_free(slot_of);
+  return rc;
+}
+
+/*
+ * Does a queue URL name the queue of an ARN (arn:<partition>:sqs:<region>:<account>:<name>)?
+ * The URL's path is /<account>/<name>; its region is the host's (sqs.<region>.amazonaws.com,
+ * <region>.queue.amazonaws.com) or, for an endpoint without one (moto, a VPC endpoint), the
+ * configured aws.region. Account, region and name must all match: queues of the same name in
+ * two accounts or regions are different queues.
+ */
+static int url_is_arn(const char *url, const char *region, const char *account,
+                      const char *name, const char *default_region) {
+  const char *host = strstr(url, "://"), *path, *slash;
+  size_t alen = strlen(account), rlen = strlen(region);
+  if (!host)
+    return 0;
+  host += 3;
+  path = strchr(host, '/');
+  if (!path)
+    return 0;
+  slash = strchr(path + 1, '/');
+  if (!slash || (size_t)(slash - path - 1) != alen || strncmp(path + 1, account, alen) != 0 ||
+      strcmp(slash + 1, name) != 0)
+    return 0;
+  if (strncmp(host, "sqs.", 4) == 0 && strstr(host, ".amazonaws.com") &&
+      strstr(host, ".amazonaws.com") < path)
+    return strncmp(host + 4, region, rlen) == 0 && host[4 + rlen] == '.';
+  if (strstr(host, ".queue.amazonaws.com") && strstr(host, ".queue.amazonaws.com") < path)
+    return strncmp(host, region, rlen) == 0 && host[rlen] == '.';
+  return default_region && strcmp(default_region, region) == 0;
+}
+
+/* The configured queue (and its lane) an event source ARN names, NULL when none does. */
 static const char *queue_for_arn(struct iris_sender *s, const char *arn, const char **lane) {
-  const char *name = arn ? strrchr(arn, ':') : NULL, *k;
   json_t *queues = iris_config_json(s->app->cfg, "queues"), *v;
+  const char *k;
+  char region[64], account[64], name[128];
   *lane = NULL;
-  if (!name)
+  /* arn:<partition>:sqs:<region>:<account>:<name> — each part bounded, none empty */
+  if (!arn || sscanf(arn, "arn:%*63[^:]:sqs:%63[^:]:%63[^:]:%127[^:]", region, account, name) != 3 ||
+      strlen(arn) > 256)
     return NULL;
-  name++;
   json_object_foreach(queues, k, v) {
-    const char *url = json_string_value(v), *slash = url ? strrchr(url, '/') : NULL;
-    if (slash && strcmp(slash + 1, name) == 0) {
+    const char *url = json_string_value(v);
+    if (url && strcmp(k, "dead_letter") != 0 &&
+        url_is_arn(url, region, account, name, s->app->aws.region)) {
       *lane = k;
       return url;
     }
@@ -1507,12 +2230,14 @@ static void set_visibility(struct iris_sender *s, const char *url, const char *r
     IRIS_LOG_WARN("could not delay the retry: %s", err.msg);
 }
 
-int iris_sender_handle_event(struct iris_sender *s, const char *request_id, const char *event,
-                             size_t len, struct iris_buf *response, struct iris_err *err) {
+int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int64_t deadline_ms,
+                             const char *event, size_t len, struct iris_buf *response,
+                             struct iris_err *err) {
   json_error_t jerr;
   json_t *doc = json_loadb(event, len, 0, &jerr), *records, *rec, *failures = NULL;
+  struct slot *slots = NULL;
   char *text = NULL;
-  size_t i;
+  size_t i, n = 0;
   int rc = IRIS_OK;
 
   records = json_object_get(doc, "Records");
@@ -1522,42 +2247,62 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
                         doc ? "no Records array" : jerr.text);
   }
   failures = json_array();
-  if (!failures) {
+  slots = iris_calloc(json_array_size(records) + 1, sizeof *slots);
+  if (!failures || !slots) {
+    json_decref(failures);
     json_decref(doc);
+    iris_free(slots);
     return iris_err_set(err, IRIS_ENOMEM, "sender: allocating the response");
   }
+  s->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+  s->request_id = request_id;
   json_array_foreach(records, i, rec) {
-    struct iris_sender_record r;
-    enum iris_sender_verdict verdict = IRIS_SENDER_RETRY;
-    struct iris_err rerr = {0};
-    int retry = 0;
-    char owner[256];
+    struct iris_sender_record *r = &slots[n].r;
     const char *arn = json_string_value(json_object_get(rec, "eventSourceARN"));
     const char *count = json_string_value(
         json_object_get(json_object_get(rec, "attributes"), "ApproximateReceiveCount"));
-    memset(&r, 0, sizeof r);
-    r.sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
-    r.receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
-    r.body = json_string_value(json_object_get(rec, "body"));
-    r.body_len = json_string_length(json_object_get(rec, "body"));
-    r.receive_count = count ? strtol(count, NULL, 10) : 0;
-    r.queue_url = queue_for_arn(s, arn, &r.lane);
-    if (!r.sqs_message_id) {
-      IRIS_LOG_ERR("record %zu has no messageId; skipped", i);
+    r->sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
+    r->receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
+    r->body = json_string_value(json_object_get(rec, "body"));
+    r->body_len = json_string_length(json_object_get(rec, "body"));
+    r->receive_count = count ? strtol(count, NULL, 10) : 0;
+    r->queue_url = queue_for_arn(s, arn, &r->lane);
+    if (!r->sqs_message_id || !*r->sqs_message_id) {
+      /* It cannot be named in the answer, and leaving it out would acknowledge it: an empty
+       * itemIdentifier makes Lambda retry the whole batch (the others' claims keep that from
+       * sending anything twice). */
+      IRIS_LOG_ERR("record %zu of the event has no messageId: the whole batch is reported "
+                   "failed so that it is not lost", i);
+      metric(s, "unidentified_record", NULL, NULL);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", ""));
+      memset(r, 0, sizeof *r);
       continue;
     }
-    snprintf(owner, sizeof owner, "%.100s/%.100s", request_id ? request_id : "worker",
-             r.sqs_message_id);
-    rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
-    if (rc) {
-      iris_err_set(err, rc, "%s", rerr.msg);
-      verdict = IRIS_SENDER_RETRY;
+    if (!r->queue_url) {
+      /* A queue this function is not configured for: no lane, no backoff, no dead-letter
+       * attribution — a configuration error, reported on every record until it is fixed. */
+      IRIS_LOG_ERR("record %s comes from %s, which is no configured queue (queues.<lane> URLs "
+                   "are matched by region, account and name); left on its queue",
+                   r->sqs_message_id, arn ? arn : "(no eventSourceARN)");
+      metric(s, "unmatched_queue", NULL, NULL);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r->sqs_message_id));
+      memset(r, 0, sizeof *r);
+      continue;
     }
-    if (verdict == IRIS_SENDER_RETRY) {
-      set_visibility(s, r.queue_url, r.receipt_handle, retry > 0 ? retry : 1);
-      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r.sqs_message_id));
-    }
+    snprintf(slots[n].owner, sizeof slots[n].owner, "%.100s/%.100s",
+             request_id ? request_id : "worker", r->sqs_message_id);
+    n++;
   }
+  rc = handle_batch(s, slots, n, err);
+  for (i = 0; i < n; i++)
+    if (rc || slots[i].verdict == IRIS_SENDER_RETRY) {
+      set_visibility(s, slots[i].r.queue_url, slots[i].r.receipt_handle,
+                     slots[i].retry > 0 ? slots[i].retry : 1);
+      json_array_append_new(failures,
+                            json_pack("{s:s}", "itemIdentifier", slots[i].r.sqs_message_id));
+    }
+  s->deadline_ms = 0;
+  s->request_id = NULL;
   iris_metrics_flush(s->app->metrics);
   {
     json_t *answer = json_pack("{s:o}", "batchItemFailures", failures); /* takes failures */
@@ -1569,6 +2314,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, cons
   else
     rc = iris_buf_appends(response, text);
   iris_free(text);
+  iris_free(slots);
   json_decref(doc);
   return rc;
 }
@@ -1585,6 +2331,7 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
       const char *url = NULL;
       struct iris_sqs_received msgs;
       struct iris_err rerr = {0};
+      struct slot *slots;
       size_t i;
       snprintf(path, sizeof path, "queues.%s", lanes[l]);
       if (iris_config_get_str(s->app->cfg, path, &url, err))
@@ -1595,28 +2342,36 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
         continue;
       }
       got += msgs.n;
+      slots = iris_calloc(msgs.n + 1, sizeof *slots);
+      if (!slots) {
+        iris_sqs_received_cleanup(&msgs);
+        return iris_err_set(err, IRIS_ENOMEM, "sender worker: a batch");
+      }
       for (i = 0; i < msgs.n; i++) {
-        struct iris_sender_record r;
-        enum iris_sender_verdict verdict;
-        char owner[200];
-        int retry = 0, rc;
-        memset(&r, 0, sizeof r);
-        r.sqs_message_id = msgs.msgs[i].message_id;
-        r.receipt_handle = msgs.msgs[i].receipt_handle;
-        r.body = msgs.msgs[i].body;
-        r.body_len = msgs.msgs[i].body_len;
-        r.receive_count = msgs.msgs[i].receive_count;
-        r.queue_url = url;
-        r.lane = lanes[l];
-        snprintf(owner, sizeof owner, "worker-%ld/%.100s", (long)getpid(), r.sqs_message_id);
-        rc = iris_sender_handle(s, owner, &r, &verdict, &retry, &rerr);
-        if (rc == IRIS_OK && verdict == IRIS_SENDER_DONE) {
-          if (iris_sqs_delete(s->app->sqs, url, r.receipt_handle, &rerr))
-            IRIS_LOG_ERR("delete %s: %s", r.sqs_message_id, rerr.msg);
+        struct iris_sender_record *r = &slots[i].r;
+        r->sqs_message_id = msgs.msgs[i].message_id;
+        r->receipt_handle = msgs.msgs[i].receipt_handle;
+        r->body = msgs.msgs[i].body;
+        r->body_len = msgs.msgs[i].body_len;
+        r->receive_count = msgs.msgs[i].receive_count;
+        r->queue_url = url;
+        r->lane = lanes[l];
+        snprintf(slots[i].owner, sizeof slots[i].owner, "worker-%ld/%.100s", (long)getpid(),
+                 r->sqs_message_id);
+      }
+      /* The same pipeline as a Lambda event; an out-of-memory leaves every record RETRY. */
+      if (handle_batch(s, slots, msgs.n, &rerr))
+        IRIS_LOG_ERR("batch from %s: %s", lanes[l], rerr.msg);
+      for (i = 0; i < msgs.n; i++) {
+        if (slots[i].verdict == IRIS_SENDER_DONE) {
+          if (iris_sqs_delete(s->app->sqs, url, slots[i].r.receipt_handle, &rerr))
+            IRIS_LOG_ERR("delete %s: %s", slots[i].r.sqs_message_id, rerr.msg);
         } else {
-          set_visibility(s, url, r.receipt_handle, retry > 0 ? retry : 1);
+          set_visibility(s, url, slots[i].r.receipt_handle,
+                         slots[i].retry > 0 ? slots[i].retry : 1);
         }
       }
+      iris_free(slots);
       iris_sqs_received_cleanup(&msgs);
     }
     iris_metrics_flush(s->app->metrics);

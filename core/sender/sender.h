@@ -3,7 +3,11 @@
  *
  * Layer: core, the top of the delivery path (contract, claim, contact, render, dispatch,
  * record, sqs, metrics); called by lambda/sender (SQS event source mapping and the
- * long-polling worker mode). Per record:
+ * long-polling worker mode). Both hand it whole SQS batches: the batch's message and tracking
+ * claims are taken in one statement, its records delivered, its sent outcomes recorded in one
+ * transaction (docs/sender.md, "One SQS batch"); vendor calls run in a helper process, bounded
+ * in time (vendor_call.h). What differs between record kinds is one table in sender.c. Per
+ * record:
  *   1. parse and validate the envelope — a bad one is dead-lettered at once with its reason
  *      (or, without a dead-letter queue configured, left to SQS's redrive);
  *   2. claim it in MySQL — a duplicate or concurrent delivery sends nothing;
@@ -29,6 +33,7 @@
 #define IRIS_SENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "buf.h"
@@ -71,10 +76,14 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
 /*
  * A Lambda SQS event ({"Records": [...]}) → the partial batch response
  * {"batchItemFailures": [{"itemIdentifier": "<messageId>"}...]} appended to `response`.
+ * deadline_ms: the invocation's deadline (epoch ms, Lambda-Runtime-Deadline-Ms), 0 for none.
+ * With less than `sender.deadline_margin_ms` left no record is started and no vendor call is
+ * made (claims already taken are given back); such records are batch item failures, visible
+ * again after a second. Every vendor call is bounded by the time left (vendor_call.h).
  * IRIS_EPARSE if the event is not an SQS event at all.
  */
-int iris_sender_handle_event(struct iris_sender *s, const char *request_id, const char *event,
-                             size_t len, struct iris_buf *response,
+int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int64_t deadline_ms,
+                             const char *event, size_t len, struct iris_buf *response,
                              struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*

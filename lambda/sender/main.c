@@ -32,7 +32,8 @@ static void on_signal(int sig) {
 
 static int handle(void *data, const struct iris_runtime_invocation *inv, const char *event,
                   size_t len, struct iris_buf *response, struct iris_err *err) {
-  return iris_sender_handle_event(data, inv->request_id, event, len, response, err);
+  return iris_sender_handle_event(data, inv->request_id, inv->deadline_ms, event, len, response,
+                                  err);
 }
 
 static const char usage[] =
