@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "clock.h"
 #include "url.h"
 
@@ -96,10 +97,9 @@ int iris_oncall_auth_header(const char *app, const char *key, int64_t unix_s, co
                             struct iris_err *err) {
   struct iris_buf text;
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
   unsigned int mac_len = 0;
   int64_t window;
-  int i, len, rc;
+  int rc;
 
   iris_buf_init(&text, 0);
   if (!app || !app[0] || !key || !key[0]) {
@@ -119,11 +119,9 @@ int iris_oncall_auth_header(const char *app, const char *key, int64_t unix_s, co
     rc = iris_err_set(err, IRIS_ENOMEM, "oncall: HMAC-SHA512 failed");
     goto out;
   }
-  /* OpenSSL writes RFC 4648 §4 with '=' padding; §5 (URL-safe) differs in two letters only. */
-  len = EVP_EncodeBlock(b64, mac, (int)mac_len);
-  for (i = 0; i < len; i++)
-    b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-  rc = iris_buf_appendf(out, "hmac %s:%.*s", app, len, (const char *)b64);
+  rc = iris_buf_appendf(out, "hmac %s:", app);
+  if (rc == IRIS_OK)
+    rc = iris_base64_append(out, mac, mac_len, IRIS_B64_URL); /* '=' padding kept */
   if (rc)
     iris_err_set(err, rc, "oncall: Authorization header does not fit");
 out:

@@ -30,7 +30,7 @@
 
 struct iris_coordinator {
   struct iris_app *app;             /* borrowed from the caller */
-  int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel;
+  int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, max_unrolled;
   struct iris_housekeeping_opts hk;
   struct iris_enqueue *enqueue;     /* owned */
   struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
@@ -190,6 +190,7 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
   c->fence.owner = c->owner;
   c->fence.token = token;
   eo.oncall = c->app->oncall;
+  eo.max_unrolled_users = c->max_unrolled;
   eo.fence = &c->fence;
   rc = iris_escalate_new(c->app->db, &eo, &esc, err);
   while (rc == IRIS_OK) {
@@ -257,6 +258,9 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
     rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 4, 1, 32, &c->parallel, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
+                            &c->max_unrolled, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "housekeeping.every_seconds", 14400, 60, 7 * 86400,
                             &c->hk.every_s, err);

@@ -52,7 +52,7 @@ struct who { /* one (role, target) lookup, cached for a tick */
 
 struct iris_escalate {
   struct iris_db *db;                   /* borrowed */
-  struct iris_oncall *oncall;           /* borrowed */
+  struct iris_recipients_opts who_opts; /* Oncall client (borrowed) and the list cap */
   const struct iris_lease_fence *fence; /* borrowed */
   struct plan *plans;
   size_t nplans;
@@ -113,7 +113,8 @@ int iris_escalate_new(struct iris_db *db, const struct iris_escalate_opts *opts,
   if (!e)
     return iris_err_set(err, IRIS_ENOMEM, "escalate: handle");
   e->db = db;
-  e->oncall = opts ? opts->oncall : NULL;
+  e->who_opts.oncall = opts ? opts->oncall : NULL;
+  e->who_opts.max_unrolled_users = opts ? opts->max_unrolled_users : 0;
   e->fence = opts ? opts->fence : NULL;
   e->low_priority = -1;
   *out = e;
@@ -267,7 +268,7 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
   }
   w->next = e->who;
   e->who = w;
-  w->rc = iris_recipients_expand(e->db, e->oncall, role, target, &r, &lerr);
+  w->rc = iris_recipients_expand(e->db, &e->who_opts, role, target, &r, &lerr);
   if (w->rc == IRIS_ENOMEM)
     rc = iris_err_set(err, IRIS_ENOMEM, "%s", lerr.msg);
   else if (w->rc == IRIS_OK && r.n) {

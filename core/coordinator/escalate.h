@@ -57,6 +57,7 @@ struct iris_escalate_stats {
 struct iris_escalate_opts {
   struct iris_oncall *oncall;           /* borrowed, may be NULL */
   const struct iris_lease_fence *fence; /* borrowed, may be NULL: every transaction checks it */
+  int64_t max_unrolled_users;           /* ldap_lists.max_unrolled_users (0: no cap) */
 };
 
 struct iris_escalate; /* opaque: plan cache (plans are immutable versions) and lookups */

@@ -86,7 +86,9 @@ int iris_contact_for_mode(struct iris_db *db, const char *target, const char *mo
   memset(out, 0, sizeof *out);
   rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
                      "SELECT m.name, m.id, tc.destination FROM target_contact tc"
-                     " JOIN target t ON t.id = tc.target_id JOIN mode m ON m.id = tc.mode_id"
+                     " JOIN target t ON t.id = tc.target_id"
+                     " JOIN target_type tt ON tt.id = t.type_id AND tt.name = 'user'"
+                     " JOIN mode m ON m.id = tc.mode_id"
                      " WHERE t.name = ? AND m.name = ?",
                      p, 2, &rows, err);
   if (rc)

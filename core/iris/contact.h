@@ -30,7 +30,8 @@ int iris_contact_by_priority(struct iris_db *db, const char *target, const char 
                              int64_t priority_id, struct iris_contact *out,
                              struct iris_err *err) IRIS_WARN_UNUSED;
 
-/* The target's contact for one mode (explicit-mode messages, and the email fallback).
+/* The contact of the user target `target` (a team or list of that name is not it) for one
+ * mode (explicit-mode messages, and the email fallback).
  * IRIS_ENOTFOUND when the target has none (or more than one). */
 int iris_contact_for_mode(struct iris_db *db, const char *target, const char *mode,
                           struct iris_contact *out, struct iris_err *err) IRIS_WARN_UNUSED;

@@ -7,29 +7,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "url.h"
-
-/* RFC 4648 §5 alphabet, '=' padding kept: Python's base64.urlsafe_b64encode. */
-static int append_b64url(struct iris_buf *out, const unsigned char *p, size_t n) {
-  static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  int rc = IRIS_OK;
-  size_t i;
-  for (i = 0; i < n && rc == IRIS_OK; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16;
-    size_t left = n - i;
-    char q[4];
-    if (left > 1)
-      v |= (uint32_t)p[i + 1] << 8;
-    if (left > 2)
-      v |= p[i + 2];
-    q[0] = al[(v >> 18) & 63];
-    q[1] = al[(v >> 12) & 63];
-    q[2] = left > 1 ? al[(v >> 6) & 63] : '=';
-    q[3] = left > 2 ? al[v & 63] : '=';
-    rc = iris_buf_append(out, q, sizeof q);
-  }
-  return rc;
-}
 
 int iris_oneclick_token(const char *key, int64_t msg_id, const char *email, const char *cmd,
                         struct iris_buf *out, struct iris_err *err) {
@@ -58,7 +37,7 @@ int iris_oneclick_token(const char *key, int64_t msg_id, const char *email, cons
     rc = iris_err_set(err, IRIS_ENOMEM, "oneclick: HMAC-SHA512 failed");
     goto out;
   }
-  rc = append_b64url(out, mac, mac_len);
+  rc = iris_base64_append(out, mac, mac_len, IRIS_B64_URL); /* Python's urlsafe_b64encode */
   if (rc)
     iris_err_set(err, rc, "oneclick: token does not fit");
 out:

@@ -89,23 +89,31 @@ out:
 }
 
 static int from_tables(struct iris_db *db, const char *role, const char *target,
-                       struct iris_recipients *out, struct iris_err *err) {
+                       int64_t max_unrolled, struct iris_recipients *out,
+                       struct iris_err *err) {
+  /* Each role names a target of one type; users and lists may share a name (Iris's own demo
+   * data has both a user and a list called "demo"), so every lookup filters by type. */
   static const struct {
-    const char *role, *sql;
+    const char *role, *type, *sql;
   } roles[] = {
-      {"user", "SELECT t.name FROM target t JOIN target_type tt ON tt.id = t.type_id"
-               " WHERE t.name = ? AND tt.name = 'user' AND t.active = 1"},
-      {"team", "SELECT u.name FROM target tm JOIN user_team ut ON ut.team_id = tm.id"
-               " JOIN target u ON u.id = ut.user_id WHERE tm.name = ? AND u.active = 1"
-               " ORDER BY u.name"},
-      {"manager", "SELECT u.name FROM target tm JOIN team t ON t.target_id = tm.id"
-                  " JOIN target u ON u.id = t.manager_id WHERE tm.name = ? AND u.active = 1"},
-      {"mailing-list", "SELECT u.name FROM target l JOIN mailing_list_membership m"
-                       " ON m.list_id = l.id JOIN target u ON u.id = m.user_id"
-                       " WHERE l.name = ? AND u.active = 1 ORDER BY u.name"},
+      {"user", "user",
+       "SELECT t.name FROM target t JOIN target_type tt ON tt.id = t.type_id"
+       " WHERE t.name = ? AND tt.name = 'user' AND t.active = 1"},
+      {"team", "team",
+       "SELECT u.name FROM target tm JOIN target_type tt ON tt.id = tm.type_id"
+       " JOIN user_team ut ON ut.team_id = tm.id JOIN target u ON u.id = ut.user_id"
+       " WHERE tm.name = ? AND tt.name = 'team' AND u.active = 1 ORDER BY u.name"},
+      {"manager", "team",
+       "SELECT u.name FROM target tm JOIN target_type tt ON tt.id = tm.type_id"
+       " JOIN team t ON t.target_id = tm.id JOIN target u ON u.id = t.manager_id"
+       " WHERE tm.name = ? AND tt.name = 'team' AND u.active = 1"},
+      {"mailing-list", "mailing-list",
+       "SELECT u.name FROM target l JOIN target_type tt ON tt.id = l.type_id"
+       " JOIN mailing_list_membership m ON m.list_id = l.id JOIN target u ON u.id = m.user_id"
+       " WHERE l.name = ? AND tt.name = 'mailing-list' AND u.active = 1 ORDER BY u.name"},
   };
   struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_STR(target)};
+  struct iris_db_param p[2];
   size_t i, k;
   int rc;
 
@@ -116,16 +124,30 @@ static int from_tables(struct iris_db *db, const char *role, const char *target,
     rc = iris_err_set(err, IRIS_EINVAL, "unknown role '%s'", role ? role : "");
     goto out;
   }
-  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, "SELECT id FROM target WHERE name = ?", p, 1,
-                     &rows, err);
+  p[0] = IRIS_DB_STR(target);
+  p[1] = IRIS_DB_STR(roles[k].type);
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                     "SELECT t.id FROM target t JOIN target_type tt ON tt.id = t.type_id"
+                     " WHERE t.name = ? AND tt.name = ?",
+                     p, 2, &rows, err);
   if (rc == IRIS_OK && iris_db_rows_count(rows) == 0)
-    rc = iris_err_set(err, IRIS_ENOTFOUND, "unknown target '%s'", target);
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "unknown %s '%s'", roles[k].type, target);
   iris_db_rows_free(rows);
   rows = NULL;
   if (rc == IRIS_OK)
     rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, roles[k].sql, p, 1, &rows, err);
   if (rc)
     goto out;
+  /* Iris's mailing-list lookup gives nobody for a list at or over the cap (the plan's
+   * creator is paged instead); it counts the members it read. */
+  if (max_unrolled > 0 && strcmp(roles[k].role, "mailing-list") == 0 &&
+      (int64_t)iris_db_rows_count(rows) >= max_unrolled) {
+    rc = iris_err_set(err, IRIS_ENOTFOUND,
+                      "mailing list %s has %zu members, at or over ldap_lists.max_unrolled_users"
+                      " (%lld): not unrolled",
+                      target, iris_db_rows_count(rows), (long long)max_unrolled);
+    goto out;
+  }
   out->names = iris_calloc(iris_db_rows_count(rows) + 1, sizeof *out->names);
   if (!out->names) {
     rc = iris_err_set(err, IRIS_ENOMEM, "recipients");
@@ -147,9 +169,10 @@ out:
   return rc;
 }
 
-int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const char *role,
-                           const char *target, struct iris_recipients *out,
+int iris_recipients_expand(struct iris_db *db, const struct iris_recipients_opts *opts,
+                           const char *role, const char *target, struct iris_recipients *out,
                            struct iris_err *err) {
+  struct iris_oncall *oncall = opts ? opts->oncall : NULL;
   memset(out, 0, sizeof *out);
   if (oncall && iris_oncall_serves_role(role))
     return from_oncall(db, oncall, role, target, out, err);
@@ -157,5 +180,5 @@ int iris_recipients_expand(struct iris_db *db, struct iris_oncall *oncall, const
     return iris_err_set(err, IRIS_EUNSUPPORTED,
                         "role %s needs the Oncall API, which is not configured (config oncall.api)",
                         role);
-  return from_tables(db, role, target, out, err);
+  return from_tables(db, role, target, opts ? opts->max_unrolled_users : 0, out, err);
 }

@@ -1,13 +1,13 @@
 /* render.c — Iris's message rendering (see render.h). */
 #include "render.h"
 
-#include <cmark.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
+#include "markdown.h"
 #include "oneclick.h"
 #include "tmpl.h"
 
@@ -173,14 +173,12 @@ out:
 static int email_html(const struct iris_render_config *cfg, const struct iris_render_request *q,
                       struct iris_rendered *out, struct iris_err *err) {
   struct iris_buf html;
-  char *md = NULL;
   int rc;
   iris_buf_init(&html, 0);
   rc = iris_buf_appends(&html, "<body>");
   if (rc == IRIS_OK) {
-    md = cmark_markdown_to_html(out->body, strlen(out->body), CMARK_OPT_DEFAULT);
-    rc = md ? iris_buf_appends(&html, md) : IRIS_ENOMEM;
-    free(md); /* cmark allocates with its own malloc. checksrc:allow */
+    struct iris_err merr = {0};
+    rc = iris_markdown_to_html(out->body, strlen(out->body), &html, &merr);
   }
   if (rc == IRIS_OK && cfg->oneclick && !out->failed && q->incident_id && q->message_id &&
       q->destination) {

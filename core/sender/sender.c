@@ -37,6 +37,7 @@ struct iris_sender {
   struct iris_render_config rcfg;
   int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
   int64_t max_receives; /* the lanes' maxReceiveCount: the last receive before the DLQ */
+  int64_t max_unrolled_users; /* ldap_lists.max_unrolled_users, for out-of-band lists */
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
@@ -88,6 +89,9 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
     rc = iris_config_i64_or(app->cfg, "sender.lease_seconds", 120, 5, 43200, &s->lease_s, err);
   if (rc == IRIS_OK) /* 0: the queues have no redrive policy */
     rc = iris_config_i64_or(app->cfg, "sender.max_receives", 5, 0, 1000, &s->max_receives, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
+                            &s->max_unrolled_users, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "sender.backoff_base_seconds", 15, 1, 3600,
                             &s->backoff_base_s, err);
@@ -1671,7 +1675,10 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
     rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
   } else {
     struct iris_err xerr = {0};
-    rc = iris_recipients_expand(s->app->db, s->app->oncall, n.role, n.target, &who, &xerr);
+    {
+      struct iris_recipients_opts ro = {s->app->oncall, s->max_unrolled_users};
+      rc = iris_recipients_expand(s->app->db, &ro, n.role, n.target, &who, &xerr);
+    }
     if (rc == IRIS_EINVAL || rc == IRIS_ENOTFOUND || rc == IRIS_EUNSUPPORTED ||
         (rc == IRIS_OK && who.n == 0)) {
       snprintf(reason, sizeof reason, "INVALID role:target (%s:%s): %s", n.role, n.target,

@@ -84,7 +84,7 @@ static void test_fenced_off_coordinator_writes_nothing(void **state) {
   struct iris_err err = {0};
   struct iris_lease_fence old_fence = {"coordinator", "old", 0}, new_fence = {"coordinator", "new", 0};
   struct iris_escalate *old_esc = NULL, *new_esc = NULL;
-  struct iris_escalate_opts oo = {NULL, &old_fence}, no = {NULL, &new_fence};
+  struct iris_escalate_opts oo = {NULL, &old_fence, 0}, no = {NULL, &new_fence, 0};
   struct iris_escalate_stats st;
   struct iris_aggregate *agg = NULL;
   struct iris_aggregate_stats as;

@@ -286,7 +286,7 @@ def test_notification_literal_target_and_template(env):
     assert res == [{"batchItemFailures": []}]
     [mail] = [r for r in sent(env) if r["message_id"] == lit["notification_id"]]
     assert mail["destinations"] == ["oncall-room@example.com"]
-    assert mail["email_html"] == "<body><p><strong>bold</strong> text</p>\n</body>"
+    assert mail["email_html"] == "<body><p><strong>bold</strong> text</p></body>"
     [sms] = [r for r in sent(env) if r["message_id"] == tpl["notification_id"]]
     assert sms["body"] == ': cpu web-2 = 5/4. Reply " claim".'
 

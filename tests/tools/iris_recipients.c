@@ -30,7 +30,12 @@ static int lookup(struct iris_app *app, int tables, const char *role, const char
   size_t i;
   int rc, out = 1;
 
-  rc = iris_recipients_expand(app->db, tables ? NULL : app->oncall, role, target, &who, &err);
+  struct iris_recipients_opts ro = {tables ? NULL : app->oncall, 0};
+  int64_t cap = 0;
+  if (iris_config_i64_or(app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000, &cap,
+                         &err) == IRIS_OK)
+    ro.max_unrolled_users = cap;
+  rc = iris_recipients_expand(app->db, &ro, role, target, &who, &err);
   names = json_array();
   for (i = 0; names && i < who.n; i++)
     if (json_array_append_new(names, json_string(who.names[i])))
