@@ -42,6 +42,7 @@ struct iris_sender {
   const char *fallback_mode;  /* sender.fallback_mode (Iris: email); NULL: no fallback */
   const char *sms_override;   /* sender.sms_override_template, NULL: not configured */
   int dry_run;                /* sender.dry_run: every mode goes to the dummy plugin */
+  int move_lanes;             /* sender.move_to_lane: records move to their mode's lane */
   struct iris_sender_addresses *addresses; /* per-application From addresses (owned) */
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
@@ -201,6 +202,8 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
                       " %%d (the incident id), and %% only as %%%%");
   if (rc == IRIS_OK)
     rc = iris_config_bool_or(app->cfg, "sender.dry_run", 0, &s->dry_run, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_bool_or(app->cfg, "sender.move_to_lane", 1, &s->move_lanes, err);
   if (rc == IRIS_OK)
     rc = iris_sender_addresses_new(60000, &s->addresses, err);
   if (rc == IRIS_OK)
@@ -1071,7 +1074,7 @@ static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const
  * err, when there is no contact at all — Iris's changelog "mode-change email → invalid" is
  * written then. */
 static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
-                           const struct msgrow *m, struct iris_contact *contact,
+                           const struct msgrow *m, struct iris_contact *contact, int *fell_back,
                            struct iris_err *err) {
   struct iris_err cerr = {0};
   const char *old;
@@ -1095,6 +1098,7 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
       snprintf(was, sizeof was, "%s", old);
       iris_contact_cleanup(contact);
       rc = iris_contact_for_mode(s->app->db, m->target, fb, contact, &cerr);
+      *fell_back = rc == IRIS_OK;
       if (rc == IRIS_OK)
         return iris_record_change(s->app->db, m->id, "mode-change", was, fb,
                                   "Changing mode due to original mode failure", err);
@@ -1140,6 +1144,44 @@ static int error_backoff_s(const struct iris_sender *s, const struct job *j) {
 }
 
 /*
+ * Move a record to the lane of the mode it resolved to when that differs from the lane it
+ * came in on (the coordinator's lane cache is up to a minute old): the envelope is sent to
+ * that lane's queue and the claim given back, so the copy there takes it. Returns 1 when moved
+ * (acknowledge this record), 0 to deliver it here (same lane, no such queue, a record without
+ * a lane, or the move failed — never lost). A crash between the send and the acknowledgement
+ * leaves two records for one claim: the claim lets one of them through.
+ */
+static int move_lane(struct iris_sender *s, const struct job *j, const struct iris_claim *c,
+                     const char *mode) {
+  const char *lane = j->rec->lane, *want = iris_contract_lane(mode), *url = NULL;
+  struct iris_sqs_out out;
+  struct iris_err merr = {0};
+  char path[48], why[96], *body;
+  if (!s->move_lanes || !lane || strcmp(lane, "notifications") == 0 || strcmp(mode, "drop") == 0 ||
+      strcmp(want, lane) == 0 || !j->rec->body)
+    return 0;
+  snprintf(path, sizeof path, "queues.%s", want);
+  if (iris_config_str_or(s->app->cfg, path, NULL, &url, &merr) != IRIS_OK || !url)
+    return 0;
+  memset(&out, 0, sizeof out);
+  body = iris_strndup(j->rec->body, j->rec->body_len);
+  out.body = body;
+  if (!body || iris_sqs_send(s->app->sqs, url, &out, NULL, &merr) != IRIS_OK) {
+    iris_free(body);
+    IRIS_LOG_WARN("claim %s resolved to %s but arrived on lane %s; could not move it (%s):"
+                  " delivering it here",
+                  c->key, mode, lane, merr.msg);
+    return 0;
+  }
+  iris_free(body);
+  snprintf(why, sizeof why, "moved from lane %s to lane %s", lane, want);
+  give_back(s, c, why);
+  IRIS_LOG_INFO("claim %s: %s (its mode is now %s)", c->key, why, mode);
+  metric(s, "moved_lane", mode, NULL);
+  return 1;
+}
+
+/*
  * Iris's SMS override: a user who opted in (a mode_template_override row of the user whose
  * SMS contact is `destination`) gets sender.sms_override_template with the incident id instead
  * of the page's text, which some carriers block, and the message's changelog says so
@@ -1182,7 +1224,8 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   enum iris_claim_outcome outcome;
   struct fallen fb = {0};
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc = IRIS_OK;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, fell_back = 0;
+  int rc = IRIS_OK;
   const char *mode = NULL;
   const struct kind_policy *pol = policy_of(batch_id ? "batch" : "message");
 
@@ -1244,7 +1287,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   }
   /* 4. mode and destination */
-  rc = resolve_contact(s, &c, &m, &contact, err);
+  rc = resolve_contact(s, &c, &m, &contact, &fell_back, err);
   if (rc == IRIS_ENOTFOUND) {
     /* no contact at all: suppressed with Iris's changelog (resolve_contact wrote it) */
     snprintf(why, sizeof why, "%s", err->msg);
@@ -1256,6 +1299,13 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   if (rc)
     goto out;
   mode = contact.mode;
+  /* A preference changed since the coordinator chose the lane: deliver from the mode's own
+   * lane, so the record is handled by that mode's workers and vendors' concurrency caps. A
+   * fallback (its changelog is written) is delivered here, as is a move that fails. */
+  if (!fell_back && move_lane(s, j, &c, mode)) {
+    j->verdict = IRIS_SENDER_DONE;
+    goto out;
+  }
   /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
   restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
   if (restricted_call && pol->changelog) {

@@ -79,7 +79,10 @@ def env(tmp_path_factory):
         "aws": {"region": "us-east-1", "endpoint": ENDPOINT},
         "queues": queues,
         "plugins": {"dir": os.path.join(BUILD, "plugins", "out")},
-        "sender": {"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60},
+        # These tests hand records to whichever lane is convenient: delivered where they
+        # arrive (test_record_moves_to_its_modes_lane turns moving on).
+        "sender": {"backoff_base_seconds": 7, "max_attempts": 2, "lease_seconds": 60,
+                   "move_to_lane": False},
         "quota": {"sender_app": "iris"},
         "vendors": {"email": dummy(tag="email"), "sms": dummy(tag="sms", fail_destination="+15550100199"),
                     "call": dummy(tag="call", fail="permanent"),
@@ -702,3 +705,29 @@ def test_dynamic_target_is_in_the_template_context(env):
     list_name = sql(env["db"], "SELECT name FROM target WHERE id = 20")[0][0]
     assert by_id["9605"]["body"].endswith(f"for {list_name}")
     assert by_id["9606"]["body"].endswith("for None")
+
+
+def test_record_moves_to_its_modes_lane(env):
+    """The coordinator chose the sms lane, then the user's preference for the priority became
+    email: the record goes to the email lane's queue, its claim is given back, and it is
+    delivered by email when that lane hands it over."""
+    sql(env["db"], """INSERT INTO target_mode (target_id, priority_id, mode_id) VALUES (3, 2, 1)
+                      ON DUPLICATE KEY UPDATE mode_id = 1;
+      INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,
+                           plan_notification_id, incident_id, active, body) VALUES
+        (9607, UTC_TIMESTAMP(), 1, 3, 2, 2, 2, 500, 1, '');""")
+    moving = with_config(env, move_to_lane=True)
+    res, _ = invoke(moving, event(env, "sms", [msg(9607)]))
+    assert res == [{"batchItemFailures": []}]
+    assert not [r for r in sent(env) if r["message_id"] == "9607"]
+    got = env["sqs"].receive_message(QueueUrl=env["queues"]["email"], MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=1).get("Messages", [])
+    moved = [m for m in got if json.loads(m["Body"]).get("message_id") == 9607]
+    assert len(moved) == 1
+    assert sql(env["db"], "SELECT state, final FROM sender_claim WHERE claim_key = 'm:9607'") == [
+        ["failed", "0"]]
+    time.sleep(1.2)  # the given-back claim may be taken again after a second
+    res, _ = invoke(moving, event(env, "email", [moved[0]["Body"]]))
+    assert res == [{"batchItemFailures": []}]
+    [page] = [r for r in sent(env) if r["message_id"] == "9607"]
+    assert page["mode"] == "email" and page["destinations"] == ["linus@example.org"]
