@@ -1088,7 +1088,7 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
                : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
                                           contact, &cerr);
-  if (rc == IRIS_OK && !m->mode && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
+  if (rc == IRIS_OK && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
     return reprioritize(s, c, m->target, m->id, contact, err);
   if (rc == IRIS_ENOTFOUND) {
     const char *fb = s->fallback_mode; /* Iris: email */
@@ -1586,8 +1586,6 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
     rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
-    if (rc == IRIS_OK && pol->reprioritize)
-      rc = reprioritize(s, &c, user, 0, &contact, err);
   } else {
     int64_t mode_id = 0;
     char mode_name[64] = "";
@@ -1611,6 +1609,10 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
                         : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
   }
+  /* Iris reprioritised every resolved contact of a named user: by priority, an explicit mode
+   * or a category alike. */
+  if (rc == IRIS_OK && !literal && pol->reprioritize)
+    rc = reprioritize(s, &c, user, 0, &contact, err);
   if (rc == IRIS_ENOTFOUND && !literal && pol->fallback && s->fallback_mode) {
     iris_contact_cleanup(&contact);
     rc = iris_contact_for_mode(s->app->db, user, s->fallback_mode, &contact, &cerr);

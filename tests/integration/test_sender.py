@@ -731,3 +731,21 @@ def test_record_moves_to_its_modes_lane(env):
     assert res == [{"batchItemFailures": []}]
     [page] = [r for r in sent(env) if r["message_id"] == "9607"]
     assert page["mode"] == "email" and page["destinations"] == ["linus@example.org"]
+
+
+def test_reprioritization_of_mode_and_category_notifications(env):
+    """Iris reprioritised every resolved contact of a user, whatever chose the mode."""
+    reprioritization_users(env, [(64, "sms", "email", 1, 60), (65, "slack", "email", 1, 60)])
+    sql(env["db"], """INSERT INTO notification_category (id, application_id, name, description, mode_id)
+                      VALUES (90, 1, 'repri-cat', 'test', 5)""")
+    fresh_minute(env)
+    by_mode = [notification(target="rp-64", role="user", mode="sms", subject="s", body="b")
+               for _ in range(2)]
+    by_cat = [notification(target="rp-65", role="user", category="repri-cat", subject="s", body="b")
+              for _ in range(2)]
+    res, _ = invoke(env, event(env, "sms", by_mode[:1]), event(env, "sms", by_mode[1:]),
+                    event(env, "slack", by_cat[:1]), event(env, "slack", by_cat[1:]))
+    assert res == [{"batchItemFailures": []}] * 4
+    got = {r["message_id"]: r["mode"] for r in sent(env)}
+    assert [got[n["notification_id"]] for n in by_mode] == ["sms", "email"]
+    assert [got[n["notification_id"]] for n in by_cat] == ["slack", "email"]
