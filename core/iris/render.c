@@ -59,6 +59,7 @@ static json_t *build_context(const struct iris_render_request *q) {
   PUT_I("incident_id", q->incident_id);
   PUT_S("incident_created", q->incident_created);
   PUT_S("template", q->template_name);
+  PUT_S("dynamic_target", q->dynamic_target); /* Iris: None unless a dynamic plan slot */
 #undef PUT_S
 #undef PUT_I
   if (!bad && json_object_set_new(ctx, "iris", iris) == 0)

@@ -54,6 +54,7 @@ struct iris_render_request {
   int64_t plan_id;
   const char *template_name;    /* NULL: literal content */
   const char *incident_created; /* "YYYY-MM-DD HH:MM:SS" */
+  const char *dynamic_target;   /* the dynamic plan slot's target name, NULL: none (None) */
   json_t *context;              /* incident context (object) or NULL */
   const char *body_prefix;      /* the message row's body (e.g. the plan-creator note) */
   const char *batch_id;         /* set for an aggregated batch */

@@ -22,6 +22,7 @@
 #include "recipients.h"
 #include "render.h"
 #include "reprioritize.h"
+#include "sender_address.h"
 #include "templates.h"
 #include "tracking.h"
 #include "vendor_call.h"
@@ -38,6 +39,11 @@ struct iris_sender {
   int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
   int64_t max_receives; /* the lanes' maxReceiveCount: the last receive before the DLQ */
   int64_t max_unrolled_users; /* ldap_lists.max_unrolled_users, for out-of-band lists */
+  const char *fallback_mode;  /* sender.fallback_mode (Iris: email); NULL: no fallback */
+  const char *sms_override;   /* sender.sms_override_template, NULL: not configured */
+  int dry_run;                /* sender.dry_run: every mode goes to the dummy plugin */
+  int move_lanes;             /* sender.move_to_lane: records move to their mode's lane */
+  struct iris_sender_addresses *addresses; /* per-application From addresses (owned) */
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
@@ -67,7 +73,64 @@ void iris_sender_free(struct iris_sender *s) {
   iris_dispatch_free(s->dispatch);
   iris_plugins_free(s->plugins);
   iris_templates_free(s->templates);
+  iris_sender_addresses_free(s->addresses);
   iris_free(s);
+}
+
+/* sender.dry_run's vendors: the dummy plugin for every mode, recording what it would have sent
+ * (its log line, and sender.dry_run_record_file when set), as Iris's debug / skipsend mode
+ * replaced every vendor. A new reference (caller decrefs), NULL on allocation failure. */
+static json_t *dry_run_vendors(const char *record_file) {
+  const char *const *modes = iris_contract_lanes(); /* each mode's lane, then notifications */
+  json_t *all = json_object();
+  size_t i;
+  for (i = 0; all && modes[i] && strcmp(modes[i], "notifications") != 0; i++) {
+    json_t *cfg = record_file ? json_pack("{s:s}", "record_file", record_file) : json_object();
+    json_t *one = cfg ? json_pack("[{s:s, s:s, s:o}]", "plugin", "dummy", "name", "dry-run",
+                                  "config", cfg)
+                      : NULL;
+    if (!one || json_object_set_new(all, modes[i], one)) {
+      json_decref(all);
+      return NULL;
+    }
+  }
+  return all;
+}
+
+/* Iris formats sms_override_template with the incident id (Python's %): exactly one %s or
+ * %d, every other % doubled. */
+static int override_template_ok(const char *t) {
+  int slots = 0;
+  for (; *t; t++) {
+    if (*t != '%')
+      continue;
+    t++;
+    if (*t == 's' || *t == 'd')
+      slots++;
+    else if (*t != '%')
+      return 0;
+  }
+  return slots == 1;
+}
+
+/* The override text for an incident: the template with its %s / %d replaced. Caller frees. */
+static char *override_text(const char *t, int64_t incident_id) {
+  struct iris_buf b;
+  int rc = IRIS_OK;
+  iris_buf_init(&b, 0);
+  for (; *t && rc == IRIS_OK; t++) {
+    if (*t != '%') {
+      rc = iris_buf_appendc(&b, *t);
+      continue;
+    }
+    t++;
+    rc = *t == '%' ? iris_buf_appendc(&b, '%') : iris_buf_appendf(&b, "%" PRId64, incident_id);
+  }
+  if (rc) {
+    iris_buf_cleanup(&b);
+    return NULL;
+  }
+  return iris_buf_take(&b, NULL);
 }
 
 int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_err *err) {
@@ -128,6 +191,22 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   if (rc == IRIS_OK && s->rcfg.oneclick)
     rc = iris_config_get_str(app->cfg, "oneclick.key", &s->rcfg.oneclick_key, err);
   if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "sender.fallback_mode", "email", &s->fallback_mode, err);
+  if (rc == IRIS_OK && (!*s->fallback_mode || strcmp(s->fallback_mode, "none") == 0))
+    s->fallback_mode = NULL;
+  if (rc == IRIS_OK)
+    rc = iris_config_str_or(app->cfg, "sender.sms_override_template", NULL, &s->sms_override, err);
+  if (rc == IRIS_OK && s->sms_override && !override_template_ok(s->sms_override))
+    rc = iris_err_set(err, IRIS_ECONFIG,
+                      "configuration: sender.sms_override_template must hold exactly one %%s or"
+                      " %%d (the incident id), and %% only as %%%%");
+  if (rc == IRIS_OK)
+    rc = iris_config_bool_or(app->cfg, "sender.dry_run", 0, &s->dry_run, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_bool_or(app->cfg, "sender.move_to_lane", 1, &s->move_lanes, err);
+  if (rc == IRIS_OK)
+    rc = iris_sender_addresses_new(60000, &s->addresses, err);
+  if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "plugins.dir", IRIS_PLUGIN_DEFAULT_DIR, &dir, err);
   s->rcfg.max_body = (size_t)max_body;
   if (rc == IRIS_OK)
@@ -140,9 +219,22 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   env.secret = iris_secrets_fetch;
   env.secret_data = app->secrets;
   env.metrics = app->metrics;
-  if (rc == IRIS_OK)
+  if (rc == IRIS_OK && s->dry_run) {
+    const char *record = NULL;
+    json_t *dry = NULL;
+    rc = iris_config_str_or(app->cfg, "sender.dry_run_record_file", NULL, &record, err);
+    if (rc == IRIS_OK && !(dry = dry_run_vendors(record)))
+      rc = iris_err_set(err, IRIS_ENOMEM, "sender: dry-run vendors");
+    if (rc == IRIS_OK) {
+      IRIS_LOG_WARN("DRY RUN (sender.dry_run): no page is delivered; every mode goes to the dummy"
+                    " plugin, which only records what would have been sent");
+      rc = iris_dispatch_new(s->plugins, dry, &env, &s->dispatch, err);
+    }
+    json_decref(dry);
+  } else if (rc == IRIS_OK) {
     rc = iris_dispatch_new(s->plugins, iris_config_json(app->cfg, "vendors"), &env, &s->dispatch,
                            err);
+  }
   if (rc == IRIS_OK)
     rc = iris_templates_new(60000, &s->templates, err);
   if (rc == IRIS_OK)
@@ -233,7 +325,7 @@ struct msgrow {
   const char *batch_id;
   int active, sent, incident_active;
   char *destination, *mode, *body, *application, *target, *priority, *plan, *template_name,
-      *incident_created;
+      *incident_created, *dynamic_target;
   json_t *context;
 };
 
@@ -247,6 +339,7 @@ static void msgrow_cleanup(struct msgrow *m) {
   iris_free(m->plan);
   iris_free(m->template_name);
   iris_free(m->incident_created);
+  iris_free(m->dynamic_target);
   json_decref(m->context);
   memset(m, 0, sizeof *m);
 }
@@ -280,12 +373,15 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
                          "SELECT m.id, m.active, m.sent IS NOT NULL, m.destination, mo.name, m.body,"
                          " a.name, t.name, p.name, p.id, pl.name, pl.id, pn.template,"
                          " m.incident_id, i.active, i.context,"
-                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s'), a.id"
+                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s'), a.id, dt.name"
                          " FROM message m JOIN application a ON a.id = m.application_id"
                          " JOIN target t ON t.id = m.target_id JOIN priority p ON p.id = m.priority_id"
                          " LEFT JOIN mode mo ON mo.id = m.mode_id LEFT JOIN plan pl ON pl.id = m.plan_id"
                          " LEFT JOIN plan_notification pn ON pn.id = m.plan_notification_id"
-                         " LEFT JOIN incident i ON i.id = m.incident_id WHERE m.id = ?",
+                         " LEFT JOIN incident i ON i.id = m.incident_id"
+                         " LEFT JOIN dynamic_plan_map dpm ON dpm.incident_id = m.incident_id"
+                         "  AND dpm.dynamic_index = pn.dynamic_index"
+                         " LEFT JOIN target dt ON dt.id = dpm.target_id WHERE m.id = ?",
                          p, 1, &rows, err);
   if (rc)
     return rc;
@@ -300,7 +396,8 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
       (rc = col_i64(rows, 13, &m->incident_id, err)) ||
       (m->incident_id && !iris_db_is_null(rows, 14) && (rc = col_i64(rows, 14, &iactive, err))) ||
       (rc = col_dup(rows, 15, &ctx, err)) || (rc = col_dup(rows, 16, &m->incident_created, err)) ||
-      (rc = col_i64(rows, 17, &m->application_id, err))) {
+      (rc = col_i64(rows, 17, &m->application_id, err)) ||
+      (rc = col_dup(rows, 18, &m->dynamic_target, err))) {
     iris_db_rows_free(rows);
     iris_free(ctx);
     msgrow_cleanup(m);
@@ -743,6 +840,7 @@ static struct iris_render_request render_req(const struct msgrow *m, const char 
   q.plan_id = m->plan_id;
   q.template_name = m->template_name;
   q.incident_created = m->incident_created;
+  q.dynamic_target = m->dynamic_target;
   q.context = m->context;
   if (m->template_name) {
     q.body_prefix = m->body;
@@ -790,6 +888,31 @@ static void timed_send(struct iris_sender *s, struct iris_vendor *v,
                          IRIS_METRIC_MILLISECONDS, dims);
 }
 
+/*
+ * The extra fields a page carries to its vendor, as Iris's SMTP vendor took them: the
+ * application's own From address for the mode (application_custom_sender_address), and for
+ * tracking copies (sent as no-reply) a Reply-To of the destination itself. kv has room for 2;
+ * the values are borrowed (the address until the next lookup). Returns how many were set.
+ */
+static size_t page_extras(struct iris_sender *s, const char *application, const char *mode,
+                          const char *reply_to, struct iris_plugin_kv kv[2]) {
+  struct iris_err aerr = {0};
+  const char *from = NULL;
+  size_t n = 0;
+  if (iris_sender_address(s->addresses, s->app->db, application, mode, &from, &aerr) != IRIS_OK)
+    IRIS_LOG_WARN("per-application From addresses not refreshed (%s): the last ones are used",
+                  aerr.msg);
+  if (from) {
+    kv[n].key = "from_address";
+    kv[n++].value = from;
+  }
+  if (reply_to) {
+    kv[n].key = "reply_to";
+    kv[n++].value = reply_to;
+  }
+  return n;
+}
+
 /* One vendor attempt; fills result and the vendor used. IRIS_ENOTFOUND if no vendor. */
 static int attempt(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                    const char *mode, const char *destination, const struct iris_rendered *r,
@@ -797,6 +920,7 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
                    struct iris_err *err) {
   struct iris_vendor *v = iris_dispatch_pick(s->dispatch, mode, attempt_no);
   struct iris_plugin_message pm;
+  struct iris_plugin_kv extra[2];
   const char *dests[1] = {destination};
   char idtext[24];
   int rc;
@@ -823,6 +947,8 @@ static int attempt(struct iris_sender *s, const struct iris_claim *c, const stru
   pm.incident_id = m->incident_id;
   pm.plan = m->plan;
   pm.target = m->target;
+  pm.extra = extra;
+  pm.nextra = page_extras(s, m->application, mode, NULL, extra);
   timed_send(s, v, &pm, res);
   return IRIS_OK;
 }
@@ -845,34 +971,35 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
   struct iris_plugin_result res;
   struct iris_vendor *v = NULL;
   struct iris_err ferr = {0};
+  const char *fb = s->fallback_mode; /* Iris: always email (sender.fallback_mode) */
   int rc;
 
   *verdict = IRIS_SENDER_DONE;
   memset(out, 0, sizeof *out);
-  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || strcmp(mode, "email") == 0 ||
-      !m->target ||
-      iris_contact_for_mode(s->app->db, m->target, "email", &email, &ferr) != IRIS_OK) {
+  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || !fb ||
+      strcmp(mode, fb) == 0 || !m->target ||
+      iris_contact_for_mode(s->app->db, m->target, fb, &email, &ferr) != IRIS_OK) {
     snprintf(out->failure, sizeof out->failure, "%s", why);
     rc = settle_failed(s, c, m, mode, failed_v, why, err);
     goto out;
   }
-  rc = iris_record_change(s->app->db, m->id, "mode-change", mode, "email",
+  rc = iris_record_change(s->app->db, m->id, "mode-change", mode, fb,
                           "Changing mode due to original mode failure", err);
-  q = render_req(m, "email", email.destination);
+  q = render_req(m, fb, email.destination);
   if (rc == IRIS_OK)
     rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
   if (rc == IRIS_OK)
-    rc = attempt(s, c, m, "email", email.destination, &r, attempts, &res, &v, &ferr);
+    rc = attempt(s, c, m, fb, email.destination, &r, attempts, &res, &v, &ferr);
   if (rc == IRIS_ESTATE) {
     rc = IRIS_OK; /* our lease ran out and another worker took the claim: theirs now */
   } else if (rc == IRIS_ENOTFOUND) {
-    snprintf(out->failure, sizeof out->failure, "%s; email fallback: %s", why, ferr.msg);
+    snprintf(out->failure, sizeof out->failure, "%s; %s fallback: %s", why, fb, ferr.msg);
     rc = settle_failed(s, c, m, mode, failed_v, out->failure, err);
   } else if (rc == IRIS_OK && res.status == IRIS_PLUGIN_SENT) {
     out->accepted = 1;
-    rc = settle_sent(s, c, m, "email", email.destination, &r, v, res.vendor_message_id, err);
+    rc = settle_sent(s, c, m, fb, email.destination, &r, v, res.vendor_message_id, err);
   } else if (rc == IRIS_OK) {
-    snprintf(out->failure, sizeof out->failure, "%s; email fallback: %s", why, res.error);
+    snprintf(out->failure, sizeof out->failure, "%s; %s fallback: %s", why, fb, res.error);
     rc = settle_failed(s, c, m, mode, failed_v, out->failure, err);
   } else if (ferr.rc) {
     iris_err_set(err, rc, "%s", ferr.msg); /* the email attempt's own infrastructure error */
@@ -1010,7 +1137,7 @@ static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const
  * err, when there is no contact at all — Iris's changelog "mode-change email → invalid" is
  * written then. */
 static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
-                           const struct msgrow *m, struct iris_contact *contact,
+                           const struct msgrow *m, struct iris_contact *contact, int *fell_back,
                            struct iris_err *err) {
   struct iris_err cerr = {0};
   const char *old;
@@ -1024,21 +1151,23 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
                : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
                                           contact, &cerr);
-  if (rc == IRIS_OK && !m->mode && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
+  if (rc == IRIS_OK && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
     return reprioritize(s, c, m->target, m->id, contact, err);
   if (rc == IRIS_ENOTFOUND) {
-    old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : "email");
-    {
+    const char *fb = s->fallback_mode; /* Iris: email */
+    old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : fb ? fb : "email");
+    if (fb) {
       char was[64];
       snprintf(was, sizeof was, "%s", old);
       iris_contact_cleanup(contact);
-      rc = iris_contact_for_mode(s->app->db, m->target, "email", contact, &cerr);
+      rc = iris_contact_for_mode(s->app->db, m->target, fb, contact, &cerr);
+      *fell_back = rc == IRIS_OK;
       if (rc == IRIS_OK)
-        return iris_record_change(s->app->db, m->id, "mode-change", was, "email",
+        return iris_record_change(s->app->db, m->id, "mode-change", was, fb,
                                   "Changing mode due to original mode failure", err);
     }
     if (rc == IRIS_ENOTFOUND) {
-      rc = iris_record_change(s->app->db, m->id, "mode-change", "email", "invalid",
+      rc = iris_record_change(s->app->db, m->id, "mode-change", fb ? fb : old, "invalid",
                               "Ignore message as we failed to resolve target contact", err);
       return rc ? rc : iris_err_set(err, IRIS_ENOTFOUND, "%s", cerr.msg);
     }
@@ -1077,6 +1206,75 @@ static int error_backoff_s(const struct iris_sender *s, const struct job *j) {
   return backoff_s(s, j->rec->receive_count > 1 ? (int)j->rec->receive_count : 1);
 }
 
+/*
+ * Move a record to the lane of the mode it resolved to when that differs from the lane it
+ * came in on (the coordinator's lane cache is up to a minute old): the envelope is sent to
+ * that lane's queue and the claim given back, so the copy there takes it. Returns 1 when moved
+ * (acknowledge this record), 0 to deliver it here (same lane, no such queue, a record without
+ * a lane, or the move failed — never lost). A crash between the send and the acknowledgement
+ * leaves two records for one claim: the claim lets one of them through.
+ */
+static int move_lane(struct iris_sender *s, const struct job *j, const struct iris_claim *c,
+                     const char *mode) {
+  const char *lane = j->rec->lane, *want = iris_contract_lane(mode), *url = NULL;
+  struct iris_sqs_out out;
+  struct iris_err merr = {0};
+  char path[48], why[96], *body;
+  if (!s->move_lanes || !lane || strcmp(lane, "notifications") == 0 || strcmp(mode, "drop") == 0 ||
+      strcmp(want, lane) == 0 || !j->rec->body)
+    return 0;
+  snprintf(path, sizeof path, "queues.%s", want);
+  if (iris_config_str_or(s->app->cfg, path, NULL, &url, &merr) != IRIS_OK || !url)
+    return 0;
+  memset(&out, 0, sizeof out);
+  body = iris_strndup(j->rec->body, j->rec->body_len);
+  out.body = body;
+  if (!body || iris_sqs_send(s->app->sqs, url, &out, NULL, &merr) != IRIS_OK) {
+    iris_free(body);
+    IRIS_LOG_WARN("claim %s resolved to %s but arrived on lane %s; could not move it (%s):"
+                  " delivering it here",
+                  c->key, mode, lane, merr.msg);
+    return 0;
+  }
+  iris_free(body);
+  snprintf(why, sizeof why, "moved from lane %s to lane %s", lane, want);
+  give_back(s, c, why);
+  IRIS_LOG_INFO("claim %s: %s (its mode is now %s)", c->key, why, mode);
+  metric(s, "moved_lane", mode, NULL);
+  return 1;
+}
+
+/*
+ * Iris's SMS override: a user who opted in (a mode_template_override row of the user whose
+ * SMS contact is `destination`) gets sender.sms_override_template with the incident id instead
+ * of the page's text, which some carriers block, and the message's changelog says so
+ * ("content-change"). Iris ended up prefixing the override to the rendered body; here it
+ * replaces it. Without the template configured nothing is looked up (Iris crashed then).
+ */
+static int sms_override(struct iris_sender *s, const struct msgrow *m, const char *destination,
+                        struct iris_rendered *r, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(destination)};
+  int64_t opted = 0;
+  char *text;
+  int rc;
+  if (!s->sms_override || !destination)
+    return IRIS_OK;
+  rc = iris_db_query_i64(s->app->db, IRIS_DB_IDEMPOTENT,
+                         "SELECT COUNT(*) FROM mode_template_override o"
+                         " JOIN target_contact tc ON tc.target_id = o.target_id"
+                         " JOIN mode mo ON mo.id = tc.mode_id AND mo.name = 'sms'"
+                         " WHERE tc.destination = ?",
+                         p, 1, &opted, err);
+  if (rc || !opted)
+    return rc;
+  if (!(text = override_text(s->sms_override, m->incident_id)))
+    return iris_err_set(err, IRIS_ENOMEM, "sender: SMS override");
+  iris_free(r->body);
+  r->body = text;
+  return iris_record_change(s->app->db, m->id, "content-change", "sms", "sms",
+                            "Replaced SMS body to avoid being blocked by carrier", err);
+}
+
 static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, const char *batch_id,
                            const int64_t *members, size_t nmembers, struct iris_err *err) {
   struct iris_claim c;
@@ -1089,7 +1287,8 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   enum iris_claim_outcome outcome;
   struct fallen fb = {0};
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, rc = IRIS_OK;
+  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, fell_back = 0;
+  int rc = IRIS_OK;
   const char *mode = NULL;
   const struct kind_policy *pol = policy_of(batch_id ? "batch" : "message");
 
@@ -1151,7 +1350,7 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     goto out;
   }
   /* 4. mode and destination */
-  rc = resolve_contact(s, &c, &m, &contact, err);
+  rc = resolve_contact(s, &c, &m, &contact, &fell_back, err);
   if (rc == IRIS_ENOTFOUND) {
     /* no contact at all: suppressed with Iris's changelog (resolve_contact wrote it) */
     snprintf(why, sizeof why, "%s", err->msg);
@@ -1163,6 +1362,13 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   if (rc)
     goto out;
   mode = contact.mode;
+  /* A preference changed since the coordinator chose the lane: deliver from the mode's own
+   * lane, so the record is handled by that mode's workers and vendors' concurrency caps. A
+   * fallback (its changelog is written) is delivered here, as is a move that fails. */
+  if (!fell_back && move_lane(s, j, &c, mode)) {
+    j->verdict = IRIS_SENDER_DONE;
+    goto out;
+  }
   /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
   restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
   if (restricted_call && pol->changelog) {
@@ -1177,6 +1383,9 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   if (rc)
     goto out;
   if (restricted_call && (rc = prefix_call_note(&r, err)) != IRIS_OK)
+    goto out;
+  if (strcmp(mode, "sms") == 0 && m.incident_id && pol->changelog &&
+      (rc = sms_override(s, &m, contact.destination, &r, err)) != IRIS_OK)
     goto out;
   if (r.failed)
     IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
@@ -1386,6 +1595,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   struct iris_rendered r = {0};
   struct iris_render_request q;
   struct iris_plugin_message pm;
+  struct iris_plugin_kv extra[2];
   struct iris_plugin_result res;
   struct iris_vendor *v = NULL;
   enum iris_claim_outcome outcome;
@@ -1439,8 +1649,6 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
     rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
-    if (rc == IRIS_OK && pol->reprioritize)
-      rc = reprioritize(s, &c, user, 0, &contact, err);
   } else {
     int64_t mode_id = 0;
     char mode_name[64] = "";
@@ -1464,9 +1672,13 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
                         : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
   }
-  if (rc == IRIS_ENOTFOUND && !literal && pol->fallback) {
+  /* Iris reprioritised every resolved contact of a named user: by priority, an explicit mode
+   * or a category alike. */
+  if (rc == IRIS_OK && !literal && pol->reprioritize)
+    rc = reprioritize(s, &c, user, 0, &contact, err);
+  if (rc == IRIS_ENOTFOUND && !literal && pol->fallback && s->fallback_mode) {
     iris_contact_cleanup(&contact);
-    rc = iris_contact_for_mode(s->app->db, user, "email", &contact, &cerr);
+    rc = iris_contact_for_mode(s->app->db, user, s->fallback_mode, &contact, &cerr);
   }
   if (rc == IRIS_ENOTFOUND) {
     rc = iris_claim_suppressed(s->app->db, &c, cerr.msg, err);
@@ -1553,6 +1765,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       pm.application = n->application;
       pm.priority = n->priority;
       pm.target = user;
+      pm.extra = extra;
+      pm.nextra = page_extras(s, n->application, contact.mode,
+                              n->tracking ? contact.destination : NULL, extra);
       timed_send(s, v, &pm, &res);
       attempts++;
     }
@@ -1577,10 +1792,11 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     }
     if (j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE))
       gave_up = 1;
-    /* permanent or exhausted: fall back to email once, as Iris does for named users */
-    if (pol->fallback && strcmp(contact.mode, "email") != 0 && !literal && user) {
+    /* permanent or exhausted: fall back once (Iris: to email), as Iris does for named users */
+    if (pol->fallback && s->fallback_mode && strcmp(contact.mode, s->fallback_mode) != 0 &&
+        !literal && user) {
       struct iris_contact email = {0};
-      if (iris_contact_for_mode(s->app->db, user, "email", &email, &cerr) == IRIS_OK) {
+      if (iris_contact_for_mode(s->app->db, user, s->fallback_mode, &email, &cerr) == IRIS_OK) {
         iris_contact_cleanup(&contact);
         contact = email;
         iris_rendered_cleanup(&r);
