@@ -22,6 +22,7 @@
 #include "recipients.h"
 #include "render.h"
 #include "reprioritize.h"
+#include "push.h"
 #include "sender_address.h"
 #include "templates.h"
 #include "tracking.h"
@@ -44,6 +45,7 @@ struct iris_sender {
   int dry_run;                /* sender.dry_run: every mode goes to the dummy plugin */
   int move_lanes;             /* sender.move_to_lane: records move to their mode's lane */
   struct iris_sender_addresses *addresses; /* per-application From addresses (owned) */
+  struct iris_push *push;                  /* FCM push before texts and calls (owned), or NULL */
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
@@ -74,6 +76,7 @@ void iris_sender_free(struct iris_sender *s) {
   iris_plugins_free(s->plugins);
   iris_templates_free(s->templates);
   iris_sender_addresses_free(s->addresses);
+  iris_push_free(s->push);
   iris_free(s);
 }
 
@@ -206,6 +209,8 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
     rc = iris_config_bool_or(app->cfg, "sender.move_to_lane", 1, &s->move_lanes, err);
   if (rc == IRIS_OK)
     rc = iris_sender_addresses_new(60000, &s->addresses, err);
+  if (rc == IRIS_OK)
+    rc = iris_push_new(app->cfg, app->metrics, &s->push, err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "plugins.dir", IRIS_PLUGIN_DEFAULT_DIR, &dir, err);
   s->rcfg.max_body = (size_t)max_body;
@@ -1421,7 +1426,9 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
     if (qv.notify_soft)
       soft_quota_notice(s, m.application, &qv);
   }
-  /* 6. send */
+  /* 6. send; Iris pushed to the user's phones before every text and call (first try here) */
+  if (s->push && attempts == 0 && m.target && (strcmp(mode, "sms") == 0 || strcmp(mode, "call") == 0))
+    (void)iris_push_page(s->push, s->app->db, m.target, r.subject, r.body, m.incident_id);
   rc = attempt(s, &c, &m, mode, contact.destination, &r, attempts, &res, &v, err);
   if (rc == IRIS_ENOTFOUND) {
     snprintf(why, sizeof why, "%s", err->msg);

@@ -703,3 +703,45 @@ def test_reprioritization_of_mode_and_category_notifications(env):
     got = {r["message_id"]: r["mode"] for r in sent(env)}
     assert [got[n["notification_id"]] for n in by_mode] == ["sms", "email"]
     assert [got[n["notification_id"]] for n in by_cat] == ["slack", "email"]
+
+
+def test_push_before_a_text_as_iris_did(env):
+    """Iris's Twilio vendor pushed to the user's phones (FCM) before every text and call; here
+    through FCM's HTTP v1 API with a service account, once per page, and a device FCM no longer
+    knows is forgotten."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google_fake import GoogleFake
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    email = "iris-push@example-project.iam.gserviceaccount.com"
+    sql(env["db"], """INSERT INTO target (id, name, type_id, active) VALUES (95, 'pushy', 1, 1);
+      INSERT INTO user (target_id, admin) VALUES (95, 0);
+      INSERT INTO target_contact (target_id, mode_id, destination) VALUES (95, 2, '+15550100195'),
+        (95, 1, 'pushy@example.com');
+      INSERT INTO device (registration_id, user_id, platform) VALUES
+        ('fcm-pushy-android', 95, 'android'), ('gone-token', 95, 'ios');
+      INSERT INTO message (id, created, application_id, target_id, priority_id, plan_id,
+                           plan_notification_id, incident_id, active, body) VALUES
+        (9610, UTC_TIMESTAMP(), 1, 95, 2, 2, 2, 500, 1, '');""")
+    with GoogleFake(client_email=email, public_key_pem=pub) as fake:
+        fake.gone.add("gone-token")
+        e = with_config(env)
+        e["config"]["push"] = {
+            "credentials": json.dumps({"type": "service_account", "client_email": email,
+                                       "private_key": pem}),
+            "project": "iris-app", "api": fake.url, "token_uri": f"{fake.url}/token"}
+        res, log = invoke(e, event(env, "sms", [msg(9610)]))
+        assert res == [{"batchItemFailures": []}]
+        sends = [json.loads(r["body"])["message"] for r in fake.requests if r["path"].endswith(":send")]
+        assert sorted(m["token"] for m in sends) == ["fcm-pushy-android", "gone-token"]
+        android = [m for m in sends if m["token"] == "fcm-pushy-android"][0]
+        assert android["data"]["incident_id"] == "500"
+        assert fake.violations == []
+    [page] = [r for r in sent(env) if r["message_id"] == "9610"]
+    assert page["mode"] == "sms"
+    assert sql(env["db"], "SELECT COUNT(*) FROM device WHERE registration_id = 'gone-token'") == [["0"]]
+    assert pem.splitlines()[1] not in log
