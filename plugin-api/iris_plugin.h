@@ -85,44 +85,44 @@ struct iris_plugin_kv {
 
 /* One HTTP request. Everything is borrowed by the host for the duration of the call. */
 struct iris_plugin_http_request {
-  uint32_t struct_size;          /* sizeof(struct iris_plugin_http_request) */
-  const char *method;            /* "GET", "POST", ... */
-  const char *url;               /* http:// or https:// only */
+  uint32_t struct_size;                 /* sizeof(struct iris_plugin_http_request) */
+  const char *method;                   /* "GET", "POST", ... */
+  const char *url;                      /* http:// or https:// only */
   const struct iris_plugin_kv *headers; /* "Content-Type" etc.; may be NULL */
   size_t nheaders;
-  const char *body;              /* may be NULL */
+  const char *body; /* may be NULL */
   size_t body_len;
-  const char *basic_user;        /* HTTP Basic auth, or NULL */
-  const char *basic_password;    /* never logged by the host */
-  long timeout_ms;               /* whole request; 0 = the host's default (10 s) */
+  const char *basic_user;     /* HTTP Basic auth, or NULL */
+  const char *basic_password; /* never logged by the host */
+  long timeout_ms;            /* whole request; 0 = the host's default (10 s) */
 };
 
 /* Transport outcome of an HTTP request (the HTTP status is separate). */
 enum iris_plugin_http_error {
-  IRIS_PLUGIN_HTTP_OK = 0,       /* a response arrived (any status) */
-  IRIS_PLUGIN_HTTP_TIMEOUT = 1,  /* no complete response within timeout_ms */
-  IRIS_PLUGIN_HTTP_CONNECT = 2,  /* DNS, connection or TLS failure */
-  IRIS_PLUGIN_HTTP_TOO_BIG = 3,  /* response above the host's limit (1 MiB) */
-  IRIS_PLUGIN_HTTP_FAILED = 4    /* anything else; see error */
+  IRIS_PLUGIN_HTTP_OK = 0,      /* a response arrived (any status) */
+  IRIS_PLUGIN_HTTP_TIMEOUT = 1, /* no complete response within timeout_ms */
+  IRIS_PLUGIN_HTTP_CONNECT = 2, /* DNS, connection or TLS failure */
+  IRIS_PLUGIN_HTTP_TOO_BIG = 3, /* response above the host's limit (1 MiB) */
+  IRIS_PLUGIN_HTTP_FAILED = 4   /* anything else; see error */
 };
 
 /* The answer; filled by the host, released with host->http_free. */
 struct iris_plugin_http_response {
-  uint32_t struct_size;          /* set by the plugin before the call */
+  uint32_t struct_size; /* set by the plugin before the call */
   enum iris_plugin_http_error transport;
-  long status;                   /* HTTP status, 0 if no response */
-  char *body;                    /* NUL-terminated (the NUL is not counted in body_len) */
+  long status; /* HTTP status, 0 if no response */
+  char *body;  /* NUL-terminated (the NUL is not counted in body_len) */
   size_t body_len;
   struct iris_plugin_kv *headers; /* response headers, names lower-cased */
   size_t nheaders;
-  char error[256];               /* transport error text, "" if none */
+  char error[256]; /* transport error text, "" if none */
 };
 
 struct iris_plugin_host {
-  uint32_t abi_major;            /* the host's IRIS_PLUGIN_ABI_MAJOR */
+  uint32_t abi_major; /* the host's IRIS_PLUGIN_ABI_MAJOR */
   uint32_t abi_minor;
-  uint32_t struct_size;          /* sizeof(struct iris_plugin_host) as the host built it */
-  void *data;                    /* pass back as the first argument of every service */
+  uint32_t struct_size; /* sizeof(struct iris_plugin_host) as the host built it */
+  void *data;           /* pass back as the first argument of every service */
 
   /* A log line in the host's structured log (request and message ids added; values the
    * host knows to be secret are redacted). printf-style. */
@@ -163,30 +163,30 @@ struct iris_plugin_host {
  */
 struct iris_plugin_message {
   uint32_t struct_size;
-  const char *message_id;        /* Iris message id ("1234"), batch id or notification id;
+  const char *message_id;          /* Iris message id ("1234"), batch id or notification id;
                                     stable across retries of the same delivery */
-  const char *mode;              /* the mode being sent ("email", "sms", ...) */
+  const char *mode;                /* the mode being sent ("email", "sms", ...) */
   const char *const *destinations; /* one or more: address, number, channel, room */
   size_t ndestinations;
-  const char *const *bcc;        /* email only; never visible to the recipients */
+  const char *const *bcc; /* email only; never visible to the recipients */
   size_t nbcc;
-  const char *subject;           /* may be NULL */
-  const char *body;              /* plain text, never NULL (may be "") */
-  const char *email_html;        /* ready HTML for email, or NULL */
-  const char *application;       /* Iris application name */
-  const char *priority;          /* "urgent", "high", ... or NULL */
-  int64_t incident_id;           /* 0 for out-of-band notifications */
-  const char *plan;              /* plan name or NULL */
-  const char *target;            /* the user or group the message is for, or NULL */
+  const char *subject;                /* may be NULL */
+  const char *body;                   /* plain text, never NULL (may be "") */
+  const char *email_html;             /* ready HTML for email, or NULL */
+  const char *application;            /* Iris application name */
+  const char *priority;               /* "urgent", "high", ... or NULL */
+  int64_t incident_id;                /* 0 for out-of-band notifications */
+  const char *plan;                   /* plan name or NULL */
+  const char *target;                 /* the user or group the message is for, or NULL */
   const struct iris_plugin_kv *extra; /* more template fields (from_address, reply_to, ...) */
   size_t nextra;
 };
 
 enum iris_plugin_status {
-  IRIS_PLUGIN_SENT = 0,          /* the vendor accepted the message */
-  IRIS_PLUGIN_RETRYABLE = 1,     /* transient failure (5xx, timeout): try again later */
-  IRIS_PLUGIN_PERMANENT = 2,     /* will never work as is (bad number, unknown channel) */
-  IRIS_PLUGIN_RATE_LIMITED = 3   /* the vendor asked us to slow down: retry after */
+  IRIS_PLUGIN_SENT = 0,        /* the vendor accepted the message */
+  IRIS_PLUGIN_RETRYABLE = 1,   /* transient failure (5xx, timeout): try again later */
+  IRIS_PLUGIN_PERMANENT = 2,   /* will never work as is (bad number, unknown channel) */
+  IRIS_PLUGIN_RATE_LIMITED = 3 /* the vendor asked us to slow down: retry after */
 };
 
 /*
@@ -204,18 +204,18 @@ enum iris_plugin_status {
 struct iris_plugin_result {
   uint32_t struct_size;
   enum iris_plugin_status status;
-  int64_t retry_after_ms;        /* RATE_LIMITED (and optionally RETRYABLE): wait this long;
+  int64_t retry_after_ms;      /* RATE_LIMITED (and optionally RETRYABLE): wait this long;
                                     0 .. IRIS_PLUGIN_RETRY_AFTER_MAX_MS */
-  char vendor_message_id[128];   /* the vendor's id for the message (SID, ts...), or "" */
-  char error[512];               /* why it failed, for the operator; "" when sent */
+  char vendor_message_id[128]; /* the vendor's id for the message (SID, ts...), or "" */
+  char error[512];             /* why it failed, for the operator; "" when sent */
 };
 
 /* ---- what a plugin exports ----------------------------------------------------------- */
 
 /* Operations for one mode. init/send/destroy are required; health may be NULL. */
 struct iris_plugin_mode_ops {
-  uint32_t struct_size;          /* sizeof(struct iris_plugin_mode_ops) */
-  const char *mode;              /* the Iris mode served */
+  uint32_t struct_size; /* sizeof(struct iris_plugin_mode_ops) */
+  const char *mode;     /* the Iris mode served */
 
   /*
    * Create an instance from configuration: `name` is the operator's name for it
@@ -230,8 +230,8 @@ struct iris_plugin_mode_ops {
    * *instance unset.
    */
   int (*init)(const struct iris_plugin_host *host, const char *name,
-              const struct iris_plugin_kv *config, size_t nconfig, void **instance,
-              char *error, size_t error_size);
+              const struct iris_plugin_kv *config, size_t nconfig, void **instance, char *error,
+              size_t error_size);
 
   /*
    * Make one delivery attempt and fill result. Must not keep pointers into msg.
@@ -256,12 +256,12 @@ struct iris_plugin_mode_ops {
 };
 
 struct iris_plugin_descriptor {
-  uint32_t abi_major;            /* IRIS_PLUGIN_ABI_MAJOR the plugin was built with */
-  uint32_t abi_minor;            /* IRIS_PLUGIN_ABI_MINOR the plugin was built with */
-  uint32_t struct_size;          /* sizeof(struct iris_plugin_descriptor) */
-  const char *name;              /* plugin name, unique in a deployment ("smtp") */
-  const char *version;           /* the plugin's own version ("1.2.0") */
-  const char *vendor;            /* who wrote it ("iris-serverless-sender", "acme") */
+  uint32_t abi_major;   /* IRIS_PLUGIN_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;   /* IRIS_PLUGIN_ABI_MINOR the plugin was built with */
+  uint32_t struct_size; /* sizeof(struct iris_plugin_descriptor) */
+  const char *name;     /* plugin name, unique in a deployment ("smtp") */
+  const char *version;  /* the plugin's own version ("1.2.0") */
+  const char *vendor;   /* who wrote it ("iris-serverless-sender", "acme") */
   const struct iris_plugin_mode_ops *const *modes; /* one per mode served */
   size_t nmodes;
 };

@@ -112,8 +112,10 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
     if (rc == IRIS_OK)
       iris_log_set_level(lv);
     else
-      rc = iris_err_set(err, IRIS_ECONFIG, "config: key 'log.level' must be debug, info, warn, "
-                                      "error or off, got \"%.*s\"", iris_utf8_prec(level, 40), level);
+      rc = iris_err_set(err, IRIS_ECONFIG,
+                        "config: key 'log.level' must be debug, info, warn, "
+                        "error or off, got \"%.*s\"",
+                        iris_utf8_prec(level, 40), level);
   }
   if (rc == IRIS_OK)
     rc = iris_aws_creds_from_env(&app->creds, err);

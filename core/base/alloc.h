@@ -30,10 +30,10 @@ char *iris_vasprintf(const char *fmt, va_list ap)
     __attribute__((format(printf, 1, 0), malloc, warn_unused_result));
 
 /* Free *pp and set it to NULL. */
-#define IRIS_FREE_NULL(pp)                                                     \
-  do {                                                                         \
-    iris_free(*(pp));                                                          \
-    *(pp) = NULL;                                                              \
+#define IRIS_FREE_NULL(pp) \
+  do { \
+    iris_free(*(pp)); \
+    *(pp) = NULL; \
   } while (0)
 
 /*

@@ -12,8 +12,8 @@
 #include "buf.h"
 
 enum {
-  IRIS_B64_URL = 1,   /* the URL-safe alphabet (RFC 4648 §5: '-' and '_' for '+' and '/') */
-  IRIS_B64_NOPAD = 2  /* no '=' padding (JWT, RFC 7515) */
+  IRIS_B64_URL = 1,  /* the URL-safe alphabet (RFC 4648 §5: '-' and '_' for '+' and '/') */
+  IRIS_B64_NOPAD = 2 /* no '=' padding (JWT, RFC 7515) */
 };
 
 /* Append the Base64 text of n bytes at p to out. IRIS_OK, IRIS_ENOMEM or IRIS_ETOOBIG. */

@@ -22,11 +22,11 @@
 #define IRIS_BUF_DEFAULT_MAX ((size_t)8 * 1024 * 1024)
 
 struct iris_buf {
-  char *ptr;   /* NUL-terminated bytes, or NULL while empty */
-  size_t len;  /* bytes used, excluding the NUL */
-  size_t cap;  /* bytes allocated */
-  size_t max;  /* largest len allowed */
-  int rc;      /* first failure latched, IRIS_OK otherwise */
+  char *ptr;  /* NUL-terminated bytes, or NULL while empty */
+  size_t len; /* bytes used, excluding the NUL */
+  size_t cap; /* bytes allocated */
+  size_t max; /* largest len allowed */
+  int rc;     /* first failure latched, IRIS_OK otherwise */
 };
 
 /* Start empty with a cap of max bytes (0 means IRIS_BUF_DEFAULT_MAX). Allocates nothing. */

@@ -206,8 +206,8 @@ int iris_config_load(const char *path, struct iris_config **out, struct iris_err
 static int register_strings(json_t *doc, struct iris_err *err);
 
 /* Resolve one "secretsmanager:id[#key]" reference into a new string value. */
-static int resolve_ref(const char *ref, iris_config_secret_fn fetch, void *data,
-                       const char *where, json_t **out, struct iris_err *err) {
+static int resolve_ref(const char *ref, iris_config_secret_fn fetch, void *data, const char *where,
+                       json_t **out, struct iris_err *err) {
   char *id = iris_strdup(ref + strlen(SECRET_PREFIX)), *hash, *value = NULL;
   json_t *doc = NULL, *field;
   int rc;
@@ -230,8 +230,10 @@ static int resolve_ref(const char *ref, iris_config_secret_fn fetch, void *data,
     doc = json_loads(value, 0, NULL);
     field = json_object_get(doc, hash);
     if (!json_is_object(doc)) {
-      rc = iris_err_set(err, IRIS_ECONFIG, "config: %s: secret '%s' is not a JSON object, so it "
-                        "has no key '%s'", where, id, hash);
+      rc = iris_err_set(err, IRIS_ECONFIG,
+                        "config: %s: secret '%s' is not a JSON object, so it "
+                        "has no key '%s'",
+                        where, id, hash);
       goto out;
     }
     if (!field) {
@@ -268,9 +270,9 @@ static int walk(struct iris_config *cfg, json_t *node, char *path, size_t plen, 
 /* One value of an object (key) or an array (index): descend, or resolve a reference in place.
  * path is the printable key path ("vendors.sms[0].config.token") for errors; segs the same
  * path as key strings and index integers, recorded so the redacted dump finds the value. */
-static int visit(struct iris_config *cfg, json_t *node, const char *key, size_t index,
-                 json_t *val, char *path, size_t plen, size_t cap, json_t *segs,
-                 iris_config_secret_fn fetch, void *data, struct iris_err *err) {
+static int visit(struct iris_config *cfg, json_t *node, const char *key, size_t index, json_t *val,
+                 char *path, size_t plen, size_t cap, json_t *segs, iris_config_secret_fn fetch,
+                 void *data, struct iris_err *err) {
   size_t n = key ? (size_t)snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key)
                  : (size_t)snprintf(path + plen, cap - plen, "[%zu]", index);
   int rc = IRIS_OK;
@@ -347,8 +349,8 @@ static int register_strings(json_t *doc, struct iris_err *err) {
   return rc;
 }
 
-int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn fetch,
-                                void *data, struct iris_err *err) {
+int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn fetch, void *data,
+                                struct iris_err *err) {
   const char *whole = getenv("IRIS_CONFIG_SECRET");
   char path[512] = "";
   json_t *segs;
@@ -430,8 +432,8 @@ int iris_config_str_or(const struct iris_config *cfg, const char *path, const ch
   return rc;
 }
 
-int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t min,
-                        int64_t max, int64_t *out, struct iris_err *err) {
+int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t min, int64_t max,
+                        int64_t *out, struct iris_err *err) {
   json_t *v = iris_config_json(cfg, path);
   int64_t x;
   if (!v || json_is_null(v))
@@ -444,17 +446,19 @@ int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t
     const char *s = json_string_value(v);
     long long ll = strtoll(s, &end, 10);
     if (!*s || *end)
-      return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld, "
-                          "got \"%.*s\"", path, (long long)min, (long long)max,
-                          iris_utf8_prec(s, 60), s);
+      return iris_err_set(err, IRIS_ECONFIG,
+                          "config: key '%s' must be an integer %lld-%lld, "
+                          "got \"%.*s\"",
+                          path, (long long)min, (long long)max, iris_utf8_prec(s, 60), s);
     x = ll;
   } else {
-    return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld",
-                        path, (long long)min, (long long)max);
+    return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld", path,
+                        (long long)min, (long long)max);
   }
   if (x < min || x > max)
-    return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be an integer %lld-%lld, got %lld",
-                        path, (long long)min, (long long)max, (long long)x);
+    return iris_err_set(err, IRIS_ECONFIG,
+                        "config: key '%s' must be an integer %lld-%lld, got %lld", path,
+                        (long long)min, (long long)max, (long long)x);
   *out = x;
   return IRIS_OK;
 }
@@ -481,16 +485,16 @@ int iris_config_bool_or(const struct iris_config *cfg, const char *path, int def
     *out = json_is_true(v);
     return IRIS_OK;
   }
-  if (json_is_string(v) && (strcmp(json_string_value(v), "true") == 0 ||
-                            strcmp(json_string_value(v), "false") == 0)) {
+  if (json_is_string(v) &&
+      (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
     *out = strcmp(json_string_value(v), "true") == 0;
     return IRIS_OK;
   }
   return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be true or false", path);
 }
 
-int iris_config_double_or(const struct iris_config *cfg, const char *path, double def,
-                          double min, double max, double *out, struct iris_err *err) {
+int iris_config_double_or(const struct iris_config *cfg, const char *path, double def, double min,
+                          double max, double *out, struct iris_err *err) {
   json_t *v = iris_config_json(cfg, path);
   double x;
   if (!v || json_is_null(v)) {
@@ -502,8 +506,8 @@ int iris_config_double_or(const struct iris_config *cfg, const char *path, doubl
                         max);
   x = json_number_value(v);
   if (x < min || x > max)
-    return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be a number %g-%g, got %g",
-                        path, min, max, x);
+    return iris_err_set(err, IRIS_ECONFIG, "config: key '%s' must be a number %g-%g, got %g", path,
+                        min, max, x);
   *out = x;
   return IRIS_OK;
 }
@@ -519,8 +523,9 @@ char *iris_config_dump_redacted(const struct iris_config *cfg) {
     size_t k, last = json_array_size(segs) - 1;
     json_array_foreach(segs, k, seg) {
       json_t *red = k == last ? json_string("[REDACTED]") : NULL;
-      if (k == last && (json_is_string(seg) ? json_object_set_new(node, json_string_value(seg), red)
-                                            : json_array_set_new(node, (size_t)json_integer_value(seg), red)))
+      if (k == last &&
+          (json_is_string(seg) ? json_object_set_new(node, json_string_value(seg), red)
+                               : json_array_set_new(node, (size_t)json_integer_value(seg), red)))
         goto out;
       if (k < last)
         node = json_is_string(seg) ? json_object_get(node, json_string_value(seg))

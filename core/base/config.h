@@ -49,8 +49,8 @@ int iris_config_from_string(const char *json, struct iris_config **out,
 void iris_config_free(struct iris_config *cfg);
 
 /* Merge $IRIS_CONFIG_SECRET (if set) and replace every secret reference, through fetch. */
-int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn fetch,
-                                void *data, struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_config_resolve_secrets(struct iris_config *cfg, iris_config_secret_fn fetch, void *data,
+                                struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*
  * Typed getters by dotted path ("db.port"). The _get forms fail with IRIS_ENOTFOUND when the
@@ -62,15 +62,14 @@ int iris_config_get_str(const struct iris_config *cfg, const char *path, const c
                         struct iris_err *err) IRIS_WARN_UNUSED;
 int iris_config_str_or(const struct iris_config *cfg, const char *path, const char *def,
                        const char **out, struct iris_err *err) IRIS_WARN_UNUSED;
-int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t min,
-                        int64_t max, int64_t *out, struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_config_get_i64(const struct iris_config *cfg, const char *path, int64_t min, int64_t max,
+                        int64_t *out, struct iris_err *err) IRIS_WARN_UNUSED;
 int iris_config_i64_or(const struct iris_config *cfg, const char *path, int64_t def, int64_t min,
                        int64_t max, int64_t *out, struct iris_err *err) IRIS_WARN_UNUSED;
 int iris_config_bool_or(const struct iris_config *cfg, const char *path, int def, int *out,
                         struct iris_err *err) IRIS_WARN_UNUSED;
-int iris_config_double_or(const struct iris_config *cfg, const char *path, double def,
-                          double min, double max, double *out,
-                          struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_config_double_or(const struct iris_config *cfg, const char *path, double def, double min,
+                          double max, double *out, struct iris_err *err) IRIS_WARN_UNUSED;
 /* A section (object or array) or any value, borrowed; NULL if absent. */
 json_t *iris_config_json(const struct iris_config *cfg, const char *path);
 

@@ -8,25 +8,21 @@
 
 const char *iris_rc_name(int rc) {
   switch (rc) {
-#define IRIS__RC_NAME(name, value, desc)                                       \
-  case value:                                                                  \
-    return "IRIS_" #name;
+#define IRIS__RC_NAME(name, value, desc) \
+  case value: return "IRIS_" #name;
     IRIS_RC_LIST(IRIS__RC_NAME)
 #undef IRIS__RC_NAME
-  default:
-    return "IRIS_E?";
+  default: return "IRIS_E?";
   }
 }
 
 const char *iris_rc_str(int rc) {
   switch (rc) {
-#define IRIS__RC_DESC(name, value, desc)                                       \
-  case value:                                                                  \
-    return desc;
+#define IRIS__RC_DESC(name, value, desc) \
+  case value: return desc;
     IRIS_RC_LIST(IRIS__RC_DESC)
 #undef IRIS__RC_DESC
-  default:
-    return "unknown error";
+  default: return "unknown error";
   }
 }
 

@@ -14,29 +14,29 @@
 #include <stddef.h>
 
 /* X(name, value, short description) */
-#define IRIS_RC_LIST(X)                                                        \
-  X(OK, 0, "success")                                                          \
-  X(ENOMEM, 1, "out of memory")                                                \
-  X(ETOOBIG, 2, "value exceeds its size limit")                                \
-  X(EINVAL, 3, "invalid argument")                                             \
-  X(EPARSE, 4, "malformed input")                                              \
-  X(ENOTFOUND, 5, "not found")                                                 \
-  X(EIO, 6, "input/output error")                                              \
-  X(ETIMEOUT, 7, "timed out")                                                  \
-  X(ECONN, 8, "connection failed or lost")                                     \
-  X(EDB, 9, "database error")                                                  \
-  X(EHTTP, 10, "HTTP error")                                                   \
-  X(EAWS, 11, "AWS service error")                                             \
-  X(ETHROTTLED, 12, "throttled by the remote service")                         \
-  X(ECONFIG, 13, "invalid configuration")                                      \
-  X(ESTATE, 14, "operation not valid in the current state")                    \
-  X(EPLUGIN, 15, "plugin error")                                               \
-  X(ETEMPLATE, 16, "template error")                                           \
-  X(EDUPLICATE, 17, "duplicate")                                               \
-  X(EBUSY, 18, "held by another owner")                                        \
-  X(ERUNTIME, 19, "Lambda Runtime API error")                                  \
-  X(EAUTH, 20, "authentication or authorization failed")                       \
-  X(EUNSUPPORTED, 21, "not supported")                                         \
+#define IRIS_RC_LIST(X) \
+  X(OK, 0, "success") \
+  X(ENOMEM, 1, "out of memory") \
+  X(ETOOBIG, 2, "value exceeds its size limit") \
+  X(EINVAL, 3, "invalid argument") \
+  X(EPARSE, 4, "malformed input") \
+  X(ENOTFOUND, 5, "not found") \
+  X(EIO, 6, "input/output error") \
+  X(ETIMEOUT, 7, "timed out") \
+  X(ECONN, 8, "connection failed or lost") \
+  X(EDB, 9, "database error") \
+  X(EHTTP, 10, "HTTP error") \
+  X(EAWS, 11, "AWS service error") \
+  X(ETHROTTLED, 12, "throttled by the remote service") \
+  X(ECONFIG, 13, "invalid configuration") \
+  X(ESTATE, 14, "operation not valid in the current state") \
+  X(EPLUGIN, 15, "plugin error") \
+  X(ETEMPLATE, 16, "template error") \
+  X(EDUPLICATE, 17, "duplicate") \
+  X(EBUSY, 18, "held by another owner") \
+  X(ERUNTIME, 19, "Lambda Runtime API error") \
+  X(EAUTH, 20, "authentication or authorization failed") \
+  X(EUNSUPPORTED, 21, "not supported") \
   X(EFENCED, 22, "fenced off: the lease moved to another holder")
 
 enum iris_rc {

@@ -22,7 +22,7 @@ static int level_from_env_done;
 static FILE *out_stream;
 
 static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets;      /* owned copies */
+static char **secrets; /* owned copies */
 static size_t n_secrets;
 
 static _Thread_local char *ctx_request_id;
@@ -160,14 +160,10 @@ char *iris_log_redact(const char *s) {
 
 static const char *level_name(enum iris_log_level level) {
   switch (level) {
-  case IRIS_LOG_LEVEL_DEBUG:
-    return "debug";
-  case IRIS_LOG_LEVEL_INFO:
-    return "info";
-  case IRIS_LOG_LEVEL_WARN:
-    return "warn";
-  default:
-    return "error";
+  case IRIS_LOG_LEVEL_DEBUG: return "debug";
+  case IRIS_LOG_LEVEL_INFO: return "info";
+  case IRIS_LOG_LEVEL_WARN: return "warn";
+  default: return "error";
   }
 }
 
@@ -197,8 +193,7 @@ static json_t *message_value(struct iris_buf *clean) {
   return json_stringn(iris_buf_ptr(clean), iris_buf_len(clean));
 }
 
-void iris_log_vwrite(enum iris_log_level level, const char *module, const char *fmt,
-                     va_list ap) {
+void iris_log_vwrite(enum iris_log_level level, const char *module, const char *fmt, va_list ap) {
   struct iris_buf raw, clean;
   char when[64];
   json_t *line = NULL;

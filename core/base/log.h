@@ -60,8 +60,8 @@ char *iris_log_redact(const char *s);
 
 void iris_log_write(enum iris_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void iris_log_vwrite(enum iris_log_level level, const char *module, const char *fmt,
-                     va_list ap) __attribute__((format(printf, 3, 0)));
+void iris_log_vwrite(enum iris_log_level level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #ifndef IRIS_LOG_MODULE
 #define IRIS_LOG_MODULE "core"

@@ -16,14 +16,14 @@
 struct metric {
   char *name;
   enum iris_metric_unit unit;
-  double sum;         /* COUNT */
-  json_t *values;     /* other units: array of numbers */
+  double sum;     /* COUNT */
+  json_t *values; /* other units: array of numbers */
   struct metric *next;
 };
 
-struct group { /* one dimension set */
-  json_t *dims;     /* object name → value (Function first) */
-  char *key;        /* canonical text of dims, for lookup */
+struct group {  /* one dimension set */
+  json_t *dims; /* object name → value (Function first) */
+  char *key;    /* canonical text of dims, for lookup */
   struct metric *metrics;
   struct group *next;
 };
@@ -38,16 +38,11 @@ struct iris_metrics {
 
 static const char *unit_name(enum iris_metric_unit u) {
   switch (u) {
-  case IRIS_METRIC_COUNT:
-    return "Count";
-  case IRIS_METRIC_MILLISECONDS:
-    return "Milliseconds";
-  case IRIS_METRIC_BYTES:
-    return "Bytes";
-  case IRIS_METRIC_PERCENT:
-    return "Percent";
-  default:
-    return "None";
+  case IRIS_METRIC_COUNT: return "Count";
+  case IRIS_METRIC_MILLISECONDS: return "Milliseconds";
+  case IRIS_METRIC_BYTES: return "Bytes";
+  case IRIS_METRIC_PERCENT: return "Percent";
+  default: return "None";
   }
 }
 
@@ -232,8 +227,8 @@ void iris_metrics_flush(struct iris_metrics *m) {
         json_array_append_new(dimnames, json_string(k));
     }
     for (x = g->metrics; x; x = x->next) {
-      json_array_append_new(defs, json_pack("{s:s, s:s}", "Name", x->name, "Unit",
-                                            unit_name(x->unit)));
+      json_array_append_new(defs,
+                            json_pack("{s:s, s:s}", "Name", x->name, "Unit", unit_name(x->unit)));
       if (x->unit == IRIS_METRIC_COUNT)
         json_object_set_new(line, x->name, number(x->sum));
       else if (json_array_size(x->values) == 1)
@@ -241,11 +236,10 @@ void iris_metrics_flush(struct iris_metrics *m) {
       else
         json_object_set(line, x->name, x->values);
     }
-    json_object_set_new(
-        line, "_aws",
-        json_pack("{s:I, s:[{s:s, s:[O], s:O}]}", "Timestamp", (json_int_t)iris_clock_now_ms(),
-                  "CloudWatchMetrics", "Namespace", m->ns, "Dimensions", dimnames, "Metrics",
-                  defs));
+    json_object_set_new(line, "_aws",
+                        json_pack("{s:I, s:[{s:s, s:[O], s:O}]}", "Timestamp",
+                                  (json_int_t)iris_clock_now_ms(), "CloudWatchMetrics",
+                                  "Namespace", m->ns, "Dimensions", dimnames, "Metrics", defs));
     text = json_dumps(line, JSON_COMPACT);
     if (text) {
       fputs(text, out);

@@ -60,8 +60,10 @@ int iris_utf8_valid(const char *s, size_t n) {
 
 /* The n bytes at s are the start of a character that the end of the text cut short. */
 static int cut_at_end(const unsigned char *s, size_t n) {
-  size_t need = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-              : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
+  size_t need = s[0] >= 0xF0 && s[0] <= 0xF4   ? 4
+                : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+                : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                                               : 0;
   size_t i;
   if (!need || n >= need)
     return 0;

@@ -33,10 +33,10 @@
 
 struct iris_aws {
   char *service;
-  char *target_url;  /* endpoint + "/" */
-  char *sigv4;       /* "aws:amz:<region>:<service>" */
-  char *userpwd;     /* "<key id>:<secret>" — secret; never logged */
-  char *token_header;/* "x-amz-security-token: <token>" or NULL — secret; never logged */
+  char *target_url;       /* endpoint + "/" */
+  char *sigv4;            /* "aws:amz:<region>:<service>" */
+  char *userpwd;          /* "<key id>:<secret>" — secret; never logged */
+  char *token_header;     /* "x-amz-security-token: <token>" or NULL — secret; never logged */
   struct iris_http *http; /* timeouts, CA file, proxy and connection reuse live there */
   int max_attempts;
   unsigned int seed;
@@ -142,8 +142,7 @@ int iris_aws_new(const char *service, const struct iris_aws_opts *opts, struct i
     aws->target_url = iris_asprintf("https://%s.%s.amazonaws.com/", service, opts->region);
   }
   aws->sigv4 = iris_asprintf("aws:amz:%s:%s", opts->region, service);
-  aws->userpwd = iris_asprintf("%s:%s", opts->creds->access_key_id,
-                               opts->creds->secret_access_key);
+  aws->userpwd = iris_asprintf("%s:%s", opts->creds->access_key_id, opts->creds->secret_access_key);
   if (opts->creds->session_token)
     aws->token_header = iris_asprintf("x-amz-security-token: %s", opts->creds->session_token);
   if (!aws->service || !aws->target_url || !aws->sigv4 || !aws->userpwd ||
@@ -230,14 +229,22 @@ int iris__aws_parse_error(const char *body, size_t len, const char *query_error,
 }
 
 enum iris__aws_verdict iris__aws_classify(long status, const char *code) {
-  static const char *const throttle_codes[] = {
-      "ThrottlingException",  "Throttling",       "ThrottledException",
-      "RequestThrottled",     "RequestThrottledException", "TooManyRequestsException",
-      "RequestLimitExceeded", "SlowDown",         "ProvisionedThroughputExceededException",
-      "RequestThrottledException", "LimitExceededException", NULL};
-  static const char *const transient_codes[] = {
-      "InternalError", "InternalFailure", "ServiceUnavailable", "InternalServerError",
-      "RequestTimeout", "RequestTimeoutException", "KmsThrottled", NULL};
+  static const char *const throttle_codes[] = {"ThrottlingException",
+                                               "Throttling",
+                                               "ThrottledException",
+                                               "RequestThrottled",
+                                               "RequestThrottledException",
+                                               "TooManyRequestsException",
+                                               "RequestLimitExceeded",
+                                               "SlowDown",
+                                               "ProvisionedThroughputExceededException",
+                                               "RequestThrottledException",
+                                               "LimitExceededException",
+                                               NULL};
+  static const char *const transient_codes[] = {"InternalError",      "InternalFailure",
+                                                "ServiceUnavailable", "InternalServerError",
+                                                "RequestTimeout",     "RequestTimeoutException",
+                                                "KmsThrottled",       NULL};
   size_t i;
   if (status == 429)
     return IRIS__AWS_THROTTLE;
@@ -263,11 +270,10 @@ long iris__aws_backoff_ms(int attempt, unsigned int *seed) {
 }
 
 static int is_auth_code(const char *code) {
-  static const char *const auth[] = {"InvalidClientTokenId", "SignatureDoesNotMatch",
-                                     "ExpiredToken",         "AccessDenied",
-                                     "AccessDeniedException", "UnrecognizedClientException",
-                                     "IncompleteSignature",  "MissingAuthenticationToken",
-                                     NULL};
+  static const char *const auth[] =
+      {"InvalidClientTokenId", "SignatureDoesNotMatch",      "ExpiredToken",
+       "AccessDenied",         "AccessDeniedException",      "UnrecognizedClientException",
+       "IncompleteSignature",  "MissingAuthenticationToken", NULL};
   size_t i;
   for (i = 0; auth[i]; i++)
     if (strcmp(code, auth[i]) == 0)
@@ -317,8 +323,8 @@ int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *
 
   iris_buf_init(&resp, RESPONSE_MAX);
   aws->last_code[0] = '\0';
-  if (!target || !*target || strlen(target) > 100 || !json_version ||
-      strlen(json_version) > 8 || !body) {
+  if (!target || !*target || strlen(target) > 100 || !json_version || strlen(json_version) > 8 ||
+      !body) {
     rc = iris_err_set(err, IRIS_EINVAL, "aws %s: bad call arguments", aws->service);
     goto out;
   }
@@ -347,22 +353,22 @@ int iris_aws_call_timeout(struct iris_aws *aws, const char *target, const char *
       rc = iris_err_set(err, hc == IRIS_ETIMEOUT ? IRIS_ETIMEOUT : IRIS_ECONN,
                         "aws %s: %s (attempt %d of %d)", target, hx.msg, attempt,
                         aws->max_attempts);
-    } else if (iris__aws_parse_error(iris_buf_ptr(&resp), iris_buf_len(&resp),
-                                     aws->query_error, code, sizeof code, msg, sizeof msg)) {
+    } else if (iris__aws_parse_error(iris_buf_ptr(&resp), iris_buf_len(&resp), aws->query_error,
+                                     code, sizeof code, msg, sizeof msg)) {
       copy_trunc(aws->last_code, sizeof aws->last_code, code, strlen(code));
       verdict = iris__aws_classify(status, code);
       rc = iris_err_set(err,
                         verdict == IRIS__AWS_THROTTLE ? IRIS_ETHROTTLED
-                        : is_auth_code(code)         ? IRIS_EAUTH
-                                                     : IRIS_EAWS,
+                        : is_auth_code(code)          ? IRIS_EAUTH
+                                                      : IRIS_EAWS,
                         "%s: %s (HTTP %ld, %s, attempt %d of %d)", code[0] ? code : "error", msg,
                         status, target, attempt, aws->max_attempts);
     } else {
       verdict = iris__aws_classify(status, "");
       rc = iris_err_set(err, verdict == IRIS__AWS_THROTTLE ? IRIS_ETHROTTLED : IRIS_EHTTP,
                         "aws %s: HTTP %ld without an AWS error body: %.*s (attempt %d of %d)",
-                        target, status, iris_utf8_prec(iris_buf_ptr(&resp), 120), iris_buf_ptr(&resp),
-                        attempt, aws->max_attempts);
+                        target, status, iris_utf8_prec(iris_buf_ptr(&resp), 120),
+                        iris_buf_ptr(&resp), attempt, aws->max_attempts);
     }
     if (verdict == IRIS__AWS_FAIL || attempt >= aws->max_attempts)
       goto out;

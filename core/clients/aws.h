@@ -30,8 +30,8 @@ int iris_aws_creds_from_env(struct iris_aws_creds *out, struct iris_err *err) IR
 void iris_aws_creds_cleanup(struct iris_aws_creds *creds);
 
 struct iris_aws_opts {
-  const char *region;   /* required, e.g. "us-east-1" */
-  const char *endpoint; /* NULL: https://<service>.<region>.amazonaws.com;
+  const char *region;                 /* required, e.g. "us-east-1" */
+  const char *endpoint;               /* NULL: https://<service>.<region>.amazonaws.com;
                            else a base URL such as "http://127.0.0.1:5000" */
   const struct iris_aws_creds *creds; /* required; copied by iris_aws_new */
   long connect_timeout_ms;            /* 0: 2000 */
@@ -47,8 +47,8 @@ struct iris_aws; /* opaque client for one service */
  * *out is owned by the caller, released with iris_aws_free. Options are copied.
  * Returns IRIS_OK, IRIS_EINVAL (missing region/creds), IRIS_ENOMEM.
  */
-int iris_aws_new(const char *service, const struct iris_aws_opts *opts,
-                 struct iris_aws **out, struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_aws_new(const char *service, const struct iris_aws_opts *opts, struct iris_aws **out,
+                 struct iris_err *err) IRIS_WARN_UNUSED;
 void iris_aws_free(struct iris_aws *aws);
 
 /*

@@ -8,9 +8,9 @@
 
 /* What to do with one failed attempt. */
 enum iris__aws_verdict {
-  IRIS__AWS_FAIL = 0,     /* give up at once */
-  IRIS__AWS_RETRY = 1,    /* transient: 5xx, transport error */
-  IRIS__AWS_THROTTLE = 2  /* throttled: retry, and report IRIS_ETHROTTLED if it lasts */
+  IRIS__AWS_FAIL = 0,    /* give up at once */
+  IRIS__AWS_RETRY = 1,   /* transient: 5xx, transport error */
+  IRIS__AWS_THROTTLE = 2 /* throttled: retry, and report IRIS_ETHROTTLED if it lasts */
 };
 
 /*

@@ -24,18 +24,18 @@
 #define ANSWER_CAP (256 * 1024)
 
 struct iris_google {
-  struct iris_http *http;  /* owned */
-  int service_account;     /* else an authorised user */
-  char *client_email;      /* owned; service account */
-  EVP_PKEY *key;           /* owned; service account */
-  char *client_id;         /* owned; authorised user */
-  char *client_secret;     /* owned; authorised user */
-  char *refresh_token;     /* owned; authorised user */
-  char *token_uri;         /* owned */
-  char *scope;             /* owned, may be NULL */
-  char *subject;           /* owned, may be NULL */
-  char *access_token;      /* owned; NULL until fetched */
-  int64_t expires_ms;      /* wall clock */
+  struct iris_http *http; /* owned */
+  int service_account;    /* else an authorised user */
+  char *client_email;     /* owned; service account */
+  EVP_PKEY *key;          /* owned; service account */
+  char *client_id;        /* owned; authorised user */
+  char *client_secret;    /* owned; authorised user */
+  char *refresh_token;    /* owned; authorised user */
+  char *token_uri;        /* owned */
+  char *scope;            /* owned, may be NULL */
+  char *subject;          /* owned, may be NULL */
+  char *access_token;     /* owned; NULL until fetched */
+  int64_t expires_ms;     /* wall clock */
 };
 
 /* Zero a secret before it goes back to the allocator. */
@@ -132,8 +132,9 @@ int iris_google_new(const struct iris_google_opts *opts, struct iris_google **ou
     g->client_secret = member(doc, "client_secret");
     g->refresh_token = member(doc, "refresh_token");
     if (!g->client_id || !g->client_secret || !g->refresh_token) {
-      rc = iris_err_set(err, IRIS_ECONFIG, "google: the authorized_user credentials need"
-                                           " client_id, client_secret and refresh_token");
+      rc = iris_err_set(err, IRIS_ECONFIG,
+                        "google: the authorized_user credentials need"
+                        " client_id, client_secret and refresh_token");
       goto out;
     }
     hide(g->client_secret);
@@ -383,8 +384,9 @@ int iris_gmail_watch(struct iris_google *g, const char *api, const char *user, c
     char *end1 = NULL, *end2 = NULL;
     long long hv = h ? strtoll(h, &end1, 10) : -1, xv = x ? strtoll(x, &end2, 10) : -1;
     if (!h || !x || *end1 || *end2 || hv < 0 || xv <= 0) {
-      rc = iris_err_set(err, IRIS_EPARSE, "gmail: users.watch answered without a historyId"
-                                          " and an expiration");
+      rc = iris_err_set(err, IRIS_EPARSE,
+                        "gmail: users.watch answered without a historyId"
+                        " and an expiration");
       goto out;
     }
     *history_id = hv;
@@ -418,8 +420,8 @@ int iris_fcm_send(struct iris_google *g, const char *api, const char *project,
                     "category", "incident");
   else
     msg = json_pack("{s:{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s}}}", "message", "token", p->token,
-                    "data", "incident_id", incident, "title", p->title ? p->title : "",
-                    "message", p->body ? p->body : "", "actions",
+                    "data", "incident_id", incident, "title", p->title ? p->title : "", "message",
+                    p->body ? p->body : "", "actions",
                     "[{\"title\":\"Claim\",\"callback\":\"claimIncident\",\"foreground\":true}]",
                     "android", "ttl", "0s");
   if (msg && p->ttl_s > 0) {
@@ -455,7 +457,8 @@ int iris_fcm_send(struct iris_google *g, const char *api, const char *project,
     size_t i;
     int gone = 0;
     for (i = 0; i < json_array_size(details); i++) {
-      const char *code = json_string_value(json_object_get(json_array_get(details, i), "errorCode"));
+      const char *code = json_string_value(
+          json_object_get(json_array_get(details, i), "errorCode"));
       gone |= code && strcmp(code, "UNREGISTERED") == 0;
     }
     rc = api_error("fcm: messages.send", status, &answer, err);

@@ -41,8 +41,7 @@ static char *dup_opt(const char *s, int *failed) {
   return copy;
 }
 
-int iris_http_new(const struct iris_http_opts *opts, struct iris_http **out,
-                  struct iris_err *err) {
+int iris_http_new(const struct iris_http_opts *opts, struct iris_http **out, struct iris_err *err) {
   static const struct iris_http_opts none = {0};
   struct iris_http *http;
   const char *ca;
@@ -63,8 +62,8 @@ int iris_http_new(const struct iris_http_opts *opts, struct iris_http **out,
     iris_http_free(http);
     return iris_err_set(err, IRIS_ENOMEM, "http: allocating the client");
   }
-  http->connect_timeout_ms =
-      opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  http->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
+                                                          : DEFAULT_CONNECT_TIMEOUT_MS;
   http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
   *out = http;
   return IRIS_OK;
@@ -161,10 +160,8 @@ failed:
 
 static int map_failure(CURLcode cc, const struct exchange *x) {
   switch (cc) {
-  case CURLE_OPERATION_TIMEDOUT:
-    return IRIS_ETIMEOUT;
-  case CURLE_OUT_OF_MEMORY:
-    return IRIS_ENOMEM;
+  case CURLE_OPERATION_TIMEDOUT: return IRIS_ETIMEOUT;
+  case CURLE_OUT_OF_MEMORY: return IRIS_ENOMEM;
   case CURLE_WRITE_ERROR:
     if (iris_buf_rc(x->body))
       return iris_buf_rc(x->body);
@@ -175,10 +172,8 @@ static int map_failure(CURLcode cc, const struct exchange *x) {
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CERTPROBLEM:
-    return IRIS_ECONN;
-  default:
-    return x->header_failed ? IRIS_ENOMEM : IRIS_EIO;
+  case CURLE_SSL_CERTPROBLEM: return IRIS_ECONN;
+  default: return x->header_failed ? IRIS_ENOMEM : IRIS_EIO;
   }
 }
 
@@ -243,8 +238,7 @@ int iris_http_perform(struct iris_http *http, const struct iris_http_request *re
   if (req->basic_user) {
     curl_easy_setopt(http->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(http->curl, CURLOPT_USERNAME, req->basic_user);
-    curl_easy_setopt(http->curl, CURLOPT_PASSWORD,
-                     req->basic_password ? req->basic_password : "");
+    curl_easy_setopt(http->curl, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
   }
   if (req->aws_sigv4) {
     curl_easy_setopt(http->curl, CURLOPT_AWS_SIGV4, req->aws_sigv4);
@@ -275,8 +269,8 @@ int iris_http_perform(struct iris_http *http, const struct iris_http_request *re
     iris_err_set(err, rc, "%s %s: no answer within %ld ms (%s)", req->method, shown, timeout_ms,
                  curl_easy_strerror(cc));
   else if (rc == IRIS_ETOOBIG)
-    iris_err_set(err, rc, "%s %s: the answer exceeds its limit of %zu bytes", req->method,
-                 shown, body->max);
+    iris_err_set(err, rc, "%s %s: the answer exceeds its limit of %zu bytes", req->method, shown,
+                 body->max);
   else
     iris_err_set(err, rc, "%s %s: %s", req->method, shown,
                  rc == IRIS_ENOMEM ? "out of memory" : curl_easy_strerror(cc));

@@ -48,18 +48,18 @@ typedef int (*iris_http_header_fn)(void *data, const char *name, size_t name_len
 
 /* What to send. Everything is borrowed for the duration of iris_http_perform. */
 struct iris_http_request {
-  const char *method;          /* "GET", "POST", ... */
-  const char *url;             /* http:// or https:// */
-  const char *const *headers;  /* nheaders "Name: value" lines (may carry secrets) */
+  const char *method;         /* "GET", "POST", ... */
+  const char *url;            /* http:// or https:// */
+  const char *const *headers; /* nheaders "Name: value" lines (may carry secrets) */
   size_t nheaders;
-  const char *body;            /* NULL: no body */
+  const char *body; /* NULL: no body */
   size_t body_len;
-  const char *basic_user;      /* non-NULL: HTTP basic authentication */
-  const char *basic_password;  /* NULL is "" */
-  const char *aws_sigv4;       /* non-NULL: "aws:amz:<region>:<service>", signs the request */
-  const char *aws_userpwd;     /* with aws_sigv4: "<key id>:<secret key>" */
-  long timeout_ms;             /* <= 0: the client's default */
-  int hide_path;               /* non-zero: messages name only scheme://host[:port] (the
+  const char *basic_user;        /* non-NULL: HTTP basic authentication */
+  const char *basic_password;    /* NULL is "" */
+  const char *aws_sigv4;         /* non-NULL: "aws:amz:<region>:<service>", signs the request */
+  const char *aws_userpwd;       /* with aws_sigv4: "<key id>:<secret key>" */
+  long timeout_ms;               /* <= 0: the client's default */
+  int hide_path;                 /* non-zero: messages name only scheme://host[:port] (the
                                   path is a credential, e.g. a Slack webhook) */
   iris_http_header_fn on_header; /* NULL: headers are ignored */
   void *header_data;

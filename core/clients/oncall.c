@@ -30,9 +30,9 @@ struct entry {
 };
 
 struct iris_oncall {
-  char *api;         /* base URL without a trailing '/' */
-  size_t prefix_at;  /* offset in api where its path prefix begins ("" if none) */
-  char *app, *key;   /* NULL when requests go unsigned */
+  char *api;        /* base URL without a trailing '/' */
+  size_t prefix_at; /* offset in api where its path prefix begins ("" if none) */
+  char *app, *key;  /* NULL when requests go unsigned */
   long timeout_ms;
   int64_t ttl_ms;
   struct iris_metrics *metrics; /* borrowed */
@@ -234,8 +234,8 @@ static int parse_events(json_t *doc, const char *url, struct names *ns, struct i
 }
 
 /* Turn one HTTP answer into names (sorted, unique); IRIS_ENOTFOUND for "nobody". */
-static int read_answer(long status, const struct iris_buf *body, enum shape shape,
-                       const char *url, struct names *ns, struct iris_err *err) {
+static int read_answer(long status, const struct iris_buf *body, enum shape shape, const char *url,
+                       struct names *ns, struct iris_err *err) {
   char snip[SNIPPET_BYTES + 64];
   json_error_t jerr;
   json_t *doc = NULL;
@@ -333,7 +333,8 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   if (!opts || !opts->api ||
       (strncmp(opts->api, "http://", 7) != 0 && strncmp(opts->api, "https://", 8) != 0))
     return iris_err_set(err, IRIS_EINVAL, "oncall: api must be an http(s) URL, got \"%.*s\"",
-                        iris_utf8_prec(opts ? opts->api : NULL, 80), opts && opts->api ? opts->api : "");
+                        iris_utf8_prec(opts ? opts->api : NULL, 80),
+                        opts && opts->api ? opts->api : "");
   host = strstr(opts->api, "://") + 3;
   if (*host == '\0' || *host == '/')
     return iris_err_set(err, IRIS_EINVAL, "oncall: api \"%.*s\" names no host",
@@ -341,8 +342,10 @@ int iris_oncall_new(const struct iris_oncall_opts *opts, struct iris_oncall **ou
   has_app = opts->app && opts->app[0];
   has_key = opts->key && opts->key[0];
   if (has_app != has_key)
-    return iris_err_set(err, IRIS_EINVAL, "oncall: application auth needs both app and key "
-                                          "(only the %s is set)", has_app ? "app" : "key");
+    return iris_err_set(err, IRIS_EINVAL,
+                        "oncall: application auth needs both app and key "
+                        "(only the %s is set)",
+                        has_app ? "app" : "key");
   /* Oncall splits the header at the first ':'; a control character would end the header. */
   for (c = has_app ? opts->app : ""; *c; c++)
     if (*c == ':' || (unsigned char)*c < 0x20 || *c == 0x7f)
@@ -413,11 +416,11 @@ static void prune(struct iris_oncall *o, int64_t now) {
 /* Append the endpoint below /api/v0 for (role, team): encoded for the URL, or as Oncall sees
  * it in PATH_INFO (decoded) for the signature. */
 static int append_endpoint(struct iris_buf *b, const char *role, const char *team, int encode) {
-  const char *sub = strcmp(role, "team") == 0        ? NULL
-                    : strcmp(role, "manager") == 0   ? "manager"
-                    : strcmp(role, "director") == 0  ? "director"
-                    : strcmp(role, "oncall") == 0    ? "primary"
-                                                     : role + 7;
+  const char *sub = strcmp(role, "team") == 0       ? NULL
+                    : strcmp(role, "manager") == 0  ? "manager"
+                    : strcmp(role, "director") == 0 ? "director"
+                    : strcmp(role, "oncall") == 0   ? "primary"
+                                                    : role + 7;
   int rc = iris_buf_appends(b, "/api/v0/teams/");
   if (rc == IRIS_OK)
     rc = encode ? iris_url_append_quoted(b, team, strlen(team), NULL, 0)

@@ -45,10 +45,10 @@
 #define IRIS_ONCALL_CACHE_MAX 1024
 
 struct iris_oncall_opts {
-  const char *api;   /* required: base URL, "http(s)://host[:port][/prefix]" (copied) */
-  const char *app;   /* application name; NULL or "" with key: no Authorization (copied) */
-  const char *key;   /* its HMAC key (copied; registered with the logger for redaction) */
-  long timeout_ms;   /* whole request; 0: 10000 */
+  const char *api;    /* required: base URL, "http(s)://host[:port][/prefix]" (copied) */
+  const char *app;    /* application name; NULL or "" with key: no Authorization (copied) */
+  const char *key;    /* its HMAC key (copied; registered with the logger for redaction) */
+  long timeout_ms;    /* whole request; 0: 10000 */
   long cache_seconds; /* how long an answer is reused; 0: never reused */
   struct iris_metrics *metrics; /* borrowed, may be NULL; must outlive the client */
 };

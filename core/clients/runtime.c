@@ -50,13 +50,11 @@ int64_t iris_runtime_remaining_ms(const struct iris_runtime_invocation *inv) {
 
 const char *iris_runtime_error_type(int rc) {
   switch (rc) {
-#define IRIS__RC_TYPE(name, value, desc)                                                      \
-  case value:                                                                              \
-    return "Iris." #name;
+#define IRIS__RC_TYPE(name, value, desc) \
+  case value: return "Iris." #name;
     IRIS_RC_LIST(IRIS__RC_TYPE)
 #undef IRIS__RC_TYPE
-  default:
-    return "Iris.Unknown";
+  default: return "Iris.Unknown";
   }
 }
 
@@ -103,8 +101,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *data) {
       {"Lambda-Runtime-Invoked-Function-Arn:", offsetof(struct invocation_headers, function_arn)},
       {"Lambda-Runtime-Trace-Id:", offsetof(struct invocation_headers, trace_id)},
       {"Lambda-Runtime-Client-Context:", offsetof(struct invocation_headers, client_context)},
-      {"Lambda-Runtime-Cognito-Identity:",
-       offsetof(struct invocation_headers, cognito_identity)},
+      {"Lambda-Runtime-Cognito-Identity:", offsetof(struct invocation_headers, cognito_identity)},
   };
   static const char deadline[] = "Lambda-Runtime-Deadline-Ms:";
   size_t i;

@@ -29,12 +29,12 @@
 
 /* What the Runtime API told us about one invocation. Strings borrowed for the call. */
 struct iris_runtime_invocation {
-  const char *request_id;        /* Lambda-Runtime-Aws-Request-Id */
-  int64_t deadline_ms;           /* Lambda-Runtime-Deadline-Ms: epoch ms when it times out */
-  const char *function_arn;      /* Lambda-Runtime-Invoked-Function-Arn, "" if absent */
-  const char *trace_id;          /* Lambda-Runtime-Trace-Id, "" if absent */
-  const char *client_context;    /* Lambda-Runtime-Client-Context, NULL if absent */
-  const char *cognito_identity;  /* Lambda-Runtime-Cognito-Identity, NULL if absent */
+  const char *request_id;       /* Lambda-Runtime-Aws-Request-Id */
+  int64_t deadline_ms;          /* Lambda-Runtime-Deadline-Ms: epoch ms when it times out */
+  const char *function_arn;     /* Lambda-Runtime-Invoked-Function-Arn, "" if absent */
+  const char *trace_id;         /* Lambda-Runtime-Trace-Id, "" if absent */
+  const char *client_context;   /* Lambda-Runtime-Client-Context, NULL if absent */
+  const char *cognito_identity; /* Lambda-Runtime-Cognito-Identity, NULL if absent */
 };
 
 /* Milliseconds left before the deadline (negative once passed), by core/base/clock.h time. */

@@ -91,8 +91,7 @@ int iris_sqs_check_body(const char *body, size_t len, struct iris_err *err) {
     unsigned long cp = 0;
     size_t step = utf8_next((const unsigned char *)body + i, len - i, &cp);
     if (step == 0)
-      return iris_err_set(err, IRIS_EINVAL, "sqs: message body is not valid UTF-8 at byte %zu",
-                          i);
+      return iris_err_set(err, IRIS_EINVAL, "sqs: message body is not valid UTF-8 at byte %zu", i);
     if (!(cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
           (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000))
       return iris_err_set(err, IRIS_EINVAL,
@@ -110,10 +109,10 @@ static int check_entry_id(const char *id, struct iris_err *err) {
     return iris_err_set(err, IRIS_EINVAL, "sqs: batch entry id must be 1-80 characters");
   for (i = 0; i < n; i++) {
     char c = id[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_'))
-      return iris_err_set(err, IRIS_EINVAL,
-                          "sqs: batch entry id '%s' may only hold [A-Za-z0-9_-]", id);
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
+      return iris_err_set(err, IRIS_EINVAL, "sqs: batch entry id '%s' may only hold [A-Za-z0-9_-]",
+                          id);
   }
   return IRIS_OK;
 }
@@ -301,8 +300,10 @@ static int read_batch_answer(json_t *answer, json_t *sent, struct iris_sqs_batch
     struct iris_sqs_entry_result *r;
     eid = json_string_value(json_object_get(e, "Id"));
     if (!eid || !answered_once(sent, eid, res)) {
-      rc = iris_err_set(err, IRIS_EPARSE, "sqs: the batch answer names entry '%.*s', which was "
-                        "not sent or was answered twice", iris_utf8_prec(eid, 40), eid ? eid : "");
+      rc = iris_err_set(err, IRIS_EPARSE,
+                        "sqs: the batch answer names entry '%.*s', which was "
+                        "not sent or was answered twice",
+                        iris_utf8_prec(eid, 40), eid ? eid : "");
       goto fail;
     }
     id = iris_strdup(eid);
@@ -380,8 +381,7 @@ int iris_sqs_send_batch(struct iris_sqs *sqs, const char *queue_url,
     rc = check_entry_id(msgs[i].id, err);
     for (j = 0; rc == IRIS_OK && j < i; j++)
       if (strcmp(msgs[i].id, msgs[j].id) == 0)
-        rc = iris_err_set(err, IRIS_EINVAL, "sqs: batch entry id '%s' is used twice",
-                          msgs[i].id);
+        rc = iris_err_set(err, IRIS_EINVAL, "sqs: batch entry id '%s' is used twice", msgs[i].id);
     if (rc == IRIS_OK && (!e || json_array_append_new(entries, e) != 0)) {
       rc = iris_err_set(err, IRIS_ENOMEM, "sqs SendMessageBatch: building the request");
       e = NULL;
@@ -400,8 +400,8 @@ int iris_sqs_send_batch(struct iris_sqs *sqs, const char *queue_url,
     total += strlen(msgs[i].body);
   }
   if (total > IRIS_SQS_MAX_BODY) {
-    rc = iris_err_set(err, IRIS_ETOOBIG, "sqs: batch bodies total %zu bytes, more than %zu",
-                      total, IRIS_SQS_MAX_BODY);
+    rc = iris_err_set(err, IRIS_ETOOBIG, "sqs: batch bodies total %zu bytes, more than %zu", total,
+                      IRIS_SQS_MAX_BODY);
     goto out;
   }
   rc = call(sqs, "SendMessageBatch", req, &answer, err);

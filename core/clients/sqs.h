@@ -41,13 +41,13 @@ struct iris_sqs_attr {
 
 /* A message to send (every pointer borrowed for the duration of the call). */
 struct iris_sqs_out {
-  const char *id;          /* batch entry id; ignored by iris_sqs_send */
-  const char *body;        /* NUL-terminated UTF-8 */
-  int delay_seconds;       /* 0-900; -1 or 0 for the queue default */
+  const char *id;    /* batch entry id; ignored by iris_sqs_send */
+  const char *body;  /* NUL-terminated UTF-8 */
+  int delay_seconds; /* 0-900; -1 or 0 for the queue default */
   const struct iris_sqs_attr *attrs;
   size_t nattrs;
-  const char *group_id;    /* FIFO only, else NULL */
-  const char *dedup_id;    /* FIFO only, else NULL */
+  const char *group_id; /* FIFO only, else NULL */
+  const char *dedup_id; /* FIFO only, else NULL */
 };
 
 /* SendMessage. *message_id (may be NULL) receives the SQS MessageId; caller frees. */
@@ -56,11 +56,11 @@ int iris_sqs_send(struct iris_sqs *sqs, const char *queue_url, const struct iris
 
 /* Per-entry outcome of a batch call. */
 struct iris_sqs_entry_result {
-  char *id;          /* the entry id we sent */
-  char *message_id;  /* SendMessageBatch successes only, else NULL */
-  char *code;        /* failures only: "InvalidParameterValue"... else NULL */
-  char *message;     /* failures only */
-  int sender_fault;  /* failures only: 1 = our request was wrong, do not retry as is */
+  char *id;         /* the entry id we sent */
+  char *message_id; /* SendMessageBatch successes only, else NULL */
+  char *code;       /* failures only: "InvalidParameterValue"... else NULL */
+  char *message;    /* failures only */
+  int sender_fault; /* failures only: 1 = our request was wrong, do not retry as is */
 };
 struct iris_sqs_batch_result {
   struct iris_sqs_entry_result *ok;
@@ -90,7 +90,7 @@ struct iris_sqs_msg {
   char *body;
   size_t body_len;
   char *md5_of_body;
-  long receive_count;      /* ApproximateReceiveCount, 0 if not returned */
+  long receive_count;        /* ApproximateReceiveCount, 0 if not returned */
   int64_t sent_timestamp_ms; /* SentTimestamp, 0 if not returned */
   int64_t first_receive_ms;  /* ApproximateFirstReceiveTimestamp, 0 if not returned */
   struct iris_sqs_owned_attr *attrs;
@@ -116,7 +116,8 @@ int iris_sqs_delete(struct iris_sqs *sqs, const char *queue_url, const char *rec
 /* DeleteMessageBatch of 1-10 receipt handles; entry ids are "0".."9" (index in the array). */
 int iris_sqs_delete_batch(struct iris_sqs *sqs, const char *queue_url,
                           const char *const *receipt_handles, size_t n,
-                          struct iris_sqs_batch_result *res, struct iris_err *err) IRIS_WARN_UNUSED;
+                          struct iris_sqs_batch_result *res,
+                          struct iris_err *err) IRIS_WARN_UNUSED;
 
 /* ChangeMessageVisibility(Batch): timeouts in seconds, 0-43200. Batch ids as above. */
 int iris_sqs_change_visibility(struct iris_sqs *sqs, const char *queue_url,

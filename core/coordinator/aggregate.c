@@ -35,12 +35,12 @@ struct iris_aggregate {
 
 struct key {
   int64_t plan, app, prio, target;
-  int64_t fresh;                      /* undecided markers (decide) / held markers (flush) */
+  int64_t fresh; /* undecided markers (decide) / held markers (flush) */
   int64_t window, count, agg_window, reset;
   int aggregating;
-  int64_t seen;                       /* decided markers of the key within threshold_window */
-  int64_t quiet_s;                    /* seconds since the key's last message, -1 if none */
-  char mode[64];                      /* the lane: the mode Iris would page the target by */
+  int64_t seen;    /* decided markers of the key within threshold_window */
+  int64_t quiet_s; /* seconds since the key's last message, -1 if none */
+  char mode[64];   /* the lane: the mode Iris would page the target by */
   char *target_name, *app_name, *prio_name; /* owned (free_keys) */
 };
 
@@ -124,7 +124,7 @@ static void choose_lane(struct iris_aggregate *a, struct key *k) {
   }
 }
 
-#define KEY_PARAMS(k)                                                                         \
+#define KEY_PARAMS(k) \
   IRIS_DB_I64((k)->plan), IRIS_DB_I64((k)->app), IRIS_DB_I64((k)->prio), IRIS_DB_I64((k)->target)
 #define KEY_WHERE " plan_id = ? AND application_id = ? AND priority_id = ? AND target_id = ?"
 
@@ -196,10 +196,11 @@ static int release_new(struct iris_db *db, const struct key *k, int64_t limit, i
 static int hold_new(struct iris_db *db, const struct key *k, int64_t *n, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   struct iris_db_param p[] = {KEY_PARAMS(k)};
-  int rc = iris_db_exec(db, 0,
-                        "UPDATE sender_enqueue SET state = 'held', next_attempt_at = NULL WHERE"
-                        KEY_WHERE " AND state = 'pending' AND lane IS NULL",
-                        p, 4, &info, err);
+  int rc =
+      iris_db_exec(db, 0,
+                   "UPDATE sender_enqueue SET state = 'held', next_attempt_at = NULL WHERE" KEY_WHERE
+                   " AND state = 'pending' AND lane IS NULL",
+                   p, 4, &info, err);
   *n = (int64_t)info.affected_rows;
   return rc;
 }
@@ -316,8 +317,8 @@ static int decide_key(struct iris_db *db, const struct iris_lease_fence *fence, 
                       " FROM sender_enqueue WHERE" KEY_WHERE " AND state = 'held'"
                       " ORDER BY message_id LIMIT 1",
                       p, 5, NULL, err);
-    IRIS_LOG_INFO("key (plan %" PRId64 ", app %" PRId64 ", priority %" PRId64 ", target %"
-                  PRId64 ") crossed %" PRId64 " messages in %" PRId64 " s: aggregating",
+    IRIS_LOG_INFO("key (plan %" PRId64 ", app %" PRId64 ", priority %" PRId64 ", target %" PRId64
+                  ") crossed %" PRId64 " messages in %" PRId64 " s: aggregating",
                   k->plan, k->app, k->prio, k->target, k->count, k->window);
   }
 done:
@@ -380,8 +381,9 @@ static int flush_key(struct iris_db *db, const struct iris_lease_fence *fence, c
       if (held > 1)
         st->batches++;
       IRIS_LOG_INFO("key (plan %" PRId64 ", target %" PRId64 "): %" PRId64 " held message(s) "
-                    "released%s%s", k->plan, k->target, (int64_t)info.affected_rows,
-                    held > 1 ? " as batch " : "", batch);
+                    "released%s%s",
+                    k->plan, k->target, (int64_t)info.affected_rows, held > 1 ? " as batch " : "",
+                    batch);
     }
   }
   if (rc == IRIS_OK) {
@@ -466,8 +468,8 @@ static int each_key(struct iris_aggregate *a, int64_t deadline_ms, const char *s
     } else if (krc) {
       st->failed++;
       IRIS_LOG_ERR("aggregation key (plan %" PRId64 ", app %" PRId64 ", priority %" PRId64
-                   ", target %" PRId64 "): %s (retried next tick)", keys[i].plan, keys[i].app,
-                   keys[i].prio, keys[i].target, kerr.msg);
+                   ", target %" PRId64 "): %s (retried next tick)",
+                   keys[i].plan, keys[i].app, keys[i].prio, keys[i].target, kerr.msg);
     }
   }
   free_keys(keys, n);

@@ -37,13 +37,13 @@
 #include "lease.h"
 
 struct iris_aggregate_stats {
-  int decided;   /* new markers given their lane (sent on their own) */
-  int held;      /* new markers held for a batch */
-  int started;   /* keys that entered aggregation mode */
-  int batches;   /* batches flushed */
-  int released;  /* held messages released (in batches or alone) */
-  int reset;     /* keys that left aggregation mode */
-  int failed;    /* keys whose transaction failed (retried next tick) */
+  int decided;  /* new markers given their lane (sent on their own) */
+  int held;     /* new markers held for a batch */
+  int started;  /* keys that entered aggregation mode */
+  int batches;  /* batches flushed */
+  int released; /* held messages released (in batches or alone) */
+  int reset;    /* keys that left aggregation mode */
+  int failed;   /* keys whose transaction failed (retried next tick) */
 };
 
 struct iris_aggregate; /* opaque: the lane of each (target, application, priority), cached */

@@ -30,14 +30,14 @@
 #define LEASE "coordinator"
 
 struct iris_coordinator {
-  struct iris_app *app;             /* borrowed from the caller */
+  struct iris_app *app; /* borrowed from the caller */
   int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, max_unrolled;
   struct iris_housekeeping_opts hk;
   struct iris_gmail_watch_opts gmail; /* gmail.google NULL: no Gmail watch configured */
-  struct iris_enqueue *enqueue;     /* owned */
-  struct iris_aggregate *aggregate; /* owned; its lane cache outlives invocations */
-  struct iris_lease_fence fence;    /* this invocation's lease (owner and token) */
-  char owner[96];                   /* this process's lease holder id */
+  struct iris_enqueue *enqueue;       /* owned */
+  struct iris_aggregate *aggregate;   /* owned; its lane cache outlives invocations */
+  struct iris_lease_fence fence;      /* this invocation's lease (owner and token) */
+  char owner[96];                     /* this process's lease holder id */
 };
 
 struct totals {
@@ -132,17 +132,18 @@ static int tick(struct iris_coordinator *c, struct iris_escalate *esc, int64_t h
   put(c->app->metrics, "role_lookup_failures", es.lookup_failures, IRIS_METRIC_COUNT);
   put(c->app->metrics, "failed_incidents", es.failed_incidents + as.failed, IRIS_METRIC_COUNT);
   put(c->app->metrics, "enqueue_lag",
-      (double)lag_ms(c->app->db, "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(next_attempt_at),"
-                                " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_enqueue"
-                                " WHERE state = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(3)"),
+      (double)lag_ms(c->app->db,
+                     "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(next_attempt_at),"
+                     " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_enqueue"
+                     " WHERE state = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(3)"),
       IRIS_METRIC_MILLISECONDS);
   put(c->app->metrics, "escalation_lag",
       (double)lag_ms(c->app->db, "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(due_at),"
-                                " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_escalation"
-                                " WHERE due_at <= UTC_TIMESTAMP(3)"),
+                                 " UTC_TIMESTAMP(3)) DIV 1000 FROM sender_escalation"
+                                 " WHERE due_at <= UTC_TIMESTAMP(3)"),
       IRIS_METRIC_MILLISECONDS);
-  if (es.new_incidents || es.messages || qs.enqueued || es.deactivated || as.held ||
-      as.batches || es.escalations || es.failed_incidents)
+  if (es.new_incidents || es.messages || qs.enqueued || es.deactivated || as.held || as.batches ||
+      es.escalations || es.failed_incidents)
     IRIS_LOG_INFO("tick %d: %d new incident(s), %d repeat(s), %d escalation(s), %d message(s), "
                   "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed; %lld ms"
                   " (escalate %lld, aggregate %lld, enqueue %lld)",
@@ -155,19 +156,20 @@ static int tick(struct iris_coordinator *c, struct iris_escalate *esc, int64_t h
 
 static int summary(const struct totals *t, int64_t token, struct iris_buf *response,
                    struct iris_err *err) {
-  json_t *doc = json_pack(
-      "{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
-      " s:i, s:i, s:i, s:i}",
-      "ticks", t->ticks, "tick_ms_mean", (json_int_t)(t->ticks ? t->tick_ms_total / t->ticks : 0),
-      "tick_ms_max", (json_int_t)t->tick_ms_max, "lease_token", (json_int_t)token,
-      "new_incidents", t->es.new_incidents, "repeats", t->es.repeats, "escalations",
-      t->es.escalations, "deactivated", t->es.deactivated, "messages_created", t->es.messages,
-      "tracking_created", t->es.tracking, "adopted_incidents", t->es.adopted,
-      "role_lookup_failures", t->es.lookup_failures, "failed_incidents",
-      t->es.failed_incidents + t->as.failed, "messages_enqueued", t->qs.enqueued,
-      "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held", t->as.held,
-      "batches_flushed", t->as.batches, "aggregations_started", t->as.started,
-      "aggregations_reset", t->as.reset, "failed_ticks", t->failed_ticks);
+  json_t *doc =
+      json_pack("{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
+                " s:i, s:i, s:i, s:i}",
+                "ticks", t->ticks, "tick_ms_mean",
+                (json_int_t)(t->ticks ? t->tick_ms_total / t->ticks : 0), "tick_ms_max",
+                (json_int_t)t->tick_ms_max, "lease_token", (json_int_t)token, "new_incidents",
+                t->es.new_incidents, "repeats", t->es.repeats, "escalations", t->es.escalations,
+                "deactivated", t->es.deactivated, "messages_created", t->es.messages,
+                "tracking_created", t->es.tracking, "adopted_incidents", t->es.adopted,
+                "role_lookup_failures", t->es.lookup_failures, "failed_incidents",
+                t->es.failed_incidents + t->as.failed, "messages_enqueued", t->qs.enqueued,
+                "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held",
+                t->as.held, "batches_flushed", t->as.batches, "aggregations_started",
+                t->as.started, "aggregations_reset", t->as.reset, "failed_ticks", t->failed_ticks);
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   int rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
   json_decref(doc);
@@ -175,8 +177,9 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
   return rc;
 }
 
-int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *inv, const char *event,
-                  size_t len, struct iris_buf *response, struct iris_err *err) {
+int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *inv,
+                            const char *event, size_t len, struct iris_buf *response,
+                            struct iris_err *err) {
   struct iris_coordinator *c = data;
   struct iris_escalate *esc = NULL;
   struct iris_escalate_opts eo;
@@ -279,8 +282,8 @@ static int gmail_new(struct iris_coordinator *c, struct iris_err *err) {
   if (rc == IRIS_OK)
     rc = iris_config_str_or(cfg, "gmail.api", NULL, &c->gmail.api, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(cfg, "gmail.every_seconds", 28800, 60, 6 * 86400,
-                            &c->gmail.every_s, err);
+    rc = iris_config_i64_or(cfg, "gmail.every_seconds", 28800, 60, 6 * 86400, &c->gmail.every_s,
+                            err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(cfg, "gmail.scope", "https://www.googleapis.com/auth/gmail.readonly",
                             &o.scope, err);
@@ -311,16 +314,20 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.tick_seconds", 5, 1, 60, &c->tick_s, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.lease_seconds", 90, 10, 3600, &c->lease_s, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.lease_seconds", 90, 10, 3600, &c->lease_s,
+                            err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "coordinator.redrive_seconds", 300, 10, 86400,
                             &c->redrive_s, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.margin_ms", 3000, 0, 60000, &c->margin_ms, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.margin_ms", 3000, 0, 60000, &c->margin_ms,
+                            err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.slice_ms", 1000, 100, 60000, &c->slice_ms,
+                            err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel, err);
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel,
+                            err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &c->max_unrolled, err);

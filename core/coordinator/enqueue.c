@@ -16,12 +16,12 @@
 #define IRIS_LOG_MODULE "enqueue"
 #include "log.h"
 
-#define PAGE 2000         /* due entries read per page */
+#define PAGE 2000 /* due entries read per page */
 #define MAX_PARALLEL 32
-#define ADOPT_ROWS 1000   /* API-created messages given a marker per tick */
-#define MARK_ROWS 500     /* markers marked enqueued per statement */
-#define SETTLE_ROWS 500   /* markers settled per statement */
-#define RETRY_FAILED_S 5  /* an entry SQS refused (or a failed call) is due again after this */
+#define ADOPT_ROWS 1000  /* API-created messages given a marker per tick */
+#define MARK_ROWS 500    /* markers marked enqueued per statement */
+#define SETTLE_ROWS 500  /* markers settled per statement */
+#define RETRY_FAILED_S 5 /* an entry SQS refused (or a failed call) is due again after this */
 
 enum due_kind { DUE_MESSAGE = 'm', DUE_BATCH = 'b', DUE_TRACKING = 't' };
 
@@ -44,8 +44,8 @@ struct call {
 };
 
 struct iris_enqueue {
-  struct iris_enqueue_opts opts;               /* borrowed pointers inside */
-  struct iris_sqs *clients[MAX_PARALLEL];      /* owned; opened on first use */
+  struct iris_enqueue_opts opts;          /* borrowed pointers inside */
+  struct iris_sqs *clients[MAX_PARALLEL]; /* owned; opened on first use */
 };
 
 int iris_enqueue_new(const struct iris_enqueue_opts *opts, struct iris_enqueue **out,
@@ -53,7 +53,8 @@ int iris_enqueue_new(const struct iris_enqueue_opts *opts, struct iris_enqueue *
   struct iris_enqueue *q;
   *out = NULL;
   if (!opts || !json_is_object(opts->queues) || !opts->aws)
-    return iris_err_set(err, IRIS_EINVAL, "enqueue: the queues object and AWS options are required");
+    return iris_err_set(err, IRIS_EINVAL,
+                        "enqueue: the queues object and AWS options are required");
   if (opts->parallel < 0 || opts->parallel > MAX_PARALLEL)
     return iris_err_set(err, IRIS_EINVAL, "enqueue: parallel must be 1-%d (got %d)", MAX_PARALLEL,
                         opts->parallel);
@@ -375,7 +376,8 @@ static int build_calls(struct iris_enqueue *q, struct iris_db *db, struct due *d
           waiting++;
         }
       IRIS_LOG_ERR("no queue configured for lane %s (queues.%s or queues.notifications);"
-                   " %d entr%s wait", lane, lane, waiting, waiting == 1 ? "y" : "ies");
+                   " %d entr%s wait",
+                   lane, lane, waiting, waiting == 1 ? "y" : "ies");
       st->failed += waiting;
       continue;
     }
@@ -483,8 +485,9 @@ static int adopt_api_messages(struct iris_db *db, int *adopted, struct iris_err 
                      " ORDER BY m.id LIMIT ?",
                      p, 1, &rows, err);
   if (rc == IRIS_OK)
-    rc = iris_buf_appends(&sql, "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
-                                " application_id, priority_id, target_id, next_attempt_at) VALUES ");
+    rc = iris_buf_appends(&sql,
+                          "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
+                          " application_id, priority_id, target_id, next_attempt_at) VALUES ");
   while (rc == IRIS_OK && n < ADOPT_ROWS && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
     for (k = 0; k < COLS && rc == IRIS_OK; k++) {
       int64_t v = 0;
@@ -534,9 +537,10 @@ static int settle_inactive(struct iris_db *db, int *settled, struct iris_err *er
       break;
     n = 0;
     iris_buf_reset(&sql);
-    rc = iris_buf_appends(&sql, "UPDATE sender_enqueue SET state = 'done', done_at = UTC_TIMESTAMP(3),"
-                                " next_attempt_at = NULL WHERE state IN ('pending','enqueued')"
-                                " AND message_id IN (");
+    rc = iris_buf_appends(&sql,
+                          "UPDATE sender_enqueue SET state = 'done', done_at = UTC_TIMESTAMP(3),"
+                          " next_attempt_at = NULL WHERE state IN ('pending','enqueued')"
+                          " AND message_id IN (");
     while (rc == IRIS_OK && n < SETTLE_ROWS && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
       int64_t id = 0;
       if ((rc = iris_db_get_i64(rows, 0, &id, err)) == IRIS_OK)

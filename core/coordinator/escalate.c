@@ -21,11 +21,11 @@
 #define MAX_PLANS 4096    /* plan cache bound (plans are immutable; the cache is reset past it) */
 #define BUSY_RETRIES 3    /* replays of a transaction rolled back by a deadlock or lock wait */
 #define ROWS 100          /* rows per multi-row statement */
-#define GROUP 100          /* new incidents per transaction (replayed one by one on failure) */
+#define GROUP 100         /* new incidents per transaction (replayed one by one on failure) */
 
 /* ---- caches ------------------------------------------------------------------------------ */
 
-struct pn { /* one plan notification */
+struct pn {                               /* one plan notification */
   int64_t id, priority_id, dynamic_index; /* dynamic_index -1 unless dynamic */
   int step, optional, repeat, wait;
   char *role, *target; /* owned; NULL for a dynamic notification */
@@ -34,15 +34,15 @@ struct pn { /* one plan notification */
 struct plan { /* one plan version, cached for the invocation */
   int64_t id, creator_id;
   int step_count;
-  char *creator;          /* owned; NULL: nobody to fall back to */
-  char *tracking_type;    /* owned; NULL: no tracking copies */
-  json_t *tracking_apps;  /* owned: tracking_template (object keyed by application) */
-  struct pn *pns;         /* owned */
+  char *creator;         /* owned; NULL: nobody to fall back to */
+  char *tracking_type;   /* owned; NULL: no tracking copies */
+  json_t *tracking_apps; /* owned: tracking_template (object keyed by application) */
+  struct pn *pns;        /* owned */
   size_t npns;
   struct plan *next;
 };
 
-struct who { /* one (role, target) lookup, cached for a tick */
+struct who {           /* one (role, target) lookup, cached for a tick */
   char *role, *target; /* owned */
   int rc;              /* IRIS_OK or the lookup's failure */
   char *why;           /* owned; the failure, "" if none */
@@ -61,9 +61,9 @@ struct who { /* one (role, target) lookup, cached for a tick */
 
 struct mrow { /* one message to create */
   int64_t plan_id, pn_id, incident_id, application_id, target_id, priority_id;
-  char *body;                 /* owned; NULL: empty */
+  char *body;                        /* owned; NULL: empty */
   char *chg_old, *chg_new, *chg_why; /* owned; set: a 'target-change' changelog row */
-  int64_t id;                 /* set by flush() */
+  int64_t id;                        /* set by flush() */
 };
 
 struct erow { /* one new sender_escalation row */
@@ -78,7 +78,7 @@ struct srow { /* one incident moving from step `from` to `to` */
 
 struct trow { /* one tracking copy to create */
   int64_t incident_id;
-  const struct plan *pl; /* borrowed from the plan cache */
+  const struct plan *pl;   /* borrowed from the plan cache */
   const char *application; /* borrowed from the caller's list */
 };
 
@@ -244,8 +244,10 @@ static int load_plan(struct iris_escalate *e, int64_t id, struct plan **out, str
   if (rc)
     goto out;
   if ((rc = get_int(rows, 0, &pl->step_count, err)) ||
-      (rc = (iris_db_is_null(rows, 1) ? IRIS_OK : iris_db_get_i64(rows, 1, &pl->creator_id, err))) ||
-      (rc = iris_db_get_strdup(rows, 2, &pl->creator, err)) || (rc = iris_db_get_strdup(rows, 3, &pl->tracking_type, err)) ||
+      (rc = (iris_db_is_null(rows, 1) ? IRIS_OK
+                                      : iris_db_get_i64(rows, 1, &pl->creator_id, err))) ||
+      (rc = iris_db_get_strdup(rows, 2, &pl->creator, err)) ||
+      (rc = iris_db_get_strdup(rows, 3, &pl->tracking_type, err)) ||
       (rc = iris_db_get_strdup(rows, 5, &tmpl, err)))
     goto out;
   {
@@ -398,17 +400,16 @@ static int who_for(struct iris_escalate *e, const char *role, const char *target
 /* ---- one round ----------------------------------------------------------------------------- */
 
 struct round {
-  int paged;        /* messages created */
-  int counted;      /* the round counts (else it is retried) */
+  int paged;   /* messages created */
+  int counted; /* the round counts (else it is retried) */
   int lookup_failed;
-  char why[400];    /* the lookup problem, for the row's last_error */
+  char why[400]; /* the lookup problem, for the row's last_error */
 };
 
 /* Queue messages of one notification for `count` users (ids); written by flush(). */
-static int insert_messages(struct iris_escalate *e, const struct incident *inc,
-                           const struct pn *n, const int64_t *ids, size_t count,
-                           int64_t priority_id, const char *body, struct round *r,
-                           struct iris_err *err) {
+static int insert_messages(struct iris_escalate *e, const struct incident *inc, const struct pn *n,
+                           const int64_t *ids, size_t count, int64_t priority_id, const char *body,
+                           struct round *r, struct iris_err *err) {
   size_t k;
   struct mrow *room = grow(e->w.msg, &e->w.msgcap, e->w.nmsg + count, sizeof *room);
   if (!room)
@@ -450,9 +451,8 @@ static int dynamic_target(struct iris_escalate *e, const struct incident *inc, c
 }
 
 /* Create one round of notification `n` for incident `inc` (inside its transaction). */
-static int create_round(struct iris_escalate *e, const struct incident *inc,
-                        const struct plan *pl, const struct pn *n, struct round *r,
-                        struct iris_err *err) {
+static int create_round(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
+                        const struct pn *n, struct round *r, struct iris_err *err) {
   char *dyn_role = NULL, *dyn_target = NULL;
   const char *role = n->role, *target = n->target;
   struct who *w = NULL;
@@ -512,8 +512,9 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
     iris_free(latin);
     if (rc == IRIS_OK) {
       struct mrow *m = &e->w.msg[e->w.nmsg - 1];
-      const char *reason = *why ? why : "Changing target to plan owner as we failed resolving"
-                                        " original target";
+      const char *reason = *why ? why
+                                : "Changing target to plan owner as we failed resolving"
+                                  " original target";
       char old[600];
       if (role && target)
         snprintf(old, sizeof old, "%s|%s", role, target);
@@ -531,8 +532,8 @@ static int create_round(struct iris_escalate *e, const struct incident *inc,
                  inc->id, role ? role : "", target ? target : "", pl->id, RETRY_LOOKUP_S);
   } else {
     IRIS_LOG_ERR("incident %" PRId64 ": %s of %s names nobody and plan %" PRId64
-                 " has no active creator to page", inc->id, role ? role : "", target ? target : "",
-                 pl->id);
+                 " has no active creator to page",
+                 inc->id, role ? role : "", target ? target : "", pl->id);
   }
 out:
   iris_free(dyn_role);
@@ -572,10 +573,11 @@ static int save_row(struct iris_escalate *e, const struct incident *inc, const s
     return IRIS_OK;
   }
   {
-    struct iris_db_param p[] = {IRIS_DB_I64(rounds), IRIS_DB_STR(state), IRIS_DB_I64(r->counted),
-                                IRIS_DB_I64(delay), IRIS_DB_I64(r->paged),
-                                IRIS_DB_STR(r->why[0] ? r->why : NULL), IRIS_DB_I64(inc->id),
-                                IRIS_DB_I64(n->id), IRIS_DB_I64(prev_rounds)};
+    struct iris_db_param p[] = {IRIS_DB_I64(rounds),     IRIS_DB_STR(state),
+                                IRIS_DB_I64(r->counted), IRIS_DB_I64(delay),
+                                IRIS_DB_I64(r->paged),   IRIS_DB_STR(r->why[0] ? r->why : NULL),
+                                IRIS_DB_I64(inc->id),    IRIS_DB_I64(n->id),
+                                IRIS_DB_I64(prev_rounds)};
     rc = iris_db_exec(e->db, 0,
                       "UPDATE sender_escalation SET rounds = ?, state = ?,"
                       " last_round_at = IF(?, UTC_TIMESTAMP(3), last_round_at),"
@@ -586,8 +588,9 @@ static int save_row(struct iris_escalate *e, const struct incident *inc, const s
                       p, 9, &info, err);
   }
   if (rc == IRIS_OK && info.affected_rows != 1)
-    rc = iris_err_set(err, IRIS_ESTATE, "incident %" PRId64 ": notification %" PRId64
-                      " changed under us", inc->id, n->id);
+    rc = iris_err_set(err, IRIS_ESTATE,
+                      "incident %" PRId64 ": notification %" PRId64 " changed under us", inc->id,
+                      n->id);
   return rc;
 }
 
@@ -635,8 +638,8 @@ static int queue_step(struct iris_escalate *e, const struct incident *inc, int s
 /* Move `inc` to `step` (it must still be on `inc->current_step`) and create the first round of
  * the step's notifications. Runs inside the caller's transaction. */
 static int enter_step(struct iris_escalate *e, const struct incident *inc, const struct plan *pl,
-                      int step, struct round *r, int *deactivated,
-                      struct iris_escalate_stats *st, struct iris_err *err) {
+                      int step, struct round *r, int *deactivated, struct iris_escalate_stats *st,
+                      struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   size_t i, n = 0;
   int rc = IRIS_OK;
@@ -646,7 +649,8 @@ static int enter_step(struct iris_escalate *e, const struct incident *inc, const
   if (n == 0) {
     struct iris_db_param p[] = {IRIS_DB_I64(inc->id), IRIS_DB_I64(inc->current_step)};
     IRIS_LOG_ERR("incident %" PRId64 ": plan %" PRId64 " has no notifications for step %d;"
-                 " deactivating it", inc->id, pl->id, step);
+                 " deactivating it",
+                 inc->id, pl->id, step);
     rc = iris_db_exec(e->db, 0,
                       "UPDATE incident SET active = 0, updated = UTC_TIMESTAMP()"
                       " WHERE id = ? AND current_step = ? AND active = 1",
@@ -714,8 +718,9 @@ static int flush(struct iris_escalate *e, struct iris_err *err) {
     m = j - i;
     p[0] = IRIS_DB_I64(w->step[i].to);
     p[1] = IRIS_DB_I64(w->step[i].from);
-    rc = rows_sql(&sql, "UPDATE incident SET current_step = ?, updated = UTC_TIMESTAMP()"
-                        " WHERE current_step = ? AND active = 1 AND id IN (",
+    rc = rows_sql(&sql,
+                  "UPDATE incident SET current_step = ?, updated = UTC_TIMESTAMP()"
+                  " WHERE current_step = ? AND active = 1 AND id IN (",
                   "?", m, ") ORDER BY id", err);
     if (rc == IRIS_OK)
       rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m + 2, &info, err);
@@ -740,9 +745,10 @@ static int flush(struct iris_escalate *e, struct iris_err *err) {
       q[8] = IRIS_DB_I64(x->messages);
       q[9] = x->why ? IRIS_DB_STR(x->why) : IRIS_DB_NULL;
     }
-    rc = rows_sql(&sql, "INSERT INTO sender_escalation (incident_id, plan_notification_id, step,"
-                        " rounds, max_rounds, wait_s, state, last_round_at, due_at, messages,"
-                        " last_error) VALUES ",
+    rc = rows_sql(&sql,
+                  "INSERT INTO sender_escalation (incident_id, plan_notification_id, step,"
+                  " rounds, max_rounds, wait_s, state, last_round_at, due_at, messages,"
+                  " last_error) VALUES ",
                   "(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
                   " ?, LEFT(?, 1024))",
                   m, "", err);
@@ -763,8 +769,9 @@ static int flush(struct iris_escalate *e, struct iris_err *err) {
       q[5] = IRIS_DB_I64(x->priority_id);
       q[6] = IRIS_DB_STR(x->body ? x->body : "");
     }
-    rc = rows_sql(&sql, "INSERT INTO message (created, plan_id, plan_notification_id, incident_id,"
-                        " application_id, target_id, priority_id, body, active) VALUES ",
+    rc = rows_sql(&sql,
+                  "INSERT INTO message (created, plan_id, plan_notification_id, incident_id,"
+                  " application_id, target_id, priority_id, body, active) VALUES ",
                   "(UTC_TIMESTAMP(), ?, ?, ?, ?, ?, ?, ?, 1)", m, "", err);
     if (rc == IRIS_OK)
       rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 7, &info, err);
@@ -801,8 +808,9 @@ static int flush(struct iris_escalate *e, struct iris_err *err) {
       q[3] = IRIS_DB_I64(x->priority_id);
       q[4] = IRIS_DB_I64(x->target_id);
     }
-    rc = rows_sql(&sql, "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
-                        " application_id, priority_id, target_id, next_attempt_at) VALUES ",
+    rc = rows_sql(&sql,
+                  "INSERT IGNORE INTO sender_enqueue (message_id, state, plan_id,"
+                  " application_id, priority_id, target_id, next_attempt_at) VALUES ",
                   "(?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3))", m, "", err);
     if (rc == IRIS_OK)
       rc = iris_db_exec(e->db, 0, iris_buf_ptr(&sql), p, m * 5, NULL, err);
@@ -1022,7 +1030,8 @@ static const struct pn *find_pn(const struct plan *pl, int64_t id) {
   return NULL;
 }
 
-static int finish_rows(struct iris_escalate *e, int64_t incident, int64_t pn, struct iris_err *err) {
+static int finish_rows(struct iris_escalate *e, int64_t incident, int64_t pn,
+                       struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_I64(incident), IRIS_DB_I64(pn), IRIS_DB_I64(pn)};
   return iris_db_exec(e->db, 0,
                       "UPDATE sender_escalation SET state = 'finished', due_at = NULL,"
@@ -1192,8 +1201,8 @@ static int due_rows(struct iris_escalate *e, int64_t deadline_ms, struct iris_es
       struct due *d = &list[i];
       const char *state = NULL;
       if ((rc = iris_db_get_i64(rows, 0, &d->inc.id, err)) ||
-          (rc = iris_db_get_i64(rows, 1, &d->pn_id, err)) || (rc = get_int(rows, 2, &d->step, err)) ||
-          (rc = get_int(rows, 3, &d->rounds, err)) ||
+          (rc = iris_db_get_i64(rows, 1, &d->pn_id, err)) ||
+          (rc = get_int(rows, 2, &d->step, err)) || (rc = get_int(rows, 3, &d->rounds, err)) ||
           (rc = iris_db_get_str(rows, 4, &state, NULL, err)) ||
           (rc = get_int(rows, 5, &d->active, err)) ||
           (rc = get_int(rows, 6, &d->inc.current_step, err)) ||
@@ -1326,8 +1335,8 @@ static int adopt(struct iris_escalate *e, int64_t deadline_ms, int *done,
   return rc;
 }
 
-int iris_escalate_tick(struct iris_escalate *e, int64_t deadline_ms, struct iris_escalate_stats *st,
-                       struct iris_err *err) {
+int iris_escalate_tick(struct iris_escalate *e, int64_t deadline_ms,
+                       struct iris_escalate_stats *st, struct iris_err *err) {
   int rc = IRIS_OK;
   memset(st, 0, sizeof *st);
   free_who(e); /* lookups are fresh every tick (Iris: every loop) */

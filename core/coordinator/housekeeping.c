@@ -30,8 +30,8 @@ static int prune(struct iris_db *db, const char *sql, int64_t days, int64_t max_
 }
 
 int iris_housekeeping_run(struct iris_db *db, const char *owner,
-                          const struct iris_housekeeping_opts *o, struct iris_housekeeping_stats *st,
-                          struct iris_err *err) {
+                          const struct iris_housekeeping_opts *o,
+                          struct iris_housekeeping_stats *st, struct iris_err *err) {
   int held = 0, rc;
   int64_t every = o->every_s > 0 ? o->every_s : 14400;
   int64_t max_rows = o->max_rows > 0 ? o->max_rows : 100000;

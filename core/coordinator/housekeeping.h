@@ -22,14 +22,14 @@
 #include "err.h"
 
 struct iris_housekeeping_opts {
-  int64_t every_s;         /* default 14400 (4 h) */
-  int64_t changelog_days;  /* default 90; 0 = keep */
-  int64_t sender_days;     /* default 30; 0 = keep */
-  int64_t max_rows;        /* per table per run; default 100000 (the rest waits for next run) */
+  int64_t every_s;        /* default 14400 (4 h) */
+  int64_t changelog_days; /* default 90; 0 = keep */
+  int64_t sender_days;    /* default 30; 0 = keep */
+  int64_t max_rows;       /* per table per run; default 100000 (the rest waits for next run) */
 };
 
 struct iris_housekeeping_stats {
-  int ran;                 /* 1 if this call did the work (the schedule was due) */
+  int ran; /* 1 if this call did the work (the schedule was due) */
   int64_t changelog, claims, enqueue, tracking, notifications, quota;
 };
 

@@ -9,9 +9,9 @@ int iris_lease_acquire(struct iris_db *db, const char *name, const char *owner, 
                        int *held, int64_t *token, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
   /* Everything that compares with the old owner comes before `owner = ?` (left to right). */
-  struct iris_db_param p[] = {IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
-                              IRIS_DB_STR(owner), IRIS_DB_STR(owner), IRIS_DB_STR(owner),
-                              IRIS_DB_I64(seconds), IRIS_DB_STR(name), IRIS_DB_STR(owner)};
+  struct iris_db_param p[] = {IRIS_DB_STR(owner),   IRIS_DB_STR(owner), IRIS_DB_STR(owner),
+                              IRIS_DB_STR(owner),   IRIS_DB_STR(owner), IRIS_DB_STR(owner),
+                              IRIS_DB_I64(seconds), IRIS_DB_STR(name),  IRIS_DB_STR(owner)};
   int rc;
   *held = 0;
   rc = iris_db_exec(db, 0,
@@ -68,7 +68,7 @@ int iris_lease_owner_id(const char *prefix, char *out, size_t size, struct iris_
   unsigned char r[8];
   if (RAND_bytes(r, sizeof r) != 1)
     return iris_err_set(err, IRIS_EIO, "lease: no random bytes for a holder id");
-  snprintf(out, size, "%s:%ld:%02x%02x%02x%02x%02x%02x%02x%02x", prefix, (long)getpid(), r[0], r[1],
-           r[2], r[3], r[4], r[5], r[6], r[7]);
+  snprintf(out, size, "%s:%ld:%02x%02x%02x%02x%02x%02x%02x%02x", prefix, (long)getpid(), r[0],
+           r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
   return IRIS_OK;
 }

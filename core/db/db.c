@@ -31,12 +31,12 @@ struct stmt_entry {
 };
 
 struct iris_db {
-  MYSQL *conn;            /* NULL while disconnected; reopened lazily */
+  MYSQL *conn; /* NULL while disconnected; reopened lazily */
   char *host, *user, *password, *database, *unix_socket, *ca_file;
   unsigned int port, connect_timeout_s, read_timeout_s, write_timeout_s, cache_max;
   enum iris_db_tls tls;
-  int in_tx;              /* inside START TRANSACTION */
-  int tx_lost;            /* the connection died inside a transaction; ESTATE until rollback */
+  int in_tx;   /* inside START TRANSACTION */
+  int tx_lost; /* the connection died inside a transaction; ESTATE until rollback */
   struct stmt_entry *cache;
   unsigned int ncache;
   uint64_t tick;
@@ -92,15 +92,11 @@ static int rc_for(unsigned int e) {
     return IRIS_ECONN;
   switch (e) {
   case ER_LOCK_DEADLOCK:
-  case ER_LOCK_WAIT_TIMEOUT:
-    return IRIS_EBUSY;
+  case ER_LOCK_WAIT_TIMEOUT: return IRIS_EBUSY;
   case ER_DUP_ENTRY:
-  case ER_DUP_ENTRY_WITH_KEY_NAME:
-    return IRIS_EDUPLICATE;
-  case CR_OUT_OF_MEMORY:
-    return IRIS_ENOMEM;
-  default:
-    return IRIS_EDB;
+  case ER_DUP_ENTRY_WITH_KEY_NAME: return IRIS_EDUPLICATE;
+  case CR_OUT_OF_MEMORY: return IRIS_ENOMEM;
+  default: return IRIS_EDB;
   }
 }
 
@@ -201,8 +197,7 @@ int iris_db_open(const struct iris_db_opts *opts, struct iris_db **out, struct i
   if ((unsigned)opts->tls > IRIS_DB_TLS_VERIFY_IDENTITY)
     return iris_err_set(err, IRIS_EINVAL, "db: unknown TLS mode %d", (int)opts->tls);
   if (opts->tls >= IRIS_DB_TLS_VERIFY_CA && (!opts->ca_file || !*opts->ca_file))
-    return iris_err_set(err, IRIS_EINVAL, "db: TLS mode %s needs a CA file",
-                        tls_name(opts->tls));
+    return iris_err_set(err, IRIS_EINVAL, "db: TLS mode %s needs a CA file", tls_name(opts->tls));
   db = iris_calloc(1, sizeof *db);
   if (!db)
     return iris_err_set(err, IRIS_ENOMEM, "db: allocating the handle");
@@ -442,8 +437,8 @@ static int fetch_all(struct iris_db *db, MYSQL_STMT *stmt, const char *sql,
           char *nb = iris_realloc(bufs[c], lens[c] + 1);
           MYSQL_BIND one;
           if (!nb) {
-            rc = iris_err_set(err, IRIS_ENOMEM, "db: column %s of %lu bytes",
-                              rows->cols[c].name, lens[c]);
+            rc = iris_err_set(err, IRIS_ENOMEM, "db: column %s of %lu bytes", rows->cols[c].name,
+                              lens[c]);
             goto drain;
           }
           bufs[c] = nb;
@@ -458,8 +453,8 @@ static int fetch_all(struct iris_db *db, MYSQL_STMT *stmt, const char *sql,
           }
           /* Later rows must bind the grown buffer too. */
           if (mysql_stmt_bind_result(stmt, binds)) {
-            rc = conn_error(db, mysql_stmt_errno(stmt), "bind result", sql,
-                            mysql_stmt_error(stmt), err);
+            rc = conn_error(db, mysql_stmt_errno(stmt), "bind result", sql, mysql_stmt_error(stmt),
+                            err);
             goto drain;
           }
         }
@@ -520,9 +515,7 @@ static int bind_params(struct iris_db *db, MYSQL_STMT *stmt, const char *sql,
   for (i = 0; i < n; i++) {
     memset(&binds[i], 0, sizeof binds[i]);
     switch (params[i].type) {
-    case IRIS_DB_T_NULL:
-      binds[i].buffer_type = MYSQL_TYPE_NULL;
-      break;
+    case IRIS_DB_T_NULL: binds[i].buffer_type = MYSQL_TYPE_NULL; break;
     case IRIS_DB_T_I64:
       binds[i].buffer_type = MYSQL_TYPE_LONGLONG;
       binds[i].buffer = (void *)&params[i].i;
@@ -539,8 +532,7 @@ static int bind_params(struct iris_db *db, MYSQL_STMT *stmt, const char *sql,
       else
         binds[i].buffer_length = params[i].s ? (unsigned long)strlen(params[i].s) : 0;
       break;
-    default:
-      return iris_err_set(err, IRIS_EINVAL, "db: parameter %zu has an unknown type", i + 1);
+    default: return iris_err_set(err, IRIS_EINVAL, "db: parameter %zu has an unknown type", i + 1);
     }
   }
   if (n && mysql_stmt_bind_param(stmt, binds))
@@ -608,8 +600,8 @@ int iris_db_exec(struct iris_db *db, unsigned int flags, const char *sql,
 }
 
 int iris_db_query(struct iris_db *db, unsigned int flags, const char *sql,
-                  const struct iris_db_param *params, size_t nparams,
-                  struct iris_db_rows **rows, struct iris_err *err) {
+                  const struct iris_db_param *params, size_t nparams, struct iris_db_rows **rows,
+                  struct iris_err *err) {
   return run(db, flags, sql, params, nparams, rows, NULL, err);
 }
 
@@ -683,8 +675,8 @@ int iris_db_is_null(const struct iris_db_rows *rows, size_t col) {
 
 static int wrong_type(const struct iris_db_rows *rows, size_t col, const char *want,
                       struct iris_err *err) {
-  return iris_err_set(err, IRIS_EINVAL, "db: column %s (type %d) is not %s",
-                      rows->cols[col].name, (int)rows->cols[col].type, want);
+  return iris_err_set(err, IRIS_EINVAL, "db: column %s (type %d) is not %s", rows->cols[col].name,
+                      (int)rows->cols[col].type, want);
 }
 
 int iris_db_get_i64(const struct iris_db_rows *rows, size_t col, int64_t *out,

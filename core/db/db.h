@@ -57,7 +57,7 @@ struct iris_db_opts {
   const char *database;    /* required */
   const char *unix_socket; /* optional; overrides host/port */
   enum iris_db_tls tls;
-  const char *ca_file;     /* for VERIFY_* */
+  const char *ca_file;            /* for VERIFY_* */
   unsigned int connect_timeout_s; /* default 5 */
   unsigned int read_timeout_s;    /* default 30 */
   unsigned int write_timeout_s;   /* default 30 */
@@ -110,8 +110,8 @@ int iris_db_exec(struct iris_db *db, unsigned int flags, const char *sql,
 
 /* Run a query and buffer its result; *rows owned by the caller (iris_db_rows_free). */
 int iris_db_query(struct iris_db *db, unsigned int flags, const char *sql,
-                  const struct iris_db_param *params, size_t nparams,
-                  struct iris_db_rows **rows, struct iris_err *err) IRIS_WARN_UNUSED;
+                  const struct iris_db_param *params, size_t nparams, struct iris_db_rows **rows,
+                  struct iris_err *err) IRIS_WARN_UNUSED;
 
 /* Like iris_db_query, then positioned on its only row: IRIS_ENOTFOUND for no row,
  * IRIS_EINVAL for more than one (*rows is then NULL). */

@@ -32,8 +32,7 @@ static int fill(struct iris_db_rows *rows, struct iris_contact *out, struct iris
 }
 
 int iris_contact_by_priority(struct iris_db *db, const char *target, const char *application,
-                             int64_t priority_id, struct iris_contact *out,
-                             struct iris_err *err) {
+                             int64_t priority_id, struct iris_contact *out, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_STR(application), IRIS_DB_I64(priority_id),
                               IRIS_DB_STR(target)};
@@ -57,11 +56,11 @@ int iris_contact_by_priority(struct iris_db *db, const char *target, const char 
   if (rc)
     return rc;
   if (iris_db_rows_count(rows) != 1) {
-    rc = iris_err_set(err, IRIS_ENOTFOUND,
-                      "no mode for %s (application %s, priority %lld): %s", target, application,
-                      (long long)priority_id,
-                      iris_db_rows_count(rows) ? "ambiguous contacts"
-                                               : "not a user, or the mode is not allowed for the application");
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "no mode for %s (application %s, priority %lld): %s",
+                      target, application, (long long)priority_id,
+                      iris_db_rows_count(rows)
+                          ? "ambiguous contacts"
+                          : "not a user, or the mode is not allowed for the application");
   } else if (iris_db_next(rows, err) == IRIS_DB_ROW) {
     rc = fill(rows, out, err);
     if (rc == IRIS_OK && !out->destination && strcmp(out->mode, "drop") != 0)

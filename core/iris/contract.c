@@ -72,17 +72,21 @@ static int str_field(json_t *o, const char *name, size_t min, size_t max, int re
 }
 
 static int parse_notification(json_t *root, struct iris_envelope *out, struct iris_err *err) {
-  static const char *const allowed[] = {"v", "kind", "notification_id", "application", "target",
-                                        "role", "priority", "mode", "category", "subject",
-                                        "body", "template", "context", "email_html", NULL};
+  static const char *const allowed[] = {"v",           "kind",       "notification_id",
+                                        "application", "target",     "role",
+                                        "priority",    "mode",       "category",
+                                        "subject",     "body",       "template",
+                                        "context",     "email_html", NULL};
   json_t *ctx = json_object_get(root, "context");
   int rc, chosen;
   if ((rc = only_fields(root, allowed, "notification", err)))
     return rc;
   if ((rc = str_field(root, "notification_id", 1, 64, 1, err)) ||
       (rc = str_field(root, "application", 0, 255, 1, err)) ||
-      (rc = str_field(root, "target", 0, 255, 1, err)) || (rc = str_field(root, "role", 0, 64, 1, err)) ||
-      (rc = str_field(root, "priority", 0, 64, 0, err)) || (rc = str_field(root, "mode", 0, 64, 0, err)) ||
+      (rc = str_field(root, "target", 0, 255, 1, err)) ||
+      (rc = str_field(root, "role", 0, 64, 1, err)) ||
+      (rc = str_field(root, "priority", 0, 64, 0, err)) ||
+      (rc = str_field(root, "mode", 0, 64, 0, err)) ||
       (rc = str_field(root, "category", 0, 255, 0, err)) ||
       (rc = str_field(root, "subject", 0, 255, 0, err)) ||
       (rc = str_field(root, "body", 0, 1024 * 1024, 0, err)) ||
@@ -157,7 +161,8 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     if ((rc = only_fields(root, allowed, "message", err)))
       goto out;
     if (!positive_id(json_object_get(root, "message_id"), &out->message_id)) {
-      rc = iris_err_set(err, IRIS_EINVAL, "envelope: field 'message_id' must be a positive integer");
+      rc = iris_err_set(err, IRIS_EINVAL,
+                        "envelope: field 'message_id' must be a positive integer");
       goto out;
     }
     out->kind = IRIS_ENV_MESSAGE;
@@ -169,7 +174,8 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     if ((rc = only_fields(root, allowed, "batch", err)))
       goto out;
     if (!b || strlen(b) != 32 || strspn(b, "0123456789abcdef") != 32) {
-      rc = iris_err_set(err, IRIS_EINVAL, "envelope: field 'batch_id' must be 32 lower-case hex digits");
+      rc = iris_err_set(err, IRIS_EINVAL,
+                        "envelope: field 'batch_id' must be 32 lower-case hex digits");
       goto out;
     }
     if (!json_is_array(ids) || json_array_size(ids) < 1 ||
@@ -185,7 +191,8 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     }
     for (i = 0; i < json_array_size(ids); i++) {
       if (!positive_id(json_array_get(ids, i), &out->message_ids[i])) {
-        rc = iris_err_set(err, IRIS_EINVAL, "envelope: message_ids[%zu] must be a positive integer", i);
+        rc = iris_err_set(err, IRIS_EINVAL,
+                          "envelope: message_ids[%zu] must be a positive integer", i);
         goto out;
       }
     }
@@ -197,7 +204,8 @@ int iris_envelope_parse(const char *text, size_t len, struct iris_envelope *out,
     if ((rc = only_fields(root, allowed, "tracking", err)))
       goto out;
     if (!positive_id(json_object_get(root, "incident_id"), &out->incident_id)) {
-      rc = iris_err_set(err, IRIS_EINVAL, "envelope: field 'incident_id' must be a positive integer");
+      rc = iris_err_set(err, IRIS_EINVAL,
+                        "envelope: field 'incident_id' must be a positive integer");
       goto out;
     }
     out->kind = IRIS_ENV_TRACKING;

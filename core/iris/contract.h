@@ -36,12 +36,12 @@ enum iris_envelope_kind {
 
 struct iris_envelope {
   enum iris_envelope_kind kind;
-  int64_t message_id;           /* message */
-  int64_t incident_id;          /* tracking */
-  char batch_id[33];            /* batch: 32 lower-case hex digits */
-  int64_t *message_ids;         /* batch: owned */
+  int64_t message_id;   /* message */
+  int64_t incident_id;  /* tracking */
+  char batch_id[33];    /* batch: 32 lower-case hex digits */
+  int64_t *message_ids; /* batch: owned */
   size_t nmessage_ids;
-  json_t *notification;         /* notification: the validated object (owned reference) */
+  json_t *notification; /* notification: the validated object (owned reference) */
 };
 
 /*

@@ -17,15 +17,16 @@
 #define AMP_LEN 3
 
 /* Python-Markdown's block-level tags (markdown.Markdown().block_level_elements, 3.x). */
-static const char *const block_tags[] = {
-    "address", "article", "aside",    "blockquote", "details", "div",      "dl",     "fieldset",
-    "figcaption", "figure", "footer", "form",       "h1",      "h2",       "h3",     "h4",
-    "h5",      "h6",      "header",   "hgroup",     "hr",      "main",     "menu",   "nav",
-    "ol",      "p",       "pre",      "section",    "table",   "ul",       "canvas", "colgroup",
-    "dd",      "body",    "dt",       "group",      "html",    "iframe",   "li",     "legend",
-    "math",    "map",     "noscript", "output",     "object",  "option",   "progress", "script",
-    "style",   "summary", "tbody",    "td",         "textarea", "tfoot",   "th",     "thead",
-    "tr",      "video",   "center",   NULL};
+static const char *const block_tags[] =
+    {"address",  "article",    "aside",  "blockquote", "details",  "div",    "dl",
+     "fieldset", "figcaption", "figure", "footer",     "form",     "h1",     "h2",
+     "h3",       "h4",         "h5",     "h6",         "header",   "hgroup", "hr",
+     "main",     "menu",       "nav",    "ol",         "p",        "pre",    "section",
+     "table",    "ul",         "canvas", "colgroup",   "dd",       "body",   "dt",
+     "group",    "html",       "iframe", "li",         "legend",   "math",   "map",
+     "noscript", "output",     "object", "option",     "progress", "script", "style",
+     "summary",  "tbody",      "td",     "textarea",   "tfoot",    "th",     "thead",
+     "tr",       "video",      "center", NULL};
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -353,7 +354,8 @@ static char *unmark(const char *s) {
 }
 
 /* Set a string property of node (via set) to its unmarked value. */
-static int unmark_prop(cmark_node *node, const char *value, int (*set)(cmark_node *, const char *)) {
+static int unmark_prop(cmark_node *node, const char *value,
+                       int (*set)(cmark_node *, const char *)) {
   char *clean;
   int ok;
   if (!value || (!strstr(value, AMP) && !strstr(value, SENTINEL)))
@@ -423,7 +425,8 @@ static int split_text(cmark_node *node) {
  * string are left to cmark (Python-Markdown has no fenced code). */
 static int code_as_html(cmark_node *node) {
   int block = cmark_node_get_type(node) == CMARK_NODE_CODE_BLOCK;
-  const char *lit = cmark_node_get_literal(node), *p, *info = block ? cmark_node_get_fence_info(node) : NULL;
+  const char *lit = cmark_node_get_literal(node), *p,
+             *info = block ? cmark_node_get_fence_info(node) : NULL;
   cmark_node *raw;
   struct iris_buf b;
   int rc;
@@ -438,8 +441,10 @@ static int code_as_html(cmark_node *node) {
                      : iris_buf_appendc(&b, *p);
   if (rc == IRIS_OK)
     rc = iris_buf_appends(&b, block ? "</code></pre>\n" : "</code>");
-  raw = rc == IRIS_OK ? cmark_node_new(block ? CMARK_NODE_HTML_BLOCK : CMARK_NODE_HTML_INLINE) : NULL;
-  if (rc == IRIS_OK && (!raw || !cmark_node_set_literal(raw, b.ptr) || !cmark_node_replace(node, raw))) {
+  raw = rc == IRIS_OK ? cmark_node_new(block ? CMARK_NODE_HTML_BLOCK : CMARK_NODE_HTML_INLINE)
+                      : NULL;
+  if (rc == IRIS_OK &&
+      (!raw || !cmark_node_set_literal(raw, b.ptr) || !cmark_node_replace(node, raw))) {
     cmark_node_free(raw);
     rc = IRIS_ENOMEM;
   }
@@ -496,7 +501,8 @@ static int adjust(cmark_node *doc) {
     case CMARK_NODE_HTML_BLOCK:
       rc = unmark_prop(node, cmark_node_get_literal(node), cmark_node_set_literal);
       /* Python-Markdown keeps a blank line between a raw HTML block and the next block. */
-      if (rc == IRIS_OK && next && cmark_node_get_start_line(next) > cmark_node_get_end_line(node) + 1) {
+      if (rc == IRIS_OK && next &&
+          cmark_node_get_start_line(next) > cmark_node_get_end_line(node) + 1) {
         struct iris_buf b;
         iris_buf_init(&b, 0);
         rc = iris_buf_appends(&b, cmark_node_get_literal(node));
@@ -541,8 +547,7 @@ static int adjust(cmark_node *doc) {
       }
       break;
     }
-    default:
-      break;
+    default: break;
     }
   }
   iris_free(todo);
@@ -573,8 +578,8 @@ static int finish(const char *html, struct iris_buf *out) {
   while (n && html[n - 1] == '\n')
     n--;
   for (i = 0; i < n && rc == IRIS_OK; i++) {
-    if (html[i] == '\n' && (strncmp(html + i + 1, "<ul>\n", 5) == 0 ||
-                            strncmp(html + i + 1, "<ol>\n", 5) == 0) &&
+    if (html[i] == '\n' &&
+        (strncmp(html + i + 1, "<ul>\n", 5) == 0 || strncmp(html + i + 1, "<ol>\n", 5) == 0) &&
         !ends_block(html, line, i)) {
       line = i + 1;
       continue;
@@ -615,7 +620,7 @@ int iris_markdown_to_html(const char *text, size_t len, struct iris_buf *out,
   cmark_node_free(doc);
   iris_buf_cleanup(&pre);
   iris_buf_cleanup(&marked);
-  return rc ? iris_err_set(err, rc, "markdown: %s", rc == IRIS_ENOMEM ? "out of memory"
-                                                                      : "the HTML is too long")
+  return rc ? iris_err_set(err, rc, "markdown: %s",
+                           rc == IRIS_ENOMEM ? "out of memory" : "the HTML is too long")
             : IRIS_OK;
 }

@@ -35,11 +35,11 @@ int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int6
   int rc;
   *sum = 0;
   rc = iris_db_query_i64(db, IRIS_DB_IDEMPOTENT,
-                             "SELECT CAST(IFNULL(SUM(hits), 0) AS SIGNED) FROM sender_quota_counter"
-                             " WHERE scope = ? AND subject_id = ? AND mode_id = ?"
-                             " AND bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
-                             "  - INTERVAL ? MINUTE",
-                             p, 4, sum, err);
+                         "SELECT CAST(IFNULL(SUM(hits), 0) AS SIGNED) FROM sender_quota_counter"
+                         " WHERE scope = ? AND subject_id = ? AND mode_id = ?"
+                         " AND bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
+                         "  - INTERVAL ? MINUTE",
+                         p, 4, sum, err);
   return rc;
 }
 
@@ -50,8 +50,8 @@ static int elect(struct iris_db *db, int64_t app, const char *sql, int64_t secon
   struct iris_db_param ins[] = {IRIS_DB_I64(app)};
   struct iris_db_param p[] = {IRIS_DB_I64(seconds), IRIS_DB_I64(app)};
   int rc = iris_db_exec(db, IRIS_DB_IDEMPOTENT,
-                        "INSERT IGNORE INTO sender_quota_state (application_id) VALUES (?)", ins, 1,
-                        NULL, err);
+                        "INSERT IGNORE INTO sender_quota_state (application_id) VALUES (?)", ins,
+                        1, NULL, err);
   *won = 0;
   if (rc == IRIS_OK)
     rc = iris_db_exec(db, 0, sql, p, 2, &info, err);
@@ -98,9 +98,11 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d, in
       snprintf(plan_buf, sizeof plan_buf, "%s", s);
       plan = plan_buf;
     }
-    if (rc == IRIS_OK && !iris_db_is_null(rows, 5) && iris_db_get_str(rows, 5, &s, NULL, err) == IRIS_OK)
+    if (rc == IRIS_OK && !iris_db_is_null(rows, 5) &&
+        iris_db_get_str(rows, 5, &s, NULL, err) == IRIS_OK)
       snprintf(out->target, sizeof out->target, "%s", s);
-    if (rc == IRIS_OK && !iris_db_is_null(rows, 6) && iris_db_get_str(rows, 6, &s, NULL, err) == IRIS_OK)
+    if (rc == IRIS_OK && !iris_db_is_null(rows, 6) &&
+        iris_db_get_str(rows, 6, &s, NULL, err) == IRIS_OK)
       snprintf(out->target_role, sizeof out->target_role, "%s", s);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 7, &wait, err);
@@ -137,12 +139,12 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d, in
                  " AND (i.id IS NULL OR i.active = 0) AND s.application_id = ?",
                  wait, &won, err);
       if (rc == IRIS_OK && won) {
-        json_t *doc = json_pack("{s:{s:s, s:I, s:I}}", "quota_breach", "application",
-                                application, "limit", (json_int_t)hard, "duration",
-                                (json_int_t)hard_min);
+        json_t *doc = json_pack("{s:{s:s, s:I, s:I}}", "quota_breach", "application", application,
+                                "limit", (json_int_t)hard, "duration", (json_int_t)hard_min);
         char *ctx = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         struct iris_db_exec_info info = {0};
-        struct iris_db_param p[] = {IRIS_DB_STR(ctx), IRIS_DB_STR(plan), IRIS_DB_STR(d->sender_app)};
+        struct iris_db_param p[] = {IRIS_DB_STR(ctx), IRIS_DB_STR(plan),
+                                    IRIS_DB_STR(d->sender_app)};
         json_decref(doc);
         if (!ctx) {
           return iris_err_set(err, IRIS_ENOMEM, "quota: breach context");

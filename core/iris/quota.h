@@ -21,18 +21,18 @@
 #include "err.h"
 
 struct iris_quota_defaults {
-  int64_t hard_limit, soft_limit;       /* messages per window */
-  int64_t hard_minutes, soft_minutes;   /* window length */
-  const char *sender_app;               /* application that owns breach incidents, or NULL */
+  int64_t hard_limit, soft_limit;     /* messages per window */
+  int64_t hard_minutes, soft_minutes; /* window length */
+  const char *sender_app;             /* application that owns breach incidents, or NULL */
 };
 
 struct iris_quota_verdict {
-  int hard_breach;        /* drop the message */
-  int soft_breach;        /* send, but the owner should hear about it */
-  int notify_soft;        /* this instance was elected to send the soft-breach email */
+  int hard_breach; /* drop the message */
+  int soft_breach; /* send, but the owner should hear about it */
+  int notify_soft; /* this instance was elected to send the soft-breach email */
   int64_t usage, limit, minutes;
-  char target[256];       /* the quota's target name (soft notice), "" if none */
-  char target_role[64];   /* its type: user, team, mailing-list */
+  char target[256];           /* the quota's target name (soft notice), "" if none */
+  char target_role[64];       /* its type: user, team, mailing-list */
   int64_t breach_incident_id; /* hard breach: the incident opened now, 0 if none */
 };
 

@@ -10,9 +10,9 @@
 /* Names checked against the target table per query: a fixed count keeps it one prepared
  * statement; unused slots bind NULL, which matches nothing. */
 #define ACTIVE_CHUNK 16
-#define ACTIVE_USERS_SQL                                                                      \
-  "SELECT t.name FROM target t JOIN target_type tt ON tt.id = t.type_id"                      \
-  " WHERE tt.name = 'user' AND t.active = 1"                                                  \
+#define ACTIVE_USERS_SQL \
+  "SELECT t.name FROM target t JOIN target_type tt ON tt.id = t.type_id" \
+  " WHERE tt.name = 'user' AND t.active = 1" \
   " AND t.name IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 void iris_recipients_cleanup(struct iris_recipients *r) {
@@ -89,8 +89,7 @@ out:
 }
 
 static int from_tables(struct iris_db *db, const char *role, const char *target,
-                       int64_t max_unrolled, struct iris_recipients *out,
-                       struct iris_err *err) {
+                       int64_t max_unrolled, struct iris_recipients *out, struct iris_err *err) {
   /* Each role names a target of one type; users and lists may share a name (Iris's own demo
    * data has both a user and a list called "demo"), so every lookup filters by type. */
   static const struct {

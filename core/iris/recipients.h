@@ -34,8 +34,8 @@ struct iris_oncall; /* oncall.h; NULL when no Oncall API is configured */
 
 /* How a lookup is made. */
 struct iris_recipients_opts {
-  struct iris_oncall *oncall;  /* borrowed, may be NULL; it must belong to the calling thread */
-  int64_t max_unrolled_users;  /* config ldap_lists.max_unrolled_users: a mailing list with
+  struct iris_oncall *oncall; /* borrowed, may be NULL; it must belong to the calling thread */
+  int64_t max_unrolled_users; /* config ldap_lists.max_unrolled_users: a mailing list with
                                   at least this many members is not unrolled (0: no cap) */
 };
 

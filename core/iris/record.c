@@ -37,8 +37,7 @@ static int exec_narrowing(struct iris_db *db, const char *what, int64_t message_
   for (i = 0; i < np && rc != IRIS_ENOMEM; i++) {
     if (p[i].type != IRIS_DB_T_TEXT || !p[i].s)
       continue;
-    narrow[i] = iris_utf8_narrow_dup(p[i].s, p[i].n == IRIS_DB_NTS ? strlen(p[i].s) : p[i].n,
-                                      0xFF);
+    narrow[i] = iris_utf8_narrow_dup(p[i].s, p[i].n == IRIS_DB_NTS ? strlen(p[i].s) : p[i].n, 0xFF);
     if (!narrow[i]) {
       rc = IRIS_ENOMEM;
       break;

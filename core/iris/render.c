@@ -73,11 +73,12 @@ static json_t *build_context(const struct iris_render_request *q) {
 
 /* The safe text sent when a template cannot be used: names the template and the error,
  * never the message's data (Iris put repr(message) here). */
-static int fallback(const struct iris_render_request *q, const char *why, struct iris_rendered *out) {
+static int fallback(const struct iris_render_request *q, const char *why,
+                    struct iris_rendered *out) {
   char *subject, *body;
-  subject = q->message_id ? iris_asprintf("%" PRId64 " Iris failed to render your message",
-                                          q->message_id)
-                          : iris_strdup("Iris failed to render your message");
+  subject = q->message_id
+                ? iris_asprintf("%" PRId64 " Iris failed to render your message", q->message_id)
+                : iris_strdup("Iris failed to render your message");
   body = iris_asprintf("Iris could not render template '%s' for application %s, mode %s: %s\n\n"
                        "Open %s in Iris to see the details.",
                        q->template_name ? q->template_name : "-",
@@ -218,8 +219,8 @@ static size_t chars(const char *s, size_t *cut_at, size_t n) {
 }
 
 int iris_render(const struct iris_render_config *cfg, struct iris_templates *cache,
-                struct iris_db *db, const struct iris_render_request *q,
-                struct iris_rendered *out, struct iris_err *err) {
+                struct iris_db *db, const struct iris_render_request *q, struct iris_rendered *out,
+                struct iris_err *err) {
   size_t max = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY, cut;
   int rc = IRIS_OK;
 

@@ -35,17 +35,17 @@
 #include "templates.h"
 
 struct iris_render_config {
-  int oneclick;                 /* add Gmail one-click claim markup to incident emails */
+  int oneclick; /* add Gmail one-click claim markup to incident emails */
   const char *oneclick_endpoint;
-  const char *oneclick_key;     /* secret */
-  size_t max_body;              /* characters; 0 = 40000 */
+  const char *oneclick_key; /* secret */
+  size_t max_body;          /* characters; 0 = 40000 */
 };
 
 /* Everything borrowed for the duration of the call; optional strings may be NULL. */
 struct iris_render_request {
-  const char *mode;             /* the resolved mode (email, sms, call, im, slack, hipchat, drop) */
-  int64_t message_id;           /* 0 for out-of-band notifications */
-  int64_t incident_id;          /* 0 when not an incident message */
+  const char *mode;    /* the resolved mode (email, sms, call, im, slack, hipchat, drop) */
+  int64_t message_id;  /* 0 for out-of-band notifications */
+  int64_t incident_id; /* 0 when not an incident message */
   const char *application;
   const char *target;
   const char *priority;
@@ -59,21 +59,21 @@ struct iris_render_request {
   const char *body_prefix;      /* the message row's body (e.g. the plan-creator note) */
   const char *batch_id;         /* set for an aggregated batch */
   size_t batch_count;
-  const char *subject;          /* literal content */
+  const char *subject; /* literal content */
   const char *body;
   const char *email_html;
-  const char *destination;      /* the email address (one-click links) */
+  const char *destination; /* the email address (one-click links) */
 };
 
 struct iris_rendered {
-  char *subject;                /* owned; free with iris_rendered_cleanup */
+  char *subject; /* owned; free with iris_rendered_cleanup */
   char *body;
-  char *email_html;             /* email only, else NULL */
-  int64_t template_id;          /* 0 unless a template rendered */
-  int failed;                   /* the template could not be used: safe fallback text sent */
-  char *failure;                /* why (for the message's audit log), NULL if none */
-  int too_long;                 /* body was over max_body and was cut */
-  size_t body_chars;            /* length of the body before any cut, in characters */
+  char *email_html;    /* email only, else NULL */
+  int64_t template_id; /* 0 unless a template rendered */
+  int failed;          /* the template could not be used: safe fallback text sent */
+  char *failure;       /* why (for the message's audit log), NULL if none */
+  int too_long;        /* body was over max_body and was cut */
+  size_t body_chars;   /* length of the body before any cut, in characters */
 };
 void iris_rendered_cleanup(struct iris_rendered *r);
 

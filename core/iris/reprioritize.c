@@ -99,8 +99,8 @@ static int decided(struct iris_db *db, const char *key, int *found, char *mode, 
  * the delivery was decided already (a commit of ours that came back lost).
  */
 static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_request *q,
-                            const struct iris_contact *src, const struct rule *first,
-                            char *mode, size_t mode_size, int64_t *hops, struct iris_err *err) {
+                            const struct iris_contact *src, const struct rule *first, char *mode,
+                            size_t mode_size, int64_t *hops, struct iris_err *err) {
   struct rule r = *first;
   int64_t visited[MAX_HOPS + 1], cur_id = src->mode_id, sum = 0;
   size_t nvisited = 0, k;
@@ -120,8 +120,8 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
   while (rc == IRIS_OK && found) {
     rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id, err);
     if (rc == IRIS_OK)
-      rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id,
-                                  r.minutes, &sum, err);
+      rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id, r.minutes,
+                                  &sum, err);
     if (rc || sum <= r.count)
       break;
     for (k = 0; k < nvisited; k++)
@@ -131,9 +131,8 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
                     q->target, mode, r.dst_mode, mode);
       break;
     }
-    IRIS_LOG_INFO("reprioritization of %s: %lld %s message(s) in %lld min > %lld -> %s",
-                  q->target, (long long)sum, mode, (long long)r.minutes, (long long)r.count,
-                  r.dst_mode);
+    IRIS_LOG_INFO("reprioritization of %s: %lld %s message(s) in %lld min > %lld -> %s", q->target,
+                  (long long)sum, mode, (long long)r.minutes, (long long)r.count, r.dst_mode);
     if (q->message_id)
       rc = iris_record_change(db, q->message_id, "mode-change", mode, r.dst_mode,
                               "Changing mode due to reprioritization", err);

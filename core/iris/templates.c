@@ -145,8 +145,8 @@ static int load(struct entry *e, struct iris_db *db, struct iris_err *err) {
 }
 
 int iris_templates_get(struct iris_templates *c, struct iris_db *db, const char *name,
-                       const char *application, const char *mode,
-                       struct iris_template_pair *out, struct iris_err *err) {
+                       const char *application, const char *mode, struct iris_template_pair *out,
+                       struct iris_err *err) {
   struct entry *e;
   int64_t now = iris_clock_mono_ms(), id;
   size_t i;

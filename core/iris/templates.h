@@ -27,8 +27,8 @@ void iris_templates_free(struct iris_templates *c);
 struct iris_template_pair {
   const struct iris_tmpl *subject; /* borrowed from the cache: valid until the next get */
   const struct iris_tmpl *body;
-  int64_t template_id;             /* the active version */
-  int shows_message_id;            /* subject or body already shows iris.message_id */
+  int64_t template_id;  /* the active version */
+  int shows_message_id; /* subject or body already shows iris.message_id */
 };
 
 /*
@@ -38,7 +38,7 @@ struct iris_template_pair {
  * not compile (with the line and column); database errors as db.h.
  */
 int iris_templates_get(struct iris_templates *c, struct iris_db *db, const char *name,
-                       const char *application, const char *mode,
-                       struct iris_template_pair *out, struct iris_err *err) IRIS_WARN_UNUSED;
+                       const char *application, const char *mode, struct iris_template_pair *out,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_TEMPLATES_H */

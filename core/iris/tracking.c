@@ -86,8 +86,10 @@ int iris_tracking_load(struct iris_db *db, int64_t incident_id, struct iris_trac
                         incident_id);
     goto out;
   }
-  if ((rc = iris_db_get_strdup(rows, 0, &out->mode, err)) || (rc = iris_db_get_strdup(rows, 1, &out->destination, err)) ||
-      (rc = iris_db_get_strdup(rows, 2, &out->state, err)) || (rc = iris_db_get_strdup(rows, 3, &out->plan, err)) ||
+  if ((rc = iris_db_get_strdup(rows, 0, &out->mode, err)) ||
+      (rc = iris_db_get_strdup(rows, 1, &out->destination, err)) ||
+      (rc = iris_db_get_strdup(rows, 2, &out->state, err)) ||
+      (rc = iris_db_get_strdup(rows, 3, &out->plan, err)) ||
       (rc = iris_db_get_i64(rows, 4, &out->plan_id, err)) ||
       (rc = iris_db_get_strdup(rows, 6, &out->application, err)))
     goto out;
@@ -110,19 +112,20 @@ int iris_tracking_load(struct iris_db *db, int64_t incident_id, struct iris_trac
     json_decref(ctx);
     ctx = json_object();
   }
-  if (!ctx || json_object_set_new(ctx, "iris",
-                                  json_pack("{s:I, s:s, s:I, s:s, s:s}", "incident_id",
-                                            (json_int_t)incident_id, "plan", out->plan,
-                                            "plan_id", (json_int_t)out->plan_id, "application",
-                                            out->application, "incident_created",
-                                            created ? created : ""))) {
+  if (!ctx ||
+      json_object_set_new(ctx, "iris",
+                          json_pack("{s:I, s:s, s:I, s:s, s:s}", "incident_id",
+                                    (json_int_t)incident_id, "plan", out->plan, "plan_id",
+                                    (json_int_t)out->plan_id, "application", out->application,
+                                    "incident_created", created ? created : ""))) {
     rc = iris_err_set(err, IRIS_ENOMEM, "tracking: context");
     goto out;
   }
   if (strcmp(out->mode, "email") == 0) {
     const char *html = json_string_value(json_object_get(app_t, "email_html"));
-    rc = render_part(out, "email_subject", json_string_value(json_object_get(app_t, "email_subject")),
-                     ctx, &out->subject, &out->render_failed, err);
+    rc = render_part(out, "email_subject",
+                     json_string_value(json_object_get(app_t, "email_subject")), ctx,
+                     &out->subject, &out->render_failed, err);
     if (rc == IRIS_OK)
       rc = render_part(out, "email_text", json_string_value(json_object_get(app_t, "email_text")),
                        ctx, &out->body, &out->render_failed, err);

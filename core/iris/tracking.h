@@ -21,15 +21,15 @@
 
 struct iris_tracking {
   int64_t incident_id, plan_id;
-  char *mode;         /* owned strings; free with iris_tracking_cleanup */
+  char *mode; /* owned strings; free with iris_tracking_cleanup */
   char *destination;
   char *application;
   char *plan;
-  char *state;        /* sender_tracking.state: pending, enqueued, done */
-  char *subject;      /* email only, else NULL */
-  char *body;         /* email_text for email */
-  char *email_html;   /* email with an email_html template, else NULL */
-  int render_failed;  /* a part was replaced by the failure text */
+  char *state;       /* sender_tracking.state: pending, enqueued, done */
+  char *subject;     /* email only, else NULL */
+  char *body;        /* email_text for email */
+  char *email_html;  /* email with an email_html template, else NULL */
+  int render_failed; /* a part was replaced by the failure text */
 };
 
 /* Load the row of `incident_id` and render it. IRIS_ENOTFOUND when there is no row or the

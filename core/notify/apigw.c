@@ -100,7 +100,8 @@ int iris_apigw_parse(const char *event, size_t len, size_t max_body,
     out->method = str_at(json_object_get(ev, "requestContext"), "http", "method");
     raw = str_at(ev, "rawPath", NULL);
     if (!out->method || !raw) {
-      rc = iris_err_set(err, IRIS_EPARSE, "apigw: a v2 event needs requestContext.http.method and rawPath");
+      rc = iris_err_set(err, IRIS_EPARSE,
+                        "apigw: a v2 event needs requestContext.http.method and rawPath");
       goto out;
     }
     rc = iris_buf_appends(&fp, raw);
@@ -110,7 +111,9 @@ int iris_apigw_parse(const char *event, size_t len, size_t max_body,
       raw += 1 + strlen(stage);
     out->path = raw;
     if (rc == IRIS_OK)
-      rc = iris_buf_appends(&q, str_at(ev, "rawQueryString", NULL) ? str_at(ev, "rawQueryString", NULL) : "");
+      rc = iris_buf_appends(&q, str_at(ev, "rawQueryString", NULL)
+                                    ? str_at(ev, "rawQueryString", NULL)
+                                    : "");
   } else {
     const char *ctx_path = str_at(ev, "requestContext", "path");
     out->version = 1;

@@ -26,16 +26,16 @@
 #define IRIS_APIGW_MAX_PATH 2048
 
 struct iris_apigw_request {
-  int version;         /* 1 (REST proxy) or 2 (HTTP API) */
-  const char *method;  /* "POST", "GET" — borrowed from event */
-  const char *path;    /* route path without the stage: "/v0/notifications" — borrowed */
-  char *query;         /* owned: the raw query string without '?', "" when none */
-  char *full_path;     /* owned: the path as the client called it, with the stage if the
+  int version;        /* 1 (REST proxy) or 2 (HTTP API) */
+  const char *method; /* "POST", "GET" — borrowed from event */
+  const char *path;   /* route path without the stage: "/v0/notifications" — borrowed */
+  char *query;        /* owned: the raw query string without '?', "" when none */
+  char *full_path;    /* owned: the path as the client called it, with the stage if the
                           URL has one (what Twilio signs) */
-  const char *host;    /* the Host header or requestContext.domainName, NULL if neither */
-  char *body;          /* owned: decoded body, NUL-terminated (may hold NULs: use body_len) */
+  const char *host;   /* the Host header or requestContext.domainName, NULL if neither */
+  char *body;         /* owned: decoded body, NUL-terminated (may hold NULs: use body_len) */
   size_t body_len;
-  json_t *event;       /* owned reference to the parsed event */
+  json_t *event; /* owned reference to the parsed event */
 };
 
 /*

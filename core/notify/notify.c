@@ -24,13 +24,13 @@
 #define REPLAY_KEEP_SECONDS 120
 
 struct iris_notify {
-  struct iris_app *app;      /* borrowed */
-  const char *queue_url;     /* queues.notifications, borrowed from cfg */
-  const char *public_url;    /* notify.public_url, borrowed, may be NULL */
+  struct iris_app *app;   /* borrowed */
+  const char *queue_url;  /* queues.notifications, borrowed from cfg */
+  const char *public_url; /* notify.public_url, borrowed, may be NULL */
   int64_t max_body, max_targets, max_unrolled_users;
-  int64_t keep_days;         /* notify.keep_days: requests older than this are pruned */
+  int64_t keep_days;                /* notify.keep_days: requests older than this are pruned */
   int64_t hard_limit, hard_minutes; /* quota.* defaults, as the sender reads them */
-  char **twilio_tokens;      /* owned, ntokens of them */
+  char **twilio_tokens;             /* owned, ntokens of them */
   size_t ntokens;
 };
 
@@ -68,7 +68,8 @@ static int twilio_tokens(struct iris_notify *n, const char *mode, struct iris_er
   list = iris_config_json(n->app->cfg, path);
   json_array_foreach(list, i, e) {
     const char *plugin = json_string_value(json_object_get(e, "plugin"));
-    const char *tok = json_string_value(json_object_get(json_object_get(e, "config"), "auth_token"));
+    const char *tok = json_string_value(
+        json_object_get(json_object_get(e, "config"), "auth_token"));
     char *copy, **grown;
     if (!plugin || strcmp(plugin, "twilio") != 0 || !tok || !*tok)
       continue;
@@ -226,7 +227,9 @@ struct checked {
   size_t queued;       /* targets without a reason */
 };
 
-static const char *strv(json_t *doc, const char *k) { return json_string_value(json_object_get(doc, k)); }
+static const char *strv(json_t *doc, const char *k) {
+  return json_string_value(json_object_get(doc, k));
+}
 
 /* A field's value for an error description: the string, or "must be a string". */
 static const char *shown(json_t *doc, const char *k) {
@@ -291,8 +294,9 @@ static int check_request(struct iris_notify *n, const struct app_row *app, json_
     c->how_key = "mode";
     c->how = "email";
     json_array_foreach(list, i, t) {
-      if (json_array_append_new(c->targets, json_pack("{s:O, s:O}", "role", json_object_get(t, "role"),
-                                                     "target", json_object_get(t, "target"))))
+      if (json_array_append_new(c->targets,
+                                json_pack("{s:O, s:O}", "role", json_object_get(t, "role"),
+                                          "target", json_object_get(t, "target"))))
         return IRIS_ENOMEM;
     }
   } else {
@@ -305,7 +309,8 @@ static int check_request(struct iris_notify *n, const struct app_row *app, json_
         return answer_error(a, 400, "Invalid priority", shown(doc, "priority"));
       c->how_key = "priority";
     } else if (json_object_get(doc, "mode")) {
-      rc = exists(db, "SELECT id FROM mode WHERE name = ?", strv(doc, "mode"), NULL, 1, &found, err);
+      rc = exists(db, "SELECT id FROM mode WHERE name = ?", strv(doc, "mode"), NULL, 1, &found,
+                  err);
       if (rc == IRIS_OK && !found)
         return answer_error(a, 400, "Invalid mode", shown(doc, "mode"));
       c->how_key = "mode";
@@ -318,12 +323,14 @@ static int check_request(struct iris_notify *n, const struct app_row *app, json_
         return rc;
       if (!found) {
         char d[320];
-        snprintf(d, sizeof d, "No category named %.255s exists for this app", shown(doc, "category"));
+        snprintf(d, sizeof d, "No category named %.255s exists for this app",
+                 shown(doc, "category"));
         return answer_error(a, 400, d, NULL);
       }
       c->how_key = "category";
     } else {
-      return answer_error(a, 400, "Priority, mode, and category are missing, at least one is required",
+      return answer_error(a, 400,
+                          "Priority, mode, and category are missing, at least one is required",
                           NULL);
     }
     if (rc)
@@ -335,11 +342,13 @@ static int check_request(struct iris_notify *n, const struct app_row *app, json_
       if (!json_object_get(doc, "mode"))
         return answer_error(a, 400, "INVALID mode not set for literal_target role", NULL);
       if (json_object_get(doc, "priority") || json_object_get(doc, "category"))
-        return answer_error(a, 400, "INVALID role literal_target does not support priority or category",
+        return answer_error(a, 400,
+                            "INVALID role literal_target does not support priority or category",
                             NULL);
     }
-    if (json_array_append_new(c->targets, json_pack("{s:O, s:O}", "role", json_object_get(doc, "role"),
-                                                   "target", json_object_get(doc, "target"))))
+    if (json_array_append_new(c->targets,
+                              json_pack("{s:O, s:O}", "role", json_object_get(doc, "role"),
+                                        "target", json_object_get(doc, "target"))))
       return IRIS_ENOMEM;
   }
   if (json_object_get(doc, "template")) {
@@ -352,7 +361,8 @@ static int check_request(struct iris_notify *n, const struct app_row *app, json_
     if (!json_is_string(json_object_get(doc, "email_html")))
       return answer_error(a, 400, "email_html needs to be a string", NULL);
   } else {
-    return answer_error(a, 400, "body, template, and email_html are missing, so we cannot construct message.",
+    return answer_error(a, 400,
+                        "body, template, and email_html are missing, so we cannot construct message.",
                         NULL);
   }
   /* What Iris's sender refused before answering (rpc.py). */
@@ -390,7 +400,8 @@ static int check_targets(struct iris_notify *n, struct checked *c, struct iris_n
     iris_recipients_cleanup(&who);
     if (rc == IRIS_ENOTFOUND || rc == IRIS_EINVAL || rc == IRIS_EUNSUPPORTED) {
       char reason[600];
-      snprintf(reason, sizeof reason, "INVALID role:target: %s", rc == IRIS_OK ? "nobody" : xerr.msg);
+      snprintf(reason, sizeof reason, "INVALID role:target: %s",
+               rc == IRIS_OK ? "nobody" : xerr.msg);
       json_object_set_new(t, "reason", json_string(reason));
       continue;
     }
@@ -470,11 +481,12 @@ static void sha256_hex(const void *p, size_t n, char out[65]) {
  * contract's own parser checks it, so a bound the sender would refuse is refused here. */
 static int build_envelope(const char *eid, const char *application, const struct checked *c,
                           json_t *doc, json_t *t, char **text, struct iris_err *err) {
-  static const char *const copied[] = {"subject", "body", "template", "context", "email_html", NULL};
-  json_t *env = json_pack("{s:i, s:s, s:s, s:s, s:O, s:O, s:s}", "v", IRIS_CONTRACT_VERSION, "kind",
-                          "notification", "notification_id", eid, "application", application,
-                          "role", json_object_get(t, "role"), "target", json_object_get(t, "target"),
-                          c->how_key, c->how);
+  static const char *const copied[] = {"subject", "body",       "template",
+                                       "context", "email_html", NULL};
+  json_t *env = json_pack("{s:i, s:s, s:s, s:s, s:O, s:O, s:s}", "v", IRIS_CONTRACT_VERSION,
+                          "kind", "notification", "notification_id", eid, "application",
+                          application, "role", json_object_get(t, "role"), "target",
+                          json_object_get(t, "target"), c->how_key, c->how);
   struct iris_envelope parsed;
   size_t i;
   int rc;
@@ -609,9 +621,13 @@ static int record_request(struct iris_notify *n, const struct app_row *app, cons
     if (!reason)
       rc = build_envelope(eid, app->name, c, doc, t, &env, err);
     if (rc == IRIS_OK) {
-      struct iris_db_param p[] = {IRIS_DB_STR(id), IRIS_DB_I64((int64_t)i), IRIS_DB_STR(eid),
-                                  IRIS_DB_STR(strv(t, "role")), IRIS_DB_STR(strv(t, "target")),
-                                  IRIS_DB_STR(reason ? "dropped" : "queued"), IRIS_DB_STR(reason),
+      struct iris_db_param p[] = {IRIS_DB_STR(id),
+                                  IRIS_DB_I64((int64_t)i),
+                                  IRIS_DB_STR(eid),
+                                  IRIS_DB_STR(strv(t, "role")),
+                                  IRIS_DB_STR(strv(t, "target")),
+                                  IRIS_DB_STR(reason ? "dropped" : "queued"),
+                                  IRIS_DB_STR(reason),
                                   IRIS_DB_STR(env)};
       rc = iris_db_exec(n->app->db, 0,
                         "INSERT INTO notify_target (request_id, idx, envelope_id, role, target,"
@@ -790,12 +806,13 @@ static int target_status(struct iris_notify *n, json_t *t, const char *eid, stru
     json_decref(recips);
     return rc;
   }
-  json_object_set_new(t, "state", json_string(!any       ? "queued"
-                                              : moving   ? "sending"
-                                              : sent && !failed && !dropped ? "sent"
-                                              : failed   ? "failed"
-                                              : sent     ? "sent"
-                                                         : "dropped"));
+  json_object_set_new(t, "state",
+                      json_string(!any                          ? "queued"
+                                  : moving                      ? "sending"
+                                  : sent && !failed && !dropped ? "sent"
+                                  : failed                      ? "failed"
+                                  : sent                        ? "sent"
+                                                                : "dropped"));
   json_object_set_new(t, "recipients", recips);
   return IRIS_OK;
 }
@@ -851,8 +868,9 @@ static int status_of(struct iris_notify *n, const struct app_row *app, const cha
       json_object_set_new(t, "reason", json_string(why ? why : ""));
     } else if (!enqueued) {
       json_object_set_new(t, "state", json_string("not_enqueued"));
-      json_object_set_new(t, "reason", json_string("SQS did not take it yet; retry the POST with"
-                                                   " its Idempotency-Key"));
+      json_object_set_new(t, "reason",
+                          json_string("SQS did not take it yet; retry the POST with"
+                                      " its Idempotency-Key"));
     } else {
       rc = target_status(n, t, eid, err);
     }
@@ -861,7 +879,8 @@ static int status_of(struct iris_notify *n, const struct app_row *app, const cha
   if (rc == IRIS_DB_ROW)
     rc = IRIS_OK;
   if (rc == IRIS_OK) {
-    doc = json_pack("{s:s, s:I, s:o}", "id", id, "created", (json_int_t)created, "targets", targets);
+    doc = json_pack("{s:s, s:I, s:o}", "id", id, "created", (json_int_t)created, "targets",
+                    targets);
     targets = NULL;
     a->body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     a->notification_id = iris_strdup(id);
@@ -887,9 +906,9 @@ static int with_app(struct iris_notify *n, const char *application, struct app_r
   return rc ? answer_internal(a, err, "Failed reading the application") : IRIS_OK;
 }
 
-int iris_notify_submit(struct iris_notify *n, const char *application,
-                       const char *idempotency_key, const char *body, size_t len,
-                       struct iris_notify_answer *out, struct iris_err *err) {
+int iris_notify_submit(struct iris_notify *n, const char *application, const char *idempotency_key,
+                       const char *body, size_t len, struct iris_notify_answer *out,
+                       struct iris_err *err) {
   struct app_row app;
   int ok = 0, rc;
   memset(out, 0, sizeof *out);
@@ -922,7 +941,8 @@ static int authenticate(struct iris_notify *n, const struct iris_apigw_request *
                         struct app_row *app, struct iris_notify_answer *a, struct iris_err *err) {
   const char *auth = iris_apigw_header(req, "authorization");
   const char *user = iris_apigw_header(req, "x-iris-username"), *colon;
-  struct iris_sign_request sr = {req->method, req->path, req->query, req->body, req->body_len, user};
+  struct iris_sign_request sr = {req->method, req->path,     req->query,
+                                 req->body,   req->body_len, user};
   char name[256];
   int rc;
   if (!auth || strncmp(auth, "hmac ", 5) != 0)
@@ -939,8 +959,8 @@ static int authenticate(struct iris_notify *n, const struct iris_apigw_request *
   if (rc)
     return answer_internal(a, err, "Failed reading the application");
   if (user && !app->allow_users)
-    return answer_error(a, 401, "This application does not have the power to authenticate usernames",
-                        "");
+    return answer_error(a, 401,
+                        "This application does not have the power to authenticate usernames", "");
   {
     int64_t now = iris_clock_now_ms() / 1000;
     if (!iris_sign_iris_check(app->key, &sr, now, colon + 1) &&
@@ -1058,7 +1078,8 @@ static int twilio_status(struct iris_notify *n, const struct iris_apigw_request 
   if (!status)
     status = iris_sign_param(&params, "CallStatus");
   if (!sid || !status || !*sid || !*status || strlen(sid) > 34 || strlen(status) > 30 ||
-      strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(sid) ||
+      strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") !=
+          strlen(sid) ||
       strspn(status, "abcdefghijklmnopqrstuvwxyz-") != strlen(status)) {
     rc = answer_error(a, 400, "Invalid keys in payload", NULL);
     goto out;
@@ -1080,8 +1101,8 @@ static int twilio_status(struct iris_notify *n, const struct iris_apigw_request 
     struct iris_db_param p[] = {IRIS_DB_STR(sid)};
     int64_t msg = 0, seen = 0;
     rc = iris_db_query_i64(n->app->db, 0,
-                           "SELECT message_id FROM twilio_delivery_status WHERE twilio_sid = ?",
-                           p, 1, &msg, err);
+                           "SELECT message_id FROM twilio_delivery_status WHERE twilio_sid = ?", p,
+                           1, &msg, err);
     if (rc == IRIS_ENOTFOUND) {
       iris_db_rollback(n->app->db, NULL);
       rc = answer_error(a, 400, "No message id found for SID", NULL);

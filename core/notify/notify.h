@@ -64,9 +64,9 @@ void iris_notify_answer_cleanup(struct iris_notify_answer *a);
  * application must exist). idempotency_key may be NULL. IRIS_OK with *out filled for every
  * answer, errors included; a non-OK return only for IRIS_ENOMEM.
  */
-int iris_notify_submit(struct iris_notify *n, const char *application,
-                       const char *idempotency_key, const char *body, size_t len,
-                       struct iris_notify_answer *out, struct iris_err *err) IRIS_WARN_UNUSED;
+int iris_notify_submit(struct iris_notify *n, const char *application, const char *idempotency_key,
+                       const char *body, size_t len, struct iris_notify_answer *out,
+                       struct iris_err *err) IRIS_WARN_UNUSED;
 
 /* GET /v0/notifications/{id} without HTTP, for `application`. Same answers. */
 int iris_notify_status(struct iris_notify *n, const char *application, const char *id,

@@ -143,7 +143,8 @@ int iris_sign_form_parse(const char *body, size_t len, size_t max_params,
     out->n++;
     rc = form_decode(body + pos, eq - pos, &out->v[out->n - 1].name, err);
     if (rc == IRIS_OK)
-      rc = form_decode(e ? body + eq + 1 : "", e ? end - eq - 1 : 0, &out->v[out->n - 1].value, err);
+      rc = form_decode(e ? body + eq + 1 : "", e ? end - eq - 1 : 0, &out->v[out->n - 1].value,
+                       err);
     pos = end + 1;
   }
   if (rc)

@@ -78,7 +78,8 @@ int iris_dispatch_new(const struct iris_plugins *plugins, json_t *vendors,
 
   *out = NULL;
   if (vendors && !json_is_object(vendors))
-    return iris_err_set(err, IRIS_ECONFIG, "config: key 'vendors' must be an object of mode → list");
+    return iris_err_set(err, IRIS_ECONFIG,
+                        "config: key 'vendors' must be an object of mode → list");
   d = iris_calloc(1, sizeof *d);
   if (!d)
     return iris_err_set(err, IRIS_ENOMEM, "dispatch: allocating");
@@ -109,7 +110,8 @@ int iris_dispatch_new(const struct iris_plugins *plugins, json_t *vendors,
       size_t nkv = 0;
       if (!plugin || (cfg && !json_is_object(cfg))) {
         rc = iris_err_set(err, IRIS_ECONFIG,
-                          "config: vendors.%s[%zu] needs \"plugin\" and an object \"config\"", mode, i);
+                          "config: vendors.%s[%zu] needs \"plugin\" and an object \"config\"",
+                          mode, i);
         break;
       }
       rc = to_kv(cfg, &kv, &nkv, err);

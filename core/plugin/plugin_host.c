@@ -30,16 +30,11 @@ struct iris_vendor {
 
 const char *iris_plugin_status_name(int status) {
   switch (status) {
-  case IRIS_PLUGIN_SENT:
-    return "sent";
-  case IRIS_PLUGIN_RETRYABLE:
-    return "retryable";
-  case IRIS_PLUGIN_PERMANENT:
-    return "permanent";
-  case IRIS_PLUGIN_RATE_LIMITED:
-    return "rate_limited";
-  default:
-    return "invalid";
+  case IRIS_PLUGIN_SENT: return "sent";
+  case IRIS_PLUGIN_RETRYABLE: return "retryable";
+  case IRIS_PLUGIN_PERMANENT: return "permanent";
+  case IRIS_PLUGIN_RATE_LIMITED: return "rate_limited";
+  default: return "invalid";
   }
 }
 
@@ -72,8 +67,8 @@ static int svc_secret(void *data, const char *name, char **value) {
   struct iris_err err = {0};
   *value = NULL;
   if (!v->env.secret || !name) {
-    IRIS_LOG_WARN("plugin %s asked for secret '%s' but no secret service is configured",
-                  v->plugin, name ? name : "(null)");
+    IRIS_LOG_WARN("plugin %s asked for secret '%s' but no secret service is configured", v->plugin,
+                  name ? name : "(null)");
     return -1;
   }
   if (v->env.secret(v->env.secret_data, name, value, &err)) {
@@ -281,8 +276,8 @@ int iris_vendor_new(const struct iris_plugins *plugins, const char *plugin, cons
   *out = NULL;
   ops = iris_plugins_find(plugins, plugin, mode);
   if (!ops)
-    return iris_err_set(err, IRIS_ENOTFOUND,
-                        "vendor %s: no loaded plugin '%s' serves mode '%s'", name, plugin, mode);
+    return iris_err_set(err, IRIS_ENOTFOUND, "vendor %s: no loaded plugin '%s' serves mode '%s'",
+                        name, plugin, mode);
   v = iris_calloc(1, sizeof *v);
   if (!v)
     return iris_err_set(err, IRIS_ENOMEM, "vendor %s: allocating", name);
@@ -368,13 +363,14 @@ void iris_vendor_send(struct iris_vendor *v, const struct iris_plugin_message *m
   int64_t asked;
   memset(r, 0, sizeof *r);
   r->struct_size = sizeof *r;
-  r->status = (enum iris_plugin_status)-1;
+  r->status = (enum iris_plugin_status) - 1;
   v->ops->send(v->instance, msg, r);
   /* Never trust what came back: terminate and clean the texts, range-check the status,
    * bound the retry delay. */
   if (sanitize_text(r->vendor_message_id, sizeof r->vendor_message_id, '?'))
     IRIS_LOG_WARN("plugin %s: vendor message id was not terminated, valid UTF-8 text; "
-                  "repaired", v->plugin);
+                  "repaired",
+                  v->plugin);
   (void)sanitize_text(r->error, sizeof r->error, ' ');
   if ((int)r->status < IRIS_PLUGIN_SENT || (int)r->status > IRIS_PLUGIN_RATE_LIMITED) {
     int bad = (int)r->status;
@@ -386,8 +382,7 @@ void iris_vendor_send(struct iris_vendor *v, const struct iris_plugin_message *m
   if (r->status == IRIS_PLUGIN_SENT || r->status == IRIS_PLUGIN_PERMANENT) {
     r->retry_after_ms = 0; /* nothing is retried */
   } else if (asked < 0) {
-    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is negative; ignored", v->plugin,
-                  asked);
+    IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is negative; ignored", v->plugin, asked);
     r->retry_after_ms = 0;
   } else if (asked > IRIS_PLUGIN_RETRY_AFTER_MAX_MS) {
     IRIS_LOG_WARN("plugin %s: retry_after_ms %" PRId64 " is above the maximum; %ld ms used",

@@ -21,9 +21,9 @@ struct iris_vendor; /* opaque: one configured instance of a plugin for one mode 
 /* Optional services behind the host struct; any may be NULL. Borrowed, must outlive the
  * vendor. */
 struct iris_vendor_env {
-  iris_config_secret_fn secret;  /* get_secret service (e.g. iris_secrets_fetch) */
+  iris_config_secret_fn secret; /* get_secret service (e.g. iris_secrets_fetch) */
   void *secret_data;
-  struct iris_metrics *metrics;  /* metric service */
+  struct iris_metrics *metrics; /* metric service */
 };
 
 /*

@@ -96,10 +96,10 @@ const struct iris_plugin_mode_ops *iris_plugins_find(const struct iris_plugins *
 }
 
 /* Record a rejection and return IRIS_EPLUGIN with the same text. */
-static int reject(struct iris_plugins *p, const char *path, struct iris_err *err,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int reject(struct iris_plugins *p, const char *path, struct iris_err *err,
-                  const char *fmt, ...) {
+static int reject(struct iris_plugins *p, const char *path, struct iris_err *err, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
+static int reject(struct iris_plugins *p, const char *path, struct iris_err *err, const char *fmt,
+                  ...) {
   char why[400];
   char *text, **grown;
   va_list ap;

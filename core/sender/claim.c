@@ -26,10 +26,13 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
   if (attempts)
     *attempts = 0;
   {
-    struct iris_db_param p[] = {IRIS_DB_STR(c->key),       IRIS_DB_STR(c->kind),
+    struct iris_db_param p[] = {IRIS_DB_STR(c->key),
+                                IRIS_DB_STR(c->kind),
                                 c->message_id ? IRIS_DB_I64(c->message_id) : IRIS_DB_NULL,
-                                IRIS_DB_STR(c->batch_id),  IRIS_DB_STR(c->lane),
-                                IRIS_DB_STR(c->owner),     IRIS_DB_I64(c->lease_seconds),
+                                IRIS_DB_STR(c->batch_id),
+                                IRIS_DB_STR(c->lane),
+                                IRIS_DB_STR(c->owner),
+                                IRIS_DB_I64(c->lease_seconds),
                                 IRIS_DB_STR(c->sqs_message_id)};
     rc = iris_db_exec(db, 0,
                       "INSERT IGNORE INTO sender_claim (claim_key, kind, message_id, batch_id, lane,"
@@ -97,7 +100,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
      * retry that was due is the ordinary path. */
     if (takeover)
       IRIS_LOG_WARN("claim %s taken over from a holder whose lease expired (attempts so far "
-                    "%lld)", c->key, (long long)tries);
+                    "%lld)",
+                    c->key, (long long)tries);
     else
       IRIS_LOG_INFO("claim %s taken again for its retry (attempts so far %lld)", c->key,
                     (long long)tries);
@@ -266,12 +270,15 @@ static int mark_failed(struct iris_db *db, const struct iris_claim *c, int final
                        int64_t retry_after_ms, const char *error, int only_claimed,
                        const char *what, struct iris_err *err) {
   /* Bounded here too (SQS's longest visibility, 12 h), so no caller can overflow it. */
-  int64_t wait_us = retry_after_ms <= 0 ? 0
+  int64_t wait_us = retry_after_ms <= 0              ? 0
                     : retry_after_ms >= MAX_RETRY_MS ? MAX_RETRY_MS * 1000
                                                      : retry_after_ms * 1000;
-  struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0), IRIS_DB_STR(error),
-                              IRIS_DB_I64(wait_us), IRIS_DB_I64(final ? 1 : 0),
-                              IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner),
+  struct iris_db_param p[] = {IRIS_DB_I64(final ? 1 : 0),
+                              IRIS_DB_STR(error),
+                              IRIS_DB_I64(wait_us),
+                              IRIS_DB_I64(final ? 1 : 0),
+                              IRIS_DB_STR(c->key),
+                              IRIS_DB_STR(c->owner),
                               IRIS_DB_I64(only_claimed ? 1 : 0)};
   return owned_update(db, c,
                       "UPDATE sender_claim SET state = 'failed', final = ?,"

@@ -31,8 +31,8 @@ struct iris_claim {
   const char *batch_id; /* NULL unless a batch */
   const char *lane;
   const char *sqs_message_id;
-  int lease_seconds;    /* how long a holder may take before others may take over */
-  int due_now;          /* the record's last receive: a retryable failure still waiting for
+  int lease_seconds; /* how long a holder may take before others may take over */
+  int due_now;       /* the record's last receive: a retryable failure still waiting for
                            its next_attempt_at is taken now (there will be no later delivery) */
 };
 

@@ -13,8 +13,8 @@
 #define MAX_DEVICES 20 /* a user's devices pushed per page (bounds the calls a page makes) */
 
 struct iris_push {
-  struct iris_google *google; /* owned */
-  struct iris_metrics *metrics; /* borrowed */
+  struct iris_google *google;        /* owned */
+  struct iris_metrics *metrics;      /* borrowed */
   const char *project, *title, *api; /* borrowed from the configuration */
   int64_t ttl_s;
 };
@@ -102,7 +102,7 @@ int iris_push_page(struct iris_push *p, struct iris_db *db, const char *target,
   }
   for (i = 0; i < n; i++) {
     struct iris_fcm_push one = {tokens[i], platforms[i], p->title ? p->title : subject,
-                                body, incident_id, p->ttl_s};
+                                body,      incident_id,  p->ttl_s};
     if (rc == IRIS_OK && tokens[i] && platforms[i]) {
       int prc = iris_fcm_send(p->google, p->api, p->project, &one, &err);
       if (prc == IRIS_OK) {

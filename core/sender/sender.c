@@ -38,7 +38,7 @@ struct iris_sender {
   struct iris_templates *templates;
   struct iris_render_config rcfg;
   int64_t max_attempts, lease_s, backoff_base_s, backoff_max_s;
-  int64_t max_receives; /* the lanes' maxReceiveCount: the last receive before the DLQ */
+  int64_t max_receives;       /* the lanes' maxReceiveCount: the last receive before the DLQ */
   int64_t max_unrolled_users; /* ldap_lists.max_unrolled_users, for out-of-band lists */
   const char *fallback_mode;  /* sender.fallback_mode (Iris: email); NULL: no fallback */
   const char *sms_override;   /* sender.sms_override_template, NULL: not configured */
@@ -178,13 +178,17 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "queues.notifications", NULL, &s->notifications_url, err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(app->cfg, "quota.hard_limit", 6000, 1, 100000000, &s->quota.hard_limit, err);
+    rc = iris_config_i64_or(app->cfg, "quota.hard_limit", 6000, 1, 100000000, &s->quota.hard_limit,
+                            err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(app->cfg, "quota.soft_limit", 600, 1, 100000000, &s->quota.soft_limit, err);
+    rc = iris_config_i64_or(app->cfg, "quota.soft_limit", 600, 1, 100000000, &s->quota.soft_limit,
+                            err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(app->cfg, "quota.hard_minutes", 1, 1, 10080, &s->quota.hard_minutes, err);
+    rc = iris_config_i64_or(app->cfg, "quota.hard_minutes", 1, 1, 10080, &s->quota.hard_minutes,
+                            err);
   if (rc == IRIS_OK)
-    rc = iris_config_i64_or(app->cfg, "quota.soft_minutes", 1, 1, 10080, &s->quota.soft_minutes, err);
+    rc = iris_config_i64_or(app->cfg, "quota.soft_minutes", 1, 1, 10080, &s->quota.soft_minutes,
+                            err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "quota.sender_app", NULL, &s->quota.sender_app, err);
   if (rc == IRIS_OK)
@@ -279,10 +283,10 @@ struct kind_policy {
 
 static const struct kind_policy policies[] = {
     /* kind           recheck changelog quota call_to_sms body_limit fallback reprioritize */
-    {"message",       1,      1,        1,    1,          1,         1,       1},
-    {"batch",         1,      1,        1,    1,          1,         1,       1},
-    {"tracking",      0,      0,        0,    1,          1,         0,       0},
-    {"notification",  0,      0,        1,    1,          1,         1,       1},
+    {"message", 1, 1, 1, 1, 1, 1, 1},
+    {"batch", 1, 1, 1, 1, 1, 1, 1},
+    {"tracking", 0, 0, 0, 1, 1, 0, 0},
+    {"notification", 0, 0, 1, 1, 1, 1, 1},
 };
 
 static const struct kind_policy *policy_of(const char *kind) {
@@ -437,15 +441,15 @@ enum outcome_kind { OUTCOME_SENT, OUTCOME_FAILED, OUTCOME_SUPPRESSED };
 
 struct outcome {
   enum outcome_kind kind;
-  const struct msgrow *m;        /* sent, failed: the message (a batch: every member); NULL:
+  const struct msgrow *m; /* sent, failed: the message (a batch: every member); NULL:
                                     a notification's recipient, only the claim is recorded */
-  int64_t message_id;            /* suppressed: the message, 0 if none */
-  int deactivate;                /* suppressed: message.active = 0 as well */
+  int64_t message_id;     /* suppressed: the message, 0 if none */
+  int deactivate;         /* suppressed: message.active = 0 as well */
   const char *mode, *destination;
   const struct iris_rendered *r; /* sent */
   struct iris_vendor *v;         /* sent by, or the vendor of the last failed attempt; NULL */
   const char *vendor_id;
-  const char *why;               /* failed, suppressed */
+  const char *why; /* failed, suppressed */
 };
 
 /*
@@ -456,8 +460,8 @@ struct outcome {
  * coordinator's can wait for each other but never deadlock.
  */
 struct row_ref {
-  int64_t id;  /* the message */
-  size_t out;  /* its outcome */
+  int64_t id; /* the message */
+  size_t out; /* its outcome */
 };
 
 static int by_claim_key(const void *a, const void *b) {
@@ -581,8 +585,8 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
       break;
     if (!lost++)
       IRIS_LOG_WARN("claim %s%s: recording '%s' failed (%s); retrying for up to %lld s",
-                    c[n - 1]->key, n > 1 ? " and its batch" : "", states[o[n - 1]->kind],
-                    err->msg, (long long)(patience_ms / 1000));
+                    c[n - 1]->key, n > 1 ? " and its batch" : "", states[o[n - 1]->kind], err->msg,
+                    (long long)(patience_ms / 1000));
     iris_clock_sleep_ms(pause_ms);
     pause_ms = pause_ms < 2000 ? pause_ms * 2 : 2000;
     {
@@ -601,8 +605,8 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
   for (i = 0; rc && n == 1 && i < n; i++)
     if (o[i]->kind == OUTCOME_SENT && o[i]->v)
       IRIS_LOG_ERR("claim %s: %s accepted the page but it could not be recorded (%s); after "
-                   "the lease another delivery may send it again", c[i]->key,
-                   iris_vendor_name(o[i]->v), err->msg);
+                   "the lease another delivery may send it again",
+                   c[i]->key, iris_vendor_name(o[i]->v), err->msg);
   return rc;
 }
 
@@ -616,14 +620,14 @@ static int settle(struct iris_sender *s, const struct iris_claim *c, const struc
 /* A sent outcome kept for the batch's transaction, with copies of everything it records
  * (the delivery's own buffers are gone by then). */
 struct pend {
-  size_t slot;              /* the record (handle_batch's slot) */
-  char *key, *owner;        /* owned; c points into them */
+  size_t slot;       /* the record (handle_batch's slot) */
+  char *key, *owner; /* owned; c points into them */
   struct iris_claim c;
-  struct msgrow m;          /* only id, members, nmembers, batch_id: owned copies */
+  struct msgrow m; /* only id, members, nmembers, batch_id: owned copies */
   int64_t *members;
   char *batch_id, *mode, *destination, *vendor_id; /* owned */
-  struct iris_rendered r;   /* owned copies of subject and body, the template id */
-  struct outcome o;         /* points into the above */
+  struct iris_rendered r; /* owned copies of subject and body, the template id */
+  struct outcome o;       /* points into the above */
 };
 
 static void pend_free(struct pend *p) {
@@ -706,8 +710,10 @@ static void sent_logged(struct iris_sender *s, const struct msgrow *m, const cha
 
 static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, int64_t message_id,
                              const char *reason, int deactivate, struct iris_err *err) {
-  struct outcome o = {.kind = OUTCOME_SUPPRESSED, .message_id = message_id,
-                      .deactivate = deactivate, .why = reason};
+  struct outcome o = {.kind = OUTCOME_SUPPRESSED,
+                      .message_id = message_id,
+                      .deactivate = deactivate,
+                      .why = reason};
   int rc = settle(s, c, &o, err);
   if (rc == IRIS_OK) {
     IRIS_LOG_INFO("message %" PRId64 " not sent: %s", message_id, reason);
@@ -721,8 +727,13 @@ static int settle_suppressed(struct iris_sender *s, const struct iris_claim *c, 
 static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
                        const char *mode, const char *destination, const struct iris_rendered *r,
                        struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
-  struct outcome o = {.kind = OUTCOME_SENT, .m = m, .mode = mode, .destination = destination,
-                      .r = r, .v = v, .vendor_id = vendor_id};
+  struct outcome o = {.kind = OUTCOME_SENT,
+                      .m = m,
+                      .mode = mode,
+                      .destination = destination,
+                      .r = r,
+                      .v = v,
+                      .vendor_id = vendor_id};
   int rc;
   if (s->deferring)
     return defer_sent(s, c, m, mode, destination, r, v, vendor_id, err);
@@ -805,8 +816,8 @@ static void soft_quota_notice(struct iris_sender *s, const char *application,
   if (!s->notifications_url || !s->quota.sender_app || !s->app->sqs) {
     IRIS_LOG_WARN("application %s is over its soft quota (%lld > %lld in %lld min); no "
                   "notifications queue or quota.sender_app configured to tell %s",
-                  application, (long long)qv->usage, (long long)qv->limit,
-                  (long long)qv->minutes, qv->target);
+                  application, (long long)qv->usage, (long long)qv->limit, (long long)qv->minutes,
+                  qv->target);
     return;
   }
   snprintf(subject, sizeof subject, "Application %s exceeding message quota", application);
@@ -967,9 +978,8 @@ struct fallen {
 /* Permanent failure or attempts exhausted: Iris's email fallback, then a recorded failure.
  * failed_v: the vendor whose attempt failed, NULL if there was none. */
 static int fall_back(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
-                     const char *mode, struct iris_vendor *failed_v, const char *why,
-                     int attempts, enum iris_sender_verdict *verdict, struct fallen *out,
-                     struct iris_err *err) {
+                     const char *mode, struct iris_vendor *failed_v, const char *why, int attempts,
+                     enum iris_sender_verdict *verdict, struct fallen *out, struct iris_err *err) {
   struct iris_contact email = {0};
   struct iris_rendered r = {0};
   struct iris_render_request q;
@@ -981,9 +991,8 @@ static int fall_back(struct iris_sender *s, const struct iris_claim *c, const st
 
   *verdict = IRIS_SENDER_DONE;
   memset(out, 0, sizeof *out);
-  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || !fb ||
-      strcmp(mode, fb) == 0 || !m->target ||
-      iris_contact_for_mode(s->app->db, m->target, fb, &email, &ferr) != IRIS_OK) {
+  if (!policy_of(m->batch_id ? "batch" : "message")->fallback || !fb || strcmp(mode, fb) == 0 ||
+      !m->target || iris_contact_for_mode(s->app->db, m->target, fb, &email, &ferr) != IRIS_OK) {
     snprintf(out->failure, sizeof out->failure, "%s", why);
     rc = settle_failed(s, c, m, mode, failed_v, why, err);
     goto out;
@@ -1184,17 +1193,17 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
 
 /* One record being handled: what came in, and what the delivery decided. */
 struct job {
-  const char *owner;                     /* this attempt (request id or worker pid + record) */
+  const char *owner; /* this attempt (request id or worker pid + record) */
   const struct iris_sender_record *rec;
-  long max_receives;                     /* the queue's maxReceiveCount, 0 if unknown */
-  int last;                              /* this is the record's last receive before SQS's
+  long max_receives;                /* the queue's maxReceiveCount, 0 if unknown */
+  int last;                         /* this is the record's last receive before SQS's
                                             redrive moves it to the dead-letter queue */
-  int preclaimed;                        /* its claim was taken with the batch's (ours, no
+  int preclaimed;                   /* its claim was taken with the batch's (ours, no
                                             attempt yet): iris_claim_take is skipped */
-  enum iris_sender_verdict verdict;      /* out */
-  int retry_after;                       /* out: seconds until the retry (RETRY) */
-  int dead_letter;                       /* out: dead-letter the record with `reason` */
-  char reason[700];                      /* out: why it is retried or dead-lettered */
+  enum iris_sender_verdict verdict; /* out */
+  int retry_after;                  /* out: seconds until the retry (RETRY) */
+  int dead_letter;                  /* out: dead-letter the record with `reason` */
+  char reason[700];                 /* out: why it is retried or dead-lettered */
 };
 
 static void job_reason(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1347,9 +1356,10 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   held = 1;
   /* 3. re-check: the incident may have been claimed since the message was queued. */
   if (pol->recheck && (!m.active || m.sent || !m.incident_active)) {
-    snprintf(why, sizeof why, "%s", m.sent ? "message already sent"
-                                   : !m.incident_active ? "incident claimed or resolved"
-                                                        : "message no longer active");
+    snprintf(why, sizeof why, "%s",
+             m.sent               ? "message already sent"
+             : !m.incident_active ? "incident claimed or resolved"
+                                  : "message no longer active");
     rc = settle_suppressed(s, &c, id, why, !m.incident_active, err);
     j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     goto out;
@@ -1427,7 +1437,8 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
       soft_quota_notice(s, m.application, &qv);
   }
   /* 6. send; Iris pushed to the user's phones before every text and call (first try here) */
-  if (s->push && attempts == 0 && m.target && (strcmp(mode, "sms") == 0 || strcmp(mode, "call") == 0))
+  if (s->push && attempts == 0 && m.target &&
+      (strcmp(mode, "sms") == 0 || strcmp(mode, "call") == 0))
     (void)iris_push_page(s->push, s->app->db, m.target, r.subject, r.body, m.incident_id);
   rc = attempt(s, &c, &m, mode, contact.destination, &r, attempts, &res, &v, err);
   if (rc == IRIS_ENOTFOUND) {
@@ -1525,8 +1536,8 @@ out:
  * "dead_lettered"). Without a dead-letter queue configured, or when the send fails, the
  * verdict stays RETRY and the queue's redrive policy takes it there; the reason is logged.
  */
-static int dead_letter(struct iris_sender *s, const struct iris_sender_record *rec,
-                       int gave_up, const char *reason, enum iris_sender_verdict *verdict) {
+static int dead_letter(struct iris_sender *s, const struct iris_sender_record *rec, int gave_up,
+                       const char *reason, enum iris_sender_verdict *verdict) {
   struct iris_err err = {0};
   char count[24];
   struct iris_sqs_attr attrs[] = {{"reason", "String", reason},
@@ -1545,7 +1556,8 @@ static int dead_letter(struct iris_sender *s, const struct iris_sender_record *r
   *verdict = IRIS_SENDER_RETRY; /* without a dead-letter queue, SQS's redrive gets it there */
   if (!body)
     return IRIS_ENOMEM;
-  if (s->dead_letter_url && s->app->sqs && iris_sqs_check_body(body, strlen(body), &err) == IRIS_OK) {
+  if (s->dead_letter_url && s->app->sqs &&
+      iris_sqs_check_body(body, strlen(body), &err) == IRIS_OK) {
     out.body = body;
     out.attrs = attrs;
     out.nattrs = 3;
@@ -1569,7 +1581,9 @@ struct oob {
   int tracking;          /* a plan's tracking copy: no notification row, subject as rendered */
 };
 
-static const char *nstr(json_t *n, const char *k) { return json_string_value(json_object_get(n, k)); }
+static const char *nstr(json_t *n, const char *k) {
+  return json_string_value(json_object_get(n, k));
+}
 
 /* Look up one id by name; 0 when absent. */
 static int id_of(struct iris_db *db, const char *sql, const char *a, const char *b, int64_t *out,
@@ -1642,8 +1656,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   held = 1;
   if (!n->tracking) {
     struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(key)};
-    rc = iris_db_exec(s->app->db, 0, "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?",
-                      p, 2, NULL, err);
+    rc = iris_db_exec(s->app->db, 0,
+                      "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?", p, 2,
+                      NULL, err);
     if (rc)
       return rc;
   }
@@ -1655,7 +1670,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   } else if (n->mode) {
     rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
   } else if (n->priority) {
-    rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact, &cerr);
+    rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact,
+                                  &cerr);
   } else {
     int64_t mode_id = 0;
     char mode_name[64] = "";
@@ -1779,7 +1795,9 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       attempts++;
     }
     if (res.status == IRIS_PLUGIN_SENT) {
-      struct outcome o = {.kind = OUTCOME_SENT, .mode = contact.mode, .v = v,
+      struct outcome o = {.kind = OUTCOME_SENT,
+                          .mode = contact.mode,
+                          .v = v,
                           .vendor_id = res.vendor_message_id};
       rc = settle(s, &c, &o, err);
       if (rc == IRIS_OK)
@@ -1791,8 +1809,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
         (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE)) {
       int wait = vendor_wait_s(s, &res, attempts);
       rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
-      metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried",
-             contact.mode, iris_vendor_name(v));
+      metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried", contact.mode,
+             iris_vendor_name(v));
       job_reason(j, "%s", res.error);
       *retry = wait;
       goto out;
@@ -1819,7 +1837,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
       char why[700];
       struct outcome o = {.kind = OUTCOME_FAILED, .mode = contact.mode, .v = v, .why = why};
       if (gave_up)
-        snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
+        snprintf(why, sizeof why,
+                 "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
                  j->rec->receive_count, j->max_receives, attempts, res.error);
       else
         snprintf(why, sizeof why, "%s", res.error);
@@ -1937,12 +1956,17 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
   sha256_hex(payload, hash);
   {
     struct iris_db_exec_info info = {0};
-    struct iris_db_param p[] = {
-        IRIS_DB_STR(n.id), IRIS_DB_I64(n.application_id), IRIS_DB_STR(n.target),
-        IRIS_DB_STR(n.role), n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
-        n.mode_id ? IRIS_DB_I64(n.mode_id) : IRIS_DB_NULL,
-        n.category_id ? IRIS_DB_I64(n.category_id) : IRIS_DB_NULL, IRIS_DB_STR(n.template_name),
-        IRIS_DB_STR(n.subject), IRIS_DB_STR(hash), IRIS_DB_STR(j->rec->sqs_message_id)};
+    struct iris_db_param p[] = {IRIS_DB_STR(n.id),
+                                IRIS_DB_I64(n.application_id),
+                                IRIS_DB_STR(n.target),
+                                IRIS_DB_STR(n.role),
+                                n.priority_id ? IRIS_DB_I64(n.priority_id) : IRIS_DB_NULL,
+                                n.mode_id ? IRIS_DB_I64(n.mode_id) : IRIS_DB_NULL,
+                                n.category_id ? IRIS_DB_I64(n.category_id) : IRIS_DB_NULL,
+                                IRIS_DB_STR(n.template_name),
+                                IRIS_DB_STR(n.subject),
+                                IRIS_DB_STR(hash),
+                                IRIS_DB_STR(j->rec->sqs_message_id)};
     rc = iris_db_exec(s->app->db, 0,
                       "INSERT IGNORE INTO sender_notification (id, application_id, target, role,"
                       " priority_id, mode_id, category_id, template, subject, payload_sha256,"
@@ -2072,8 +2096,8 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
     j->verdict = retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     j->retry_after = retry;
     if (sent_ok || failed)
-      IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", incident,
-                    t.plan, t.destination, t.mode, sent_ok ? "sent" : "not delivered");
+      IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", incident, t.plan,
+                    t.destination, t.mode, sent_ok ? "sent" : "not delivered");
   } else if (rc != IRIS_ENOMEM) {
     IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
     job_reason(j, "%s", err->msg);
@@ -2174,9 +2198,7 @@ static int handle_one(struct iris_sender *s, const char *owner,
     iris_free(live);
     break;
   }
-  case IRIS_ENV_TRACKING:
-    rc = deliver_tracking(s, &j, env.incident_id, err);
-    break;
+  case IRIS_ENV_TRACKING: rc = deliver_tracking(s, &j, env.incident_id, err); break;
   case IRIS_ENV_NOTIFICATION:
     iris_log_set_message_id(nstr(env.notification, "notification_id"));
     rc = deliver_notification(s, &j, env.notification, err);
@@ -2190,7 +2212,8 @@ static int handle_one(struct iris_sender *s, const char *owner,
       job_reason(&j, "no outcome after %ld receives", rec->receive_count);
     rc = dead_letter(s, rec, 1, j.reason, &j.verdict);
     if (j.verdict == IRIS_SENDER_RETRY)
-      j.retry_after = 1; /* no dead-letter queue of our own: the redrive takes it on the next receive */
+      j.retry_after =
+          1; /* no dead-letter queue of our own: the redrive takes it on the next receive */
   }
   iris_log_set_message_id(NULL);
   *verdict = j.verdict;
@@ -2278,8 +2301,8 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
     if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, &err) != IRIS_OK)) {
       sl->verdict = IRIS_SENDER_RETRY;
       sl->retry = backoff_s(s, sl->r.receive_count > 1 ? (int)sl->r.receive_count : 1);
-      IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry",
-                   p->m.id, c && o ? err.msg : "out of memory");
+      IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry", p->m.id,
+                   c && o ? err.msg : "out of memory");
       metric(s, "errors", NULL, NULL);
       if (s->max_receives > 0 && sl->r.receive_count >= s->max_receives) {
         char reason[700];
@@ -2306,8 +2329,7 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
  * record is started and the claims taken for it are given back. Sets every slot's verdict;
  * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
  */
-static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n,
-                        struct iris_err *err) {
+static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, struct iris_err *err) {
   struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
   struct iris_claim *unique = iris_calloc(n ? n : 1, sizeof *unique);
   int *taken = iris_calloc(n ? n : 1, sizeof *taken);
@@ -2399,8 +2421,8 @@ out:
  * configured aws.region. Account, region and name must all match: queues of the same name in
  * two accounts or regions are different queues.
  */
-static int url_is_arn(const char *url, const char *region, const char *account,
-                      const char *name, const char *default_region) {
+static int url_is_arn(const char *url, const char *region, const char *account, const char *name,
+                      const char *default_region) {
   const char *host = strstr(url, "://"), *path, *slash;
   size_t alen = strlen(account), rlen = strlen(region);
   if (!host)
@@ -2428,7 +2450,8 @@ static const char *queue_for_arn(struct iris_sender *s, const char *arn, const c
   char region[64], account[64], name[128];
   *lane = NULL;
   /* arn:<partition>:sqs:<region>:<account>:<name> — each part bounded, none empty */
-  if (!arn || sscanf(arn, "arn:%*63[^:]:sqs:%63[^:]:%63[^:]:%127[^:]", region, account, name) != 3 ||
+  if (!arn ||
+      sscanf(arn, "arn:%*63[^:]:sqs:%63[^:]:%63[^:]:%127[^:]", region, account, name) != 3 ||
       strlen(arn) > 256)
     return NULL;
   json_object_foreach(queues, k, v) {
@@ -2495,7 +2518,8 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
        * itemIdentifier makes Lambda retry the whole batch (the others' claims keep that from
        * sending anything twice). */
       IRIS_LOG_ERR("record %zu of the event has no messageId: the whole batch is reported "
-                   "failed so that it is not lost", i);
+                   "failed so that it is not lost",
+                   i);
       metric(s, "unidentified_record", NULL, NULL);
       json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", ""));
       memset(r, 0, sizeof *r);

@@ -92,6 +92,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
  * row found nothing (0 = forever).
  */
 int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nlanes,
-                     volatile int *stop, int max_idle_polls, struct iris_err *err) IRIS_WARN_UNUSED;
+                     volatile int *stop, int max_idle_polls,
+                     struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_SENDER_H */

@@ -55,7 +55,7 @@ static int encode(struct iris_buf *b, struct iris_vendor *v, const struct iris_p
   int64_t incident = m->incident_id;
   uint32_t nextra = m->extra ? (uint32_t)m->nextra : 0, i, len = 0;
   int rc = put(b, &len, sizeof len); /* patched below */
-  const char *strs[] = {request_id,   m->message_id, m->mode,     m->subject, m->body,
+  const char *strs[] = {request_id,    m->message_id,  m->mode,     m->subject, m->body,
                         m->email_html, m->application, m->priority, m->plan,    m->target};
   size_t k;
   if (rc == IRIS_OK)

@@ -57,10 +57,10 @@ int iris_tmpl_mentions(const struct iris_tmpl *t, const char *object, const char
  * once at startup with iris_tmpl_set_limits(); docs/templates.md lists the defaults.
  */
 struct iris_tmpl_limits {
-  size_t max_memory;    /* bytes of intermediate values (strings, lists, dicts, loop state) */
-  long max_steps;       /* evaluation steps: expressions, loop iterations, items handled */
-  long max_iterations;  /* loop iterations in total */
-  int max_depth;        /* nesting of blocks and expressions (parse and render), 8..64 */
+  size_t max_memory;   /* bytes of intermediate values (strings, lists, dicts, loop state) */
+  long max_steps;      /* evaluation steps: expressions, loop iterations, items handled */
+  long max_iterations; /* loop iterations in total */
+  int max_depth;       /* nesting of blocks and expressions (parse and render), 8..64 */
 };
 
 #define IRIS_TMPL_DEFAULT_MEMORY ((size_t)64 << 20) /* 64 MiB */

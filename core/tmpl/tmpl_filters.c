@@ -15,14 +15,16 @@
 #include "tmpl_int.h"
 #include "url.h"
 
-static const char *const filters[] = {
-    "default", "d", "upper", "lower", "title", "capitalize", "trim", "replace", "truncate",
-    "length", "count", "join", "first", "last", "round", "int", "float", "string", "tojson",
-    "e", "escape", "safe", "indent", "wordwrap", "urlencode", "abs", NULL};
-static const char *const tests[] = {"defined", "undefined", "none", "string", "number",
-                                    "integer", "float", "boolean", "true", "false", "mapping",
-                                    "sequence", "iterable", "odd", "even", "divisibleby",
-                                    "lower", "upper", "in", NULL};
+static const char *const filters[] = {"default",    "d",     "upper",   "lower",    "title",
+                                      "capitalize", "trim",  "replace", "truncate", "length",
+                                      "count",      "join",  "first",   "last",     "round",
+                                      "int",        "float", "string",  "tojson",   "e",
+                                      "escape",     "safe",  "indent",  "wordwrap", "urlencode",
+                                      "abs",        NULL};
+static const char *const tests[] = {"defined",     "undefined", "none",     "string", "number",
+                                    "integer",     "float",     "boolean",  "true",   "false",
+                                    "mapping",     "sequence",  "iterable", "odd",    "even",
+                                    "divisibleby", "lower",     "upper",    "in",     NULL};
 
 static int in_list(const char *const *l, const char *name) {
   for (; *l; l++)
@@ -482,9 +484,7 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
   if (rc)
     return rc;
   switch (in->t) {
-  case TV_UNDEF:
-    *out = iris__tv_undef("first/last of an undefined value");
-    return IRIS_OK;
+  case TV_UNDEF: *out = iris__tv_undef("first/last of an undefined value"); return IRIS_OK;
   case TV_LIST: {
     size_t n = json_array_size(in->j);
     *out = n ? iris__tv_from_json(json_array_get(in->j, last ? n - 1 : 0))
@@ -514,8 +514,7 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
     *out = iris__tv_str(in->s + a, z - a);
     return IRIS_OK;
   }
-  default:
-    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
+  default: return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
   }
 }
 
@@ -669,11 +668,9 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
   if (bv && (rc = want_int(r, bv, "int() base", &base)))
     return rc;
   switch (in->t) {
-  case TV_INT: case TV_BOOL:
-    *out = iris__tv_int(in->i);
-    return IRIS_OK;
-  case TV_FLOAT:
-    return int_of_float(r, in->f, &def, out);
+  case TV_INT:
+  case TV_BOOL: *out = iris__tv_int(in->i); return IRIS_OK;
+  case TV_FLOAT: return int_of_float(r, in->f, &def, out);
   case TV_STR: {
     char buf[128], digits[128], *end;
     size_t o = 0, k;
@@ -717,9 +714,7 @@ static int do_int(struct rctx *r, const struct tv *in, const struct fargs *a, st
     *out = def;
     return IRIS_OK;
   }
-  default:
-    *out = def;
-    return IRIS_OK;
+  default: *out = def; return IRIS_OK;
   }
 }
 
@@ -767,7 +762,8 @@ static int json_string_out(struct iris_buf *b, const char *s, size_t n) {
       rc = iris_buf_appends(b, "\\b");
     else if (c == '\f')
       rc = iris_buf_appends(b, "\\f");
-    else if (c == '<' || c == '>' || c == '&' || c == '\'' || c < 0x20 || (c >= 0x7f && c < 0x10000))
+    else if (c == '<' || c == '>' || c == '&' || c == '\'' || c < 0x20 ||
+             (c >= 0x7f && c < 0x10000))
       rc = iris_buf_appendf(b, "\\u%04lx", c);
     else if (c >= 0x10000) {
       unsigned long v = c - 0x10000;
@@ -793,14 +789,14 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
   if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j) &&
       iris__tmpl_view_find(r, j)->kind != VIEW_TUPLE)
     return iris__tmpl_fail(r, "a range, dict view or generator is not JSON serializable");
-#define NEWLINE(l)                                                                        \
-  do {                                                                                    \
-    if (indent >= 0) {                                                                    \
-      int64_t k_;                                                                         \
-      rc = rc ? rc : iris_buf_appendc(b, '\n');                                           \
-      for (k_ = 0; k_ < indent * (l) && rc == IRIS_OK; k_++)                              \
-        rc = iris_buf_appendc(b, ' ');                                                    \
-    }                                                                                     \
+#define NEWLINE(l) \
+  do { \
+    if (indent >= 0) { \
+      int64_t k_; \
+      rc = rc ? rc : iris_buf_appendc(b, '\n'); \
+      for (k_ = 0; k_ < indent * (l) && rc == IRIS_OK; k_++) \
+        rc = iris_buf_appendc(b, ' '); \
+    } \
   } while (0)
   switch (json_typeof(j)) {
   case JSON_NULL: return iris_buf_appends(b, "null");
@@ -982,7 +978,7 @@ static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int
     size_t n;   /* bytes */
     size_t len; /* code points */
     int space;
-  } *ch;
+  } * ch;
   size_t nch = 0, i = 0, c = 0;
   int lines = 0;
   ch = iris_calloc(n + 1, sizeof *ch);
@@ -1063,8 +1059,8 @@ static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int
 }
 
 static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
-  static const char *const kw[] = {"width", "break_long_words", "wrapstring",
-                                   "break_on_hyphens", NULL};
+  static const char *const kw[] = {"width", "break_long_words", "wrapstring", "break_on_hyphens",
+                                   NULL};
   const struct tv *wv = arg(a, 0, "width"), *bl = arg(a, 1, "break_long_words"),
                   *ws = arg(a, 2, "wrapstring"), *bh = arg(a, 3, "break_on_hyphens");
   int64_t width = 79;
@@ -1185,8 +1181,8 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
   return take(r, &b, out, 0);
 }
 
-int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
-                      const struct fargs *a, struct tv *out) {
+int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, const struct fargs *a,
+                      struct tv *out) {
   int rc;
   if (iris__tmpl_seq_filter_known(name))
     return iris__tmpl_seq_filter(r, name, in, a, out);
@@ -1205,8 +1201,12 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
       strcmp(name, "capitalize") == 0 || strcmp(name, "title") == 0) {
     if ((rc = check_args(r, name, a, 0, NULL)))
       return rc;
-    return change_case(r, in, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER
-                                : name[0] == 'c' ? CAPITALIZE : TITLE, out);
+    return change_case(r, in,
+                       name[0] == 'u'   ? UPPER
+                       : name[0] == 'l' ? LOWER
+                       : name[0] == 'c' ? CAPITALIZE
+                                        : TITLE,
+                       out);
   }
   if (strcmp(name, "trim") == 0) {
     static const char *const kw[] = {"chars", NULL};
@@ -1221,8 +1221,8 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
   if ((strcmp(name, "length") == 0 || strcmp(name, "count") == 0 || strcmp(name, "last") == 0) &&
       in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
       iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER)
-    return iris__tmpl_fail(r, "a generator has no %s()", name[0] == 'l' && name[1] == 'a'
-                                                            ? "reversed" : "len");
+    return iris__tmpl_fail(r, "a generator has no %s()",
+                           name[0] == 'l' && name[1] == 'a' ? "reversed" : "len");
   if (strcmp(name, "length") == 0 || strcmp(name, "count") == 0) {
     long n = iris__tv_len(in);
     if ((rc = check_args(r, name, a, 0, NULL)))
@@ -1242,7 +1242,8 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
   if (strcmp(name, "round") == 0)
     return do_round(r, in, a, out);
   if ((strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "indent") == 0 ||
-       strcmp(name, "wordwrap") == 0) && in->t == TV_UNDEF)
+       strcmp(name, "wordwrap") == 0) &&
+      in->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", in->s ? in->s : "value");
   if (strcmp(name, "int") == 0)
     return do_int(r, in, a, out);
@@ -1304,8 +1305,8 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
   return iris__tmpl_fail(r, "unknown filter '%s'", name);
 }
 
-int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
-                    const struct fargs *a, int *out) {
+int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const struct fargs *a,
+                    int *out) {
   /* Jinja calls the test with the arguments given: one too many is a TypeError there */
   size_t nargs = strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
   if (a->npos + a->nkw > nargs)
@@ -1384,10 +1385,10 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
 
 /* ---- method calls ------------------------------------------------------------------------- */
 
-static const char *const methods[] = {"items", "keys", "values", "get", "upper", "lower",
-                                      "capitalize", "title", "strip", "lstrip", "rstrip",
-                                      "split", "startswith", "endswith", "replace", "count",
-                                      "find", "join", NULL};
+static const char *const methods[] = {"items",  "keys",       "values",     "get",      "upper",
+                                      "lower",  "capitalize", "title",      "strip",    "lstrip",
+                                      "rstrip", "split",      "startswith", "endswith", "replace",
+                                      "count",  "find",       "join",       NULL};
 
 int iris__tmpl_method_known(const char *name) { return in_list(methods, name); }
 
@@ -1490,8 +1491,8 @@ static int64_t py_count(const struct tv *s, const struct tv *sub) {
 
 static int want_str(struct rctx *r, const struct tv *v, const char *what) {
   if (!v || v->t != TV_STR)
-    return iris__tmpl_fail(r, "%s must be a string, not %s", what, v ? iris__tv_type_name(v)
-                                                                      : "nothing");
+    return iris__tmpl_fail(r, "%s must be a string, not %s", what,
+                           v ? iris__tv_type_name(v) : "nothing");
   return IRIS_OK;
 }
 
@@ -1544,15 +1545,17 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
       return iris__tmpl_fail(r, "str.%s() takes no arguments (%zu given)", name, nargs);
     if (name[0] == 't')
       return py_title(r, obj, out);
-    return change_case(r, obj, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER : CAPITALIZE,
-                       out);
+    return change_case(r, obj, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER : CAPITALIZE, out);
   }
   if (strcmp(name, "strip") == 0 || strcmp(name, "lstrip") == 0 || strcmp(name, "rstrip") == 0) {
     if (nargs > 1)
       return iris__tmpl_fail(r, "%s expected at most 1 argument, got %zu", name, nargs);
     if (nargs && a->pos[0].t != TV_NONE && (rc = want_str(r, &a->pos[0], "strip arg")))
       return rc;
-    return do_strip(r, obj, nargs ? &a->pos[0] : NULL, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3,
+    return do_strip(r, obj, nargs ? &a->pos[0] : NULL,
+                    name[0] == 'l'   ? 1
+                    : name[0] == 'r' ? 2
+                                     : 3,
                     out);
   }
   if (strcmp(name, "split") == 0) {
@@ -1636,10 +1639,10 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
 
 /* ---- filters over sequences ------------------------------------------------------------- */
 
-static const char *const seq_filters[] = {"list", "sort", "sum", "max", "min", "unique",
-                                          "reverse", "map", "select", "reject", "selectattr",
-                                          "rejectattr", "center", "filesizeformat", "dictsort",
-                                          "batch", "slice", NULL};
+static const char *const seq_filters[] =
+    {"list",     "sort",   "sum",    "max",        "min",        "unique", "reverse",
+     "map",      "select", "reject", "selectattr", "rejectattr", "center", "filesizeformat",
+     "dictsort", "batch",  "slice",  NULL};
 
 int iris__tmpl_seq_filter_known(const char *name) { return in_list(seq_filters, name); }
 
@@ -1941,7 +1944,8 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     return IRIS_OK;
   }
   if (!iris__tv_truthy(in) && in->t != TV_LIST &&
-      (strcmp(name, "map") == 0 || strncmp(name, "select", 6) == 0 || strncmp(name, "reject", 6) == 0)) {
+      (strcmp(name, "map") == 0 || strncmp(name, "select", 6) == 0 ||
+       strncmp(name, "reject", 6) == 0)) {
     /* Jinja's map/select/reject start with `if value:` — a false value yields nothing */
     json_t *empty;
     if ((rc = new_iter(r, &empty)))
@@ -1976,7 +1980,9 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     struct keyed *v = NULL;
     int by_value = -1;
     if ((rc = check_args(r, name, a, is_sort || is_ds ? 3 : 2,
-                         is_sort ? kw_sort : is_ds ? kw_ds : kw_mm)))
+                         is_sort ? kw_sort
+                         : is_ds ? kw_ds
+                                 : kw_mm)))
       return rc;
     if (at && at->t == TV_STR && memchr(at->s, ',', at->n))
       return iris__tmpl_fail(r, "%s() of several attributes is not supported by this engine", name);
@@ -2155,9 +2161,10 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
         return r->err->rc;
       memcpy(tname, tn->s, tn->n);
       if (!iris__tmpl_test_known(tname))
-        return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine",
-                               name, tname);
-      memmove(rest.pos, rest.pos + by_attr + 1, (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
+        return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine", name,
+                               tname);
+      memmove(rest.pos, rest.pos + by_attr + 1,
+              (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
       rest.npos -= (size_t)by_attr + 1;
     } else {
       rest.npos = 0;
@@ -2185,7 +2192,8 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     static const char *const kw_b[] = {"linecount", "fill_with", NULL};
     static const char *const kw_s[] = {"slices", "fill_with", NULL};
     int is_batch = name[0] == 'b';
-    const struct tv *cv = arg(a, 0, is_batch ? "linecount" : "slices"), *fill = arg(a, 1, "fill_with");
+    const struct tv *cv = arg(a, 0, is_batch ? "linecount" : "slices"),
+                    *fill = arg(a, 1, "fill_with");
     int64_t count = 0;
     if ((rc = check_args(r, name, a, 2, is_batch ? kw_b : kw_s)))
       return rc;
@@ -2256,8 +2264,8 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
 /* map, select, reject, selectattr, rejectattr, unique, batch, slice and reverse (of anything but
  * a string) return generators in Jinja: always true, and failing only when first used. */
 static int is_generator_filter(const char *name, const struct tv *in) {
-  static const char *const gens[] = {"map", "select", "reject", "selectattr", "rejectattr",
-                                     "unique", "batch", "slice", NULL};
+  static const char *const gens[] = {"map",    "select", "reject", "selectattr", "rejectattr",
+                                     "unique", "batch",  "slice",  NULL};
   (void)in;
   return in_list(gens, name);
 }
@@ -2294,7 +2302,8 @@ int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
     if (!msg)
       return r->err->rc;
     colon = strstr(r->err->msg, ": ");
-    memcpy(msg, colon ? colon + 2 : r->err->msg, colon ? n - (size_t)(colon + 2 - r->err->msg) + 1 : n + 1);
+    memcpy(msg, colon ? colon + 2 : r->err->msg,
+           colon ? n - (size_t)(colon + 2 - r->err->msg) + 1 : n + 1);
     iris_err_clear(r->err);
     if ((rc = new_iter(r, &l)))
       return rc;

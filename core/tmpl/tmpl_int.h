@@ -46,10 +46,10 @@ enum tok_type {
   TK_BLOCK_BEGIN, /* {% */
   TK_BLOCK_END,   /* %} */
   TK_NAME,
-  TK_STRING,      /* value unescaped */
+  TK_STRING, /* value unescaped */
   TK_INT,
   TK_FLOAT,
-  TK_OP           /* text in s: "+", "//", "==", "(", ... */
+  TK_OP /* text in s: "+", "//", "==", "(", ... */
 };
 
 struct tok {
@@ -75,7 +75,7 @@ enum node_kind {
   /* statements */
   N_TEXT,
   N_OUTPUT,
-  N_IF,      /* list: conditions/bodies pairs via a (cond) and body; c: else body */
+  N_IF, /* list: conditions/bodies pairs via a (cond) and body; c: else body */
   N_FOR,
   N_SET,
   N_SETBLOCK,
@@ -93,7 +93,7 @@ enum node_kind {
   E_TEST,
   E_METHOD, /* .items() .keys() .values() */
   E_RANGE,
-  E_SLICE,   /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
+  E_SLICE,    /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
   E_CMPCHAIN, /* a < b < c: list = operands, s = one operator code per char, n = how many */
   E_TUPLE     /* (a, b): list = items */
 };
@@ -132,9 +132,27 @@ struct node {
 
 /* Operators of E_BINOP / E_UNARY. */
 enum {
-  OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
-  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN, OP_AND, OP_OR,
-  OP_NEG, OP_POS, OP_NOT
+  OP_ADD = 1,
+  OP_SUB,
+  OP_MUL,
+  OP_DIV,
+  OP_FLOORDIV,
+  OP_MOD,
+  OP_POW,
+  OP_CONCAT,
+  OP_EQ,
+  OP_NE,
+  OP_LT,
+  OP_LE,
+  OP_GT,
+  OP_GE,
+  OP_IN,
+  OP_NOTIN,
+  OP_AND,
+  OP_OR,
+  OP_NEG,
+  OP_POS,
+  OP_NOT
 };
 
 struct iris_tmpl {
@@ -157,13 +175,13 @@ enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV
 
 struct tv {
   enum tv_type t;
-  int safe;        /* markupsafe.Markup (from |safe or |e) */
-  int64_t i;       /* BOOL, INT */
-  double f;        /* FLOAT */
-  const char *s;   /* STR (not NUL-terminated in general); UNDEF: the missing name */
+  int safe;      /* markupsafe.Markup (from |safe or |e) */
+  int64_t i;     /* BOOL, INT */
+  double f;      /* FLOAT */
+  const char *s; /* STR (not NUL-terminated in general); UNDEF: the missing name */
   size_t n;
-  json_t *j;       /* LIST (array) or DICT (object); borrowed */
-  int view;        /* LIST made by .keys()/.values()/.items(): 1/2/3 (printed as Python's
+  json_t *j; /* LIST (array) or DICT (object); borrowed */
+  int view;  /* LIST made by .keys()/.values()/.items(): 1/2/3 (printed as Python's
                       dict_keys([...]) etc.) */
 };
 
@@ -206,15 +224,15 @@ struct rctx {
   struct loop_state loops[IRIS_TMPL_MAX_DEPTH + 2]; /* loops[k]: the loop of frames[k] */
   int nframes;
   json_t *context;
-  json_t *owned;   /* every JSON value made during the render (released at the end) */
+  json_t *owned;             /* every JSON value made during the render (released at the end) */
   struct tmpl_arena scratch; /* strings made during the render */
   struct iris_buf *out;
   struct iris_err *err;
   long iterations;
   int line, col;
   struct iris_tmpl_limits lim; /* the budget of this render */
-  size_t json_mem; /* estimated bytes of JSON values made during the render (budgeted) */
-  long steps;      /* evaluation steps so far (budgeted) */
+  size_t json_mem;         /* estimated bytes of JSON values made during the render (budgeted) */
+  long steps;              /* evaluation steps so far (budgeted) */
   struct tmpl_view *views; /* owned array (iris_free at the end of the render) */
   size_t nviews, capviews;
 };
@@ -264,10 +282,8 @@ void iris__tmpl_format_float(double f, char *out, size_t size);
 int iris__tv_equal(const struct tv *a, const struct tv *b);
 /* <0, 0, >0; IRIS_ETEMPLATE (via r) when the types cannot be ordered. */
 int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp);
-int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
-                   struct tv *out);
-int iris__tv_contains(struct rctx *r, const struct tv *container, const struct tv *item,
-                      int *out);
+int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out);
+int iris__tv_contains(struct rctx *r, const struct tv *container, const struct tv *item, int *out);
 /* Python len() in code points / items; -1 if the value has no length. */
 long iris__tv_len(const struct tv *v);
 const char *iris__tv_type_name(const struct tv *v);
@@ -298,8 +314,8 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
  * fmt/ap, cut (where it must be cut to fit) at a character boundary — an error about a
  * non-ASCII template never holds half a character. col 0 leaves the column out.
  */
-int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
-                    const char *fmt, va_list ap);
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col, const char *fmt,
+                    va_list ap);
 
 /* UTF-8 helpers. */
 size_t iris__utf8_count(const char *s, size_t n);

@@ -122,8 +122,7 @@ static int fail(struct lexer *lx, int line, int col, const char *fmt, ...) {
   return rc;
 }
 
-static int push(struct lexer *lx, enum tok_type type, const char *s, size_t n, int line,
-                int col) {
+static int push(struct lexer *lx, enum tok_type type, const char *s, size_t n, int line, int col) {
   struct tok *t;
   if (lx->out->n == lx->out->cap) {
     size_t cap = lx->out->cap ? lx->out->cap * 2 : 64;
@@ -208,8 +207,9 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
     case 'u': digits = 4; break;
     case 'U': digits = 8; break;
     case 'N':
-      return fail(lx, line, col, "the \\N{name} escape is not supported by this template "
-                                 "engine (see docs/templates.md); write the character itself");
+      return fail(lx, line, col,
+                  "the \\N{name} escape is not supported by this template "
+                  "engine (see docs/templates.md); write the character itself");
     default:
       if (s[i] >= '0' && s[i] <= '7') {
         int k = 0;
@@ -233,7 +233,8 @@ static int unescape(struct lexer *lx, const char *s, size_t n, int line, int col
         char h = i + 1 + (size_t)k < n ? s[i + 1 + k] : 0;
         if (!isxdigit((unsigned char)h))
           return fail(lx, line, col, "bad \\%c escape in a string literal", s[i]);
-        cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
+        cp = cp * 16 +
+             (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
       }
       i += (size_t)digits;
     }
@@ -281,8 +282,7 @@ static int lex_tag(struct lexer *lx, int var) {
       continue;
     }
     if (open == 0) {
-      if (c == '-' && lx->pos + 2 < lx->len + 1 &&
-          strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
+      if (c == '-' && lx->pos + 2 < lx->len + 1 && strncmp(lx->src + lx->pos + 1, end, 2) == 0) {
         advance_to(lx, lx->pos + 3);
         lx->strip_next = 1;
         return push(lx, var ? TK_VAR_END : TK_BLOCK_END, NULL, 0, line, col);

@@ -26,8 +26,8 @@ struct parser {
   struct iris_tmpl *t;
   const struct tok_list *toks;
   size_t pos;
-  int depth; /* recursion levels of the grammar (bounded by max_depth) */
-  int tree;  /* depth of the syntax tree being built: recursion levels plus chained
+  int depth;  /* recursion levels of the grammar (bounded by max_depth) */
+  int tree;   /* depth of the syntax tree being built: recursion levels plus chained
                 operators, filters and attributes (bounded by 4 * max_depth) */
   int in_for; /* for-loop bodies open around the current statement */
   struct iris_err *err;
@@ -54,7 +54,8 @@ static const char *describe(const struct tok *t) {
   case TK_BLOCK_END: return "'%}'";
   case TK_NAME: return t->s;
   case TK_STRING: return "a string";
-  case TK_INT: case TK_FLOAT: return "a number";
+  case TK_INT:
+  case TK_FLOAT: return "a number";
   case TK_OP: return t->s;
   }
   return "?";
@@ -153,8 +154,7 @@ static int chain(struct parser *p, const struct tok *t) {
 
 /* Refuse Jinja features we do not implement (a clear message instead of wrong output). */
 static int unsupported(struct parser *p, const struct tok *t, const char *what) {
-  return fail_at(p, t, "%s is not supported by this template engine (see docs/templates.md)",
-                 what);
+  return fail_at(p, t, "%s is not supported by this template engine (see docs/templates.md)", what);
 }
 
 static int parse_call_args(struct parser *p, struct node *n) {
@@ -324,8 +324,7 @@ static struct node *parse_primary(struct parser *p) {
       return n;
     }
     break;
-  default:
-    break;
+  default: break;
   }
   fail_at(p, t, "unexpected %s", describe(t));
   return NULL;
@@ -341,8 +340,7 @@ static struct node *tuple_rest(struct parser *p, struct node *first, const struc
   while (is_op(peek(p), ",")) {
     struct node *item;
     next(p);
-    if (end ? is_op(peek(p), end)
-            : peek(p)->type == TK_VAR_END || peek(p)->type == TK_BLOCK_END)
+    if (end ? is_op(peek(p), end) : peek(p)->type == TK_VAR_END || peek(p)->type == TK_BLOCK_END)
       break;
     item = parse_expr(p);
     if (!item || list_add(p, &tup->list, item))
@@ -380,8 +378,10 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
         const struct tok *open = next(p);
         struct node *m;
         if (!iris__tmpl_method_known(name->s)) {
-          fail_at(p, open, "calling the method '.%s()' is not supported by this template engine "
-                           "(see docs/templates.md)", name->s);
+          fail_at(p, open,
+                  "calling the method '.%s()' is not supported by this template engine "
+                  "(see docs/templates.md)",
+                  name->s);
           return NULL;
         }
         m = mk(p, E_METHOD, name);
@@ -477,8 +477,10 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
         return NULL;
       }
       if (!iris__tmpl_filter_known(name->s)) {
-        fail_at(p, name, "filter '%s' is not supported by this template engine (see "
-                         "docs/templates.md)", name->s);
+        fail_at(p, name,
+                "filter '%s' is not supported by this template engine (see "
+                "docs/templates.md)",
+                name->s);
         return NULL;
       }
       f = mk(p, E_FILTER, name);
@@ -601,8 +603,11 @@ static struct node *parse_math2(struct parser *p) {
   struct node *n = parse_pow(p);
   while (n) {
     const struct tok *t = peek(p);
-    int op = is_op(t, "*") ? OP_MUL : is_op(t, "/") ? OP_DIV : is_op(t, "//") ? OP_FLOORDIV
-             : is_op(t, "%") ? OP_MOD : 0;
+    int op = is_op(t, "*")    ? OP_MUL
+             : is_op(t, "/")  ? OP_DIV
+             : is_op(t, "//") ? OP_FLOORDIV
+             : is_op(t, "%")  ? OP_MOD
+                              : 0;
     if (!op)
       break;
     next(p);
@@ -647,9 +652,14 @@ static struct node *parse_compare(struct parser *p) {
   int seen = 0;
   while (n) {
     const struct tok *t = peek(p);
-    int op = is_op(t, "==") ? OP_EQ : is_op(t, "!=") ? OP_NE : is_op(t, "<") ? OP_LT
-             : is_op(t, "<=") ? OP_LE : is_op(t, ">") ? OP_GT : is_op(t, ">=") ? OP_GE
-             : is_name(t, "in") ? OP_IN : 0;
+    int op = is_op(t, "==")     ? OP_EQ
+             : is_op(t, "!=")   ? OP_NE
+             : is_op(t, "<")    ? OP_LT
+             : is_op(t, "<=")   ? OP_LE
+             : is_op(t, ">")    ? OP_GT
+             : is_op(t, ">=")   ? OP_GE
+             : is_name(t, "in") ? OP_IN
+                                : 0;
     if (!op && is_name(t, "not") && is_name(peek2(p), "in")) {
       next(p);
       op = OP_NOTIN;
@@ -903,9 +913,10 @@ static int parse_set(struct parser *p, const struct tok *at, struct node **out) 
 
 static int parse_body(struct parser *p, struct node_list *body, const char *const *stop,
                       const struct tok **stopped) {
-  static const char *const refused[] = {"macro", "call", "include", "import", "from", "extends",
-                                        "block", "filter", "with", "autoescape", "break",
-                                        "continue", "do", "trans", "pluralize", NULL};
+  static const char *const refused[] = {"macro", "call",       "include",   "import",
+                                        "from",  "extends",    "block",     "filter",
+                                        "with",  "autoescape", "break",     "continue",
+                                        "do",    "trans",      "pluralize", NULL};
   if (enter(p, peek(p)))
     return p->err->rc;
   for (;;) {
@@ -958,8 +969,10 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
       } else {
         for (k = 0; refused[k]; k++)
           if (strcmp(kw->s, refused[k]) == 0)
-            return fail_at(p, kw, "the '%s' tag is not supported by this template engine (see "
-                                  "docs/templates.md)", kw->s);
+            return fail_at(p, kw,
+                           "the '%s' tag is not supported by this template engine (see "
+                           "docs/templates.md)",
+                           kw->s);
         if (stop)
           return fail_at(p, kw, "unexpected tag '%s', expected '%s'", kw->s, stop[0]);
         return fail_at(p, kw, "unknown tag '%s'", kw->s);

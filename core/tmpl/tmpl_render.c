@@ -153,8 +153,7 @@ static int loop_attr(struct rctx *r, int k, const char *name, struct tv *out) {
       return 1;
     }
     break;
-  default:
-    break;
+  default: break;
   }
   return 0;
 }
@@ -191,8 +190,8 @@ static json_t *lookup_name(struct rctx *r, const char *name) {
 }
 
 static int is_dict_method(const char *name) {
-  static const char *const m[] = {"items", "keys", "values", "get", "pop", "popitem",
-                                  "setdefault", "update", "clear", "copy", "fromkeys", NULL};
+  static const char *const m[] = {"items",      "keys",   "values", "get",  "pop",      "popitem",
+                                  "setdefault", "update", "clear",  "copy", "fromkeys", NULL};
   size_t i;
   for (i = 0; m[i]; i++)
     if (strcmp(m[i], name) == 0)
@@ -213,31 +212,34 @@ static int in_names(const char *const *l, const char *s, size_t n) {
  * (real, imag, numerator, denominator) are values; a method read without calling it would
  * print Python's "<built-in method ... at 0x...>", an address, so it is an error instead.
  */
-static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key,
-                      const char *what, struct tv *out) {
-  static const char *const str_methods[] = {
-      "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
-      "format", "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
-      "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
-      "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix",
-      "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
-      "split", "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper",
-      "zfill", NULL};
-  static const char *const list_methods[] = {"append", "clear", "copy", "count", "extend",
-                                             "index", "insert", "pop", "remove", "reverse",
-                                             "sort", NULL};
-  static const char *const int_methods[] = {"as_integer_ratio", "bit_count", "bit_length",
-                                            "conjugate", "from_bytes", "to_bytes", NULL};
+static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key, const char *what,
+                      struct tv *out) {
+  static const char *const str_methods[] =
+      {"capitalize",   "casefold",    "center",    "count",      "encode",       "endswith",
+       "expandtabs",   "find",        "format",    "format_map", "index",        "isalnum",
+       "isalpha",      "isascii",     "isdecimal", "isdigit",    "isidentifier", "islower",
+       "isnumeric",    "isprintable", "isspace",   "istitle",    "isupper",      "join",
+       "ljust",        "lower",       "lstrip",    "maketrans",  "partition",    "removeprefix",
+       "removesuffix", "replace",     "rfind",     "rindex",     "rjust",        "rpartition",
+       "rsplit",       "rstrip",      "split",     "splitlines", "startswith",   "strip",
+       "swapcase",     "title",       "translate", "upper",      "zfill",        NULL};
+  static const char *const list_methods[] = {"append", "clear",   "copy",   "count",
+                                             "extend", "index",   "insert", "pop",
+                                             "remove", "reverse", "sort",   NULL};
+  static const char *const int_methods[] =
+      {"as_integer_ratio", "bit_count", "bit_length", "conjugate", "from_bytes", "to_bytes", NULL};
   static const char *const float_methods[] = {"as_integer_ratio", "conjugate", "fromhex", "hex",
-                                              "is_integer", NULL};
-  const char *const *methods = obj->t == TV_STR    ? str_methods
-                               : obj->t == TV_LIST ? list_methods
-                               : obj->t == TV_FLOAT ? float_methods
+                                              "is_integer",       NULL};
+  const char *const *methods = obj->t == TV_STR                        ? str_methods
+                               : obj->t == TV_LIST                     ? list_methods
+                               : obj->t == TV_FLOAT                    ? float_methods
                                : obj->t == TV_INT || obj->t == TV_BOOL ? int_methods
                                                                        : NULL;
   if (methods && in_names(methods, key->s, key->n))
-    return iris__tmpl_fail(r, "'%.*s' is a method of %s: reading it without calling it is not "
-                              "supported", (int)key->n, key->s, iris__tv_type_name(obj));
+    return iris__tmpl_fail(r,
+                           "'%.*s' is a method of %s: reading it without calling it is not "
+                           "supported",
+                           (int)key->n, key->s, iris__tv_type_name(obj));
   if (obj->t == TV_INT || obj->t == TV_BOOL) {
     if (in_names((const char *const[]){"real", "numerator", NULL}, key->s, key->n)) {
       *out = iris__tv_int(obj->i);
@@ -334,7 +336,7 @@ static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int 
 /* The cases of eval() that hold argument arrays live in their own frames (noinline), so the
  * recursion of eval() itself stays small on the stack. */
 static __attribute__((noinline)) int eval_filter(struct rctx *r, const struct node *n,
-                                                  struct tv *out, int depth) {
+                                                 struct tv *out, int depth) {
   struct fargs args;
   struct tv a;
   int rc;
@@ -345,7 +347,7 @@ static __attribute__((noinline)) int eval_filter(struct rctx *r, const struct no
 }
 
 static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node *n,
-                                                struct tv *out, int depth) {
+                                               struct tv *out, int depth) {
   struct fargs args;
   struct tv a;
   int res = 0, rc;
@@ -359,7 +361,7 @@ static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node
 }
 
 static __attribute__((noinline)) int eval_range(struct rctx *r, const struct node *n,
-                                                 struct tv *out, int depth) {
+                                                struct tv *out, int depth) {
   int rc;
   struct fargs args;
   int64_t start = 0, stop, step = 1, i, count;
@@ -391,8 +393,10 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
       span = start > stop ? (uint64_t)start - (uint64_t)stop : 0;
       ustep = (uint64_t)0 - (uint64_t)step;
     }
-    count = span == 0 ? 0 : (int64_t)((span - 1) / ustep + 1 > (uint64_t)INT64_MAX
-                                          ? INT64_MAX : (span - 1) / ustep + 1);
+    count = span == 0
+                ? 0
+                : (int64_t)((span - 1) / ustep + 1 > (uint64_t)INT64_MAX ? INT64_MAX
+                                                                         : (span - 1) / ustep + 1);
   }
   if (count > IRIS_TMPL_MAX_RANGE)
     return iris__tmpl_fail(r, "range too big (at most %d items)", IRIS_TMPL_MAX_RANGE);
@@ -436,7 +440,10 @@ static int compare_op(struct rctx *r, int op, const struct tv *a, const struct t
       return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? a->s : b->s);
     if ((rc = iris__tv_compare(r, a, b, &c)))
       return rc;
-    *out = iris__tv_bool(op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0);
+    *out = iris__tv_bool(op == OP_LT   ? c < 0
+                         : op == OP_LE ? c <= 0
+                         : op == OP_GT ? c > 0
+                                       : c >= 0);
     return IRIS_OK;
   }
 }
@@ -482,7 +489,7 @@ static int slice_indices(struct rctx *r, const struct tv *b[3], int64_t len, int
 
 /* a[start:stop:step] on a string (code points), a list or a range, as Python slices them. */
 static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct node *n,
-                                                 struct tv *out, int depth) {
+                                                struct tv *out, int depth) {
   struct tv obj, bv[3];
   const struct tv *b[3];
   int64_t start = 0, stop = 0, step = 1, count = 0, len, i;
@@ -508,7 +515,8 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
      * literal (none[1:]): documented as refused rather than guessed */
     return iris__tmpl_fail(r, "slicing a %s is not supported by this engine",
                            view ? "dict view" : iris__tv_type_name(&obj));
-  len = obj.t == TV_LIST ? (int64_t)json_array_size(obj.j) : (int64_t)iris__utf8_count(obj.s, obj.n);
+  len = obj.t == TV_LIST ? (int64_t)json_array_size(obj.j)
+                         : (int64_t)iris__utf8_count(obj.s, obj.n);
   if ((rc = slice_indices(r, b, len, &start, &stop, &step, &count)) ||
       (rc = iris__tmpl_steps(r, (long)count)))
     return rc;
@@ -558,7 +566,8 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
     if (!l)
       return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     for (i = 0; i < count; i++)
-      if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(obj.j, (size_t)(start + i * step))))))
+      if ((rc = iris__tmpl_append(r, l,
+                                  json_incref(json_array_get(obj.j, (size_t)(start + i * step))))))
         return rc;
     *out = iris__tv_from_json(l);
     if (view && view->kind == VIEW_TUPLE) /* a slice of a tuple is a tuple */
@@ -572,7 +581,7 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
 
 /* obj.name(args): dict views for items/keys/values of a dict, else tmpl_filters.c. */
 static __attribute__((noinline)) int eval_method(struct rctx *r, const struct node *n,
-                                                  struct tv *out, int depth) {
+                                                 struct tv *out, int depth) {
   struct fargs args;
   struct tv a;
   json_t *l, *v;
@@ -597,13 +606,16 @@ static __attribute__((noinline)) int eval_method(struct rctx *r, const struct no
       return rc;
   }
   *out = iris__tv_from_json(l);
-  return iris__tmpl_view_add(r, l, n->s[0] == 'k' ? VIEW_KEYS : n->s[0] == 'v' ? VIEW_VALUES
-                                                                         : VIEW_ITEMS, 0, 0, 0);
+  return iris__tmpl_view_add(r, l,
+                             n->s[0] == 'k'   ? VIEW_KEYS
+                             : n->s[0] == 'v' ? VIEW_VALUES
+                                              : VIEW_ITEMS,
+                             0, 0, 0);
 }
 
 /* a < b < c: each comparison in turn, each operand evaluated once, false at the first false. */
 static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct node *n,
-                                                    struct tv *out, int depth) {
+                                                   struct tv *out, int depth) {
   struct tv left, right;
   size_t i;
   int rc;
@@ -747,11 +759,15 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       *out = iris__tv_str(s, x.n + y.n);
       return IRIS_OK;
     }
-    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_IN:
-    case OP_NOTIN:
-      return compare_op(r, n->op, &a, &b, out);
-    default:
-      return iris__tv_binop(r, n->op, &a, &b, out);
+    case OP_EQ:
+    case OP_NE:
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+    case OP_IN:
+    case OP_NOTIN: return compare_op(r, n->op, &a, &b, out);
+    default: return iris__tv_binop(r, n->op, &a, &b, out);
     }
   case E_COND:
     if ((rc = eval(r, n->a, &a, depth + 1)))
@@ -762,20 +778,13 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return eval(r, n->c, out, depth + 1);
     *out = iris__tv_undef("the else branch of an if expression");
     return IRIS_OK;
-  case E_FILTER:
-    return eval_filter(r, n, out, depth);
-  case E_TEST:
-    return eval_test(r, n, out, depth);
-  case E_METHOD:
-    return eval_method(r, n, out, depth);
-  case E_RANGE:
-    return eval_range(r, n, out, depth);
-  case E_SLICE:
-    return eval_slice(r, n, out, depth);
-  case E_CMPCHAIN:
-    return eval_cmpchain(r, n, out, depth);
-  default:
-    return iris__tmpl_fail(r, "internal error: unexpected node");
+  case E_FILTER: return eval_filter(r, n, out, depth);
+  case E_TEST: return eval_test(r, n, out, depth);
+  case E_METHOD: return eval_method(r, n, out, depth);
+  case E_RANGE: return eval_range(r, n, out, depth);
+  case E_SLICE: return eval_slice(r, n, out, depth);
+  case E_CMPCHAIN: return eval_cmpchain(r, n, out, depth);
+  default: return iris__tmpl_fail(r, "internal error: unexpected node");
   }
 }
 
@@ -848,9 +857,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   if ((rc = iris__tmpl_check_iter(r, &seq)))
     return rc;
   switch (seq.t) {
-  case TV_UNDEF:
-    len = 0;
-    break;
+  case TV_UNDEF: len = 0; break;
   case TV_LIST:
     items = seq.j;
     len = json_array_size(items);
@@ -884,8 +891,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
     len = json_array_size(items);
     break;
   }
-  default:
-    return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
+  default: return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
   }
   if (n->b && len > 0) {
     if ((rc = filter_items(r, n, items, &items, depth)))
@@ -947,9 +953,7 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
     struct tv v;
     r->line = n->line;
     switch (n->kind) {
-    case N_TEXT:
-      rc = iris_buf_append(r->out, n->s, n->n);
-      break;
+    case N_TEXT: rc = iris_buf_append(r->out, n->s, n->n); break;
     case N_OUTPUT:
       rc = eval(r, n->a, &v, depth + 1);
       if (rc == IRIS_OK)
@@ -969,9 +973,7 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
         rc = run_body(r, &n->list2, depth + 1);
       break;
     }
-    case N_FOR:
-      rc = run_for(r, n, depth);
-      break;
+    case N_FOR: rc = run_for(r, n, depth); break;
     case N_SET:
       rc = eval(r, n->a, &v, depth + 1);
       if (rc == IRIS_OK)
@@ -997,8 +999,7 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
       iris_buf_cleanup(&inner);
       break;
     }
-    default:
-      rc = iris__tmpl_fail(r, "internal error: unexpected statement");
+    default: rc = iris__tmpl_fail(r, "internal error: unexpected statement");
     }
   }
   if (rc && !(r->err && r->err->rc))
@@ -1096,8 +1097,8 @@ static int mentions(const struct node *n, const char *obj, const char *attr) {
   if (n->kind == E_GETATTR && n->a && n->a->kind == E_NAME && strcmp(n->a->s, obj) == 0 &&
       strcmp(n->s, attr) == 0)
     return 1;
-  if (n->kind == E_GETITEM && n->a && n->a->kind == E_NAME && strcmp(n->a->s, obj) == 0 &&
-      n->b && n->b->kind == E_CONST && n->b->ck == C_STR && strcmp(n->b->s, attr) == 0)
+  if (n->kind == E_GETITEM && n->a && n->a->kind == E_NAME && strcmp(n->a->s, obj) == 0 && n->b &&
+      n->b->kind == E_CONST && n->b->ck == C_STR && strcmp(n->b->s, attr) == 0)
     return 1;
   for (i = 0; i < n->nkw; i++)
     if (mentions(n->kw[i].value, obj, attr))

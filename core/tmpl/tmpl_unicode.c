@@ -74,12 +74,14 @@ int iris__uc_printable(uint32_t cp) {
   if (cp < 0x80)
     return cp >= 0x20 && cp < 0x7f;
   return !uc_is_general_category(
-      cp, uc_general_category_or(
-              uc_general_category_or(uc_general_category_or(UC_CONTROL, UC_FORMAT),
-                                     uc_general_category_or(UC_SURROGATE, UC_PRIVATE_USE)),
-              uc_general_category_or(
-                  uc_general_category_or(UC_UNASSIGNED, UC_LINE_SEPARATOR),
-                  uc_general_category_or(UC_PARAGRAPH_SEPARATOR, UC_SPACE_SEPARATOR))));
+      cp,
+      uc_general_category_or(uc_general_category_or(uc_general_category_or(UC_CONTROL, UC_FORMAT),
+                                                    uc_general_category_or(UC_SURROGATE,
+                                                                           UC_PRIVATE_USE)),
+                             uc_general_category_or(uc_general_category_or(UC_UNASSIGNED,
+                                                                           UC_LINE_SEPARATOR),
+                                                    uc_general_category_or(UC_PARAGRAPH_SEPARATOR,
+                                                                           UC_SPACE_SEPARATOR))));
 }
 
 /*

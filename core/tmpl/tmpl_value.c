@@ -116,18 +116,12 @@ struct tv iris__tv_from_json(json_t *j) {
     struct tv v = {TV_LIST, 0, 0, 0, NULL, 0, j, 0};
     return v;
   }
-  case JSON_STRING:
-    return iris__tv_str(json_string_value(j), json_string_length(j));
-  case JSON_INTEGER:
-    return iris__tv_int(json_integer_value(j));
-  case JSON_REAL:
-    return iris__tv_float(json_real_value(j));
-  case JSON_TRUE:
-    return iris__tv_bool(1);
-  case JSON_FALSE:
-    return iris__tv_bool(0);
-  default:
-    return iris__tv_none();
+  case JSON_STRING: return iris__tv_str(json_string_value(j), json_string_length(j));
+  case JSON_INTEGER: return iris__tv_int(json_integer_value(j));
+  case JSON_REAL: return iris__tv_float(json_real_value(j));
+  case JSON_TRUE: return iris__tv_bool(1);
+  case JSON_FALSE: return iris__tv_bool(0);
+  default: return iris__tv_none();
   }
 }
 
@@ -152,10 +146,9 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
       return r->err->rc;
     }
     break;
-  case TV_LIST: case TV_DICT: *out = json_incref(v->j); break;
-  default:
-    *out = json_incref(undef_marker());
-    break;
+  case TV_LIST:
+  case TV_DICT: *out = json_incref(v->j); break;
+  default: *out = json_incref(undef_marker()); break;
   }
   if (!*out)
     return iris__tmpl_fail(r, "out of memory (or a non-finite number)");
@@ -175,9 +168,8 @@ char *iris__tmpl_scratch(struct rctx *r, size_t n) {
   return p;
 }
 
-
-int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col,
-                    const char *fmt, va_list ap) {
+int iris__tmpl_verr(struct iris_err *err, const char *name, int line, int col, const char *fmt,
+                    va_list ap) {
   char msg[IRIS_ERR_SIZE], full[2 * IRIS_ERR_SIZE];
   int n;
   n = vsnprintf(msg, sizeof msg, fmt, ap);
@@ -251,8 +243,10 @@ size_t iris__utf8_offset(const char *s, size_t n, size_t cp) {
 
 int iris__tv_truthy(const struct tv *v) {
   switch (v->t) {
-  case TV_UNDEF: case TV_NONE: return 0;
-  case TV_BOOL: case TV_INT: return v->i != 0;
+  case TV_UNDEF:
+  case TV_NONE: return 0;
+  case TV_BOOL:
+  case TV_INT: return v->i != 0;
   case TV_FLOAT: return v->f != 0.0;
   case TV_STR: return v->n != 0;
   case TV_LIST: return v->view == VIEW_ITER || json_array_size(v->j) != 0;
@@ -382,7 +376,10 @@ static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
       if (iris__uc_printable(cp))
         rc = iris_buf_append(b, s + i, len);
       else
-        rc = iris_buf_appendf(b, cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x",
+        rc = iris_buf_appendf(b,
+                              cp < 0x100     ? "\\x%02x"
+                              : cp < 0x10000 ? "\\u%04x"
+                                             : "\\U%08x",
                               (unsigned)cp);
       i += len - 1;
     } else
@@ -404,15 +401,10 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_NONE: return iris_buf_appends(b, "None");
   case TV_BOOL: return iris_buf_appends(b, v->i ? "True" : "False");
   case TV_INT: return iris_buf_appendf(b, "%lld", (long long)v->i);
-  case TV_FLOAT:
-    iris__tmpl_format_float(v->f, num, sizeof num);
-    return iris_buf_appends(b, num);
-  case TV_STR:
-    return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
-  case TV_LIST:
-    return append_json_repr(r, v->j, b, 0);
-  case TV_DICT:
-    return append_json_repr(r, v->j, b, 0);
+  case TV_FLOAT: iris__tmpl_format_float(v->f, num, sizeof num); return iris_buf_appends(b, num);
+  case TV_STR: return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
+  case TV_LIST: return append_json_repr(r, v->j, b, 0);
+  case TV_DICT: return append_json_repr(r, v->j, b, 0);
   }
   return IRIS_OK;
 }
@@ -431,8 +423,7 @@ static int append_list(struct rctx *r, json_t *j, struct iris_buf *b, int depth)
 }
 
 /* dict_keys([...]), dict_items([(k, v)]), range(a, b[, s]) for the lists registered so. */
-static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b,
-                       int depth) {
+static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_buf *b, int depth) {
   static const char *const names[] = {"", "dict_keys(", "dict_values(", "dict_items("};
   size_t i;
   int rc;
@@ -454,10 +445,10 @@ static int append_view(struct rctx *r, const struct tmpl_view *v, struct iris_bu
     return rc ? rc : iris_buf_appendc(b, ')');
   }
   if (v->kind == VIEW_RANGE)
-    return v->step == 1 ? iris_buf_appendf(b, "range(%lld, %lld)", (long long)v->start,
-                                           (long long)v->stop)
-                        : iris_buf_appendf(b, "range(%lld, %lld, %lld)", (long long)v->start,
-                                           (long long)v->stop, (long long)v->step);
+    return v->step == 1
+               ? iris_buf_appendf(b, "range(%lld, %lld)", (long long)v->start, (long long)v->stop)
+               : iris_buf_appendf(b, "range(%lld, %lld, %lld)", (long long)v->start,
+                                  (long long)v->stop, (long long)v->step);
   rc = iris_buf_appends(b, names[v->kind & 3]);
   if (v->kind != VIEW_ITEMS) {
     rc = rc ? rc : append_list(r, v->j, b, depth);
@@ -567,7 +558,9 @@ static int cmp_int_float(int64_t i, double f) {
   }
 }
 
-static int is_num(const struct tv *v) { return v->t == TV_INT || v->t == TV_FLOAT || v->t == TV_BOOL; }
+static int is_num(const struct tv *v) {
+  return v->t == TV_INT || v->t == TV_FLOAT || v->t == TV_BOOL;
+}
 static double num(const struct tv *v) { return v->t == TV_FLOAT ? v->f : (double)v->i; }
 
 static int json_equal_py(json_t *a, json_t *b);
@@ -585,9 +578,11 @@ int iris__tv_equal(const struct tv *a, const struct tv *b) {
   if (a->t != b->t)
     return 0;
   switch (a->t) {
-  case TV_UNDEF: case TV_NONE: return 1;
+  case TV_UNDEF:
+  case TV_NONE: return 1;
   case TV_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
-  case TV_LIST: case TV_DICT: return json_equal_py(a->j, b->j);
+  case TV_LIST:
+  case TV_DICT: return json_equal_py(a->j, b->j);
   default: return 0;
   }
 }
@@ -667,8 +662,7 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
   if (rc)
     return rc;
   switch (c->t) {
-  case TV_UNDEF:
-    return IRIS_OK;
+  case TV_UNDEF: return IRIS_OK;
   case TV_STR:
     if (item->t != TV_STR)
       return iris__tmpl_fail(r, "'in <string>' requires string as left operand, not %s",
@@ -813,14 +807,13 @@ static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
   return IRIS_OK;
 }
 
-int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b,
-                   struct tv *out) {
+int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out) {
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
   if (op == OP_MOD && a->t == TV_STR)
     return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
-    return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? (a->s ? a->s : "value")
-                                                                    : (b->s ? b->s : "value"));
+    return iris__tmpl_fail(r, "'%s' is undefined",
+                           a->t == TV_UNDEF ? (a->s ? a->s : "value") : (b->s ? b->s : "value"));
   if (op == OP_SUB && r->nviews &&
       ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j) &&
         iris__tmpl_view_find(r, a->j)->kind <= VIEW_ITEMS) ||
@@ -915,10 +908,10 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         return iris__tmpl_fail(r, "division by zero");
       /* Python divides the exact integers; above 2**53 a double cannot hold them, so the
        * 64-bit mantissa of long double carries them exactly into the division */
-      *out = iris__tv_float((x > (1LL << 53) || x < -(1LL << 53) || y > (1LL << 53) ||
-                             y < -(1LL << 53))
-                                ? (double)((long double)x / (long double)y)
-                                : (double)x / (double)y);
+      *out = iris__tv_float(
+          (x > (1LL << 53) || x < -(1LL << 53) || y > (1LL << 53) || y < -(1LL << 53))
+              ? (double)((long double)x / (long double)y)
+              : (double)x / (double)y);
       return IRIS_OK;
     case OP_FLOORDIV:
     case OP_MOD: {
@@ -945,8 +938,7 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
         return IRIS_OK;
       }
       return int_pow(r, x, y, out);
-    default:
-      break;
+    default: break;
     }
   } else {
     double x = num(a), y = num(b);
@@ -972,8 +964,7 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
           m = copysign(0.0, y);
         *out = iris__tv_float(m);
       } else {
-        *out = iris__tv_float(floor((x - m) / y + 0.5) == (x - m) / y ? (x - m) / y
-                                                                       : floor(x / y));
+        *out = iris__tv_float(floor((x - m) / y + 0.5) == (x - m) / y ? (x - m) / y : floor(x / y));
       }
       return IRIS_OK;
     }
@@ -981,14 +972,15 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
       if (x == 0 && y < 0)
         return iris__tmpl_fail(r, "0.0 cannot be raised to a negative power");
       if (x < 0 && y != floor(y))
-        return iris__tmpl_fail(r, "a negative number raised to a fractional power is a complex number: "
-                                  "complex numbers are not supported by this engine");
+        return iris__tmpl_fail(r,
+                               "a negative number raised to a fractional power is a complex number: "
+                               "complex numbers are not supported by this engine");
       *out = iris__tv_float(pow(x, y));
       if (isinf(out->f) && isfinite(x) && isfinite(y))
-        return iris__tmpl_fail(r, "(34, 'Numerical result out of range')"); /* Python's OverflowError */
+        return iris__tmpl_fail(r,
+                               "(34, 'Numerical result out of range')"); /* Python's OverflowError */
       return IRIS_OK;
-    default:
-      break;
+    default: break;
     }
   }
   return iris__tmpl_fail(r, "unsupported operator");

@@ -96,11 +96,11 @@ static void hello_send(void *instance, const struct iris_plugin_message *m,
 
 static void hello_destroy(void *instance) { free(instance); }
 
-static const struct iris_plugin_mode_ops sms_ops = {
-    sizeof(struct iris_plugin_mode_ops), "sms", hello_init, hello_send, hello_destroy, NULL};
+static const struct iris_plugin_mode_ops sms_ops =
+    {sizeof(struct iris_plugin_mode_ops), "sms", hello_init, hello_send, hello_destroy, NULL};
 static const struct iris_plugin_mode_ops *const modes[] = {&sms_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "hello", "0.1.0", "example.com", modes, 1};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "hello", "0.1.0", "example.com", modes, 1};
 
 IRIS_PLUGIN_EXPORT const struct iris_plugin_descriptor *iris_plugin_entry(void) {
   return &descriptor;

@@ -90,8 +90,9 @@ int main(int argc, char **argv) {
   if (rc == IRIS_OK)
     rc = iris_notify_new(&app, &notify, &err);
   if (rc == IRIS_OK && strcmp(cmd, "submit") == 0)
-    rc = iris_notify_submit(notify, application, key, iris_buf_ptr(&body) ? iris_buf_ptr(&body) : "",
-                            iris_buf_len(&body), &a, &err);
+    rc = iris_notify_submit(notify, application, key,
+                            iris_buf_ptr(&body) ? iris_buf_ptr(&body) : "", iris_buf_len(&body),
+                            &a, &err);
   else if (rc == IRIS_OK)
     rc = iris_notify_status(notify, application, arg, &a, &err);
   if (rc) {

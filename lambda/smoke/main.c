@@ -94,8 +94,8 @@ static int handle(void *data, const struct iris_runtime_invocation *inv, const c
       goto out;
   }
   if (!roundtrip) {
-    rc = iris_err_set(err, IRIS_ENOTFOUND, "smoke: message %s did not come back from %s",
-                      sent_id, s->queue);
+    rc = iris_err_set(err, IRIS_ENOTFOUND, "smoke: message %s did not come back from %s", sent_id,
+                      s->queue);
     goto out;
   }
   IRIS_LOG_INFO("queue round trip ok: message %s", sent_id);

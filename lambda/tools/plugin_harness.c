@@ -281,8 +281,8 @@ static void list(const struct iris_plugins *p) {
     char *line;
     for (m = 0; m < d->nmodes; m++)
       json_array_append_new(modes, json_string(d->modes[m]->mode));
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "plugin", d->name, "version",
-                  d->version, "vendor", d->vendor, "abi", d->abi_minor ? "1.x" : "1.0", "path",
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "plugin", d->name, "version", d->version,
+                  "vendor", d->vendor, "abi", d->abi_minor ? "1.x" : "1.0", "path",
                   iris_plugins_path(p, i), "modes", modes, "load_us",
                   (json_int_t)iris_plugins_load_us(p, i));
     line = json_dumps(o, JSON_COMPACT);
@@ -394,7 +394,9 @@ int main(int argc, char **argv) {
   }
   if (do_health) {
     int rc = iris_vendor_health(vendor, &err);
-    printf("{\"health\":\"%s\"}\n", rc == IRIS_OK ? "ok" : rc == IRIS_EUNSUPPORTED ? "n/a" : "failed");
+    printf("{\"health\":\"%s\"}\n", rc == IRIS_OK             ? "ok"
+                                    : rc == IRIS_EUNSUPPORTED ? "n/a"
+                                                              : "failed");
     if (rc && rc != IRIS_EUNSUPPORTED)
       complain("%s", err.msg);
     status = rc && rc != IRIS_EUNSUPPORTED ? 1 : 0;
@@ -406,7 +408,8 @@ int main(int argc, char **argv) {
     status = 2;
     goto out;
   }
-  doc = strcmp(messages, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(messages, 0, &jerr);
+  doc = strcmp(messages, "-") == 0 ? json_loadf(stdin, 0, &jerr)
+                                   : json_load_file(messages, 0, &jerr);
   if (!doc) {
     complain("%s: line %d: %s", messages, jerr.line, jerr.text);
     status = 2;

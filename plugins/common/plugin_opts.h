@@ -40,25 +40,30 @@ enum pu_opt_kind {
 };
 
 struct pu_opt {
-  const char *name;      /* the configuration key ("timeout_ms") */
+  const char *name; /* the configuration key ("timeout_ms") */
   enum pu_opt_kind kind;
-  int required;          /* absent (or "" for strings) is an error */
-  const char *def;       /* default as text (strings) or NULL */
-  long min, max, ldef;   /* PU_OPT_LONG bounds and default; PU_OPT_BOOL default in ldef */
-  size_t offset;         /* offsetof(struct instance, field); unused for PU_OPT_PREFIX */
-  const char *alias;     /* an older key accepted for the same option, or NULL */
+  int required;        /* absent (or "" for strings) is an error */
+  const char *def;     /* default as text (strings) or NULL */
+  long min, max, ldef; /* PU_OPT_LONG bounds and default; PU_OPT_BOOL default in ldef */
+  size_t offset;       /* offsetof(struct instance, field); unused for PU_OPT_PREFIX */
+  const char *alias;   /* an older key accepted for the same option, or NULL */
 };
 
-#define PU_STR(n, req, d, type, field) {n, PU_OPT_STR, req, d, 0, 0, 0, offsetof(type, field), NULL}
-#define PU_SECRET(n, req, type, field) {n, PU_OPT_SECRET, req, NULL, 0, 0, 0, offsetof(type, field), NULL}
-#define PU_LONG(n, lo, hi, d, type, field) {n, PU_OPT_LONG, 0, NULL, lo, hi, d, offsetof(type, field), NULL}
-#define PU_BOOL(n, d, type, field) {n, PU_OPT_BOOL, 0, NULL, 0, 0, d, offsetof(type, field), NULL}
-#define PU_PREFIX(n) {n, PU_OPT_PREFIX, 0, NULL, 0, 0, 0, 0, NULL}
-#define PU_OPTS_END {NULL, PU_OPT_STR, 0, NULL, 0, 0, 0, 0, NULL}
+#define PU_STR(n, req, d, type, field) \
+  { n, PU_OPT_STR, req, d, 0, 0, 0, offsetof(type, field), NULL }
+#define PU_SECRET(n, req, type, field) \
+  { n, PU_OPT_SECRET, req, NULL, 0, 0, 0, offsetof(type, field), NULL }
+#define PU_LONG(n, lo, hi, d, type, field) \
+  { n, PU_OPT_LONG, 0, NULL, lo, hi, d, offsetof(type, field), NULL }
+#define PU_BOOL(n, d, type, field) \
+  { n, PU_OPT_BOOL, 0, NULL, 0, 0, d, offsetof(type, field), NULL }
+#define PU_PREFIX(n) \
+  { n, PU_OPT_PREFIX, 0, NULL, 0, 0, 0, 0, NULL }
+#define PU_OPTS_END \
+  { NULL, PU_OPT_STR, 0, NULL, 0, 0, 0, 0, NULL }
 
 /* The value of key (or NULL), last one winning as in a JSON object. */
-static inline const char *pu_opts_value(const struct iris_plugin_kv *c, size_t n,
-                                        const char *key) {
+static inline const char *pu_opts_value(const struct iris_plugin_kv *c, size_t n, const char *key) {
   const char *v = NULL;
   size_t i;
   for (i = 0; key && i < n; i++)
@@ -69,10 +74,9 @@ static inline const char *pu_opts_value(const struct iris_plugin_kv *c, size_t n
 
 static inline int pu_opts_known(const struct pu_opt *t, const char *key) {
   for (; t->name; t++) {
-    if (t->kind == PU_OPT_PREFIX ? strncmp(key, t->name, strlen(t->name)) == 0 &&
-                                        key[strlen(t->name)]
-                                 : strcmp(key, t->name) == 0 ||
-                                       (t->alias && strcmp(key, t->alias) == 0))
+    if (t->kind == PU_OPT_PREFIX
+            ? strncmp(key, t->name, strlen(t->name)) == 0 && key[strlen(t->name)]
+            : strcmp(key, t->name) == 0 || (t->alias && strcmp(key, t->alias) == 0))
       return 1;
   }
   return 0;
@@ -186,8 +190,7 @@ static inline int pu_opts_read(const struct pu_opt *t, void *inst, const struct 
         return -1;
       }
       break;
-    case PU_OPT_PREFIX:
-      break;
+    case PU_OPT_PREFIX: break;
     }
   }
   return 0;

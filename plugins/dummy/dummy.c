@@ -61,8 +61,8 @@ static void destroy(void *instance) {
 }
 
 static int init(const struct iris_plugin_host *host, const char *name,
-                const struct iris_plugin_kv *config, size_t nconfig, void **instance,
-                char *error, size_t error_size) {
+                const struct iris_plugin_kv *config, size_t nconfig, void **instance, char *error,
+                size_t error_size) {
   struct dummy *d = calloc(1, sizeof *d);
   size_t i;
   if (!d || !(d->name = dup_str(name ? name : "dummy"))) {
@@ -92,8 +92,10 @@ static int init(const struct iris_plugin_host *host, const char *name,
     else if (strcmp(k, "stall_ms") == 0)
       bad = parse_long(v, &d->stall_ms);
     else {
-      snprintf(error, error_size, "unknown option '%s' (known: record_file, fail, fail_nth, "
-               "fail_destination, rate_limit_ms, stall_ms)", k);
+      snprintf(error, error_size,
+               "unknown option '%s' (known: record_file, fail, fail_nth, "
+               "fail_destination, rate_limit_ms, stall_ms)",
+               k);
       destroy(d);
       return -1;
     }
@@ -122,9 +124,9 @@ static void record(struct dummy *d, const struct iris_plugin_message *m) {
   doc = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:I}",
                   "instance", d->name, "mode", m->mode, "message_id", m->message_id,
                   "destinations", str_array(m->destinations, m->ndestinations), "bcc",
-                  str_array(m->bcc, m->nbcc), "subject", m->subject, "body", m->body,
-                  "email_html", m->email_html, "application", m->application, "priority",
-                  m->priority, "incident_id", (json_int_t)m->incident_id, "at_ms",
+                  str_array(m->bcc, m->nbcc), "subject", m->subject, "body", m->body, "email_html",
+                  m->email_html, "application", m->application, "priority", m->priority,
+                  "incident_id", (json_int_t)m->incident_id, "at_ms",
                   (json_int_t)d->host->now_ms(d->host->data));
   text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(doc);
@@ -177,9 +179,9 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "dummy-%s-%ld", d->name, d->sent);
 }
 
-#define DUMMY_MODE(var, name)                                                              \
-  static const struct iris_plugin_mode_ops var = {sizeof(struct iris_plugin_mode_ops), name, \
-                                                  init, send_msg, destroy, NULL}
+#define DUMMY_MODE(var, name) \
+  static const struct iris_plugin_mode_ops var = \
+      {sizeof(struct iris_plugin_mode_ops), name, init, send_msg, destroy, NULL}
 DUMMY_MODE(email_ops, "email");
 DUMMY_MODE(sms_ops, "sms");
 DUMMY_MODE(call_ops, "call");
@@ -190,8 +192,11 @@ DUMMY_MODE(hipchat_ops, "hipchat");
 static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &sms_ops,   &call_ops,
                                                            &im_ops,    &slack_ops, &hipchat_ops};
 
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "dummy", "1.0.0", "iris-serverless-sender", modes,
-    sizeof modes / sizeof modes[0]};
+static const struct iris_plugin_descriptor descriptor = {IRIS_PLUGIN_DESCRIPTOR_HEAD,
+                                                         "dummy",
+                                                         "1.0.0",
+                                                         "iris-serverless-sender",
+                                                         modes,
+                                                         sizeof modes / sizeof modes[0]};
 
 const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

@@ -30,12 +30,12 @@ struct hipchat {
   long timeout_ms;
 };
 
-static const struct pu_opt options[] = {
-    PU_SECRET("auth_token", 1, struct hipchat, token),
-    PU_STR("room_id", 1, NULL, struct hipchat, room),
-    PU_STR("base_url", 1, NULL, struct hipchat, base),
-    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct hipchat, timeout_ms),
-    PU_OPTS_END};
+static const struct pu_opt options[] = {PU_SECRET("auth_token", 1, struct hipchat, token),
+                                        PU_STR("room_id", 1, NULL, struct hipchat, room),
+                                        PU_STR("base_url", 1, NULL, struct hipchat, base),
+                                        PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000,
+                                                struct hipchat, timeout_ms),
+                                        PU_OPTS_END};
 
 static void destroy(void *instance) {
   struct hipchat *h = instance;
@@ -119,7 +119,8 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   } else if (*dest) {
     h->host->log(h->host->data, IRIS_PLUGIN_LOG_WARN,
                  "destination '%s' is not @user, room;token[;@user] or user:<id>; using the "
-                 "default room", dest);
+                 "default room",
+                 dest);
   }
   pu_str_adds(&url, h->base);
   if (private_msg) {
@@ -146,7 +147,8 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
     goto out;
   }
   if (private_msg)
-    payload = json_pack("{s:s, s:b, s:s}", "message", text.p, "notify", 1, "message_format", "text");
+    payload = json_pack("{s:s, s:b, s:s}", "message", text.p, "notify", 1, "message_format",
+                        "text");
   else
     payload = json_pack("{s:s, s:s, s:b, s:s}", "message", text.p, "color", "red", "notify", 1,
                         "message_format", "text");
@@ -170,7 +172,8 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   if (resp.transport == IRIS_PLUGIN_HTTP_OK && (resp.status == 204 || resp.status == 200)) {
     r->status = IRIS_PLUGIN_SENT;
     snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "%s:%s",
-             private_msg ? "user" : "room", private_msg ? dest + 5 : (room.len ? room.p : h->room));
+             private_msg ? "user" : "room",
+             private_msg ? dest + 5 : (room.len ? room.p : h->room));
   } else {
     json_t *doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
     const char *why = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
@@ -191,10 +194,10 @@ out:
   pu_str_free(&mention);
 }
 
-static const struct iris_plugin_mode_ops hipchat_ops = {
-    sizeof(struct iris_plugin_mode_ops), "hipchat", init, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops hipchat_ops =
+    {sizeof(struct iris_plugin_mode_ops), "hipchat", init, send_msg, destroy, NULL};
 static const struct iris_plugin_mode_ops *const modes[] = {&hipchat_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "hipchat", "1.0.0", "iris-serverless-sender", modes, 1};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "hipchat", "1.0.0", "iris-serverless-sender", modes, 1};
 
 const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

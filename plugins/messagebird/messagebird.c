@@ -35,14 +35,14 @@
 #include <iris_plugin.h>
 
 #define DEFAULT_API "https://rest.messagebird.com"
-#define MAX_OPTION 2048  /* the longest option value accepted */
-#define MAX_BODY 65536   /* the longest text sent; MessageBird splits long SMS itself */
+#define MAX_OPTION 2048 /* the longest option value accepted */
+#define MAX_BODY 65536  /* the longest text sent; MessageBird splits long SMS itself */
 
 struct mb {
   const struct iris_plugin_host *host;
   int is_call;
-  char *access_key; /* secret: wiped before it is freed */
-  char *auth_header;/* "AccessKey <key>": secret too */
+  char *access_key;  /* secret: wiped before it is freed */
+  char *auth_header; /* "AccessKey <key>": secret too */
   char *originator, *api, *language, *voice, *if_machine;
   long repeat, timeout_ms;
 };
@@ -227,8 +227,9 @@ static int one_of(const char *v, const char *const *allowed) {
 static int init_mode(int is_call, const struct iris_plugin_host *host, const char *name,
                      const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                      size_t esize) {
-  static const char *const known[] = {"access_key", "originator", "api_base", "language",
-                                      "voice", "repeat", "if_machine", "timeout_ms", NULL};
+  static const char *const known[] = {"access_key", "originator", "api_base",
+                                      "language",   "voice",      "repeat",
+                                      "if_machine", "timeout_ms", NULL};
   static const char *const voices[] = {"female", "male", NULL};
   static const char *const machine[] = {"continue", "delay", "hangup", NULL};
   struct mb *b = calloc(1, sizeof *b);
@@ -268,8 +269,7 @@ static int init_mode(int is_call, const struct iris_plugin_host *host, const cha
     else if (strcmp(k, "if_machine") == 0)
       ifm = v;
     else if (strcmp(k, "repeat") == 0 && parse_long(v, 1, 10, &b->repeat) != 0) {
-      snprintf(error, esize, "option 'repeat' must be a whole number from 1 to 10, got '%.40s'",
-               v);
+      snprintf(error, esize, "option 'repeat' must be a whole number from 1 to 10, got '%.40s'", v);
       goto fail;
     } else if (strcmp(k, "timeout_ms") == 0 && parse_long(v, 1, 900000, &b->timeout_ms) != 0) {
       snprintf(error, esize,
@@ -278,13 +278,16 @@ static int init_mode(int is_call, const struct iris_plugin_host *host, const cha
     }
   }
   if (!key || !*key) {
-    snprintf(error, esize, "option 'access_key' is required (write it as "
-                           "\"secretsmanager:<id>\")");
+    snprintf(error, esize,
+             "option 'access_key' is required (write it as "
+             "\"secretsmanager:<id>\")");
     goto fail;
   }
   if (!originator_ok(orig)) {
-    snprintf(error, esize, "option 'originator' must be a phone number or at most 11 letters "
-                           "and digits, got '%.40s'", orig);
+    snprintf(error, esize,
+             "option 'originator' must be a phone number or at most 11 letters "
+             "and digits, got '%.40s'",
+             orig);
     goto fail;
   }
   if (strncmp(api, "https://", 8) != 0 && strncmp(api, "http://", 7) != 0) {
@@ -292,8 +295,9 @@ static int init_mode(int is_call, const struct iris_plugin_host *host, const cha
     goto fail;
   }
   if (!one_of(voice, voices) || !one_of(ifm, machine)) {
-    snprintf(error, esize, "option 'voice' must be female or male and 'if_machine' continue, "
-                           "delay or hangup");
+    snprintf(error, esize,
+             "option 'voice' must be female or male and 'if_machine' continue, "
+             "delay or hangup");
     goto fail;
   }
   b->access_key = dup_str(key);
@@ -351,8 +355,7 @@ static int msisdn(const char *dest, char *out, size_t size) {
 }
 
 /* The first error's code and description of an error answer, for the operator. */
-static void describe_errors(const struct iris_plugin_http_response *resp, char *out,
-                            size_t size) {
+static void describe_errors(const struct iris_plugin_http_response *resp, char *out, size_t size) {
   char desc[200] = "", param[64] = "";
   long code = json_number_field(resp->body, resp->body_len, "code");
   json_string_field(resp->body, resp->body_len, "description", desc, sizeof desc);
@@ -497,13 +500,13 @@ static int health(void *instance, char *error, size_t esize) {
   return rc;
 }
 
-static const struct iris_plugin_mode_ops sms_ops = {
-    sizeof(struct iris_plugin_mode_ops), "sms", init_sms, send_msg, destroy, health};
-static const struct iris_plugin_mode_ops call_ops = {
-    sizeof(struct iris_plugin_mode_ops), "call", init_call, send_msg, destroy, health};
+static const struct iris_plugin_mode_ops sms_ops =
+    {sizeof(struct iris_plugin_mode_ops), "sms", init_sms, send_msg, destroy, health};
+static const struct iris_plugin_mode_ops call_ops =
+    {sizeof(struct iris_plugin_mode_ops), "call", init_call, send_msg, destroy, health};
 static const struct iris_plugin_mode_ops *const modes[] = {&sms_ops, &call_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "messagebird", "1.0.0", "iris-serverless-sender", modes, 2};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "messagebird", "1.0.0", "iris-serverless-sender", modes, 2};
 
 IRIS_PLUGIN_EXPORT const struct iris_plugin_descriptor *iris_plugin_entry(void) {
   return &descriptor;

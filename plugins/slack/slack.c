@@ -32,14 +32,14 @@ struct slack {
   long timeout_ms;
 };
 
-static const struct pu_opt options[] = {
-    PU_SECRET("auth_token", 1, struct slack, token),
-    PU_STR("base_url", 0, "https://slack.com/api", struct slack, base),
-    PU_STR("iris_incident_url", 1, NULL, struct slack, incident_url),
-    PU_STR("attachment_fallback", 0, "New Iris incident", struct slack, fallback),
-    PU_STR("attachment_pretext", 0, "", struct slack, pretext),
-    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct slack, timeout_ms),
-    PU_OPTS_END};
+static const struct pu_opt options[] =
+    {PU_SECRET("auth_token", 1, struct slack, token),
+     PU_STR("base_url", 0, "https://slack.com/api", struct slack, base),
+     PU_STR("iris_incident_url", 1, NULL, struct slack, incident_url),
+     PU_STR("attachment_fallback", 0, "New Iris incident", struct slack, fallback),
+     PU_STR("attachment_pretext", 0, "", struct slack, pretext),
+     PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct slack, timeout_ms),
+     PU_OPTS_END};
 
 static void destroy(void *instance) {
   struct slack *s = instance;
@@ -72,20 +72,20 @@ static json_t *claim_attachment(const struct slack *s, const struct iris_plugin_
   char title[64], link[1024];
   snprintf(title, sizeof title, "Iris incident %lld", (long long)m->incident_id);
   snprintf(link, sizeof link, "%s/%lld", s->incident_url, (long long)m->incident_id);
-  return json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:[{s:s, s:s, s:s, s:s}, "
-      "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}]}",
-      "fallback", s->fallback, "pretext", s->pretext, "title", title, "title_link", link,
-      "callback_id", m->message_id ? m->message_id : "", "color", "danger", "attachment_type",
-      "default", "mrkdwn_in", "pretext", "actions", "name", "claim", "text", "Claim Incident",
-      "type", "button", "value", "claimed", "name", "claim all", "text", "Claim All", "style",
-      "danger", "type", "button", "value", "claimed all", "confirm", "title", "Are you sure?",
-      "text", "This will claim all active incidents targeting you.", "ok_text", "Yes",
-      "dismiss_text", "No");
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:[{s:s, s:s, s:s, s:s}, "
+                   "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}]}",
+                   "fallback", s->fallback, "pretext", s->pretext, "title", title, "title_link",
+                   link, "callback_id", m->message_id ? m->message_id : "", "color", "danger",
+                   "attachment_type", "default", "mrkdwn_in", "pretext", "actions", "name",
+                   "claim", "text", "Claim Incident", "type", "button", "value", "claimed", "name",
+                   "claim all", "text", "Claim All", "style", "danger", "type", "button", "value",
+                   "claimed all", "confirm", "title", "Are you sure?", "text",
+                   "This will claim all active incidents targeting you.", "ok_text", "Yes",
+                   "dismiss_text", "No");
 }
 
 static int is_transient(const char *code) {
-  static const char *const t[] = {"internal_error", "fatal_error", "service_unavailable",
+  static const char *const t[] = {"internal_error",  "fatal_error",       "service_unavailable",
                                   "request_timeout", "team_added_to_org", NULL};
   size_t i;
   for (i = 0; t[i]; i++)
@@ -96,9 +96,10 @@ static int is_transient(const char *code) {
 
 static void send_msg(void *instance, const struct iris_plugin_message *m,
                      struct iris_plugin_result *r) {
-  static const char *const copied[] = {"blocks", "attachments", "link_names", "mrkdwn",
-                                       "parse", "reply_broadcast", "text", "thread_ts",
-                                       "unfurl_links", "unfurl_media", NULL};
+  static const char *const copied[] = {"blocks",       "attachments", "link_names",
+                                       "mrkdwn",       "parse",       "reply_broadcast",
+                                       "text",         "thread_ts",   "unfurl_links",
+                                       "unfurl_media", NULL};
   struct slack *s = instance;
   struct iris_plugin_kv headers[] = {{"Content-Type", "application/json; charset=utf-8"},
                                      {"Authorization", NULL}};
@@ -192,9 +193,11 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
     r->status = IRIS_PLUGIN_SENT;
     snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "%s/%s",
              json_string_value(json_object_get(answer, "channel"))
-                 ? json_string_value(json_object_get(answer, "channel")) : "",
+                 ? json_string_value(json_object_get(answer, "channel"))
+                 : "",
              json_string_value(json_object_get(answer, "ts"))
-                 ? json_string_value(json_object_get(answer, "ts")) : "");
+                 ? json_string_value(json_object_get(answer, "ts"))
+                 : "");
   } else {
     const char *code = json_string_value(json_object_get(answer, "error"));
     code = code ? code : "unknown_error";
@@ -219,10 +222,10 @@ out:
   pu_str_free(&text);
 }
 
-static const struct iris_plugin_mode_ops slack_ops = {sizeof(struct iris_plugin_mode_ops), "slack",
-                                                      init, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops slack_ops =
+    {sizeof(struct iris_plugin_mode_ops), "slack", init, send_msg, destroy, NULL};
 static const struct iris_plugin_mode_ops *const modes[] = {&slack_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "slack", "1.0.0", "iris-serverless-sender", modes, 1};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "slack", "1.0.0", "iris-serverless-sender", modes, 1};
 
 const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

@@ -53,7 +53,7 @@ struct smtp {
   const struct iris_plugin_host *host;
   char *name, *from, *server, *gateway, *ca_file, *username, *password, *reply_to, *mode;
   char *tls_text, *auth_text; /* the options as written; tls and login_options hold them read */
-  char *login_options; /* "AUTH=PLAIN" etc., NULL to let curl negotiate */
+  char *login_options;        /* "AUTH=PLAIN" etc., NULL to let curl negotiate */
   long port, timeout_ms;
   enum tls_mode tls;
   int verify;
@@ -61,21 +61,21 @@ struct smtp {
   CURL *curl;
 };
 
-static const struct pu_opt options[] = {
-    PU_STR("from", 1, NULL, struct smtp, from),
-    PU_STR("server", 0, NULL, struct smtp, server),
-    PU_STR("smtp_gateway", 0, NULL, struct smtp, gateway),
-    PU_LONG("port", 1, 65535, 0, struct smtp, port), /* 0: by tls, below */
-    PU_STR("tls", 0, "opportunistic", struct smtp, tls_text),
-    PU_BOOL("tls_verify", 1, struct smtp, verify),
-    PU_STR("ca_file", 0, NULL, struct smtp, ca_file),
-    PU_STR("username", 0, NULL, struct smtp, username),
-    PU_SECRET("password", 0, struct smtp, password),
-    PU_STR("auth", 0, NULL, struct smtp, auth_text),
-    PU_BOOL("allow_plaintext_auth", 0, struct smtp, allow_plaintext_auth),
-    PU_STR("reply_to", 0, NULL, struct smtp, reply_to),
-    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct smtp, timeout_ms),
-    PU_OPTS_END};
+static const struct pu_opt options[] =
+    {PU_STR("from", 1, NULL, struct smtp, from),
+     PU_STR("server", 0, NULL, struct smtp, server),
+     PU_STR("smtp_gateway", 0, NULL, struct smtp, gateway),
+     PU_LONG("port", 1, 65535, 0, struct smtp, port), /* 0: by tls, below */
+     PU_STR("tls", 0, "opportunistic", struct smtp, tls_text),
+     PU_BOOL("tls_verify", 1, struct smtp, verify),
+     PU_STR("ca_file", 0, NULL, struct smtp, ca_file),
+     PU_STR("username", 0, NULL, struct smtp, username),
+     PU_SECRET("password", 0, struct smtp, password),
+     PU_STR("auth", 0, NULL, struct smtp, auth_text),
+     PU_BOOL("allow_plaintext_auth", 0, struct smtp, allow_plaintext_auth),
+     PU_STR("reply_to", 0, NULL, struct smtp, reply_to),
+     PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct smtp, timeout_ms),
+     PU_OPTS_END};
 
 static void destroy(void *instance) {
   struct smtp *s = instance;
@@ -130,15 +130,15 @@ static int init_mode(const char *mode, const struct iris_plugin_host *host, cons
   else if (strcmp(v, "implicit") == 0)
     s->tls = TLS_IMPLICIT;
   else {
-    snprintf(error, esize, "tls must be none, opportunistic, starttls or implicit, got '%.40s'",
-             v);
+    snprintf(error, esize, "tls must be none, opportunistic, starttls or implicit, got '%.40s'", v);
     goto fail;
   }
   if (s->port == 0)
     s->port = s->tls == TLS_IMPLICIT ? 465 : 25;
   if (has_crlf(s->from) || has_crlf(s->reply_to)) {
-    snprintf(error, esize, "options 'from' and 'reply_to' must be plain addresses (no line "
-                           "breaks)");
+    snprintf(error, esize,
+             "options 'from' and 'reply_to' must be plain addresses (no line "
+             "breaks)");
     goto fail;
   }
   if (s->server && s->gateway) {
@@ -150,12 +150,12 @@ static int init_mode(const char *mode, const struct iris_plugin_host *host, cons
     goto fail;
   }
   if (s->password && s->tls == TLS_NONE && !s->allow_plaintext_auth) {
-    snprintf(error, esize, "tls=none with a password would send it in clear text: use "
-                           "starttls or implicit, or set allow_plaintext_auth=true to accept it");
+    snprintf(error, esize,
+             "tls=none with a password would send it in clear text: use "
+             "starttls or implicit, or set allow_plaintext_auth=true to accept it");
     goto fail;
   }
-  if (s->password && s->allow_plaintext_auth &&
-      (s->tls == TLS_NONE || s->tls == TLS_OPPORTUNISTIC))
+  if (s->password && s->allow_plaintext_auth && (s->tls == TLS_NONE || s->tls == TLS_OPPORTUNISTIC))
     host->log(host->data, IRIS_PLUGIN_LOG_ERROR,
               "smtp %s: allow_plaintext_auth=true: the SMTP password of '%s' %s sent in clear "
               "text over plain TCP, readable by anyone on the path to the server",
@@ -309,7 +309,8 @@ static void classify(struct smtp *s, CURLcode cc, long code, const char *server,
     snprintf(r->error, sizeof r->error,
              "SMTP %s: the server did not offer STARTTLS, so the password was not sent in "
              "clear text (tls=opportunistic with a password needs STARTTLS; use tls=implicit, "
-             "or set allow_plaintext_auth=true to accept the risk)", server);
+             "or set allow_plaintext_auth=true to accept the risk)",
+             server);
     return;
   }
   if (code >= 500 || cc == CURLE_LOGIN_DENIED || cc == CURLE_USE_SSL_FAILED ||
@@ -338,7 +339,8 @@ static CURLcode attempt(struct smtp *s, const char *host, long port, const char 
   curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(s->curl, CURLOPT_MIMEPOST, mime);
   curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-  curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms < 5000 ? s->timeout_ms : 5000L);
+  curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   s->timeout_ms < 5000 ? s->timeout_ms : 5000L);
   curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   if (s->tls == TLS_STARTTLS)
@@ -517,12 +519,12 @@ out:
   pu_str_free(&msgid);
 }
 
-static const struct iris_plugin_mode_ops email_ops = {sizeof(struct iris_plugin_mode_ops), "email",
-                                                      init_email, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops im_ops = {sizeof(struct iris_plugin_mode_ops), "im",
-                                                   init_im, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops email_ops =
+    {sizeof(struct iris_plugin_mode_ops), "email", init_email, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops im_ops =
+    {sizeof(struct iris_plugin_mode_ops), "im", init_im, send_msg, destroy, NULL};
 static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &im_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "smtp", "1.0.0", "iris-serverless-sender", modes, 2};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "smtp", "1.0.0", "iris-serverless-sender", modes, 2};
 
 const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

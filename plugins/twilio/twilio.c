@@ -40,18 +40,18 @@ struct twilio {
   long timeout_ms;
 };
 
-static const struct pu_opt options[] = {
-    PU_STR("account_sid", 1, NULL, struct twilio, sid),
-    PU_SECRET("auth_token", 1, struct twilio, token),
-    {"from_number", PU_OPT_STR, 1, NULL, 0, 0, 0, offsetof(struct twilio, from), "twilio_number"},
-    PU_STR("relay_base_url", 1, NULL, struct twilio, relay),
-    PU_STR("say_endpoint", 0, "/api/v0/twilio/calls/say", struct twilio, say),
-    PU_STR("gather_endpoint", 0, "/api/v0/twilio/calls/gather", struct twilio, gather),
-    PU_STR("instruction", 0, "Press 2 to claim.", struct twilio, instruction),
-    PU_STR("api_base", 0, "https://api.twilio.com", struct twilio, api),
-    PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct twilio, timeout_ms),
-    PU_PREFIX("from."),
-    PU_OPTS_END};
+static const struct pu_opt options[] =
+    {PU_STR("account_sid", 1, NULL, struct twilio, sid),
+     PU_SECRET("auth_token", 1, struct twilio, token),
+     {"from_number", PU_OPT_STR, 1, NULL, 0, 0, 0, offsetof(struct twilio, from), "twilio_number"},
+     PU_STR("relay_base_url", 1, NULL, struct twilio, relay),
+     PU_STR("say_endpoint", 0, "/api/v0/twilio/calls/say", struct twilio, say),
+     PU_STR("gather_endpoint", 0, "/api/v0/twilio/calls/gather", struct twilio, gather),
+     PU_STR("instruction", 0, "Press 2 to claim.", struct twilio, instruction),
+     PU_STR("api_base", 0, "https://api.twilio.com", struct twilio, api),
+     PU_LONG("timeout_ms", 1, PU_TIMEOUT_MAX_MS, 10000, struct twilio, timeout_ms),
+     PU_PREFIX("from."),
+     PU_OPTS_END};
 
 static void destroy(void *instance) {
   struct twilio *t = instance;
@@ -182,15 +182,15 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   if (!t->is_call) {
     if (pu_limit(&limited, text.p ? text.p : "", SMS_MAX, CUT_MARKER))
       t->host->log(t->host->data, IRIS_PLUGIN_LOG_WARN,
-                   "message %s: SMS text cut to %d characters", m->message_id ? m->message_id : "-",
-                   SMS_MAX);
+                   "message %s: SMS text cut to %d characters",
+                   m->message_id ? m->message_id : "-", SMS_MAX);
     pu_form_pair(&form, "Body", limited.p ? limited.p : "");
   } else {
     struct pu_str q = {0};
     if (pu_limit(&limited, text.p ? text.p : "", CALL_MAX, CUT_MARKER))
       t->host->log(t->host->data, IRIS_PLUGIN_LOG_WARN,
-                   "message %s: call text cut to %d characters", m->message_id ? m->message_id : "-",
-                   CALL_MAX);
+                   "message %s: call text cut to %d characters",
+                   m->message_id ? m->message_id : "-", CALL_MAX);
     pu_form_pair(&q, "content", limited.p ? limited.p : "");
     pu_form_pair(&q, "loop", "3");
     pu_form_pair(&q, "source", m->application ? m->application : "");
@@ -268,12 +268,12 @@ out:
   pu_str_free(&call_url);
 }
 
-static const struct iris_plugin_mode_ops sms_ops = {sizeof(struct iris_plugin_mode_ops), "sms",
-                                                    init_sms, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops call_ops = {sizeof(struct iris_plugin_mode_ops), "call",
-                                                     init_call, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops sms_ops =
+    {sizeof(struct iris_plugin_mode_ops), "sms", init_sms, send_msg, destroy, NULL};
+static const struct iris_plugin_mode_ops call_ops =
+    {sizeof(struct iris_plugin_mode_ops), "call", init_call, send_msg, destroy, NULL};
 static const struct iris_plugin_mode_ops *const modes[] = {&sms_ops, &call_ops};
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "twilio", "1.0.0", "iris-serverless-sender", modes, 2};
+static const struct iris_plugin_descriptor descriptor =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "twilio", "1.0.0", "iris-serverless-sender", modes, 2};
 
 const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }

@@ -33,20 +33,11 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...) {
   va_list ap;
   va_start(ap, opt);
   switch (opt) {
-  case CURLOPT_WRITEFUNCTION:
-    e->write_fn = va_arg(ap, curl_write_callback);
-    break;
-  case CURLOPT_WRITEDATA:
-    e->write_data = va_arg(ap, void *);
-    break;
-  case CURLOPT_HEADERFUNCTION:
-    e->header_fn = va_arg(ap, curl_write_callback);
-    break;
-  case CURLOPT_HEADERDATA:
-    e->header_data = va_arg(ap, void *);
-    break;
-  default:
-    break;
+  case CURLOPT_WRITEFUNCTION: e->write_fn = va_arg(ap, curl_write_callback); break;
+  case CURLOPT_WRITEDATA: e->write_data = va_arg(ap, void *); break;
+  case CURLOPT_HEADERFUNCTION: e->header_fn = va_arg(ap, curl_write_callback); break;
+  case CURLOPT_HEADERDATA: e->header_data = va_arg(ap, void *); break;
+  default: break;
   }
   va_end(ap);
   return CURLE_OK;
@@ -82,7 +73,8 @@ CURLcode curl_easy_perform(CURL *h) {
   for (i = 0; i < a->nheaders && e->header_fn; i++)
     if (feed(e->header_fn, e->header_data, a->headers[i].p, a->headers[i].n, a->headers[i].n + 1))
       return CURLE_WRITE_ERROR;
-  if (e->write_fn && feed(e->write_fn, e->write_data, a->body, a->body_len, a->piece ? a->piece : 4096))
+  if (e->write_fn &&
+      feed(e->write_fn, e->write_data, a->body, a->body_len, a->piece ? a->piece : 4096))
     return CURLE_WRITE_ERROR;
   return CURLE_OK;
 }
@@ -97,7 +89,9 @@ CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...) {
   return CURLE_OK;
 }
 
-const char *curl_easy_strerror(CURLcode c) { return c == CURLE_OK ? "ok" : "fake transfer failed"; }
+const char *curl_easy_strerror(CURLcode c) {
+  return c == CURLE_OK ? "ok" : "fake transfer failed";
+}
 
 struct curl_slist *curl_slist_append(struct curl_slist *l, const char *s) {
   struct curl_slist *n = calloc(1, sizeof *n), *t;

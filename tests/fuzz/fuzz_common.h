@@ -21,7 +21,7 @@ struct fuzz_answer {
   long status;
   const char *body;
   size_t body_len;
-  size_t piece;               /* deliver the body in pieces of this size (0: 4096) */
+  size_t piece;                 /* deliver the body in pieces of this size (0: 4096) */
   struct fuzz_span headers[16]; /* raw header lines ("Name: value\r\n") for HEADERFUNCTION */
   size_t nheaders;
 };
@@ -31,7 +31,8 @@ void fuzz_http_set(const struct fuzz_answer *(*fn)(void));
 
 /* A status among those the clients treat differently. */
 static inline long fuzz_status(unsigned char b) {
-  static const long s[] = {200, 200, 200, 200, 400, 401, 403, 404, 413, 422, 429, 500, 502, 503, 302, 0};
+  static const long s[] = {200, 200, 200, 200, 400, 401, 403, 404,
+                           413, 422, 429, 500, 502, 503, 302, 0};
   return s[b % (sizeof s / sizeof s[0])];
 }
 

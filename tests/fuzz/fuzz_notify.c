@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct iris_apigw_request req;
   struct iris_err err = {0};
   if (iris_apigw_parse((const char *)data, size, FUZZ_MAX_BODY, &req, &err) == IRIS_OK) {
-    struct iris_sign_request sr = {req.method, req.path, req.query, req.body, req.body_len,
-                                   iris_apigw_header(&req, "x-iris-username")};
+    struct iris_sign_request sr = {req.method,   req.path,
+                                   req.query,    req.body,
+                                   req.body_len, iris_apigw_header(&req, "x-iris-username")};
     struct iris_buf d;
     if (!req.method || !req.path || !req.query || !req.full_path || !req.body ||
         req.body_len > FUZZ_MAX_BODY || req.body[req.body_len] != '\0')

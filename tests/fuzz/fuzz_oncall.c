@@ -21,8 +21,8 @@ static const struct fuzz_answer *next(void) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const char *const roles[] = {"team", "manager", "director", "oncall", "oncall-primary",
-                                      "oncall-secondary"};
+  static const char *const roles[] = {"team",   "manager",        "director",
+                                      "oncall", "oncall-primary", "oncall-secondary"};
   struct iris_oncall_opts o = {0};
   struct iris_oncall *oc = NULL;
   struct iris_err err = {0};

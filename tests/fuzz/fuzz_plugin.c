@@ -82,11 +82,20 @@ static void host_free(void *data, void *ptr) {
   free(ptr);
 }
 
-static const struct iris_plugin_host host = {
-    IRIS_PLUGIN_ABI_MAJOR, IRIS_PLUGIN_ABI_MINOR, sizeof(struct iris_plugin_host), NULL,
-    host_log, host_http, host_http_free, host_now, host_secret, host_metric, host_free};
+static const struct iris_plugin_host host = {IRIS_PLUGIN_ABI_MAJOR,
+                                             IRIS_PLUGIN_ABI_MINOR,
+                                             sizeof(struct iris_plugin_host),
+                                             NULL,
+                                             host_log,
+                                             host_http,
+                                             host_http_free,
+                                             host_now,
+                                             host_secret,
+                                             host_metric,
+                                             host_free};
 
-#define KV(k, v) {k, v}
+#define KV(k, v) \
+  { k, v }
 static const struct iris_plugin_kv config[] = {FUZZ_CONFIG};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

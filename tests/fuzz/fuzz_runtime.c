@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   next_answer.status = size ? (data[0] % 8 ? 200 : fuzz_status(data[0] >> 3)) : 200;
   if (size)
     p++;
-  while (p < end && next_answer.nheaders < sizeof next_answer.headers / sizeof next_answer.headers[0]) {
+  while (p < end &&
+         next_answer.nheaders < sizeof next_answer.headers / sizeof next_answer.headers[0]) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
     if (n <= 2 && (*p == '\n' || *p == '\r')) {

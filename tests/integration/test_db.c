@@ -49,10 +49,14 @@ static void types_round_trip(void **state) {
   int64_t i;
   double d;
   static const char bin[] = {'a', 0, 'b', (char)0xff};
-  struct iris_db_param p[] = {IRIS_DB_STR("round"), IRIS_DB_I64(INT64_MIN),
-                              IRIS_DB_STR("18446744073709551615"), IRIS_DB_DOUBLE(2.5),
-                              IRIS_DB_STR("12.345"), IRIS_DB_STR("h\xc3\xa9llo \xf0\x9f\x9a\xa8"),
-                              IRIS_DB_BYTES(bin, sizeof bin), IRIS_DB_STR("2026-11-24 10:20:30.125"),
+  struct iris_db_param p[] = {IRIS_DB_STR("round"),
+                              IRIS_DB_I64(INT64_MIN),
+                              IRIS_DB_STR("18446744073709551615"),
+                              IRIS_DB_DOUBLE(2.5),
+                              IRIS_DB_STR("12.345"),
+                              IRIS_DB_STR("h\xc3\xa9llo \xf0\x9f\x9a\xa8"),
+                              IRIS_DB_BYTES(bin, sizeof bin),
+                              IRIS_DB_STR("2026-11-24 10:20:30.125"),
                               IRIS_DB_I64(1)};
   OK(iris_db_exec(t->db, 0, "INSERT INTO kv (k,i,u,d,dec_,t,b,ts,tiny) VALUES (?,?,?,?,?,?,?,?,?)",
                   p, 9, &info, &err));
@@ -321,10 +325,10 @@ static void oom_sweep(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(types_round_trip),    cmocka_unit_test(big_text),
-      cmocka_unit_test(misuse_is_refused),   cmocka_unit_test(transactions_and_duplicates),
-      cmocka_unit_test(deadlock_is_ebusy),   cmocka_unit_test(lock_wait_timeout_is_ebusy),
-      cmocka_unit_test(killed_connection),   cmocka_unit_test(unreachable_server),
+      cmocka_unit_test(types_round_trip),         cmocka_unit_test(big_text),
+      cmocka_unit_test(misuse_is_refused),        cmocka_unit_test(transactions_and_duplicates),
+      cmocka_unit_test(deadlock_is_ebusy),        cmocka_unit_test(lock_wait_timeout_is_ebusy),
+      cmocka_unit_test(killed_connection),        cmocka_unit_test(unreachable_server),
       cmocka_unit_test(statement_cache_eviction), cmocka_unit_test(oom_sweep),
   };
   iris_log_set_level(IRIS_LOG_LEVEL_ERROR);

@@ -69,7 +69,8 @@ static void test_one_holder_and_tokens(void **state) {
   assert_true(held);
   assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "B", 60, &held, &b, &err), IRIS_OK);
   assert_false(held); /* A holds it */
-  assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "A", 60, &held, &again, &err), IRIS_OK);
+  assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "A", 60, &held, &again, &err),
+                   IRIS_OK);
   assert_true(held);
   assert_int_equal(again, a); /* a renewal keeps the token */
   expire(f);
@@ -82,7 +83,8 @@ static void test_one_holder_and_tokens(void **state) {
 static void test_fenced_off_coordinator_writes_nothing(void **state) {
   struct fixture *f = *state;
   struct iris_err err = {0};
-  struct iris_lease_fence old_fence = {"coordinator", "old", 0}, new_fence = {"coordinator", "new", 0};
+  struct iris_lease_fence old_fence = {"coordinator", "old", 0},
+                          new_fence = {"coordinator", "new", 0};
   struct iris_escalate *old_esc = NULL, *new_esc = NULL;
   struct iris_escalate_opts oo = {NULL, &old_fence, 0}, no = {NULL, &new_fence, 0};
   struct iris_escalate_stats st;
@@ -91,12 +93,14 @@ static void test_fenced_off_coordinator_writes_nothing(void **state) {
   int held = 0;
 
   assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "old", 60, &held, &old_fence.token,
-                                      &err), IRIS_OK);
+                                      &err),
+                   IRIS_OK);
   assert_true(held);
   /* "old" pauses past its lease; "new" takes over. */
   expire(f);
   assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "new", 60, &held, &new_fence.token,
-                                      &err), IRIS_OK);
+                                      &err),
+                   IRIS_OK);
   assert_true(held);
   assert_int_equal(iris_test_db_sql(&f->t,
                                     "INSERT INTO incident (id, plan_id, created, context,"
@@ -120,7 +124,8 @@ static void test_fenced_off_coordinator_writes_nothing(void **state) {
   assert_int_equal(iris_aggregate_tick(agg, 0, &as, &err), IRIS_EFENCED);
   assert_int_equal(count(f->t.db, "SELECT COUNT(*) FROM sender_enqueue e JOIN message m ON"
                                   " m.id = e.message_id WHERE m.incident_id = 880"
-                                  " AND e.lane IS NOT NULL"), 0);
+                                  " AND e.lane IS NOT NULL"),
+                   0);
   iris_aggregate_free(agg);
   iris_escalate_free(old_esc);
   iris_escalate_free(new_esc);
@@ -137,8 +142,10 @@ static void test_takeover_waits_for_the_open_transaction(void **state) {
   iris_test_db_opts(&opts, f->t.name);
   assert_int_equal(iris_db_open(&opts, &other, &err), IRIS_OK);
   assert_int_equal(iris_db_exec(other, 0, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0,
-                                NULL, &err), IRIS_OK);
-  assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "slow", 60, &held, &fence.token, &err),
+                                NULL, &err),
+                   IRIS_OK);
+  assert_int_equal(iris_lease_acquire(f->t.db, "coordinator", "slow", 60, &held, &fence.token,
+                                      &err),
                    IRIS_OK);
   expire(f);
   /* "slow" is inside a transaction it checked the lease in: a takeover cannot happen now. */
@@ -147,7 +154,8 @@ static void test_takeover_waits_for_the_open_transaction(void **state) {
   assert_int_equal(iris_lease_acquire(other, "coordinator", "eager", 60, &held, NULL, &err),
                    IRIS_EBUSY); /* lock wait timeout */
   assert_int_equal(iris_db_commit(f->t.db, &err), IRIS_OK);
-  assert_int_equal(iris_lease_acquire(other, "coordinator", "eager", 60, &held, NULL, &err), IRIS_OK);
+  assert_int_equal(iris_lease_acquire(other, "coordinator", "eager", 60, &held, NULL, &err),
+                   IRIS_OK);
   assert_true(held);
   assert_int_equal(iris_lease_check(f->t.db, &fence, &err), IRIS_EFENCED);
   assert_int_equal(iris_lease_release(other, "coordinator", "eager", &err), IRIS_OK);

@@ -38,10 +38,10 @@ static int setup(void **state) {
     fprintf(stderr, "fixture: %s\n", err.msg);
     return -1;
   }
-  f->ctx = json_pack("{s:s, s:s, s:f, s:i, s:s, s:[s,s], s:s, s:s}", "host", "db-1",
-                     "check", "disk_usage", "value", 97.5, "threshold", 90, "severity",
-                     "critical", "tags", "db", "prod", "runbook_url", "https://wiki/rb",
-                     "secret_field", "do-not-leak-this-value");
+  f->ctx = json_pack("{s:s, s:s, s:f, s:i, s:s, s:[s,s], s:s, s:s}", "host", "db-1", "check",
+                     "disk_usage", "value", 97.5, "threshold", 90, "severity", "critical", "tags",
+                     "db", "prod", "runbook_url", "https://wiki/rb", "secret_field",
+                     "do-not-leak-this-value");
   *state = f;
   return 0;
 }
@@ -92,7 +92,8 @@ static void email_from_template(void **state) {
   assert_int_equal(r.template_id, 2);
   assert_false(r.failed);
   assert_non_null(r.email_html);
-  assert_true(strncmp(r.email_html, "<body><p><strong>disk_usage</strong> on <code>db-1</code>", 56) == 0);
+  assert_true(
+      strncmp(r.email_html, "<body><p><strong>disk_usage</strong> on <code>db-1</code>", 56) == 0);
   assert_non_null(strstr(r.email_html, "\"@type\": \"ConfirmAction\""));
   assert_non_null(strstr(r.email_html, "msg_id=4242&email_address=jdoe%40example.com&cmd=claim"));
   assert_non_null(strstr(r.email_html, "</script>\n</body>"));
@@ -113,7 +114,8 @@ static void sms_and_call(void **state) {
   OK(iris_render(&cfg, f->cache, f->t.db, &q, &r, &err));
   /* The call content never shows the id: the subject is just the id (Iris's prefix rule). */
   assert_string_equal(r.subject, "4242");
-  assert_string_equal(r.body, "This is Iris. disk usage on host db-1 is at 97.5. Press 2 to claim.");
+  assert_string_equal(r.body,
+                      "This is Iris. disk usage on host db-1 is at 97.5. Press 2 to claim.");
   iris_rendered_cleanup(&r);
   q.mode = "slack";
   OK(iris_render(&cfg, f->cache, f->t.db, &q, &r, &err));
@@ -128,7 +130,8 @@ static void drop_uses_email_content_and_prefix_is_kept(void **state) {
   struct iris_err err = {0};
   q.body_prefix = "You are receiving this as you created this plan.\n\n";
   OK(iris_render(&cfg, f->cache, f->t.db, &q, &r, &err));
-  assert_true(strncmp(r.body, "You are receiving this as you created this plan.\n\n**disk_usage**", 64) == 0);
+  assert_true(strncmp(r.body, "You are receiving this as you created this plan.\n\n**disk_usage**",
+                      64) == 0);
   iris_rendered_cleanup(&r);
 }
 
@@ -252,11 +255,13 @@ static void cache_follows_the_active_version(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(email_from_template), cmocka_unit_test(sms_and_call),
-      cmocka_unit_test(drop_uses_email_content_and_prefix_is_kept),
-      cmocka_unit_test(failures_fall_back_without_leaking), cmocka_unit_test(fallback_re_renders),
-      cmocka_unit_test(batch_literal_and_limits), cmocka_unit_test(cache_follows_the_active_version)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(email_from_template),
+                                     cmocka_unit_test(sms_and_call),
+                                     cmocka_unit_test(drop_uses_email_content_and_prefix_is_kept),
+                                     cmocka_unit_test(failures_fall_back_without_leaking),
+                                     cmocka_unit_test(fallback_re_renders),
+                                     cmocka_unit_test(batch_literal_and_limits),
+                                     cmocka_unit_test(cache_follows_the_active_version)};
   iris_log_set_level(IRIS_LOG_LEVEL_ERROR);
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,7 +50,8 @@ static int setup(void **state) {
 /* A claim row for key (the decision references it). */
 static void claim(struct iris_db *db, const char *key, int64_t message_id) {
   struct iris_err err = {0};
-  struct iris_db_param p[] = {IRIS_DB_STR(key), message_id ? IRIS_DB_I64(message_id) : IRIS_DB_NULL};
+  struct iris_db_param p[] = {IRIS_DB_STR(key),
+                              message_id ? IRIS_DB_I64(message_id) : IRIS_DB_NULL};
   OK(iris_db_exec(db, 0,
                   "INSERT INTO sender_claim (claim_key, kind, message_id, lane, state, owner)"
                   " VALUES (?, 'message', ?, 'sms', 'claimed', 'test')",
@@ -107,8 +108,9 @@ static void no_rule_counts_nothing(void **state) {
   assert_string_equal(decide_on(t->db, "rp0", "n:rp0:1", 0, &hops, &c), "sms");
   assert_int_equal(hops, 0);
   assert_int_equal(counted(t->db, 40, "sms"), 0);
-  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM sender_reprioritization WHERE target_id = ?",
-                          40), 0);
+  assert_int_equal(scalar(t->db,
+                          "SELECT COUNT(*) FROM sender_reprioritization WHERE target_id = ?", 40),
+                   0);
   iris_contact_cleanup(&c);
 }
 
@@ -126,16 +128,23 @@ static void rule_fires_above_count(void **state) {
   }
   assert_int_equal(counted(t->db, 41, "sms"), 4);
   /* Iris's changelog and update_message_mode, only for the switched ones */
-  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM message_changelog WHERE message_id > ?"
-                                 " AND message_id < 7105 AND change_type = 'mode-change'"
-                                 " AND old = 'sms' AND new = 'email'"
-                                 " AND description = 'Changing mode due to reprioritization'",
-                          7100), 2);
-  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM message_changelog WHERE message_id = ?", 7102), 0);
+  assert_int_equal(scalar(t->db,
+                          "SELECT COUNT(*) FROM message_changelog WHERE message_id > ?"
+                          " AND message_id < 7105 AND change_type = 'mode-change'"
+                          " AND old = 'sms' AND new = 'email'"
+                          " AND description = 'Changing mode due to reprioritization'",
+                          7100),
+                   2);
+  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM message_changelog WHERE message_id = ?",
+                          7102),
+                   0);
   assert_int_equal(scalar(t->db, "SELECT mode_id FROM message WHERE id = ?", 7103), 1);
   assert_int_equal(scalar(t->db, "SELECT mode_id FROM message WHERE id = ?", 7102), -1); /* NULL */
-  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM sender_reprioritization WHERE target_id = ?"
-                                 " AND dst_mode_id = 1 AND hops = 1", 41), 2);
+  assert_int_equal(scalar(t->db,
+                          "SELECT COUNT(*) FROM sender_reprioritization WHERE target_id = ?"
+                          " AND dst_mode_id = 1 AND hops = 1",
+                          41),
+                   2);
   iris_contact_cleanup(&c);
 }
 
@@ -169,9 +178,11 @@ static void rules_chain(void **state) {
     assert_int_equal(hops, i);
   }
   /* sms 3 > 1 → email, whose own window then holds 2 > 1 → slack: one changelog row a hop */
-  assert_int_equal(scalar(t->db, "SELECT COUNT(*) FROM message_changelog WHERE message_id = ?"
-                                 " AND ((old = 'sms' AND new = 'email') OR (old = 'email' AND new = 'slack'))",
-                          7303), 2);
+  assert_int_equal(scalar(t->db,
+                          "SELECT COUNT(*) FROM message_changelog WHERE message_id = ?"
+                          " AND ((old = 'sms' AND new = 'email') OR (old = 'email' AND new = 'slack'))",
+                          7303),
+                   2);
   assert_int_equal(scalar(t->db, "SELECT mode_id FROM message WHERE id = ?", 7303), 5);
   assert_int_equal(counted(t->db, 43, "email"), 2);
   iris_contact_cleanup(&c);
@@ -257,10 +268,14 @@ static void failure_counts_nothing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(no_rule_counts_nothing),      cmocka_unit_test(rule_fires_above_count),
-      cmocka_unit_test(a_delivery_is_counted_once),  cmocka_unit_test(rules_chain),
-      cmocka_unit_test(a_loop_stops),                cmocka_unit_test(rule_without_contact_is_ignored),
-      cmocka_unit_test(instances_share_the_counters), cmocka_unit_test(lost_connection_is_survived),
+      cmocka_unit_test(no_rule_counts_nothing),
+      cmocka_unit_test(rule_fires_above_count),
+      cmocka_unit_test(a_delivery_is_counted_once),
+      cmocka_unit_test(rules_chain),
+      cmocka_unit_test(a_loop_stops),
+      cmocka_unit_test(rule_without_contact_is_ignored),
+      cmocka_unit_test(instances_share_the_counters),
+      cmocka_unit_test(lost_connection_is_survived),
       cmocka_unit_test(failure_counts_nothing),
   };
   return cmocka_run_group_tests(tests, setup, iris_test_db_teardown);

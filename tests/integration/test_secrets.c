@@ -139,14 +139,17 @@ static void resolves_references_in_vendor_lists(void **state) {
   OK(iris_config_from_string(json, &cfg, &err));
   OK(iris_config_resolve_secrets(cfg, iris_secrets_fetch, s, &err));
   sms = iris_config_json(cfg, "vendors.sms");
-  assert_string_equal(json_string_value(json_object_get(
-                          json_object_get(json_array_get(sms, 1), "config"), "auth_token")),
+  assert_string_equal(json_string_value(
+                          json_object_get(json_object_get(json_array_get(sms, 1), "config"),
+                                          "auth_token")),
                       "twilio-auth-token-9f8e7d");
-  assert_string_equal(
-      json_string_value(json_array_get(
-          json_array_get(json_object_get(json_object_get(json_array_get(sms, 1), "config"),
-                                         "users"), 1), 0)),
-      "iris_svc");
+  assert_string_equal(json_string_value(json_array_get(
+                          json_array_get(json_object_get(json_object_get(json_array_get(sms, 1),
+                                                                         "config"),
+                                                         "users"),
+                                         1),
+                          0)),
+                      "iris_svc");
   dump = iris_config_dump_redacted(cfg);
   assert_non_null(dump);
   assert_null(strstr(dump, "twilio-auth-token-9f8e7d"));

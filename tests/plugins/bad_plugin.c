@@ -6,8 +6,8 @@
 #include "iris_plugin.h"
 
 static int init(const struct iris_plugin_host *host, const char *name,
-                const struct iris_plugin_kv *config, size_t nconfig, void **instance,
-                char *error, size_t error_size) {
+                const struct iris_plugin_kv *config, size_t nconfig, void **instance, char *error,
+                size_t error_size) {
   size_t i;
   (void)host;
   (void)name;
@@ -21,7 +21,7 @@ static int init(const struct iris_plugin_host *host, const char *name,
 }
 
 __attribute__((unused)) static void send_msg(void *instance, const struct iris_plugin_message *m,
-                     struct iris_plugin_result *r) {
+                                             struct iris_plugin_result *r) {
   (void)instance;
   (void)m;
 #if defined(KIND_WILD)
@@ -35,8 +35,8 @@ __attribute__((unused)) static void send_msg(void *instance, const struct iris_p
     else if (strcmp(k, "retry_after_ms") == 0)
       r->retry_after_ms = strtoll(v, NULL, 10);
     else if (strcmp(k, "vendor_message_id") == 0)
-      memcpy(r->vendor_message_id, v, strlen(v) < sizeof r->vendor_message_id
-                                           ? strlen(v) + 1 : sizeof r->vendor_message_id);
+      memcpy(r->vendor_message_id, v,
+             strlen(v) < sizeof r->vendor_message_id ? strlen(v) + 1 : sizeof r->vendor_message_id);
     else if (strcmp(k, "error") == 0)
       memcpy(r->error, v, strlen(v) < sizeof r->error ? strlen(v) + 1 : sizeof r->error);
   }
@@ -71,8 +71,8 @@ static const struct iris_plugin_mode_ops *const modes[] = {&ops};
 #define NAME "bad"
 #endif
 
-__attribute__((unused)) static struct iris_plugin_descriptor d = {IRIS_PLUGIN_DESCRIPTOR_HEAD, NAME, "0.1", "tests", modes,
-                                          sizeof modes / sizeof modes[0]};
+__attribute__((unused)) static struct iris_plugin_descriptor d =
+    {IRIS_PLUGIN_DESCRIPTOR_HEAD, NAME, "0.1", "tests", modes, sizeof modes / sizeof modes[0]};
 
 #ifndef KIND_NO_ENTRY
 IRIS_PLUGIN_EXPORT const struct iris_plugin_descriptor *iris_plugin_entry(void) {

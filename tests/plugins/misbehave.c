@@ -40,8 +40,8 @@ static int whole(const char *v, long long *out) {
 }
 
 static int init(const struct iris_plugin_host *host, const char *name,
-                const struct iris_plugin_kv *config, size_t nconfig, void **instance,
-                char *error, size_t error_size) {
+                const struct iris_plugin_kv *config, size_t nconfig, void **instance, char *error,
+                size_t error_size) {
   struct misbehave *m = calloc(1, sizeof *m);
   long long v = 0;
   size_t i;
@@ -109,9 +109,9 @@ static void send_msg(void *instance, const struct iris_plugin_message *msg,
            msg->message_id ? msg->message_id : "-");
 }
 
-#define MODE(var, name)                                                                    \
-  static const struct iris_plugin_mode_ops var = {sizeof(struct iris_plugin_mode_ops), name, \
-                                                  init, send_msg, destroy, NULL}
+#define MODE(var, name) \
+  static const struct iris_plugin_mode_ops var = \
+      {sizeof(struct iris_plugin_mode_ops), name, init, send_msg, destroy, NULL}
 MODE(email_ops, "email");
 MODE(sms_ops, "sms");
 MODE(call_ops, "call");
@@ -121,9 +121,12 @@ MODE(slack_ops, "slack");
 static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &sms_ops, &call_ops,
                                                            &im_ops, &slack_ops};
 
-static const struct iris_plugin_descriptor descriptor = {
-    IRIS_PLUGIN_DESCRIPTOR_HEAD, "misbehave", "0.1", "tests", modes,
-    sizeof modes / sizeof modes[0]};
+static const struct iris_plugin_descriptor descriptor = {IRIS_PLUGIN_DESCRIPTOR_HEAD,
+                                                         "misbehave",
+                                                         "0.1",
+                                                         "tests",
+                                                         modes,
+                                                         sizeof modes / sizeof modes[0]};
 
 IRIS_PLUGIN_EXPORT const struct iris_plugin_descriptor *iris_plugin_entry(void) {
   return &descriptor;

@@ -79,8 +79,8 @@ int main(int argc, char **argv) {
       } else {
         fail++;
         printf("FAIL %s: Jinja2 raised %s, ours %s [%s]\n", name,
-               json_string_value(json_object_get(c, "error")), rc ? "failed with another code" :
-               "succeeded", iris_buf_ptr(&out));
+               json_string_value(json_object_get(c, "error")),
+               rc ? "failed with another code" : "succeeded", iris_buf_ptr(&out));
       }
     }
     iris_tmpl_free(t);

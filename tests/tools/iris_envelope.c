@@ -69,7 +69,8 @@ int main(int argc, char **argv) {
     rc = iris_envelope_encode_batch(argv[2], ids, (size_t)n, &out) ? 2 : 0;
     puts(iris_buf_ptr(&out));
   } else {
-    fprintf(stderr, "usage: iris-envelope parse | message ID | tracking ID | batch BATCH_ID ID...\n");
+    fprintf(stderr,
+            "usage: iris-envelope parse | message ID | tracking ID | batch BATCH_ID ID...\n");
     rc = 2;
   }
   iris_buf_cleanup(&in);

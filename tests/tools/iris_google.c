@@ -73,8 +73,8 @@ int main(int argc, char **argv) {
     json_object_set_new(out, "history_id", json_integer(history));
     json_object_set_new(out, "expiration_ms", json_integer(expiration));
   } else if (rc == IRIS_OK && strcmp(argv[i], "push") == 0 && i + 6 < argc) {
-    struct iris_fcm_push p = {argv[i + 2], argv[i + 3], argv[i + 4], argv[i + 5],
-                              strtoll(argv[i + 6], NULL, 10), 0};
+    struct iris_fcm_push p =
+        {argv[i + 2], argv[i + 3], argv[i + 4], argv[i + 5], strtoll(argv[i + 6], NULL, 10), 0};
     long k, repeat = i + 7 < argc ? strtol(argv[i + 7], NULL, 10) : 1;
     for (k = 0; k < repeat && rc == IRIS_OK; k++)
       rc = iris_fcm_send(g, api, argv[i + 1], &p, &err);

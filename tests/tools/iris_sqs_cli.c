@@ -47,10 +47,9 @@ static json_t *batch_json(const struct iris_sqs_batch_result *r) {
     json_array_append_new(ok, json_pack("{s:s, s:s?}", "Id", r->ok[i].id, "MessageId",
                                         r->ok[i].message_id));
   for (i = 0; i < r->nfailed; i++)
-    json_array_append_new(failed, json_pack("{s:s, s:s?, s:s?, s:b}", "Id", r->failed[i].id,
-                                            "Code", r->failed[i].code, "Message",
-                                            r->failed[i].message, "SenderFault",
-                                            r->failed[i].sender_fault));
+    json_array_append_new(failed, json_pack("{s:s, s:s?, s:s?, s:b}", "Id", r->failed[i].id, "Code",
+                                            r->failed[i].code, "Message", r->failed[i].message,
+                                            "SenderFault", r->failed[i].sender_fault));
   return json_pack("{s:o, s:o}", "ok", ok, "failed", failed);
 }
 
@@ -154,11 +153,11 @@ static int run(struct iris_sqs *sqs, int argc, char **argv, struct iris_err *err
         json_object_set_new(attrs, m->attrs[j].name,
                             json_pack("{s:s, s:s}", "DataType", m->attrs[j].type, "Value",
                                       m->attrs[j].value));
-      json_array_append_new(
-          out, json_pack("{s:s, s:s, s:s%, s:I, s:I, s:o}", "MessageId", m->message_id,
-                         "ReceiptHandle", m->receipt_handle, "Body", m->body, m->body_len,
-                         "ReceiveCount", (json_int_t)m->receive_count, "SentTimestamp",
-                         (json_int_t)m->sent_timestamp_ms, "Attributes", attrs));
+      json_array_append_new(out, json_pack("{s:s, s:s, s:s%, s:I, s:I, s:o}", "MessageId",
+                                           m->message_id, "ReceiptHandle", m->receipt_handle,
+                                           "Body", m->body, m->body_len, "ReceiveCount",
+                                           (json_int_t)m->receive_count, "SentTimestamp",
+                                           (json_int_t)m->sent_timestamp_ms, "Attributes", attrs));
     }
     print_json(out);
     iris_sqs_received_cleanup(&r);
@@ -166,8 +165,8 @@ static int run(struct iris_sqs *sqs, int argc, char **argv, struct iris_err *err
     rc = iris_sqs_delete(sqs, argv[2], argv[3], err);
   } else if (strcmp(cmd, "delete-batch") == 0 && argc >= 4) {
     struct iris_sqs_batch_result res;
-    rc = iris_sqs_delete_batch(sqs, argv[2], (const char *const *)argv + 3, (size_t)argc - 3,
-                               &res, err);
+    rc = iris_sqs_delete_batch(sqs, argv[2], (const char *const *)argv + 3, (size_t)argc - 3, &res,
+                               err);
     if (rc == IRIS_OK)
       print_json(batch_json(&res));
     iris_sqs_batch_result_cleanup(&res);
@@ -205,7 +204,9 @@ int main(int argc, char **argv) {
     opts.endpoint = endpoint;
     opts.creds = &creds;
     opts.max_attempts = getenv("IRIS_SQS_ATTEMPTS") ? num(getenv("IRIS_SQS_ATTEMPTS")) : 0;
-    opts.timeout_ms = getenv("IRIS_SQS_TIMEOUT_MS") ? strtol(getenv("IRIS_SQS_TIMEOUT_MS"), NULL, 10) : 30000;
+    opts.timeout_ms = getenv("IRIS_SQS_TIMEOUT_MS")
+                          ? strtol(getenv("IRIS_SQS_TIMEOUT_MS"), NULL, 10)
+                          : 30000;
     rc = iris_sqs_new(&opts, &sqs, &err);
   }
   if (rc == IRIS_OK)

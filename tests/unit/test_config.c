@@ -221,8 +221,10 @@ static void oom_sweep(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(sources_merge_in_order), cmocka_unit_test(getters_report_path_and_rule),
-      cmocka_unit_test(syntax_errors_name_the_place), cmocka_unit_test(secret_references),
+      cmocka_unit_test(sources_merge_in_order),
+      cmocka_unit_test(getters_report_path_and_rule),
+      cmocka_unit_test(syntax_errors_name_the_place),
+      cmocka_unit_test(secret_references),
       cmocka_unit_test(oom_sweep),
   };
   iris_log_set_level(IRIS_LOG_LEVEL_OFF);

@@ -62,7 +62,8 @@ static int read_request(int c) {
     end = strstr(buf, "\r\n\r\n");
     if (end) {
       const char *cl = strstr(buf, "Content-Length: ");
-      size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0);
+      size_t want = (size_t)(end + 4 - buf) +
+                    (cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0);
       if (n >= want)
         return 1;
     }

@@ -66,7 +66,8 @@ static void fields_and_context(void **state) {
 static void escaping_keeps_one_line_of_json(void **state) {
   json_t *l;
   (void)state;
-  iris_log_write(IRIS_LOG_LEVEL_INFO, "x", "quote \" backslash \\ newline\n tab\t bell\a utf8 \xc3\xa9");
+  iris_log_write(IRIS_LOG_LEVEL_INFO, "x",
+                 "quote \" backslash \\ newline\n tab\t bell\a utf8 \xc3\xa9");
   l = last_line();
   assert_non_null(l);
   assert_string_equal(json_string_value(json_object_get(l, "msg")),
@@ -103,7 +104,8 @@ static void secrets_are_redacted(void **state) {
   assert_int_equal(iris_log_add_secret("xoxb-123-secret"), IRIS_OK);
   assert_int_equal(iris_log_add_secret("abc"), IRIS_EINVAL); /* too short to redact safely */
   iris_log_set_request("req-xoxb-123-secret", NULL);
-  iris_log_write(IRIS_LOG_LEVEL_ERROR, "slack", "token xoxb-123-secret refused; again:xoxb-123-secret");
+  iris_log_write(IRIS_LOG_LEVEL_ERROR, "slack",
+                 "token xoxb-123-secret refused; again:xoxb-123-secret");
   l = last_line();
   assert_string_equal(json_string_value(json_object_get(l, "msg")),
                       "token [REDACTED] refused; again:[REDACTED]");
@@ -119,8 +121,9 @@ static void secrets_are_redacted(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(fields_and_context), cmocka_unit_test(escaping_keeps_one_line_of_json),
-      cmocka_unit_test(levels_filter), cmocka_unit_test(secrets_are_redacted)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(fields_and_context),
+                                     cmocka_unit_test(escaping_keeps_one_line_of_json),
+                                     cmocka_unit_test(levels_filter),
+                                     cmocka_unit_test(secrets_are_redacted)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

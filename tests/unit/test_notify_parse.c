@@ -170,9 +170,8 @@ static void oom_sweep(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(parses_v1),     cmocka_unit_test(parses_v2),
-      cmocka_unit_test(refuses),       cmocka_unit_test(forms),
-      cmocka_unit_test(twilio_vector), cmocka_unit_test(iris_vector),
+      cmocka_unit_test(parses_v1), cmocka_unit_test(parses_v2),     cmocka_unit_test(refuses),
+      cmocka_unit_test(forms),     cmocka_unit_test(twilio_vector), cmocka_unit_test(iris_vector),
       cmocka_unit_test(oom_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,13 +22,13 @@
 
 /* Vectors from Python: base64.urlsafe_b64encode(hmac.new(key, text, hashlib.sha512).digest())
  * with text = "%s %s %s %s" % (t // 5, method, path, body). */
-#define VEC_GET_PRIMARY                                                                         \
+#define VEC_GET_PRIMARY \
   "ur1nmMi0SrbLM_LuawMoUUZ7qV3farcmyYfa-RLt97_MU6Q-ar_3HQ9lJgWg5jNug8TeNtS9KvKHaAu55oYjKA=="
-#define VEC_GET_PRIMARY_NEXT                                                                    \
+#define VEC_GET_PRIMARY_NEXT \
   "g8q3xXeRZ5-mHa4b2B8G26LziF7A3afTvcHRYv552D7vjCNMOK3R-X3qE1nwFtpxsaXguMR9J_zUVPzvBoKdhg=="
-#define VEC_POST                                                                                \
+#define VEC_POST \
   "-RHCYoJuTTg79nOFLKL49mRbpmllzTApSt6vA8p4Cdez04nVqj6rrYZC8KI8LDpkjiPgifwOq8cGW7jkUsGLPg=="
-#define VEC_PREFIX_ROSTERS                                                                      \
+#define VEC_PREFIX_ROSTERS \
   "wZMQXR-CaaM50sCO_WG2ey5Wy_Ewzd7FukhnH9-0EFc7Sr5tNGSWHrZiDD1ZjfLocghrcmNbxN4zlH_7_G5h1A=="
 
 /* ---- a scripted HTTP exchange ----------------------------------------------------------- */
@@ -139,10 +139,8 @@ static void auth_header_matches_python(void **state) {
                              "{\"x\": 1}", &b, &err));
   assert_string_equal(iris_buf_ptr(&b), "hmac iris:" VEC_POST);
   iris_buf_reset(&b);
-  assert_int_equal(iris_oncall_auth_header("iris", "", 1, "GET", "/", NULL, &b, &err),
-                   IRIS_EINVAL);
-  assert_int_equal(iris_oncall_auth_header("", KEY, 1, "GET", "/", NULL, &b, &err),
-                   IRIS_EINVAL);
+  assert_int_equal(iris_oncall_auth_header("iris", "", 1, "GET", "/", NULL, &b, &err), IRIS_EINVAL);
+  assert_int_equal(iris_oncall_auth_header("", KEY, 1, "GET", "/", NULL, &b, &err), IRIS_EINVAL);
   assert_int_equal(iris_buf_len(&b), 0);
   iris_buf_cleanup(&b);
 }
@@ -200,11 +198,11 @@ static void urls_and_signatures(void **state) {
   static const struct {
     const char *role, *team, *url;
   } cases[] = {
-      {"oncall", "storage-oncall",
-       "http://oncall.test/api/v0/teams/storage-oncall/oncall/primary"},
+      {"oncall", "storage-oncall", "http://oncall.test/api/v0/teams/storage-oncall/oncall/primary"},
       {"oncall-secondary", "a b/c", "http://oncall.test/api/v0/teams/a%20b%2Fc/oncall/secondary"},
       {"oncall-shadow shift", "x", "http://oncall.test/api/v0/teams/x/oncall/shadow%20shift"},
-      {"manager", "storage-oncall", "http://oncall.test/api/v0/teams/storage-oncall/oncall/manager"},
+      {"manager", "storage-oncall",
+       "http://oncall.test/api/v0/teams/storage-oncall/oncall/manager"},
       {"director", "t\xc3\xa9", "http://oncall.test/api/v0/teams/t%C3%A9/oncall/director"},
       {"team", "storage-oncall", "http://oncall.test/api/v0/teams/storage-oncall/rosters"},
   };

@@ -18,12 +18,13 @@
 #include "url.h"
 
 #define EP1 "https://relay.example.com/api/v0/gmail-oneclick/relay"
-#define TOKEN1 "Rm5ExZyyG0NYdXC5VstASxdfa-Hv5ncjs8JebzEkxSkHbl5ENNVEwe_zhfkKTL_2ymzW6pfOYcYX7U-dyiBdYg=="
-#define URL1                                                                           \
-  EP1 "?msg_id=1234&email_address=jdoe%40example.com&cmd=claim&token="                 \
+#define TOKEN1 \
+  "Rm5ExZyyG0NYdXC5VstASxdfa-Hv5ncjs8JebzEkxSkHbl5ENNVEwe_zhfkKTL_2ymzW6pfOYcYX7U-dyiBdYg=="
+#define URL1 \
+  EP1 "?msg_id=1234&email_address=jdoe%40example.com&cmd=claim&token=" \
       "Rm5ExZyyG0NYdXC5VstASxdfa-Hv5ncjs8JebzEkxSkHbl5ENNVEwe_zhfkKTL_2ymzW6pfOYcYX7U-" \
       "dyiBdYg%3D%3D"
-#define URL2                                                                        \
+#define URL2 \
   "http://r.example/x?msg_id=9007199254740993&email_address=a+b%2Bc%40ex.com&cmd=" \
   "claim&token=TQyWrAeEpqZU7xdu9ujOZmIrIRY55yS5YVcsESEzVHLTJWnQdpFXT3ilqyuej4b7Y3Pu" \
   "xDIKoSm_E-nkFbEULw%3D%3D"
@@ -61,8 +62,8 @@ static void markup_embeds_url(void **state) {
   struct iris_err err = {0};
   (void)state;
   iris_buf_init(&b, 0);
-  assert_int_equal(
-      iris_oneclick_markup(EP1, "s3cret-key", 1234, 77, "jdoe@example.com", &b, &err), IRIS_OK);
+  assert_int_equal(iris_oneclick_markup(EP1, "s3cret-key", 1234, 77, "jdoe@example.com", &b, &err),
+                   IRIS_OK);
   assert_non_null(strstr(iris_buf_ptr(&b), "\"url\": \"" URL1 "\""));
   assert_non_null(strstr(iris_buf_ptr(&b), "\"description\": \"Claim incident 77\""));
   assert_non_null(strstr(iris_buf_ptr(&b), "<script type=\"application/ld+json\">"));
@@ -130,9 +131,12 @@ static void oom_sweep(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(token_matches_relay),  cmocka_unit_test(url_matches_relay),
-      cmocka_unit_test(markup_embeds_url),    cmocka_unit_test(bad_inputs),
-      cmocka_unit_test(quoting_matches_urllib), cmocka_unit_test(capped_output_fails_cleanly),
+      cmocka_unit_test(token_matches_relay),
+      cmocka_unit_test(url_matches_relay),
+      cmocka_unit_test(markup_embeds_url),
+      cmocka_unit_test(bad_inputs),
+      cmocka_unit_test(quoting_matches_urllib),
+      cmocka_unit_test(capped_output_fails_cleanly),
       cmocka_unit_test(oom_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,7 +91,8 @@ static void host_repairs_bad_results(void **state) {
   (void)state;
   assert_int_equal(iris_plugins_new(&p, &err), IRIS_OK);
   assert_int_equal(iris_plugins_load_file(p, TEST_PLUGIN_DIR "/bad_status.so", &err), IRIS_OK);
-  assert_int_equal(iris_vendor_new(p, "bad", "sms", "b1", &refuse, 1, NULL, &v, &err), IRIS_EPLUGIN);
+  assert_int_equal(iris_vendor_new(p, "bad", "sms", "b1", &refuse, 1, NULL, &v, &err),
+                   IRIS_EPLUGIN);
   assert_non_null(strstr(err.msg, "refusing: no credentials"));
   assert_int_equal(iris_vendor_new(p, "bad", "email", "b1", NULL, 0, NULL, &v, &err),
                    IRIS_ENOTFOUND);
@@ -109,8 +110,8 @@ static void host_repairs_bad_results(void **state) {
 }
 
 /* Send through wild.so, which returns exactly what the extra fields say. */
-static void wild_send(struct iris_vendor *v, const char *status, const char *retry,
-                      const char *id, const char *error, struct iris_plugin_result *r) {
+static void wild_send(struct iris_vendor *v, const char *status, const char *retry, const char *id,
+                      const char *error, struct iris_plugin_result *r) {
   struct iris_plugin_message m = {0};
   struct iris_plugin_kv extra[4];
   size_t n = 0;
@@ -132,11 +133,13 @@ static void wild_send(struct iris_vendor *v, const char *status, const char *ret
 static int clean_utf8(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    int len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                                                     : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    int len = *p < 0x80             ? 1
+              : (*p & 0xE0) == 0xC0 ? 2
+              : (*p & 0xF0) == 0xE0 ? 3
+              : (*p & 0xF8) == 0xF0 ? 4
+                                    : 0;
     int i;
-    if (len == 0 || (*p < 0x20) || *p == 0x7F || (len == 2 && *p < 0xC2) ||
-        (len == 4 && *p > 0xF4))
+    if (len == 0 || (*p < 0x20) || *p == 0x7F || (len == 2 && *p < 0xC2) || (len == 4 && *p > 0xF4))
       return 0;
     for (i = 1; i < len; i++)
       if ((p[i] & 0xC0) != 0x80)
@@ -200,9 +203,16 @@ static void host_bounds_results(void **state) {
   assert_true(clean_utf8(r.vendor_message_id));
   assert_memory_equal(r.vendor_message_id + 125, "??", 2);
   {
-    static const char *const bad[] = {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                                      "\xFF", "ok\x01id\x7F", "\xE2\x9C", "\x80" "abc",
-                                      "\xF0\x9F\x98\x80 fine", NULL};
+    static const char *const bad[] = {"\xC0\xAF",
+                                      "\xED\xA0\x80",
+                                      "\xF4\x90\x80\x80",
+                                      "\xFF",
+                                      "ok\x01id\x7F",
+                                      "\xE2\x9C",
+                                      "\x80"
+                                      "abc",
+                                      "\xF0\x9F\x98\x80 fine",
+                                      NULL};
     for (i = 0; bad[i]; i++) {
       wild_send(v, "2", "0", bad[i], bad[i], &r);
       assert_true(clean_utf8(r.vendor_message_id));
@@ -257,10 +267,11 @@ static void dummy_behaviours(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(refusals_name_file_and_fix), cmocka_unit_test(missing_dir_and_unloadable_file),
-      cmocka_unit_test(host_repairs_bad_results), cmocka_unit_test(host_bounds_results),
-      cmocka_unit_test(dummy_behaviours)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(refusals_name_file_and_fix),
+                                     cmocka_unit_test(missing_dir_and_unloadable_file),
+                                     cmocka_unit_test(host_repairs_bad_results),
+                                     cmocka_unit_test(host_bounds_results),
+                                     cmocka_unit_test(dummy_behaviours)};
   iris_log_set_level(IRIS_LOG_LEVEL_OFF);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,8 @@ static void error_document_is_redacted_json(void **state) {
   (void)state;
   iris_buf_init(&b, 0);
   assert_int_equal(iris_log_add_secret("hunter2-password"), IRIS_OK);
-  assert_int_equal(iris_runtime_error_json(IRIS_EDB, "login \"x\" with hunter2-password failed", &b),
+  assert_int_equal(iris_runtime_error_json(IRIS_EDB, "login \"x\" with hunter2-password failed",
+                                           &b),
                    IRIS_OK);
   assert_string_equal(iris_buf_ptr(&b),
                       "{\"errorMessage\":\"login \\\"x\\\" with [REDACTED] failed\","

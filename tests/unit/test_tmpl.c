@@ -59,7 +59,8 @@ static void mentions(void **state) {
   struct iris_tmpl *t = NULL;
   struct iris_err err = {0};
   const char *a = "Reply {{ iris.message_id }} claim", *b = "{{ iris['message_id'] }}",
-             *c = "{{ iris.incident_id }}", *d = "{% if x %}{{ iris.message_id|string }}{% endif %}";
+             *c = "{{ iris.incident_id }}",
+             *d = "{% if x %}{{ iris.message_id|string }}{% endif %}";
   (void)state;
   assert_int_equal(iris_tmpl_compile("a", a, strlen(a), &t, &err), IRIS_OK);
   assert_true(iris_tmpl_mentions(t, "iris", "message_id"));
@@ -109,8 +110,7 @@ static void *worker(void *arg) {
     struct iris_buf out;
     struct iris_err err = {0};
     iris_buf_init(&out, 0);
-    if (iris_tmpl_render(j->t, ctx, &out, &err) ||
-        strcmp(iris_buf_ptr(&out), "db-1: a,b,c,") != 0)
+    if (iris_tmpl_render(j->t, ctx, &out, &err) || strcmp(iris_buf_ptr(&out), "db-1: a,b,c,") != 0)
       j->ok = 0;
     iris_buf_cleanup(&out);
   }
@@ -166,9 +166,11 @@ static void oom_sweep(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(errors_have_positions), cmocka_unit_test(render_errors_name_the_line),
-      cmocka_unit_test(mentions), cmocka_unit_test(limits),
-      cmocka_unit_test(threads_share_a_template), cmocka_unit_test(oom_sweep)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(errors_have_positions),
+                                     cmocka_unit_test(render_errors_name_the_line),
+                                     cmocka_unit_test(mentions),
+                                     cmocka_unit_test(limits),
+                                     cmocka_unit_test(threads_share_a_template),
+                                     cmocka_unit_test(oom_sweep)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,10 +82,17 @@ static void *compile_deep(void *arg) {
 }
 
 static void deep_nesting_is_refused_on_a_small_stack(void **state) {
-  static const struct deep_job jobs[] = {{"not ", ""}, {"-", ""}, {"+", ""},  {"(", ")"},
-                                         {"[", "]"},   {"{'a': ", "}"}, {"x if ", " else 1"},
-                                         {"1 if 1 else ", ""}, {"x|default(", ")"},
-                                         {"x is divisibleby(", ")"}, {"range(", ")"},
+  static const struct deep_job jobs[] = {{"not ", ""},
+                                         {"-", ""},
+                                         {"+", ""},
+                                         {"(", ")"},
+                                         {"[", "]"},
+                                         {"{'a': ", "}"},
+                                         {"x if ", " else 1"},
+                                         {"1 if 1 else ", ""},
+                                         {"x|default(", ")"},
+                                         {"x is divisibleby(", ")"},
+                                         {"range(", ")"},
                                          {"x[", "]"}};
   size_t i;
   (void)state;
@@ -118,8 +125,15 @@ static void deep_nesting_is_refused_on_a_small_stack(void **state) {
 static void *render_chains(void *arg) {
   /* The deepest trees the parser accepts (250 chained links inside 8 blocks and 8 parens)
    * render without exhausting a 256 KiB stack, and iris_tmpl_mentions walks them. */
-  static const char *const links[] = {" + 1", "|default(1)", " ~ 'x'", " and 1", " or 1",
-                                      " * 1", "|replace('a', 'b')", "|string", "|abs|string|first|int"};
+  static const char *const links[] = {" + 1",
+                                      "|default(1)",
+                                      " ~ 'x'",
+                                      " and 1",
+                                      " or 1",
+                                      " * 1",
+                                      "|replace('a', 'b')",
+                                      "|string",
+                                      "|abs|string|first|int"};
   size_t i, k;
   (void)arg;
   for (i = 0; i < sizeof links / sizeof links[0]; i++) {
@@ -188,8 +202,8 @@ static void huge_operations_end_at_once(void **state) {
   expect("{{ ('x' * 10**9)|length }}", IRIS_ETEMPLATE, "memory budget");
   expect("{{ range(-9223372036854775807 - 1, 9223372036854775807)|length }}", IRIS_ETEMPLATE,
          "range too big");
-  expect("{{ range(9223372036854775807, -9223372036854775807 - 1, -1)|length }}",
-         IRIS_ETEMPLATE, "range too big");
+  expect("{{ range(9223372036854775807, -9223372036854775807 - 1, -1)|length }}", IRIS_ETEMPLATE,
+         "range too big");
   expect("{{ range(0, 9223372036854775807, 9223372036854775807)|length }}", IRIS_OK, "1");
   if (now() - t0 > 5.0)
     fail_msg("huge operations took %.1f s", now() - t0);
@@ -246,8 +260,11 @@ static void loop_state_is_freed_per_iteration(void **state) {
 static int valid_utf8(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-             : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    size_t n = *p < 0x80             ? 1
+               : (*p & 0xE0) == 0xC0 ? 2
+               : (*p & 0xF0) == 0xE0 ? 3
+               : (*p & 0xF8) == 0xF0 ? 4
+                                     : 0;
     size_t i;
     if (!n)
       return 0;
@@ -288,8 +305,8 @@ static void compile_errors_keep_characters_whole(void **state) {
 static void invalid_utf8_is_refused(void **state) {
   /* A stray continuation byte inside a string sliced backwards (a fuzzer finding) */
   static const char bad[] = "{{ 'ab\xbf\xbb\xbb~c'[5:1:-1] }}";
-  static const char *const more[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                                     "x\xe2\x82", "\xff"};
+  static const char *const more[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "x\xe2\x82",
+                                     "\xff"};
   struct iris_tmpl *t = NULL;
   struct iris_err err = {0};
   size_t i;
@@ -297,19 +314,18 @@ static void invalid_utf8_is_refused(void **state) {
   assert_int_equal(iris_tmpl_compile("bad", bad, strlen(bad), &t, &err), IRIS_ETEMPLATE);
   assert_non_null(strstr(err.msg, "not valid UTF-8 (byte 7)"));
   for (i = 0; i < sizeof more / sizeof more[0]; i++) {
-    assert_int_equal(iris_tmpl_compile("bad", more[i], strlen(more[i]), &t, &err),
-                     IRIS_ETEMPLATE);
+    assert_int_equal(iris_tmpl_compile("bad", more[i], strlen(more[i]), &t, &err), IRIS_ETEMPLATE);
     assert_non_null(strstr(err.msg, "not valid UTF-8"));
   }
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(deep_nesting_is_refused_on_a_small_stack),
-      cmocka_unit_test(deep_trees_render_on_a_small_stack),
-      cmocka_unit_test(huge_operations_end_at_once), cmocka_unit_test(memory_budget),
-      cmocka_unit_test(loop_state_is_freed_per_iteration),
-      cmocka_unit_test(compile_errors_keep_characters_whole),
-      cmocka_unit_test(invalid_utf8_is_refused)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(deep_nesting_is_refused_on_a_small_stack),
+                                     cmocka_unit_test(deep_trees_render_on_a_small_stack),
+                                     cmocka_unit_test(huge_operations_end_at_once),
+                                     cmocka_unit_test(memory_budget),
+                                     cmocka_unit_test(loop_state_is_freed_per_iteration),
+                                     cmocka_unit_test(compile_errors_keep_characters_whole),
+                                     cmocka_unit_test(invalid_utf8_is_refused)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,19 +16,20 @@ static void validity(void **state) {
   (void)state;
   assert_true(iris_utf8_valid("", 0));
   assert_true(iris_utf8_valid("a\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80", 10));
-  assert_false(iris_utf8_valid("\xc3", 1));                 /* cut */
-  assert_false(iris_utf8_valid("\x80", 1));                 /* stray continuation */
-  assert_false(iris_utf8_valid("\xc0\xaf", 2));             /* overlong '/' */
-  assert_false(iris_utf8_valid("\xe0\x80\xaf", 3));         /* overlong, 3 bytes */
-  assert_false(iris_utf8_valid("\xed\xa0\x80", 3));         /* surrogate U+D800 */
-  assert_false(iris_utf8_valid("\xf4\x90\x80\x80", 4));     /* above U+10FFFF */
+  assert_false(iris_utf8_valid("\xc3", 1));             /* cut */
+  assert_false(iris_utf8_valid("\x80", 1));             /* stray continuation */
+  assert_false(iris_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+  assert_false(iris_utf8_valid("\xe0\x80\xaf", 3));     /* overlong, 3 bytes */
+  assert_false(iris_utf8_valid("\xed\xa0\x80", 3));     /* surrogate U+D800 */
+  assert_false(iris_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
   assert_false(iris_utf8_valid("\xff", 1));
   assert_int_equal(iris_utf8_count("a\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80", 10), 4);
   assert_int_equal(iris_utf8_count("\xff\xfe", 2), 2);
 }
 
 static void cutting(void **state) {
-  const char *s = "ab\xe2\x98\x83" "c"; /* a b ☃ c: 6 bytes */
+  const char *s = "ab\xe2\x98\x83"
+                  "c"; /* a b ☃ c: 6 bytes */
   char t[16];
   int max;
   (void)state;
