@@ -98,6 +98,26 @@ static int heading_or_rule(const char *s, size_t n) {
   return marks >= 3;
 }
 
+/* Does line[t] (of n bytes) open an inline tag, `<name` or `</name` with a name that is not
+ * one of Python-Markdown's block-level tags? Such a line is text to Python-Markdown. */
+static int inline_tag(const char *line, size_t n, size_t t) {
+  size_t s, e;
+  if (t >= n || line[t] != '<')
+    return 0;
+  s = t + 1 + (t + 1 < n && line[t + 1] == '/');
+  for (e = s; e < n && is_alnum(line[e]); e++)
+    ;
+  return e > s && !block_tag(line + s, e - s);
+}
+
+/* Append the line with SENTINEL put before offset t (and its newline, if any). */
+static int mark_at(struct iris_buf *out, const char *line, size_t n, size_t t, int nl) {
+  int rc = iris_buf_append(out, line, t);
+  if (rc == IRIS_OK)
+    rc = iris_buf_append(out, SENTINEL, SENTINEL_LEN);
+  return rc ? rc : iris_buf_append(out, line + t, n - t + (nl ? 1 : 0));
+}
+
 /*
  * Rewrite the body line by line where Python-Markdown reads it differently from CommonMark:
  * a list marker right after a paragraph line is text (escaped here), `1)` is never a list
@@ -124,19 +144,11 @@ static int rewrite(const char *text, size_t len, int sentinel_ok, struct iris_bu
       /* A nested item that opens with an inline tag: mark it like a top-level one. */
       long m = list_marker(line + lead, n - lead, &paren);
       if (m >= 0) {
-        size_t t = lead + (size_t)m + 1, e;
+        size_t t = lead + (size_t)m + 1;
         while (t < n && is_space(line[t]))
           t++;
-        e = t + 1 + (t + 1 < n && line[t + 1] == '/');
-        while (e < n && is_alnum(line[e]))
-          e++;
-        if (t < n && line[t] == '<' && e > t + 1 && is_alnum(line[e - 1]) &&
-            !block_tag(line + t + 1 + (line[t + 1] == '/'), e - t - 1 - (line[t + 1] == '/'))) {
-          rc = iris_buf_append(out, line, t);
-          if (rc == IRIS_OK)
-            rc = iris_buf_append(out, SENTINEL, SENTINEL_LEN);
-          if (rc == IRIS_OK)
-            rc = iris_buf_append(out, line + t, n - t + (nl ? 1 : 0));
+        if (inline_tag(line, n, t)) {
+          rc = mark_at(out, line, n, t, nl != NULL);
           pos += n + (nl ? 1 : 0);
           blank_before = 0;
           continue;
@@ -169,14 +181,10 @@ static int rewrite(const char *text, size_t len, int sentinel_ok, struct iris_bu
       prev_para = 0;
       if (sentinel_ok) {
         /* An item that opens with an inline tag: text, as for a line (see below). */
-        size_t t = (size_t)marker + 1, e;
+        size_t t = (size_t)marker + 1;
         while (t < n && is_space(line[t]))
           t++;
-        e = t + 1 + (t + 1 < n && line[t + 1] == '/');
-        while (e < n && is_alnum(line[e]))
-          e++;
-        if (t < n && line[t] == '<' && e > t + 1 && is_alnum(line[e - 1]) &&
-            !block_tag(line + t + 1 + (line[t + 1] == '/'), e - t - 1 - (line[t + 1] == '/'))) {
+        if (inline_tag(line, n, t)) {
           if (is_bullet && bullet && c != bullet && ind < 4)
             c = bullet;
           rc = iris_buf_append(out, line, (size_t)marker);
@@ -229,33 +237,19 @@ static int rewrite(const char *text, size_t len, int sentinel_ok, struct iris_bu
         }
         if (sentinel_ok && line[lead] == '>' && lead < 4) {
           /* A quote whose text opens with an inline tag: text, as for a plain line. */
-          size_t t = lead + 1, e;
+          size_t t = lead + 1;
           if (t < n && line[t] == ' ')
             t++;
-          e = t + 1 + (t + 1 < n && line[t + 1] == '/');
-          while (e < n && is_alnum(line[e]))
-            e++;
-          if (t < n && line[t] == '<' && e > t + 1 && is_alnum(line[e - 1]) &&
-              !block_tag(line + t + 1 + (line[t + 1] == '/'), e - t - 1 - (line[t + 1] == '/'))) {
-            rc = iris_buf_append(out, line, t);
-            if (rc == IRIS_OK)
-              rc = iris_buf_append(out, SENTINEL, SENTINEL_LEN);
-            if (rc == IRIS_OK)
-              rc = iris_buf_append(out, line + t, n - t + (nl ? 1 : 0));
+          if (inline_tag(line, n, t)) {
+            rc = mark_at(out, line, n, t, nl != NULL);
             pos += n + (nl ? 1 : 0);
             prev_para = 1;
             blank_before = 0;
             continue;
           }
         }
-        if (sentinel_ok && !prev_para && line[lead] == '<') {
-          size_t t = lead + 1 + (lead + 1 < n && line[lead + 1] == '/');
-          size_t e = t;
-          while (e < n && is_alnum(line[e]))
-            e++;
-          if (e > t && !block_tag(line + t, e - t))
-            rc = iris_buf_append(out, SENTINEL, SENTINEL_LEN);
-        }
+        if (sentinel_ok && !prev_para && inline_tag(line, n, lead))
+          rc = iris_buf_append(out, SENTINEL, SENTINEL_LEN);
         prev_para = !heading_or_rule(line, n);
       }
     }
