@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "runtime.h"
 #include "utf8.h"
 
 int iris_app_db_opts(const struct iris_config *cfg, struct iris_db_opts *o, struct iris_err *err) {
@@ -150,4 +151,16 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
   if (rc)
     iris_app_cleanup(app);
   return rc;
+}
+
+int iris_app_start_failed(struct iris_app *app, int rc, const char *msg, int runtime) {
+  if (runtime && getenv("AWS_LAMBDA_RUNTIME_API")) {
+    struct iris_err rerr = {0};
+    if (iris_runtime_init_error(rc, msg, &rerr))
+      IRIS_LOG_ERR("start-up failed: %s (and could not report it: %s)", msg, rerr.msg);
+  } else {
+    IRIS_LOG_ERR("start-up failed: %s", msg);
+  }
+  iris_app_cleanup(app);
+  return 1;
 }

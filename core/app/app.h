@@ -44,6 +44,11 @@ int iris_app_init(struct iris_app *app, const char *function, unsigned int needs
                   struct iris_err *err) IRIS_WARN_UNUSED;
 void iris_app_cleanup(struct iris_app *app);
 
+/* A bootstrap could not start (rc, msg): under the Lambda Runtime API ($AWS_LAMBDA_RUNTIME_API
+ * set and `runtime` non-zero) report it as the init error, else log it; then clean up app.
+ * Returns the process's exit status (1). */
+int iris_app_start_failed(struct iris_app *app, int rc, const char *msg, int runtime);
+
 /* Fill Oncall client options from the `oncall` section (strings borrowed from cfg; metrics
  * left NULL). opts->api is NULL when oncall.api is absent: no client then. IRIS_ECONFIG names
  * the key: api not an http(s) URL, app without key or key without app, a number out of range

@@ -36,13 +36,8 @@ int main(int argc, char **argv) {
   rc = iris_app_init(&app, "coordinator", IRIS_APP_DB | IRIS_APP_SQS, &err);
   if (rc == IRIS_OK)
     rc = iris_coordinator_new(&app, &c, &err);
-  if (rc) {
-    struct iris_err rerr = {0};
-    if (iris_runtime_init_error(rc, err.msg, &rerr))
-      IRIS_LOG_ERR("start-up failed: %s (and could not report it: %s)", err.msg, rerr.msg);
-    iris_app_cleanup(&app);
-    return 1;
-  }
+  if (rc)
+    return iris_app_start_failed(&app, rc, err.msg, 1);
   rc = iris_runtime_run(iris_coordinator_handle, c, 0, &err);
   if (rc && rc != IRIS_ERUNTIME)
     IRIS_LOG_ERR("%s", err.msg);

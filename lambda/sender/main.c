@@ -96,17 +96,8 @@ int main(int argc, char **argv) {
   rc = iris_app_init(&app, "sender", IRIS_APP_DB | IRIS_APP_SQS, &err);
   if (rc == IRIS_OK)
     rc = iris_sender_new(&app, &sender, &err);
-  if (rc) {
-    if (!worker && getenv("AWS_LAMBDA_RUNTIME_API")) {
-      struct iris_err rerr = {0};
-      if (iris_runtime_init_error(rc, err.msg, &rerr))
-        IRIS_LOG_ERR("could not report the init error: %s", rerr.msg);
-    } else {
-      IRIS_LOG_ERR("start-up failed: %s", err.msg);
-    }
-    iris_app_cleanup(&app);
-    return 1;
-  }
+  if (rc)
+    return iris_app_start_failed(&app, rc, err.msg, !worker);
   if (worker) {
     if (!nlanes) {
       for (i = 0; all_lanes[i]; i++) {
