@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
 #include <time.h>
 
 #include "alloc.h"
@@ -862,5 +864,16 @@ int iris_db_debug_kill_connection(struct iris_db *db, struct iris_err *err) {
   snprintf(sql, sizeof sql, "KILL CONNECTION %llu", (unsigned long long)db->conn_id);
   rc = plain(killer, sql, err);
   iris_db_close(killer);
+  return rc;
+}
+
+int iris_db_sql_rows(struct iris_buf *sql, const char *head, const char *row, const char *sep,
+                     size_t n, const char *tail) {
+  int rc = iris_buf_appends(sql, head);
+  size_t i;
+  for (i = 0; i < n && rc == IRIS_OK; i++)
+    rc = iris_buf_appendf(sql, "%s%s", i ? sep : "", row);
+  if (rc == IRIS_OK)
+    rc = iris_buf_appends(sql, tail);
   return rc;
 }

@@ -133,6 +133,16 @@ size_t iris_db_rows_columns(const struct iris_db_rows *rows);
 void iris_db_rows_free(struct iris_db_rows *rows);
 
 /*
+ * The text of a multi-row statement: head, then `row` n times separated by `sep`, then tail,
+ * appended to sql (caller's buffer). For "INSERT ... VALUES (?, ?), (?, ?)" (sep ", "), "IN
+ * (?, ?, ?)", or a derived table of values to join an UPDATE with (row "SELECT ? AS id, ?
+ * AS x", sep " UNION ALL ": the later rows' aliases are ignored). Returns the buffer's code.
+ */
+struct iris_buf;
+int iris_db_sql_rows(struct iris_buf *sql, const char *head, const char *row, const char *sep,
+                     size_t n, const char *tail) IRIS_WARN_UNUSED;
+
+/*
  * Typed getters of the current row. Each checks the column index and the column's SQL type
  * (IRIS_EINVAL naming the column otherwise) and NULL-ness: a NULL value gives IRIS_ENOTFOUND
  * unless the getter says otherwise — test with iris_db_is_null first where NULL is allowed.

@@ -30,6 +30,22 @@ int iris_contact_by_priority(struct iris_db *db, const char *target, const char 
                              int64_t priority_id, struct iris_contact *out,
                              struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* The priority chain of several users read in one query (a sender reads those of a batch's
+ * messages ahead); caller owns, iris_contacts_free. Strings in `want` are borrowed (copied). */
+struct iris_contact_want {
+  const char *target, *application;
+  int64_t priority_id;
+};
+struct iris_contacts;
+int iris_contacts_read(struct iris_db *db, const struct iris_contact_want *want, size_t n,
+                       struct iris_contacts **out, struct iris_err *err) IRIS_WARN_UNUSED;
+void iris_contacts_free(struct iris_contacts *c);
+/* iris_contact_by_priority, answered from `ahead` (may be NULL) when it was read there. */
+int iris_contact_by_priority_ahead(const struct iris_contacts *ahead, struct iris_db *db,
+                                   const char *target, const char *application,
+                                   int64_t priority_id, struct iris_contact *out,
+                                   struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* The contact of the user target `target` (a team or list of that name is not it) for one
  * mode (explicit-mode messages, and the email fallback).
  * IRIS_ENOTFOUND when the target has none (or more than one). */

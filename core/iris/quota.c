@@ -4,8 +4,11 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "alloc.h"
 #include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
 
 #define IRIS_LOG_MODULE "quota"
 #include "log.h"
@@ -60,68 +63,247 @@ static int elect(struct iris_db *db, int64_t app, const char *sql, int64_t secon
   return rc;
 }
 
-int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d, int64_t app,
-                     const char *application, struct iris_quota_verdict *out,
-                     struct iris_err *err) {
+/* One application's rule (application_quota, or the defaults) and, in a cache, its count. */
+struct app_quota {
+  int64_t app;
+  int64_t loaded_ms; /* monotonic time the rule was read */
+  int64_t hard, soft, hard_min, soft_min, wait;
+  int has_plan;
+  char plan[256];
+  char target[256], target_role[64];
+  int based;                      /* usage_* read since the last flush */
+  int64_t usage_hard, usage_soft; /* what the database held, plus the hits pending here */
+  int64_t pending;                /* hits counted here, not yet written */
+};
+
+/* Applications remembered at once; a batch names at most a few. Past this, rules without
+ * pending hits are forgotten (they are read again when needed). */
+#define QUOTA_CACHE_MAX 256
+
+struct iris_quota_cache {
+  int64_t ttl_ms;
+  struct app_quota *v; /* n entries, owned */
+  size_t n;
+};
+
+int iris_quota_cache_new(int64_t ttl_ms, struct iris_quota_cache **out, struct iris_err *err) {
+  struct iris_quota_cache *c = iris_calloc(1, sizeof *c);
+  *out = NULL;
+  if (!c || !(c->v = iris_calloc(QUOTA_CACHE_MAX, sizeof *c->v))) {
+    iris_free(c);
+    return iris_err_set(err, IRIS_ENOMEM, "quota: cache");
+  }
+  c->ttl_ms = ttl_ms;
+  *out = c;
+  return IRIS_OK;
+}
+
+void iris_quota_cache_free(struct iris_quota_cache *c) {
+  if (!c)
+    return;
+  iris_free(c->v);
+  iris_free(c);
+}
+
+/* Read app's rule into *q (the defaults when it has none). */
+static int load_rule(struct iris_db *db, const struct iris_quota_defaults *d, int64_t app,
+                     struct app_quota *q, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
-  int64_t hard = d->hard_limit, soft = d->soft_limit, hard_min = d->hard_minutes,
-          soft_min = d->soft_minutes, wait = 3600, usage_hard = 0, usage_soft = 0;
-  const char *plan = NULL;
-  char plan_buf[256] = "";
+  struct iris_db_param p[] = {IRIS_DB_I64(app)};
   int rc;
 
-  memset(out, 0, sizeof *out);
-  {
-    struct iris_db_param p[] = {IRIS_DB_I64(app)};
-    rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                       "SELECT q.hard_quota_threshold, q.soft_quota_threshold,"
-                       " q.hard_quota_duration, q.soft_quota_duration, q.plan_name, t.name,"
-                       " tt.name, q.wait_time FROM application_quota q"
-                       " LEFT JOIN target t ON t.id = q.target_id"
-                       " LEFT JOIN target_type tt ON tt.id = t.type_id WHERE q.application_id = ?",
-                       p, 1, &rows, err);
-  }
+  memset(q, 0, sizeof *q);
+  q->app = app;
+  q->hard = d->hard_limit;
+  q->soft = d->soft_limit;
+  q->hard_min = d->hard_minutes;
+  q->soft_min = d->soft_minutes;
+  q->wait = 3600;
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
+                     "SELECT q.hard_quota_threshold, q.soft_quota_threshold,"
+                     " q.hard_quota_duration, q.soft_quota_duration, q.plan_name, t.name,"
+                     " tt.name, q.wait_time FROM application_quota q"
+                     " LEFT JOIN target t ON t.id = q.target_id"
+                     " LEFT JOIN target_type tt ON tt.id = t.type_id WHERE q.application_id = ?",
+                     p, 1, &rows, err);
   if (rc)
     return rc;
   if (iris_db_next(rows, err) == IRIS_DB_ROW) {
-    const char *s;
+    const char *v;
     int64_t hd = 60, sd = 60;
-    rc = iris_db_get_i64(rows, 0, &hard, err);
+    rc = iris_db_get_i64(rows, 0, &q->hard, err);
     if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 1, &soft, err);
+      rc = iris_db_get_i64(rows, 1, &q->soft, err);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 2, &hd, err);
     if (rc == IRIS_OK)
       rc = iris_db_get_i64(rows, 3, &sd, err);
     if (rc == IRIS_OK && !iris_db_is_null(rows, 4) &&
-        iris_db_get_str(rows, 4, &s, NULL, err) == IRIS_OK) {
-      snprintf(plan_buf, sizeof plan_buf, "%s", s);
-      plan = plan_buf;
+        iris_db_get_str(rows, 4, &v, NULL, err) == IRIS_OK) {
+      snprintf(q->plan, sizeof q->plan, "%s", v);
+      q->has_plan = 1;
     }
     if (rc == IRIS_OK && !iris_db_is_null(rows, 5) &&
-        iris_db_get_str(rows, 5, &s, NULL, err) == IRIS_OK)
-      snprintf(out->target, sizeof out->target, "%s", s);
+        iris_db_get_str(rows, 5, &v, NULL, err) == IRIS_OK)
+      snprintf(q->target, sizeof q->target, "%s", v);
     if (rc == IRIS_OK && !iris_db_is_null(rows, 6) &&
-        iris_db_get_str(rows, 6, &s, NULL, err) == IRIS_OK)
-      snprintf(out->target_role, sizeof out->target_role, "%s", s);
+        iris_db_get_str(rows, 6, &v, NULL, err) == IRIS_OK)
+      snprintf(q->target_role, sizeof q->target_role, "%s", v);
     if (rc == IRIS_OK)
-      rc = iris_db_get_i64(rows, 7, &wait, err);
+      rc = iris_db_get_i64(rows, 7, &q->wait, err);
     /* Iris turns seconds into whole minutes (floor), at least one bucket */
-    hard_min = hd / 60 > 0 ? hd / 60 : 1;
-    soft_min = sd / 60 > 0 ? sd / 60 : 1;
+    q->hard_min = hd / 60 > 0 ? hd / 60 : 1;
+    q->soft_min = sd / 60 > 0 ? sd / 60 : 1;
   }
   iris_db_rows_free(rows);
-  if (rc)
-    return rc;
-  rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, err);
+  q->loaded_ms = iris_clock_mono_ms();
+  return rc;
+}
+
+/* Both windows' usage of app in one read. */
+static int read_usage(struct iris_db *db, struct app_quota *q, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  int64_t hb = q->hard_min > 1 ? q->hard_min - 1 : 0, sb = q->soft_min > 1 ? q->soft_min - 1 : 0;
+  struct iris_db_param p[] = {IRIS_DB_I64(hb), IRIS_DB_I64(sb), IRIS_DB_I64(q->app),
+                              IRIS_DB_I64(hb > sb ? hb : sb)};
+  int rc = iris_db_query_one(
+      db, IRIS_DB_IDEMPOTENT,
+      "SELECT CAST(IFNULL(SUM(IF(bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
+      "  - INTERVAL ? MINUTE, hits, 0)), 0) AS SIGNED),"
+      " CAST(IFNULL(SUM(IF(bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00')"
+      "  - INTERVAL ? MINUTE, hits, 0)), 0) AS SIGNED)"
+      " FROM sender_quota_counter WHERE scope = 'application' AND subject_id = ? AND mode_id = 0"
+      " AND bucket >= DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00') - INTERVAL ? MINUTE",
+      p, 4, &rows, err);
   if (rc == IRIS_OK)
-    rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, hard_min, &usage_hard,
-                                err);
+    rc = iris_db_get_i64(rows, 0, &q->usage_hard, err);
   if (rc == IRIS_OK)
-    rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, soft_min, &usage_soft,
-                                err);
-  if (rc)
-    return rc;
+    rc = iris_db_get_i64(rows, 1, &q->usage_soft, err);
+  iris_db_rows_free(rows);
+  return rc;
+}
+
+/* The cache's entry for app, its rule fresh (read again after ttl_ms); NULL after an error. */
+static struct app_quota *cached_rule(struct iris_db *db, const struct iris_quota_defaults *d,
+                                     struct iris_quota_cache *c, int64_t app,
+                                     struct iris_err *err) {
+  struct app_quota fresh, *q = NULL;
+  size_t i;
+  for (i = 0; i < c->n && !q; i++)
+    if (c->v[i].app == app)
+      q = &c->v[i];
+  if (q && iris_clock_mono_ms() - q->loaded_ms < c->ttl_ms)
+    return q;
+  if (load_rule(db, d, app, &fresh, err))
+    return NULL;
+  if (q) { /* a new rule, the same count */
+    fresh.based = q->based;
+    fresh.usage_hard = q->usage_hard;
+    fresh.usage_soft = q->usage_soft;
+    fresh.pending = q->pending;
+    *q = fresh;
+    return q;
+  }
+  if (c->n == QUOTA_CACHE_MAX) { /* forget the rules with nothing pending */
+    size_t k = 0;
+    for (i = 0; i < c->n; i++)
+      if (c->v[i].pending)
+        c->v[k++] = c->v[i];
+    c->n = k;
+    if (c->n == QUOTA_CACHE_MAX) {
+      iris_err_set(err, IRIS_ETOOBIG, "quota: more than %d applications between flushes",
+                   QUOTA_CACHE_MAX);
+      return NULL;
+    }
+  }
+  c->v[c->n] = fresh;
+  return &c->v[c->n++];
+}
+
+int iris_quota_flush(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err) {
+  struct iris_buf sql;
+  struct iris_db_param *p = NULL;
+  size_t i, k = 0;
+  int64_t dropped = 0;
+  int rc = IRIS_OK;
+
+  if (!c)
+    return IRIS_OK;
+  iris_buf_init(&sql, 1 << 16);
+  for (i = 0; i < c->n; i++)
+    if (c->v[i].pending)
+      k++;
+  if (k && !(p = iris_calloc(k * 2, sizeof *p)))
+    rc = iris_err_set(err, IRIS_ENOMEM, "quota: flush");
+  if (rc == IRIS_OK && k) {
+    size_t j = 0;
+    int brc;
+    for (i = 0; i < c->n; i++) {
+      if (!c->v[i].pending)
+        continue;
+      p[2 * j] = IRIS_DB_I64(c->v[i].app);
+      p[2 * j + 1] = IRIS_DB_I64(c->v[i].pending);
+      j++;
+    }
+    brc = iris_db_sql_rows(&sql,
+                           "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket,"
+                           " hits) VALUES ",
+                           "('application', ?, 0, DATE_FORMAT(UTC_TIMESTAMP(),"
+                           " '%Y-%m-%d %H:%i:00'), ?)",
+                           ", ", k, " ON DUPLICATE KEY UPDATE hits = hits + VALUES(hits)");
+    if (brc)
+      rc = iris_err_set(err, brc, "quota: flush");
+    else
+      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 2 * k, NULL, err);
+  }
+  for (i = 0; i < c->n; i++) {
+    dropped += c->v[i].pending;
+    c->v[i].pending = 0;
+    c->v[i].based = 0;
+  }
+  if (rc) {
+    IRIS_LOG_WARN("quota: %lld hit(s) not counted: %s", (long long)dropped, err->msg);
+    iris_err_prefix(err, "quota counters");
+  }
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d,
+                     struct iris_quota_cache *cache, int64_t app, const char *application,
+                     struct iris_quota_verdict *out, struct iris_err *err) {
+  struct app_quota own, *q = &own;
+  int64_t hard, soft, hard_min, soft_min, wait, usage_hard, usage_soft;
+  const char *plan;
+  int rc = IRIS_OK;
+
+  memset(out, 0, sizeof *out);
+  if (cache) {
+    if (!(q = cached_rule(db, d, cache, app, err)))
+      return err->rc ? err->rc : IRIS_EDB;
+    if (!q->based && (rc = read_usage(db, q, err)) != IRIS_OK)
+      return rc;
+    q->based = 1;
+    q->pending++;
+    q->usage_hard++;
+    q->usage_soft++;
+  } else {
+    if ((rc = load_rule(db, d, app, q, err)) ||
+        (rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_APPLICATION, app, 0, err)) ||
+        (rc = read_usage(db, q, err)))
+      return rc;
+  }
+  hard = q->hard;
+  soft = q->soft;
+  hard_min = q->hard_min;
+  soft_min = q->soft_min;
+  wait = q->wait;
+  usage_hard = q->usage_hard;
+  usage_soft = q->usage_soft;
+  plan = q->has_plan ? q->plan : NULL;
+  snprintf(out->target, sizeof out->target, "%s", q->target);
+  snprintf(out->target_role, sizeof out->target_role, "%s", q->target_role);
   if (usage_hard > hard) {
     int won = 0;
     out->hard_breach = 1;
@@ -156,11 +338,11 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d, in
                           (struct iris_db_param[]){p[0], p[2], p[1]}, 3, &info, err);
         iris_free(ctx);
         if (rc == IRIS_OK && info.affected_rows == 1) {
-          struct iris_db_param q[] = {IRIS_DB_I64((int64_t)info.insert_id), IRIS_DB_I64(app)};
+          struct iris_db_param up[] = {IRIS_DB_I64((int64_t)info.insert_id), IRIS_DB_I64(app)};
           out->breach_incident_id = (int64_t)info.insert_id;
           rc = iris_db_exec(db, 0,
                             "UPDATE sender_quota_state SET hard_incident_id = ? WHERE application_id = ?",
-                            q, 2, NULL, err);
+                            up, 2, NULL, err);
           IRIS_LOG_WARN("opened incident %lld on plan %s for %s's hard quota breach",
                         (long long)out->breach_incident_id, plan, application);
         }

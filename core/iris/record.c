@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #define IRIS_LOG_MODULE "record"
 #include "log.h"
 #include "utf8.h"
@@ -57,26 +58,13 @@ static int exec_narrowing(struct iris_db *db, const char *what, int64_t message_
   return rc ? IRIS_EDB : IRIS_OK;
 }
 
-int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
-                     const char *destination, int64_t template_id, const char *subject,
-                     const char *body, const char *batch_id, struct iris_err *err) {
-  struct iris_db_param p[] = {IRIS_DB_STR(destination), IRIS_DB_STR(mode),
-                              template_id ? IRIS_DB_I64(template_id) : IRIS_DB_NULL,
-                              IRIS_DB_STR(batch_id), IRIS_DB_I64(message_id)};
+/* The content statement of iris_record_sent, narrowing as needed. */
+static int record_content(struct iris_db *db, int64_t message_id, const char *subject,
+                          const char *body, struct iris_err *err) {
   struct iris_db_param c[] = {IRIS_DB_STR(subject ? subject : ""), IRIS_DB_STR(body ? body : ""),
                               IRIS_DB_I64(message_id)};
   struct iris_err cerr;
-  /* That the page went out is recorded on its own: it must never depend on whether the
-   * message's columns can hold what was sent (Iris's mark_message_as_sent also writes the
-   * content in a second statement and carries on when that one fails). */
-  int rc = iris_db_exec(db, 0,
-                        "UPDATE message SET destination = ?,"
-                        " mode_id = (SELECT id FROM mode WHERE name = ?), template_id = ?,"
-                        " active = 0, sent = UTC_TIMESTAMP(), batch = IFNULL(?, batch)"
-                        " WHERE id = ?",
-                        p, 5, NULL, err);
-  if (rc)
-    return iris_err_prefix(err, "recording message %lld as sent", (long long)message_id);
+  int rc;
   iris_err_clear(&cerr);
   rc = exec_narrowing(db, "the sent subject and body", message_id,
                       "UPDATE message SET subject = LEFT(?, 255), body = ? WHERE id = ?", c, 3,
@@ -93,6 +81,26 @@ int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
     return iris_err_prefix(err, "recording message %lld's content", (long long)message_id);
   }
   return IRIS_OK;
+}
+
+int iris_record_sent(struct iris_db *db, int64_t message_id, const char *mode,
+                     const char *destination, int64_t template_id, const char *subject,
+                     const char *body, const char *batch_id, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(destination), IRIS_DB_STR(mode),
+                              template_id ? IRIS_DB_I64(template_id) : IRIS_DB_NULL,
+                              IRIS_DB_STR(batch_id), IRIS_DB_I64(message_id)};
+  /* That the page went out is recorded on its own: it must never depend on whether the
+   * message's columns can hold what was sent (Iris's mark_message_as_sent also writes the
+   * content in a second statement and carries on when that one fails). */
+  int rc = iris_db_exec(db, 0,
+                        "UPDATE message SET destination = ?,"
+                        " mode_id = (SELECT id FROM mode WHERE name = ?), template_id = ?,"
+                        " active = 0, sent = UTC_TIMESTAMP(), batch = IFNULL(?, batch)"
+                        " WHERE id = ?",
+                        p, 5, NULL, err);
+  if (rc)
+    return iris_err_prefix(err, "recording message %lld as sent", (long long)message_id);
+  return record_content(db, message_id, subject, body, err);
 }
 
 int iris_record_deactivate(struct iris_db *db, int64_t message_id, struct iris_err *err) {
@@ -144,4 +152,154 @@ int iris_record_enqueue_done(struct iris_db *db, int64_t message_id, struct iris
                       "UPDATE sender_enqueue SET state = 'done', done_at = UTC_TIMESTAMP(3),"
                       " next_attempt_at = NULL WHERE message_id = ?",
                       p, 1, NULL, err);
+}
+
+/* The status row a sent page gets (iris_record_status): 't' twilio, 'g' generic, 0 none. */
+static char status_kind(const struct iris_record_sent_row *r) {
+  int voice = strcmp(r->mode, "sms") == 0 || strcmp(r->mode, "call") == 0;
+  if (!r->plugin)
+    return 0;
+  if (strcmp(r->plugin, "twilio") == 0 && voice)
+    return r->vendor_message_id && *r->vendor_message_id ? 't' : 0;
+  return voice || strcmp(r->mode, "drop") == 0 ? 0 : 'g';
+}
+
+/* One multi-row status insert of the rows of kind k. */
+static int status_many(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
+                       char k, struct iris_db_param *p, struct iris_err *err) {
+  struct iris_buf sql;
+  size_t i, m = 0;
+  int rc;
+  for (i = 0; i < n; i++)
+    if (status_kind(&rows[i]) == k) {
+      if (k == 't') {
+        p[2 * m] = IRIS_DB_STR(rows[i].vendor_message_id);
+        p[2 * m + 1] = IRIS_DB_I64(rows[i].message_id);
+      } else {
+        p[2 * m] = IRIS_DB_I64(rows[i].message_id);
+        p[2 * m + 1] = IRIS_DB_I64(1);
+      }
+      m++;
+    }
+  if (!m)
+    return IRIS_OK;
+  iris_buf_init(&sql, 1 << 16);
+  rc = k == 't'
+           ? iris_db_sql_rows(&sql,
+                              "INSERT IGNORE INTO twilio_delivery_status (twilio_sid, message_id)"
+                              " VALUES ",
+                              "(?, ?)", ", ", m, "")
+           : iris_db_sql_rows(&sql,
+                              "INSERT INTO generic_message_sent_status (message_id, status)"
+                              " VALUES ",
+                              "(?, ?)", ", ", m,
+                              " ON DUPLICATE KEY UPDATE status = VALUES(status)");
+  rc = rc ? iris_err_set(err, rc, "record: status rows")
+          : iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 2 * m, NULL, err);
+  iris_buf_cleanup(&sql);
+  return rc;
+}
+
+int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
+                          struct iris_err *err) {
+  struct iris_buf sql;
+  struct iris_db_param *p = NULL;
+  struct iris_db_exec_info info = {0};
+  struct iris_err cerr;
+  size_t i;
+  int rc;
+
+  if (!n)
+    return IRIS_OK;
+  iris_buf_init(&sql, 1 << 16);
+  if (!(p = iris_calloc(n * 5, sizeof *p))) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "record: %zu sent messages", n);
+    goto out;
+  }
+  /* 1. sent, on its own (see iris_record_sent) */
+  for (i = 0; i < n; i++) {
+    const struct iris_record_sent_row *r = &rows[i];
+    p[5 * i] = IRIS_DB_I64(r->message_id);
+    p[5 * i + 1] = IRIS_DB_STR(r->destination);
+    p[5 * i + 2] = IRIS_DB_STR(r->mode);
+    p[5 * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
+    p[5 * i + 4] = IRIS_DB_STR(r->batch_id);
+  }
+  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
+                             "SELECT ? AS id, ? AS destination, ? AS mode, ? AS template_id, ? AS batch",
+                             " UNION ALL ", n,
+                             ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
+                             " SET m.destination = v.destination, m.mode_id = mo.id,"
+                             " m.template_id = v.template_id, m.active = 0, m.sent = UTC_TIMESTAMP(),"
+                             " m.batch = IFNULL(v.batch, m.batch)")) != IRIS_OK) {
+    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
+    goto out;
+  }
+  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK) {
+    iris_err_prefix(err, "recording %zu messages as sent", n);
+    goto out;
+  }
+  if (info.affected_rows != n) {
+    rc = iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
+                      (unsigned long long)info.affected_rows);
+    goto out;
+  }
+  /* 2. content; refused (a latin1 column), then row by row, narrowing */
+  iris_buf_reset(&sql);
+  for (i = 0; i < n; i++) {
+    p[3 * i] = IRIS_DB_I64(rows[i].message_id);
+    p[3 * i + 1] = IRIS_DB_STR(rows[i].subject ? rows[i].subject : "");
+    p[3 * i + 2] = IRIS_DB_STR(rows[i].body ? rows[i].body : "");
+  }
+  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
+                             "SELECT ? AS id, ? AS subject, ? AS body", " UNION ALL ", n,
+                             ") v ON m.id = v.id SET m.subject = LEFT(v.subject, 255),"
+                             " m.body = v.body")) != IRIS_OK) {
+    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
+    goto out;
+  }
+  iris_err_clear(&cerr);
+  rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 3 * n, NULL, &cerr);
+  if (rc == IRIS_EDB) /* (only that statement is undone: the transaction goes on) */
+    for (rc = IRIS_OK, i = 0; i < n && rc == IRIS_OK; i++)
+      rc = record_content(db, rows[i].message_id, rows[i].subject, rows[i].body, err);
+  else if (rc) {
+    if (err)
+      *err = cerr;
+    iris_err_prefix(err, "recording %zu messages' content", n);
+    goto out;
+  }
+  /* 3. status rows */
+  if (rc == IRIS_OK)
+    rc = status_many(db, rows, n, 't', p, err);
+  if (rc == IRIS_OK)
+    rc = status_many(db, rows, n, 'g', p, err);
+out:
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+int iris_record_enqueue_done_many(struct iris_db *db, const int64_t *ids, size_t n,
+                                  struct iris_err *err) {
+  struct iris_buf sql;
+  struct iris_db_param *p;
+  size_t i;
+  int rc;
+  if (!n)
+    return IRIS_OK;
+  if (!(p = iris_calloc(n, sizeof *p)))
+    return iris_err_set(err, IRIS_ENOMEM, "record: %zu enqueue markers", n);
+  for (i = 0; i < n; i++)
+    p[i] = IRIS_DB_I64(ids[i]);
+  iris_buf_init(&sql, 1 << 16);
+  rc = iris_db_sql_rows(&sql,
+                        "UPDATE sender_enqueue SET state = 'done', done_at = UTC_TIMESTAMP(3),"
+                        " next_attempt_at = NULL WHERE message_id IN (",
+                        "?", ", ", n, ")");
+  rc = rc ? iris_err_set(err, rc, "record: %zu enqueue markers", n)
+          : iris_db_exec(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sql), p, n, NULL, err);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
 }

@@ -45,4 +45,27 @@ int iris_record_status(struct iris_db *db, int64_t message_id, const char *mode,
 int iris_record_enqueue_done(struct iris_db *db, int64_t message_id,
                              struct iris_err *err) IRIS_WARN_UNUSED;
 
+/*
+ * The same for many messages of one SQS batch, a statement for each step instead of one per
+ * message (the sender records a batch's sent pages in one transaction). Rows are borrowed.
+ */
+struct iris_record_sent_row {
+  int64_t message_id;
+  const char *mode, *destination;
+  int64_t template_id; /* 0: none */
+  const char *subject, *body;
+  const char *batch_id;          /* NULL unless an aggregated batch's member */
+  const char *plugin;            /* the vendor's plugin, NULL when nothing was called */
+  const char *vendor_message_id; /* or NULL */
+};
+/* iris_record_sent + iris_record_status for n rows (ascending message id: the lock order):
+ * at most four statements. IRIS_ESTATE when fewer rows were marked sent than given (a row
+ * gone): the caller rolls back and records them one by one to find out which. Content the
+ * columns refuse is stored row by row as iris_record_sent does. */
+int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
+                          struct iris_err *err) IRIS_WARN_UNUSED;
+/* iris_record_enqueue_done for n message ids, in one statement. */
+int iris_record_enqueue_done_many(struct iris_db *db, const int64_t *message_ids, size_t n,
+                                  struct iris_err *err) IRIS_WARN_UNUSED;
+
 #endif /* IRIS_RECORD_H */

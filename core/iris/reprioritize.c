@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "quota.h"
 #include "record.h"
 
@@ -22,30 +24,21 @@ struct rule {
   int64_t minutes;
 };
 
-/* The rule of (target, source mode), if it has a usable destination. */
-static int rule_for(struct iris_db *db, const char *target, int64_t src_mode_id, struct rule *r,
-                    int *found, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_STR(target), IRIS_DB_I64(src_mode_id)};
+/* The rules query, returning (target name, source mode id, rule); the caller adds the
+ * condition ("t.name = ? AND r.src_mode_id = ?" or "t.name IN (...)"). */
+#define RULES_QUERY \
+  "SELECT r.target_id, r.dst_mode_id, m.name, r.count, r.duration, t.name," \
+  " r.src_mode_id FROM target_reprioritization r JOIN target t ON t.id = r.target_id" \
+  " JOIN mode m ON m.id = r.dst_mode_id" \
+  " JOIN target_contact tc ON tc.target_id = r.target_id" \
+  "  AND tc.mode_id = r.dst_mode_id WHERE "
+
+/* A rule from the current row of a RULES_QUERY result. */
+static int rule_from(struct iris_db_rows *rows, struct rule *r, struct iris_err *err) {
   const char *name = NULL;
   int64_t duration = 60;
   int rc;
-
-  *found = 0;
   memset(r, 0, sizeof *r);
-  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT,
-                     "SELECT r.target_id, r.dst_mode_id, m.name, r.count, r.duration"
-                     " FROM target_reprioritization r JOIN target t ON t.id = r.target_id"
-                     " JOIN mode m ON m.id = r.dst_mode_id"
-                     " JOIN target_contact tc ON tc.target_id = r.target_id"
-                     "  AND tc.mode_id = r.dst_mode_id"
-                     " WHERE t.name = ? AND r.src_mode_id = ?",
-                     p, 2, &rows, err);
-  if (rc)
-    goto out;
-  rc = iris_db_next(rows, err);
-  if (rc != IRIS_DB_ROW)
-    goto out; /* IRIS_OK: no rule, or only one without a contact for its destination */
   rc = iris_db_get_i64(rows, 0, &r->target_id, err);
   if (rc == IRIS_OK)
     rc = iris_db_get_i64(rows, 1, &r->dst_mode_id, err);
@@ -56,11 +49,121 @@ static int rule_for(struct iris_db *db, const char *target, int64_t src_mode_id,
   if (rc == IRIS_OK)
     rc = iris_db_get_i64(rows, 4, &duration, err);
   if (rc)
-    goto out;
+    return rc;
   snprintf(r->dst_mode, sizeof r->dst_mode, "%s", name);
   /* Iris meant whole minutes (duration / 60) and a bucket at least */
   r->minutes = duration / 60 > 0 ? duration / 60 : 1;
-  *found = 1;
+  return IRIS_OK;
+}
+
+struct ahead_rule {
+  char *target; /* owned */
+  int64_t src_mode_id;
+  struct rule r;
+};
+
+struct iris_reprioritize_rules {
+  char **targets; /* the users read (owned): those without a rule have none */
+  size_t ntargets;
+  struct ahead_rule *v; /* owned */
+  size_t n;
+};
+
+void iris_reprioritize_rules_free(struct iris_reprioritize_rules *a) {
+  size_t i;
+  if (!a)
+    return;
+  for (i = 0; i < a->ntargets; i++)
+    iris_free(a->targets[i]);
+  for (i = 0; i < a->n; i++)
+    iris_free(a->v[i].target);
+  iris_free(a->targets);
+  iris_free(a->v);
+  iris_free(a);
+}
+
+int iris_reprioritize_rules_read(struct iris_db *db, const char *const *targets, size_t n,
+                                 struct iris_reprioritize_rules **out, struct iris_err *err) {
+  struct iris_reprioritize_rules *a = iris_calloc(1, sizeof *a);
+  struct iris_db_param *p = iris_calloc(n ? n : 1, sizeof *p);
+  struct iris_db_rows *rows = NULL;
+  struct iris_buf sql;
+  size_t i;
+  int rc = IRIS_OK;
+
+  *out = NULL;
+  iris_buf_init(&sql, 1 << 16);
+  if (!a || !p || !(a->targets = iris_calloc(n ? n : 1, sizeof *a->targets)) ||
+      iris_db_sql_rows(&sql, RULES_QUERY "t.name IN (", "?", ", ", n, ")")) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization rules of %zu users", n);
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    p[i] = IRIS_DB_STR(targets[i]);
+    if (!(a->targets[a->ntargets++] = iris_strdup(targets[i]))) {
+      rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization rules of %zu users", n);
+      goto out;
+    }
+  }
+  if ((rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sql), p, n, &rows, err)))
+    goto out;
+  if (!(a->v = iris_calloc(iris_db_rows_count(rows) + 1, sizeof *a->v))) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization rules of %zu users", n);
+    goto out;
+  }
+  while ((rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    struct ahead_rule *r = &a->v[a->n];
+    const char *t = NULL;
+    if ((rc = rule_from(rows, &r->r, err)) || (rc = iris_db_get_str(rows, 5, &t, NULL, err)) ||
+        (rc = iris_db_get_i64(rows, 6, &r->src_mode_id, err)))
+      break;
+    if (!(r->target = iris_strdup(t))) {
+      rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization rules of %zu users", n);
+      break;
+    }
+    a->n++;
+  }
+out:
+  iris_db_rows_free(rows);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  if (rc) {
+    iris_reprioritize_rules_free(a);
+    return rc;
+  }
+  *out = a;
+  return IRIS_OK;
+}
+
+/* The rule of (target, source mode), if it has a usable destination. */
+static int rule_for(struct iris_db *db, const struct iris_reprioritize_rules *ahead,
+                    const char *target, int64_t src_mode_id, struct rule *r, int *found,
+                    struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param p[] = {IRIS_DB_STR(target), IRIS_DB_I64(src_mode_id)};
+  size_t i;
+  int rc;
+
+  *found = 0;
+  memset(r, 0, sizeof *r);
+  for (i = 0; ahead && i < ahead->ntargets; i++)
+    if (strcmp(ahead->targets[i], target) == 0) {
+      for (i = 0; i < ahead->n; i++)
+        if (ahead->v[i].src_mode_id == src_mode_id && strcmp(ahead->v[i].target, target) == 0) {
+          *r = ahead->v[i].r;
+          *found = 1;
+        }
+      return IRIS_OK;
+    }
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, RULES_QUERY "t.name = ? AND r.src_mode_id = ?", p, 2,
+                     &rows, err);
+  if (rc)
+    goto out;
+  rc = iris_db_next(rows, err);
+  if (rc != IRIS_DB_ROW)
+    goto out; /* IRIS_OK: no rule, or only one without a contact for its destination */
+  rc = rule_from(rows, r, err);
+  *found = rc == IRIS_OK;
 out:
   iris_db_rows_free(rows);
   return rc ? iris_err_prefix(err, "reprioritization rule of %s", target) : IRIS_OK;
@@ -109,14 +212,7 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
   *hops = 0;
   snprintf(mode, mode_size, "%s", src->mode);
   visited[nvisited++] = cur_id;
-  {
-    struct iris_db_param p[] = {IRIS_DB_STR(q->claim_key), IRIS_DB_I64(r.target_id),
-                                IRIS_DB_I64(cur_id), IRIS_DB_I64(cur_id)};
-    rc = iris_db_exec(db, 0,
-                      "INSERT INTO sender_reprioritization (claim_key, target_id, src_mode_id,"
-                      " dst_mode_id, hops, decided_at) VALUES (?, ?, ?, ?, 0, UTC_TIMESTAMP(3))",
-                      p, 4, NULL, err);
-  }
+  rc = IRIS_OK;
   while (rc == IRIS_OK && found) {
     rc = iris_quota_counter_hit(db, IRIS_QUOTA_SCOPE_TARGET_MODE, r.target_id, cur_id, err);
     if (rc == IRIS_OK)
@@ -141,14 +237,16 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
     visited[nvisited++] = cur_id;
     (*hops)++;
     if (rc == IRIS_OK)
-      rc = rule_for(db, q->target, cur_id, &r, &found, err);
+      rc = rule_for(db, q->rules, q->target, cur_id, &r, &found, err);
   }
-  if (rc == IRIS_OK && *hops) {
-    struct iris_db_param p[] = {IRIS_DB_I64(cur_id), IRIS_DB_I64(*hops), IRIS_DB_STR(q->claim_key)};
+  if (rc == IRIS_OK) { /* the decision (a duplicate key: decided meanwhile, IRIS_EDUPLICATE) */
+    struct iris_db_param p[] = {IRIS_DB_STR(q->claim_key), IRIS_DB_I64(first->target_id),
+                                IRIS_DB_I64(src->mode_id), IRIS_DB_I64(cur_id),
+                                IRIS_DB_I64(*hops)};
     rc = iris_db_exec(db, 0,
-                      "UPDATE sender_reprioritization SET dst_mode_id = ?, hops = ?"
-                      " WHERE claim_key = ?",
-                      p, 3, NULL, err);
+                      "INSERT INTO sender_reprioritization (claim_key, target_id, src_mode_id,"
+                      " dst_mode_id, hops, decided_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))",
+                      p, 5, NULL, err);
   }
   if (rc == IRIS_OK && *hops && q->message_id) {
     /* Iris's update_message_mode: the message row says how it is being sent */
@@ -169,10 +267,12 @@ int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request
 
   if (hops)
     *hops = 0;
-  rc = rule_for(db, q->target, contact->mode_id, &first, &found, err);
+  rc = rule_for(db, q->rules, q->target, contact->mode_id, &first, &found, err);
   if (rc || !found)
     goto out;
-  rc = decided(db, q->claim_key, &found, mode, sizeof mode, &n, err);
+  found = 0;
+  if (!q->fresh) /* (a claim created for this delivery has no decision yet) */
+    rc = decided(db, q->claim_key, &found, mode, sizeof mode, &n, err);
   for (tries = 0; rc == IRIS_OK && !found && tries < 3; tries++) {
     rc = iris_db_begin(db, err);
     if (rc == IRIS_OK)

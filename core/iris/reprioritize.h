@@ -32,10 +32,21 @@
 #include "db.h"
 #include "err.h"
 
+/* The rules of several users read in one query (a sender reads those of a batch's targets
+ * ahead). Caller owns; iris_reprioritize_rules_free. */
+struct iris_reprioritize_rules;
+int iris_reprioritize_rules_read(struct iris_db *db, const char *const *targets, size_t n,
+                                 struct iris_reprioritize_rules **out,
+                                 struct iris_err *err) IRIS_WARN_UNUSED;
+void iris_reprioritize_rules_free(struct iris_reprioritize_rules *r);
+
 struct iris_reprioritize_request {
   const char *claim_key; /* the delivery being decided (borrowed); its sender_claim row exists */
   const char *target;    /* the user's target name (borrowed) */
   int64_t message_id;    /* the Iris message to update and log, 0 for a notification */
+  /* Optional (zero: absent): */
+  const struct iris_reprioritize_rules *rules; /* read ahead; users not in it are queried */
+  int fresh; /* the claim was created for this delivery: no decision can be stored yet */
 };
 
 /*

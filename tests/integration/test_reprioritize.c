@@ -89,7 +89,7 @@ static int64_t counted(struct iris_db *db, int64_t target, const char *mode) {
 static const char *decide_on(struct iris_db *db, const char *user, const char *key,
                              int64_t message_id, int *hops, struct iris_contact *c) {
   struct iris_err err = {0};
-  struct iris_reprioritize_request q = {key, user, message_id};
+  struct iris_reprioritize_request q = {.claim_key = key, .target = user, .message_id = message_id};
   char want[128];
   iris_contact_cleanup(c);
   OK(iris_contact_for_mode(db, user, "sms", c, &err));
@@ -254,7 +254,7 @@ static void failure_counts_nothing(void **state) {
   struct iris_contact c = {0};
   struct iris_err err = {0};
   /* no claim row for the key: the decision cannot be stored (foreign key) */
-  struct iris_reprioritize_request q = {"n:rp6:none", "rp6", 0};
+  struct iris_reprioritize_request q = {.claim_key = "n:rp6:none", .target = "rp6"};
   int hops = 7;
   OK(iris_contact_for_mode(t->db, "rp6", "sms", &c, &err));
   assert_int_equal(iris_reprioritize(t->db, &q, &c, &hops, &err), IRIS_EDB);
