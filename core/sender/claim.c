@@ -241,6 +241,92 @@ int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const cha
                       p, 5, "sending", err);
 }
 
+int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_row *rows,
+                            size_t n, int *ok, struct iris_err *err) {
+  struct iris_buf sql;
+  struct iris_db_param *p = NULL;
+  struct iris_db_exec_info info = {0};
+  struct iris_db_rows *held = NULL;
+  size_t i;
+  int rc;
+
+  for (i = 0; i < n; i++)
+    ok[i] = 0;
+  if (!n)
+    return IRIS_OK;
+  if (!(p = iris_calloc(n * 5, sizeof *p)))
+    return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sending", n);
+  iris_buf_init(&sql, 1 << 16);
+  for (i = 0; i < n; i++) {
+    p[5 * i] = IRIS_DB_STR(rows[i].c->key);
+    p[5 * i + 1] = IRIS_DB_STR(rows[i].c->owner);
+    p[5 * i + 2] = IRIS_DB_STR(rows[i].mode);
+    p[5 * i + 3] = IRIS_DB_STR(rows[i].vendor);
+    p[5 * i + 4] = IRIS_DB_I64(rows[i].c->lease_seconds);
+  }
+  rc = iris_db_sql_rows(&sql, "UPDATE sender_claim c JOIN (",
+                        "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS lease", " UNION ALL ",
+                        n,
+                        ") v ON c.claim_key = v.k AND c.owner = v.o"
+                        " AND c.state IN ('claimed','sending')"
+                        " SET c.state = 'sending', c.attempts = c.attempts + 1, c.mode = v.mode,"
+                        " c.vendor = v.vendor,"
+                        " c.lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL v.lease SECOND,"
+                        " c.updated_at = UTC_TIMESTAMP(3)");
+  if (rc) {
+    rc = iris_err_set(err, rc, "claims: %zu sending", n);
+    goto out;
+  }
+  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK) {
+    iris_err_prefix(err, "claims: %zu sending", n);
+    goto out;
+  }
+  if (info.affected_rows == n) {
+    for (i = 0; i < n; i++)
+      ok[i] = 1;
+    goto out;
+  }
+  /* Some were taken over: which are ours (and so now sending)? */
+  iris_buf_reset(&sql);
+  for (i = 0; i < n; i++)
+    p[i] = IRIS_DB_STR(rows[i].c->key);
+  if ((rc = iris_db_sql_rows(&sql,
+                             "SELECT claim_key, owner, state FROM sender_claim"
+                             " WHERE claim_key IN (",
+                             "?", ", ", n, ")")) != IRIS_OK) {
+    rc = iris_err_set(err, rc, "claims: %zu sending", n);
+    goto out;
+  }
+  rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sql), p, n, &held, err);
+  while (rc == IRIS_OK && (rc = iris_db_next(held, err)) == IRIS_DB_ROW) {
+    const char *key = NULL, *owner = NULL, *state = NULL;
+    if ((rc = iris_db_get_str(held, 0, &key, NULL, err)) ||
+        (rc = iris_db_get_str(held, 1, &owner, NULL, err)) ||
+        (rc = iris_db_get_str(held, 2, &state, NULL, err)))
+      break;
+    for (i = 0; i < n; i++)
+      if (strcmp(rows[i].c->key, key) == 0)
+        ok[i] = strcmp(rows[i].c->owner, owner) == 0 && strcmp(state, "sending") == 0;
+  }
+  if (rc)
+    for (i = 0; i < n; i++)
+      ok[i] = 0;
+out:
+  iris_db_rows_free(held);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+int iris_claim_unsend(struct iris_db *db, const struct iris_claim *c, struct iris_err *err) {
+  struct iris_db_param p[] = {IRIS_DB_STR(c->key), IRIS_DB_STR(c->owner)};
+  return owned_update(db, c,
+                      "UPDATE sender_claim SET state = 'claimed', attempts = attempts - 1,"
+                      " updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE claim_key = ? AND owner = ? AND state = 'sending'",
+                      p, 2, "back to claimed", err);
+}
+
 int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *mode,
                     const char *vendor, const char *vendor_message_id, struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_STR(mode), IRIS_DB_STR(vendor),
@@ -252,6 +338,46 @@ int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *
                       " finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)"
                       " WHERE claim_key = ? AND owner = ?",
                       p, 5, "sent", err);
+}
+
+int iris_claim_sent_many(struct iris_db *db, const struct iris_claim_sent_row *rows, size_t n,
+                         struct iris_err *err) {
+  struct iris_buf sql;
+  struct iris_db_param *p = NULL;
+  struct iris_db_exec_info info = {0};
+  size_t i;
+  int rc;
+
+  if (!n)
+    return IRIS_OK;
+  if (!(p = iris_calloc(n * 5, sizeof *p)))
+    return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sent", n);
+  iris_buf_init(&sql, 1 << 16);
+  for (i = 0; i < n; i++) {
+    p[5 * i] = IRIS_DB_STR(rows[i].c->key);
+    p[5 * i + 1] = IRIS_DB_STR(rows[i].c->owner);
+    p[5 * i + 2] = IRIS_DB_STR(rows[i].mode);
+    p[5 * i + 3] = IRIS_DB_STR(rows[i].vendor);
+    p[5 * i + 4] = IRIS_DB_STR(rows[i].vendor_message_id);
+  }
+  rc = iris_db_sql_rows(&sql, "UPDATE sender_claim c JOIN (",
+                        "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS vid", " UNION ALL ",
+                        n,
+                        ") v ON c.claim_key = v.k AND c.owner = v.o"
+                        " SET c.state = 'sent', c.final = 1, c.mode = v.mode,"
+                        " c.vendor = v.vendor, c.vendor_message_id = NULLIF(v.vid, ''),"
+                        " c.last_error = NULL, c.finished_at = UTC_TIMESTAMP(3),"
+                        " c.updated_at = UTC_TIMESTAMP(3)");
+  if (rc)
+    rc = iris_err_set(err, rc, "claims: %zu sent", n);
+  else if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK)
+    iris_err_prefix(err, "claims: %zu sent", n);
+  else if (info.affected_rows != n)
+    rc = iris_err_set(err, IRIS_ESTATE, "claims: %llu of %zu sent claims still ours",
+                      (unsigned long long)info.affected_rows, n);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
 }
 
 int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const char *reason,

@@ -61,11 +61,36 @@ int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t 
 int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const char *mode,
                        const char *vendor, struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* iris_claim_sending for n claims (ascending key: the lock order) in one statement and one
+ * commit. ok[i] = 1 for the claims now `sending`, 0 for those no longer ours (taken over:
+ * do not call the vendor for them). IRIS_ENOMEM and the db.h errors (ok[] all 0 then). */
+struct iris_claim_sending_row {
+  const struct iris_claim *c;
+  const char *mode, *vendor;
+};
+int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_row *rows,
+                            size_t n, int *ok, struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* sending → claimed (attempts - 1) for a claim whose vendor call was not made after all (the
+ * batch ran out of time first), so giving it back or retrying it does not count a possible
+ * duplicate. IRIS_ESTATE if it is not ours in `sending`. */
+int iris_claim_unsend(struct iris_db *db, const struct iris_claim *c,
+                      struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* Final states (inside the caller's transaction when it records more). IRIS_ESTATE if the
  * claim is no longer ours. */
 int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *mode,
                     const char *vendor, const char *vendor_message_id,
                     struct iris_err *err) IRIS_WARN_UNUSED;
+/* iris_claim_sent for n claims in one statement (ascending key: the lock order); all are
+ * borrowed. IRIS_ESTATE when not every claim was ours (the caller rolls back and records them
+ * one by one to learn which). */
+struct iris_claim_sent_row {
+  const struct iris_claim *c;
+  const char *mode, *vendor, *vendor_message_id;
+};
+int iris_claim_sent_many(struct iris_db *db, const struct iris_claim_sent_row *rows, size_t n,
+                         struct iris_err *err) IRIS_WARN_UNUSED;
 int iris_claim_suppressed(struct iris_db *db, const struct iris_claim *c, const char *reason,
                           struct iris_err *err) IRIS_WARN_UNUSED;
 /* failed: final=1 gives up; else retry_after_ms sets when a redelivery may take it again. */

@@ -49,6 +49,7 @@ struct iris_sender {
   const char *dead_letter_url;
   const char *notifications_url; /* where soft-quota notices go, NULL: not sent */
   struct iris_quota_defaults quota;
+  struct iris_quota_cache *quota_cache; /* rules and a batch's hits between flushes (owned) */
   struct iris_vendor_calls *calls; /* every send() runs in the helper process (vendor_call.h) */
   int64_t vendor_timeout_ms;       /* the longest one vendor call may take */
   int64_t deadline_margin_ms;      /* no vendor call starts with less time left than this */
@@ -58,6 +59,24 @@ struct iris_sender {
   size_t cur_slot;                 /* the batch's record being handled */
   struct pend **pend;              /* the batch's sent outcomes not yet recorded (owned) */
   size_t npend;
+  /* The batch's message rows, read in one query after its claims (handle_batch): ahead[i]
+   * is the row of ahead_ids[i] (owned until load_message takes it) when ahead_state[i] is 1,
+   * a row that does not exist when 2, taken or not read ahead when 0. */
+  struct msgrow *ahead;
+  int64_t *ahead_ids;
+  int *ahead_state;
+  size_t nahead;
+  struct iris_reprioritize_rules *ahead_rules; /* the rules of their targets (owned), or NULL */
+  struct iris_contacts *ahead_contacts;        /* their priority chains (owned), or NULL */
+  struct iris_delivery_list *collect; /* inside handle_batch: deliveries pause at their vendor
+                                         call here (send_paused makes the calls), else NULL */
+};
+
+/* Deliveries paused at their vendor call (owned: each is finished or freed). */
+struct delivery;
+struct iris_delivery_list {
+  struct delivery **v;
+  size_t n;
 };
 
 struct pend;
@@ -77,6 +96,7 @@ void iris_sender_free(struct iris_sender *s) {
   iris_templates_free(s->templates);
   iris_sender_addresses_free(s->addresses);
   iris_push_free(s->push);
+  iris_quota_cache_free(s->quota_cache);
   iris_free(s);
 }
 
@@ -140,7 +160,7 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   struct iris_sender *s = NULL;
   struct iris_vendor_env env = {0};
   const char *dir = NULL;
-  int64_t max_body = 40000;
+  int64_t max_body = 40000, quota_ttl_s = 60, vendor_concurrency = 4;
   int rc;
 
   *out = NULL;
@@ -168,6 +188,9 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
     rc = iris_config_i64_or(app->cfg, "sender.max_body_chars", 40000, 100, 10000000, &max_body,
                             err);
   if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.vendor_concurrency", 4, 1, 64, &vendor_concurrency,
+                            err);
+  if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "sender.vendor_timeout_ms", 30000, 100, 900000,
                             &s->vendor_timeout_ms, err);
   if (rc == IRIS_OK)
@@ -191,6 +214,10 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
                             err);
   if (rc == IRIS_OK)
     rc = iris_config_str_or(app->cfg, "quota.sender_app", NULL, &s->quota.sender_app, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "quota.rule_ttl_s", 60, 0, 3600, &quota_ttl_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_quota_cache_new(quota_ttl_s * 1000, &s->quota_cache, err);
   if (rc == IRIS_OK)
     rc = iris_config_bool_or(app->cfg, "oneclick.enabled", 0, &s->rcfg.oneclick, err);
   if (rc == IRIS_OK && s->rcfg.oneclick)
@@ -247,7 +274,7 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
   if (rc == IRIS_OK)
     rc = iris_templates_new(60000, &s->templates, err);
   if (rc == IRIS_OK)
-    rc = iris_vendor_calls_new(app->metrics, &s->calls, err);
+    rc = iris_vendor_calls_new(app->metrics, (size_t)vendor_concurrency, &s->calls, err);
   if (rc) {
     iris_sender_free(s);
     return rc;
@@ -371,34 +398,32 @@ static int col_i64(struct iris_db_rows *rows, size_t col, int64_t *out, struct i
   return iris_db_is_null(rows, col) ? IRIS_OK : iris_db_get_i64(rows, col, out, err);
 }
 
-static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct iris_err *err) {
-  struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(id)};
+/* The message rows' query, up to "WHERE m.id IN (" (iris_db_sql_rows adds the ids). */
+static const char MESSAGE_QUERY[] =
+    "SELECT m.id, m.active, m.sent IS NOT NULL, m.destination, mo.name, m.body,"
+    " a.name, t.name, p.name, p.id, pl.name, pl.id, pn.template,"
+    " m.incident_id, i.active, i.context,"
+    " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s'), a.id, dt.name"
+    " FROM message m JOIN application a ON a.id = m.application_id"
+    " JOIN target t ON t.id = m.target_id JOIN priority p ON p.id = m.priority_id"
+    " LEFT JOIN mode mo ON mo.id = m.mode_id LEFT JOIN plan pl ON pl.id = m.plan_id"
+    " LEFT JOIN plan_notification pn ON pn.id = m.plan_notification_id"
+    " LEFT JOIN incident i ON i.id = m.incident_id"
+    " LEFT JOIN dynamic_plan_map dpm ON dpm.incident_id = m.incident_id"
+    "  AND dpm.dynamic_index = pn.dynamic_index"
+    " LEFT JOIN target dt ON dt.id = dpm.target_id WHERE m.id IN (";
+
+/* The current row of a MESSAGE_QUERY result into *m (owned copies; msgrow_cleanup). */
+static int msgrow_from(struct iris_db_rows *rows, struct msgrow *m, struct iris_err *err) {
   int64_t active = 0, sent = 0, iactive = 1;
   char *ctx = NULL;
   int rc;
   memset(m, 0, sizeof *m);
-  rc = iris_db_query_one(db, IRIS_DB_IDEMPOTENT,
-                         "SELECT m.id, m.active, m.sent IS NOT NULL, m.destination, mo.name, m.body,"
-                         " a.name, t.name, p.name, p.id, pl.name, pl.id, pn.template,"
-                         " m.incident_id, i.active, i.context,"
-                         " DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s'), a.id, dt.name"
-                         " FROM message m JOIN application a ON a.id = m.application_id"
-                         " JOIN target t ON t.id = m.target_id JOIN priority p ON p.id = m.priority_id"
-                         " LEFT JOIN mode mo ON mo.id = m.mode_id LEFT JOIN plan pl ON pl.id = m.plan_id"
-                         " LEFT JOIN plan_notification pn ON pn.id = m.plan_notification_id"
-                         " LEFT JOIN incident i ON i.id = m.incident_id"
-                         " LEFT JOIN dynamic_plan_map dpm ON dpm.incident_id = m.incident_id"
-                         "  AND dpm.dynamic_index = pn.dynamic_index"
-                         " LEFT JOIN target dt ON dt.id = dpm.target_id WHERE m.id = ?",
-                         p, 1, &rows, err);
-  if (rc)
-    return rc;
-  m->id = id;
-  if ((rc = col_i64(rows, 1, &active, err)) || (rc = col_i64(rows, 2, &sent, err)) ||
-      (rc = col_dup(rows, 3, &m->destination, err)) || (rc = col_dup(rows, 4, &m->mode, err)) ||
-      (rc = col_dup(rows, 5, &m->body, err)) || (rc = col_dup(rows, 6, &m->application, err)) ||
-      (rc = col_dup(rows, 7, &m->target, err)) || (rc = col_dup(rows, 8, &m->priority, err)) ||
+  if ((rc = col_i64(rows, 0, &m->id, err)) || (rc = col_i64(rows, 1, &active, err)) ||
+      (rc = col_i64(rows, 2, &sent, err)) || (rc = col_dup(rows, 3, &m->destination, err)) ||
+      (rc = col_dup(rows, 4, &m->mode, err)) || (rc = col_dup(rows, 5, &m->body, err)) ||
+      (rc = col_dup(rows, 6, &m->application, err)) || (rc = col_dup(rows, 7, &m->target, err)) ||
+      (rc = col_dup(rows, 8, &m->priority, err)) ||
       (rc = col_i64(rows, 9, &m->priority_id, err)) || (rc = col_dup(rows, 10, &m->plan, err)) ||
       (rc = col_i64(rows, 11, &m->plan_id, err)) ||
       (rc = col_dup(rows, 12, &m->template_name, err)) ||
@@ -407,12 +432,10 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
       (rc = col_dup(rows, 15, &ctx, err)) || (rc = col_dup(rows, 16, &m->incident_created, err)) ||
       (rc = col_i64(rows, 17, &m->application_id, err)) ||
       (rc = col_dup(rows, 18, &m->dynamic_target, err))) {
-    iris_db_rows_free(rows);
     iris_free(ctx);
     msgrow_cleanup(m);
     return rc;
   }
-  iris_db_rows_free(rows);
   m->active = active != 0;
   m->sent = sent != 0;
   m->incident_active = iactive != 0;
@@ -427,6 +450,76 @@ static int load_message(struct iris_db *db, int64_t id, struct msgrow *m, struct
     iris_free(ctx);
   }
   return IRIS_OK;
+}
+
+/*
+ * Read the n message rows of ids[] in one query. out[i] gets the row of ids[i] (owned,
+ * msgrow_cleanup), found[i] whether it exists. IRIS_ENOMEM and the db.h errors.
+ */
+static int load_messages(struct iris_db *db, const int64_t *ids, size_t n, struct msgrow *out,
+                         int *found, struct iris_err *err) {
+  struct iris_db_rows *rows = NULL;
+  struct iris_db_param *p = iris_calloc(n ? n : 1, sizeof *p);
+  struct iris_buf sql;
+  struct msgrow m;
+  size_t i;
+  int rc;
+
+  iris_buf_init(&sql, 1 << 16);
+  for (i = 0; i < n; i++) {
+    found[i] = 0;
+    memset(&out[i], 0, sizeof out[i]);
+    if (p)
+      p[i] = IRIS_DB_I64(ids[i]);
+  }
+  if (!p || (rc = iris_db_sql_rows(&sql, MESSAGE_QUERY, "?", ", ", n, ")")) != IRIS_OK) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: reading %zu messages", n);
+    goto out;
+  }
+  if ((rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sql), p, n, &rows, err)))
+    goto out;
+  while ((rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
+    if ((rc = msgrow_from(rows, &m, err)))
+      break;
+    for (i = 0; i < n && (ids[i] != m.id || found[i]); i++)
+      ;
+    if (i < n) {
+      out[i] = m; /* (ownership moves) */
+      found[i] = 1;
+    } else {
+      msgrow_cleanup(&m);
+    }
+  }
+out:
+  if (rc)
+    for (i = 0; i < n; i++)
+      if (found[i]) {
+        msgrow_cleanup(&out[i]);
+        found[i] = 0;
+      }
+  iris_db_rows_free(rows);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+/* The message to deliver: the one the batch read ahead (handle_batch), else read now.
+ * IRIS_ENOTFOUND when it does not exist. */
+static int load_message(struct iris_sender *s, int64_t id, struct msgrow *m, struct iris_err *err) {
+  int found = 0, rc;
+  size_t i;
+  for (i = 0; i < s->nahead; i++)
+    if (s->ahead_ids[i] == id && s->ahead_state[i]) {
+      found = s->ahead_state[i] == 1;
+      if (found)
+        *m = s->ahead[i]; /* (ownership moves) */
+      else
+        memset(m, 0, sizeof *m);
+      s->ahead_state[i] = 0; /* read once: a repeat reads again */
+      return found ? IRIS_OK : IRIS_ENOTFOUND;
+    }
+  rc = load_messages(s->app->db, &id, 1, m, &found, err);
+  return rc ? rc : found ? IRIS_OK : IRIS_ENOTFOUND;
 }
 
 /* ---- outcome helpers ------------------------------------------------------------------ */
@@ -474,8 +567,58 @@ static int by_message_id(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Every outcome sent: each step one multi-row statement (claims, message rows with their
+ * content and status rows, markers), in the same lock order. IRIS_ESTATE when a row did not
+ * match (a claim taken over, a message gone): the caller rolls back and goes row by row. */
+static int record_all_sent(struct iris_db *db, const struct iris_claim *const *ck,
+                           const struct iris_claim *const *c, const struct outcome *const *o,
+                           size_t n, const struct row_ref *rows, size_t nrows,
+                           struct iris_err *err) {
+  struct iris_claim_sent_row *cs = iris_calloc(n, sizeof *cs);
+  struct iris_record_sent_row *ms = iris_calloc(nrows ? nrows : 1, sizeof *ms);
+  int64_t *ids = iris_calloc(nrows ? nrows : 1, sizeof *ids);
+  size_t i, k;
+  int rc = IRIS_OK;
+
+  if (!cs || !ms || !ids) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: recording outcomes");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    const struct outcome *oc = NULL;
+    for (k = 0; k < n && !oc; k++)
+      if (c[k] == ck[i])
+        oc = o[k];
+    cs[i].c = ck[i];
+    cs[i].mode = oc->mode;
+    cs[i].vendor = oc->v ? iris_vendor_name(oc->v) : NULL;
+    cs[i].vendor_message_id = oc->vendor_id;
+  }
+  for (i = 0; i < nrows; i++) {
+    const struct outcome *oc = o[rows[i].out];
+    ms[i].message_id = ids[i] = rows[i].id;
+    ms[i].mode = oc->mode;
+    ms[i].destination = oc->destination;
+    ms[i].template_id = oc->r->template_id;
+    ms[i].subject = oc->r->subject;
+    ms[i].body = oc->r->body;
+    ms[i].batch_id = oc->m->batch_id;
+    ms[i].plugin = oc->v ? iris_vendor_plugin(oc->v) : NULL;
+    ms[i].vendor_message_id = oc->vendor_id;
+  }
+  if ((rc = iris_claim_sent_many(db, cs, n, err)) == IRIS_OK &&
+      (rc = iris_record_sent_many(db, ms, nrows, err)) == IRIS_OK)
+    rc = iris_record_enqueue_done_many(db, ids, nrows, err);
+out:
+  iris_free(cs);
+  iris_free(ms);
+  iris_free(ids);
+  return rc;
+}
+
 static int record_outcomes(struct iris_db *db, const struct iris_claim *const *c,
-                           const struct outcome *const *o, size_t n, struct iris_err *err) {
+                           const struct outcome *const *o, size_t n, int together,
+                           struct iris_err *err) {
   const struct iris_claim **ck = iris_calloc(n ? n : 1, sizeof *ck);
   struct row_ref *rows = NULL;
   size_t i, k, nrows = 0, cap = 0;
@@ -511,6 +654,12 @@ static int record_outcomes(struct iris_db *db, const struct iris_claim *const *c
   for (i = 0; i < n; i++)
     ck[i] = c[i];
   qsort(ck, n, sizeof *ck, by_claim_key);
+  for (i = 0; i < n && together; i++)
+    together = o[i]->kind == OUTCOME_SENT && o[i]->m;
+  if (together) {
+    rc = record_all_sent(db, ck, c, o, n, rows, nrows, err);
+    goto out;
+  }
   for (i = 0; i < n && rc == IRIS_OK; i++) {
     const struct outcome *oc = NULL;
     for (k = 0; k < n && !oc; k++)
@@ -568,17 +717,21 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
   struct iris_db *db = s->app->db;
   int64_t patience_ms = (s->lease_s < 60 ? s->lease_s : 60) * 500;
   int64_t deadline = iris_clock_mono_ms() + patience_ms, pause_ms = 250;
-  int rc, deadlocks = 0, lost = 0;
+  int rc, deadlocks = 0, lost = 0, together = n > 1;
   size_t i;
 
   for (;;) {
     rc = iris_db_begin(db, err);
     if (rc == IRIS_OK)
-      rc = record_outcomes(db, c, o, n, err);
+      rc = record_outcomes(db, c, o, n, together, err);
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
       (void)iris_db_rollback(db, NULL);
+    if (rc == IRIS_ESTATE && together) { /* row by row, to tell which one */
+      together = 0;
+      continue;
+    }
     if (rc == IRIS_EBUSY && ++deadlocks < 3)
       continue;
     if (rc != IRIS_ECONN || iris_clock_mono_ms() + pause_ms > deadline)
@@ -892,14 +1045,18 @@ static int time_for_a_call(const struct iris_sender *s, struct iris_err *err) {
 /* The vendor call, in the helper process and bounded by sender.vendor_timeout_ms and by the
  * time left (keeping half the margin to record the outcome); timed: metric vendor_latency (ms)
  * by mode and vendor. */
+/* How long a vendor call starting now may take: sender.vendor_timeout_ms, and never past the
+ * invocation's deadline less half the margin (the rest is for recording its outcome). */
+static int64_t call_limit_ms(const struct iris_sender *s) {
+  int64_t limit = s->vendor_timeout_ms, left = time_left_ms(s) - s->deadline_margin_ms / 2;
+  return left < limit ? left : limit;
+}
+
 static void timed_send(struct iris_sender *s, struct iris_vendor *v,
                        const struct iris_plugin_message *pm, struct iris_plugin_result *res) {
   const char *dims[] = {"Mode", pm->mode, "Vendor", iris_vendor_name(v), NULL};
-  int64_t t0 = iris_clock_mono_ms(), limit = s->vendor_timeout_ms;
-  int64_t left = time_left_ms(s) - s->deadline_margin_ms / 2;
-  if (left < limit)
-    limit = left;
-  iris_vendor_calls_send(s->calls, v, pm, limit, s->request_id, res);
+  int64_t t0 = iris_clock_mono_ms();
+  iris_vendor_calls_send(s->calls, v, pm, call_limit_ms(s), s->request_id, res);
   (void)iris_metrics_put(s->app->metrics, "vendor_latency", (double)(iris_clock_mono_ms() - t0),
                          IRIS_METRIC_MILLISECONDS, dims);
 }
@@ -1131,8 +1288,9 @@ static int batch_members(struct iris_db *db, const int64_t *ids, size_t n, int64
 /* Iris's target reprioritisation of a mode the priority chain resolved (reprioritize.h), for
  * the delivery claimed as c; message_id 0 for a notification. */
 static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const char *target,
-                        int64_t message_id, struct iris_contact *contact, struct iris_err *err) {
-  struct iris_reprioritize_request rq = {c->key, target, message_id};
+                        int64_t message_id, int fresh, struct iris_contact *contact,
+                        struct iris_err *err) {
+  struct iris_reprioritize_request rq = {c->key, target, message_id, s->ahead_rules, fresh};
   char from[64];
   int hops = 0, rc;
   snprintf(from, sizeof from, "%s", contact->mode);
@@ -1151,8 +1309,8 @@ static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const
  * err, when there is no contact at all — Iris's changelog "mode-change email → invalid" is
  * written then. */
 static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
-                           const struct msgrow *m, struct iris_contact *contact, int *fell_back,
-                           struct iris_err *err) {
+                           const struct msgrow *m, int fresh, struct iris_contact *contact,
+                           int *fell_back, struct iris_err *err) {
   struct iris_err cerr = {0};
   const char *old;
   int rc;
@@ -1163,10 +1321,10 @@ static int resolve_contact(struct iris_sender *s, const struct iris_claim *c,
     return contact->destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
   }
   rc = m->mode ? iris_contact_for_mode(s->app->db, m->target, m->mode, contact, &cerr)
-               : iris_contact_by_priority(s->app->db, m->target, m->application, m->priority_id,
-                                          contact, &cerr);
+               : iris_contact_by_priority_ahead(s->ahead_contacts, s->app->db, m->target,
+                                                m->application, m->priority_id, contact, &cerr);
   if (rc == IRIS_OK && policy_of(m->batch_id ? "batch" : "message")->reprioritize)
-    return reprioritize(s, c, m->target, m->id, contact, err);
+    return reprioritize(s, c, m->target, m->id, fresh, contact, err);
   if (rc == IRIS_ENOTFOUND) {
     const char *fb = s->fallback_mode; /* Iris: email */
     old = m->mode ? m->mode : (contact->mode[0] ? contact->mode : fb ? fb : "email");
@@ -1203,6 +1361,7 @@ struct job {
   enum iris_sender_verdict verdict; /* out */
   int retry_after;                  /* out: seconds until the retry (RETRY) */
   int dead_letter;                  /* out: dead-letter the record with `reason` */
+  int paused;                       /* out: paused at its vendor call (send_paused ends it) */
   char reason[700];                 /* out: why it is retried or dead-lettered */
 };
 
@@ -1289,162 +1448,220 @@ static int sms_override(struct iris_sender *s, const struct msgrow *m, const cha
                             "Replaced SMS body to avoid being blocked by carrier", err);
 }
 
-static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, const char *batch_id,
-                           const int64_t *members, size_t nmembers, struct iris_err *err) {
+/*
+ * A message delivery: deliver_message's state, kept in one place so that handle_batch can
+ * pause it at its vendor call and make the batch's calls together (send_paused). Owned by
+ * whoever holds it; delivery_free releases what it holds.
+ */
+struct delivery {
+  struct job *j; /* the record's job: the caller's, or own_job once paused */
+  struct job own_job;
+  size_t slot; /* handle_batch's record (a paused delivery) */
+  int64_t id;
+  const char *batch_id;
+  const int64_t *members;
+  size_t nmembers;
   struct iris_claim c;
-  struct msgrow m = {0};
-  struct iris_contact contact = {0};
-  struct iris_rendered r = {0};
+  struct msgrow m;
+  struct iris_contact contact;
+  struct iris_rendered r;
   struct iris_render_request q;
   struct iris_plugin_result res;
-  struct iris_vendor *v = NULL;
+  struct iris_vendor *v;
   enum iris_claim_outcome outcome;
-  struct fallen fb = {0};
+  struct fallen fb;
   char key[40], why[700];
-  int busy = 0, attempts = 0, restricted_call = 0, held = 0, accepted = 0, fell_back = 0;
+  int busy, attempts, restricted_call, held, accepted, fell_back;
+  struct iris_err late; /* why its paused call was not made */
+  int ready;            /* prepared: the next step is the vendor call */
+  int attempted;        /* the call was tried: res (and v) hold its result */
+  const char *mode;
+  const struct kind_policy *pol;
+  /* the vendor call's message (send_paused) */
+  struct iris_plugin_message pm;
+  struct iris_plugin_kv extra[2];
+  const char *dests[1];
+  char idtext[24];
+};
+
+static void delivery_free(struct delivery *d) {
+  if (!d)
+    return;
+  iris_rendered_cleanup(&d->r);
+  iris_contact_cleanup(&d->contact);
+  msgrow_cleanup(&d->m);
+  iris_free(d);
+}
+
+/* Everything before the vendor call: claim, re-check, contact, render, quota. Returns with
+ * d->ready set when the call is next; otherwise the outcome is decided (rc and the job's
+ * verdict, for message_finish). */
+static int message_prepare(struct iris_sender *s, struct delivery *d, struct iris_err *err) {
+  struct job *const j = d->j;
+  struct iris_claim *const c = &d->c;
+  struct msgrow *const m = &d->m;
+  struct iris_contact *const contact = &d->contact;
+  struct iris_rendered *const r = &d->r;
   int rc = IRIS_OK;
-  const char *mode = NULL;
-  const struct kind_policy *pol = policy_of(batch_id ? "batch" : "message");
 
   j->verdict = IRIS_SENDER_RETRY;
   j->retry_after = 0;
-  if (batch_id)
-    snprintf(key, sizeof key, "b:%s", batch_id);
+  if (d->batch_id)
+    snprintf(d->key, sizeof d->key, "b:%s", d->batch_id);
   else
-    snprintf(key, sizeof key, "m:%" PRId64, id);
-  memset(&c, 0, sizeof c);
-  c.key = key;
-  c.owner = j->owner;
-  c.kind = batch_id ? "batch" : "message";
-  c.batch_id = batch_id;
-  c.message_id = id;
-  c.lane = j->rec->lane ? j->rec->lane : "unknown";
-  c.sqs_message_id = j->rec->sqs_message_id;
-  c.lease_seconds = (int)s->lease_s;
-  c.due_now = j->last;
+    snprintf(d->key, sizeof d->key, "m:%" PRId64, d->id);
+  memset(c, 0, sizeof *c);
+  c->key = d->key;
+  c->owner = j->owner;
+  c->kind = d->batch_id ? "batch" : "message";
+  c->batch_id = d->batch_id;
+  c->message_id = d->id;
+  c->lane = j->rec->lane ? j->rec->lane : "unknown";
+  c->sqs_message_id = j->rec->sqs_message_id;
+  c->lease_seconds = (int)s->lease_s;
+  c->due_now = j->last;
 
-  rc = load_message(s->app->db, id, &m, err);
+  rc = load_message(s, d->id, m, err);
   if (rc == IRIS_ENOTFOUND) {
     /* The row is gone (retention): nothing to deliver, and no claim can reference it. */
-    IRIS_LOG_WARN("message %" PRId64 " does not exist; acknowledging", id);
+    IRIS_LOG_WARN("message %" PRId64 " does not exist; acknowledging", d->id);
     j->verdict = IRIS_SENDER_DONE;
     return IRIS_OK;
   }
   if (rc)
-    goto out;
-  m.batch_id = batch_id;
-  m.members = members;
-  m.nmembers = nmembers;
-  if (j->preclaimed && !batch_id)
-    outcome = IRIS_CLAIM_TAKEN;
+    return rc;
+  m->batch_id = d->batch_id;
+  m->members = d->members;
+  m->nmembers = d->nmembers;
+  if (j->preclaimed && !d->batch_id)
+    d->outcome = IRIS_CLAIM_TAKEN;
   else
-    rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
+    rc = iris_claim_take(s->app->db, c, &d->outcome, &d->busy, &d->attempts, err);
   if (rc)
-    goto out;
-  if (outcome == IRIS_CLAIM_SETTLED) {
-    IRIS_LOG_INFO("message %" PRId64 " already settled: duplicate delivery acknowledged", id);
+    return rc;
+  if (d->outcome == IRIS_CLAIM_SETTLED) {
+    IRIS_LOG_INFO("message %" PRId64 " already settled: duplicate delivery acknowledged", d->id);
     metric(s, "duplicate", NULL, NULL);
     j->verdict = IRIS_SENDER_DONE;
-    goto out;
+    return rc;
   }
-  if (outcome == IRIS_CLAIM_BUSY) {
-    j->retry_after = busy;
-    job_reason(j, "claim %s is held by another delivery for %d s more", key, busy);
-    IRIS_LOG_INFO("message %" PRId64 " is being handled elsewhere; retry in %d s", id, busy);
-    goto out;
+  if (d->outcome == IRIS_CLAIM_BUSY) {
+    j->retry_after = d->busy;
+    job_reason(j, "claim %s is held by another delivery for %d s more", d->key, d->busy);
+    IRIS_LOG_INFO("message %" PRId64 " is being handled elsewhere; retry in %d s", d->id, d->busy);
+    return rc;
   }
-  held = 1;
+  d->held = 1;
   /* 3. re-check: the incident may have been claimed since the message was queued. */
-  if (pol->recheck && (!m.active || m.sent || !m.incident_active)) {
-    snprintf(why, sizeof why, "%s",
-             m.sent               ? "message already sent"
-             : !m.incident_active ? "incident claimed or resolved"
-                                  : "message no longer active");
-    rc = settle_suppressed(s, &c, id, why, !m.incident_active, err);
+  if (d->pol->recheck && (!m->active || m->sent || !m->incident_active)) {
+    snprintf(d->why, sizeof d->why, "%s",
+             m->sent               ? "message already sent"
+             : !m->incident_active ? "incident claimed or resolved"
+                                   : "message no longer active");
+    rc = settle_suppressed(s, c, d->id, d->why, !m->incident_active, err);
     j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    goto out;
+    return rc;
   }
   /* 4. mode and destination */
-  rc = resolve_contact(s, &c, &m, &contact, &fell_back, err);
+  rc = resolve_contact(s, c, m, d->attempts == 0 && j->preclaimed && !d->batch_id, contact,
+                       &d->fell_back, err);
   if (rc == IRIS_ENOTFOUND) {
     /* no contact at all: suppressed with Iris's changelog (resolve_contact wrote it) */
-    snprintf(why, sizeof why, "%s", err->msg);
+    snprintf(d->why, sizeof d->why, "%s", err->msg);
     iris_err_clear(err);
-    rc = settle_suppressed(s, &c, id, why, 1, err);
+    rc = settle_suppressed(s, c, d->id, d->why, 1, err);
     j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    goto out;
+    return rc;
   }
   if (rc)
-    goto out;
-  mode = contact.mode;
+    return rc;
+  d->mode = contact->mode;
   /* A preference changed since the coordinator chose the lane: deliver from the mode's own
    * lane, so the record is handled by that mode's workers and vendors' concurrency caps. A
    * fallback (its changelog is written) is delivered here, as is a move that fails. */
-  if (!fell_back && move_lane(s, j, &c, mode)) {
+  if (!d->fell_back && move_lane(s, j, c, d->mode)) {
     j->verdict = IRIS_SENDER_DONE;
-    goto out;
+    return rc;
   }
   /* Iris's calling restriction: calls to +86 numbers become text messages, with a note. */
-  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
-  if (restricted_call && pol->changelog) {
-    rc = iris_record_change(s->app->db, id, "mode-change", "call", "sms",
+  d->restricted_call = restrict_call(d->pol, contact->mode, sizeof contact->mode,
+                                     contact->destination);
+  if (d->restricted_call && d->pol->changelog) {
+    rc = iris_record_change(s->app->db, d->id, "mode-change", "call", "sms",
                             "Changing mode due to calling restriction", err);
     if (rc)
-      goto out;
+      return rc;
   }
   /* 5. render */
-  q = render_req(&m, mode, contact.destination);
-  rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+  d->q = render_req(m, d->mode, contact->destination);
+  rc = iris_render(&s->rcfg, s->templates, s->app->db, &d->q, r, err);
   if (rc)
-    goto out;
-  if (restricted_call && (rc = prefix_call_note(&r, err)) != IRIS_OK)
-    goto out;
-  if (strcmp(mode, "sms") == 0 && m.incident_id && pol->changelog &&
-      (rc = sms_override(s, &m, contact.destination, &r, err)) != IRIS_OK)
-    goto out;
-  if (r.failed)
-    IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", id, r.failure);
-  if ((pol->body_limit && r.too_long) || strcmp(mode, "drop") == 0) {
-    if (pol->body_limit && r.too_long) {
-      snprintf(why, sizeof why, "Dropping due to excessive body length (%zu > %zu chars)",
-               r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
-      rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop", why, err);
+    return rc;
+  if (d->restricted_call && (rc = prefix_call_note(r, err)) != IRIS_OK)
+    return rc;
+  if (strcmp(d->mode, "sms") == 0 && m->incident_id && d->pol->changelog &&
+      (rc = sms_override(s, m, contact->destination, r, err)) != IRIS_OK)
+    return rc;
+  if (r->failed)
+    IRIS_LOG_WARN("message %" PRId64 ": %s (a safe notice is sent instead)", d->id, r->failure);
+  if ((d->pol->body_limit && r->too_long) || strcmp(d->mode, "drop") == 0) {
+    if (d->pol->body_limit && r->too_long) {
+      snprintf(d->why, sizeof d->why, "Dropping due to excessive body length (%zu > %zu chars)",
+               r->body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
+      rc = iris_record_change(s->app->db, d->id, "mode-change", d->mode, "drop", d->why, err);
       if (rc)
-        goto out;
+        return rc;
     }
-    rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
+    rc = settle_sent(s, c, m, "drop", NULL, r, NULL, NULL, err);
     j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    goto out;
+    return rc;
   }
   /* quotas: counted once per message, on its first attempt */
-  if (pol->quota && attempts == 0) {
+  if (d->pol->quota && d->attempts == 0) {
     struct iris_quota_verdict qv;
-    rc = iris_quota_check(s->app->db, &s->quota, m.application_id, m.application, &qv, err);
+    rc = iris_quota_check(s->app->db, &s->quota, s->quota_cache, m->application_id, m->application,
+                          &qv, err);
     if (rc)
-      goto out;
+      return rc;
     if (qv.hard_breach) {
-      rc = iris_record_change(s->app->db, id, "mode-change", mode, "drop",
+      rc = iris_record_change(s->app->db, d->id, "mode-change", d->mode, "drop",
                               "Dropping due to hard quota violation.", err);
       if (rc == IRIS_OK)
-        rc = settle_sent(s, &c, &m, "drop", NULL, &r, NULL, NULL, err);
-      metric(s, "quota_hard_exceeded", mode, NULL);
+        rc = settle_sent(s, c, m, "drop", NULL, r, NULL, NULL, err);
+      metric(s, "quota_hard_exceeded", d->mode, NULL);
       j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-      goto out;
+      return rc;
     }
     if (qv.soft_breach)
-      metric(s, "quota_soft_exceeded", mode, NULL);
+      metric(s, "quota_soft_exceeded", d->mode, NULL);
     if (qv.notify_soft)
-      soft_quota_notice(s, m.application, &qv);
+      soft_quota_notice(s, m->application, &qv);
   }
   /* 6. send; Iris pushed to the user's phones before every text and call (first try here) */
-  if (s->push && attempts == 0 && m.target &&
-      (strcmp(mode, "sms") == 0 || strcmp(mode, "call") == 0))
-    (void)iris_push_page(s->push, s->app->db, m.target, r.subject, r.body, m.incident_id);
-  rc = attempt(s, &c, &m, mode, contact.destination, &r, attempts, &res, &v, err);
+  if (s->push && d->attempts == 0 && m->target &&
+      (strcmp(d->mode, "sms") == 0 || strcmp(d->mode, "call") == 0))
+    (void)iris_push_page(s->push, s->app->db, m->target, r->subject, r->body, m->incident_id);
+  d->ready = 1;
+  return IRIS_OK;
+}
+
+/* After the vendor call (when d->attempted, rc being the attempt's) or after message_prepare
+ * decided (rc being its): record, retry, fall back, or leave the record for later. Frees d. */
+static int message_finish(struct iris_sender *s, struct delivery *d, int rc, struct iris_err *err) {
+  struct job *const j = d->j;
+  struct iris_claim *const c = &d->c;
+  struct msgrow *const m = &d->m;
+  struct iris_contact *const contact = &d->contact;
+  struct iris_rendered *const r = &d->r;
+  struct iris_plugin_result *const res = &d->res;
+  struct fallen *const fb = &d->fb;
+
+  if (!d->attempted)
+    goto out;
   if (rc == IRIS_ENOTFOUND) {
-    snprintf(why, sizeof why, "%s", err->msg);
+    snprintf(d->why, sizeof d->why, "%s", err->msg);
     iris_err_clear(err);
-    rc = fall_back(s, &c, &m, mode, NULL, why, attempts + 1, &j->verdict, &fb, err);
+    rc = fall_back(s, c, m, d->mode, NULL, d->why, d->attempts + 1, &j->verdict, fb, err);
     goto out;
   }
   if (rc == IRIS_ESTATE) {
@@ -1455,50 +1672,51 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   }
   if (rc)
     goto out;
-  attempts++;
-  switch (res.status) {
+  d->attempts++;
+  switch (res->status) {
   case IRIS_PLUGIN_SENT:
-    accepted = 1;
-    rc = settle_sent(s, &c, &m, mode, contact.destination, &r, v, res.vendor_message_id, err);
+    d->accepted = 1;
+    rc = settle_sent(s, c, m, d->mode, contact->destination, r, d->v, res->vendor_message_id, err);
     j->verdict = rc ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
     break;
   case IRIS_PLUGIN_RATE_LIMITED:
   case IRIS_PLUGIN_RETRYABLE:
     /* A rate-limited attempt is an attempt: it counts against sender.max_attempts too. */
-    if (!j->last && attempts < s->max_attempts) {
-      int limited = res.status == IRIS_PLUGIN_RATE_LIMITED;
-      j->retry_after = vendor_wait_s(s, &res, attempts);
-      job_reason(j, "%s", res.error);
-      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)j->retry_after * 1000, res.error, err);
-      metric(s, limited ? "rate_limited" : "retried", mode, iris_vendor_name(v));
+    if (!j->last && d->attempts < s->max_attempts) {
+      int limited = res->status == IRIS_PLUGIN_RATE_LIMITED;
+      j->retry_after = vendor_wait_s(s, res, d->attempts);
+      job_reason(j, "%s", res->error);
+      rc = iris_claim_failed(s->app->db, c, 0, (int64_t)j->retry_after * 1000, res->error, err);
+      metric(s, limited ? "rate_limited" : "retried", d->mode, iris_vendor_name(d->v));
       if (limited)
-        IRIS_LOG_WARN("message %" PRId64 ": %s; retry in %d s", id, res.error, j->retry_after);
+        IRIS_LOG_WARN("message %" PRId64 ": %s; retry in %d s", d->id, res->error, j->retry_after);
       else
-        IRIS_LOG_WARN("message %" PRId64 ": attempt %d of %lld failed: %s; retry in %d s", id,
-                      attempts, (long long)s->max_attempts, res.error, j->retry_after);
+        IRIS_LOG_WARN("message %" PRId64 ": attempt %d of %lld failed: %s; retry in %d s", d->id,
+                      d->attempts, (long long)s->max_attempts, res->error, j->retry_after);
       break;
     }
     if (j->last)
-      snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
-               j->rec->receive_count, j->max_receives, attempts, res.error);
+      snprintf(d->why, sizeof d->why,
+               "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
+               j->rec->receive_count, j->max_receives, d->attempts, res->error);
     else
-      snprintf(why, sizeof why, "%d attempts failed, the last: %s", attempts, res.error);
-    rc = fall_back(s, &c, &m, mode, v, why, attempts, &j->verdict, &fb, err);
-    if (rc == IRIS_OK && j->last && fb.failure[0]) {
+      snprintf(d->why, sizeof d->why, "%d attempts failed, the last: %s", d->attempts, res->error);
+    rc = fall_back(s, c, m, d->mode, d->v, d->why, d->attempts, &j->verdict, fb, err);
+    if (rc == IRIS_OK && j->last && fb->failure[0]) {
       j->dead_letter = 1;
-      job_reason(j, "%s", fb.failure);
+      job_reason(j, "%s", fb->failure);
     }
     break;
   default:
-    snprintf(why, sizeof why, "%s", res.error);
-    rc = fall_back(s, &c, &m, mode, v, why, attempts, &j->verdict, &fb, err);
+    snprintf(d->why, sizeof d->why, "%s", res->error);
+    rc = fall_back(s, c, m, d->mode, d->v, d->why, d->attempts, &j->verdict, fb, err);
     break;
   }
 out:
   if (rc && rc != IRIS_ENOMEM) {
     /* Trouble of our own or of the infrastructure (database, ...): leave the record for a
      * later attempt — or, on its last receive, record the failure while we hold the claim. */
-    IRIS_LOG_ERR("message %" PRId64 ": %s; %s", id, err->msg,
+    IRIS_LOG_ERR("message %" PRId64 ": %s; %s", d->id, err->msg,
                  j->last ? "that was its last receive" : "will retry");
     job_reason(j, "%s", err->msg);
     j->verdict = IRIS_SENDER_RETRY;
@@ -1506,28 +1724,68 @@ out:
       j->retry_after = 1; /* not a fault: the next invocation takes it */
     if (!j->retry_after)
       j->retry_after = error_backoff_s(s, j);
-    if (held && j->last && !accepted && !fb.accepted) {
+    if (d->held && j->last && !d->accepted && !fb->accepted) {
       /* (never after a vendor accepted the page: that is not a failure) */
       struct iris_err ferr = {0};
-      snprintf(why, sizeof why, "gave up on the last receive (%ld of %ld): %s",
+      snprintf(d->why, sizeof d->why, "gave up on the last receive (%ld of %ld): %s",
                j->rec->receive_count, j->max_receives, err->msg);
-      if (settle_failed(s, &c, &m, mode ? mode : m.mode ? m.mode : c.lane, v, why, &ferr))
-        IRIS_LOG_ERR("message %" PRId64 ": the failure could not be recorded either: %s", id,
+      if (settle_failed(s, c, m,
+                        d->mode   ? d->mode
+                        : m->mode ? m->mode
+                                  : c->lane,
+                        d->v, d->why, &ferr))
+        IRIS_LOG_ERR("message %" PRId64 ": the failure could not be recorded either: %s", d->id,
                      ferr.msg);
       else
-        job_reason(j, "%s", why);
-    } else if (held && rc == IRIS_ETIMEOUT && !accepted && !fb.accepted) {
-      give_back(s, &c, err->msg);
-    } else if (held) {
-      release(s, &c, j->retry_after, err->msg);
+        job_reason(j, "%s", d->why);
+    } else if (d->held && rc == IRIS_ETIMEOUT && !d->accepted && !fb->accepted) {
+      give_back(s, c, err->msg);
+    } else if (d->held) {
+      release(s, c, j->retry_after, err->msg);
     }
     metric(s, "errors", NULL, NULL);
     rc = IRIS_OK;
   }
-  iris_rendered_cleanup(&r);
-  iris_contact_cleanup(&contact);
-  msgrow_cleanup(&m);
+  delivery_free(d);
   return rc;
+}
+
+/* Deliver one message (or an aggregated batch represented by it) — handle_batch may pause it
+ * at its vendor call (s->collect): the job is then marked paused and send_paused finishes it. */
+static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, const char *batch_id,
+                           const int64_t *members, size_t nmembers, struct iris_err *err) {
+  struct delivery *d = iris_calloc(1, sizeof *d);
+  int rc;
+  if (!d)
+    return iris_err_set(err, IRIS_ENOMEM, "sender: message %" PRId64, id);
+  d->j = j;
+  d->id = id;
+  d->batch_id = batch_id;
+  d->members = members;
+  d->nmembers = nmembers;
+  d->pol = policy_of(batch_id ? "batch" : "message");
+  rc = message_prepare(s, d, err);
+  if (rc == IRIS_OK && d->ready && s->collect && !batch_id) {
+    struct iris_delivery_list *l = s->collect;
+    struct delivery **grown = iris_realloc(l->v, (l->n + 1) * sizeof *l->v);
+    if (grown) {
+      l->v = grown;
+      d->own_job = *j;
+      d->j = &d->own_job;
+      d->c.owner = d->j->owner;
+      d->slot = s->cur_slot;
+      l->v[l->n++] = d;
+      j->paused = 1;
+      return IRIS_OK;
+    }
+    /* (no room to pause it: it goes on now) */
+  }
+  if (rc == IRIS_OK && d->ready) {
+    rc = attempt(s, &d->c, &d->m, d->mode, d->contact.destination, &d->r, d->attempts, &d->res,
+                 &d->v, err);
+    d->attempted = 1;
+  }
+  return message_finish(s, d, rc, err);
 }
 
 /*
@@ -1698,7 +1956,7 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   /* Iris reprioritised every resolved contact of a named user: by priority, an explicit mode
    * or a category alike. */
   if (rc == IRIS_OK && !literal && pol->reprioritize)
-    rc = reprioritize(s, &c, user, 0, &contact, err);
+    rc = reprioritize(s, &c, user, 0, 0, &contact, err);
   if (rc == IRIS_ENOTFOUND && !literal && pol->fallback && s->fallback_mode) {
     iris_contact_cleanup(&contact);
     rc = iris_contact_for_mode(s->app->db, user, s->fallback_mode, &contact, &cerr);
@@ -1744,7 +2002,8 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
              r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
   if (!drop_why[0] && pol->quota && attempts == 0 && n->application_id) {
     struct iris_quota_verdict qv;
-    rc = iris_quota_check(s->app->db, &s->quota, n->application_id, n->application, &qv, err);
+    rc = iris_quota_check(s->app->db, &s->quota, s->quota_cache, n->application_id, n->application,
+                          &qv, err);
     if (rc)
       goto out;
     if (qv.hard_breach) {
@@ -2140,6 +2399,24 @@ static int refuse_batch(struct iris_sender *s, struct job *j, const struct iris_
   return dead_letter(s, j->rec, 0, reason, &j->verdict);
 }
 
+/* A record's verdict once its delivery ended (rc its code). The last receive: a retry would
+ * only reach the dead-letter queue through SQS's redrive, silently. Whatever could be recorded
+ * is (the delivery functions did that); the record goes there now with its reason. */
+static int job_close(struct iris_sender *s, struct job *j, int rc,
+                     enum iris_sender_verdict *verdict, int *retry_after_s) {
+  if (rc == IRIS_OK && (j->dead_letter || (j->last && j->verdict == IRIS_SENDER_RETRY))) {
+    if (!j->reason[0])
+      job_reason(j, "no outcome after %ld receives", j->rec->receive_count);
+    rc = dead_letter(s, j->rec, 1, j->reason, &j->verdict);
+    if (j->verdict == IRIS_SENDER_RETRY)
+      j->retry_after =
+          1; /* no dead-letter queue of our own: the redrive takes it on the next receive */
+  }
+  *verdict = j->verdict;
+  *retry_after_s = j->retry_after;
+  return rc;
+}
+
 static int handle_one(struct iris_sender *s, const char *owner,
                       const struct iris_sender_record *rec, int preclaimed,
                       enum iris_sender_verdict *verdict, int *retry_after_s,
@@ -2204,20 +2481,9 @@ static int handle_one(struct iris_sender *s, const char *owner,
     rc = deliver_notification(s, &j, env.notification, err);
     break;
   }
-  /* The last receive: a retry would only reach the dead-letter queue through SQS's redrive,
-   * silently. Whatever could be recorded is (the delivery functions did that); the record goes
-   * there now with its reason. */
-  if (rc == IRIS_OK && (j.dead_letter || (j.last && j.verdict == IRIS_SENDER_RETRY))) {
-    if (!j.reason[0])
-      job_reason(&j, "no outcome after %ld receives", rec->receive_count);
-    rc = dead_letter(s, rec, 1, j.reason, &j.verdict);
-    if (j.verdict == IRIS_SENDER_RETRY)
-      j.retry_after =
-          1; /* no dead-letter queue of our own: the redrive takes it on the next receive */
-  }
+  if (!j.paused)
+    rc = job_close(s, &j, rc, verdict, retry_after_s);
   iris_log_set_message_id(NULL);
-  *verdict = j.verdict;
-  *retry_after_s = j.retry_after;
   iris_envelope_cleanup(&env);
   return rc;
 }
@@ -2225,7 +2491,10 @@ static int handle_one(struct iris_sender *s, const char *owner,
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
                        int *retry_after_s, struct iris_err *err) {
-  return handle_one(s, owner, rec, 0, verdict, retry_after_s, err);
+  int rc = handle_one(s, owner, rec, 0, verdict, retry_after_s, err);
+  struct iris_err qerr = {0};
+  iris_quota_flush(s->app->db, s->quota_cache, &qerr); /* (logged there) */
+  return rc;
 }
 
 /* ---- one SQS batch: the Lambda event and worker mode ---------------------------------------- */
@@ -2321,6 +2590,266 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
   iris_free(o);
 }
 
+/* Records not started for lack of time: said once per batch. */
+static void log_deferred(struct iris_sender *s, size_t deferred) {
+  if (!deferred)
+    return;
+  IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
+                "sender.deadline_margin_ms %lld); reported as batch item failures",
+                deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
+  metric(s, "deferred", NULL, NULL);
+}
+
+static int by_delivery_key(const void *a, const void *b) {
+  return strcmp((*(struct delivery *const *)a)->key, (*(struct delivery *const *)b)->key);
+}
+
+/*
+ * Make the vendor calls of the deliveries the batch paused, then finish each (as
+ * deliver_message would have, one by one): their claims go to `sending` in one statement and
+ * one commit (instead of one per record), then the calls are made, each bounded by the time
+ * left. With too little time left, none is started and each claim is given back. Sets the
+ * slots' verdicts; returns IRIS_ENOMEM or IRIS_OK.
+ */
+static int send_paused(struct iris_sender *s, struct slot *slots, struct iris_delivery_list *l) {
+  struct iris_claim_sending_row *rows = NULL;
+  struct delivery **calls = NULL;
+  struct iris_err terr = {0}, cerr = {0};
+  struct iris_vendor_call *vcalls = NULL;
+  size_t *vidx = NULL;
+  int *ok = NULL, *code = NULL, *late = NULL;
+  size_t i, k, n = l->n, ncalls = 0, nv = 0, deferred = 0;
+  int rc = IRIS_OK, trc, crc = IRIS_OK;
+
+  if (!n)
+    return IRIS_OK;
+  qsort(l->v, n, sizeof *l->v, by_delivery_key);
+  rows = iris_calloc(n, sizeof *rows);
+  calls = iris_calloc(n, sizeof *calls);
+  ok = iris_calloc(n, sizeof *ok);
+  code = iris_calloc(n, sizeof *code);
+  late = iris_calloc(n, sizeof *late);
+  vcalls = iris_calloc(n, sizeof *vcalls);
+  vidx = iris_calloc(n, sizeof *vidx);
+  if (!rows || !calls || !ok || !code || !late || !vcalls || !vidx) {
+    /* (each is freed by handle_batch, not sent; the records are retried) */
+    rc = iris_err_set(&cerr, IRIS_ENOMEM, "sender: the batch's vendor calls");
+    goto out;
+  }
+  trc = time_for_a_call(s, &terr);
+  for (i = 0; rc == IRIS_OK && i < n; i++) {
+    struct delivery *d = l->v[i];
+    snprintf(d->idtext, sizeof d->idtext, "%" PRId64, d->m.id);
+    d->attempted = 1;
+    d->v = iris_dispatch_pick(s->dispatch, d->mode, d->attempts);
+    if (!d->v)
+      code[i] = iris_err_set(&cerr, IRIS_ENOTFOUND, "no vendor is configured for mode %s", d->mode);
+    else if (trc)
+      code[i] = trc;
+    else {
+      rows[ncalls].c = &d->c;
+      rows[ncalls].mode = d->mode;
+      rows[ncalls].vendor = iris_vendor_name(d->v);
+      calls[ncalls++] = d;
+    }
+  }
+  if (ncalls) {
+    crc = iris_claim_sending_many(s->app->db, rows, ncalls, ok, &cerr);
+    if (crc == IRIS_ENOMEM)
+      rc = crc;
+    else if (crc) {
+      /* One by one, so that a claim the database refuses does not hold back the others. */
+      IRIS_LOG_WARN("the batch's claims could not go to sending together (%s); one by one",
+                    cerr.msg);
+      for (i = 0; i < ncalls; i++) {
+        late[i] = iris_claim_sending(s->app->db, rows[i].c, rows[i].mode, rows[i].vendor,
+                                     &calls[i]->late);
+        ok[i] = late[i] == IRIS_OK || late[i] == IRIS_ESTATE;
+      }
+      crc = IRIS_OK;
+    }
+  }
+  for (i = 0, nv = 0; i < ncalls; i++) {
+    struct delivery *d = calls[i];
+    struct iris_plugin_message *pm = &d->pm;
+    if (crc || !ok[i] || late[i])
+      continue;
+    d->dests[0] = d->contact.destination;
+    pm->struct_size = sizeof *pm;
+    pm->message_id = d->idtext;
+    pm->mode = d->mode;
+    pm->destinations = d->dests;
+    pm->ndestinations = d->contact.destination ? 1 : 0;
+    pm->subject = d->r.subject;
+    pm->body = d->r.body ? d->r.body : "";
+    pm->email_html = d->r.email_html;
+    pm->application = d->m.application;
+    pm->priority = d->m.priority;
+    pm->incident_id = d->m.incident_id;
+    pm->plan = d->m.plan;
+    pm->target = d->m.target;
+    pm->extra = d->extra;
+    pm->nextra = page_extras(s, d->m.application, d->mode, NULL, d->extra);
+    vcalls[nv].v = d->v;
+    vcalls[nv].msg = pm;
+    vcalls[nv].timeout_ms = call_limit_ms(s);
+    vcalls[nv].res = &d->res;
+    vidx[nv++] = i;
+  }
+  /* The calls, together (sender.vendor_concurrency at once); none starts once the time
+   * left is below the margin. */
+  {
+    int64_t left = time_left_ms(s) - s->deadline_margin_ms;
+    iris_vendor_calls_send_many(s->calls, vcalls, nv,
+                                s->deadline_ms ? iris_clock_mono_ms() + (left > 0 ? left : 0) : 0,
+                                s->request_id);
+  }
+  for (k = 0; k < nv; k++) {
+    struct delivery *d = calls[vidx[k]];
+    struct iris_err uerr = {0};
+    if (vcalls[k].started) {
+      const char *dims[] = {"Mode", d->mode, "Vendor", iris_vendor_name(d->v), NULL};
+      (void)iris_metrics_put(s->app->metrics, "vendor_latency", (double)vcalls[k].elapsed_ms,
+                             IRIS_METRIC_MILLISECONDS, dims);
+      continue;
+    }
+    /* The earlier calls took the time: this one was not made, and its claim goes back from
+     * `sending` (no call was made) so that its retry does not count a possible duplicate. */
+    late[vidx[k]] = iris_err_set(&d->late, IRIS_ETIMEOUT,
+                                 "the invocation's deadline is %lld ms away, below "
+                                 "sender.deadline_margin_ms (%lld): no vendor call started",
+                                 (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
+    if (iris_claim_unsend(s->app->db, &d->c, &uerr))
+      IRIS_LOG_WARN("claim %s: %s", d->key, uerr.msg);
+  }
+  iris_log_set_message_id(NULL);
+  for (i = 0; i < n; i++) { /* finish in the batch's order of keys (as they were sorted) */
+    struct delivery *d = l->v[i];
+    struct iris_err err = {0};
+    struct job job = d->own_job;
+    struct slot *sl = &slots[d->slot];
+    int drc = code[i];
+    for (k = 0; k < ncalls && calls[k] != d; k++)
+      ;
+    if (k < ncalls && crc) {
+      drc = crc;
+      err = cerr;
+    } else if (k < ncalls && late[k]) {
+      drc = late[k];
+      err = d->late;
+    } else if (k < ncalls && !ok[k]) {
+      drc = iris_err_set(&err, IRIS_ESTATE, "claim %s: no longer held by %s", d->key, d->c.owner);
+    } else if (drc == IRIS_ENOTFOUND) {
+      iris_err_set(&err, drc, "no vendor is configured for mode %s", d->mode);
+    } else if (drc == trc && drc) {
+      err = terr;
+    } else if (drc) {
+      iris_err_set(&err, drc, "sender: the batch's vendor calls");
+    }
+    if (drc == IRIS_ETIMEOUT)
+      deferred++;
+    d->j = &job;
+    s->cur_slot = d->slot; /* (where its sent outcome is recorded: flush_sent) */
+    iris_log_set_message_id(d->idtext[0] ? d->idtext : NULL);
+    drc = message_finish(s, d, drc, &err); /* (frees d) */
+    l->v[i] = NULL;
+    if (drc == IRIS_ENOMEM)
+      rc = drc;
+    drc = job_close(s, &job, drc, &sl->verdict, &sl->retry);
+    if (drc == IRIS_ENOMEM)
+      rc = drc;
+    iris_log_set_message_id(NULL);
+  }
+  l->n = 0;
+  log_deferred(s, deferred);
+out:
+  iris_free(rows);
+  iris_free(calls);
+  iris_free(ok);
+  iris_free(code);
+  iris_free(late);
+  iris_free(vcalls);
+  iris_free(vidx);
+  return rc;
+}
+
+/* Drop what the batch read ahead and nobody took. */
+static void forget_ahead(struct iris_sender *s) {
+  size_t i;
+  for (i = 0; i < s->nahead; i++)
+    if (s->ahead_state[i] == 1)
+      msgrow_cleanup(&s->ahead[i]);
+  iris_free(s->ahead);
+  iris_free(s->ahead_ids);
+  iris_free(s->ahead_state);
+  iris_reprioritize_rules_free(s->ahead_rules);
+  s->ahead_rules = NULL;
+  iris_contacts_free(s->ahead_contacts);
+  s->ahead_contacts = NULL;
+  s->ahead = NULL;
+  s->ahead_ids = NULL;
+  s->ahead_state = NULL;
+  s->nahead = 0;
+}
+
+/* Read the message rows of the batch's n message claims in one query, for load_message. A
+ * failure only costs the round trips saved: each record then reads its own. */
+static void read_ahead(struct iris_sender *s, const struct iris_claim *c, size_t n) {
+  struct iris_err err = {0};
+  size_t i, k = 0;
+  forget_ahead(s);
+  for (i = 0; i < n; i++)
+    k += strcmp(c[i].kind, "message") == 0;
+  if (k < 2)
+    return;
+  s->ahead = iris_calloc(k, sizeof *s->ahead);
+  s->ahead_ids = iris_calloc(k, sizeof *s->ahead_ids);
+  s->ahead_state = iris_calloc(k, sizeof *s->ahead_state);
+  if (!s->ahead || !s->ahead_ids || !s->ahead_state) {
+    forget_ahead(s);
+    return;
+  }
+  for (i = 0; i < n; i++)
+    if (strcmp(c[i].kind, "message") == 0)
+      s->ahead_ids[s->nahead++] = c[i].message_id;
+  if (load_messages(s->app->db, s->ahead_ids, s->nahead, s->ahead, s->ahead_state, &err)) {
+    IRIS_LOG_WARN("reading the batch's %zu messages at once failed (%s); one by one", k, err.msg);
+    forget_ahead(s);
+    return;
+  }
+  for (i = 0; i < s->nahead; i++)
+    s->ahead_state[i] = s->ahead_state[i] ? 1 : 2;
+  { /* the priority chains and reprioritization rules of the users whose mode the priority
+     * chain picks */
+    const char **targets = iris_calloc(s->nahead, sizeof *targets);
+    struct iris_contact_want *want = iris_calloc(s->nahead, sizeof *want);
+    size_t nt = 0, nw = 0;
+    for (i = 0; targets && want && i < s->nahead; i++) {
+      const struct msgrow *m = &s->ahead[i];
+      size_t t;
+      if (s->ahead_state[i] != 1 || m->mode || !m->target || !m->application)
+        continue;
+      for (t = 0; t < nt && strcmp(targets[t], m->target) != 0; t++)
+        ;
+      if (t == nt)
+        targets[nt++] = m->target;
+      for (t = 0; t < nw && (want[t].priority_id != m->priority_id ||
+                             strcmp(want[t].target, m->target) != 0 ||
+                             strcmp(want[t].application, m->application) != 0);
+           t++)
+        ;
+      if (t == nw)
+        want[nw++] = (struct iris_contact_want){m->target, m->application, m->priority_id};
+    }
+    if (nw && iris_contacts_read(s->app->db, want, nw, &s->ahead_contacts, &err))
+      IRIS_LOG_WARN("reading the batch's contacts failed (%s); one by one", err.msg);
+    if (nt && iris_reprioritize_rules_read(s->app->db, targets, nt, &s->ahead_rules, &err))
+      IRIS_LOG_WARN("reading the batch's reprioritization rules failed (%s); one by one", err.msg);
+    iris_free(targets);
+    iris_free(want);
+  }
+}
+
 /*
  * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
  * the claims of its messages and tracking copies taken together in one statement, then each
@@ -2330,6 +2859,7 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
  * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
  */
 static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, struct iris_err *err) {
+  struct iris_delivery_list paused = {0};
   struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
   struct iris_claim *unique = iris_calloc(n ? n : 1, sizeof *unique);
   int *taken = iris_calloc(n ? n : 1, sizeof *taken);
@@ -2367,7 +2897,9 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
     }
     for (k = 0; k < nu; k++)
       slots[slot_of[k]].preclaimed = taken[k];
+    read_ahead(s, unique, nu);
   }
+  s->collect = &paused;
   for (i = 0; i < n && rc == IRIS_OK; i++) {
     struct slot *sl = &slots[i];
     struct iris_err rerr = {0};
@@ -2386,6 +2918,9 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
     if (rc)
       rc = iris_err_set(err, rc, "%s", rerr.msg);
   }
+  s->collect = NULL;
+  if (rc == IRIS_OK)
+    rc = send_paused(s, slots, &paused);
   flush_sent(s, slots); /* before the repeats below copy the verdicts */
   for (i = 0; i < n; i++)
     if (slots[i].same_as) {
@@ -2398,14 +2933,18 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
         metric(s, "duplicate", NULL, NULL);
       }
     }
-  if (deferred) {
-    IRIS_LOG_WARN("%zu record(s) not started: the invocation's deadline is %lld ms away (margin "
-                  "sender.deadline_margin_ms %lld); reported as batch item failures",
-                  deferred, (long long)time_left_ms(s), (long long)s->deadline_margin_ms);
-    metric(s, "deferred", NULL, NULL);
-  }
+  log_deferred(s, deferred);
 out:
+  s->collect = NULL;
+  for (i = 0; i < paused.n; i++) /* (after an error: not sent, the records are retried) */
+    delivery_free(paused.v[i]);
+  iris_free(paused.v);
+  forget_ahead(s);
   flush_sent(s, slots); /* (nothing left after the flush above; after an error, what there is) */
+  {
+    struct iris_err qerr = {0};
+    iris_quota_flush(s->app->db, s->quota_cache, &qerr); /* (logged there) */
+  }
   s->deferring = 0;
   iris_free(claims);
   iris_free(unique);

@@ -25,10 +25,16 @@
 #define MAX_REQUEST ((size_t)64 * 1024 * 1024)
 #define NO_STRING 0xffffffffu
 
+/* One helper process of the pool. */
+struct helper {
+  pid_t pid; /* 0 when none is running */
+  int fd;    /* our end of its socket, -1 when none */
+};
+
 struct iris_vendor_calls {
   struct iris_metrics *metrics; /* borrowed */
-  pid_t pid;                    /* the helper, 0 when none is running */
-  int fd;                       /* our end of its socket, -1 when none */
+  struct helper *h;             /* nh helpers (owned), each started on first use */
+  size_t nh;
 };
 
 /* ---- the wire: [u32 length][payload]; strings as u32 length (with the NUL) + bytes ------ */
@@ -252,20 +258,20 @@ static void serve(int fd, struct iris_metrics *metrics) {
   }
 }
 
-static void stop_helper(struct iris_vendor_calls *vc) {
-  if (vc->fd >= 0)
-    close(vc->fd);
-  vc->fd = -1;
-  if (vc->pid > 0) {
+static void stop_helper(struct helper *h) {
+  if (h->fd >= 0)
+    close(h->fd);
+  h->fd = -1;
+  if (h->pid > 0) {
     int st;
-    kill(vc->pid, SIGKILL);
-    while (waitpid(vc->pid, &st, 0) < 0 && errno == EINTR)
+    kill(h->pid, SIGKILL);
+    while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
       ;
   }
-  vc->pid = 0;
+  h->pid = 0;
 }
 
-static int start_helper(struct iris_vendor_calls *vc, struct iris_err *err) {
+static int start_helper(struct iris_vendor_calls *vc, struct helper *h, struct iris_err *err) {
   int sv[2];
   pid_t parent = getpid(), pid;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -291,29 +297,39 @@ static int start_helper(struct iris_vendor_calls *vc, struct iris_err *err) {
     _exit(0);
   }
   close(sv[1]);
-  vc->fd = sv[0];
-  vc->pid = pid;
+  h->fd = sv[0];
+  h->pid = pid;
   return IRIS_OK;
 }
 
 /* ---- the sender's side ----------------------------------------------------------------- */
 
-int iris_vendor_calls_new(struct iris_metrics *metrics, struct iris_vendor_calls **out,
-                          struct iris_err *err) {
+int iris_vendor_calls_new(struct iris_metrics *metrics, size_t concurrency,
+                          struct iris_vendor_calls **out, struct iris_err *err) {
   struct iris_vendor_calls *vc = iris_calloc(1, sizeof *vc);
+  size_t i;
   *out = NULL;
-  if (!vc)
+  if (concurrency < 1)
+    concurrency = 1;
+  if (!vc || !(vc->h = iris_calloc(concurrency, sizeof *vc->h))) {
+    iris_free(vc);
     return iris_err_set(err, IRIS_ENOMEM, "vendor call: allocating");
+  }
   vc->metrics = metrics;
-  vc->fd = -1;
+  vc->nh = concurrency;
+  for (i = 0; i < vc->nh; i++)
+    vc->h[i].fd = -1;
   *out = vc;
   return IRIS_OK;
 }
 
 void iris_vendor_calls_free(struct iris_vendor_calls *vc) {
+  size_t i;
   if (!vc)
     return;
-  stop_helper(vc);
+  for (i = 0; i < vc->nh; i++)
+    stop_helper(&vc->h[i]);
+  iris_free(vc->h);
   iris_free(vc);
 }
 
@@ -329,67 +345,171 @@ static void failed(struct iris_plugin_result *res, const char *fmt, ...) {
   va_end(ap);
 }
 
-void iris_vendor_calls_send(struct iris_vendor_calls *vc, struct iris_vendor *v,
-                            const struct iris_plugin_message *msg, int64_t timeout_ms,
-                            const char *request_id, struct iris_plugin_result *res) {
-  struct iris_buf req;
-  struct iris_err err = {0};
-  int64_t deadline;
-  int got;
-
-  if (timeout_ms < 1)
-    timeout_ms = 1;
-  iris_buf_init(&req, MAX_REQUEST);
-  if (encode(&req, v, msg, request_id) != IRIS_OK) {
-    failed(res, "vendor call: the message could not be encoded (%s)",
-           iris_rc_name(iris_buf_rc(&req)));
-    goto out;
-  }
-  if (vc->pid <= 0 && start_helper(vc, &err) != IRIS_OK) {
-    failed(res, "%s", err.msg);
-    goto out;
-  }
-  deadline = iris_clock_mono_ms() + timeout_ms;
-  if (write_all(vc->fd, req.ptr, req.len) != 0) {
-    got = -1;
-  } else {
-    struct iris_plugin_result answer;
-    got = read_all(vc->fd, &answer, sizeof answer, deadline);
-    if (got == 0) {
-      *res = answer;
-      /* Ours, but bounded all the same before anyone reads it. */
-      res->struct_size = sizeof *res;
-      res->vendor_message_id[sizeof res->vendor_message_id - 1] = '\0';
-      res->error[sizeof res->error - 1] = '\0';
-    }
-  }
-  if (got == 1) {
+/*
+ * The end of a call on helper h: got 0 (the answer arrived: bound it and keep it), 1 (no
+ * answer by the deadline: the helper is stopped) or -1 (the helper ended: reaped, and the
+ * cause said).
+ */
+static void conclude(struct helper *h, struct iris_vendor_call *c, int got,
+                     const struct iris_plugin_result *answer) {
+  struct iris_plugin_result *res = c->res;
+  if (got == 0) {
+    *res = *answer;
+    /* Ours, but bounded all the same before anyone reads it. */
+    res->struct_size = sizeof *res;
+    res->vendor_message_id[sizeof res->vendor_message_id - 1] = '\0';
+    res->error[sizeof res->error - 1] = '\0';
+  } else if (got == 1) {
     IRIS_LOG_ERR("vendor %s did not answer within %lld ms; its helper process is stopped",
-                 iris_vendor_name(v), (long long)timeout_ms);
-    stop_helper(vc);
+                 iris_vendor_name(c->v), (long long)c->timeout_ms);
+    stop_helper(h);
     failed(res, "vendor %s did not answer within %lld ms (the call was stopped)",
-           iris_vendor_name(v), (long long)timeout_ms);
-  } else if (got < 0) {
+           iris_vendor_name(c->v), (long long)c->timeout_ms);
+  } else {
     int st = 0;
-    pid_t pid = vc->pid;
-    close(vc->fd);
-    vc->fd = -1;
+    pid_t pid = h->pid;
+    close(h->fd);
+    h->fd = -1;
     if (pid > 0) /* it closed its end: it has ended, or is ending; never wait on a live one */
       kill(pid, SIGKILL);
     while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
       ;
-    vc->pid = 0;
+    h->pid = 0;
     if (pid > 0 && WIFSIGNALED(st)) {
-      IRIS_LOG_ERR("vendor %s: the plugin crashed during send() (signal %d)", iris_vendor_name(v),
-                   WTERMSIG(st));
-      failed(res, "vendor %s: the plugin crashed during send() (signal %d)", iris_vendor_name(v),
-             WTERMSIG(st));
+      IRIS_LOG_ERR("vendor %s: the plugin crashed during send() (signal %d)",
+                   iris_vendor_name(c->v), WTERMSIG(st));
+      failed(res, "vendor %s: the plugin crashed during send() (signal %d)",
+             iris_vendor_name(c->v), WTERMSIG(st));
     } else {
       IRIS_LOG_ERR("vendor %s: the helper process ended during send() (status %d)",
-                   iris_vendor_name(v), pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-      failed(res, "vendor %s: the plugin's process ended during send()", iris_vendor_name(v));
+                   iris_vendor_name(c->v), pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+      failed(res, "vendor %s: the plugin's process ended during send()", iris_vendor_name(c->v));
+    }
+  }
+}
+
+void iris_vendor_calls_send_many(struct iris_vendor_calls *vc, struct iris_vendor_call *calls,
+                                 size_t n, int64_t start_by_ms, const char *request_id) {
+  struct iris_buf *req = iris_calloc(n ? n : 1, sizeof *req);
+  size_t *on = iris_calloc(vc->nh, sizeof *on);        /* 1 + the call a helper runs, 0 idle */
+  int64_t *until = iris_calloc(vc->nh, sizeof *until); /* its call's deadline */
+  struct pollfd *pfd = iris_calloc(vc->nh, sizeof *pfd);
+  size_t i, k, next = 0, left = n;
+
+  for (i = 0; i < n; i++) {
+    calls[i].started = 0;
+    calls[i].elapsed_ms = 0;
+  }
+  if (!req || !on || !until || !pfd) {
+    for (i = 0; i < n; i++) {
+      failed(calls[i].res, "vendor call: out of memory");
+      calls[i].started = 1;
+    }
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    iris_buf_init(&req[i], MAX_REQUEST);
+    if (encode(&req[i], calls[i].v, calls[i].msg, request_id) != IRIS_OK) {
+      failed(calls[i].res, "vendor call: the message could not be encoded (%s)",
+             iris_rc_name(iris_buf_rc(&req[i])));
+      calls[i].started = 1;
+      calls[i].res_done = 1;
+    }
+  }
+  for (i = 0; i < n; i++)
+    left -= calls[i].res_done ? 1 : 0;
+  while (left) {
+    int64_t now = iris_clock_mono_ms(), wait = -1;
+    nfds_t np = 0;
+    /* start calls on idle helpers */
+    for (k = 0; k < vc->nh && next < n; k++) {
+      struct helper *h = &vc->h[k];
+      struct iris_err err = {0};
+      if (on[k])
+        continue;
+      while (next < n && calls[next].res_done)
+        next++;
+      if (next == n)
+        break;
+      if (start_by_ms && now >= start_by_ms) { /* the rest are not started */
+        for (; next < n; next++)
+          if (!calls[next].res_done) {
+            failed(calls[next].res, "not started: no time left for the call");
+            calls[next].res_done = 1;
+            left--;
+          }
+        break;
+      }
+      i = next++;
+      calls[i].started = 1;
+      calls[i].elapsed_ms = now;
+      if (h->pid <= 0 && start_helper(vc, h, &err) != IRIS_OK) {
+        failed(calls[i].res, "%s", err.msg);
+        calls[i].elapsed_ms = 0;
+        calls[i].res_done = 1;
+        left--;
+        continue;
+      }
+      if (write_all(h->fd, iris_buf_ptr(&req[i]), iris_buf_len(&req[i])) != 0) {
+        conclude(h, &calls[i], -1, NULL);
+        calls[i].elapsed_ms = 0;
+        calls[i].res_done = 1;
+        left--;
+        continue;
+      }
+      on[k] = i + 1;
+      until[k] = now + (calls[i].timeout_ms < 1 ? 1 : calls[i].timeout_ms);
+    }
+    if (!left)
+      break;
+    /* wait for an answer, or the nearest deadline */
+    for (k = 0; k < vc->nh; k++)
+      if (on[k]) {
+        int64_t w = until[k] - now;
+        pfd[np].fd = vc->h[k].fd;
+        pfd[np].events = POLLIN;
+        pfd[np].revents = 0;
+        np++;
+        if (wait < 0 || w < wait)
+          wait = w < 0 ? 0 : w;
+      }
+    if (np && poll(pfd, np, wait > 60000 ? 60000 : (int)wait) < 0 && errno != EINTR) {
+      IRIS_LOG_ERR("vendor call: poll: %s", strerror(errno));
+      iris_clock_sleep_ms(1);
+    }
+    now = iris_clock_mono_ms();
+    for (k = 0, np = 0; k < vc->nh; k++) {
+      struct iris_plugin_result answer;
+      struct iris_vendor_call *c;
+      int got;
+      if (!on[k])
+        continue;
+      c = &calls[on[k] - 1];
+      if (pfd[np++].revents)
+        got = read_all(vc->h[k].fd, &answer, sizeof answer, until[k]);
+      else if (now >= until[k])
+        got = 1;
+      else
+        continue;
+      conclude(&vc->h[k], c, got, &answer);
+      c->elapsed_ms = iris_clock_mono_ms() - c->elapsed_ms;
+      c->res_done = 1;
+      on[k] = 0;
+      left--;
     }
   }
 out:
-  iris_buf_cleanup(&req);
+  for (i = 0; req && i < n; i++)
+    iris_buf_cleanup(&req[i]);
+  iris_free(req);
+  iris_free(on);
+  iris_free(until);
+  iris_free(pfd);
+}
+
+void iris_vendor_calls_send(struct iris_vendor_calls *vc, struct iris_vendor *v,
+                            const struct iris_plugin_message *msg, int64_t timeout_ms,
+                            const char *request_id, struct iris_plugin_result *res) {
+  struct iris_vendor_call c = {v, msg, timeout_ms, res, 0, 0, 0};
+  iris_vendor_calls_send_many(vc, &c, 1, 0, request_id);
 }

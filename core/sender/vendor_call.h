@@ -18,6 +18,10 @@
  * and the plugins' metrics are flushed by it after each call (the sender's own pending
  * metrics are flushed before each fork, so the helper never writes them a second time).
  *
+ * A pool of such helpers makes a batch's calls concurrently (iris_vendor_calls_send_many):
+ * each helper runs one call at a time, so a plugin's send() is never entered twice at once in
+ * one process and needs no locking; each helper has its own copy of the plugins' state.
+ *
  * Not thread-safe: one sender, one thread.
  */
 #ifndef IRIS_VENDOR_CALL_H
@@ -33,10 +37,10 @@
 struct iris_vendor_calls; /* opaque */
 
 /* *out owned by the caller (iris_vendor_calls_free). `metrics` (may be NULL) is borrowed: the
- * helper flushes the plugins' metrics through its copy of it. No process is forked yet.
- * IRIS_ENOMEM. */
-int iris_vendor_calls_new(struct iris_metrics *metrics, struct iris_vendor_calls **out,
-                          struct iris_err *err) IRIS_WARN_UNUSED;
+ * helpers flush the plugins' metrics through their copies of it. Up to `concurrency` helper
+ * processes make calls at once (each forked on first use). IRIS_ENOMEM. */
+int iris_vendor_calls_new(struct iris_metrics *metrics, size_t concurrency,
+                          struct iris_vendor_calls **out, struct iris_err *err) IRIS_WARN_UNUSED;
 /* Stops the helper (if any) and waits for it. Accepts NULL. */
 void iris_vendor_calls_free(struct iris_vendor_calls *vc);
 
@@ -50,5 +54,25 @@ void iris_vendor_calls_free(struct iris_vendor_calls *vc);
 void iris_vendor_calls_send(struct iris_vendor_calls *vc, struct iris_vendor *v,
                             const struct iris_plugin_message *msg, int64_t timeout_ms,
                             const char *request_id, struct iris_plugin_result *res);
+
+/* One call of a batch (iris_vendor_calls_send_many). v and msg are borrowed. */
+struct iris_vendor_call {
+  struct iris_vendor *v;
+  const struct iris_plugin_message *msg;
+  int64_t timeout_ms;             /* from the moment it starts */
+  struct iris_plugin_result *res; /* out: always filled */
+  int started;                    /* out: 0 when it was never started (start_by passed) */
+  int res_done;                   /* (internal) */
+  int64_t elapsed_ms;             /* out: how long it took */
+};
+
+/*
+ * Make n calls, each on its own helper, as many at once as the pool has helpers; each bounded
+ * by its timeout_ms as iris_vendor_calls_send. A call not started by start_by_ms (monotonic
+ * ms; 0: no limit) is not started at all (started = 0, res RETRYABLE "not started").
+ * Returns when every call has its result.
+ */
+void iris_vendor_calls_send_many(struct iris_vendor_calls *vc, struct iris_vendor_call *calls,
+                                 size_t n, int64_t start_by_ms, const char *request_id);
 
 #endif /* IRIS_VENDOR_CALL_H */

@@ -176,6 +176,7 @@ def test_a_hung_plugin_is_stopped_within_the_deadline(env):
     page(env, [9543], mode="email", destination="ada@example.com")
     cfg = config(env, sms={"hang": 1})
     cfg["sender"]["deadline_margin_ms"] = 1000
+    cfg["sender"]["vendor_concurrency"] = 1  # one call at a time: the others are not started
     ev = event(env, "sms", [msg(9540), msg(9541), msg(9542)])
     t0 = time.monotonic()
     (res, after), log = invoke_until(env, cfg, (ev, 4000), (event(env, "email", [msg(9543)]), 60000))
@@ -191,6 +192,26 @@ def test_a_hung_plugin_is_stopped_within_the_deadline(env):
     assert sql(env["db"], "SELECT claim_key, state FROM sender_claim WHERE claim_key IN"
                           " ('m:9541', 'm:9542') AND state IN ('claimed', 'sending')") == []
     assert "not started: the invocation's deadline" in log
+
+
+def test_hung_calls_made_together_are_all_stopped_within_the_deadline(env):
+    """The batch's calls run at once (sender.vendor_concurrency helpers): three hung calls
+    are each stopped before the deadline and recorded as retryable failures, together."""
+    page(env, [9547, 9548, 9549])
+    cfg = config(env, sms={"hang": 1})
+    cfg["sender"]["deadline_margin_ms"] = 1000
+    cfg["sender"]["vendor_concurrency"] = 4
+    ev = event(env, "sms", [msg(9547), msg(9548), msg(9549)])
+    t0 = time.monotonic()
+    (res,), log = invoke_until(env, cfg, (ev, 4000))
+    assert time.monotonic() - t0 < 4 + 2
+    assert sorted(f["itemIdentifier"] for f in res["batchItemFailures"]) == sorted(
+        r["messageId"] for r in ev["Records"])
+    rows = sql(env["db"], "SELECT claim_key, state, final, last_error FROM sender_claim"
+                          " WHERE claim_key IN ('m:9547', 'm:9548', 'm:9549') ORDER BY 1")
+    assert [r[:3] for r in rows] == [[k, "failed", "0"] for k in ("m:9547", "m:9548", "m:9549")]
+    assert all("did not answer within" in r[3] for r in rows), rows
+    assert log.count("did not answer within") >= 3
 
 
 def test_a_crashing_plugin_does_not_take_the_batch_with_it(env):
