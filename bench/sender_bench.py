@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/sender_bench.py [--count] [N] — the sender end to end: N message rows (default 2000)
+"""bench/sender_bench.py [--count|--trace] [N] — the sender end to end: N message rows (default 2000)
 delivered through the real iris-sender bootstrap (fake Runtime API, SQS-style events of 10
 records) with the dummy plugin. Prints records per second for one process and its peak memory.
 
@@ -13,6 +13,7 @@ commits, each is one commit of a writing transaction the sender waited for.
 Run inside the local stack: scripts/with-stack.sh build/release/stack python
 bench/sender_bench.py (bench/sender_bench.sh does all of that)."""
 import json
+import re
 import os
 import resource
 import sys
@@ -24,8 +25,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import irisstack as stack  # noqa: E402
 from fake_runtime import FakeRuntime  # noqa: E402
 
-args = [a for a in sys.argv[1:] if a != "--count"]
-count_mode = "--count" in sys.argv[1:]
+args = [a for a in sys.argv[1:] if a not in ("--count", "--trace")]
+trace_mode = "--trace" in sys.argv[1:]
+count_mode = "--count" in sys.argv[1:] or trace_mode
 n = int(args[0]) if args else 2000
 db = stack.unique_name("iris_bench")
 ARN = "arn:aws:sqs:us-east-1:1:bench"
@@ -49,6 +51,23 @@ def sql(text, database=db):
 
 def status():
     return {k: int(v) for k, v in sql("SHOW GLOBAL STATUS", None) if k in COUNTERS}
+
+
+def print_trace(path, n):
+    """Statement shapes (numbers and strings folded) per record, most frequent first."""
+    import collections
+    shapes = collections.Counter()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = re.search(r"\t\s*\d+ (Query|Execute)\t(.*)$", line)
+            if not m or "general_log" in m.group(2) or "SHOW GLOBAL STATUS" in m.group(2):
+                continue
+            q = re.sub(r"'(?:[^'\\]|\\.)*'", "?", m.group(2))
+            q = re.sub(r"\b\d+(\.\d+)?\b", "N", q)
+            q = re.sub(r"(\?|N)(\s*,\s*(\?|N))+", "?,…", q)
+            shapes[q[:150]] += 1
+    for q, k in shapes.most_common(40):
+        print(f"{k / n:6.2f}/record  {q}")
 
 
 try:
@@ -78,14 +97,20 @@ try:
                     for i in range(k, min(n, k + 10))]
             ids.append(rt.add_event({"Records": recs}, timeout_ms=600000))
         before = status() if count_mode else None
+        if trace_mode:
+            log_path = os.path.join(private.dir, "general.log")
+            sql(f"SET GLOBAL general_log_file = '{log_path}'; SET GLOBAL general_log = 1", None)
         t0 = time.monotonic()
         proc = rt.run_bootstrap(stack.bootstrap("sender"),
                                 env={"IRIS_CONFIG_JSON": json.dumps(cfg), "IRIS_LOG_LEVEL": "warn"},
                                 timeout=1200)
         elapsed = time.monotonic() - t0
         after = status() if count_mode else None
+        if trace_mode:
+            sql("SET GLOBAL general_log = 0", None)
         failures = sum(len(rt.results[i]["json"]["batchItemFailures"]) for i in ids)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = usage.ru_maxrss
     if count_mode:
         d = {k: after[k] - before[k] for k in COUNTERS}
         d["Questions"] -= 1  # our own SHOW GLOBAL STATUS
@@ -95,10 +120,13 @@ try:
               f"{(d['Com_begin'] + d['Com_commit']) / n:.2f} BEGIN/COMMIT, "
               f"{d['Innodb_log_writes'] / n:.2f} redo-log writes (durable commits); "
               f"{failures} retried")
-    else:
+    if trace_mode:
+        print_trace(log_path, n)
+    if not count_mode:
         print(f"sender: {n} messages in {elapsed:.2f} s = {n / elapsed:.0f} records/s in one process"
               f" (batches of 10, dummy plugin, MariaDB on this machine); {failures} retried;"
-              f" peak RSS {peak_kb / 1024:.1f} MB")
+              f" peak RSS {peak_kb / 1024:.1f} MB; CPU {usage.ru_utime + usage.ru_stime:.2f} s"
+              f" ({(usage.ru_utime + usage.ru_stime) / elapsed * 100:.0f} % of one core)")
 finally:
     stack.drop_db(db, env=db_env)
     if private:

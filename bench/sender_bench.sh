@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/sender_bench.sh [--count] [N] — records/s and peak memory of one sender process (see sender_bench.py).
+# bench/sender_bench.sh [--count|--trace] [N] — records/s and peak memory of one sender process (see sender_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
