@@ -40,6 +40,7 @@ class FakeRuntime(FakeServer):
         self.events = queue.Queue()
         self.results = {}
         self.pending = set()
+        self.served = {}  # request id -> time.monotonic() it was handed out
         self.init_error = None
         self.requests = []
         self.response_limit = response_limit
@@ -65,6 +66,7 @@ class FakeRuntime(FakeServer):
                     except queue.Empty:
                         continue
                 rt.pending.add(ev["id"])
+                rt.served[ev["id"]] = time.monotonic()
                 headers = {"Lambda-Runtime-Aws-Request-Id": ev["id"],
                            "Lambda-Runtime-Deadline-Ms": str(ev["deadline_ms"]),
                            "Lambda-Runtime-Invoked-Function-Arn": ev["arn"],
@@ -95,6 +97,8 @@ class FakeRuntime(FakeServer):
                 if kind == "response" and n > rt.response_limit:
                     return self.reply(413, b'{"errorType":"RequestEntityTooLarge"}')
                 res = rt._result(kind, body, hdrs)
+                # how long the bootstrap held the event: from handing it out to its answer
+                res["held_s"] = time.monotonic() - rt.served.get(rid, time.monotonic())
                 if kind == "error" and not (isinstance(res["json"], dict) and
                                             isinstance(res["json"].get("errorMessage"), str) and
                                             isinstance(res["json"].get("errorType"), str)):
