@@ -523,12 +523,6 @@ out:
   pu_str_free(&msgid);
 }
 
-static const struct iris_plugin_mode_ops email_ops =
-    {sizeof(struct iris_plugin_mode_ops), "email", init_email, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops im_ops =
-    {sizeof(struct iris_plugin_mode_ops), "im", init_im, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &im_ops};
-static const struct iris_plugin_descriptor descriptor =
-    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "smtp", "1.0.0", "iris-serverless-sender", modes, 2};
-
-const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }
+PU_MODE_OPS(email_ops, "email", init_email, send_msg, destroy, NULL);
+PU_MODE_OPS(im_ops, "im", init_im, send_msg, destroy, NULL);
+PU_PLUGIN_ENTRY("smtp", "1.0.0", &email_ops, &im_ops)
