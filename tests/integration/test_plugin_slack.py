@@ -161,6 +161,13 @@ def test_cache_bounds_and_expiry(fake):
     # no cache: every message walks again
     res, rc, _ = run("slack", "slack", cfg(fake, user_cache_size="0"), [to("@jdoe"), to("@jdoe")])
     assert rc == 0 and len(fake.requests("slack.users")) == 2
+    # a cache too small for the list: a fully read list that lost entries is no answer, so an
+    # unknown name walks again (and the walk still works while entries are replaced)
+    fake.reset()
+    res, _, _ = run("slack", "slack", cfg(fake, user_cache_size="4", users_list_page_size="3"),
+                    [to("@nobody"), to("@nobody"), to("Night Owl ✓")])
+    assert [r["status"] for r in res] == ["permanent", "permanent", "sent"]
+    assert len(fake.requests("slack.users")) == 12 and posts(fake) == ["U0NIGHT001"]
     # a one-second TTL: the second message comes after the first post stalled 1.2 s
     fake.reset()
     fake.behave("slack", [{"stall_ms": 1200}])
