@@ -710,6 +710,7 @@ def timeline(opened, pages, notes, tracking, watcher):
 
 def vendor_pages(smtp, fakes):
     """(mode-ish, destination, epoch, text) of everything the vendors received."""
+    from vendor_fakes import slack_handle
     got = []
     for mail in smtp.messages:
         m = mail["message"]
@@ -721,8 +722,8 @@ def vendor_pages(smtp, fakes):
             got.append(("sms", body.get("To"), req["at"], body.get("Body", "")))
         elif req["route"] == "twilio.call":
             got.append(("call", body.get("To"), req["at"], body.get("Url", "")))
-        elif req["route"] == "slack":
-            got.append(("slack", body.get("channel"), req["at"], json.dumps(body)))
+        elif req["route"] == "slack":  # posted to the user's ID: back to Iris's "@name"
+            got.append(("slack", slack_handle(body.get("channel")), req["at"], json.dumps(body)))
     return got
 
 

@@ -196,4 +196,25 @@ static inline int pu_opts_read(const struct pu_opt *t, void *inst, const struct 
   return 0;
 }
 
+/*
+ * init()'s common start: a zeroed instance of `size` bytes (calloc'd: the plugin's destroy
+ * releases it with pu_opts_free and free) with the table's options read into it. Returns it,
+ * or NULL with the reason in error and nothing left allocated.
+ */
+static inline void *pu_opts_instance(size_t size, const struct pu_opt *t,
+                                     const struct iris_plugin_kv *c, size_t n, char *error,
+                                     size_t esize) {
+  void *inst = calloc(1, size);
+  if (!inst) {
+    snprintf(error, esize, "out of memory");
+    return NULL;
+  }
+  if (pu_opts_read(t, inst, c, n, error, esize) != 0) {
+    pu_opts_free(t, inst);
+    free(inst);
+    return NULL;
+  }
+  return inst;
+}
+
 #endif /* IRIS_PLUGIN_OPTS_H */

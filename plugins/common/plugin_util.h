@@ -164,6 +164,92 @@ static inline void pu_http_failure(const char *vendor, const struct iris_plugin_
   }
 }
 
+/* ---- one HTTP exchange with a bearer token -------------------------------------------- */
+
+/*
+ * A request a send() makes and the answer it gets, held together so that one call releases
+ * everything whatever path the send took. Zero-initialise it (`struct pu_call call = {0};`),
+ * build url (and body), call pu_call_bearer, read resp, and end with pu_call_cleanup.
+ */
+struct pu_call {
+  struct pu_str url;                     /* the request URL, built by the caller */
+  char *body;                            /* request body (malloc'd, e.g. json_dumps) or NULL;
+                                            owned here, freed by pu_call_cleanup */
+  struct iris_plugin_http_response resp; /* the answer, valid until pu_call_cleanup */
+  const struct iris_plugin_host *host;   /* set once the host filled resp: who releases it */
+};
+
+/*
+ * Send c->url (with c->body, when not NULL, as content_type) with "Authorization: Bearer
+ * <token>" through the host, within timeout_ms. Returns 0 when a response arrived (any
+ * status); -1 otherwise, with c->resp.transport and c->resp.error saying why (an out-of-memory
+ * before sending is IRIS_PLUGIN_HTTP_FAILED), so pu_http_failure classifies every outcome.
+ * The header text holding the token is wiped before it is freed.
+ */
+static inline int pu_call_bearer(struct pu_call *c, const struct iris_plugin_host *host,
+                                 const char *method, const char *content_type, const char *token,
+                                 long timeout_ms) {
+  struct iris_plugin_kv headers[2] = {{"Authorization", NULL}, {"Content-Type", content_type}};
+  struct iris_plugin_http_request req = {0};
+  struct pu_str auth = {0};
+  int rc;
+  pu_str_adds(&auth, "Bearer ");
+  pu_str_adds(&auth, token);
+  if (auth.oom || c->url.oom || !c->url.p) {
+    c->resp.transport = IRIS_PLUGIN_HTTP_FAILED;
+    snprintf(c->resp.error, sizeof c->resp.error, "out of memory building the request");
+    pu_str_free(&auth);
+    return -1;
+  }
+  headers[0].value = auth.p;
+  req.struct_size = sizeof req;
+  req.method = method;
+  req.url = c->url.p;
+  req.headers = headers;
+  req.nheaders = c->body && content_type ? 2 : 1;
+  req.body = c->body;
+  req.body_len = c->body ? strlen(c->body) : 0;
+  req.timeout_ms = timeout_ms;
+  c->resp.struct_size = sizeof c->resp;
+  c->host = host;
+  rc = host->http(host->data, &req, &c->resp);
+  memset(auth.p, 0, auth.len);
+  pu_str_free(&auth);
+  return rc == 0 ? 0 : -1;
+}
+
+/* Release what c holds (the answer through the host that gave it); c is zeroed for reuse. */
+static inline void pu_call_cleanup(struct pu_call *c) {
+  if (c->host)
+    c->host->http_free(c->host->data, &c->resp);
+  free(c->body);
+  pu_str_free(&c->url);
+  memset(c, 0, sizeof *c);
+}
+
+/* ---- the exported descriptor ------------------------------------------------------------ */
+
+/* The operations of one mode, a static `var` for PU_PLUGIN_ENTRY. */
+#define PU_MODE_OPS(var, mode, init, send, destroy, health) \
+  static const struct iris_plugin_mode_ops var = \
+      {sizeof(struct iris_plugin_mode_ops), mode, init, send, destroy, health}
+
+/* The number of elements of an array. */
+#define PU_COUNT(a) (sizeof(a) / sizeof *(a))
+
+/* Who wrote the bundled plugins (the descriptor's vendor). */
+#define PU_VENDOR "iris-serverless-sender"
+
+/*
+ * The descriptor of a bundled plugin and its entry point, serving the modes whose
+ * PU_MODE_OPS variables follow (by address): PU_PLUGIN_ENTRY("slack", "1.1.0", &slack_ops).
+ */
+#define PU_PLUGIN_ENTRY(name, version, ...) \
+  static const struct iris_plugin_mode_ops *const pu_modes[] = {__VA_ARGS__}; \
+  static const struct iris_plugin_descriptor pu_descriptor = \
+      {IRIS_PLUGIN_DESCRIPTOR_HEAD, name, version, PU_VENDOR, pu_modes, PU_COUNT(pu_modes)}; \
+  const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &pu_descriptor; }
+
 /* Config lookup. */
 static inline const char *pu_conf(const struct iris_plugin_kv *c, size_t n, const char *key) {
   size_t i;

@@ -48,18 +48,12 @@ static void destroy(void *instance) {
 static int init(const struct iris_plugin_host *host, const char *name,
                 const struct iris_plugin_kv *c, size_t n, void **instance, char *error,
                 size_t esize) {
-  struct hipchat *h = calloc(1, sizeof *h);
+  struct hipchat *h = pu_opts_instance(sizeof *h, options, c, n, error, esize);
   size_t i;
   (void)name;
-  if (!h) {
-    snprintf(error, esize, "out of memory");
+  if (!h)
     return -1;
-  }
   h->host = host;
-  if (pu_opts_read(options, h, c, n, error, esize) != 0) {
-    destroy(h);
-    return -1;
-  }
   for (i = 0; h->room[i]; i++)
     if (h->room[i] < '0' || h->room[i] > '9') {
       snprintf(error, esize, "room_id must be a number, got '%.40s'", h->room);
@@ -88,12 +82,9 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
                      struct iris_plugin_result *r) {
   struct hipchat *h = instance;
   const char *dest = m->ndestinations && m->destinations[0] ? m->destinations[0] : "";
-  struct pu_str url = {0}, text = {0}, auth = {0}, room = {0}, token = {0}, mention = {0};
-  struct iris_plugin_kv headers[] = {{"Content-Type", "application/json"}, {"Authorization", NULL}};
-  struct iris_plugin_http_request req = {0};
-  struct iris_plugin_http_response resp = {0};
+  struct pu_str text = {0}, room = {0}, token = {0}, mention = {0};
+  struct pu_call call = {0};
   json_t *payload = NULL;
-  char *json_text = NULL;
   int private_msg = 0;
 
   if (strncmp(dest, "user:", 5) == 0 && dest[5]) {
@@ -122,15 +113,15 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
                  "default room",
                  dest);
   }
-  pu_str_adds(&url, h->base);
+  pu_str_adds(&call.url, h->base);
   if (private_msg) {
-    pu_str_adds(&url, "/v2/user/");
-    add_path_segment(&url, dest + 5);
-    pu_str_adds(&url, "/message");
+    pu_str_adds(&call.url, "/v2/user/");
+    add_path_segment(&call.url, dest + 5);
+    pu_str_adds(&call.url, "/message");
   } else {
-    pu_str_adds(&url, "/v2/room/");
-    add_path_segment(&url, room.len ? room.p : h->room);
-    pu_str_adds(&url, "/notification");
+    pu_str_adds(&call.url, "/v2/room/");
+    add_path_segment(&call.url, room.len ? room.p : h->room);
+    pu_str_adds(&call.url, "/notification");
   }
   if (mention.len) {
     pu_str_add(&text, mention.p, mention.len);
@@ -139,9 +130,7 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   pu_str_adds(&text, m->body ? m->body : "");
   if (!text.len)
     pu_str_adds(&text, m->subject ? m->subject : "(empty message)");
-  pu_str_adds(&auth, "Bearer ");
-  pu_str_adds(&auth, token.len ? token.p : h->token);
-  if (url.oom || text.oom || auth.oom || room.oom || token.oom || mention.oom) {
+  if (call.url.oom || text.oom || room.oom || token.oom || mention.oom) {
     r->status = IRIS_PLUGIN_RETRYABLE;
     snprintf(r->error, sizeof r->error, "out of memory building the HipChat request");
     goto out;
@@ -152,52 +141,34 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   else
     payload = json_pack("{s:s, s:s, s:b, s:s}", "message", text.p, "color", "red", "notify", 1,
                         "message_format", "text");
-  json_text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-  if (!json_text) {
+  call.body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+  if (!call.body) {
     r->status = IRIS_PLUGIN_RETRYABLE;
     snprintf(r->error, sizeof r->error, "out of memory building the HipChat request");
     goto out;
   }
-  headers[1].value = auth.p;
-  req.struct_size = sizeof req;
-  req.method = "POST";
-  req.url = url.p;
-  req.headers = headers;
-  req.nheaders = 2;
-  req.body = json_text;
-  req.body_len = strlen(json_text);
-  req.timeout_ms = h->timeout_ms;
-  resp.struct_size = sizeof resp;
-  h->host->http(h->host->data, &req, &resp);
-  if (resp.transport == IRIS_PLUGIN_HTTP_OK && (resp.status == 204 || resp.status == 200)) {
+  pu_call_bearer(&call, h->host, "POST", "application/json", token.len ? token.p : h->token,
+                 h->timeout_ms);
+  if (call.resp.transport == IRIS_PLUGIN_HTTP_OK &&
+      (call.resp.status == 204 || call.resp.status == 200)) {
     r->status = IRIS_PLUGIN_SENT;
     snprintf(r->vendor_message_id, sizeof r->vendor_message_id, "%s:%s",
              private_msg ? "user" : "room",
              private_msg ? dest + 5 : (room.len ? room.p : h->room));
   } else {
-    json_t *doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+    json_t *doc = call.resp.body ? json_loadb(call.resp.body, call.resp.body_len, 0, NULL) : NULL;
     const char *why = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
-    pu_http_failure("HipChat", &resp, r, why);
+    pu_http_failure("HipChat", &call.resp, r, why);
     json_decref(doc);
   }
 out:
   json_decref(payload);
-  free(json_text);
-  h->host->http_free(h->host->data, &resp);
-  if (auth.p)
-    memset(auth.p, 0, auth.len);
-  pu_str_free(&auth);
-  pu_str_free(&url);
+  pu_call_cleanup(&call);
   pu_str_free(&text);
   pu_str_free(&room);
   pu_str_free(&token);
   pu_str_free(&mention);
 }
 
-static const struct iris_plugin_mode_ops hipchat_ops =
-    {sizeof(struct iris_plugin_mode_ops), "hipchat", init, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops *const modes[] = {&hipchat_ops};
-static const struct iris_plugin_descriptor descriptor =
-    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "hipchat", "1.0.0", "iris-serverless-sender", modes, 1};
-
-const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }
+PU_MODE_OPS(hipchat_ops, "hipchat", init, send_msg, destroy, NULL);
+PU_PLUGIN_ENTRY("hipchat", "1.0.0", &hipchat_ops)

@@ -3,9 +3,10 @@
  *
  * Ported from Iris's SMTP vendor: From = the application's custom sender address (message
  * extra "from_address") or the configured `from`; To = the destinations; headers
- * X-IRIS-APPLICATION, X-IRIS-PRIORITY, X-IRIS-PLAN, X-IRIS-INCIDENT-ID; multipart/alternative
- * with a text/plain part (the body) and a text/html part (the rendered email HTML, which
- * carries the one-click claim markup), both UTF-8 quoted-printable (Gmail's one-click needs
+ * X-IRIS-APPLICATION, X-IRIS-PRIORITY, X-IRIS-PLAN, X-IRIS-INCIDENT-ID; the message itself is
+ * multipart/alternative, as Iris's MIMEMultipart('alternative') is: a text/plain part (the
+ * body), then a text/html part (the rendered email HTML, which carries the one-click claim
+ * markup) when there is HTML, both UTF-8 quoted-printable (Gmail's one-click needs
  * quoted-printable HTML). Server: `server` (host[:port]); or `smtp_gateway`, a domain whose
  * MX records are tried in preference order; or, with neither, the MX of the recipient's
  * domain.
@@ -299,6 +300,23 @@ static const char *extra(const struct iris_plugin_message *m, const char *key) {
   return NULL;
 }
 
+/*
+ * One part of the alternative: text of the given type, quoted-printable (Gmail's one-click
+ * needs quoted-printable HTML, and Iris encodes the text part the same way). The mime owns
+ * the part and a copy of text.
+ */
+static CURLcode add_text_part(curl_mime *mime, const char *text, const char *type) {
+  curl_mimepart *part = curl_mime_addpart(mime);
+  CURLcode cc = part ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+  if (cc == CURLE_OK)
+    cc = curl_mime_data(part, text, CURL_ZERO_TERMINATED);
+  if (cc == CURLE_OK)
+    cc = curl_mime_type(part, type);
+  if (cc == CURLE_OK)
+    cc = curl_mime_encoder(part, "quoted-printable");
+  return cc;
+}
+
 /* ---- sending ---------------------------------------------------------------------------- */
 
 static void classify(struct smtp *s, CURLcode cc, long code, const char *server,
@@ -377,8 +395,7 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
                      struct iris_plugin_result *r) {
   struct smtp *s = instance;
   struct curl_slist *rcpt = NULL, *headers = NULL, *tmp;
-  curl_mime *mime = NULL, *alt = NULL;
-  curl_mimepart *part;
+  curl_mime *mime = NULL;
   struct pu_str to = {0}, from_env = {0}, msgid = {0};
   struct mx hosts[16];
   size_t nhosts = 0, i;
@@ -443,6 +460,9 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
   headers = add_hdr(headers, &oom, "Subject", m->subject ? m->subject : "", 1);
   headers = add_hdr(headers, &oom, "Message-ID", msgid.p, 0);
   headers = add_hdr(headers, &oom, "Reply-To", reply_to, 0);
+  /* The message itself is the multipart/alternative (curl adds the boundary); without this
+   * header curl makes the top level multipart/mixed. */
+  headers = add_hdr(headers, &oom, "Content-Type", "multipart/alternative", 0);
   headers = add_hdr(headers, &oom, "X-IRIS-APPLICATION", m->application, 1);
   headers = add_hdr(headers, &oom, "X-IRIS-PRIORITY", m->priority, 1);
   headers = add_hdr(headers, &oom, "X-IRIS-PLAN", m->plan, 1);
@@ -456,27 +476,12 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
     snprintf(r->error, sizeof r->error, "out of memory building the email");
     goto out;
   }
-  if (m->email_html) {
-    struct curl_slist *inline_hdr = curl_slist_append(NULL, "Content-Disposition: inline");
-    alt = curl_mime_init(s->curl);
-    part = curl_mime_addpart(alt);
-    curl_mime_data(part, m->body ? m->body : "", CURL_ZERO_TERMINATED);
-    curl_mime_type(part, "text/plain; charset=utf-8");
-    curl_mime_encoder(part, "quoted-printable");
-    part = curl_mime_addpart(alt);
-    curl_mime_data(part, m->email_html, CURL_ZERO_TERMINATED);
-    curl_mime_type(part, "text/html; charset=utf-8");
-    curl_mime_encoder(part, "quoted-printable");
-    part = curl_mime_addpart(mime);
-    curl_mime_subparts(part, alt); /* the part now owns alt */
-    alt = NULL;
-    curl_mime_type(part, "multipart/alternative");
-    curl_mime_headers(part, inline_hdr, 1);
-  } else {
-    part = curl_mime_addpart(mime);
-    curl_mime_data(part, m->body ? m->body : "", CURL_ZERO_TERMINATED);
-    curl_mime_type(part, "text/plain; charset=utf-8");
-    curl_mime_encoder(part, "quoted-printable");
+  if (add_text_part(mime, m->body ? m->body : "", "text/plain; charset=utf-8") != CURLE_OK ||
+      (m->email_html &&
+       add_text_part(mime, m->email_html, "text/html; charset=utf-8") != CURLE_OK)) {
+    r->status = IRIS_PLUGIN_RETRYABLE;
+    snprintf(r->error, sizeof r->error, "out of memory building the email");
+    goto out;
   }
   /* Where to: the server, the gateway's MX, or the recipient domain's MX. */
   if (s->server) {
@@ -510,7 +515,6 @@ static void send_msg(void *instance, const struct iris_plugin_message *m,
       break;
   }
 out:
-  curl_mime_free(alt);
   curl_mime_free(mime);
   curl_slist_free_all(rcpt);
   curl_slist_free_all(headers);
@@ -519,12 +523,6 @@ out:
   pu_str_free(&msgid);
 }
 
-static const struct iris_plugin_mode_ops email_ops =
-    {sizeof(struct iris_plugin_mode_ops), "email", init_email, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops im_ops =
-    {sizeof(struct iris_plugin_mode_ops), "im", init_im, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops *const modes[] = {&email_ops, &im_ops};
-static const struct iris_plugin_descriptor descriptor =
-    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "smtp", "1.0.0", "iris-serverless-sender", modes, 2};
-
-const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }
+PU_MODE_OPS(email_ops, "email", init_email, send_msg, destroy, NULL);
+PU_MODE_OPS(im_ops, "im", init_im, send_msg, destroy, NULL);
+PU_PLUGIN_ENTRY("smtp", "1.0.0", &email_ops, &im_ops)

@@ -268,12 +268,6 @@ out:
   pu_str_free(&call_url);
 }
 
-static const struct iris_plugin_mode_ops sms_ops =
-    {sizeof(struct iris_plugin_mode_ops), "sms", init_sms, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops call_ops =
-    {sizeof(struct iris_plugin_mode_ops), "call", init_call, send_msg, destroy, NULL};
-static const struct iris_plugin_mode_ops *const modes[] = {&sms_ops, &call_ops};
-static const struct iris_plugin_descriptor descriptor =
-    {IRIS_PLUGIN_DESCRIPTOR_HEAD, "twilio", "1.0.0", "iris-serverless-sender", modes, 2};
-
-const struct iris_plugin_descriptor *iris_plugin_entry(void) { return &descriptor; }
+PU_MODE_OPS(sms_ops, "sms", init_sms, send_msg, destroy, NULL);
+PU_MODE_OPS(call_ops, "call", init_call, send_msg, destroy, NULL);
+PU_PLUGIN_ENTRY("twilio", "1.0.0", &sms_ops, &call_ops)

@@ -8,18 +8,35 @@ them and answering as they do. One server, one prefix per vendor:
       MessagingServiceSid) and Body of at most 1600 characters; calls need To, From and Url
       (or Twiml). Success: 201 with {"sid": "SM…"/"CA…", "status": "queued", …}; errors with
       Twilio's error document {"code", "message", "more_info", "status"}.
-  Slack Web API            POST /slack/api/chat.postMessage
-      Authorization: Bearer <bot token>; JSON (application/json; charset=utf-8); channel and
-      text/blocks/attachments required. Answers {"ok": true, "channel", "ts"} or
-      {"ok": false, "error": "invalid_auth" | "channel_not_found" | "not_in_channel"}; channel
-      "#missing" does not exist, "#private" is one the bot is not in.
+  Slack Web API            POST /slack/api/chat.postMessage                 route slack
+                           GET|POST /slack/api/users.lookupByEmail          route slack.lookup
+                           GET|POST /slack/api/users.list                   route slack.users
+      The token as "Authorization: Bearer <token>" or a `token` argument: none → not_authed,
+      another → invalid_auth (SLACK_TOKEN_CHAT_ONLY has chat:write without users:read and
+      users:read.email: the user methods answer missing_scope with `needed`). Slack answers
+      HTTP 200 with {"ok": false, "error": …} for every refusal.
+      chat.postMessage: JSON (application/json; charset=utf-8); channel and
+      text/blocks/attachments required. The channel is a conversation ID (C…/G…/D…), a user
+      ID of the workspace (the app's DM with that user: answers channel "D…"), or a "#name";
+      "#missing" and "C0MISSING0" do not exist, "#private" is one the bot is not in. "@name"
+      is what Slack no longer routes: channel_not_found, and a contract violation.
+      users.lookupByEmail (users:read.email): argument email (query or form), matched without
+      regard to case → {"ok": true, "user": {…}}, else users_not_found.
+      users.list (users:read): arguments limit (1-1000; absent: everyone) and cursor (a
+      previous answer's response_metadata.next_cursor, opaque; a bad one → invalid_cursor) →
+      {"ok": true, "members": [user, …], "cache_ts", "response_metadata": {"next_cursor"}},
+      next_cursor "" on the last page.
+      The workspace's users: SLACK_USERS, or what VendorFakes.set_slack_users() sets; each
+      user as Slack returns it (id, team_id, name, deleted, real_name, is_bot, profile with
+      display_name and email).
   HipChat v2               POST /hipchat/v2/room/{room}/notification
                            POST /hipchat/v2/user/{user}/message
       Bearer token or ?auth_token=; JSON {message (1-10000 chars), message_format html|text,
       color, notify}; 204 on success; room "missing" → 404.
 
 Control API (for tests):
-  POST /_fake/behave {"route": "twilio.sms|twilio.call|slack|hipchat.room|hipchat.user|*",
+  POST /_fake/behave {"route": "twilio.sms|twilio.call|slack|slack.lookup|slack.users|"
+                               "hipchat.room|hipchat.user|*",
                       "responses": [{"status": 500, "body": "...", "headers": {...}},
                                     {"stall_ms": 3000}, {"malformed": true}, ...]}
        queues the next answers of that route (then normal behaviour resumes);
@@ -34,6 +51,7 @@ CLI: vendor_fakes.py [--port 0] [--port-file F] [--record-file F]
 import base64
 import json
 import random
+import re
 import time
 import urllib.parse
 
@@ -42,6 +60,46 @@ from fakebase import Behaviours, ScriptedFake, ScriptedHandler, encode, serve_cl
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-test-auth-token"
 SLACK_TOKEN = "xoxb-test-slack-token"
+SLACK_TOKEN_CHAT_ONLY = "xoxb-test-slack-token-chat-only"
+SLACK_TEAM = "T0IRIS0001"
+
+
+def slack_user(uid, name, display_name="", email=None, deleted=False, real_name=None):
+    """A user as Slack's users.list and users.lookupByEmail return one."""
+    real = real_name or name.replace(".", " ").title()
+    return {"id": uid, "team_id": SLACK_TEAM, "name": name, "deleted": deleted,
+            "real_name": real, "tz": "Europe/London", "is_bot": False, "is_admin": False,
+            "updated": 1700000000,
+            "profile": {"real_name": real, "real_name_normalized": real,
+                        "display_name": display_name, "display_name_normalized": display_name,
+                        "status_text": "", "email": email, "team": SLACK_TEAM}}
+
+
+# The default workspace: the demo data's people (whose Iris slack contacts are "@<name>"), the
+# test suites' jdoe and amy (an Enterprise Grid W… id), a deactivated user, two people with
+# one display name, and one known by a display name unlike their name.
+SLACK_USERS = [
+    slack_user("U0ADA00001", "ada", "Ada", "ada@example.com"),
+    slack_user("U0GRACE001", "grace", "Grace H", "grace@example.com"),
+    slack_user("U0LINUS001", "linus", "", "linus@example.org"),
+    slack_user("U0WEI00001", "wei", "Wei Z", "wei@example.net"),
+    slack_user("U0JDOE0001", "jdoe", "", "jdoe@example.com"),
+    slack_user("W0AMY00001", "amy", "Amy", "amy@example.com"),
+    slack_user("U0OLDDEV01", "olddev", "", "olddev@example.com", deleted=True),
+    slack_user("U0CAROL001", "carol.s", "Carol", "carol.s@example.com"),
+    slack_user("U0CAROL002", "carol.t", "Carol", "carol.t@example.com"),
+    slack_user("U0NIGHT001", "nmorgan", "Night Owl ✓", "nmorgan@example.com"),
+]
+SLACK_ID = re.compile(r"^[UWCGD][A-Z0-9]{8,}$")
+SLACK_USER_METHODS = ("/slack/api/users.lookupByEmail", "/slack/api/users.list")
+
+
+def slack_handle(channel, users=SLACK_USERS):
+    """The Iris contact ("@<name>") of the user whose ID a post went to, else the channel."""
+    for u in users:
+        if u["id"] == channel:
+            return "@" + u["name"]
+    return channel
 HIPCHAT_TOKEN = "hipchat-test-token"
 
 
@@ -53,6 +111,13 @@ class State(Behaviours):
     def __init__(self, record_file=None):
         super().__init__()
         self.record_file = record_file
+        self.slack_users = [dict(u) for u in SLACK_USERS]
+
+    def reset(self):
+        """Forget requests, violations and queued answers; the default Slack users again."""
+        super().reset()
+        with self.lock:
+            self.slack_users = [dict(u) for u in SLACK_USERS]
 
 
 def make_handler(fake_state):
@@ -102,8 +167,12 @@ def make_handler(fake_state):
 
         # ---- dispatch ------------------------------------------------------------------
         def do_GET(self):
-            if not self.control(self.path):
-                self.reply(404, {"error": "no such route"})
+            path, _, query = self.path.partition("?")
+            if self.control(self.path):
+                return
+            if path in SLACK_USER_METHODS:
+                return self.slack_users(path, b"", query)
+            self.reply(404, {"error": "no such route"})
 
         def do_POST(self):
             body = self.body()
@@ -117,6 +186,8 @@ def make_handler(fake_state):
                     return self.twilio(kind, parts[3], body)
             if path == "/slack/api/chat.postMessage":
                 return self.slack(body)
+            if path in SLACK_USER_METHODS:
+                return self.slack_users(path, body, query)
             if parts[:3] == ["hipchat", "v2", "room"] and len(parts) == 5 and parts[4] == "notification":
                 return self.hipchat("hipchat.room", urllib.parse.unquote(parts[3]), body, query)
             if parts[:3] == ["hipchat", "v2", "user"] and len(parts) == 5 and parts[4] == "message":
@@ -194,12 +265,86 @@ def make_handler(fake_state):
             if not (doc.get("text") or doc.get("blocks") or doc.get("attachments")):
                 self.violation(route, "no text, blocks or attachments")
                 return self.reply(200, {"ok": False, "error": "no_text"})
-            if channel == "#missing":
+            if channel.startswith("@"):
+                self.violation(route, f"channel {channel!r}: Slack no longer routes @names "
+                                      "(post to the user's ID)")
                 return self.reply(200, {"ok": False, "error": "channel_not_found"})
             if channel == "#private":
                 return self.reply(200, {"ok": False, "error": "not_in_channel"})
-            self.reply(200, {"ok": True, "channel": "C0123456789",
+            with state.lock:
+                users = {u["id"]: u for u in state.slack_users}
+            if channel.startswith("#") and channel != "#missing":
+                where = "C0123456789"
+            elif channel[:1] in "UW" and channel in users and not users[channel]["deleted"]:
+                where = "D" + channel[1:]  # the app's direct message with that user
+            elif SLACK_ID.match(channel) and channel[0] in "CGD" and channel != "C0MISSING0":
+                where = channel
+            else:
+                return self.reply(200, {"ok": False, "error": "channel_not_found"})
+            self.reply(200, {"ok": True, "channel": where,
                              "ts": f"{time.time():.6f}", "message": {"text": doc.get("text", "")}})
+
+        def slack_users(self, path, body, query):
+            """users.lookupByEmail and users.list: arguments from the query string or a form
+            or JSON body, the token from the Authorization header or the token argument."""
+            method = path.rsplit("/", 1)[1]
+            route = {"users.lookupByEmail": "slack.lookup", "users.list": "slack.users"}[method]
+            ctype = self.headers.get("Content-Type", "")
+            args = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+            if body and ctype.startswith("application/json"):
+                try:
+                    args.update({k: str(v) for k, v in json.loads(body).items()})
+                except (ValueError, AttributeError):
+                    pass
+            elif body:
+                args.update({k: v[0] for k, v in urllib.parse.parse_qs(
+                    body.decode("utf-8", "replace")).items()})
+            self.record(route, body, {k: v for k, v in args.items() if k != "token"})
+            if self.apply_behaviour(route):
+                return
+            auth = self.headers.get("Authorization", "")
+            token = auth[7:] if auth.startswith("Bearer ") else args.get("token")
+            if not token:
+                return self.reply(200, {"ok": False, "error": "not_authed"})
+            if token not in (SLACK_TOKEN, SLACK_TOKEN_CHAT_ONLY):
+                return self.reply(200, {"ok": False, "error": "invalid_auth"})
+            scope = "users:read.email" if method == "users.lookupByEmail" else "users:read"
+            if token == SLACK_TOKEN_CHAT_ONLY:
+                return self.reply(200, {"ok": False, "error": "missing_scope", "needed": scope,
+                                        "provided": "chat:write"})
+            with state.lock:
+                users = [dict(u) for u in state.slack_users]
+            if method == "users.lookupByEmail":
+                email = args.get("email")
+                if not email:
+                    self.violation(route, "missing email")
+                    return self.reply(200, {"ok": False, "error": "invalid_arguments"})
+                for u in users:
+                    if (u["profile"].get("email") or "").lower() == email.lower():
+                        return self.reply(200, {"ok": True, "user": u})
+                return self.reply(200, {"ok": False, "error": "users_not_found"})
+            start, limit = 0, len(users)
+            if "limit" in args:
+                try:
+                    limit = int(args["limit"])
+                except ValueError:
+                    limit = -1
+                if not 0 <= limit <= 1000:
+                    self.violation(route, f"limit {args['limit']!r} (Slack takes up to 1000)")
+                    return self.reply(200, {"ok": False, "error": "invalid_limit"})
+                limit = limit or len(users)
+            cursor = args.get("cursor", "")
+            if cursor:
+                try:
+                    start = [f"user:{u['id']}" for u in users].index(
+                        base64.b64decode(cursor, validate=True).decode())
+                except (ValueError, UnicodeDecodeError):
+                    return self.reply(200, {"ok": False, "error": "invalid_cursor"})
+            page = users[start:start + limit]
+            more = users[start + limit:start + limit + 1]
+            next_cursor = base64.b64encode(f"user:{more[0]['id']}".encode()).decode() if more else ""
+            self.reply(200, {"ok": True, "members": page, "cache_ts": int(time.time()),
+                             "response_metadata": {"next_cursor": next_cursor}})
 
         # ---- HipChat -------------------------------------------------------------------
         def hipchat(self, route, where, body, query):
@@ -244,6 +389,11 @@ class VendorFakes(ScriptedFake):
 
     def behave(self, route, responses):
         self.state.queue(route, responses)
+
+    def set_slack_users(self, users):
+        """The Slack workspace's users from now on (slack_user() dicts); None: SLACK_USERS."""
+        with self.state.lock:
+            self.state.slack_users = [dict(u) for u in (users or SLACK_USERS)]
 
 
 

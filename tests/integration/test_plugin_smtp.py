@@ -1,11 +1,18 @@
-"""The smtp plugin against a real SMTP server (aiosmtpd): multipart/alternative with UTF-8
-quoted-printable parts, RFC 2047 subjects, Iris's X-IRIS headers, Bcc only in the envelope,
+"""The smtp plugin against a real SMTP server (aiosmtpd): a top-level multipart/alternative
+(text/plain, then text/html) with UTF-8 quoted-printable parts laid out as Iris's smtp vendor
+lays them out with Python's email.mime, RFC 2047 subjects, Iris's X-IRIS headers, Bcc only in the envelope,
 header injection refused, STARTTLS and implicit TLS with AUTH, and every failure class:
 bad credentials, 4xx and 5xx replies, STARTTLS required but not offered, unreachable server,
 a server that stalls."""
+import email
+import email.charset
+import email.policy
+import email.utils
 import socket
 import threading
 import time
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 import pytest
 
@@ -49,7 +56,57 @@ def test_message_structure():
         assert all(p.get_content_charset() == "utf-8" for p in parts)
         assert parts[0].get_content().replace("\r\n", "\n").rstrip("\n") == MSG["body"]
         assert parts[1].get_content().strip() == MSG["email_html"]
-        assert any(p.get_content_type() == "multipart/alternative" for p in msg.walk())
+        assert msg.get_content_type() == "multipart/alternative"
+
+
+def iris_layout(body, html):
+    """The message Python's email.mime builds for this content the way Iris's smtp vendor lays
+    it out: the message is a multipart/alternative holding the text part, then the HTML part
+    when there is HTML, each UTF-8 and quoted-printable (Iris forces quoted-printable for
+    Gmail's one-click). Parsed back, as the sink parses what it receives."""
+    qp = email.charset.Charset("utf-8")
+    qp.body_encoding = email.charset.QP
+    top = MIMEMultipart("alternative")
+    for text, subtype in ((body, "plain"), (html, "html")):
+        if text:
+            top.attach(MIMEText(text, subtype, qp))
+    return email.message_from_bytes(top.as_bytes(), policy=email.policy.default)
+
+
+def layout(part):
+    """A message's MIME structure and decoded content: (type, [children]) for a multipart,
+    (type, charset, transfer encoding, text) for a leaf (line ends as LF, the final one off)."""
+    if part.is_multipart():
+        return (part.get_content_type(), [layout(p) for p in part.iter_parts()])
+    return (part.get_content_type(), part.get_content_charset(),
+            part["Content-Transfer-Encoding"],
+            part.get_content().replace("\r\n", "\n").rstrip("\n"))
+
+
+def test_mime_structure_is_iris():
+    """What the SMTP server received, parsed with Python's email package, has the structure
+    email.mime gives Iris's layout of the same content — with and without HTML — and the
+    headers the plugin sets (per-application From, Reply-To, encoded subject, Date,
+    Message-ID) survive."""
+    html_msg = dict(MSG, body="Диск заполнен on db-1.\nÜnïcode line two ✓\n" + "long line " * 20,
+                    extra={"from_address": "nagios-alerts@example.com",
+                           "reply_to": "noc@example.com"})
+    plain_msg = dict(html_msg, message_id="4243", email_html=None, subject="Only text ✓")
+    with SmtpSink() as sink:
+        res, rc, err = run("smtp", "email", cfg(sink.port), [html_msg, plain_msg])
+        assert rc == 0, err
+        got_html, got_plain = (m["message"] for m in sink.messages)
+    assert layout(got_html) == layout(iris_layout(html_msg["body"], html_msg["email_html"]))
+    assert layout(got_plain) == layout(iris_layout(plain_msg["body"], None))
+    assert layout(got_html)[0] == "multipart/alternative"
+    assert [p[0] for p in layout(got_html)[1]] == ["text/plain", "text/html"]
+    assert [p[0] for p in layout(got_plain)[1]] == ["text/plain"]
+    for got, sent, r in ((got_html, html_msg, res[0]), (got_plain, plain_msg, res[1])):
+        assert got["Subject"] == sent["subject"]
+        assert got["From"] == "nagios-alerts@example.com" and got["Reply-To"] == "noc@example.com"
+        assert got["Message-ID"] == r["vendor_message_id"]
+        assert email.utils.parsedate_to_datetime(got["Date"]).tzinfo is not None
+        assert got["MIME-Version"] == "1.0" and got.get_content_charset() is None
 
 
 def test_plain_text_only_and_header_injection():
@@ -63,7 +120,9 @@ def test_plain_text_only_and_header_injection():
         [m] = sink.messages
         assert m["rcpt_tos"] == ["a@example.com"]
         assert m["message"]["Bcc"] is None and m["message"]["Subject"] == "hi  Bcc: evil@x.com"
-        assert m["message"].get_content_type() in ("text/plain", "multipart/mixed")
+        # no HTML: the alternative holds the text part alone, as Iris's does
+        assert m["message"].get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in m["message"].iter_parts()] == ["text/plain"]
 
 
 def test_starttls_with_auth():
@@ -166,4 +225,6 @@ def test_configuration_errors():
 def test_im_mode():
     with SmtpSink() as sink:
         res, rc, _ = run("smtp", "im", cfg(sink.port), [dict(MSG, email_html=None)])
-        assert rc == 0 and sink.messages[0]["message"].get_content_type() != "multipart/alternative"
+        assert rc == 0
+        msg = sink.messages[0]["message"]
+        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain"]
