@@ -7,13 +7,22 @@ database and fakes). existing-iris.md runs in a directory laid out like this rep
 (build/release, scripts, db and tests point at the real ones, so build/try is its own) against
 a MariaDB server of its own, where the database can be called `iris` as on the page; its
 $IRIS_SRC stands in for a clone of linkedin/iris: Iris's schema as db/iris/schema.sql copies
-it, behind Iris's CREATE SCHEMA, and the rows of Iris's dummy data the page reads."""
+it, behind Iris's CREATE SCHEMA, and the rows of Iris's dummy data the page reads.
+
+scripts/verify-notify.py's HTTP mode (what verification.md's step 12 sends on AWS) is checked
+against a stand-in for the API that checks signatures as Iris's API does (ported below)."""
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import subprocess
+import time
 import uuid
 
 import irisstack as stack
+from fakebase import FakeHandler, FakeServer
 from private_mariadb import PrivateMariaDB
 
 SRC = os.environ.get("IRIS_SOURCE_DIR", ".")
@@ -156,3 +165,63 @@ def test_existing_iris_page_runs_as_written(tmp_path):
             drop_queues()
         logs = "".join(f"\n--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted((work / "build" / "try").glob("*.log")))
         assert not problems, "\n\n".join(problems) + logs
+
+
+# ---- scripts/verify-notify.py over HTTP --------------------------------------------------------
+
+def iris_api_accepts(keys, method, path, body, auth, now):
+    """Iris's API check (src/iris/api.py, AuthMiddleware): 'hmac app:digest', the digest of
+    "<window> <METHOD> <path> <body>" under either key for the current or previous 5- or
+    30-second window."""
+    if not auth.startswith("hmac ") or ":" not in auth:
+        return False
+    digest = auth[5:].split(":", 1)[1].encode()
+    for key in keys:
+        for window in (now // 5, now // 5 - 1, now // 30, now // 30 - 1):
+            text = f"{window} {method} {path} ".encode() + body
+            want = base64.urlsafe_b64encode(hmac.new(key.encode(), text, hashlib.sha512).digest())
+            if hmac.compare_digest(digest, want):
+                return True
+    return False
+
+
+def test_verify_notify_signs_http_requests_as_iris_client_does():
+    key, seen = "a1f3c5e7b9d2f4a6c8e0b2d4f6a8c0e2", []
+
+    class Api(FakeHandler):
+        def do_POST(self):
+            body = self.body()
+            auth = self.headers.get("Authorization", "")
+            seen.append({"path": self.path, "auth": auth, "body": body,
+                         "ctype": self.headers.get("Content-Type"),
+                         "idem": self.headers.get("Idempotency-Key")})
+            if not auth.startswith("hmac "):
+                return self.send(401, {"title": "Authentication failure",
+                                       "description": "Malformed/missing HMAC authorization header"})
+            if not iris_api_accepts([key], "POST", self.path, body, auth, int(time.time())):
+                return self.send(401, {"title": "Authentication failure",
+                                       "description": "HMAC failed validation. Check API key/clock skew"})
+            self.send(200, [])
+
+    doc = json.dumps({"role": "user", "target": "linus", "mode": "email", "subject": "s",
+                      "body": "é ☃ \"quoted\" \\ line\nbreak"}, ensure_ascii=False)
+
+    def call(*args):
+        return subprocess.run(["python3", os.path.join(SRC, "scripts", "verify-notify.py"), "--url", api.url,
+                               "--app", "Autoalerts", *args, "POST", "/v0/notifications", doc],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "IRIS_APP_KEY": key})
+    with FakeServer(Api) as api:
+        ok = call("--idempotency-key", "k-1")
+        unsigned, wrong = call("--sign", "none"), call("--sign", "wrong-key")
+    assert [r.returncode for r in (ok, unsigned, wrong)] == [0, 0, 0], ok.stderr + unsigned.stderr + wrong.stderr
+    assert ok.stdout == "200 []\n"
+    assert unsigned.stdout.startswith("401 ") and "Malformed/missing" in unsigned.stdout
+    assert wrong.stdout.startswith("401 ") and "HMAC failed validation" in wrong.stdout
+    assert seen[0]["auth"].startswith("hmac Autoalerts:") and seen[0]["idem"] == "k-1"
+    assert [r["body"] for r in seen] == [doc.encode()] * 3  # the bytes that were signed, unchanged
+    assert {r["path"] for r in seen} == {"/v0/notifications"} and seen[0]["ctype"] == "application/json"
+    # no key in the environment: refused before anything is sent
+    r = subprocess.run(["python3", os.path.join(SRC, "scripts", "verify-notify.py"), "--url", "http://127.0.0.1:9",
+                        "--app", "Autoalerts", "POST", "/v0/notifications", "{}"], capture_output=True, text=True,
+                       timeout=60, env={k: v for k, v in os.environ.items() if k != "IRIS_APP_KEY"})
+    assert r.returncode == 2 and "IRIS_APP_KEY" in r.stderr
