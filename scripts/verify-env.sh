@@ -14,11 +14,22 @@
 #   iris_age ID SECONDS   the compressed clock: incident ID's escalation (and its plan's
 #                         aggregation) happened SECONDS earlier
 #   iris_enqueue LANE JSON   put one envelope on a lane, as a producer would
+#   iris_notify [--unsigned | --wrong-key] [--idempotency-key KEY] APP JSON
+#                         POST JSON to Iris's /v0/notifications through the notify function,
+#                         signed with APP's key (Iris's application.key, read from the
+#                         database) as Iris's client signs (scripts/verify-notify.py); prints
+#                         "STATUS BODY". Locally the notify bootstrap gets API Gateway's event
+#                         through the fake Runtime API; aws: an HTTPS POST to the stack's
+#                         NotifyApiUrl. --unsigned sends no signature, --wrong-key signs with
+#                         a key that is not APP's
+#   iris_received TEXT    what the vendor stand-ins received with TEXT in it: one
+#                         "<mode> <recipient>" line per page (aws: look in the test accounts)
 #   iris_dead_letters     print the `reason` of each record in the sender's dead-letter queue
 #                         (and delete it)
 # Every function returns non-zero, with the reason on stderr, when something fails.
 
 IRIS_TARGET=${IRIS_TARGET:-local}
+IRIS_VERIFY_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ "$IRIS_TARGET" = local ]; then
   IRIS_VERIFY_DIR=$(cd "${IRIS_VERIFY_DIR:-build/verify}" && pwd) || return 1
   [ -f "$IRIS_VERIFY_DIR/env" ] || { echo "verify-env: run scripts/verify.py start $IRIS_VERIFY_DIR first" >&2; return 1; }
@@ -39,6 +50,7 @@ else
       --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
   }
   IRIS_DEAD_LETTER_URL=$(_iris_output SenderDeadLetterQueueUrl)
+  IRIS_NOTIFY_URL=$(_iris_output NotifyApiUrl)
   for _lane in Email Sms Call Im Slack Hipchat Notifications; do
     printf -v "IRIS_QUEUE_URL_${_lane^^}" '%s' "$(_iris_output "${_lane}QueueUrl")"
   done
@@ -129,5 +141,60 @@ got = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, WaitTime
 for m in got:
     print(m["MessageAttributes"]["reason"]["StringValue"])
     sqs.delete_message(QueueUrl=sys.argv[2], ReceiptHandle=m["ReceiptHandle"])
+PY
+}
+
+iris_notify() {
+  local sign=ok idem=() where key
+  while [ $# -gt 2 ]; do
+    case $1 in
+      --unsigned) sign=none; shift ;;
+      --wrong-key) sign=wrong-key; shift ;;
+      --idempotency-key) idem=(--idempotency-key "$2"); shift 2 ;;
+      *) break ;;
+    esac
+  done
+  [[ $# -eq 2 && $1 =~ ^[A-Za-z0-9_.-]+$ ]] ||
+    { echo "usage: iris_notify [--unsigned | --wrong-key] [--idempotency-key KEY] APP JSON" >&2; return 2; }
+  key=$(iris_sql "SELECT \`key\` FROM application WHERE name = '$1'") || return 1
+  [ -n "$key" ] || { echo "iris_notify: no application '$1' with a key" >&2; return 1; }
+  if [ "$IRIS_TARGET" = aws ]; then
+    IRIS_APP_KEY=$key python3 "$IRIS_VERIFY_SCRIPTS/verify-notify.py" --url "$IRIS_NOTIFY_URL" \
+      --app "$1" --sign "$sign" "${idem[@]}" POST /v0/notifications "$2"
+    return
+  fi
+  # the bootstrap's log (and the script's complaints) go to notify.log
+  IRIS_APP_KEY=$key python3 "$IRIS_VERIFY_SCRIPTS/verify-notify.py" \
+    --bootstrap "$IRIS_VERIFY_BUILD/lambda/notify/iris-notify" --app "$1" --sign "$sign" \
+    "${idem[@]}" POST /v0/notifications "$2" 2>>"$IRIS_VERIFY_DIR/notify.log" ||
+    { echo "iris_notify: no answer from notify; see $IRIS_VERIFY_DIR/notify.log" >&2; return 1; }
+}
+
+iris_received() {
+  if [ "$IRIS_TARGET" = aws ]; then
+    echo "iris_received: the vendors are real on AWS; look for '$1' in the test accounts" >&2
+    return 0
+  fi
+  python3 - "$1" "$IRIS_VERIFY_DIR/smtp.jsonl" "$IRIS_VERIFY_DIR/vendors.jsonl" <<'PY'
+import json, os, sys
+text, smtp, vendors = sys.argv[1:]
+def lines(path):
+    return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+got = []
+for m in lines(smtp):
+    if any(text in str(p.get("content", "")) for p in m["parts"]):
+        got += [f"email {r}" for r in m["rcpt_tos"]]
+for r in lines(vendors):
+    body = r.get("body") or {}
+    if text not in json.dumps(body, ensure_ascii=False):
+        continue
+    if r["route"].startswith("twilio."):
+        to = body.get("To")
+        got.append(f"{r['route'][7:]} {to[0] if isinstance(to, list) else to}")
+    elif r["route"] == "slack":
+        got.append(f"slack {body.get('channel')}")
+    else:
+        got.append(f"hipchat {r['route'][8:]} {r['path'].split('/')[4]}")
+print("\n".join(sorted(got)))
 PY
 }

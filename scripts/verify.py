@@ -66,6 +66,9 @@ def start(d):
         r = subprocess.run([os.path.join(ROOT, "scripts", "db.sh"), cmd, db], capture_output=True, text=True)
         if r.returncode:
             die(f"db.sh {cmd} {db}: {r.stderr.strip()}")
+    for name in ("smtp.jsonl", "vendors.jsonl", "coordinator.log", "sender.log", "notify.log"):
+        if os.path.exists(os.path.join(d, name)):  # what the stand-ins received is this run's
+            os.unlink(os.path.join(d, name))
     with open(os.path.join(d, "teams.json"), "w") as f:
         json.dump(TEAMS, f)
     smtp = spawn(d, "smtp_sink", ["--record-file", os.path.join(d, "smtp.jsonl")])

@@ -9,6 +9,10 @@
  * most `coordinator.slice_ms`, then enqueue what is due) with no sleep until it is gone, so
  * the first pages of a burst go out while the rest is still being created. Answers a
  * summary of the invocation as JSON.
+ *
+ * The local loop (iris_coordinator_loop, `iris-coordinator --loop`) runs the same ticks
+ * through the same code with no deadline, until it is stopped; its compressed clock for
+ * trying plans is applied in one place, clock_compress() below.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -46,6 +50,14 @@ struct totals {
   struct iris_enqueue_stats qs;
   int ticks, failed_ticks;
   int64_t tick_ms_total, tick_ms_max;
+};
+
+/* What bounds one run of the tick loop: a Lambda invocation, or the local loop. */
+struct iris_run {
+  const char *id;      /* the request id, or the loop's lease holder id; borrowed */
+  int64_t deadline_ms; /* epoch ms (core/base/clock.h time) to stop before */
+  const struct iris_coordinator_loop_opts *loop; /* borrowed; NULL under Lambda */
+  int64_t origin_ms; /* the local loop's start: where the compressed clock departs */
 };
 
 /* Failures that end the invocation: the lease is gone, memory, the database unreachable or
@@ -154,8 +166,8 @@ static int tick(struct iris_coordinator *c, struct iris_escalate *esc, int64_t h
   return rc;
 }
 
-static int summary(const struct totals *t, int64_t token, struct iris_buf *response,
-                   struct iris_err *err) {
+static int summary(const struct totals *t, int64_t token, const struct iris_run *r,
+                   struct iris_buf *response, struct iris_err *err) {
   json_t *doc =
       json_pack("{s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
                 " s:i, s:i, s:i, s:i}",
@@ -170,61 +182,127 @@ static int summary(const struct totals *t, int64_t token, struct iris_buf *respo
                 "enqueue_failures", t->qs.failed, "sqs_calls", t->qs.calls, "messages_held",
                 t->as.held, "batches_flushed", t->as.batches, "aggregations_started",
                 t->as.started, "aggregations_reset", t->as.reset, "failed_ticks", t->failed_ticks);
-  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  int rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
+  char *text = NULL;
+  int rc;
+  if (doc && r->loop &&
+      json_object_set_new(doc, "clock_scale", json_integer((json_int_t)r->loop->clock_scale))) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  rc = text ? iris_buf_appends(response, text) : iris_err_set(err, IRIS_ENOMEM, "summary");
   json_decref(doc);
   iris_free(text);
   return rc;
 }
 
-int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *inv,
-                            const char *event, size_t len, struct iris_buf *response,
-                            struct iris_err *err) {
-  struct iris_coordinator *c = data;
+/* The local loop's end: stopped by a signal, or its tick budget spent. */
+static int loop_done(const struct iris_run *r, const struct totals *t) {
+  const struct iris_coordinator_loop_opts *o = r->loop;
+  return o && ((o->stop && *o->stop) || (o->max_ticks > 0 && t->ticks >= o->max_ticks));
+}
+
+/* Sleep ms; in the local loop in short slices, so a stop request is seen within 100 ms. */
+static void pause_ms(const struct iris_run *r, int64_t ms) {
+  if (!r->loop) {
+    iris_clock_sleep_ms(ms);
+    return;
+  }
+  while (ms > 0 && !(r->loop->stop && *r->loop->stop)) {
+    int64_t step = ms < 100 ? ms : 100;
+    iris_clock_sleep_ms(step);
+    ms -= step;
+  }
+}
+
+/*
+ * The compressed clock (iris-coordinator --loop --clock-scale N), applied in this one place.
+ * Everything the coordinator decides by time — a notification's next round, a step's
+ * escalation, deactivation, aggregation windows and resets, the redrive of unsettled
+ * markers, the lags it reports — is SQL comparing rows with the database's clock
+ * (UTC_TIMESTAMP()), and every such statement runs inside a tick on the coordinator's one
+ * connection. So before each tick the session's clock (MariaDB's `timestamp` variable, which
+ * UTC_TIMESTAMP() and NOW() read) is set to
+ *     origin + N × (real time − origin)        (origin: when the loop started)
+ * and after the tick it is put back to the server's. The lease (its expiry is real time, so
+ * a coordinator on real time is never taken over early), housekeeping and the Gmail watch
+ * run between ticks, on real time. Within a tick the clock stands still. If the connection is
+ * lost inside a tick, the rest of that tick runs on real time (a fresh session); rows it
+ * writes then look older, so their waits take longer, never shorter.
+ */
+static int clock_compress(struct iris_coordinator *c, const struct iris_run *r,
+                          struct iris_err *err) {
+  int64_t now, at;
+  if (!r->loop || r->loop->clock_scale <= 1)
+    return IRIS_OK;
+  now = iris_clock_now_ms();
+  at = r->origin_ms + (now - r->origin_ms) * r->loop->clock_scale;
+  {
+    struct iris_db_param p[] = {IRIS_DB_DOUBLE((double)at / 1000.0)};
+    return iris_db_exec(c->app->db, 0, "SET timestamp = ?", p, 1, NULL, err);
+  }
+}
+
+static void clock_restore(struct iris_coordinator *c, const struct iris_run *r) {
+  struct iris_err e = {0};
+  if (!r->loop || r->loop->clock_scale <= 1)
+    return;
+  if (iris_db_exec(c->app->db, 0, "SET timestamp = DEFAULT", NULL, 0, NULL, &e))
+    IRIS_LOG_WARN("compressed clock not put back (a new session starts on real time): %s", e.msg);
+}
+
+/*
+ * One run of the tick loop under the lease: a Lambda invocation (until its deadline), or a
+ * stretch of the local loop (until it is stopped or loses the lease). *skipped = 1 when
+ * another coordinator holds the lease (nothing done). The totals accumulate in *t;
+ * *token gets the lease's token.
+ */
+static int run(struct iris_coordinator *c, const struct iris_run *r, struct totals *t,
+               int64_t *token, int *skipped, struct iris_err *err) {
   struct iris_escalate *esc = NULL;
   struct iris_escalate_opts eo;
-  struct totals t;
   int held = 0, rc;
-  int64_t token = 0;
-  (void)event;
-  (void)len;
-  memset(&t, 0, sizeof t);
-  rc = iris_lease_acquire(c->app->db, LEASE, c->owner, (int)c->lease_s, &held, &token, err);
+  *skipped = 0;
+  rc = iris_lease_acquire(c->app->db, LEASE, c->owner, (int)c->lease_s, &held, token, err);
   if (rc)
     return rc;
   if (!held) {
-    IRIS_LOG_INFO("another coordinator holds the lease; nothing to do");
-    return iris_buf_appends(response, "{\"skipped\":\"the lease is held by another coordinator\"}");
+    *skipped = 1;
+    return IRIS_OK;
   }
-  IRIS_LOG_INFO("lease taken by %s (token %lld)", c->owner, (long long)token);
+  IRIS_LOG_INFO("lease taken by %s (token %lld)", c->owner, (long long)*token);
   c->fence.name = LEASE;
   c->fence.owner = c->owner;
-  c->fence.token = token;
+  c->fence.token = *token;
   eo.oncall = c->app->oncall;
   eo.max_unrolled_users = c->max_unrolled;
   eo.fence = &c->fence;
   rc = iris_escalate_new(c->app->db, &eo, &esc, err);
   while (rc == IRIS_OK) {
     int64_t t0 = iris_clock_mono_ms();
-    int64_t hard = t0 + iris_runtime_remaining_ms(inv) - c->margin_ms;
+    int64_t hard = t0 + (r->deadline_ms - iris_clock_now_ms()) - c->margin_ms;
     int busy = 0;
     char hk_owner[160];
     struct iris_housekeeping_stats hs;
     struct iris_err herr = {0};
-    rc = tick(c, esc, hard, &busy, &t, err);
+    rc = clock_compress(c, r, err);
+    if (rc == IRIS_OK) {
+      rc = tick(c, esc, hard, &busy, t, err);
+      clock_restore(c, r);
+    }
     if (rc && !tick_fatal(rc)) {
       /* A deadlock that outlived its replays, a statement the server refused: what this
        * tick did not do is still due, so the next tick does it. Ending the invocation
        * would leave a burst waiting for the next scheduled one (a minute). */
-      IRIS_LOG_ERR("tick %d failed: %s; going on with the next tick", t.ticks, err->msg);
-      t.failed_ticks++;
+      IRIS_LOG_ERR("tick %d failed: %s; going on with the next tick", t->ticks, err->msg);
+      t->failed_ticks++;
       put(c->app->metrics, "tick_failures", 1, IRIS_METRIC_COUNT);
       rc = IRIS_OK;
       busy = 0;
     }
     if (rc)
       break;
-    snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", inv->request_id, t.ticks);
+    snprintf(hk_owner, sizeof hk_owner, "%.100s#%d", r->id, t->ticks);
     if (!busy && iris_housekeeping_run(c->app->db, hk_owner, &c->hk, &hs, &herr))
       IRIS_LOG_ERR("housekeeping failed (next run in %lld s): %s", (long long)c->hk.every_s,
                    herr.msg);
@@ -235,11 +313,13 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
         IRIS_LOG_ERR("gmail watch not renewed (next try in %lld s): %s",
                      (long long)c->gmail.retry_s, gerr.msg);
     }
-    if (iris_runtime_remaining_ms(inv) < c->tick_s * 1000 + c->margin_ms)
+    if (r->deadline_ms - iris_clock_now_ms() < c->tick_s * 1000 + c->margin_ms || loop_done(r, t))
       break;
     if (!busy) {
       int64_t elapsed = iris_clock_mono_ms() - t0;
-      iris_clock_sleep_ms(c->tick_s * 1000 - elapsed > 0 ? c->tick_s * 1000 - elapsed : 0);
+      pause_ms(r, c->tick_s * 1000 - elapsed > 0 ? c->tick_s * 1000 - elapsed : 0);
+      if (loop_done(r, t))
+        break;
     }
     rc = iris_lease_acquire(c->app->db, LEASE, c->owner, (int)c->lease_s, &held, NULL, err);
     if (rc == IRIS_OK && !held) {
@@ -254,13 +334,86 @@ int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *in
   iris_escalate_free(esc);
   {
     struct iris_err rerr = {0};
+    if (iris_db_in_transaction(c->app->db))
+      (void)iris_db_rollback(c->app->db, &rerr);
     if (iris_lease_release(c->app->db, LEASE, c->owner, &rerr))
       IRIS_LOG_WARN("lease not released (it will expire): %s", rerr.msg);
+    else if (r->loop)
+      IRIS_LOG_INFO("lease released by %s", c->owner);
   }
   iris_metrics_flush(c->app->metrics);
+  return rc;
+}
+
+int iris_coordinator_handle(void *data, const struct iris_runtime_invocation *inv,
+                            const char *event, size_t len, struct iris_buf *response,
+                            struct iris_err *err) {
+  struct iris_coordinator *c = data;
+  struct iris_run r = {inv->request_id, inv->deadline_ms, NULL, 0};
+  struct totals t;
+  int64_t token = 0;
+  int skipped = 0, rc;
+  (void)event;
+  (void)len;
+  memset(&t, 0, sizeof t);
+  rc = run(c, &r, &t, &token, &skipped, err);
   if (rc)
     return rc;
-  return summary(&t, token, response, err);
+  if (skipped) {
+    IRIS_LOG_INFO("another coordinator holds the lease; nothing to do");
+    return iris_buf_appends(response, "{\"skipped\":\"the lease is held by another coordinator\"}");
+  }
+  return summary(&t, token, &r, response, err);
+}
+
+/* Errors after which the local loop takes the lease again, as the next scheduled invocation
+ * would: the database went away (or a lock wait on the lease row timed out). */
+static int loop_passing(int rc) {
+  return rc == IRIS_ECONN || rc == IRIS_ESTATE || rc == IRIS_EBUSY;
+}
+
+int iris_coordinator_loop(struct iris_coordinator *c, const struct iris_coordinator_loop_opts *o,
+                          struct iris_buf *out, struct iris_err *err) {
+  /* "Never" for the deadline arithmetic: far enough, and no overflow when added to now. */
+  struct iris_run r = {c->owner, INT64_MAX / 4, o, iris_clock_now_ms()};
+  struct totals t;
+  int64_t token = 0;
+  int waiting = 0, rc = IRIS_OK;
+  if (o->clock_scale < 1 || o->max_ticks < 0)
+    return iris_err_set(err, IRIS_EINVAL,
+                        "coordinator loop: clock_scale must be >= 1 and"
+                        " max_ticks >= 0");
+  memset(&t, 0, sizeof t);
+  if (o->clock_scale > 1)
+    IRIS_LOG_WARN("COMPRESSED CLOCK: every wait of every plan passes %lld times faster, and the"
+                  " rows this coordinator writes are stamped ahead of real time. For trying"
+                  " plans on a test database only; never on a database anything real uses.",
+                  (long long)o->clock_scale);
+  IRIS_LOG_INFO("loop started (tick every %lld s, clock x%lld%s)", (long long)c->tick_s,
+                (long long)o->clock_scale, o->max_ticks ? ", tick budget set" : "");
+  while (!loop_done(&r, &t)) {
+    int skipped = 0;
+    rc = run(c, &r, &t, &token, &skipped, err);
+    if (rc && loop_passing(rc)) {
+      IRIS_LOG_ERR("%s; taking the lease again in %lld s", err->msg, (long long)c->tick_s);
+      rc = IRIS_OK;
+      skipped = 1;
+    }
+    if (rc)
+      break;
+    if (skipped) {
+      if (!waiting)
+        IRIS_LOG_INFO("another coordinator holds the lease; waiting for it");
+      waiting = 1;
+      pause_ms(&r, c->tick_s * 1000);
+    } else {
+      waiting = 0;
+    }
+  }
+  IRIS_LOG_INFO("loop stopped after %d tick(s)", t.ticks);
+  if (rc)
+    return rc;
+  return summary(&t, token, &r, out, err);
 }
 
 /* The Gmail watch renewal, when gmail.credentials is configured (Iris's gmail section: the

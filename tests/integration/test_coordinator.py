@@ -8,8 +8,13 @@ plan's creator (or is retried when there is none), dynamic plans take their targ
 incident, aggregation kicks in and resets, housekeeping prunes on its schedule, incidents
 escalated before the coordinator's bookkeeping existed are adopted, two coordinators started
 at once produce what one would, and a database restart in the middle of a burst loses and
-duplicates nothing."""
+duplicates nothing. The local loop (`iris-coordinator --loop`) runs as a real process: on a
+compressed clock it walks a plan with a 10-minute wait in seconds, a signal stops it after
+its tick with the lease released, a second loop waits for the lease and takes it over, and
+the compressed clock is refused outside the loop."""
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -521,3 +526,110 @@ def test_new_incident_and_adoption_checks_use_indexes(env):
                           " JOIN application a ON a.id = i.application_id WHERE i.current_step = 0"
                           " AND i.active = 1 AND i.id > 0 ORDER BY i.id LIMIT 500")
     assert any(r[2] == "i" and "ix_sender_incident_step" in r[5] for r in plan), plan
+
+
+# ---- the local loop (iris-coordinator --loop) ---------------------------------------------
+
+def start_loop(env, tmp_path, name, *args):
+    """iris-coordinator --loop as a process of its own; stderr (its log) to tmp_path/name.log."""
+    log = open(tmp_path / f"{name}.log", "w")
+    return subprocess.Popen([COORD, "--loop", *args], stdout=subprocess.PIPE, stderr=log, text=True,
+                            env={**os.environ, **stack.function_env(env["cfg"])})
+
+
+def stop_loop(proc, timeout=20):
+    """SIGTERM, then the loop's summary (the last line it printed); asserts a clean exit."""
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return json.loads(out.splitlines()[-1])
+
+
+def lease_owner(env):
+    rows = sql(env["db"], "SELECT owner FROM sender_lease WHERE name = 'coordinator'", nulls_as_none=True)
+    return rows[0][0] if rows else None
+
+
+def test_loop_on_a_compressed_clock_walks_a_plan_in_seconds(env, tmp_path):
+    """Plan disk-escalation moves to step 2 after step 1's 10-minute wait: at --clock-scale 60
+    both steps' messages are on the queues within seconds; SIGTERM ends the loop after its
+    tick, with the lease released."""
+    proc = start_loop(env, tmp_path, "loop", "--clock-scale", "60")
+    try:
+        assert stack.wait_for(lambda: lease_owner(env) is not None, timeout=15)
+        open_incident(env)
+        t0 = time.monotonic()
+        enqueued = set()
+
+        def both_steps_enqueued():
+            enqueued.update(e["message_id"] for e in queued(env) if e["kind"] == "message")
+            steps = {step: {int(r[0]) for r in sql(env["db"], "SELECT id FROM message WHERE"
+                                                    f" incident_id = 700 AND plan_notification_id IN {pns}")}
+                     for step, pns in ((1, "(2, 3)"), (2, "(4, 5)"))}
+            return all(steps.values()) and steps[1] | steps[2] <= enqueued
+        assert stack.wait_for(both_steps_enqueued, timeout=40, interval=0.5)
+        took = time.monotonic() - t0
+    finally:
+        summary = stop_loop(proc)
+    log = (tmp_path / "loop.log").read_text()
+    assert took < 30, f"step 2 (600 s of plan time) took {took:.1f} s at x60"
+    assert sql(env["db"], "SELECT current_step, active FROM incident WHERE id = 700") == [["2", "1"]]
+    assert summary["clock_scale"] == 60 and summary["escalations"] == 1 and summary["failed_ticks"] == 0
+    assert "COMPRESSED CLOCK" in log and "lease released" in log
+    assert lease_owner(env) is None  # released, not left to expire
+    # The lease lives on real time: released now, not at the compressed clock's time (minutes ahead).
+    assert sql(env["db"], "SELECT expires_at <= UTC_TIMESTAMP(3) FROM sender_lease WHERE name = 'coordinator'") == [["1"]]
+    print(f"step 2 enqueued {took:.1f} s after the incident opened")
+
+
+def test_second_loop_waits_for_the_lease_and_takes_over(env, tmp_path):
+    """One coordinator at a time holds for loops too: the second waits while the first holds
+    the lease, takes it when the first stops, and --ticks ends it on its own."""
+    first = start_loop(env, tmp_path, "first")
+    second = None
+    try:
+        assert stack.wait_for(lambda: lease_owner(env) is not None, timeout=15)
+        owner = lease_owner(env)
+        second = start_loop(env, tmp_path, "second", "--ticks", "2")
+        assert stack.wait_for(lambda: "waiting for it" in (tmp_path / "second.log").read_text(), timeout=15)
+        open_incident(env)
+        assert stack.wait_for(lambda: sql(env["db"], "SELECT current_step FROM incident WHERE id = 700") == [["1"]],
+                              timeout=15)
+        assert lease_owner(env) == owner
+        first_summary = stop_loop(first)
+        out, _ = second.communicate(timeout=30)  # takes the lease over, ticks twice, stops
+        assert second.returncode == 0, out
+        second_summary = json.loads(out.splitlines()[-1])
+    finally:
+        for p in (first, second):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert first_summary["new_incidents"] == 1 and second_summary["ticks"] == 2
+    assert second_summary["new_incidents"] == 0 and second_summary["lease_token"] > first_summary["lease_token"]
+    assert len(messages(env, 700)) == 4 and lease_owner(env) is None
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--clock-scale", "60"], "for the local loop only"),
+    (["--ticks", "3"], "for the local loop only"),
+    (["--loop", "--clock-scale", "0"], "whole number from 1 to 10000"),
+    (["--loop", "--clock-scale", "x"], "whole number from 1 to 10000"),
+    (["--loop", "--bogus"], "unknown argument --bogus"),
+])
+def test_loop_arguments_are_checked(args, why):
+    r = subprocess.run([COORD, *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and why in r.stderr, r.stderr
+
+
+def test_compressed_clock_refused_inside_lambda():
+    r = subprocess.run([COORD, "--loop", "--clock-scale", "60"], capture_output=True, text=True, timeout=30,
+                       env={**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "iris-coordinator"})
+    assert r.returncode == 2 and "refused inside a Lambda function" in r.stderr, r.stderr
+
+
+def test_help_documents_the_loop():
+    r = subprocess.run([COORD, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    for word in ("--loop", "--clock-scale N", "--ticks K", "SIGINT/SIGTERM", "TEST database"):
+        assert word in r.stdout
