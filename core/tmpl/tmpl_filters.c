@@ -1388,7 +1388,7 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const
 static const char *const methods[] = {"items",  "keys",       "values",     "get",      "upper",
                                       "lower",  "capitalize", "title",      "strip",    "lstrip",
                                       "rstrip", "split",      "startswith", "endswith", "replace",
-                                      "count",  "find",       "join",       NULL};
+                                      "count",  "find",       "join",       "cycle",    NULL};
 
 int iris__tmpl_method_known(const char *name) { return in_list(methods, name); }
 
@@ -1646,9 +1646,7 @@ static const char *const seq_filters[] =
 
 int iris__tmpl_seq_filter_known(const char *name) { return in_list(seq_filters, name); }
 
-/* Python's iteration of a value as a JSON list (borrowed or new owned): a list itself, a dict's
- * keys, a string's characters, nothing for Undefined. */
-static int iter_items(struct rctx *r, const struct tv *in, json_t **items) {
+int iris__tmpl_iter(struct rctx *r, const struct tv *in, json_t **items) {
   int rc;
   if ((rc = iris__tmpl_check_iter(r, in)))
     return rc;
@@ -1935,7 +1933,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       }
       return take(r, &b, out, in->safe);
     }
-    if ((rc = iter_items(r, in, &items)) || (rc = new_iter(r, &l)))
+    if ((rc = iris__tmpl_iter(r, in, &items)) || (rc = new_iter(r, &l)))
       return rc;
     for (n = json_array_size(items); n > 0; n--)
       if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, n - 1)))))
@@ -1953,7 +1951,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     *out = iris__tv_from_json(empty);
     return IRIS_OK;
   }
-  if ((rc = iter_items(r, in, &items)))
+  if ((rc = iris__tmpl_iter(r, in, &items)))
     return rc;
   n = json_array_size(items);
   if (strcmp(name, "list") == 0) {

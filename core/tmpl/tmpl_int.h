@@ -3,6 +3,8 @@
  *
  *   tmpl_lex.c      source → tokens (whitespace control, raw blocks, comments)
  *   tmpl_parse.c    tokens → syntax tree (refuses unsupported features)
+ *   tmpl_scope.c    Jinja's symbol analysis of the tree: which names start missing in each
+ *                   frame, which macros take caller/varargs/kwargs
  *   tmpl_value.c    the value model and Python's semantics: str(), repr(), truth, compare,
  *                   arithmetic
  *   tmpl_filters.c  filters and tests
@@ -79,6 +81,8 @@ enum node_kind {
   N_FOR,
   N_SET,
   N_SETBLOCK,
+  N_MACRO,     /* s name, kw params (name, default or NULL), list body, op MACRO_* flags */
+  N_CALLBLOCK, /* a the call (E_CALL), kw params of the caller, list body, op MACRO_* flags */
   /* expressions */
   E_CONST,
   E_NAME,
@@ -95,7 +99,24 @@ enum node_kind {
   E_RANGE,
   E_SLICE,    /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
   E_CMPCHAIN, /* a < b < c: list = operands, s = one operator code per char, n = how many */
-  E_TUPLE     /* (a, b): list = items */
+  E_TUPLE,    /* (a, b): list = items */
+  E_CALL      /* a(args): a callee, list positional, kw keywords, b *args, c **kwargs */
+};
+
+/* What a macro or call block's body uses (Jinja's find_undeclared), in node->op. */
+enum {
+  MACRO_KWARGS = 1,         /* reads `kwargs`: extra keyword arguments are collected */
+  MACRO_VARARGS = 2,        /* reads `varargs`: extra positional arguments are collected */
+  MACRO_CALLER = 4,         /* reads `caller` */
+  MACRO_EXPLICIT_CALLER = 8 /* `caller` is one of its parameters */
+};
+
+/* The names a frame holds as "missing" when it starts (Jinja's VAR_LOAD_UNDEFINED: stored in
+ * the frame before any load, unknown to the frames around it): until they are set, reading
+ * them anywhere below the frame is undefined, even when the context has the name. */
+struct tmpl_scope {
+  const char **names;
+  size_t n;
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };
@@ -128,6 +149,9 @@ struct node {
   double f;
   int op;  /* operator code (tmpl_parse.c) */
   int neg; /* `is not` */
+  /* frames the node opens (tmpl_scope.c): N_FOR body [0] and else [1]; N_MACRO,
+   * N_CALLBLOCK and N_SETBLOCK body [0]. NULL: nothing starts missing. */
+  const struct tmpl_scope *scope[2];
 };
 
 /* Operators of E_BINOP / E_UNARY. */
@@ -159,9 +183,14 @@ struct iris_tmpl {
   char *name;
   struct tmpl_arena arena;
   struct node_list body;
+  const struct tmpl_scope *scope; /* of the top-level frame */
 };
 
 int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err);
+/* Jinja's symbol analysis over the parsed tree (tmpl_scope.c): fills every scope and the
+ * macros' MACRO_* flags; IRIS_ETEMPLATE where Jinja refuses the template at compile time
+ * (a `caller` parameter without a default that the body uses), IRIS_ENOMEM. */
+int iris__tmpl_scopes(struct iris_tmpl *t, struct iris_err *err);
 
 /* The budget in force (tmpl_render.c; iris_tmpl_set_limits). */
 int iris__tmpl_max_depth(void);
@@ -171,7 +200,7 @@ int iris__tmpl_filter_known(const char *name);
 int iris__tmpl_test_known(const char *name);
 
 /* ---- values ---------------------------------------------------------------------------- */
-enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV_DICT };
+enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV_DICT, TV_MACRO };
 
 struct tv {
   enum tv_type t;
@@ -180,7 +209,7 @@ struct tv {
   double f;      /* FLOAT */
   const char *s; /* STR (not NUL-terminated in general); UNDEF: the missing name */
   size_t n;
-  json_t *j; /* LIST (array) or DICT (object); borrowed */
+  json_t *j; /* LIST (array), DICT or MACRO (object); borrowed */
   int view;  /* LIST made by .keys()/.values()/.items(): 1/2/3 (printed as Python's
                       dict_keys([...]) etc.) */
 };
@@ -198,7 +227,8 @@ enum {
   VIEW_MARKUP, /* a safe string */
   VIEW_TUPLE,  /* a tuple: prints (a, b) */
   VIEW_ITER,   /* a generator (map, select, reverse…): printing it prints an address */
-  VIEW_LOOP    /* a materialised `loop`: prints <LoopContext index/length> */
+  VIEW_LOOP,   /* a materialised `loop`: prints <LoopContext index/length> */
+  VIEW_MACRO   /* a macro or a call block's caller (the object iris__tmpl_macro_json made) */
 };
 
 /* The state of the loop that owns a frame; `loop` is made into a dict only when a template
@@ -212,15 +242,22 @@ struct tmpl_view {
   json_t *j; /* borrowed: the list, owned by rctx.owned */
   int kind;
   int64_t start, stop, step;
-  const char *broken; /* VIEW_ITER: the error its first use raises (Jinja's generators fail
+  const char *broken;      /* VIEW_ITER: the error its first use raises (Jinja's generators fail
                          lazily), or NULL; scratch string */
+  int group;               /* VIEW_TUPLE made by groupby: .grouper and .list read its items */
+  const struct node *node; /* VIEW_MACRO: the N_MACRO or N_CALLBLOCK (the template's) */
+  int frame;               /* VIEW_MACRO: the frame it was defined in, which it reads */
+  json_t *frame_obj;       /* VIEW_MACRO: that frame's object (borrowed; checks it is alive) */
 };
 
 /* Per-render state. */
 struct rctx {
   const struct iris_tmpl *t;
-  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets;
-                                              each owned (one reference) */
+  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* a stack of frames, innermost last; [0] = the
+                                              top level; each owned (one reference) */
+  int parent[IRIS_TMPL_MAX_DEPTH + 2];     /* the frame around frames[k] whose names it sees
+                                              (-1 for [0]): the one below it, or for a macro
+                                              call the frame the macro was defined in */
   struct loop_state loops[IRIS_TMPL_MAX_DEPTH + 2]; /* loops[k]: the loop of frames[k] */
   int nframes;
   json_t *context;
@@ -246,6 +283,14 @@ const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t 
 int iris__tmpl_check_iter(struct rctx *r, const struct tv *v);
 /* The process-wide JSON value that stands for Undefined inside lists, dicts and scopes. */
 int iris__tmpl_is_undef_json(const json_t *j);
+/* The process-wide marker of a name a frame holds missing (borrowed, never freed). */
+json_t *iris__tmpl_missing_json(void);
+int iris__tmpl_is_missing_json(const json_t *j);
+/* A macro (N_MACRO) or call block's caller (N_CALLBLOCK) defined in frame `frame` as a
+ * value: *out is borrowed (owned by the render, released with the frame's iteration or
+ * call); it is registered as a VIEW_MACRO. IRIS_ENOMEM, or the budget's error. */
+int iris__tmpl_macro_json(struct rctx *r, const struct node *n, int frame, json_t **out);
+int iris__tmpl_is_macro_json(const json_t *j);
 
 /* Charge `bytes` of new values / `steps` of work to the render's budget; IRIS_ETEMPLATE
  * (via r) when it is exhausted. */
@@ -304,6 +349,10 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *args, struct tv *out);
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *args, int *out);
+/* Python's iteration of a value as a JSON list: a list itself (borrowed), a dict's keys or a
+ * string's characters (a new list owned by the render), nothing for undefined; IRIS_ETEMPLATE
+ * for anything else or a generator that failed. */
+int iris__tmpl_iter(struct rctx *r, const struct tv *in, json_t **items);
 /* obj.name(args) for the methods of str, list and dict this engine implements. */
 int iris__tmpl_method_known(const char *name);
 int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,

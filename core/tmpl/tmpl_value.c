@@ -47,15 +47,73 @@ struct tv iris__tv_undef(const char *name) {
  * process-wide empty object, made once and never freed, stands for it wherever a value is
  * stored; iris__tv_from_json turns it back into TV_UNDEF.
  */
-static json_t *g_undef;
-static pthread_once_t g_undef_once = PTHREAD_ONCE_INIT;
-static void make_undef(void) { g_undef = json_object(); }
-static json_t *undef_marker(void) {
-  pthread_once(&g_undef_once, make_undef);
-  return g_undef;
+static json_t *g_undef, *g_missing;
+static pthread_mutex_t g_markers_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Make *slot once (under a lock, retried after an allocation failure: a failed first attempt
+ * must not leave the marker missing for the life of the process). NULL: out of memory. */
+static json_t *marker(json_t **slot) {
+  json_t *m = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!m) {
+    pthread_mutex_lock(&g_markers_mu);
+    if (!(m = *slot) && (m = json_object()))
+      __atomic_store_n(slot, m, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_markers_mu);
+  }
+  return m;
+}
+static json_t *undef_marker(void) { return marker(&g_undef); }
+static int is_marker(const json_t *j, json_t **slot) {
+  return j && j == __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 }
 
-int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
+int iris__tmpl_is_undef_json(const json_t *j) { return is_marker(j, &g_undef); }
+
+/* The marker of a name a frame holds missing (tmpl_scope.c): one process-wide object too,
+ * never a value — looking the name up yields undefined. */
+json_t *iris__tmpl_missing_json(void) { return marker(&g_missing); }
+
+int iris__tmpl_is_missing_json(const json_t *j) { return is_marker(j, &g_missing); }
+
+/*
+ * A macro as a value: an object whose only key is "\0m" (a key no JSON text can hold, so
+ * context data never looks like one) mapping to the macro's name (null for a call block's
+ * caller, which Jinja names None). Which macro it is — its node and the frame it reads —
+ * the render's view table says.
+ */
+#define MACRO_KEY "\0m"
+#define MACRO_KEY_LEN 2
+
+int iris__tmpl_is_macro_json(const json_t *j) {
+  return json_is_object(j) && json_object_size(j) == 1 &&
+         json_object_getn(j, MACRO_KEY, MACRO_KEY_LEN) != NULL;
+}
+
+int iris__tmpl_macro_json(struct rctx *r, const struct node *n, int frame, json_t **out) {
+  json_t *m = iris__tv_keep(r, json_object());
+  json_t *name = n->kind == N_MACRO ? json_string(n->s) : json_null();
+  int rc;
+  if (!m || !name || json_object_setn_new_nocheck(m, MACRO_KEY, MACRO_KEY_LEN, name)) {
+    if (!m)
+      json_decref(name);
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  }
+  if ((rc = iris__tmpl_view_add(r, m, VIEW_MACRO, 0, 0, 0)))
+    return rc;
+  r->views[r->nviews - 1].node = n;
+  r->views[r->nviews - 1].frame = frame;
+  r->views[r->nviews - 1].frame_obj = r->frames[frame];
+  *out = m;
+  return IRIS_OK;
+}
+
+/* <Macro 'name'> (Jinja's repr, also its str), <Macro anonymous> for a caller. */
+static int append_macro(struct iris_buf *b, const json_t *m) {
+  const json_t *name = json_object_getn(m, MACRO_KEY, MACRO_KEY_LEN);
+  if (json_is_string(name))
+    return iris_buf_appendf(b, "<Macro '%s'>", json_string_value(name));
+  return iris_buf_appends(b, "<Macro anonymous>");
+}
 
 struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j) {
   struct tv v = iris__tv_from_json(j);
@@ -92,6 +150,10 @@ int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int6
   r->views[r->nviews].stop = stop;
   r->views[r->nviews].step = step;
   r->views[r->nviews].broken = NULL;
+  r->views[r->nviews].group = 0;
+  r->views[r->nviews].node = NULL;
+  r->views[r->nviews].frame = -1;
+  r->views[r->nviews].frame_obj = NULL;
   r->nviews++;
   return iris__tmpl_charge(r, sizeof(struct tmpl_view));
 }
@@ -105,11 +167,13 @@ const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t 
 }
 
 struct tv iris__tv_from_json(json_t *j) {
-  if (j && j == g_undef)
+  if (iris__tmpl_is_undef_json(j))
     return iris__tv_undef("value");
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
+    if (json_object_size(j) == 1 && iris__tmpl_is_macro_json(j))
+      v.t = TV_MACRO;
     return v;
   }
   case JSON_ARRAY: {
@@ -147,7 +211,8 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
     }
     break;
   case TV_LIST:
-  case TV_DICT: *out = json_incref(v->j); break;
+  case TV_DICT:
+  case TV_MACRO: *out = json_incref(v->j); break;
   default: *out = json_incref(undef_marker()); break;
   }
   if (!*out)
@@ -251,6 +316,7 @@ int iris__tv_truthy(const struct tv *v) {
   case TV_STR: return v->n != 0;
   case TV_LIST: return v->view == VIEW_ITER || json_array_size(v->j) != 0;
   case TV_DICT: return json_object_size(v->j) != 0;
+  case TV_MACRO: return 1;
   }
   return 0;
 }
@@ -275,6 +341,7 @@ const char *iris__tv_type_name(const struct tv *v) {
   case TV_STR: return "str";
   case TV_LIST: return "list";
   case TV_DICT: return "dict";
+  case TV_MACRO: return "Macro";
   }
   return "?";
 }
@@ -405,6 +472,7 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_STR: return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
   case TV_LIST: return append_json_repr(r, v->j, b, 0);
   case TV_DICT: return append_json_repr(r, v->j, b, 0);
+  case TV_MACRO: return append_macro(b, v->j);
   }
   return IRIS_OK;
 }
@@ -470,8 +538,10 @@ static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int d
   int rc = IRIS_OK;
   if (depth > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "value nested too deeply to print");
-  if (j == g_undef)
+  if (iris__tmpl_is_undef_json(j))
     return iris_buf_appends(b, "Undefined");
+  if (iris__tmpl_is_macro_json(j))
+    return append_macro(b, j);
   if (r->nviews && !json_is_number(j) && !json_is_boolean(j) && !json_is_null(j)) {
     const struct tmpl_view *v = iris__tmpl_view_find(r, j);
     if (v && v->kind == VIEW_MARKUP) {
@@ -583,6 +653,7 @@ int iris__tv_equal(const struct tv *a, const struct tv *b) {
   case TV_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
   case TV_LIST:
   case TV_DICT: return json_equal_py(a->j, b->j);
+  case TV_MACRO: return a->j == b->j; /* Python compares objects by identity */
   default: return 0;
   }
 }
