@@ -512,6 +512,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
         n = g;
         continue;
       }
+      if (k && k->kind != E_TUPLE && is_op(peek(p), ",")) {
+        /* x[a, b] subscripts with a tuple (undefined for any JSON value) */
+        k = tuple_rest(p, k, t, "]");
+        if (!k)
+          return NULL;
+      }
       if (expect_op(p, "]"))
         return NULL;
       g = mk(p, E_GETITEM, t);

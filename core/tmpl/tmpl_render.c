@@ -336,7 +336,7 @@ static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key
   if (methods && in_names(methods, key->s, key->n))
     return iris__tmpl_fail(r,
                            "'%.*s' is a method of %s: reading it without calling it is not "
-                           "supported",
+                           "supported by this engine",
                            (int)key->n, key->s, iris__tv_type_name(obj));
   if (obj->t == TV_INT || obj->t == TV_BOOL) {
     if (in_names((const char *const[]){"real", "numerator", NULL}, key->s, key->n)) {
@@ -354,6 +354,47 @@ static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key
   }
   *out = iris__tv_undef(what);
   return IRIS_OK;
+}
+
+/* The attributes Python's dict has whose names start with '_' (Python 3.11's dir({})). */
+static int is_dict_dunder(const char *s, size_t n) {
+  static const char *const d[] = {"__class__",
+                                  "__class_getitem__",
+                                  "__contains__",
+                                  "__delattr__",
+                                  "__delitem__",
+                                  "__dir__",
+                                  "__doc__",
+                                  "__eq__",
+                                  "__format__",
+                                  "__ge__",
+                                  "__getattribute__",
+                                  "__getitem__",
+                                  "__getstate__",
+                                  "__gt__",
+                                  "__hash__",
+                                  "__init__",
+                                  "__init_subclass__",
+                                  "__ior__",
+                                  "__iter__",
+                                  "__le__",
+                                  "__len__",
+                                  "__lt__",
+                                  "__ne__",
+                                  "__new__",
+                                  "__or__",
+                                  "__reduce__",
+                                  "__reduce_ex__",
+                                  "__repr__",
+                                  "__reversed__",
+                                  "__ror__",
+                                  "__setattr__",
+                                  "__setitem__",
+                                  "__sizeof__",
+                                  "__str__",
+                                  "__subclasshook__",
+                                  NULL};
+  return n > 4 && s[0] == '_' && s[1] == '_' && in_names(d, s, n);
 }
 
 /* Jinja's globals: names that are never undefined there (printing them prints a class or a
@@ -399,12 +440,16 @@ static int macro_attr(struct rctx *r, const struct tv *obj, const struct tv *key
 }
 
 /* obj.name / obj[key] with Jinja's rules for JSON data. */
-static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
+int iris__tmpl_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
                       const char *what, struct tv *out) {
   if (obj->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
-  if (key->t == TV_STR && key->n > 0 && key->s[0] == '_' && by_attr)
-    return iris__tmpl_fail(r, "access to attribute '%.*s' is unsafe", (int)key->n, key->s);
+  if (obj->t == TV_DICT && by_attr && key->t == TV_STR && is_dict_dunder(key->s, key->n)) {
+    /* an attribute of every dict: Jinja's sandbox finds it first and calls it unsafe, an
+     * undefined value (even when the dict has such a key) */
+    *out = iris__tv_undef(what);
+    return IRIS_OK;
+  }
   if (obj->t == TV_MACRO)
     return macro_attr(r, obj, key, what, out);
   if (obj->t == TV_DICT) {
@@ -454,6 +499,7 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
         size_t a = iris__utf8_offset(obj->s, obj->n, (size_t)i);
         size_t z = iris__utf8_offset(obj->s, obj->n, (size_t)i + 1);
         *out = iris__tv_str(obj->s + a, z - a);
+        out->safe = obj->safe; /* an item of Markup is Markup */
       }
       return IRIS_OK;
     }
@@ -462,6 +508,12 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
     return other_attr(r, obj, key, what, out);
   *out = iris__tv_undef(what);
   return IRIS_OK;
+}
+
+int iris__tmpl_getitem(struct rctx *r, const struct tv *obj, const struct tv *key,
+                       const char *what, struct tv *out) {
+  /* obj[key], and when that fails for a string key, the attribute of that name */
+  return iris__tmpl_member(r, obj, key, key->t == TV_STR && obj->t != TV_DICT, what, out);
 }
 
 static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int depth) {
@@ -1128,12 +1180,12 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return rc;
     r->line = n->line;
     b = iris__tv_str(n->s, strlen(n->s));
-    return get_member(r, &a, &b, 1, n->s, out);
+    return iris__tmpl_member(r, &a, &b, 1, n->s, out);
   case E_GETITEM:
     if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval(r, n->b, &b, depth + 1)))
       return rc;
     r->line = n->line;
-    return get_member(r, &a, &b, 0, "item", out);
+    return iris__tmpl_getitem(r, &a, &b, "item", out);
   case E_LIST:
   case E_TUPLE: {
     json_t *l = iris__tv_keep(r, json_array());

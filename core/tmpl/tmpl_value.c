@@ -47,7 +47,7 @@ struct tv iris__tv_undef(const char *name) {
  * process-wide empty object, made once and never freed, stands for it wherever a value is
  * stored; iris__tv_from_json turns it back into TV_UNDEF.
  */
-static json_t *g_undef, *g_missing;
+static json_t *g_undef, *g_missing, *g_pinf, *g_ninf, *g_nan;
 static pthread_mutex_t g_markers_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Make *slot once (under a lock, retried after an allocation failure: a failed first attempt
@@ -74,6 +74,22 @@ int iris__tmpl_is_undef_json(const json_t *j) { return is_marker(j, &g_undef); }
 json_t *iris__tmpl_missing_json(void) { return marker(&g_missing); }
 
 int iris__tmpl_is_missing_json(const json_t *j) { return is_marker(j, &g_missing); }
+
+/* JSON has no infinity or NaN (jansson refuses them), yet Python's floats do: stored values
+ * that are not finite are three more process-wide markers. */
+int iris__tmpl_nonfinite_json(const json_t *j, double *f) {
+  if (!j || !json_is_object(j) || json_object_size(j))
+    return 0;
+  if (is_marker(j, &g_pinf))
+    *f = HUGE_VAL;
+  else if (is_marker(j, &g_ninf))
+    *f = -HUGE_VAL;
+  else if (is_marker(j, &g_nan))
+    *f = NAN;
+  else
+    return 0;
+  return 1;
+}
 
 /*
  * A macro as a value: an object whose only key is "\0m" (a key no JSON text can hold, so
@@ -167,8 +183,11 @@ const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t 
 }
 
 struct tv iris__tv_from_json(json_t *j) {
+  double f;
   if (iris__tmpl_is_undef_json(j))
     return iris__tv_undef("value");
+  if (iris__tmpl_nonfinite_json(j, &f))
+    return iris__tv_float(f);
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
@@ -202,7 +221,12 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
   case TV_NONE: *out = json_null(); break;
   case TV_BOOL: *out = json_boolean(v->i); break;
   case TV_INT: *out = json_integer(v->i); break;
-  case TV_FLOAT: *out = json_real(v->f); break;
+  case TV_FLOAT:
+    *out = isfinite(v->f) ? json_real(v->f)
+                          : json_incref(marker(isnan(v->f) ? &g_nan
+                                               : v->f > 0  ? &g_pinf
+                                                           : &g_ninf));
+    break;
   case TV_STR:
     *out = json_stringn_nocheck(v->s, v->n);
     if (*out && v->safe && iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0)) {
@@ -469,7 +493,13 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_BOOL: return iris_buf_appends(b, v->i ? "True" : "False");
   case TV_INT: return iris_buf_appendf(b, "%lld", (long long)v->i);
   case TV_FLOAT: iris__tmpl_format_float(v->f, num, sizeof num); return iris_buf_appends(b, num);
-  case TV_STR: return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
+  case TV_STR:
+    if (repr && v->safe) { /* repr(Markup('x')) */
+      int rc = iris_buf_appends(b, "Markup(");
+      rc = rc ? rc : append_str_repr(b, v->s, v->n);
+      return rc ? rc : iris_buf_appendc(b, ')');
+    }
+    return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
   case TV_LIST: return append_json_repr(r, v->j, b, 0);
   case TV_DICT: return append_json_repr(r, v->j, b, 0);
   case TV_MACRO: return append_macro(b, v->j);
@@ -542,6 +572,13 @@ static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int d
     return iris_buf_appends(b, "Undefined");
   if (iris__tmpl_is_macro_json(j))
     return append_macro(b, j);
+  if (json_is_object(j) && json_object_size(j) == 0) {
+    double f;
+    if (iris__tmpl_nonfinite_json(j, &f)) {
+      struct tv v = iris__tv_float(f);
+      return append_scalar(r, &v, b, 1);
+    }
+  }
   if (r->nviews && !json_is_number(j) && !json_is_boolean(j) && !json_is_null(j)) {
     const struct tmpl_view *v = iris__tmpl_view_find(r, j);
     if (v && v->kind == VIEW_MARKUP) {
@@ -759,13 +796,10 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     return IRIS_OK;
   }
   case TV_DICT:
-    if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
-        (iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE ||
-         iris__tmpl_view_find(r, item->j)->kind == VIEW_TUPLE ||
-         iris__tmpl_view_find(r, item->j)->kind == VIEW_ITER))
-      return IRIS_OK; /* ranges, tuples and generators are hashable, and never a JSON key */
-    if (item->t == TV_LIST || item->t == TV_DICT)
+    if (!iris__tv_hashable(r, item))
       return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
+    if (item->t == TV_LIST)
+      return IRIS_OK; /* a hashable range, tuple or generator is never a JSON key */
     if (item->t == TV_STR) {
       char *k = iris__tmpl_scratch(r, item->n);
       if (!k)
@@ -777,6 +811,26 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
   default:
     return iris__tmpl_fail(r, "argument of type '%s' is not iterable", iris__tv_type_name(c));
   }
+}
+
+/* Could Python hash v? Lists, dicts and dict views not; a tuple when all its items can be. */
+int iris__tv_hashable(const struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  size_t i;
+  if (v->t == TV_DICT)
+    return 0;
+  if (v->t != TV_LIST)
+    return 1;
+  w = r->nviews ? iris__tmpl_view_find(r, v->j) : NULL;
+  if (!w || (w->kind != VIEW_RANGE && w->kind != VIEW_TUPLE && w->kind != VIEW_ITER))
+    return 0;
+  if (w->kind == VIEW_TUPLE)
+    for (i = 0; i < json_array_size(v->j); i++) {
+      struct tv x = iris__tv_from_json_r(r, json_array_get(v->j, i));
+      if (!iris__tv_hashable(r, &x))
+        return 0;
+    }
+  return 1;
 }
 
 static int overflow(struct rctx *r) {
@@ -837,6 +891,7 @@ static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv
     for (k = 0; k < times; k++)
       memcpy(s + (size_t)k * seq->n, seq->s, seq->n);
     *out = iris__tv_str(s, seq->n * (size_t)times);
+    out->safe = seq->safe; /* Markup * n is Markup */
     return IRIS_OK;
   }
   {
@@ -881,7 +936,7 @@ static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out) {
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
   if (op == OP_MOD && a->t == TV_STR)
-    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
+    return iris__tmpl_percent(r, a, b, out);
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined",
                            a->t == TV_UNDEF ? (a->s ? a->s : "value") : (b->s ? b->s : "value"));
@@ -948,8 +1003,6 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     if ((b->t == TV_STR || b->t == TV_LIST) && (a->t == TV_INT || a->t == TV_BOOL))
       return repeat(r, b, a->i, out);
   }
-  if (op == OP_MOD && a->t == TV_STR)
-    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
   if (!is_num(a) || !is_num(b)) {
     static const char *const names[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     return iris__tmpl_fail(r, "unsupported operand type(s) for %s: '%s' and '%s'",
