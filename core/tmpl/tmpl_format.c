@@ -29,16 +29,22 @@
 /* Appends to an iris_buf latch their first failure, checked once with iris_buf_rc(). */
 static void latch(int rc) { (void)rc; }
 
+/* A buffer that may grow to what is left of the render's memory budget. */
+static void buf_init(struct rctx *r, struct iris_buf *b) {
+  size_t used = r->json_mem + r->scratch.bytes;
+  iris_buf_init(b, r->lim.max_memory > used ? r->lim.max_memory - used : 1);
+}
+
 /* Finish: the text of b as a scratch string (safe when it is Markup). Frees b. */
 static int finish(struct rctx *r, struct iris_buf *b, int safe, struct tv *out) {
   char *s;
   int rc = iris_buf_rc(b);
   if (rc) {
     iris_buf_cleanup(b);
-    return iris_err_set(r->err, rc,
-                        "template '%s' line %d: formatted text too large or out of "
-                        "memory",
-                        r->t->name, r->line);
+    if (rc == IRIS_ETOOBIG)
+      return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                             r->lim.max_memory);
+    return iris_err_set(r->err, rc, "template '%s' line %d: out of memory", r->t->name, r->line);
   }
   if (!(s = iris__tmpl_scratch(r, iris_buf_len(b)))) {
     iris_buf_cleanup(b);
@@ -51,10 +57,22 @@ static int finish(struct rctx *r, struct iris_buf *b, int safe, struct tv *out) 
   return IRIS_OK;
 }
 
-/* A failure inside a formatting routine: frees b and raises. */
+/* A failure inside a formatting routine: frees b and returns rc. */
 static int failb(struct rctx *r, struct iris_buf *b, int rc) {
+  (void)r;
   iris_buf_cleanup(b);
   return rc;
+}
+
+/* The error of a whole formatting: a buffer that hit its cap (what is left of the budget)
+ * or an allocation failure becomes the render's error when nothing raised one yet. */
+static int raised(struct rctx *r, int rc) {
+  if (r->err->rc)
+    return r->err->rc;
+  if (rc == IRIS_ETOOBIG)
+    return iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted",
+                           r->lim.max_memory);
+  return iris_err_set(r->err, rc, "template '%s' line %d: out of memory", r->t->name, r->line);
 }
 
 /* The widths and fills of this file are bounded by the render's memory budget before any
@@ -83,7 +101,7 @@ static int append_conv(struct rctx *r, const struct tv *v, int conv, struct iris
   if (conv == 'r')
     return iris__tv_append_repr(r, v, b);
   /* ascii(): repr with every non-ASCII character escaped as Python's ascii() does */
-  iris_buf_init(&t, 0);
+  buf_init(r, &t);
   if ((rc = iris__tv_append_repr(r, v, &t))) {
     iris_buf_cleanup(&t);
     return rc;
@@ -391,7 +409,7 @@ static int put_number(struct rctx *r, struct iris_buf *b, const struct spec *sp,
     return rc;
   if (sp->nfill == 1 && sp->fill[0] == '0' && sp->align == '=')
     min_width = sp->width - (int64_t)(nsign + nprefix + nrest);
-  iris_buf_init(&g, 0);
+  buf_init(r, &g);
   {
     /* grouped digits, built from the right in reverse */
     int64_t remaining = (int64_t)nd, mw = min_width;
@@ -572,7 +590,7 @@ static int format_general(struct rctx *r, double f, const struct spec *sp, struc
   struct iris_buf t;
   int64_t p = sp->prec < 1 ? 1 : sp->prec;
   int rc;
-  iris_buf_init(&t, 0);
+  buf_init(r, &t);
   if (!isfinite(f)) {
     if ((rc = float_text(r, f, 'g', p, 0, 0, 0, &t)))
       return failb(r, &t, rc);
@@ -642,7 +660,7 @@ static int format_float_spec(struct rctx *r, double f, struct spec *sp, struct i
   }
   if (prec < 0)
     prec = 6;
-  iris_buf_init(&t, 0);
+  buf_init(r, &t);
   if ((rc = float_text(r, f, (int)type, prec, sp->alt, dot0, sp->z, &t)) ||
       (pct && (rc = iris_buf_appendc(&t, '%'))))
     return failb(r, &t, rc);
@@ -652,7 +670,7 @@ static int format_float_spec(struct rctx *r, double f, struct spec *sp, struct i
     size_t e = (size_t)((const char *)memchr(iris_buf_ptr(&t), 'e', iris_buf_len(&t)) -
                         iris_buf_ptr(&t));
     struct iris_buf u;
-    iris_buf_init(&u, 0);
+    buf_init(r, &u);
     latch(iris_buf_append(&u, iris_buf_ptr(&t), e));
     latch(iris_buf_appendc(&u, '.'));
     latch(iris_buf_append(&u, iris_buf_ptr(&t) + e, iris_buf_len(&t) - e));
@@ -756,7 +774,7 @@ static int convert_one(struct rctx *r, struct iris_buf *b, uint32_t conv, const 
                        const struct tv *v, int escape) {
   struct iris_buf t;
   int rc = IRIS_OK;
-  iris_buf_init(&t, 0);
+  buf_init(r, &t);
   switch (conv) {
   case 's':
   case 'r':
@@ -945,7 +963,7 @@ int iris__tmpl_percent(struct rctx *r, const struct tv *fmt, const struct tv *ar
     pa.mapping = (args->t == TV_DICT && !w) || args->t == TV_UNDEF ||
                  (args->t == TV_LIST && (!w || w->kind == VIEW_RANGE));
   }
-  iris_buf_init(&b, 0);
+  buf_init(r, &b);
   while (i < n && rc == IRIS_OK) {
     struct pconv pc;
     struct tv v = iris__tv_none();
@@ -1076,12 +1094,13 @@ int iris__tmpl_percent(struct rctx *r, const struct tv *fmt, const struct tv *ar
                            iris__utf8_count(s, i) - 1);
       break;
     }
-    rc = convert_one(r, &b, conv, &pc, &v, escape);
+    if ((rc = iris__tmpl_steps(r, 1)) == IRIS_OK)
+      rc = convert_one(r, &b, conv, &pc, &v, escape);
   }
   if (rc == IRIS_OK && pa.argidx < pa.arglen && !pa.mapping)
     rc = iris__tmpl_fail(r, "not all arguments converted during string formatting");
   if (rc)
-    return failb(r, &b, rc);
+    return raised(r, failb(r, &b, rc));
   return finish(r, &b, escape, out);
 }
 
@@ -1181,7 +1200,7 @@ static int format_field(struct rctx *r, struct fmtctx *fc, const struct tv *v, i
   int rc;
   const struct tv *val = v;
   struct tv converted;
-  iris_buf_init(&t, 0);
+  buf_init(r, &t);
   if (conv) {
     char *text;
     if (conv != 's' && conv != 'r' && conv != 'a')
@@ -1323,7 +1342,7 @@ static int vformat(struct rctx *r, struct fmtctx *fc, const char *s, size_t n, i
     {
       /* the spec, its own fields expanded */
       struct iris_buf sp;
-      iris_buf_init(&sp, 0);
+      buf_init(r, &sp);
       if (has_spec && (rc = vformat(r, fc, s + spec, spec_end - spec, depth - 1, &sp)))
         return failb(r, &sp, rc);
       if (!has_spec && (rc = vformat(r, fc, "", 0, depth - 1, &sp)))
@@ -1348,8 +1367,8 @@ int iris__tmpl_str_format(struct rctx *r, const struct tv *fmt, const struct far
   fc.a = a;
   fc.escape = fmt->safe;
   fc.auto_index = 0;
-  iris_buf_init(&b, 0);
+  buf_init(r, &b);
   if ((rc = vformat(r, &fc, fmt->s, fmt->n, 2, &b)))
-    return failb(r, &b, rc);
+    return raised(r, failb(r, &b, rc));
   return finish(r, &b, fmt->safe, out);
 }

@@ -246,7 +246,9 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
 
 char *iris__tmpl_scratch(struct rctx *r, size_t n) {
   char *p;
-  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) ||
+  /* making a string is work in proportion to its length: a step per 64 bytes, so that no
+   * render repeats large strings for long (a million iterations of a 1 MiB filter) */
+  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) || iris__tmpl_steps(r, (long)(n >> 6)) ||
       r->scratch.bytes + r->json_mem + n > r->lim.max_memory) {
     iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted", r->lim.max_memory);
     return NULL;
