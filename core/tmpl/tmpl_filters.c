@@ -742,38 +742,9 @@ static int do_float(struct rctx *r, const struct tv *in, const struct fargs *a, 
   return IRIS_OK;
 }
 
-/* json.dumps(sort_keys=True) with ensure_ascii, then Jinja's HTML-safe replacements. */
+/* A JSON string as Jinja's tojson writes it. */
 static int json_string_out(struct iris_buf *b, const char *s, size_t n) {
-  size_t i = 0;
-  int rc = iris_buf_appendc(b, '"');
-  while (i < n && rc == IRIS_OK) {
-    unsigned long c;
-    size_t len = decode(s, n, i, &c);
-    i += len;
-    if (c == '"')
-      rc = iris_buf_appends(b, "\\\"");
-    else if (c == '\\')
-      rc = iris_buf_appends(b, "\\\\");
-    else if (c == '\n')
-      rc = iris_buf_appends(b, "\\n");
-    else if (c == '\r')
-      rc = iris_buf_appends(b, "\\r");
-    else if (c == '\t')
-      rc = iris_buf_appends(b, "\\t");
-    else if (c == '\b')
-      rc = iris_buf_appends(b, "\\b");
-    else if (c == '\f')
-      rc = iris_buf_appends(b, "\\f");
-    else if (c == '<' || c == '>' || c == '&' || c == '\'' || c < 0x20 ||
-             (c >= 0x7f && c < 0x10000))
-      rc = iris_buf_appendf(b, "\\u%04lx", c);
-    else if (c >= 0x10000) {
-      unsigned long v = c - 0x10000;
-      rc = iris_buf_appendf(b, "\\u%04lx\\u%04lx", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-    } else
-      rc = iris_buf_appendc(b, (char)c);
-  }
-  return rc ? rc : iris_buf_appendc(b, '"');
+  return iris__tmpl_append_quoted(b, s, n, QUOTE_JSON);
 }
 
 static int cmp_keys(const void *a, const void *b) {

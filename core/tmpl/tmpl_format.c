@@ -109,14 +109,7 @@ static int append_conv(struct rctx *r, const struct tv *v, int conv, struct iris
   for (i = 0; i < iris_buf_len(&t) && rc == IRIS_OK;) {
     uint32_t c;
     size_t len = iris__utf8_get(iris_buf_ptr(&t), iris_buf_len(&t), i, &c);
-    if (c < 0x80)
-      rc = iris_buf_appendc(b, (char)c);
-    else
-      rc = iris_buf_appendf(b,
-                            c < 0x100     ? "\\x%02x"
-                            : c < 0x10000 ? "\\u%04x"
-                                          : "\\U%08x",
-                            (unsigned)c);
+    rc = c < 0x80 ? iris_buf_appendc(b, (char)c) : iris__tmpl_append_py_escape(b, c);
     i += len;
   }
   iris_buf_cleanup(&t);
@@ -378,6 +371,9 @@ static int parse_spec(struct rctx *r, const char *s, size_t n, uint32_t default_
   return IRIS_OK;
 }
 
+/* e E f F g G: the float presentations both languages share */
+static int is_float_code(uint32_t c) { return c < 0x80 && c && strchr("eEfFgG", (int)c); }
+
 static int unknown_code(struct rctx *r, const struct spec *sp) {
   if (sp->type < 0x80 && sp->type > 0x20)
     return iris__tmpl_fail(r, "Unknown format code '%c' for object of type '%s'", (char)sp->type,
@@ -513,14 +509,9 @@ static int format_int_spec(struct rctx *r, int64_t i, struct spec *sp, struct ir
   size_t nd;
   char sign = i < 0 ? '-' : sp->sign == '+' ? '+' : sp->sign == ' ' ? ' ' : 0;
   int base = 10, upper = 0;
+  if (is_float_code(sp->type) || sp->type == '%')
+    return format_float_spec(r, (double)i, sp, b);
   switch (sp->type) {
-  case 'e':
-  case 'E':
-  case 'f':
-  case 'F':
-  case 'g':
-  case 'G':
-  case '%': return format_float_spec(r, (double)i, sp, b);
   case 'b': base = 2; break;
   case 'o': base = 8; break;
   case 'x': base = 16; break;
@@ -650,13 +641,10 @@ static int format_float_spec(struct rctx *r, double f, struct spec *sp, struct i
     f *= 100;
     pct = 1;
     break;
-  case 'e':
-  case 'E':
-  case 'f':
-  case 'F':
-  case 'g':
-  case 'G': break;
-  default: return unknown_code(r, sp);
+  default:
+    if (!is_float_code(type))
+      return unknown_code(r, sp);
+    break;
   }
   if (prec < 0)
     prec = 6;

@@ -319,6 +319,17 @@ struct tv iris__tv_bool(int b);
 struct tv iris__tv_none(void);
 struct tv iris__tv_undef(const char *name);
 int iris__tv_truthy(const struct tv *v);
+/*
+ * One string quoted, for repr() (QUOTE_REPR: Python's choice of quote, \\ \n \r \t and the
+ * quote escaped, and \xhh/\uhhhh/\Uhhhhhhhh for what str.isprintable() refuses) or for
+ * tojson (QUOTE_JSON: json.dumps with ensure_ascii, \" \b \f too, \uhhhh for controls and
+ * non-ASCII, surrogate pairs beyond the BMP, and Jinja's escapes of < > & '). One table of the
+ * two-letter escapes serves both.
+ */
+enum { QUOTE_REPR, QUOTE_JSON };
+int iris__tmpl_append_quoted(struct iris_buf *b, const char *s, size_t n, int style);
+/* Python's \xhh / \uhhhh / \Uhhhhhhhh escape of one code point. */
+int iris__tmpl_append_py_escape(struct iris_buf *b, uint32_t cp);
 /* Python str() / repr() appended to b. */
 int iris__tv_append_str(struct rctx *r, const struct tv *v, struct iris_buf *b);
 int iris__tv_append_repr(struct rctx *r, const struct tv *v, struct iris_buf *b);

@@ -442,45 +442,58 @@ void iris__tmpl_format_float(double f, char *out, size_t size) {
   }
 }
 
-/* Python's repr(str): single quotes unless the text has ' and no ". */
-static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
+/* Python's escape of one code point in a string literal: \xhh, \uhhhh or \Uhhhhhhhh. */
+int iris__tmpl_append_py_escape(struct iris_buf *b, uint32_t cp) {
+  return iris_buf_appendf(b,
+                          cp < 0x100     ? "\\x%02x"
+                          : cp < 0x10000 ? "\\u%04x"
+                                         : "\\U%08x",
+                          (unsigned)cp);
+}
+
+/* The two-character escapes of Python's repr() and of JSON: which character, its letter, and
+ * in which style it applies (the quote character of a repr is added by the caller). */
+static const struct {
+  char c, letter;
+  unsigned char styles; /* 1 << QUOTE_REPR | 1 << QUOTE_JSON */
+} short_escapes[] = {{'\\', '\\', 3}, {'\n', 'n', 3}, {'\r', 'r', 3}, {'\t', 't', 3},
+                     {'"', '"', 2},   {'\b', 'b', 2}, {'\f', 'f', 2}};
+
+int iris__tmpl_append_quoted(struct iris_buf *b, const char *s, size_t n, int style) {
   int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
-  char q = (has_sq && !has_dq) ? '"' : '\'';
-  size_t i;
+  char q = style == QUOTE_JSON || !has_sq || has_dq ? (style == QUOTE_JSON ? '"' : '\'') : '"';
+  size_t i = 0, k;
   int rc = iris_buf_appendc(b, q);
-  for (i = 0; i < n && rc == IRIS_OK; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '\\')
-      rc = iris_buf_appends(b, "\\\\");
-    else if (c == (unsigned char)q)
+  while (i < n && rc == IRIS_OK) {
+    uint32_t c;
+    size_t len = (unsigned char)s[i] < 0x80 ? 1 : iris__utf8_get(s, n, i, &c);
+    if (len == 1)
+      c = (unsigned char)s[i];
+    for (k = 0; k < sizeof short_escapes / sizeof short_escapes[0]; k++)
+      if ((uint32_t)short_escapes[k].c == c && (short_escapes[k].styles & (1u << style)))
+        break;
+    if (k < sizeof short_escapes / sizeof short_escapes[0])
+      rc = iris_buf_appendf(b, "\\%c", short_escapes[k].letter);
+    else if (style != QUOTE_JSON && c == (uint32_t)q)
       rc = iris_buf_appendf(b, "\\%c", q);
-    else if (c == '\n')
-      rc = iris_buf_appends(b, "\\n");
-    else if (c == '\r')
-      rc = iris_buf_appends(b, "\\r");
-    else if (c == '\t')
-      rc = iris_buf_appends(b, "\\t");
-    else if (c < 0x20 || c == 0x7f)
-      rc = iris_buf_appendf(b, "\\x%02x", c);
-    else if (c >= 0x80) {
-      /* Python escapes what is not printable (str.isprintable): \xhh, \uhhhh, \Uhhhhhhhh */
-      uint32_t cp;
-      size_t len = iris__utf8_get(s, n, i, &cp);
-      if (iris__uc_printable(cp))
-        rc = iris_buf_append(b, s + i, len);
-      else
-        rc = iris_buf_appendf(b,
-                              cp < 0x100     ? "\\x%02x"
-                              : cp < 0x10000 ? "\\u%04x"
-                                             : "\\U%08x",
-                              (unsigned)cp);
-      i += len - 1;
-    } else
-      rc = iris_buf_appendc(b, (char)c);
+    else if (style == QUOTE_JSON &&
+             (c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&' || c == '\''))
+      /* json.dumps with ensure_ascii, then Jinja's HTML-safe replacements */
+      rc = c < 0x10000 ? iris_buf_appendf(b, "\\u%04x", (unsigned)c)
+                       : iris_buf_appendf(b, "\\u%04x\\u%04x", 0xD800 + ((c - 0x10000) >> 10),
+                                          0xDC00 + ((c - 0x10000) & 0x3FF));
+    else if (style != QUOTE_JSON &&
+             (c < 0x20 || c == 0x7f || (c >= 0x80 && !iris__uc_printable(c))))
+      rc = iris__tmpl_append_py_escape(b, c); /* what str.isprintable() refuses */
+    else
+      rc = iris_buf_append(b, s + i, len);
+    i += len;
   }
-  if (rc == IRIS_OK)
-    rc = iris_buf_appendc(b, q);
-  return rc;
+  return rc ? rc : iris_buf_appendc(b, q);
+}
+
+static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
+  return iris__tmpl_append_quoted(b, s, n, QUOTE_REPR);
 }
 
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
