@@ -291,6 +291,8 @@ static int is_dict_method(const char *name) {
   static const char *const m[] = {"items",      "keys",   "values", "get",  "pop",      "popitem",
                                   "setdefault", "update", "clear",  "copy", "fromkeys", NULL};
   size_t i;
+  if (!strchr("ikvgpsucf", name[0]) || !name[0])
+    return 0; /* no method starts so: most attribute reads end here */
   for (i = 0; m[i]; i++)
     if (strcmp(m[i], name) == 0)
       return 1;

@@ -388,6 +388,30 @@ void iris__tmpl_format_float(double f, char *out, size_t size) {
     snprintf(out, size, signbit(f) ? "-0.0" : "0.0");
     return;
   }
+  if (fabs(f) >= 1e-4 && fabs(f) < 1e15) {
+    /* Most values have few decimals: the smallest k for which f * 10**k is an integer m below
+     * 2**50 whose quotient m / 10**k (correctly rounded, both exact) is f again gives Python's
+     * digits — doubles there are spaced less than a quarter of 10**-k, so no other string of
+     * as few digits names f. */
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    int k;
+    for (k = 0; k <= 6; k++) {
+      double m = f * pow10[k];
+      if (m == nearbyint(m) && fabs(m) < 1125899906842624.0 && m / pow10[k] == f) {
+        long long im = (long long)fabs(m), ip = im / (long long)pow10[k];
+        long long frac = im % (long long)pow10[k];
+        while (k > 0 && frac % 10 == 0) { /* zeros the product's rounding may have added */
+          frac /= 10;
+          k--;
+        }
+        if (k == 0)
+          snprintf(out, size, "%s%lld.0", f < 0 ? "-" : "", ip);
+        else
+          snprintf(out, size, "%s%lld.%0*lld", f < 0 ? "-" : "", ip, k, frac);
+        return;
+      }
+    }
+  }
   for (prec = 1; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
     if (strtod(buf, NULL) == f)
