@@ -1843,10 +1843,14 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
       return do_replace(r, obj, a, out);
     esc = *a;
     if (!a->pos[1].safe) {
-      struct tv text;
+      struct tv text, *pos = (struct tv *)iris__tmpl_scratch(r, nargs * sizeof *pos);
+      if (!pos)
+        return r->err->rc;
+      memcpy(pos, a->pos, a->npos * sizeof *pos);
       if ((rc = iris__tv_to_string(r, &a->pos[1], &text)) ||
-          (rc = iris__tmpl_escape(r, &text, &esc.pos[1])))
+          (rc = iris__tmpl_escape(r, &text, &pos[1])))
         return rc;
+      esc.pos = pos;
     }
     if ((rc = do_replace(r, obj, &esc, out)) == IRIS_OK)
       out->safe = 1;
@@ -2461,7 +2465,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if (!iris__tmpl_filter_known(fname))
         return iris__tmpl_fail(r, "map() with the filter '%s' is not supported by this engine",
                                fname);
-      memmove(rest.pos, rest.pos + 1, (rest.npos - 1) * sizeof rest.pos[0]);
+      rest.pos++;
       rest.npos--;
       for (i = 0; i < n; i++) {
         struct tv x = iris__tv_from_json_r(r, json_array_get(items, i)), y;
@@ -2506,8 +2510,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if (!iris__tmpl_test_known(tname))
         return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine", name,
                                tname);
-      memmove(rest.pos, rest.pos + by_attr + 1,
-              (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
+      rest.pos += by_attr + 1;
       rest.npos -= (size_t)by_attr + 1;
     } else {
       rest.npos = 0;

@@ -410,7 +410,7 @@ static int put_number(struct rctx *r, struct iris_buf *b, const struct spec *sp,
     /* grouped digits, built from the right in reverse */
     int64_t remaining = (int64_t)nd, mw = min_width;
     size_t pos = nd;
-    int first = 1, sep = sp->sep != 0, done = 0;
+    int first = 1, sep = sp->sep != 0, done = nd == 0 && min_width <= 0; /* inf, nan */
     int64_t gsize = sep ? sp->group : INT64_MAX;
     while (!done) {
       int64_t l = gsize, zeros, take, k;

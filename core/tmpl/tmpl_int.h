@@ -352,12 +352,13 @@ int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out);
 /* Arena string helpers during a render. */
 char *iris__tmpl_scratch(struct rctx *r, size_t n);
 
-/* Filters and tests (tmpl_filters.c): args evaluated, kwargs by name. */
+/* The evaluated arguments of a call, filter, test or method: positional ones, then keywords by
+ * name (arrays in the render's scratch arena, or borrowed). */
 struct fargs {
-  struct tv pos[8];
+  const struct tv *pos;
   size_t npos;
-  const char *kwname[8];
-  struct tv kw[8];
+  const char *const *kwname;
+  const struct tv *kw;
   size_t nkw;
 };
 int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,

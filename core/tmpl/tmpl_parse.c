@@ -171,20 +171,18 @@ static int kw_add(struct parser *p, struct node *n, const char *name, struct nod
   return IRIS_OK;
 }
 
-/* Filters, tests, methods and range() take at most this many positional and keyword
- * arguments (their argument arrays live on the stack); a macro call takes up to
- * MAX_CALL_ARGS of each. */
-#define MAX_ARGS 8
+/* A call, filter, test or method takes at most this many positional and as many keyword
+ * arguments written out (Python has no such limit; a template has no use for more). */
 #define MAX_CALL_ARGS 255
 
 /*
  * After '(': positional and keyword arguments until ')', as Jinja's parser reads them: a
  * trailing comma is allowed, no positional argument after a keyword or an unpacking, a
  * keyword given twice is an error (Python refuses to compile that call). `*args` and
- * `**kwargs` (n->b and n->c) only where `dyn` is set: calls of macros.
+ * `**kwargs` (n->b and n->c) where `dyn` is set: every call but range()'s.
  */
 static int parse_call_args(struct parser *p, struct node *n, int dyn) {
-  size_t max = dyn ? MAX_CALL_ARGS : MAX_ARGS;
+  size_t max = MAX_CALL_ARGS;
   int any = 0;
   while (!is_op(peek(p), ")")) {
     const struct tok *t;
@@ -198,7 +196,7 @@ static int parse_call_args(struct parser *p, struct node *n, int dyn) {
     if (is_op(t, "*") || is_op(t, "**")) {
       int star2 = t->s[1] == '*';
       if (!dyn)
-        return unsupported(p, t, "argument unpacking (*args, **kwargs) outside a macro call");
+        return unsupported(p, t, "argument unpacking (*args, **kwargs) in range()");
       if (star2 ? n->c != NULL : (n->b != NULL || n->c != NULL))
         return fail_at(p, t, "invalid syntax for function call expression");
       next(p);
@@ -460,7 +458,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
           return NULL;
         m->s = name->s;
         m->a = n;
-        if (parse_call_args(p, m, 0))
+        if (parse_call_args(p, m, 1))
           return NULL;
         n = m;
         continue;
@@ -570,7 +568,7 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
       f->a = n;
       if (is_op(peek(p), "(")) {
         next(p);
-        if (parse_call_args(p, f, 0))
+        if (parse_call_args(p, f, 1))
           return NULL;
       }
       n = f;
@@ -602,7 +600,7 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
       x->neg = neg;
       if (is_op(peek(p), "(")) {
         next(p);
-        if (parse_call_args(p, x, 0))
+        if (parse_call_args(p, x, 1))
           return NULL;
       } else if (peek(p)->type == TK_INT || peek(p)->type == TK_FLOAT ||
                  peek(p)->type == TK_STRING || is_op(peek(p), "[") || is_op(peek(p), "{") ||

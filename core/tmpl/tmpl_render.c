@@ -518,23 +518,11 @@ int iris__tmpl_getitem(struct rctx *r, const struct tv *obj, const struct tv *ke
   return iris__tmpl_member(r, obj, key, key->t == TV_STR && obj->t != TV_DICT, what, out);
 }
 
+static int eval_call_args(struct rctx *r, const struct node *n, const struct tv *caller,
+                          struct fargs *ca, int depth);
+
 static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int depth) {
-  size_t i;
-  memset(a, 0, sizeof *a);
-  for (i = 0; i < n->list.n && i < 8; i++) {
-    int rc = eval(r, n->list.v[i], &a->pos[i], depth + 1);
-    if (rc)
-      return rc;
-  }
-  a->npos = n->list.n < 8 ? n->list.n : 8;
-  for (i = 0; i < n->nkw && i < 8; i++) {
-    int rc = eval(r, n->kw[i].value, &a->kw[i], depth + 1);
-    if (rc)
-      return rc;
-    a->kwname[i] = n->kw[i].name;
-  }
-  a->nkw = n->nkw < 8 ? n->nkw : 8;
-  return IRIS_OK;
+  return eval_call_args(r, n, NULL, a, depth);
 }
 
 /* The cases of eval() that hold argument arrays live in their own frames (noinline), so the
@@ -566,15 +554,6 @@ static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node
 
 /* ---- calls ------------------------------------------------------------------------------- */
 
-/* The evaluated arguments of one call (arrays in the scratch arena, or borrowed). */
-struct callargs {
-  const struct tv *pos;
-  size_t npos;
-  const char *const *kwname;
-  const struct tv *kw;
-  size_t nkw;
-};
-
 /*
  * A call's arguments as Python passes them: the positional ones, then `*args` (any iterable:
  * a list's items, a dict's keys, a string's characters; nothing from undefined), the keyword
@@ -582,7 +561,7 @@ struct callargs {
  * an error).
  */
 static int eval_call_args(struct rctx *r, const struct node *n, const struct tv *caller,
-                          struct callargs *ca, int depth) {
+                          struct fargs *ca, int depth) {
   json_t *star = NULL, *dict = NULL, *v;
   struct tv x, *pos, *kw;
   const char **names, *k;
@@ -676,7 +655,7 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth);
  * macro was defined in (not the caller's); its output is the result, a plain string.
  */
 static __attribute__((noinline)) int invoke(struct rctx *r, const struct tmpl_view *w,
-                                            const struct callargs *ca, struct tv *out, int depth) {
+                                            const struct fargs *ca, struct tv *out, int depth) {
   const struct node *m = w->node;
   size_t count = m->nkw, i, k, off = ca->npos < m->nkw ? ca->npos : m->nkw;
   int flags = m->op, found_caller, rc;
@@ -791,8 +770,8 @@ static __attribute__((noinline)) int invoke(struct rctx *r, const struct tmpl_vi
 }
 
 /* fn(args): a macro is invoked; calling undefined or any other value fails as in Jinja. */
-static int call_value(struct rctx *r, const struct tv *fn, const struct callargs *ca,
-                      struct tv *out, int depth) {
+static int call_value(struct rctx *r, const struct tv *fn, const struct fargs *ca, struct tv *out,
+                      int depth) {
   const struct tmpl_view *w;
   if (fn->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", fn->s ? fn->s : "value");
@@ -806,7 +785,7 @@ static __attribute__((noinline)) int eval_call(struct rctx *r, const struct node
                                                const struct tv *caller, struct tv *out,
                                                int depth) {
   struct tv fn;
-  struct callargs ca;
+  struct fargs ca;
   int rc;
   if ((rc = eval(r, n->a, &fn, depth + 1)) || (rc = eval_call_args(r, n, caller, &ca, depth)))
     return rc;
@@ -819,19 +798,13 @@ static __attribute__((noinline)) int eval_call(struct rctx *r, const struct node
 static int call_shadowed_range(struct rctx *r, const struct node *n, json_t *fn, struct tv *out,
                                int depth) {
   struct fargs args;
-  struct callargs ca;
   struct tv f = iris__tmpl_is_missing_json(fn) ? iris__tv_undef("range")
                                                : iris__tv_from_json_r(r, fn);
   int rc;
   if ((rc = eval_args(r, n, &args, depth)))
     return rc;
   r->line = n->line;
-  ca.pos = args.pos;
-  ca.npos = args.npos;
-  ca.kwname = args.kwname;
-  ca.kw = args.kw;
-  ca.nkw = args.nkw;
-  return call_value(r, &f, &ca, out, depth);
+  return call_value(r, &f, &args, out, depth);
 }
 
 static __attribute__((noinline)) int eval_range(struct rctx *r, const struct node *n,
