@@ -1,8 +1,8 @@
 /*
  * tmpl_filters.c — the filters and tests Iris templates use, each ported from Jinja2 3.1's
- * definition (jinja2/filters.py, jinja2/tests.py) with Python's string semantics.
- * Case mapping covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (ß upper-cases to
- * "SS" as in Python); other scripts pass through unchanged.
+ * behaviour (jinja2/filters.py, jinja2/tests.py) with Python's string semantics, and the
+ * methods of str, dict and list (and markupsafe's Markup) templates may call. Case mapping
+ * and character classes come from tmpl_unicode.c; formatting from tmpl_format.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -2285,8 +2285,16 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       }
       return take(r, &b, out, in->safe);
     }
-    if ((rc = iris__tmpl_iter(r, in, &items)) || (rc = new_iter(r, &l)))
+    if ((rc = iris__tmpl_iter(r, in, &items)))
       return rc;
+    if (in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+        iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER) {
+      /* reversed() refuses a generator: Jinja reverses list(value), a plain list */
+      if (!(l = iris__tv_keep(r, json_array())))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    } else if ((rc = new_iter(r, &l))) {
+      return rc;
+    }
     for (n = json_array_size(items); n > 0; n--)
       if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, n - 1)))))
         return rc;
@@ -2621,9 +2629,11 @@ int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
   int rc;
   const struct tmpl_view *w;
   if (!is_generator_filter(name, in)) {
-    /* reverse fails at once (Jinja tries reversed() and list()), but makes an iterator */
+    /* reverse fails at once (Jinja tries reversed() and list()) and makes an iterator — but
+     * of a generator, which reversed() refuses, the list that list() made */
     rc = seq_filter_eager(r, name, in, a, out);
-    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST)
+    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST &&
+        (w = iris__tmpl_view_find(r, out->j)) && w->kind == VIEW_ITER)
       out->view = VIEW_ITER;
     return rc;
   }

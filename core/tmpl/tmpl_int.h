@@ -7,8 +7,11 @@
  *                   frame, which macros take caller/varargs/kwargs
  *   tmpl_value.c    the value model and Python's semantics: str(), repr(), truth, compare,
  *                   arithmetic
- *   tmpl_filters.c  filters and tests
- *   tmpl_render.c   tree → output, scopes, loops; the public API
+ *   tmpl_filters.c  filters, tests and methods
+ *   tmpl_format.c   Python's string formatting: %, str.format, format specs
+ *   tmpl_entities.c html.unescape's data for striptags (generated)
+ *   tmpl_unicode.c  the Unicode facts Python uses (libunistring)
+ *   tmpl_render.c   tree → output, frames, loops, macro calls; the public API
  */
 #ifndef IRIS_TMPL_INT_H
 #define IRIS_TMPL_INT_H

@@ -2,18 +2,22 @@
  * tmpl_parse.c — tokens to a syntax tree, with Jinja2's grammar and precedence:
  *   cond-expr:  or-expr ["if" or-expr ["else" cond-expr]]
  *   or/and/not, comparisons (== != < <= > >= in, not in), + -, ~, * / // %, ** (left-assoc,
- *   as in Jinja), unary - +, primary with .attr [item] and calls, then |filter and `is` tests.
+ *   as in Jinja), unary - +, primary with .attr [item] [a, b] and calls, then |filter and
+ *   `is` tests. Statements: if/elif/else, for/else, set and set blocks, macro, call.
  * Everything Jinja has but this engine does not implement is refused here, with the
- * template name, line and column: macro, call, include, import, extends, block, filter
- * blocks, with, autoescape, loop controls, slicing, method calls other than
- * .items()/.keys()/.values(), and unknown filters or tests.
+ * template name, line and column: include, import, extends, block, filter blocks, with,
+ * autoescape, loop controls, the globals other than range(), methods other than those
+ * tmpl_filters.c implements, and unknown filters or tests.
  *
  * Node fields: N_TEXT s/n; N_OUTPUT a; N_IF list = (cond, body-holder) pairs, list2 = else;
- * N_FOR s (target), s2 (second target or NULL), a (iterable), list (body), list2 (else);
- * N_SET s, a; N_SETBLOCK s, list; E_CONST ck/i/f/s/n; E_NAME s; E_GETATTR a, s;
+ * N_FOR s (target), s2 (second target or NULL), a (iterable), b (loop filter), list (body),
+ * list2 (else); N_SET s, a; N_SETBLOCK s, list; N_MACRO s, kw (parameters and defaults),
+ * list; N_CALLBLOCK a (the call), kw, list; E_CONST ck/i/f/s/n; E_NAME s; E_GETATTR a, s;
  * E_GETITEM a, b; E_LIST list; E_DICT list (keys), list2 (values); E_BINOP op, a, b;
  * E_UNARY op, a; E_COND a (cond), b (then), c (else or NULL); E_FILTER s, a, list (args),
- * kw; E_TEST s, a, list, neg; E_METHOD s (items/keys/values), a; E_RANGE list.
+ * kw; E_TEST s, a, list, neg; E_METHOD s, a, list, kw; E_RANGE list; E_CALL a (callee),
+ * list, kw, b (*args), c (**kwargs). Filters, tests and methods take *args and **kwargs in b, c
+ * too. The frames' scopes and the macros' flags are filled in by tmpl_scope.c.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -229,9 +229,15 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
     break;
   case TV_STR:
     *out = json_stringn_nocheck(v->s, v->n);
-    if (*out && v->safe && iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0)) {
+    /* a Markup string is known by its address: the render keeps a reference so that the
+     * address stays its own while the view table names it, even after whatever holds it
+     * drops it ({% set x = m %}{% set x = 1 %}) */
+    if (*out && v->safe &&
+        (!iris__tv_keep(r, json_incref(*out)) ||
+         iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0))) {
       json_decref(*out);
-      return r->err->rc;
+      return r->err->rc ? (int)r->err->rc
+                        : iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
     break;
   case TV_LIST:
@@ -1116,19 +1122,29 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
       return IRIS_OK;
     case OP_FLOORDIV:
     case OP_MOD: {
-      double m;
+      /* CPython's float divmod: the remainder takes the divisor's sign, the quotient is
+       * rounded from (x - mod) / y, and a zero quotient takes the sign of x / y */
+      double mod, div, fdiv;
       if (y == 0)
         return iris__tmpl_fail(r, op == OP_MOD ? "float modulo" : "float floor division by zero");
-      m = fmod(x, y);
-      if (m != 0 && ((m < 0) != (y < 0)))
-        m += y;
-      if (op == OP_MOD) {
-        if (m == 0)
-          m = copysign(0.0, y);
-        *out = iris__tv_float(m);
+      mod = fmod(x, y);
+      div = (x - mod) / y;
+      if (mod != 0) {
+        if ((y < 0) != (mod < 0)) {
+          mod += y;
+          div -= 1.0;
+        }
       } else {
-        *out = iris__tv_float(floor((x - m) / y + 0.5) == (x - m) / y ? (x - m) / y : floor(x / y));
+        mod = copysign(0.0, y);
       }
+      if (div != 0) {
+        fdiv = floor(div);
+        if (div - fdiv > 0.5)
+          fdiv += 1.0;
+      } else {
+        fdiv = copysign(0.0, x / y);
+      }
+      *out = iris__tv_float(op == OP_MOD ? mod : fdiv);
       return IRIS_OK;
     }
     case OP_POW:
