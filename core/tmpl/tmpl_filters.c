@@ -26,7 +26,27 @@ static const char *const filters[] = {"default",   "d",         "upper",      "l
 static const char *const tests[] = {"defined",     "undefined", "none",     "string", "number",
                                     "integer",     "float",     "boolean",  "true",   "false",
                                     "mapping",     "sequence",  "iterable", "odd",    "even",
-                                    "divisibleby", "lower",     "upper",    "in",     NULL};
+                                    "divisibleby", "lower",     "upper",    "in",     "eq",
+                                    "equalto",     "==",        "ne",       "!=",     "lt",
+                                    "lessthan",    "<",         "le",       "<=",     "gt",
+                                    "greaterthan", ">",         "ge",       ">=",     "escaped",
+                                    "callable",    NULL};
+
+/* The comparison tests (Jinja's operator.eq etc. under their names and aliases): the
+ * operator, or 0. */
+static int comparison_test(const char *name) {
+  static const struct {
+    const char *name;
+    int op;
+  } t[] = {{"eq", OP_EQ}, {"equalto", OP_EQ},     {"==", OP_EQ}, {"ne", OP_NE}, {"!=", OP_NE},
+           {"lt", OP_LT}, {"lessthan", OP_LT},    {"<", OP_LT},  {"le", OP_LE}, {"<=", OP_LE},
+           {"gt", OP_GT}, {"greaterthan", OP_GT}, {">", OP_GT},  {"ge", OP_GE}, {">=", OP_GE}};
+  size_t i;
+  for (i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(t[i].name, name) == 0)
+      return t[i].op;
+  return 0;
+}
 
 static int in_list(const char *const *l, const char *name) {
   for (; *l; l++)
@@ -1543,10 +1563,32 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, con
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const struct fargs *a,
                     int *out) {
   /* Jinja calls the test with the arguments given: one too many is a TypeError there */
-  size_t nargs = strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
+  int cmp = comparison_test(name);
+  size_t nargs = cmp || strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
   if (a->npos + a->nkw > nargs)
     return iris__tmpl_fail(r, "test '%s' takes %zu argument%s, %zu given", name, nargs,
                            nargs == 1 ? "" : "s", a->npos + a->nkw);
+  if (cmp) {
+    struct tv res;
+    int rc;
+    if (a->npos + a->nkw < 1)
+      return iris__tmpl_fail(r, "test '%s' missing 1 required positional argument", name);
+    if ((rc = iris__tmpl_compare_op(r, cmp, in, a->npos ? &a->pos[0] : &a->kw[0], &res)))
+      return rc;
+    *out = iris__tv_truthy(&res);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "escaped") == 0) { /* has __html__: Markup */
+    *out = in->t == TV_STR && in->safe;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "callable") == 0) {
+    /* macros, Jinja's Undefined and its loop object (both have __call__) */
+    const struct tmpl_view *w = in->t == TV_DICT && r->nviews ? iris__tmpl_view_find(r, in->j)
+                                                              : NULL;
+    *out = in->t == TV_MACRO || in->t == TV_UNDEF || (w && w->kind == VIEW_LOOP);
+    return IRIS_OK;
+  }
   if (strcmp(name, "defined") == 0)
     *out = in->t != TV_UNDEF;
   else if (strcmp(name, "undefined") == 0)

@@ -376,6 +376,9 @@ int iris__tmpl_member(struct rctx *r, const struct tv *obj, const struct tv *key
  * key). */
 int iris__tmpl_getitem(struct rctx *r, const struct tv *obj, const struct tv *key,
                        const char *what, struct tv *out);
+/* a OP b for the comparison operators (== != < <= > >= in, not in), with Python's rules. */
+int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                          struct tv *out);
 /* Python's printf-style `fmt % args` (fmt a string; Markup escapes what it inserts). */
 int iris__tmpl_percent(struct rctx *r, const struct tv *fmt, const struct tv *args, struct tv *out);
 /* Python's fmt.format(*a->pos, **a->kw) through Jinja's sandboxed formatter (tmpl_format.c). */

@@ -868,8 +868,8 @@ static int seq_kind(const struct rctx *r, const struct tv *v) {
 }
 
 /* a OP b for the comparison operators (== != < <= > >= in, not in). */
-static int compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
-                      struct tv *out) {
+int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                          struct tv *out) {
   int rc, c = 0, in = 0;
   switch (op) {
   case OP_EQ:
@@ -1108,7 +1108,7 @@ static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct 
     return rc;
   for (i = 0; i < n->n; i++) {
     if ((rc = eval(r, n->list.v[i + 1], &right, depth + 1)) ||
-        (rc = compare_op(r, (int)n->s[i], &left, &right, out)))
+        (rc = iris__tmpl_compare_op(r, (int)n->s[i], &left, &right, out)))
       return rc;
     if (!iris__tv_truthy(out))
       return IRIS_OK;
@@ -1256,7 +1256,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     case OP_GT:
     case OP_GE:
     case OP_IN:
-    case OP_NOTIN: return compare_op(r, n->op, &a, &b, out);
+    case OP_NOTIN: return iris__tmpl_compare_op(r, n->op, &a, &b, out);
     default: return iris__tv_binop(r, n->op, &a, &b, out);
     }
   case E_COND:

@@ -770,7 +770,8 @@ FILTER_CALLS = ["abs", "capitalize", "center(15)", "count", "d('x')", "default('
                 "striptags", "wordcount", "groupby(0)|list", "groupby('a')"]
 TEST_CALLS = ["defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
               "true", "false", "mapping", "sequence", "iterable", "odd", "even",
-              "divisibleby(3)", "lower", "upper", "in([42, 'a'])"]
+              "divisibleby(3)", "lower", "upper", "in([42, 'a'])", "eq(42)", "ne 'a'",
+              "lt(3)", "le 42", "gt(2.5)", "ge 'a'", "equalto(none)", "escaped", "callable"]
 GENERATED = ([["gen |%s on %s" % (f, vn), "{{ %s|%s }}" % (v, f), {}]
               for f in FILTER_CALLS for vn, v in VALUES] +
              [["gen is %s on %s" % (t, vn), "{{ %s is %s }}" % (v, t), {}]
@@ -783,6 +784,7 @@ REFUSED = [
     ["refuse method", "{{ 'abc'.zfill(5) }}", {}],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
     ["refuse unsupported filter", "{{ tags|xmlattr }}", INCIDENT],
+    ["refuse unsupported test", "{{ 1 is sameas 1 }}", {}],
     ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
 ]
 
