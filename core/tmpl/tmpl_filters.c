@@ -416,6 +416,8 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     if (k > 0)
       cut = k - 1;
   }
+  if (s.safe && !end.safe && (rc = iris__tmpl_escape(r, &end, &end)))
+    return rc; /* Markup + str escapes the str */
   {
     char *d = iris__tmpl_scratch(r, cut + end.n);
     if (!d)
@@ -423,6 +425,7 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     memcpy(d, s.s, cut);
     memcpy(d + cut, end.s, end.n);
     *out = iris__tv_str(d, cut + end.n);
+    out->safe = s.safe;
   }
   return IRIS_OK;
 }
@@ -534,6 +537,8 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
     a = iris__utf8_offset(in->s, in->n, last ? n - 1 : 0);
     z = iris__utf8_offset(in->s, in->n, last ? n : 1);
     *out = iris__tv_str(in->s + a, z - a);
+    /* reversed() reads a Markup through its __getitem__, which makes Markup; iter() does not */
+    out->safe = last && in->safe;
     return IRIS_OK;
   }
   default: return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
@@ -966,7 +971,7 @@ static int do_indent(struct rctx *r, const struct tv *in, const struct fargs *a,
     latch(iris_buf_append(&b, src + lines[i].a, len));
   }
   iris_free(lines);
-  return take(r, &b, out, 0);
+  return take(r, &b, out, in->safe); /* Markup in, Markup out (its indention unescaped) */
 }
 
 /* textwrap.wrap(line, width, expand_tabs=False, replace_whitespace=False, break_long_words,
@@ -2157,7 +2162,7 @@ static int do_center(struct rctx *r, const struct tv *in, const struct fargs *a,
   latch(iris_buf_append(&b, s.s, s.n));
   for (k = 0; k < marg - left; k++)
     latch(iris_buf_appendc(&b, ' '));
-  return take(r, &b, out, 0);
+  return take(r, &b, out, in->safe); /* Markup.center */
 }
 
 static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct fargs *a,

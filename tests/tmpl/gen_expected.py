@@ -627,6 +627,10 @@ MARKUP_METHOD_CASES = [
     ["markup format method", "{{ ('<p>{}</p>'|safe).format(html) }} {{ ('{0} {0!r}'|safe).format('&') }}",
      INCIDENT],
     ["markup no such method", "{{ ('x'|safe).items() }}", {}],
+    ["markup through filters", "{{ [('<b>'|safe)|center(7), ('<b>'|safe)|last, ('<b>'|safe)|first, "
+     "('a\nb'|safe)|indent('<>', true), ('<b>x</b> long text'|safe)|truncate(12, end='<>'), "
+     "('<b>'|safe)|trim('<'), ('<b>'|safe)|reverse, ('<b>'|safe)|upper, ('<b>'|safe)|title] }}",
+     {}],
     ["str join iterables", "{{ '-'.join('abc') }} {{ ','.join(owner) }} [{{ ','.join(missing) }}] "
      "{{ '.'.join(('a', 'b')) }} {{ '+'.join(tags|reverse) }}", INCIDENT],
     ["str join non-strings", "{{ ','.join([1, 2]) }}", {}],
