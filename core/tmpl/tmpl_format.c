@@ -16,6 +16,7 @@
  * filter, str.format). Everything is built in an iris_buf and moved to the render's scratch
  * arena; no fixed buffer holds data of unbounded size.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1050,19 +1051,24 @@ int iris__tmpl_percent(struct rctx *r, const struct tv *fmt, const struct tv *ar
     if (i < n && s[i] == '.') {
       i++;
       pc.prec = 0;
+      /* CPython keeps the precision in a C int */
       if (i < n && s[i] == '*') {
         if ((rc = star_arg(r, &pa, escape, &pc.prec)))
           break;
+        if (pc.prec > INT_MAX || pc.prec < INT_MIN) {
+          rc = iris__tmpl_fail(r, "Python int too large to convert to C int");
+          break;
+        }
         if (pc.prec < 0)
           pc.prec = 0;
         i++;
       } else {
         while (i < n && s[i] >= '0' && s[i] <= '9') {
-          if (pc.prec > (INT64_MAX - 9) / 10) {
+          pc.prec = pc.prec * 10 + (s[i++] - '0');
+          if (pc.prec > INT_MAX) {
             rc = iris__tmpl_fail(r, "precision too big");
             break;
           }
-          pc.prec = pc.prec * 10 + (s[i++] - '0');
         }
         if (rc)
           break;

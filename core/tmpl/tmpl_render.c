@@ -859,25 +859,13 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
   return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
 }
 
-/* What kind of sequence a list value is in Python: a list (0), or a view, range or tuple. */
-static int seq_kind(const struct rctx *r, const struct tv *v) {
-  const struct tmpl_view *w;
-  if (v->t != TV_LIST || !r->nviews || !(w = iris__tmpl_view_find(r, v->j)))
-    return 0;
-  return w->kind;
-}
-
 /* a OP b for the comparison operators (== != < <= > >= in, not in). */
 int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
                           struct tv *out) {
   int rc, c = 0, in = 0;
   switch (op) {
   case OP_EQ:
-  case OP_NE:
-    /* a tuple never equals a list, nor a range a list, in Python */
-    *out = iris__tv_bool((iris__tv_equal(a, b) && seq_kind(r, a) == seq_kind(r, b)) ==
-                         (op == OP_EQ));
-    return IRIS_OK;
+  case OP_NE: *out = iris__tv_bool(iris__tv_py_equal(r, a, b) == (op == OP_EQ)); return IRIS_OK;
   case OP_IN:
   case OP_NOTIN:
     if ((rc = iris__tv_contains(r, b, a, &in)))

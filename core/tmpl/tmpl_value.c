@@ -767,6 +767,20 @@ static int json_equal_py(json_t *a, json_t *b) {
   return iris__tv_equal(&x, &y);
 }
 
+/* Python's ==: a list never equals a range, a tuple or a dict view of the same items, and a
+ * generator equals only itself. */
+int iris__tv_py_equal(const struct rctx *r, const struct tv *a, const struct tv *b) {
+  const struct tmpl_view *x, *y;
+  int ka, kb;
+  if (a->t != TV_LIST || b->t != TV_LIST || !r->nviews)
+    return iris__tv_equal(a, b);
+  x = iris__tmpl_view_find(r, a->j);
+  y = iris__tmpl_view_find(r, b->j);
+  ka = x ? x->kind : 0;
+  kb = y ? y->kind : 0;
+  return ka == kb && (ka == VIEW_ITER ? a->j == b->j : iris__tv_equal(a, b));
+}
+
 /* Lists order against lists and tuples against tuples; ranges and views have no order. */
 static int same_seq_kind(const struct rctx *r, const struct tv *a, const struct tv *b) {
   const struct tmpl_view *x = r->nviews ? iris__tmpl_view_find(r, a->j) : NULL;
@@ -832,11 +846,7 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     size_t i;
     for (i = 0; i < json_array_size(c->j) && !*out; i++) {
       struct tv x = iris__tv_from_json(json_array_get(c->j, i));
-      /* a list never equals a range or a tuple in Python */
-      *out = iris__tv_equal(&x, item) &&
-             (x.t != TV_LIST || !r->nviews ||
-              (iris__tmpl_view_find(r, x.j) ? iris__tmpl_view_find(r, x.j)->kind : 0) ==
-                  (iris__tmpl_view_find(r, item->j) ? iris__tmpl_view_find(r, item->j)->kind : 0));
+      *out = iris__tv_py_equal(r, &x, item);
     }
     return IRIS_OK;
   }
