@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/fuzz_tmpl.sh [SECONDS] — fuzz the template engine with libFuzzer + ASan + UBSan.
 # Builds core/tmpl*.c with clang into build/fuzz, seeds the corpus with every conformance case
-# (template NUL context), runs for SECONDS (default 120) on all cores, and prints the number
-# of executions and of findings (crash-/leak-/timeout- files). Exit 1 if anything was found.
+# (template NUL context), runs for SECONDS (default 120) on all cores (FUZZ_JOBS=N: N
+# workers), and prints the number of executions and of findings (crash-/leak-/timeout-
+# files). Exit 1 if anything was found. The corpus grows in build/fuzz/corpus across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-120}
@@ -20,7 +21,7 @@ for c in doc["cases"]:
     data = c["template"].encode() + b"\0" + json.dumps(c["context"]).encode()
     open(os.path.join(sys.argv[1], hashlib.sha1(data).hexdigest()), "wb").write(data)
 PY
-jobs=$(nproc)
+jobs=${FUZZ_JOBS:-$(nproc)}
 log=$out/fuzz.log
 "$out/fuzz_tmpl" "$out/corpus" -max_total_time="$secs" -max_len=4096 -timeout=10 \
   -rss_limit_mb=2048 -jobs="$jobs" -workers="$jobs" -artifact_prefix="$out/findings/" \

@@ -1,8 +1,8 @@
 /*
  * tmpl_filters.c — the filters and tests Iris templates use, each ported from Jinja2 3.1's
- * definition (jinja2/filters.py, jinja2/tests.py) with Python's string semantics.
- * Case mapping covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (ß upper-cases to
- * "SS" as in Python); other scripts pass through unchanged.
+ * behaviour (jinja2/filters.py, jinja2/tests.py) with Python's string semantics, and the
+ * methods of str, dict and list (and markupsafe's Markup) templates may call. Case mapping
+ * and character classes come from tmpl_unicode.c; formatting from tmpl_format.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,16 +15,38 @@
 #include "tmpl_int.h"
 #include "url.h"
 
-static const char *const filters[] = {"default",    "d",     "upper",   "lower",    "title",
-                                      "capitalize", "trim",  "replace", "truncate", "length",
-                                      "count",      "join",  "first",   "last",     "round",
-                                      "int",        "float", "string",  "tojson",   "e",
-                                      "escape",     "safe",  "indent",  "wordwrap", "urlencode",
-                                      "abs",        NULL};
+static const char *const filters[] = {"default",   "d",         "upper",      "lower",
+                                      "title",     "format",    "capitalize", "trim",
+                                      "replace",   "truncate",  "length",     "count",
+                                      "join",      "first",     "last",       "round",
+                                      "int",       "float",     "string",     "tojson",
+                                      "e",         "escape",    "safe",       "indent",
+                                      "wordwrap",  "urlencode", "abs",        "striptags",
+                                      "wordcount", NULL};
 static const char *const tests[] = {"defined",     "undefined", "none",     "string", "number",
                                     "integer",     "float",     "boolean",  "true",   "false",
                                     "mapping",     "sequence",  "iterable", "odd",    "even",
-                                    "divisibleby", "lower",     "upper",    "in",     NULL};
+                                    "divisibleby", "lower",     "upper",    "in",     "eq",
+                                    "equalto",     "==",        "ne",       "!=",     "lt",
+                                    "lessthan",    "<",         "le",       "<=",     "gt",
+                                    "greaterthan", ">",         "ge",       ">=",     "escaped",
+                                    "callable",    NULL};
+
+/* The comparison tests (Jinja's operator.eq etc. under their names and aliases): the
+ * operator, or 0. */
+static int comparison_test(const char *name) {
+  static const struct {
+    const char *name;
+    int op;
+  } t[] = {{"eq", OP_EQ}, {"equalto", OP_EQ},     {"==", OP_EQ}, {"ne", OP_NE}, {"!=", OP_NE},
+           {"lt", OP_LT}, {"lessthan", OP_LT},    {"<", OP_LT},  {"le", OP_LE}, {"<=", OP_LE},
+           {"gt", OP_GT}, {"greaterthan", OP_GT}, {">", OP_GT},  {"ge", OP_GE}, {">=", OP_GE}};
+  size_t i;
+  for (i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(t[i].name, name) == 0)
+      return t[i].op;
+  return 0;
+}
 
 static int in_list(const char *const *l, const char *name) {
   for (; *l; l++)
@@ -394,6 +416,8 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     if (k > 0)
       cut = k - 1;
   }
+  if (s.safe && !end.safe && (rc = iris__tmpl_escape(r, &end, &end)))
+    return rc; /* Markup + str escapes the str */
   {
     char *d = iris__tmpl_scratch(r, cut + end.n);
     if (!d)
@@ -401,6 +425,7 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     memcpy(d, s.s, cut);
     memcpy(d + cut, end.s, end.n);
     *out = iris__tv_str(d, cut + end.n);
+    out->safe = s.safe;
   }
   return IRIS_OK;
 }
@@ -512,6 +537,8 @@ static int first_last(struct rctx *r, const struct tv *in, int last, struct tv *
     a = iris__utf8_offset(in->s, in->n, last ? n - 1 : 0);
     z = iris__utf8_offset(in->s, in->n, last ? n : 1);
     *out = iris__tv_str(in->s + a, z - a);
+    /* reversed() reads a Markup through its __getitem__, which makes Markup; iter() does not */
+    out->safe = last && in->safe;
     return IRIS_OK;
   }
   default: return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(in));
@@ -740,38 +767,9 @@ static int do_float(struct rctx *r, const struct tv *in, const struct fargs *a, 
   return IRIS_OK;
 }
 
-/* json.dumps(sort_keys=True) with ensure_ascii, then Jinja's HTML-safe replacements. */
+/* A JSON string as Jinja's tojson writes it. */
 static int json_string_out(struct iris_buf *b, const char *s, size_t n) {
-  size_t i = 0;
-  int rc = iris_buf_appendc(b, '"');
-  while (i < n && rc == IRIS_OK) {
-    unsigned long c;
-    size_t len = decode(s, n, i, &c);
-    i += len;
-    if (c == '"')
-      rc = iris_buf_appends(b, "\\\"");
-    else if (c == '\\')
-      rc = iris_buf_appends(b, "\\\\");
-    else if (c == '\n')
-      rc = iris_buf_appends(b, "\\n");
-    else if (c == '\r')
-      rc = iris_buf_appends(b, "\\r");
-    else if (c == '\t')
-      rc = iris_buf_appends(b, "\\t");
-    else if (c == '\b')
-      rc = iris_buf_appends(b, "\\b");
-    else if (c == '\f')
-      rc = iris_buf_appends(b, "\\f");
-    else if (c == '<' || c == '>' || c == '&' || c == '\'' || c < 0x20 ||
-             (c >= 0x7f && c < 0x10000))
-      rc = iris_buf_appendf(b, "\\u%04lx", c);
-    else if (c >= 0x10000) {
-      unsigned long v = c - 0x10000;
-      rc = iris_buf_appendf(b, "\\u%04lx\\u%04lx", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-    } else
-      rc = iris_buf_appendc(b, (char)c);
-  }
-  return rc ? rc : iris_buf_appendc(b, '"');
+  return iris__tmpl_append_quoted(b, s, n, QUOTE_JSON);
 }
 
 static int cmp_keys(const void *a, const void *b) {
@@ -786,6 +784,13 @@ static int json_out(struct rctx *r, json_t *j, struct iris_buf *b, int64_t inden
     return iris__tmpl_fail(r, "tojson: value nested too deeply");
   if (iris__tmpl_is_undef_json(j))
     return iris__tmpl_fail(r, "Object of type Undefined is not JSON serializable");
+  if (iris__tmpl_is_macro_json(j))
+    return iris__tmpl_fail(r, "Object of type Macro is not JSON serializable");
+  {
+    double f;
+    if (iris__tmpl_nonfinite_json(j, &f))
+      return iris_buf_appends(b, isnan(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
+  }
   if (r->nviews && json_is_array(j) && iris__tmpl_view_find(r, j) &&
       iris__tmpl_view_find(r, j)->kind != VIEW_TUPLE)
     return iris__tmpl_fail(r, "a range, dict view or generator is not JSON serializable");
@@ -966,7 +971,7 @@ static int do_indent(struct rctx *r, const struct tv *in, const struct fargs *a,
     latch(iris_buf_append(&b, src + lines[i].a, len));
   }
   iris_free(lines);
-  return take(r, &b, out, 0);
+  return take(r, &b, out, in->safe); /* Markup in, Markup out (its indention unescaped) */
 }
 
 /* textwrap.wrap(line, width, expand_tabs=False, replace_whitespace=False, break_long_words,
@@ -1181,6 +1186,254 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
   return take(r, &b, out, 0);
 }
 
+/* ---- striptags: markupsafe's Markup.striptags() ------------------------------------------ */
+
+static int cmp_entity(const void *key, const void *e) {
+  return strcmp((const char *)key, ((const struct tmpl_entity *)e)->name);
+}
+
+/* The value of the named reference name[0, n) (HTML5 lists some without ';'); NULL. */
+static const char *entity(const char *name, size_t n) {
+  char key[40];
+  const struct tmpl_entity *e;
+  if (n == 0 || n >= sizeof key)
+    return NULL;
+  memcpy(key, name, n);
+  key[n] = '\0';
+  e = bsearch(key, iris__tmpl_entities, iris__tmpl_nentities, sizeof *e, cmp_entity);
+  return e ? e->value : NULL;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* A numeric reference's text, as html.unescape replaces it. */
+static void charref(struct iris_buf *b, uint64_t num) {
+  size_t i;
+  for (i = 0; i < iris__tmpl_ninvalid_charrefs; i++)
+    if (iris__tmpl_invalid_charrefs[i].num == num) {
+      latch(iris_buf_appends(b, iris__tmpl_invalid_charrefs[i].value));
+      return;
+    }
+  if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) {
+    latch(put_cp(b, 0xFFFD));
+    return;
+  }
+  {
+    uint32_t c = (uint32_t)num;
+    if (bsearch(&c, iris__tmpl_invalid_codepoints, iris__tmpl_ninvalid_codepoints, sizeof c,
+                cmp_u32))
+      return;
+    latch(put_cp(b, c));
+  }
+}
+
+/*
+ * Python's html.unescape(s) appended to b: every match of &(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|
+ * [^\t\n\f <&#;]{1,32};?) replaced — numbers by their character (with HTML's
+ * replacements), names by the entity, or by the longest entity its prefix names (2 or more
+ * characters), the rest kept.
+ */
+static void html_unescape(struct iris_buf *b, const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    const char *amp = memchr(s + i, '&', n - i);
+    size_t p;
+    if (!amp) {
+      latch(iris_buf_append(b, s + i, n - i));
+      return;
+    }
+    latch(iris_buf_append(b, s + i, (size_t)(amp - (s + i))));
+    p = (size_t)(amp - s) + 1;
+    if (p < n && s[p] == '#') {
+      int hex = p + 1 < n && (s[p + 1] == 'x' || s[p + 1] == 'X');
+      size_t d = p + 1 + (size_t)hex, e = d;
+      uint64_t num = 0;
+      while (e < n && (hex ? isxdigit((unsigned char)s[e]) : isdigit((unsigned char)s[e]))) {
+        unsigned v = isdigit((unsigned char)s[e])
+                         ? (unsigned)(s[e] - '0')
+                         : (unsigned)(tolower((unsigned char)s[e]) - 'a' + 10);
+        num = num > 0x10FFFFu ? num : num * (hex ? 16 : 10) + v;
+        e++;
+      }
+      if (e > d) {
+        charref(b, num);
+        i = e < n && s[e] == ';' ? e + 1 : e;
+        continue;
+      }
+      latch(iris_buf_appendc(b, '&')); /* '#' may not start a name */
+      i = p;
+      continue;
+    }
+    {
+      /* a name: up to 32 characters none of \t \n \f space < & # ; */
+      size_t e = p, cps = 0, ascii_end = p, ascii_cps = 0, full;
+      const char *val;
+      while (e < n && cps < 32) {
+        char c = s[e];
+        uint32_t cp;
+        if (c == '\t' || c == '\n' || c == '\f' || c == ' ' || c == '<' || c == '&' || c == '#' ||
+            c == ';')
+          break;
+        e += iris__utf8_get(s, n, e, &cp);
+        cps++;
+        if (ascii_end == e - 1 && cp < 0x80) {
+          ascii_end = e;
+          ascii_cps = cps;
+        }
+      }
+      if (cps == 0) {
+        latch(iris_buf_appendc(b, '&'));
+        i = p;
+        continue;
+      }
+      full = e < n && s[e] == ';' ? e + 1 : e;
+      if ((val = entity(s + p, full - p))) {
+        latch(iris_buf_appends(b, val));
+        i = full;
+        continue;
+      }
+      {
+        /* the longest prefix (at least 2 characters, shorter than the match) that names an
+         * entity; entity names are ASCII, so only the ASCII start can */
+        size_t match_cps = cps + (full > e), x, found = 0;
+        for (x = match_cps - 1; x >= 2 && !found; x--)
+          if (x <= ascii_cps && (val = entity(s + p, x)))
+            found = x;
+        if (found) {
+          latch(iris_buf_appends(b, val));
+          latch(iris_buf_append(b, s + p + found, full - p - found));
+        } else {
+          latch(iris_buf_appendc(b, '&'));
+          latch(iris_buf_append(b, s + p, full - p));
+        }
+        i = full;
+      }
+    }
+  }
+}
+
+/* striptags: str(value) without comments (<!-- -->) and tags (<…>) — an unclosed one ends
+ * the stripping — with runs of whitespace made one space and HTML entities unescaped. */
+static int do_striptags(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct iris_buf kept, joined, b;
+  struct tv s = iris__tv_str("", 0);
+  size_t pos = 0, i;
+  int rc, any = 0;
+  if (in->t != TV_UNDEF && (rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  iris_buf_init(&kept, 0);
+  iris_buf_init(&joined, 0);
+  iris_buf_init(&b, 0);
+  for (;;) {
+    const char *lt = pos < s.n ? memchr(s.s + pos, '<', s.n - pos) : NULL;
+    size_t start, end;
+    if (!lt)
+      break;
+    start = (size_t)(lt - s.s);
+    if (s.n - start >= 4 && memcmp(lt, "<!--", 4) == 0) {
+      const char *close = NULL;
+      size_t k;
+      for (k = start + 4; k + 3 <= s.n && !close; k++)
+        if (memcmp(s.s + k, "-->", 3) == 0)
+          close = s.s + k;
+      if (!close)
+        break;
+      end = (size_t)(close - s.s) + 3;
+    } else {
+      const char *gt = memchr(lt, '>', s.n - start);
+      if (!gt)
+        break;
+      end = (size_t)(gt - s.s) + 1;
+    }
+    latch(iris_buf_append(&kept, s.s + pos, start - pos));
+    pos = end;
+    any = 1;
+  }
+  if (any)
+    latch(iris_buf_append(&kept, s.s + pos, s.n - pos));
+  else
+    latch(iris_buf_append(&kept, s.s, s.n));
+  /* " ".join(value.split()) */
+  for (i = 0; i < iris_buf_len(&kept);) {
+    uint32_t c;
+    size_t len = iris__utf8_get(iris_buf_ptr(&kept), iris_buf_len(&kept), i, &c), st;
+    if (cp_space(c)) {
+      i += len;
+      continue;
+    }
+    st = i;
+    while (i < iris_buf_len(&kept)) {
+      len = iris__utf8_get(iris_buf_ptr(&kept), iris_buf_len(&kept), i, &c);
+      if (cp_space(c))
+        break;
+      i += len;
+    }
+    if (iris_buf_len(&joined))
+      latch(iris_buf_appendc(&joined, ' '));
+    latch(iris_buf_append(&joined, iris_buf_ptr(&kept) + st, i - st));
+  }
+  if ((rc = iris_buf_rc(&kept)) || (rc = iris_buf_rc(&joined))) {
+    iris_buf_cleanup(&kept);
+    iris_buf_cleanup(&joined);
+    return iris_err_set(r->err, rc, "template: out of memory");
+  }
+  if (iris_buf_len(&joined))
+    html_unescape(&b, iris_buf_ptr(&joined), iris_buf_len(&joined));
+  iris_buf_cleanup(&kept);
+  iris_buf_cleanup(&joined);
+  return take(r, &b, out, 0);
+}
+
+/* wordcount: the runs of \w characters (letters, digits, numbers, '_') in str(value). */
+static int do_wordcount(struct rctx *r, const struct tv *in, struct tv *out) {
+  struct tv s = iris__tv_str("", 0);
+  size_t i = 0;
+  int64_t words = 0;
+  int rc, inword = 0;
+  if (in->t != TV_UNDEF && (rc = iris__tv_to_string(r, in, &s)))
+    return rc;
+  while (i < s.n) {
+    uint32_t c;
+    int w;
+    i += iris__utf8_get(s.s, s.n, i, &c);
+    w = iris__uc_is_word(c);
+    words += w && !inword;
+    inword = w;
+  }
+  *out = iris__tv_int(words);
+  return IRIS_OK;
+}
+
+/* Jinja's format filter: str(value) (Markup kept) % args, or % kwargs as a dict. */
+static int do_format(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  struct tv fmt = iris__tv_str("", 0), args;
+  json_t *j;
+  size_t i;
+  int rc;
+  if (a->npos && a->nkw)
+    return iris__tmpl_fail(r, "can't handle positional and keyword arguments at the same time");
+  if (in->t != TV_UNDEF && (rc = iris__tv_to_string(r, in, &fmt)))
+    return rc;
+  fmt.safe = in->safe;
+  if (!(j = iris__tv_keep(r, a->nkw ? json_object() : json_array())))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+  for (i = 0; i < a->npos + a->nkw; i++) {
+    json_t *v;
+    const struct tv *x = i < a->npos ? &a->pos[i] : &a->kw[i - a->npos];
+    if ((rc = iris__tv_to_json(r, x, &v)) ||
+        (rc = a->nkw ? iris__tmpl_setkey(r, j, a->kwname[i - a->npos], v)
+                     : iris__tmpl_append(r, j, v)))
+      return rc;
+  }
+  if (!a->nkw && (rc = iris__tmpl_view_add(r, j, VIEW_TUPLE, 0, 0, 0)))
+    return rc;
+  args = iris__tv_from_json(j);
+  return iris__tmpl_percent(r, &fmt, &args, out);
+}
+
 int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, const struct fargs *a,
                       struct tv *out) {
   int rc;
@@ -1288,6 +1541,13 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, con
       return rc;
     return do_urlencode(r, in, out);
   }
+  if (strcmp(name, "format") == 0)
+    return do_format(r, in, a, out);
+  if (strcmp(name, "striptags") == 0 || strcmp(name, "wordcount") == 0) {
+    if ((rc = check_args(r, name, a, 0, NULL)))
+      return rc;
+    return name[0] == 's' ? do_striptags(r, in, out) : do_wordcount(r, in, out);
+  }
   if (strcmp(name, "abs") == 0) {
     if ((rc = check_args(r, name, a, 0, NULL)))
       return rc;
@@ -1308,10 +1568,32 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, con
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const struct fargs *a,
                     int *out) {
   /* Jinja calls the test with the arguments given: one too many is a TypeError there */
-  size_t nargs = strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
+  int cmp = comparison_test(name);
+  size_t nargs = cmp || strcmp(name, "divisibleby") == 0 || strcmp(name, "in") == 0 ? 1 : 0;
   if (a->npos + a->nkw > nargs)
     return iris__tmpl_fail(r, "test '%s' takes %zu argument%s, %zu given", name, nargs,
                            nargs == 1 ? "" : "s", a->npos + a->nkw);
+  if (cmp) {
+    struct tv res;
+    int rc;
+    if (a->npos + a->nkw < 1)
+      return iris__tmpl_fail(r, "test '%s' missing 1 required positional argument", name);
+    if ((rc = iris__tmpl_compare_op(r, cmp, in, a->npos ? &a->pos[0] : &a->kw[0], &res)))
+      return rc;
+    *out = iris__tv_truthy(&res);
+    return IRIS_OK;
+  }
+  if (strcmp(name, "escaped") == 0) { /* has __html__: Markup */
+    *out = in->t == TV_STR && in->safe;
+    return IRIS_OK;
+  }
+  if (strcmp(name, "callable") == 0) {
+    /* macros, Jinja's Undefined and its loop object (both have __call__) */
+    const struct tmpl_view *w = in->t == TV_DICT && r->nviews ? iris__tmpl_view_find(r, in->j)
+                                                              : NULL;
+    *out = in->t == TV_MACRO || in->t == TV_UNDEF || (w && w->kind == VIEW_LOOP);
+    return IRIS_OK;
+  }
   if (strcmp(name, "defined") == 0)
     *out = in->t != TV_UNDEF;
   else if (strcmp(name, "undefined") == 0)
@@ -1388,7 +1670,8 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const
 static const char *const methods[] = {"items",  "keys",       "values",     "get",      "upper",
                                       "lower",  "capitalize", "title",      "strip",    "lstrip",
                                       "rstrip", "split",      "startswith", "endswith", "replace",
-                                      "count",  "find",       "join",       NULL};
+                                      "count",  "find",       "join",       "format",   "cycle",
+                                      NULL};
 
 int iris__tmpl_method_known(const char *name) { return in_list(methods, name); }
 
@@ -1502,6 +1785,8 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
   int rc;
   if (obj->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
+  if (obj->t == TV_STR && strcmp(name, "format") == 0)
+    return iris__tmpl_str_format(r, obj, a, out);
   if (a->nkw && strcmp(name, "split") != 0)
     return iris__tmpl_fail(r, "%s() takes no keyword arguments", name);
   if (obj->t == TV_DICT && strcmp(name, "get") == 0) {
@@ -1536,15 +1821,17 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
   if (obj->t != TV_STR || strcmp(name, "get") == 0 || strcmp(name, "items") == 0 ||
       strcmp(name, "keys") == 0 || strcmp(name, "values") == 0)
     return iris__tmpl_fail(r, "'%s' object has no attribute '%s'", iris__tv_type_name(obj), name);
-  if (obj->safe)
-    return iris__tmpl_fail(r, "methods of Markup strings (from |safe or |e) are not supported by "
-                              "this engine");
+  /* Markup's methods (markupsafe) return Markup where str's return a string, and escape the
+   * text they insert: replace's new text, join's items */
   if (strcmp(name, "upper") == 0 || strcmp(name, "lower") == 0 ||
       strcmp(name, "capitalize") == 0 || strcmp(name, "title") == 0) {
     if (nargs)
       return iris__tmpl_fail(r, "str.%s() takes no arguments (%zu given)", name, nargs);
-    if (name[0] == 't')
-      return py_title(r, obj, out);
+    if (name[0] == 't') {
+      rc = py_title(r, obj, out);
+      out->safe = obj->safe;
+      return rc;
+    }
     return change_case(r, obj, name[0] == 'u' ? UPPER : name[0] == 'l' ? LOWER : CAPITALIZE, out);
   }
   if (strcmp(name, "strip") == 0 || strcmp(name, "lstrip") == 0 || strcmp(name, "rstrip") == 0) {
@@ -1570,7 +1857,14 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
       return rc;
     if (mx && (rc = want_int(r, mx, "split() maxsplit", &maxsplit)))
       return rc;
-    return py_split(r, obj, sep, maxsplit, out);
+    if ((rc = py_split(r, obj, sep, maxsplit, out)) || !obj->safe)
+      return rc;
+    {
+      size_t i;
+      for (i = 0; i < json_array_size(out->j) && rc == IRIS_OK; i++)
+        rc = iris__tmpl_view_add(r, json_array_get(out->j, i), VIEW_MARKUP, 0, 0, 0);
+    }
+    return rc;
   }
   if (strcmp(name, "startswith") == 0 || strcmp(name, "endswith") == 0) {
     const struct tv *x = nargs ? &a->pos[0] : NULL;
@@ -1584,14 +1878,30 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
     return IRIS_OK;
   }
   if (strcmp(name, "replace") == 0) {
+    struct fargs esc;
     if (nargs < 2 || nargs > 3)
       return iris__tmpl_fail(r, "replace expected 2 or 3 arguments, got %zu", nargs);
     if ((rc = want_str(r, &a->pos[0], "replace() argument 1")) ||
-        (rc = want_str(r, &a->pos[1], "replace() argument 2")))
+        (!obj->safe && (rc = want_str(r, &a->pos[1], "replace() argument 2"))))
       return rc;
     if (nargs == 3 && a->pos[2].t != TV_INT && a->pos[2].t != TV_BOOL)
       return iris__tmpl_fail(r, "replace() count must be an integer");
-    return do_replace(r, obj, a, out);
+    if (!obj->safe)
+      return do_replace(r, obj, a, out);
+    esc = *a;
+    if (!a->pos[1].safe) {
+      struct tv text, *pos = (struct tv *)iris__tmpl_scratch(r, nargs * sizeof *pos);
+      if (!pos)
+        return r->err->rc;
+      memcpy(pos, a->pos, a->npos * sizeof *pos);
+      if ((rc = iris__tv_to_string(r, &a->pos[1], &text)) ||
+          (rc = iris__tmpl_escape(r, &text, &pos[1])))
+        return rc;
+      esc.pos = pos;
+    }
+    if ((rc = do_replace(r, obj, &esc, out)) == IRIS_OK)
+      out->safe = 1;
+    return rc;
   }
   if (strcmp(name, "count") == 0 || strcmp(name, "find") == 0) {
     if (nargs != 1)
@@ -1615,40 +1925,51 @@ int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
   }
   if (strcmp(name, "join") == 0) {
     struct iris_buf b;
+    json_t *items;
     size_t i;
     if (nargs != 1)
       return iris__tmpl_fail(r, "str.join() takes exactly one argument (%zu given)", nargs);
-    if (a->pos[0].t != TV_LIST)
-      return iris__tmpl_fail(r, "join() of a %s is not supported by this engine",
-                             iris__tv_type_name(&a->pos[0]));
+    if (a->pos[0].t != TV_LIST && a->pos[0].t != TV_DICT && a->pos[0].t != TV_STR &&
+        a->pos[0].t != TV_UNDEF)
+      return iris__tmpl_fail(r, "can only join an iterable");
+    if ((rc = iris__tmpl_iter(r, &a->pos[0], &items)))
+      return rc;
     iris_buf_init(&b, 0);
-    for (i = 0; i < json_array_size(a->pos[0].j); i++) {
-      json_t *x = json_array_get(a->pos[0].j, i);
-      if (!json_is_string(x)) {
-        iris_buf_cleanup(&b);
-        return iris__tmpl_fail(r, "sequence item %zu: expected str instance", i);
-      }
+    for (i = 0; i < json_array_size(items); i++) {
+      struct tv x = iris__tv_from_json_r(r, json_array_get(items, i)), text = x;
       if (i)
         latch(iris_buf_append(&b, obj->s, obj->n));
-      latch(iris_buf_append(&b, json_string_value(x), json_string_length(x)));
+      if (obj->safe && !x.safe) {
+        /* Markup.join escapes each item (anything, as its str()) */
+        struct tv plain;
+        if ((rc = iris__tv_to_string(r, &x, &plain)) ||
+            (rc = iris__tmpl_escape(r, &plain, &text))) {
+          iris_buf_cleanup(&b);
+          return rc;
+        }
+      } else if (x.t != TV_STR) {
+        iris_buf_cleanup(&b);
+        return iris__tmpl_fail(r, "sequence item %zu: expected str instance, %s found", i,
+                               x.t == TV_NONE ? "NoneType" : iris__tv_type_name(&x));
+      }
+      latch(iris_buf_append(&b, text.s, text.n));
     }
-    return take(r, &b, out, 0);
+    return take(r, &b, out, obj->safe);
   }
   return iris__tmpl_fail(r, "'str' object has no attribute '%s'", name);
 }
 
 /* ---- filters over sequences ------------------------------------------------------------- */
 
-static const char *const seq_filters[] =
-    {"list",     "sort",   "sum",    "max",        "min",        "unique", "reverse",
-     "map",      "select", "reject", "selectattr", "rejectattr", "center", "filesizeformat",
-     "dictsort", "batch",  "slice",  NULL};
+static const char *const seq_filters[] = {"list",   "sort",           "sum",        "max",
+                                          "min",    "unique",         "reverse",    "map",
+                                          "select", "reject",         "selectattr", "rejectattr",
+                                          "center", "filesizeformat", "dictsort",   "batch",
+                                          "slice",  "groupby",        NULL};
 
 int iris__tmpl_seq_filter_known(const char *name) { return in_list(seq_filters, name); }
 
-/* Python's iteration of a value as a JSON list (borrowed or new owned): a list itself, a dict's
- * keys, a string's characters, nothing for Undefined. */
-static int iter_items(struct rctx *r, const struct tv *in, json_t **items) {
+int iris__tmpl_iter(struct rctx *r, const struct tv *in, json_t **items) {
   int rc;
   if ((rc = iris__tmpl_check_iter(r, in)))
     return rc;
@@ -1681,7 +2002,8 @@ static int iter_items(struct rctx *r, const struct tv *in, json_t **items) {
   return iris__tmpl_steps(r, (long)json_array_size(*items));
 }
 
-/* Jinja's make_attrgetter: "a.b.0" read part by part (digits index), Undefined when missing. */
+/* Jinja's make_attrgetter: "a.b.0" read part by part with Jinja's getitem (a part of ASCII
+ * digits is an integer index), an integer attribute as one index; Undefined when missing. */
 static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct tv *out) {
   struct tv cur = iris__tv_from_json_r(r, item);
   size_t i = 0;
@@ -1689,41 +2011,30 @@ static int attr_get(struct rctx *r, const struct tv *attr, json_t *item, struct 
     *out = cur;
     return IRIS_OK;
   }
-  if (attr->t == TV_INT) {
-    if (cur.t == TV_LIST && attr->i >= 0 && (size_t)attr->i < json_array_size(cur.j))
-      *out = iris__tv_from_json_r(r, json_array_get(cur.j, (size_t)attr->i));
-    else
-      *out = iris__tv_undef("attribute");
-    return IRIS_OK;
-  }
+  if (attr->t == TV_INT || attr->t == TV_BOOL)
+    return iris__tmpl_getitem(r, &cur, attr, "attribute", out);
   if (attr->t != TV_STR)
     return iris__tmpl_fail(r, "attribute must be a string or an integer");
   while (i <= attr->n) {
     size_t z = i;
-    int digits = 1;
-    json_t *next = NULL;
-    if (cur.t == TV_UNDEF) /* Jinja's getitem on Undefined raises */
-      return iris__tmpl_fail(r, "'%s' is undefined", cur.s ? cur.s : "value");
+    int digits = 1, rc;
+    struct tv key, next;
     while (z < attr->n && attr->s[z] != '.') {
       digits = digits && isdigit((unsigned char)attr->s[z]);
       z++;
     }
-    if (z == i)
-      digits = 0;
-    if (cur.t == TV_DICT) {
-      char *k = iris__tmpl_scratch(r, z - i);
-      if (!k)
-        return r->err->rc;
-      memcpy(k, attr->s + i, z - i);
-      next = json_object_get(cur.j, k);
-    } else if (cur.t == TV_LIST && digits) {
-      next = json_array_get(cur.j, (size_t)strtoul(attr->s + i, NULL, 10));
+    if (z > i && digits) {
+      int64_t idx = 0;
+      size_t k;
+      for (k = i; k < z; k++)
+        idx = idx > (INT64_MAX - 9) / 10 ? INT64_MAX : idx * 10 + (attr->s[k] - '0');
+      key = iris__tv_int(idx);
+    } else {
+      key = iris__tv_str(attr->s + i, z - i);
     }
-    if (!next) {
-      *out = iris__tv_undef("attribute");
-      return IRIS_OK;
-    }
-    cur = iris__tv_from_json_r(r, next);
+    if ((rc = iris__tmpl_getitem(r, &cur, &key, "attribute", &next)))
+      return rc;
+    cur = next;
     i = z + 1;
   }
   *out = cur;
@@ -1851,7 +2162,7 @@ static int do_center(struct rctx *r, const struct tv *in, const struct fargs *a,
   latch(iris_buf_append(&b, s.s, s.n));
   for (k = 0; k < marg - left; k++)
     latch(iris_buf_appendc(&b, ' '));
-  return take(r, &b, out, 0);
+  return take(r, &b, out, in->safe); /* Markup.center */
 }
 
 static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct fargs *a,
@@ -1910,6 +2221,90 @@ static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct f
   return IRIS_OK;
 }
 
+/* Jinja's make_attrgetter with a default: the attribute, the default in place of an undefined
+ * one (unless the default is None), lower-cased when it is a string and `fold` is set. */
+static int group_key(struct rctx *r, const struct tv *attr, const struct tv *dflt, int fold,
+                     json_t *item, struct tv *out) {
+  int rc = attr_get(r, attr, item, out);
+  if (rc)
+    return rc;
+  if (dflt && dflt->t != TV_NONE && out->t == TV_UNDEF)
+    *out = *dflt;
+  return fold ? sort_key(r, out, 0, out) : IRIS_OK;
+}
+
+/*
+ * groupby(attribute, default=None, case_sensitive=False): the items sorted by the attribute
+ * (strings compared lower-cased unless case_sensitive) and grouped where consecutive keys are
+ * equal, as a list of (grouper, list) named tuples; the grouper is the first item's own
+ * attribute, not its lower-cased key.
+ */
+static int do_groupby(struct rctx *r, const struct tv *in, const struct fargs *a, struct tv *out) {
+  static const char *const kw[] = {"attribute", "default", "case_sensitive", NULL};
+  const struct tv *at = arg(a, 0, "attribute"), *dflt = arg(a, 1, "default"),
+                  *cs = arg(a, 2, "case_sensitive");
+  int fold = !(cs && iris__tv_truthy(cs)), rc;
+  json_t *items, *l;
+  struct keyed *v = NULL, *tmp = NULL;
+  size_t n, i, start;
+  if ((rc = check_args(r, "groupby", a, 3, kw)))
+    return rc;
+  if (!at)
+    return iris__tmpl_fail(r, "groupby() missing 1 required positional argument: 'attribute'");
+  if ((rc = iris__tmpl_iter(r, in, &items)))
+    return rc;
+  n = json_array_size(items);
+  if ((rc = iris__tmpl_charge(r, 2 * n * sizeof *v)))
+    return rc;
+  v = iris_calloc(n ? n : 1, sizeof *v);
+  tmp = iris_calloc(n ? n : 1, sizeof *tmp);
+  if (!v || !tmp) {
+    rc = iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    goto out;
+  }
+  for (i = 0; i < n && rc == IRIS_OK; i++) {
+    v[i].item = json_array_get(items, i);
+    rc = group_key(r, at, dflt, fold, v[i].item, &v[i].key);
+  }
+  if (rc || (rc = merge_sort(r, v, tmp, n, 0, 0)))
+    goto out;
+  if (!(l = iris__tv_keep(r, json_array()))) {
+    rc = iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    goto out;
+  }
+  for (start = 0; start < n && rc == IRIS_OK; start = i) {
+    json_t *group = json_array(), *members = json_array(), *gj = NULL;
+    struct tv grouper = v[start].key;
+    for (i = start; i < n && iris__tv_equal(&v[i].key, &v[start].key); i++)
+      if ((rc = iris__tmpl_append(r, members, json_incref(v[i].item))))
+        break;
+    if (rc == IRIS_OK && fold)
+      rc = group_key(r, at, dflt, 0, v[start].item, &grouper);
+    if (rc == IRIS_OK)
+      rc = iris__tv_to_json(r, &grouper, &gj);
+    if (rc == IRIS_OK && (!group || !members || json_array_append_new(group, gj) ||
+                          json_array_append(group, members)))
+      rc = iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    else if (rc)
+      json_decref(gj);
+    json_decref(members);
+    if (rc) {
+      json_decref(group);
+      break;
+    }
+    if ((rc = iris__tmpl_append(r, l, group)) ||
+        (rc = iris__tmpl_view_add(r, group, VIEW_TUPLE, 0, 0, 0)))
+      break;
+    r->views[r->nviews - 1].group = 1;
+  }
+  if (rc == IRIS_OK)
+    *out = iris__tv_from_json(l);
+out:
+  iris_free(v);
+  iris_free(tmp);
+  return rc;
+}
+
 static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *in,
                             const struct fargs *a, struct tv *out) {
   json_t *items = NULL, *l;
@@ -1917,6 +2312,8 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
   int rc;
   if (strcmp(name, "center") == 0)
     return do_center(r, in, a, out);
+  if (strcmp(name, "groupby") == 0)
+    return do_groupby(r, in, a, out);
   if (strcmp(name, "filesizeformat") == 0)
     return do_filesizeformat(r, in, a, out);
   if (strcmp(name, "reverse") == 0) {
@@ -1935,8 +2332,16 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       }
       return take(r, &b, out, in->safe);
     }
-    if ((rc = iter_items(r, in, &items)) || (rc = new_iter(r, &l)))
+    if ((rc = iris__tmpl_iter(r, in, &items)))
       return rc;
+    if (in->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, in->j) &&
+        iris__tmpl_view_find(r, in->j)->kind == VIEW_ITER) {
+      /* reversed() refuses a generator: Jinja reverses list(value), a plain list */
+      if (!(l = iris__tv_keep(r, json_array())))
+        return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    } else if ((rc = new_iter(r, &l))) {
+      return rc;
+    }
     for (n = json_array_size(items); n > 0; n--)
       if ((rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, n - 1)))))
         return rc;
@@ -1953,7 +2358,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     *out = iris__tv_from_json(empty);
     return IRIS_OK;
   }
-  if ((rc = iter_items(r, in, &items)))
+  if ((rc = iris__tmpl_iter(r, in, &items)))
     return rc;
   n = json_array_size(items);
   if (strcmp(name, "list") == 0) {
@@ -2078,10 +2483,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
           (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
         return rc;
-      if ((k.t == TV_LIST && !(r->nviews && iris__tmpl_view_find(r, k.j) &&
-                               (iris__tmpl_view_find(r, k.j)->kind == VIEW_RANGE ||
-                                iris__tmpl_view_find(r, k.j)->kind == VIEW_TUPLE))) ||
-          k.t == TV_DICT) /* ranges and tuples are hashable, lists and dicts not */
+      if (!iris__tv_hashable(r, &k))
         return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
       if ((rc = iris__tmpl_steps(r, (long)json_array_size(keys))))
         return rc;
@@ -2118,7 +2520,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if (!iris__tmpl_filter_known(fname))
         return iris__tmpl_fail(r, "map() with the filter '%s' is not supported by this engine",
                                fname);
-      memmove(rest.pos, rest.pos + 1, (rest.npos - 1) * sizeof rest.pos[0]);
+      rest.pos++;
       rest.npos--;
       for (i = 0; i < n; i++) {
         struct tv x = iris__tv_from_json_r(r, json_array_get(items, i)), y;
@@ -2163,8 +2565,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       if (!iris__tmpl_test_known(tname))
         return iris__tmpl_fail(r, "%s() with the test '%s' is not supported by this engine", name,
                                tname);
-      memmove(rest.pos, rest.pos + by_attr + 1,
-              (rest.npos - (size_t)by_attr - 1) * sizeof rest.pos[0]);
+      rest.pos += by_attr + 1;
       rest.npos -= (size_t)by_attr + 1;
     } else {
       rest.npos = 0;
@@ -2275,9 +2676,11 @@ int iris__tmpl_seq_filter(struct rctx *r, const char *name, const struct tv *in,
   int rc;
   const struct tmpl_view *w;
   if (!is_generator_filter(name, in)) {
-    /* reverse fails at once (Jinja tries reversed() and list()), but makes an iterator */
+    /* reverse fails at once (Jinja tries reversed() and list()) and makes an iterator — but
+     * of a generator, which reversed() refuses, the list that list() made */
     rc = seq_filter_eager(r, name, in, a, out);
-    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST)
+    if (rc == IRIS_OK && strcmp(name, "reverse") == 0 && out->t == TV_LIST &&
+        (w = iris__tmpl_view_find(r, out->j)) && w->kind == VIEW_ITER)
       out->view = VIEW_ITER;
     return rc;
   }

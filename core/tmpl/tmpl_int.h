@@ -3,10 +3,15 @@
  *
  *   tmpl_lex.c      source → tokens (whitespace control, raw blocks, comments)
  *   tmpl_parse.c    tokens → syntax tree (refuses unsupported features)
+ *   tmpl_scope.c    Jinja's symbol analysis of the tree: which names start missing in each
+ *                   frame, which macros take caller/varargs/kwargs
  *   tmpl_value.c    the value model and Python's semantics: str(), repr(), truth, compare,
  *                   arithmetic
- *   tmpl_filters.c  filters and tests
- *   tmpl_render.c   tree → output, scopes, loops; the public API
+ *   tmpl_filters.c  filters, tests and methods
+ *   tmpl_format.c   Python's string formatting: %, str.format, format specs
+ *   tmpl_entities.c html.unescape's data for striptags (generated)
+ *   tmpl_unicode.c  the Unicode facts Python uses (libunistring)
+ *   tmpl_render.c   tree → output, frames, loops, macro calls; the public API
  */
 #ifndef IRIS_TMPL_INT_H
 #define IRIS_TMPL_INT_H
@@ -79,6 +84,8 @@ enum node_kind {
   N_FOR,
   N_SET,
   N_SETBLOCK,
+  N_MACRO,     /* s name, kw params (name, default or NULL), list body, op MACRO_* flags */
+  N_CALLBLOCK, /* a the call (E_CALL), kw params of the caller, list body, op MACRO_* flags */
   /* expressions */
   E_CONST,
   E_NAME,
@@ -95,7 +102,24 @@ enum node_kind {
   E_RANGE,
   E_SLICE,    /* a[start:stop:step]: a, list = 3 bounds (NULL when left out) */
   E_CMPCHAIN, /* a < b < c: list = operands, s = one operator code per char, n = how many */
-  E_TUPLE     /* (a, b): list = items */
+  E_TUPLE,    /* (a, b): list = items */
+  E_CALL      /* a(args): a callee, list positional, kw keywords, b *args, c **kwargs */
+};
+
+/* What a macro or call block's body uses (Jinja's find_undeclared), in node->op. */
+enum {
+  MACRO_KWARGS = 1,         /* reads `kwargs`: extra keyword arguments are collected */
+  MACRO_VARARGS = 2,        /* reads `varargs`: extra positional arguments are collected */
+  MACRO_CALLER = 4,         /* reads `caller` */
+  MACRO_EXPLICIT_CALLER = 8 /* `caller` is one of its parameters */
+};
+
+/* The names a frame holds as "missing" when it starts (Jinja's VAR_LOAD_UNDEFINED: stored in
+ * the frame before any load, unknown to the frames around it): until they are set, reading
+ * them anywhere below the frame is undefined, even when the context has the name. */
+struct tmpl_scope {
+  const char **names;
+  size_t n;
 };
 
 enum const_kind { C_NONE, C_BOOL, C_INT, C_FLOAT, C_STR };
@@ -128,6 +152,9 @@ struct node {
   double f;
   int op;  /* operator code (tmpl_parse.c) */
   int neg; /* `is not` */
+  /* frames the node opens (tmpl_scope.c): N_FOR body [0] and else [1]; N_MACRO,
+   * N_CALLBLOCK and N_SETBLOCK body [0]. NULL: nothing starts missing. */
+  const struct tmpl_scope *scope[2];
 };
 
 /* Operators of E_BINOP / E_UNARY. */
@@ -159,9 +186,14 @@ struct iris_tmpl {
   char *name;
   struct tmpl_arena arena;
   struct node_list body;
+  const struct tmpl_scope *scope; /* of the top-level frame */
 };
 
 int iris__tmpl_parse(struct iris_tmpl *t, const struct tok_list *toks, struct iris_err *err);
+/* Jinja's symbol analysis over the parsed tree (tmpl_scope.c): fills every scope and the
+ * macros' MACRO_* flags; IRIS_ETEMPLATE where Jinja refuses the template at compile time
+ * (a `caller` parameter without a default that the body uses), IRIS_ENOMEM. */
+int iris__tmpl_scopes(struct iris_tmpl *t, struct iris_err *err);
 
 /* The budget in force (tmpl_render.c; iris_tmpl_set_limits). */
 int iris__tmpl_max_depth(void);
@@ -171,7 +203,7 @@ int iris__tmpl_filter_known(const char *name);
 int iris__tmpl_test_known(const char *name);
 
 /* ---- values ---------------------------------------------------------------------------- */
-enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV_DICT };
+enum tv_type { TV_UNDEF, TV_NONE, TV_BOOL, TV_INT, TV_FLOAT, TV_STR, TV_LIST, TV_DICT, TV_MACRO };
 
 struct tv {
   enum tv_type t;
@@ -180,7 +212,7 @@ struct tv {
   double f;      /* FLOAT */
   const char *s; /* STR (not NUL-terminated in general); UNDEF: the missing name */
   size_t n;
-  json_t *j; /* LIST (array) or DICT (object); borrowed */
+  json_t *j; /* LIST (array), DICT or MACRO (object); borrowed */
   int view;  /* LIST made by .keys()/.values()/.items(): 1/2/3 (printed as Python's
                       dict_keys([...]) etc.) */
 };
@@ -198,7 +230,8 @@ enum {
   VIEW_MARKUP, /* a safe string */
   VIEW_TUPLE,  /* a tuple: prints (a, b) */
   VIEW_ITER,   /* a generator (map, select, reverse…): printing it prints an address */
-  VIEW_LOOP    /* a materialised `loop`: prints <LoopContext index/length> */
+  VIEW_LOOP,   /* a materialised `loop`: prints <LoopContext index/length> */
+  VIEW_MACRO   /* a macro or a call block's caller (the object iris__tmpl_macro_json made) */
 };
 
 /* The state of the loop that owns a frame; `loop` is made into a dict only when a template
@@ -212,15 +245,22 @@ struct tmpl_view {
   json_t *j; /* borrowed: the list, owned by rctx.owned */
   int kind;
   int64_t start, stop, step;
-  const char *broken; /* VIEW_ITER: the error its first use raises (Jinja's generators fail
+  const char *broken;      /* VIEW_ITER: the error its first use raises (Jinja's generators fail
                          lazily), or NULL; scratch string */
+  int group;               /* VIEW_TUPLE made by groupby: .grouper and .list read its items */
+  const struct node *node; /* VIEW_MACRO: the N_MACRO or N_CALLBLOCK (the template's) */
+  int frame;               /* VIEW_MACRO: the frame it was defined in, which it reads */
+  json_t *frame_obj;       /* VIEW_MACRO: that frame's object (borrowed; checks it is alive) */
 };
 
 /* Per-render state. */
 struct rctx {
   const struct iris_tmpl *t;
-  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* scopes, innermost last; [0] = top-level sets;
-                                              each owned (one reference) */
+  json_t *frames[IRIS_TMPL_MAX_DEPTH + 2]; /* a stack of frames, innermost last; [0] = the
+                                              top level; each owned (one reference) */
+  int parent[IRIS_TMPL_MAX_DEPTH + 2];     /* the frame around frames[k] whose names it sees
+                                              (-1 for [0]): the one below it, or for a macro
+                                              call the frame the macro was defined in */
   struct loop_state loops[IRIS_TMPL_MAX_DEPTH + 2]; /* loops[k]: the loop of frames[k] */
   int nframes;
   json_t *context;
@@ -246,6 +286,16 @@ const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t 
 int iris__tmpl_check_iter(struct rctx *r, const struct tv *v);
 /* The process-wide JSON value that stands for Undefined inside lists, dicts and scopes. */
 int iris__tmpl_is_undef_json(const json_t *j);
+/* The process-wide marker of a name a frame holds missing (borrowed, never freed). */
+json_t *iris__tmpl_missing_json(void);
+int iris__tmpl_is_missing_json(const json_t *j);
+/* Is j the marker of an infinite or NaN float (its value in *f)? */
+int iris__tmpl_nonfinite_json(const json_t *j, double *f);
+/* A macro (N_MACRO) or call block's caller (N_CALLBLOCK) defined in frame `frame` as a
+ * value: *out is borrowed (owned by the render, released with the frame's iteration or
+ * call); it is registered as a VIEW_MACRO. IRIS_ENOMEM, or the budget's error. */
+int iris__tmpl_macro_json(struct rctx *r, const struct node *n, int frame, json_t **out);
+int iris__tmpl_is_macro_json(const json_t *j);
 
 /* Charge `bytes` of new values / `steps` of work to the render's budget; IRIS_ETEMPLATE
  * (via r) when it is exhausted. */
@@ -272,6 +322,17 @@ struct tv iris__tv_bool(int b);
 struct tv iris__tv_none(void);
 struct tv iris__tv_undef(const char *name);
 int iris__tv_truthy(const struct tv *v);
+/*
+ * One string quoted, for repr() (QUOTE_REPR: Python's choice of quote, \\ \n \r \t and the
+ * quote escaped, and \xhh/\uhhhh/\Uhhhhhhhh for what str.isprintable() refuses) or for
+ * tojson (QUOTE_JSON: json.dumps with ensure_ascii, \" \b \f too, \uhhhh for controls and
+ * non-ASCII, surrogate pairs beyond the BMP, and Jinja's escapes of < > & '). One table of the
+ * two-letter escapes serves both.
+ */
+enum { QUOTE_REPR, QUOTE_JSON };
+int iris__tmpl_append_quoted(struct iris_buf *b, const char *s, size_t n, int style);
+/* Python's \xhh / \uhhhh / \Uhhhhhhhh escape of one code point. */
+int iris__tmpl_append_py_escape(struct iris_buf *b, uint32_t cp);
 /* Python str() / repr() appended to b. */
 int iris__tv_append_str(struct rctx *r, const struct tv *v, struct iris_buf *b);
 int iris__tv_append_repr(struct rctx *r, const struct tv *v, struct iris_buf *b);
@@ -280,10 +341,14 @@ int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out);
 /* Python repr of a float ("1.0", "1e+20", "0.1"). */
 void iris__tmpl_format_float(double f, char *out, size_t size);
 int iris__tv_equal(const struct tv *a, const struct tv *b);
+/* ==, also telling lists from tuples, ranges and dict views, and generators by identity. */
+int iris__tv_py_equal(const struct rctx *r, const struct tv *a, const struct tv *b);
 /* <0, 0, >0; IRIS_ETEMPLATE (via r) when the types cannot be ordered. */
 int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp);
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out);
 int iris__tv_contains(struct rctx *r, const struct tv *container, const struct tv *item, int *out);
+/* Could Python hash the value (a set member, a dict key)? */
+int iris__tv_hashable(const struct rctx *r, const struct tv *v);
 /* Python len() in code points / items; -1 if the value has no length. */
 long iris__tv_len(const struct tv *v);
 const char *iris__tv_type_name(const struct tv *v);
@@ -292,18 +357,39 @@ int iris__tmpl_escape(struct rctx *r, const struct tv *in, struct tv *out);
 /* Arena string helpers during a render. */
 char *iris__tmpl_scratch(struct rctx *r, size_t n);
 
-/* Filters and tests (tmpl_filters.c): args evaluated, kwargs by name. */
+/* The evaluated arguments of a call, filter, test or method: positional ones, then keywords by
+ * name (arrays in the render's scratch arena, or borrowed). */
 struct fargs {
-  struct tv pos[8];
+  const struct tv *pos;
   size_t npos;
-  const char *kwname[8];
-  struct tv kw[8];
+  const char *const *kwname;
+  const struct tv *kw;
   size_t nkw;
 };
 int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in,
                       const struct fargs *args, struct tv *out);
 int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in,
                     const struct fargs *args, int *out);
+/* obj.name (by_attr) or obj[key] with Jinja's sandboxed getattr/getitem for JSON data;
+ * `what` names a resulting undefined value. IRIS_ETEMPLATE where Jinja raises. */
+int iris__tmpl_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
+                      const char *what, struct tv *out);
+/* Jinja's getitem: obj[key], falling back to the attribute for a string key (a dict only by
+ * key). */
+int iris__tmpl_getitem(struct rctx *r, const struct tv *obj, const struct tv *key,
+                       const char *what, struct tv *out);
+/* a OP b for the comparison operators (== != < <= > >= in, not in), with Python's rules. */
+int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                          struct tv *out);
+/* Python's printf-style `fmt % args` (fmt a string; Markup escapes what it inserts). */
+int iris__tmpl_percent(struct rctx *r, const struct tv *fmt, const struct tv *args, struct tv *out);
+/* Python's fmt.format(*a->pos, **a->kw) through Jinja's sandboxed formatter (tmpl_format.c). */
+int iris__tmpl_str_format(struct rctx *r, const struct tv *fmt, const struct fargs *a,
+                          struct tv *out);
+/* Python's iteration of a value as a JSON list: a list itself (borrowed), a dict's keys or a
+ * string's characters (a new list owned by the render), nothing for undefined; IRIS_ETEMPLATE
+ * for anything else or a generator that failed. */
+int iris__tmpl_iter(struct rctx *r, const struct tv *in, json_t **items);
 /* obj.name(args) for the methods of str, list and dict this engine implements. */
 int iris__tmpl_method_known(const char *name);
 int iris__tmpl_method(struct rctx *r, const char *name, const struct tv *obj,
@@ -324,6 +410,22 @@ size_t iris__utf8_get(const char *s, size_t n, size_t i, uint32_t *cp);
 /* Encode cp into u (4 bytes of room); returns the length. */
 int iris__utf8_put(uint32_t cp, char *u);
 
+/* html.unescape()'s data (tmpl_entities.c, generated by tests/tmpl/gen_entities.py). */
+struct tmpl_entity {
+  const char *name;  /* "amp;", "amp", ... sorted by strcmp */
+  const char *value; /* UTF-8 */
+};
+struct tmpl_charref {
+  uint32_t num;      /* a numeric reference HTML maps to another character */
+  const char *value; /* UTF-8 */
+};
+extern const struct tmpl_entity iris__tmpl_entities[];
+extern const size_t iris__tmpl_nentities;
+extern const struct tmpl_charref iris__tmpl_invalid_charrefs[];
+extern const size_t iris__tmpl_ninvalid_charrefs;
+extern const uint32_t iris__tmpl_invalid_codepoints[]; /* sorted; they unescape to nothing */
+extern const size_t iris__tmpl_ninvalid_codepoints;
+
 /* Unicode facts Python uses (tmpl_unicode.c, libunistring). */
 int iris__uc_append_case(struct iris_buf *b, uint32_t cp, int how); /* 'u', 'l', 't' */
 int iris__uc_is_cased(uint32_t cp);
@@ -331,8 +433,10 @@ int iris__uc_is_case_ignorable(uint32_t cp);
 int iris__uc_is_lower(uint32_t cp);
 int iris__uc_is_upper(uint32_t cp);
 int iris__uc_is_title(uint32_t cp);
-int iris__uc_decimal(uint32_t cp); /* -1: not a decimal digit */
+int iris__uc_decimal(uint32_t cp);  /* -1: not a decimal digit */
+int iris__uc_is_digit(uint32_t cp); /* str.isdigit() */
 int iris__uc_printable(uint32_t cp);
+int iris__uc_is_word(uint32_t cp); /* matches \w of Python's re: alphanumeric or _ */
 int iris__uc_final_sigma(const char *s, size_t lo, size_t hi, size_t i);
 size_t iris__utf8_offset(const char *s, size_t n, size_t cp); /* byte offset of code point cp */
 

@@ -2,18 +2,22 @@
  * tmpl_parse.c — tokens to a syntax tree, with Jinja2's grammar and precedence:
  *   cond-expr:  or-expr ["if" or-expr ["else" cond-expr]]
  *   or/and/not, comparisons (== != < <= > >= in, not in), + -, ~, * / // %, ** (left-assoc,
- *   as in Jinja), unary - +, primary with .attr [item] and calls, then |filter and `is` tests.
+ *   as in Jinja), unary - +, primary with .attr [item] [a, b] and calls, then |filter and
+ *   `is` tests. Statements: if/elif/else, for/else, set and set blocks, macro, call.
  * Everything Jinja has but this engine does not implement is refused here, with the
- * template name, line and column: macro, call, include, import, extends, block, filter
- * blocks, with, autoescape, loop controls, slicing, method calls other than
- * .items()/.keys()/.values(), and unknown filters or tests.
+ * template name, line and column: include, import, extends, block, filter blocks, with,
+ * autoescape, loop controls, the globals other than range(), methods other than those
+ * tmpl_filters.c implements, and unknown filters or tests.
  *
  * Node fields: N_TEXT s/n; N_OUTPUT a; N_IF list = (cond, body-holder) pairs, list2 = else;
- * N_FOR s (target), s2 (second target or NULL), a (iterable), list (body), list2 (else);
- * N_SET s, a; N_SETBLOCK s, list; E_CONST ck/i/f/s/n; E_NAME s; E_GETATTR a, s;
+ * N_FOR s (target), s2 (second target or NULL), a (iterable), b (loop filter), list (body),
+ * list2 (else); N_SET s, a; N_SETBLOCK s, list; N_MACRO s, kw (parameters and defaults),
+ * list; N_CALLBLOCK a (the call), kw, list; E_CONST ck/i/f/s/n; E_NAME s; E_GETATTR a, s;
  * E_GETITEM a, b; E_LIST list; E_DICT list (keys), list2 (values); E_BINOP op, a, b;
  * E_UNARY op, a; E_COND a (cond), b (then), c (else or NULL); E_FILTER s, a, list (args),
- * kw; E_TEST s, a, list, neg; E_METHOD s (items/keys/values), a; E_RANGE list.
+ * kw; E_TEST s, a, list, neg; E_METHOD s, a, list, kw; E_RANGE list; E_CALL a (callee),
+ * list, kw, b (*args), c (**kwargs). Filters, tests and methods take *args and **kwargs in b, c
+ * too. The frames' scopes and the macros' flags are filled in by tmpl_scope.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,46 +161,110 @@ static int unsupported(struct parser *p, const struct tok *t, const char *what) 
   return fail_at(p, t, "%s is not supported by this template engine (see docs/templates.md)", what);
 }
 
-static int parse_call_args(struct parser *p, struct node *n) {
-  /* After '(': positional and keyword arguments until ')'. */
+/* Add a keyword (name = value, or a parameter with its default) to n->kw. */
+static int kw_add(struct parser *p, struct node *n, const char *name, struct node *value) {
+  struct kwarg *g = iris__tmpl_alloc(&p->t->arena, (n->nkw + 1) * sizeof *g);
+  if (!g)
+    return iris_err_set(p->err, IRIS_ENOMEM, "template '%s': syntax tree", p->t->name);
+  if (n->nkw)
+    memcpy(g, n->kw, n->nkw * sizeof *g);
+  g[n->nkw].name = name;
+  g[n->nkw].value = value;
+  n->kw = g;
+  n->nkw++;
+  return IRIS_OK;
+}
+
+/* A call, filter, test or method takes at most this many positional and as many keyword
+ * arguments written out (Python has no such limit; a template has no use for more). */
+#define MAX_CALL_ARGS 255
+
+/*
+ * After '(': positional and keyword arguments until ')', as Jinja's parser reads them: a
+ * trailing comma is allowed, no positional argument after a keyword or an unpacking, a
+ * keyword given twice is an error (Python refuses to compile that call). `*args` and
+ * `**kwargs` (n->b and n->c) where `dyn` is set: every call but range()'s.
+ */
+static int parse_call_args(struct parser *p, struct node *n, int dyn) {
+  size_t max = MAX_CALL_ARGS;
+  int any = 0;
   while (!is_op(peek(p), ")")) {
-    const struct tok *t = peek(p);
+    const struct tok *t;
     struct node *v;
-    if (n->list.n + n->nkw && expect_op(p, ","))
+    if (any && expect_op(p, ","))
       return p->err->rc;
     if (is_op(peek(p), ")"))
       break; /* trailing comma */
+    any = 1;
     t = peek(p);
-    if (t->type == TK_NAME && is_op(peek2(p), "=")) {
-      struct kwarg *g;
-      next(p);
+    if (is_op(t, "*") || is_op(t, "**")) {
+      int star2 = t->s[1] == '*';
+      if (!dyn)
+        return unsupported(p, t, "argument unpacking (*args, **kwargs) in range()");
+      if (star2 ? n->c != NULL : (n->b != NULL || n->c != NULL))
+        return fail_at(p, t, "invalid syntax for function call expression");
       next(p);
       v = parse_expr(p);
       if (!v)
         return p->err->rc;
-      g = iris__tmpl_alloc(&p->t->arena, (n->nkw + 1) * sizeof *g);
-      if (!g)
-        return iris_err_set(p->err, IRIS_ENOMEM, "template: arguments");
-      if (n->nkw)
-        memcpy(g, n->kw, n->nkw * sizeof *g);
-      g[n->nkw].name = t->s;
-      g[n->nkw].value = v;
-      n->kw = g;
-      n->nkw++;
-      if (n->nkw > 8)
-        return fail_at(p, t, "too many keyword arguments");
+      if (star2)
+        n->c = v;
+      else
+        n->b = v;
       continue;
     }
-    if (n->nkw)
-      return fail_at(p, t, "positional argument after a keyword argument");
+    if (t->type == TK_NAME && is_op(peek2(p), "=")) {
+      size_t k;
+      if (n->c)
+        return fail_at(p, t, "invalid syntax for function call expression");
+      for (k = 0; k < n->nkw; k++)
+        if (strcmp(n->kw[k].name, t->s) == 0)
+          return fail_at(p, t, "keyword argument repeated: %s", t->s);
+      next(p);
+      next(p);
+      v = parse_expr(p);
+      if (!v || kw_add(p, n, t->s, v))
+        return p->err->rc;
+      if (n->nkw > max)
+        return fail_at(p, t,
+                       "more than %zu keyword arguments are not supported by this template "
+                       "engine",
+                       max);
+      continue;
+    }
+    if (n->nkw || n->b || n->c)
+      return fail_at(p, t, "invalid syntax for function call expression");
     v = parse_expr(p);
     if (!v || list_add(p, &n->list, v))
       return p->err->rc;
-    if (n->list.n > 8)
-      return fail_at(p, t, "too many arguments");
+    if (n->list.n > max)
+      return fail_at(p, t, "more than %zu arguments are not supported by this template engine",
+                     max);
   }
   next(p); /* ')' */
   return IRIS_OK;
+}
+
+/* The names Jinja's environment defines as globals (the sandbox's range(), dict(), lipsum(),
+ * cycler(), joiner(), namespace()): range() is implemented, the others refused. */
+static int is_refused_global(const char *name) {
+  static const char *const g[] = {"dict", "lipsum", "cycler", "joiner", "namespace", NULL};
+  size_t i;
+  for (i = 0; g[i]; i++)
+    if (strcmp(g[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+/* A call of callee: E_CALL with the arguments after '('. */
+static struct node *parse_call(struct parser *p, struct node *callee, const struct tok *open) {
+  struct node *n = mk(p, E_CALL, open);
+  if (!n)
+    return NULL;
+  n->a = callee;
+  if (parse_call_args(p, n, 1))
+    return NULL;
+  return n;
 }
 
 static struct node *parse_primary(struct parser *p) {
@@ -222,7 +290,7 @@ static struct node *parse_primary(struct parser *p) {
       if (strcmp(t->s, "range") == 0) {
         n = mk(p, E_RANGE, t);
         next(p);
-        if (n && parse_call_args(p, n) == IRIS_OK) {
+        if (n && parse_call_args(p, n, 0) == IRIS_OK) {
           if (n->nkw || n->list.n < 1 || n->list.n > 3) {
             fail_at(p, t, "range() takes 1 to 3 positional arguments");
             return NULL;
@@ -231,8 +299,13 @@ static struct node *parse_primary(struct parser *p) {
         }
         return NULL;
       }
-      unsupported(p, t, "calling a function");
-      return NULL;
+      if (is_refused_global(t->s)) {
+        fail_at(p, t,
+                "calling the Jinja global '%s()' is not supported by this template engine "
+                "(see docs/templates.md)",
+                t->s);
+        return NULL;
+      }
     }
     n = mk(p, E_NAME, t);
     if (n)
@@ -389,7 +462,7 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
           return NULL;
         m->s = name->s;
         m->a = n;
-        if (parse_call_args(p, m))
+        if (parse_call_args(p, m, 1))
           return NULL;
         n = m;
         continue;
@@ -441,6 +514,12 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
         n = g;
         continue;
       }
+      if (k && k->kind != E_TUPLE && is_op(peek(p), ",")) {
+        /* x[a, b] subscripts with a tuple (undefined for any JSON value) */
+        k = tuple_rest(p, k, t, "]");
+        if (!k)
+          return NULL;
+      }
       if (expect_op(p, "]"))
         return NULL;
       g = mk(p, E_GETITEM, t);
@@ -452,8 +531,11 @@ static struct node *parse_postfix(struct parser *p, struct node *n) {
       continue;
     }
     if (is_op(t, "(")) {
-      unsupported(p, t, "calling a value");
-      return NULL;
+      if (chain(p, t))
+        return NULL;
+      next(p);
+      n = parse_call(p, n, t);
+      continue;
     }
     break;
   }
@@ -490,7 +572,7 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
       f->a = n;
       if (is_op(peek(p), "(")) {
         next(p);
-        if (parse_call_args(p, f))
+        if (parse_call_args(p, f, 1))
           return NULL;
       }
       n = f;
@@ -522,7 +604,7 @@ static struct node *parse_filters_and_tests(struct parser *p, struct node *n) {
       x->neg = neg;
       if (is_op(peek(p), "(")) {
         next(p);
-        if (parse_call_args(p, x))
+        if (parse_call_args(p, x, 1))
           return NULL;
       } else if (peek(p)->type == TK_INT || peek(p)->type == TK_FLOAT ||
                  peek(p)->type == TK_STRING || is_op(peek(p), "[") || is_op(peek(p), "{") ||
@@ -794,6 +876,39 @@ static int expect_block_end(struct parser *p) {
   return IRIS_OK;
 }
 
+/* The end of a tag that opens a body: Jinja accepts a colon before '%}' there
+ * ({% for x in y: %}, {% else: %}). */
+static int expect_body_start(struct parser *p) {
+  if (is_op(peek(p), ":"))
+    next(p);
+  return expect_block_end(p);
+}
+
+/* A name a template may assign (set, for, macro and its parameters): Jinja refuses the
+ * constants. */
+static const struct tok *assign_target(struct parser *p, const char *what) {
+  const struct tok *t = next(p);
+  if (t->type != TK_NAME) {
+    fail_at(p, t, "expected %s, got %s", what, describe(t));
+    return NULL;
+  }
+  if (is_name(t, "true") || is_name(t, "True") || is_name(t, "false") || is_name(t, "False") ||
+      is_name(t, "none") || is_name(t, "None")) {
+    fail_at(p, t, "can't assign to the constant '%s'", t->s);
+    return NULL;
+  }
+  return t;
+}
+
+/* An if/elif condition: Jinja reads a tuple there, without the conditional expression
+ * (`{% if a if b else c %}` is a syntax error, `{% if a, b %}` tests a tuple). */
+static struct node *parse_condition(struct parser *p, const struct tok *at) {
+  struct node *n = parse_or(p);
+  if (n && is_op(peek(p), ","))
+    n = tuple_rest(p, n, at, NULL);
+  return n;
+}
+
 static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
   static const char *const stops[] = {"elif", "else", "endif", NULL};
   struct node *n = mk(p, N_IF, at);
@@ -801,10 +916,8 @@ static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
   if (!n)
     return p->err->rc;
   for (;;) {
-    /* Jinja parses if/elif conditions without the conditional expression: `{% if a if b
-     * else c %}` is a syntax error there, so it is here. */
-    struct node *cond = parse_or(p), *holder;
-    if (!cond || expect_block_end(p))
+    struct node *cond = parse_condition(p, at), *holder;
+    if (!cond || expect_body_start(p))
       return p->err->rc;
     holder = mk(p, N_TEXT, at); /* carries the branch body in its list */
     if (!holder || list_add(p, &n->list, cond) || list_add(p, &n->list, holder))
@@ -815,7 +928,7 @@ static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
       continue;
     if (strcmp(stopped->s, "else") == 0) {
       static const char *const end[] = {"endif", NULL};
-      if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
+      if (expect_body_start(p) || parse_body(p, &n->list2, end, &stopped))
         return p->err->rc;
     }
     break;
@@ -827,17 +940,15 @@ static int parse_if(struct parser *p, const struct tok *at, struct node **out) {
 static int parse_for(struct parser *p, const struct tok *at, struct node **out) {
   static const char *const stops[] = {"else", "endfor", NULL};
   struct node *n = mk(p, N_FOR, at);
-  const struct tok *t = next(p), *stopped = NULL;
-  if (!n)
+  const struct tok *t = assign_target(p, "a loop variable after 'for'"), *stopped = NULL;
+  if (!n || !t)
     return p->err->rc;
-  if (t->type != TK_NAME)
-    return fail_at(p, t, "expected a loop variable after 'for', got %s", describe(t));
   n->s = t->s;
   if (is_op(peek(p), ",")) {
     next(p);
-    t = next(p);
-    if (t->type != TK_NAME)
-      return fail_at(p, t, "expected a second loop variable, got %s", describe(t));
+    t = assign_target(p, "a second loop variable");
+    if (!t)
+      return p->err->rc;
     n->s2 = t->s;
     if (is_op(peek(p), ","))
       return unsupported(p, peek(p), "unpacking into more than two loop variables");
@@ -860,12 +971,12 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
   if (is_name(peek(p), "recursive"))
     return unsupported(p, peek(p), "a recursive loop");
   p->in_for++;
-  if (expect_block_end(p) || parse_body(p, &n->list, stops, &stopped))
+  if (expect_body_start(p) || parse_body(p, &n->list, stops, &stopped))
     return p->err->rc;
   p->in_for--;
   if (strcmp(stopped->s, "else") == 0) {
     static const char *const end[] = {"endfor", NULL};
-    if (expect_block_end(p) || parse_body(p, &n->list2, end, &stopped))
+    if (expect_body_start(p) || parse_body(p, &n->list2, end, &stopped))
       return p->err->rc;
   }
   *out = n;
@@ -873,23 +984,22 @@ static int parse_for(struct parser *p, const struct tok *at, struct node **out) 
 }
 
 static int parse_set(struct parser *p, const struct tok *at, struct node **out) {
-  const struct tok *t = next(p);
+  const struct tok *t = assign_target(p, "a variable name after 'set'");
   struct node *n;
-  if (t->type != TK_NAME)
-    return fail_at(p, t, "expected a variable name after 'set', got %s", describe(t));
+  if (!t)
+    return p->err->rc;
   if (p->in_for && strcmp(t->s, "loop") == 0)
     return fail_at(p, t, "can't assign to the special loop variable inside a for loop");
   if (is_op(peek(p), ",") || is_op(peek(p), "."))
     return unsupported(p, peek(p), "assigning to several names or to an attribute");
-  if (peek(p)->type == TK_BLOCK_END) {
+  if (peek(p)->type == TK_BLOCK_END || is_op(peek(p), ":")) {
     static const char *const end[] = {"endset", NULL};
     const struct tok *stopped = NULL;
     n = mk(p, N_SETBLOCK, at);
     if (!n)
       return p->err->rc;
     n->s = t->s;
-    next(p);
-    if (parse_body(p, &n->list, end, &stopped) || expect_block_end(p))
+    if (expect_body_start(p) || parse_body(p, &n->list, end, &stopped) || expect_block_end(p))
       return p->err->rc;
     *out = n;
     return IRIS_OK;
@@ -911,12 +1021,84 @@ static int parse_set(struct parser *p, const struct tok *at, struct node **out) 
   return expect_block_end(p);
 }
 
+/* A macro's or call block's parameters after '(' (Jinja's parse_signature): names, each
+ * optionally `= default`; no parameter without a default after one with; no trailing comma;
+ * no name twice (Python refuses a function with two parameters of one name). */
+static int parse_signature(struct parser *p, struct node *n) {
+  while (!is_op(peek(p), ")")) {
+    const struct tok *t;
+    struct node *dflt = NULL;
+    size_t k;
+    if (n->nkw && expect_op(p, ","))
+      return p->err->rc;
+    if (!(t = assign_target(p, "a parameter name")))
+      return p->err->rc;
+    for (k = 0; k < n->nkw; k++)
+      if (strcmp(n->kw[k].name, t->s) == 0)
+        return fail_at(p, t, "duplicate argument '%s' in the definition", t->s);
+    if (is_op(peek(p), "=")) {
+      next(p);
+      if (!(dflt = parse_expr(p)))
+        return p->err->rc;
+    } else if (n->nkw && n->kw[n->nkw - 1].value) {
+      return fail_at(p, t, "non-default argument follows default argument");
+    }
+    if (kw_add(p, n, t->s, dflt))
+      return p->err->rc;
+    if (n->nkw > MAX_CALL_ARGS)
+      return fail_at(p, t, "more than %d parameters are not supported by this template engine",
+                     MAX_CALL_ARGS);
+  }
+  next(p); /* ')' */
+  return IRIS_OK;
+}
+
+/* {% macro name(params) %}body{% endmacro %} */
+static int parse_macro(struct parser *p, const struct tok *at, struct node **out) {
+  static const char *const end[] = {"endmacro", NULL};
+  const struct tok *t = assign_target(p, "a macro name"), *stopped = NULL;
+  struct node *n = mk(p, N_MACRO, at);
+  if (!t || !n)
+    return p->err->rc;
+  n->s = t->s;
+  if (expect_op(p, "(") || parse_signature(p, n) || expect_body_start(p) ||
+      parse_body(p, &n->list, end, &stopped))
+    return p->err->rc;
+  *out = n;
+  return expect_block_end(p);
+}
+
+/* {% call[(params)] callee(args) %}body{% endcall %}: the body is the callee's `caller`. */
+static int parse_callblock(struct parser *p, const struct tok *at, struct node **out) {
+  static const char *const end[] = {"endcall", NULL};
+  const struct tok *stopped = NULL;
+  struct node *n = mk(p, N_CALLBLOCK, at);
+  size_t k;
+  if (!n)
+    return p->err->rc;
+  if (is_op(peek(p), "(")) {
+    next(p);
+    if (parse_signature(p, n))
+      return p->err->rc;
+  }
+  if (!(n->a = parse_expr(p)))
+    return p->err->rc;
+  if (n->a->kind != E_CALL && n->a->kind != E_METHOD && n->a->kind != E_RANGE)
+    return fail_at(p, at, "expected call");
+  for (k = 0; k < n->a->nkw; k++)
+    if (strcmp(n->a->kw[k].name, "caller") == 0)
+      return fail_at(p, at, "keyword argument repeated: caller");
+  if (expect_body_start(p) || parse_body(p, &n->list, end, &stopped))
+    return p->err->rc;
+  *out = n;
+  return expect_block_end(p);
+}
+
 static int parse_body(struct parser *p, struct node_list *body, const char *const *stop,
                       const struct tok **stopped) {
-  static const char *const refused[] = {"macro", "call",       "include",   "import",
-                                        "from",  "extends",    "block",     "filter",
-                                        "with",  "autoescape", "break",     "continue",
-                                        "do",    "trans",      "pluralize", NULL};
+  static const char *const refused[] = {"include", "import", "from",       "extends", "block",
+                                        "filter",  "with",   "autoescape", "break",   "continue",
+                                        "do",      "trans",  "pluralize",  NULL};
   if (enter(p, peek(p)))
     return p->err->rc;
   for (;;) {
@@ -965,6 +1147,12 @@ static int parse_body(struct parser *p, struct node_list *body, const char *cons
           return p->err->rc;
       } else if (strcmp(kw->s, "set") == 0) {
         if (parse_set(p, kw, &n))
+          return p->err->rc;
+      } else if (strcmp(kw->s, "macro") == 0) {
+        if (parse_macro(p, kw, &n))
+          return p->err->rc;
+      } else if (strcmp(kw->s, "call") == 0) {
+        if (parse_callblock(p, kw, &n))
           return p->err->rc;
       } else {
         for (k = 0; refused[k]; k++)

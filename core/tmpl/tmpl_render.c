@@ -96,10 +96,105 @@ int iris__tmpl_setkey(struct rctx *r, json_t *dict, const char *key, json_t *ite
   return IRIS_OK;
 }
 
-/* The frame whose loop `loop` names (innermost loop frame, unless a set shadows it); -1. */
+/* ---- frames ------------------------------------------------------------------------------- */
+
+/*
+ * Open a frame on the stack whose names are read, after its own, from frame `parent` and the
+ * frames around that one (the frame below it, or for a macro call the frame the macro was
+ * defined in). The names `scope` lists start missing (tmpl_scope.c). Frames are bounded by
+ * the budget's depth: loops, macro calls, call and set blocks nested more deeply fail.
+ */
+static int push_frame(struct rctx *r, int parent, const struct tmpl_scope *scope) {
+  json_t *f;
+  size_t i;
+  int rc;
+  if (r->nframes >= r->lim.max_depth)
+    return iris__tmpl_fail(r, "loops, macro calls and blocks nested too deeply (more than %d)",
+                           r->lim.max_depth);
+  if ((rc = iris__tmpl_steps(r, 1)) || (rc = iris__tmpl_charge(r, 12 * JSON_COST)))
+    return rc;
+  if (!(f = json_object()))
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  for (i = 0; scope && i < scope->n; i++)
+    if (json_object_set(f, scope->names[i], iris__tmpl_missing_json())) {
+      json_decref(f);
+      return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+    }
+  r->frames[r->nframes] = f;
+  r->parent[r->nframes] = parent;
+  memset(&r->loops[r->nframes], 0, sizeof r->loops[0]);
+  r->nframes++;
+  return IRIS_OK;
+}
+
+static void pop_frame(struct rctx *r) {
+  r->nframes--;
+  r->loops[r->nframes].active = 0;
+  json_decref(r->frames[r->nframes]);
+  r->frames[r->nframes] = NULL;
+}
+
+/*
+ * A piece of the render that makes only a string — a macro call, a call block's caller, a
+ * {% set %} block: its body runs in a frame of its own with its output captured, and when it
+ * ends everything it made is released (its frame, strings, lists, views); only the output is
+ * kept, so a million calls need no more memory than one.
+ */
+struct sub {
+  struct tmpl_arena_mark mark;
+  size_t owned, mem, views;
+  struct iris_buf *saved, buf;
+};
+
+static int sub_begin(struct rctx *r, struct sub *s, int parent, const struct tmpl_scope *scope) {
+  size_t used = r->json_mem + r->scratch.bytes;
+  size_t room = r->lim.max_memory > used ? r->lim.max_memory - used : 1;
+  int rc;
+  s->mark = iris__tmpl_arena_mark(&r->scratch);
+  s->owned = json_array_size(r->owned);
+  s->mem = r->json_mem;
+  s->views = r->nviews;
+  s->saved = r->out;
+  iris_buf_init(&s->buf, s->saved->max && s->saved->max < room ? s->saved->max : room);
+  if ((rc = push_frame(r, parent, scope)))
+    return rc;
+  r->out = &s->buf;
+  return IRIS_OK;
+}
+
+/* End what sub_begin started (after it succeeded); on rc == IRIS_OK *out is the output, a
+ * scratch string. Returns rc or the first failure. */
+static int sub_end(struct rctx *r, struct sub *s, int rc, struct tv *out) {
+  char *text;
+  r->out = s->saved;
+  pop_frame(r);
+  while (json_array_size(r->owned) > s->owned)
+    json_array_remove(r->owned, json_array_size(r->owned) - 1);
+  iris__tmpl_arena_reset(&r->scratch, s->mark);
+  r->json_mem = s->mem;
+  r->nviews = s->views;
+  if (rc == IRIS_OK && iris_buf_rc(&s->buf))
+    rc = iris_err_set(r->err, iris_buf_rc(&s->buf),
+                      "template '%s' line %d: the render's memory budget (%zu bytes) is "
+                      "exhausted",
+                      r->t->name, r->line, r->lim.max_memory);
+  if (rc == IRIS_OK) {
+    if (!(text = iris__tmpl_scratch(r, iris_buf_len(&s->buf)))) {
+      rc = r->err->rc ? (int)r->err->rc : IRIS_ENOMEM;
+    } else {
+      memcpy(text, iris_buf_ptr(&s->buf), iris_buf_len(&s->buf));
+      *out = iris__tv_str(text, iris_buf_len(&s->buf));
+    }
+  }
+  iris_buf_cleanup(&s->buf);
+  return rc;
+}
+
+/* The frame whose loop `loop` names (the nearest loop frame on the chain of frames the current
+ * one reads, unless one of them holds its own `loop`); -1. */
 static int loop_frame(struct rctx *r) {
   int i;
-  for (i = r->nframes - 1; i > 0; i--) {
+  for (i = r->nframes - 1; i > 0; i = r->parent[i]) {
     if (json_object_get(r->frames[i], "loop"))
       return -1;
     if (r->loops[i].active)
@@ -158,7 +253,7 @@ static int loop_attr(struct rctx *r, int k, const char *name, struct tv *out) {
   return 0;
 }
 
-/* `loop` used whole: its dict, made now and kept in the frame (printed <LoopContext i/n>). */
+/* `loop` used whole: a dict made for this use (printed <LoopContext i/n>), owned by the render. */
 static json_t *materialise_loop(struct rctx *r, int k) {
   const struct loop_state *l = &r->loops[k];
   size_t i = l->i, len = l->len;
@@ -171,15 +266,18 @@ static json_t *materialise_loop(struct rctx *r, int k) {
     json_decref(loop), loop = NULL;
   if (loop && i + 1 < len && json_object_set(loop, "nextitem", json_array_get(l->items, i + 1)))
     json_decref(loop), loop = NULL;
-  if (!loop || json_object_set_new(r->frames[k], "loop", loop) ||
+  if (!iris__tv_keep(r, loop) ||
       iris__tmpl_view_add(r, loop, VIEW_LOOP, (int64_t)i + 1, (int64_t)len, 0))
     return NULL;
   return loop;
 }
 
+/* A name's value: the frames the current one reads, innermost first, then the context. NULL
+ * when no one has it; the missing marker when a frame holds it missing (undefined, without
+ * looking further). */
 static json_t *lookup_name(struct rctx *r, const char *name) {
   int i;
-  for (i = r->nframes - 1; i >= 0; i--) {
+  for (i = r->nframes - 1; i >= 0; i = r->parent[i]) {
     json_t *v = json_object_get(r->frames[i], name);
     if (v)
       return v;
@@ -193,6 +291,8 @@ static int is_dict_method(const char *name) {
   static const char *const m[] = {"items",      "keys",   "values", "get",  "pop",      "popitem",
                                   "setdefault", "update", "clear",  "copy", "fromkeys", NULL};
   size_t i;
+  if (!strchr("ikvgpsucf", name[0]) || !name[0])
+    return 0; /* no method starts so: most attribute reads end here */
   for (i = 0; m[i]; i++)
     if (strcmp(m[i], name) == 0)
       return 1;
@@ -238,7 +338,7 @@ static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key
   if (methods && in_names(methods, key->s, key->n))
     return iris__tmpl_fail(r,
                            "'%.*s' is a method of %s: reading it without calling it is not "
-                           "supported",
+                           "supported by this engine",
                            (int)key->n, key->s, iris__tv_type_name(obj));
   if (obj->t == TV_INT || obj->t == TV_BOOL) {
     if (in_names((const char *const[]){"real", "numerator", NULL}, key->s, key->n)) {
@@ -258,13 +358,102 @@ static int other_attr(struct rctx *r, const struct tv *obj, const struct tv *key
   return IRIS_OK;
 }
 
+/* The attributes Python's dict has whose names start with '_' (Python 3.11's dir({})). */
+static int is_dict_dunder(const char *s, size_t n) {
+  static const char *const d[] = {"__class__",
+                                  "__class_getitem__",
+                                  "__contains__",
+                                  "__delattr__",
+                                  "__delitem__",
+                                  "__dir__",
+                                  "__doc__",
+                                  "__eq__",
+                                  "__format__",
+                                  "__ge__",
+                                  "__getattribute__",
+                                  "__getitem__",
+                                  "__getstate__",
+                                  "__gt__",
+                                  "__hash__",
+                                  "__init__",
+                                  "__init_subclass__",
+                                  "__ior__",
+                                  "__iter__",
+                                  "__le__",
+                                  "__len__",
+                                  "__lt__",
+                                  "__ne__",
+                                  "__new__",
+                                  "__or__",
+                                  "__reduce__",
+                                  "__reduce_ex__",
+                                  "__repr__",
+                                  "__reversed__",
+                                  "__ror__",
+                                  "__setattr__",
+                                  "__setitem__",
+                                  "__sizeof__",
+                                  "__str__",
+                                  "__subclasshook__",
+                                  NULL};
+  return n > 4 && s[0] == '_' && s[1] == '_' && in_names(d, s, n);
+}
+
+/* Jinja's globals: names that are never undefined there (printing them prints a class or a
+ * function, with an address). */
+static int is_global(const char *name) {
+  static const char *const g[] = {"range",  "dict",      "lipsum", "cycler",
+                                  "joiner", "namespace", NULL};
+  return in_names(g, name, strlen(name));
+}
+
+/* The public attributes of Jinja's Macro object: name, arguments, catch_kwargs,
+ * catch_varargs, caller, explicit_caller. Anything else is undefined. */
+static int macro_attr(struct rctx *r, const struct tv *obj, const struct tv *key, const char *what,
+                      struct tv *out) {
+  const struct tmpl_view *w = iris__tmpl_view_find(r, obj->j);
+  const struct node *m = w ? w->node : NULL;
+  size_t i;
+  *out = iris__tv_undef(what);
+  if (!m || key->t != TV_STR)
+    return IRIS_OK;
+  if (key->n == 4 && !memcmp(key->s, "name", 4)) {
+    *out = m->kind == N_MACRO ? iris__tv_str(m->s, strlen(m->s)) : iris__tv_none();
+  } else if (key->n == 9 && !memcmp(key->s, "arguments", 9)) {
+    json_t *l = iris__tv_keep(r, json_array());
+    int rc;
+    if (!l)
+      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (i = 0; i < m->nkw; i++)
+      if ((rc = iris__tmpl_append(r, l, json_string(m->kw[i].name))))
+        return rc;
+    *out = iris__tv_from_json(l);
+    return iris__tmpl_view_add(r, l, VIEW_TUPLE, 0, 0, 0);
+  } else if (key->n == 12 && !memcmp(key->s, "catch_kwargs", 12)) {
+    *out = iris__tv_bool(m->op & MACRO_KWARGS);
+  } else if (key->n == 13 && !memcmp(key->s, "catch_varargs", 13)) {
+    *out = iris__tv_bool(m->op & MACRO_VARARGS);
+  } else if (key->n == 6 && !memcmp(key->s, "caller", 6)) {
+    *out = iris__tv_bool(m->op & MACRO_CALLER);
+  } else if (key->n == 15 && !memcmp(key->s, "explicit_caller", 15)) {
+    *out = iris__tv_bool(m->op & MACRO_EXPLICIT_CALLER);
+  }
+  return IRIS_OK;
+}
+
 /* obj.name / obj[key] with Jinja's rules for JSON data. */
-static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
+int iris__tmpl_member(struct rctx *r, const struct tv *obj, const struct tv *key, int by_attr,
                       const char *what, struct tv *out) {
   if (obj->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined", obj->s ? obj->s : "value");
-  if (key->t == TV_STR && key->n > 0 && key->s[0] == '_' && by_attr)
-    return iris__tmpl_fail(r, "access to attribute '%.*s' is unsafe", (int)key->n, key->s);
+  if (obj->t == TV_DICT && by_attr && key->t == TV_STR && is_dict_dunder(key->s, key->n)) {
+    /* an attribute of every dict: Jinja's sandbox finds it first and calls it unsafe, an
+     * undefined value (even when the dict has such a key) */
+    *out = iris__tv_undef(what);
+    return IRIS_OK;
+  }
+  if (obj->t == TV_MACRO)
+    return macro_attr(r, obj, key, what, out);
   if (obj->t == TV_DICT) {
     char *k;
     json_t *v;
@@ -283,11 +472,19 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
     *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(what);
     return IRIS_OK;
   }
-  if (obj->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, obj->j) &&
-      iris__tmpl_view_find(r, obj->j)->kind != VIEW_RANGE &&
-      iris__tmpl_view_find(r, obj->j)->kind != VIEW_TUPLE) {
-    *out = iris__tv_undef(what); /* dict views cannot be subscripted */
-    return IRIS_OK;
+  if (obj->t == TV_LIST && r->nviews) {
+    const struct tmpl_view *w = iris__tmpl_view_find(r, obj->j);
+    if (w && w->kind != VIEW_RANGE && w->kind != VIEW_TUPLE) {
+      *out = iris__tv_undef(what); /* dict views cannot be subscripted */
+      return IRIS_OK;
+    }
+    if (w && w->group && key->t == TV_STR &&
+        ((key->n == 7 && !memcmp(key->s, "grouper", 7)) ||
+         (key->n == 4 && !memcmp(key->s, "list", 4)))) {
+      /* groupby's (grouper, list) named tuple */
+      *out = iris__tv_from_json_r(r, json_array_get(obj->j, key->s[0] == 'l'));
+      return IRIS_OK;
+    }
   }
   if (obj->t == TV_LIST || obj->t == TV_STR) {
     if (key->t == TV_INT || key->t == TV_BOOL) {
@@ -304,6 +501,7 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
         size_t a = iris__utf8_offset(obj->s, obj->n, (size_t)i);
         size_t z = iris__utf8_offset(obj->s, obj->n, (size_t)i + 1);
         *out = iris__tv_str(obj->s + a, z - a);
+        out->safe = obj->safe; /* an item of Markup is Markup */
       }
       return IRIS_OK;
     }
@@ -314,23 +512,17 @@ static int get_member(struct rctx *r, const struct tv *obj, const struct tv *key
   return IRIS_OK;
 }
 
+int iris__tmpl_getitem(struct rctx *r, const struct tv *obj, const struct tv *key,
+                       const char *what, struct tv *out) {
+  /* obj[key], and when that fails for a string key, the attribute of that name */
+  return iris__tmpl_member(r, obj, key, key->t == TV_STR && obj->t != TV_DICT, what, out);
+}
+
+static int eval_call_args(struct rctx *r, const struct node *n, const struct tv *caller,
+                          struct fargs *ca, int depth);
+
 static int eval_args(struct rctx *r, const struct node *n, struct fargs *a, int depth) {
-  size_t i;
-  memset(a, 0, sizeof *a);
-  for (i = 0; i < n->list.n && i < 8; i++) {
-    int rc = eval(r, n->list.v[i], &a->pos[i], depth + 1);
-    if (rc)
-      return rc;
-  }
-  a->npos = n->list.n < 8 ? n->list.n : 8;
-  for (i = 0; i < n->nkw && i < 8; i++) {
-    int rc = eval(r, n->kw[i].value, &a->kw[i], depth + 1);
-    if (rc)
-      return rc;
-    a->kwname[i] = n->kw[i].name;
-  }
-  a->nkw = n->nkw < 8 ? n->nkw : 8;
-  return IRIS_OK;
+  return eval_call_args(r, n, NULL, a, depth);
 }
 
 /* The cases of eval() that hold argument arrays live in their own frames (noinline), so the
@@ -360,13 +552,270 @@ static __attribute__((noinline)) int eval_test(struct rctx *r, const struct node
   return IRIS_OK;
 }
 
+/* ---- calls ------------------------------------------------------------------------------- */
+
+/*
+ * A call's arguments as Python passes them: the positional ones, then `*args` (any iterable:
+ * a list's items, a dict's keys, a string's characters; nothing from undefined), the keyword
+ * ones, the call block's `caller` when given, then `**kwargs` (a dict; a name given twice is
+ * an error).
+ */
+static int eval_call_args(struct rctx *r, const struct node *n, const struct tv *caller,
+                          struct fargs *ca, int depth) {
+  json_t *star = NULL, *dict = NULL, *v;
+  struct tv x, *pos, *kw;
+  const char **names, *k;
+  size_t npos = n->list.n, nkw = n->nkw + (caller != NULL), i, o;
+  int rc;
+  memset(ca, 0, sizeof *ca);
+  if (n->b) {
+    if ((rc = eval(r, n->b, &x, depth + 1)))
+      return rc;
+    r->line = n->line;
+    if (x.t != TV_LIST && x.t != TV_DICT && x.t != TV_STR && x.t != TV_UNDEF)
+      return iris__tmpl_fail(r, "Value after * must be an iterable, not %s",
+                             iris__tv_type_name(&x));
+    if ((rc = iris__tmpl_iter(r, &x, &star)))
+      return rc;
+    npos += json_array_size(star);
+  }
+  if (n->c) {
+    if ((rc = eval(r, n->c, &x, depth + 1)))
+      return rc;
+    r->line = n->line;
+    if (x.t == TV_UNDEF)
+      return iris__tmpl_fail(r, "'%s' is undefined", x.s ? x.s : "value");
+    if (x.t != TV_DICT)
+      return iris__tmpl_fail(r, "argument after ** must be a mapping, not %s",
+                             iris__tv_type_name(&x));
+    dict = x.j;
+    nkw += json_object_size(dict);
+  }
+  if ((rc = iris__tmpl_steps(r, (long)(npos + nkw))))
+    return rc;
+  pos = (struct tv *)iris__tmpl_scratch(r, (npos + 1) * sizeof *pos);
+  kw = (struct tv *)iris__tmpl_scratch(r, (nkw + 1) * sizeof *kw);
+  names = (const char **)iris__tmpl_scratch(r, (nkw + 1) * sizeof *names);
+  if (!pos || !kw || !names)
+    return r->err->rc ? (int)r->err->rc : IRIS_ENOMEM;
+  for (i = 0; i < n->list.n; i++)
+    if ((rc = eval(r, n->list.v[i], &pos[i], depth + 1)))
+      return rc;
+  for (o = n->list.n; star && o < npos; o++)
+    pos[o] = iris__tv_from_json_r(r, json_array_get(star, o - n->list.n));
+  for (i = 0; i < n->nkw; i++) {
+    if ((rc = eval(r, n->kw[i].value, &kw[i], depth + 1)))
+      return rc;
+    names[i] = n->kw[i].name;
+  }
+  o = n->nkw;
+  if (caller) {
+    kw[o] = *caller;
+    names[o++] = "caller";
+  }
+  r->line = n->line;
+  if (dict) {
+    json_object_foreach(dict, k, v) {
+      for (i = 0; i < o; i++)
+        if (strcmp(names[i], k) == 0)
+          return iris__tmpl_fail(r, "got multiple values for keyword argument '%s'", k);
+      kw[o] = iris__tv_from_json_r(r, v);
+      names[o++] = k;
+    }
+  }
+  ca->pos = pos;
+  ca->npos = npos;
+  ca->kw = kw;
+  ca->kwname = names;
+  ca->nkw = o;
+  return IRIS_OK;
+}
+
+/* Set name in the current frame to v (a value), or to the missing marker when v is NULL. */
+static int bind(struct rctx *r, const char *name, const struct tv *v) {
+  json_t *j;
+  int rc;
+  if (!v)
+    return iris__tmpl_setkey(r, r->frames[r->nframes - 1], name,
+                             json_incref(iris__tmpl_missing_json()));
+  if ((rc = iris__tv_to_json(r, v, &j)))
+    return rc;
+  return iris__tmpl_setkey(r, r->frames[r->nframes - 1], name, j);
+}
+
+static int run_body(struct rctx *r, const struct node_list *body, int depth);
+
+/*
+ * Call the macro (or call block body) w names, as Jinja's Macro.__call__ binds arguments:
+ * positional ones to the parameters in order; keywords to the parameters left (one of them
+ * may be `caller`); the call block's `caller` to a body that reads caller; what is left to
+ * `kwargs` and `varargs` when the body reads them, else an error. Parameters not given take
+ * their defaults, evaluated in the macro's frame in order (so a default may read an earlier
+ * parameter), or are undefined. The body runs in a frame whose names come from the frame the
+ * macro was defined in (not the caller's); its output is the result, a plain string.
+ */
+static __attribute__((noinline)) int invoke(struct rctx *r, const struct tmpl_view *w,
+                                            const struct fargs *ca, struct tv *out, int depth) {
+  const struct node *m = w->node;
+  size_t count = m->nkw, i, k, off = ca->npos < m->nkw ? ca->npos : m->nkw;
+  int flags = m->op, found_caller, rc;
+  const struct tv **given, *caller = NULL;
+  char *used, label[96];
+  struct sub sub;
+  if (m->kind == N_MACRO)
+    snprintf(label, sizeof label, "'%.64s'", m->s);
+  else
+    snprintf(label, sizeof label, "None");
+  if (w->frame < 0 || w->frame >= r->nframes || r->frames[w->frame] != w->frame_obj)
+    return iris__tmpl_fail(r,
+                           "internal error: macro %s called outside the frame it was "
+                           "defined in",
+                           label);
+  given = (const struct tv **)iris__tmpl_scratch(r, (count + 1) * sizeof *given);
+  used = iris__tmpl_scratch(r, ca->nkw + 1);
+  if (!given || !used)
+    return r->err->rc ? (int)r->err->rc : IRIS_ENOMEM;
+  memset(used, 0, ca->nkw + 1);
+  for (i = 0; i < off; i++)
+    given[i] = &ca->pos[i];
+  if (off != count) {
+    found_caller = 0;
+    for (i = off; i < count; i++) {
+      given[i] = NULL;
+      for (k = 0; k < ca->nkw && !given[i]; k++)
+        if (!used[k] && strcmp(ca->kwname[k], m->kw[i].name) == 0) {
+          given[i] = &ca->kw[k];
+          used[k] = 1;
+        }
+      found_caller |= strcmp(m->kw[i].name, "caller") == 0;
+    }
+  } else {
+    found_caller = (flags & MACRO_EXPLICIT_CALLER) != 0;
+  }
+  if ((flags & MACRO_CALLER) && !found_caller)
+    for (k = 0; k < ca->nkw && !caller; k++)
+      if (!used[k] && strcmp(ca->kwname[k], "caller") == 0) {
+        caller = &ca->kw[k];
+        used[k] = 1;
+      }
+  if (!(flags & MACRO_KWARGS)) {
+    const char *extra = NULL;
+    for (k = 0; k < ca->nkw; k++)
+      if (!used[k]) {
+        if (strcmp(ca->kwname[k], "caller") == 0)
+          return iris__tmpl_fail(r,
+                                 "macro %s was invoked with two values for the special caller "
+                                 "argument. This is most likely a bug.",
+                                 label);
+        if (!extra)
+          extra = ca->kwname[k];
+      }
+    if (extra)
+      return iris__tmpl_fail(r, "macro %s takes no keyword argument '%s'", label, extra);
+  }
+  if (!(flags & MACRO_VARARGS) && ca->npos > count)
+    return iris__tmpl_fail(r, "macro %s takes not more than %zu argument(s)", label, count);
+  if ((rc = sub_begin(r, &sub, w->frame, m->scope[0]))) {
+    iris_buf_cleanup(&sub.buf);
+    return rc;
+  }
+  for (i = 0; i < count && rc == IRIS_OK; i++)
+    rc = bind(r, m->kw[i].name, given[i]);
+  if (rc == IRIS_OK && (flags & MACRO_CALLER) && !(flags & MACRO_EXPLICIT_CALLER)) {
+    struct tv none = iris__tv_undef("caller");
+    rc = bind(r, "caller", caller ? caller : &none);
+  }
+  if (rc == IRIS_OK && (flags & MACRO_KWARGS)) {
+    json_t *d = iris__tv_keep(r, json_object());
+    struct tv dv;
+    if (!d)
+      rc = iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (k = 0; k < ca->nkw && rc == IRIS_OK; k++) {
+      json_t *j;
+      if (used[k])
+        continue;
+      if (!(rc = iris__tv_to_json(r, &ca->kw[k], &j)))
+        rc = iris__tmpl_setkey(r, d, ca->kwname[k], j);
+    }
+    dv = iris__tv_from_json(d);
+    rc = rc ? rc : bind(r, "kwargs", &dv);
+  }
+  if (rc == IRIS_OK && (flags & MACRO_VARARGS)) {
+    json_t *l = iris__tv_keep(r, json_array());
+    struct tv lv;
+    if (!l)
+      rc = iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
+    for (k = count; k < ca->npos && rc == IRIS_OK; k++) {
+      json_t *j;
+      if (!(rc = iris__tv_to_json(r, &ca->pos[k], &j)))
+        rc = iris__tmpl_append(r, l, j);
+    }
+    rc = rc ? rc : iris__tmpl_view_add(r, l, VIEW_TUPLE, 0, 0, 0);
+    lv = iris__tv_from_json(l);
+    rc = rc ? rc : bind(r, "varargs", &lv);
+  }
+  for (i = 0; i < count && rc == IRIS_OK; i++) {
+    struct tv d;
+    if (given[i])
+      continue;
+    if (m->kw[i].value)
+      rc = eval(r, m->kw[i].value, &d, depth + 1);
+    else
+      d = iris__tv_undef(m->kw[i].name);
+    rc = rc ? rc : bind(r, m->kw[i].name, &d);
+  }
+  if (rc == IRIS_OK)
+    rc = run_body(r, &m->list, depth + 1);
+  return sub_end(r, &sub, rc, out);
+}
+
+/* fn(args): a macro is invoked; calling undefined or any other value fails as in Jinja. */
+static int call_value(struct rctx *r, const struct tv *fn, const struct fargs *ca, struct tv *out,
+                      int depth) {
+  const struct tmpl_view *w;
+  if (fn->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined", fn->s ? fn->s : "value");
+  if (fn->t != TV_MACRO || !(w = iris__tmpl_view_find(r, fn->j)) || w->kind != VIEW_MACRO)
+    return iris__tmpl_fail(r, "'%s' object is not callable", iris__tv_type_name(fn));
+  return invoke(r, w, ca, out, depth);
+}
+
+/* callee(args) (E_CALL), with the call block's caller as an extra keyword when given. */
+static __attribute__((noinline)) int eval_call(struct rctx *r, const struct node *n,
+                                               const struct tv *caller, struct tv *out,
+                                               int depth) {
+  struct tv fn;
+  struct fargs ca;
+  int rc;
+  if ((rc = eval(r, n->a, &fn, depth + 1)) || (rc = eval_call_args(r, n, caller, &ca, depth)))
+    return rc;
+  r->line = n->line;
+  return call_value(r, &fn, &ca, out, depth);
+}
+
+/* range(...) when the template or its context gives `range` a value of its own: that value
+ * is called (Jinja looks the name up like any other). */
+static int call_shadowed_range(struct rctx *r, const struct node *n, json_t *fn, struct tv *out,
+                               int depth) {
+  struct fargs args;
+  struct tv f = iris__tmpl_is_missing_json(fn) ? iris__tv_undef("range")
+                                               : iris__tv_from_json_r(r, fn);
+  int rc;
+  if ((rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  return call_value(r, &f, &args, out, depth);
+}
+
 static __attribute__((noinline)) int eval_range(struct rctx *r, const struct node *n,
                                                 struct tv *out, int depth) {
   int rc;
   struct fargs args;
   int64_t start = 0, stop, step = 1, i, count;
-  json_t *l;
+  json_t *l, *shadow = lookup_name(r, "range");
   size_t k;
+  if (shadow)
+    return call_shadowed_range(r, n, shadow, out, depth);
   if ((rc = eval_args(r, n, &args, depth)))
     return rc;
   for (k = 0; k < args.npos; k++)
@@ -410,25 +859,13 @@ static __attribute__((noinline)) int eval_range(struct rctx *r, const struct nod
   return iris__tmpl_view_add(r, l, VIEW_RANGE, start, stop, step);
 }
 
-/* What kind of sequence a list value is in Python: a list (0), or a view, range or tuple. */
-static int seq_kind(const struct rctx *r, const struct tv *v) {
-  const struct tmpl_view *w;
-  if (v->t != TV_LIST || !r->nviews || !(w = iris__tmpl_view_find(r, v->j)))
-    return 0;
-  return w->kind;
-}
-
 /* a OP b for the comparison operators (== != < <= > >= in, not in). */
-static int compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
-                      struct tv *out) {
+int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const struct tv *b,
+                          struct tv *out) {
   int rc, c = 0, in = 0;
   switch (op) {
   case OP_EQ:
-  case OP_NE:
-    /* a tuple never equals a list, nor a range a list, in Python */
-    *out = iris__tv_bool((iris__tv_equal(a, b) && seq_kind(r, a) == seq_kind(r, b)) ==
-                         (op == OP_EQ));
-    return IRIS_OK;
+  case OP_NE: *out = iris__tv_bool(iris__tv_py_equal(r, a, b) == (op == OP_EQ)); return IRIS_OK;
   case OP_IN:
   case OP_NOTIN:
     if ((rc = iris__tv_contains(r, b, a, &in)))
@@ -579,6 +1016,40 @@ static __attribute__((noinline)) int eval_slice(struct rctx *r, const struct nod
   }
 }
 
+/* loop.cycle(a, b, ...): the argument at loop.index0 modulo their number. `loop` may also be
+ * a stored loop ({% set l = loop %}); anything else has no cycle method. */
+static __attribute__((noinline)) int loop_cycle(struct rctx *r, const struct node *n,
+                                                struct tv *out, int depth) {
+  struct fargs args;
+  struct tv a;
+  int64_t index0 = -1;
+  int rc, k = -1;
+  if (n->a->kind == E_NAME && strcmp(n->a->s, "loop") == 0)
+    k = loop_frame(r);
+  if (k > 0) {
+    index0 = (int64_t)r->loops[k].i;
+  } else {
+    const struct tmpl_view *w;
+    if ((rc = eval(r, n->a, &a, depth + 1)))
+      return rc;
+    r->line = n->line;
+    if (a.t == TV_UNDEF)
+      return iris__tmpl_fail(r, "'%s' is undefined", a.s ? a.s : "value");
+    if (a.t != TV_DICT || !(w = iris__tmpl_view_find(r, a.j)) || w->kind != VIEW_LOOP)
+      return iris__tmpl_fail(r, "'%s' object has no attribute 'cycle'", iris__tv_type_name(&a));
+    index0 = w->start - 1;
+  }
+  if ((rc = eval_args(r, n, &args, depth)))
+    return rc;
+  r->line = n->line;
+  if (args.nkw)
+    return iris__tmpl_fail(r, "cycle() got an unexpected keyword argument '%s'", args.kwname[0]);
+  if (args.npos == 0)
+    return iris__tmpl_fail(r, "no items for cycling given");
+  *out = args.pos[index0 % (int64_t)args.npos];
+  return IRIS_OK;
+}
+
 /* obj.name(args): dict views for items/keys/values of a dict, else tmpl_filters.c. */
 static __attribute__((noinline)) int eval_method(struct rctx *r, const struct node *n,
                                                  struct tv *out, int depth) {
@@ -587,6 +1058,8 @@ static __attribute__((noinline)) int eval_method(struct rctx *r, const struct no
   json_t *l, *v;
   const char *k;
   int rc;
+  if (n->s[0] == 'c' && strcmp(n->s, "cycle") == 0)
+    return loop_cycle(r, n, out, depth);
   if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval_args(r, n, &args, depth)))
     return rc;
   r->line = n->line;
@@ -623,7 +1096,7 @@ static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct 
     return rc;
   for (i = 0; i < n->n; i++) {
     if ((rc = eval(r, n->list.v[i + 1], &right, depth + 1)) ||
-        (rc = compare_op(r, (int)n->s[i], &left, &right, out)))
+        (rc = iris__tmpl_compare_op(r, (int)n->s[i], &left, &right, out)))
       return rc;
     if (!iris__tv_truthy(out))
       return IRIS_OK;
@@ -652,7 +1125,12 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     return IRIS_OK;
   case E_NAME: {
     json_t *v = lookup_name(r, n->s);
-    *out = v ? iris__tv_from_json_r(r, v) : iris__tv_undef(n->s);
+    if (!v && is_global(n->s))
+      return iris__tmpl_fail(r,
+                             "the Jinja global '%s' is not supported by this engine outside a "
+                             "call of range()",
+                             n->s);
+    *out = v && !iris__tmpl_is_missing_json(v) ? iris__tv_from_json_r(r, v) : iris__tv_undef(n->s);
     return IRIS_OK;
   }
   case E_GETATTR:
@@ -665,12 +1143,12 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return rc;
     r->line = n->line;
     b = iris__tv_str(n->s, strlen(n->s));
-    return get_member(r, &a, &b, 1, n->s, out);
+    return iris__tmpl_member(r, &a, &b, 1, n->s, out);
   case E_GETITEM:
     if ((rc = eval(r, n->a, &a, depth + 1)) || (rc = eval(r, n->b, &b, depth + 1)))
       return rc;
     r->line = n->line;
-    return get_member(r, &a, &b, 0, "item", out);
+    return iris__tmpl_getitem(r, &a, &b, "item", out);
   case E_LIST:
   case E_TUPLE: {
     json_t *l = iris__tv_keep(r, json_array());
@@ -766,7 +1244,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     case OP_GT:
     case OP_GE:
     case OP_IN:
-    case OP_NOTIN: return compare_op(r, n->op, &a, &b, out);
+    case OP_NOTIN: return iris__tmpl_compare_op(r, n->op, &a, &b, out);
     default: return iris__tv_binop(r, n->op, &a, &b, out);
     }
   case E_COND:
@@ -784,11 +1262,10 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
   case E_RANGE: return eval_range(r, n, out, depth);
   case E_SLICE: return eval_slice(r, n, out, depth);
   case E_CMPCHAIN: return eval_cmpchain(r, n, out, depth);
+  case E_CALL: return eval_call(r, n, NULL, out, depth);
   default: return iris__tmpl_fail(r, "internal error: unexpected node");
   }
 }
-
-static int run_body(struct rctx *r, const struct node_list *body, int depth);
 
 static int set_var(struct rctx *r, const char *name, const struct tv *v) {
   json_t *j;
@@ -815,29 +1292,23 @@ static int bind_targets(struct rctx *r, const struct node *n, json_t *frame, jso
   return IRIS_OK;
 }
 
-/* `for x in xs if cond`: the items for which cond holds with x bound (a new owned list). */
+/* `for x in xs if cond`: the items for which cond holds with x bound (a new owned list),
+ * each tested in a frame of its own over the loop's surroundings. */
 static int filter_items(struct rctx *r, const struct node *n, json_t *items, json_t **kept,
                         int depth) {
   size_t i;
-  int rc;
+  int rc, outer = r->nframes - 1;
   *kept = iris__tv_keep(r, json_array());
   if (!*kept)
     return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-  if (r->nframes >= r->lim.max_depth)
-    return iris__tmpl_fail(r, "loops nested too deeply");
   for (i = 0; i < json_array_size(items); i++) {
-    json_t *frame = json_object(), *item = json_array_get(items, i);
+    json_t *item = json_array_get(items, i);
     struct tv c;
-    if (!frame)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    if ((rc = iris__tmpl_steps(r, 1)) || (rc = bind_targets(r, n, frame, item))) {
-      json_decref(frame);
+    if ((rc = push_frame(r, outer, NULL)))
       return rc;
-    }
-    r->frames[r->nframes++] = frame;
-    rc = eval(r, n->b, &c, depth + 1);
-    r->nframes--;
-    json_decref(frame);
+    if ((rc = bind_targets(r, n, r->frames[r->nframes - 1], item)) == IRIS_OK)
+      rc = eval(r, n->b, &c, depth + 1);
+    pop_frame(r);
     if (rc)
       return rc;
     if (iris__tv_truthy(&c) && (rc = iris__tmpl_append(r, *kept, json_incref(item))))
@@ -850,7 +1321,7 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
   struct tv seq;
   json_t *items = NULL;
   size_t len, i;
-  int rc;
+  int rc, outer;
   if ((rc = eval(r, n->a, &seq, depth + 1)))
     return rc;
   r->line = n->line;
@@ -862,35 +1333,12 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
     items = seq.j;
     len = json_array_size(items);
     break;
-  case TV_DICT: {
-    const char *k;
-    json_t *v;
-    items = iris__tv_keep(r, json_array());
-    if (!items)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    json_object_foreach(seq.j, k, v) {
-      if ((rc = iris__tmpl_append(r, items, json_string(k))))
-        return rc;
-    }
+  case TV_DICT:
+  case TV_STR:
+    if ((rc = iris__tmpl_iter(r, &seq, &items)))
+      return rc;
     len = json_array_size(items);
     break;
-  }
-  case TV_STR: {
-    size_t p = 0;
-    items = iris__tv_keep(r, json_array());
-    if (!items)
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    while (p < seq.n) {
-      size_t q = p + 1;
-      while (q < seq.n && ((unsigned char)seq.s[q] & 0xC0) == 0x80)
-        q++;
-      if ((rc = iris__tmpl_append(r, items, json_stringn_nocheck(seq.s + p, q - p))))
-        return rc;
-      p = q;
-    }
-    len = json_array_size(items);
-    break;
-  }
   default: return iris__tmpl_fail(r, "'%s' object is not iterable", iris__tv_type_name(&seq));
   }
   if (n->b && len > 0) {
@@ -898,42 +1346,37 @@ static int run_for(struct rctx *r, const struct node *n, int depth) {
       return rc;
     len = json_array_size(items);
   }
-  if (len == 0)
-    return run_body(r, &n->list2, depth + 1);
-  if (r->nframes >= r->lim.max_depth)
-    return iris__tmpl_fail(r, "loops nested too deeply");
+  outer = r->nframes - 1;
+  if (len == 0) {
+    /* the else body is a frame of its own: what it sets stays in it */
+    if (!n->list2.n)
+      return IRIS_OK;
+    if ((rc = push_frame(r, outer, n->scope[1])))
+      return rc;
+    rc = run_body(r, &n->list2, depth + 1);
+    pop_frame(r);
+    return rc;
+  }
   for (i = 0; i < len; i++) {
     /* Everything an iteration makes (its frame, `loop`, strings and lists) is released when
      * it ends: a `set` inside the body stays in the iteration (Jinja's scoping), and the
      * output holds text only, so nothing made here is referenced afterwards. */
     struct tmpl_arena_mark mark = iris__tmpl_arena_mark(&r->scratch);
     size_t owned = json_array_size(r->owned), mem = r->json_mem, views = r->nviews;
-    json_t *frame = json_object(), *item = json_array_get(items, i);
-    if (++r->iterations > r->lim.max_iterations) {
-      json_decref(frame);
+    if (++r->iterations > r->lim.max_iterations)
       return iris__tmpl_fail(r, "more than %ld loop iterations", r->lim.max_iterations);
-    }
-    if ((rc = iris__tmpl_steps(r, 1)) || (rc = iris__tmpl_charge(r, 12 * JSON_COST))) {
-      json_decref(frame);
+    if ((rc = push_frame(r, outer, n->scope[0])))
+      return rc;
+    if ((rc = bind_targets(r, n, r->frames[r->nframes - 1], json_array_get(items, i)))) {
+      pop_frame(r);
       return rc;
     }
-    if (!frame) {
-      json_decref(frame);
-      return iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
-    }
-    if ((rc = bind_targets(r, n, frame, item))) {
-      json_decref(frame);
-      return rc;
-    }
-    r->loops[r->nframes].items = items;
-    r->loops[r->nframes].i = i;
-    r->loops[r->nframes].len = len;
-    r->loops[r->nframes].active = 1;
-    r->frames[r->nframes++] = frame;
+    r->loops[r->nframes - 1].items = items;
+    r->loops[r->nframes - 1].i = i;
+    r->loops[r->nframes - 1].len = len;
+    r->loops[r->nframes - 1].active = 1;
     rc = run_body(r, &n->list, depth + 1);
-    r->nframes--;
-    r->loops[r->nframes].active = 0;
-    json_decref(frame);
+    pop_frame(r);
     while (json_array_size(r->owned) > owned)
       json_array_remove(r->owned, json_array_size(r->owned) - 1);
     iris__tmpl_arena_reset(&r->scratch, mark);
@@ -980,23 +1423,35 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
         rc = set_var(r, n->s, &v);
       break;
     case N_SETBLOCK: {
-      struct iris_buf *saved = r->out, inner;
-      size_t room = r->lim.max_memory > mem_used(r) ? r->lim.max_memory - mem_used(r) : 1;
-      iris_buf_init(&inner, saved->max && saved->max < room ? saved->max : room);
-      r->out = &inner;
-      rc = run_body(r, &n->list, depth + 1);
-      r->out = saved;
-      if (rc == IRIS_OK) {
-        char *s = iris__tmpl_scratch(r, iris_buf_len(&inner));
-        if (!s) {
-          rc = IRIS_ENOMEM;
-        } else {
-          memcpy(s, iris_buf_ptr(&inner), iris_buf_len(&inner));
-          v = iris__tv_str(s, iris_buf_len(&inner));
-          rc = set_var(r, n->s, &v);
-        }
+      /* the body is a frame of its own (what it sets stays in it); its text is the value */
+      struct sub sub;
+      if ((rc = sub_begin(r, &sub, r->nframes - 1, n->scope[0]))) {
+        iris_buf_cleanup(&sub.buf);
+        break;
       }
-      iris_buf_cleanup(&inner);
+      rc = sub_end(r, &sub, run_body(r, &n->list, depth + 1), &v);
+      if (rc == IRIS_OK)
+        rc = set_var(r, n->s, &v);
+      break;
+    }
+    case N_MACRO: {
+      json_t *m;
+      if ((rc = iris__tmpl_macro_json(r, n, r->nframes - 1, &m)) == IRIS_OK)
+        rc = iris__tmpl_setkey(r, r->frames[r->nframes - 1], n->s, json_incref(m));
+      break;
+    }
+    case N_CALLBLOCK: {
+      /* the body is the callee's `caller`, a macro defined here */
+      json_t *m;
+      struct tv caller;
+      if ((rc = iris__tmpl_macro_json(r, n, r->nframes - 1, &m)))
+        break;
+      caller = iris__tv_from_json_r(r, m);
+      if (n->a->kind != E_CALL)
+        rc = iris__tmpl_fail(r, "%s() takes no keyword arguments",
+                             n->a->kind == E_RANGE ? "range" : n->a->s);
+      else if ((rc = eval_call(r, n->a, &caller, &v, depth + 1)) == IRIS_OK)
+        rc = iris__tv_append_str(r, &v, r->out);
       break;
     }
     default: rc = iris__tmpl_fail(r, "internal error: unexpected statement");
@@ -1027,6 +1482,8 @@ int iris_tmpl_compile(const char *name, const char *source, size_t len, struct i
   rc = iris__tmpl_lex(t->name, source ? source : "", source ? len : 0, &t->arena, &toks, err);
   if (rc == IRIS_OK)
     rc = iris__tmpl_parse(t, &toks, err);
+  if (rc == IRIS_OK)
+    rc = iris__tmpl_scopes(t, err);
   iris_free(toks.v);
   if (rc == IRIS_OK && t->arena.oom)
     rc = iris_err_set(err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
@@ -1064,16 +1521,15 @@ int iris_tmpl_render(const struct iris_tmpl *t, json_t *context, struct iris_buf
                         t->name);
   r.context = context;
   r.owned = json_array();
-  r.frames[0] = json_object();
-  r.nframes = 1;
-  if (!r.owned || !r.frames[0]) {
+  if (!r.owned) {
     rc = iris_err_set(r.err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
-  } else {
+  } else if ((rc = push_frame(&r, -1, t->scope)) == IRIS_OK) {
     rc = run_body(&r, &t->body, 0);
     if (rc == IRIS_OK && r.scratch.oom)
       rc = iris_err_set(r.err, IRIS_ENOMEM, "template '%s': out of memory", t->name);
   }
-  json_decref(r.frames[0]);
+  while (r.nframes > 0)
+    pop_frame(&r);
   json_decref(r.owned);
   iris_free(r.views);
   iris__tmpl_arena_free(&r.scratch);

@@ -62,6 +62,13 @@ int iris__uc_is_title(uint32_t cp) {
   return cp >= 0x80 && uc_is_general_category(cp, UC_TITLECASE_LETTER);
 }
 
+/* Python's str.isdigit() for one code point: a decimal or other digit (superscripts...). */
+int iris__uc_is_digit(uint32_t cp) {
+  if (cp < 0x80)
+    return cp >= '0' && cp <= '9';
+  return uc_digit_value(cp) >= 0;
+}
+
 int iris__uc_decimal(uint32_t cp) {
   if (cp < 0x80)
     return cp >= '0' && cp <= '9' ? (int)(cp - '0') : -1;
@@ -112,4 +119,12 @@ int iris__uc_final_sigma(const char *s, size_t lo, size_t hi, size_t i) {
       return !iris__uc_is_cased(c);
   }
   return 1;
+}
+
+/* \w in Python's re for str patterns: str.isalnum() (a letter, or a character with a numeric
+ * value: the L and N general categories) or '_'. */
+int iris__uc_is_word(uint32_t cp) {
+  if (cp < 0x80)
+    return (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z') || cp == '_';
+  return uc_is_general_category(cp, uc_general_category_or(UC_CATEGORY_L, UC_CATEGORY_N));
 }

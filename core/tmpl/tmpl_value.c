@@ -47,15 +47,89 @@ struct tv iris__tv_undef(const char *name) {
  * process-wide empty object, made once and never freed, stands for it wherever a value is
  * stored; iris__tv_from_json turns it back into TV_UNDEF.
  */
-static json_t *g_undef;
-static pthread_once_t g_undef_once = PTHREAD_ONCE_INIT;
-static void make_undef(void) { g_undef = json_object(); }
-static json_t *undef_marker(void) {
-  pthread_once(&g_undef_once, make_undef);
-  return g_undef;
+static json_t *g_undef, *g_missing, *g_pinf, *g_ninf, *g_nan;
+static pthread_mutex_t g_markers_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Make *slot once (under a lock, retried after an allocation failure: a failed first attempt
+ * must not leave the marker missing for the life of the process). NULL: out of memory. */
+static json_t *marker(json_t **slot) {
+  json_t *m = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!m) {
+    pthread_mutex_lock(&g_markers_mu);
+    if (!(m = *slot) && (m = json_object()))
+      __atomic_store_n(slot, m, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_markers_mu);
+  }
+  return m;
+}
+static json_t *undef_marker(void) { return marker(&g_undef); }
+static int is_marker(const json_t *j, json_t **slot) {
+  return j && j == __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 }
 
-int iris__tmpl_is_undef_json(const json_t *j) { return j && j == g_undef; }
+int iris__tmpl_is_undef_json(const json_t *j) { return is_marker(j, &g_undef); }
+
+/* The marker of a name a frame holds missing (tmpl_scope.c): one process-wide object too,
+ * never a value — looking the name up yields undefined. */
+json_t *iris__tmpl_missing_json(void) { return marker(&g_missing); }
+
+int iris__tmpl_is_missing_json(const json_t *j) { return is_marker(j, &g_missing); }
+
+/* JSON has no infinity or NaN (jansson refuses them), yet Python's floats do: stored values
+ * that are not finite are three more process-wide markers. */
+int iris__tmpl_nonfinite_json(const json_t *j, double *f) {
+  if (!j || !json_is_object(j) || json_object_size(j))
+    return 0;
+  if (is_marker(j, &g_pinf))
+    *f = HUGE_VAL;
+  else if (is_marker(j, &g_ninf))
+    *f = -HUGE_VAL;
+  else if (is_marker(j, &g_nan))
+    *f = NAN;
+  else
+    return 0;
+  return 1;
+}
+
+/*
+ * A macro as a value: an object whose only key is "\0m" (a key no JSON text can hold, so
+ * context data never looks like one) mapping to the macro's name (null for a call block's
+ * caller, which Jinja names None). Which macro it is — its node and the frame it reads —
+ * the render's view table says.
+ */
+#define MACRO_KEY "\0m"
+#define MACRO_KEY_LEN 2
+
+int iris__tmpl_is_macro_json(const json_t *j) {
+  return json_is_object(j) && json_object_size(j) == 1 &&
+         json_object_getn(j, MACRO_KEY, MACRO_KEY_LEN) != NULL;
+}
+
+int iris__tmpl_macro_json(struct rctx *r, const struct node *n, int frame, json_t **out) {
+  json_t *m = iris__tv_keep(r, json_object());
+  json_t *name = n->kind == N_MACRO ? json_string(n->s) : json_null();
+  int rc;
+  if (!m || !name || json_object_setn_new_nocheck(m, MACRO_KEY, MACRO_KEY_LEN, name)) {
+    if (!m)
+      json_decref(name);
+    return iris_err_set(r->err, IRIS_ENOMEM, "template '%s': out of memory", r->t->name);
+  }
+  if ((rc = iris__tmpl_view_add(r, m, VIEW_MACRO, 0, 0, 0)))
+    return rc;
+  r->views[r->nviews - 1].node = n;
+  r->views[r->nviews - 1].frame = frame;
+  r->views[r->nviews - 1].frame_obj = r->frames[frame];
+  *out = m;
+  return IRIS_OK;
+}
+
+/* <Macro 'name'> (Jinja's repr, also its str), <Macro anonymous> for a caller. */
+static int append_macro(struct iris_buf *b, const json_t *m) {
+  const json_t *name = json_object_getn(m, MACRO_KEY, MACRO_KEY_LEN);
+  if (json_is_string(name))
+    return iris_buf_appendf(b, "<Macro '%s'>", json_string_value(name));
+  return iris_buf_appends(b, "<Macro anonymous>");
+}
 
 struct tv iris__tv_from_json_r(const struct rctx *r, json_t *j) {
   struct tv v = iris__tv_from_json(j);
@@ -92,6 +166,10 @@ int iris__tmpl_view_add(struct rctx *r, json_t *j, int kind, int64_t start, int6
   r->views[r->nviews].stop = stop;
   r->views[r->nviews].step = step;
   r->views[r->nviews].broken = NULL;
+  r->views[r->nviews].group = 0;
+  r->views[r->nviews].node = NULL;
+  r->views[r->nviews].frame = -1;
+  r->views[r->nviews].frame_obj = NULL;
   r->nviews++;
   return iris__tmpl_charge(r, sizeof(struct tmpl_view));
 }
@@ -105,11 +183,16 @@ const struct tmpl_view *iris__tmpl_view_find(const struct rctx *r, const json_t 
 }
 
 struct tv iris__tv_from_json(json_t *j) {
-  if (j && j == g_undef)
+  double f;
+  if (iris__tmpl_is_undef_json(j))
     return iris__tv_undef("value");
+  if (iris__tmpl_nonfinite_json(j, &f))
+    return iris__tv_float(f);
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     struct tv v = {TV_DICT, 0, 0, 0, NULL, 0, j, 0};
+    if (json_object_size(j) == 1 && iris__tmpl_is_macro_json(j))
+      v.t = TV_MACRO;
     return v;
   }
   case JSON_ARRAY: {
@@ -138,16 +221,28 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
   case TV_NONE: *out = json_null(); break;
   case TV_BOOL: *out = json_boolean(v->i); break;
   case TV_INT: *out = json_integer(v->i); break;
-  case TV_FLOAT: *out = json_real(v->f); break;
+  case TV_FLOAT:
+    *out = isfinite(v->f) ? json_real(v->f)
+                          : json_incref(marker(isnan(v->f) ? &g_nan
+                                               : v->f > 0  ? &g_pinf
+                                                           : &g_ninf));
+    break;
   case TV_STR:
     *out = json_stringn_nocheck(v->s, v->n);
-    if (*out && v->safe && iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0)) {
+    /* a Markup string is known by its address: the render keeps a reference so that the
+     * address stays its own while the view table names it, even after whatever holds it
+     * drops it ({% set x = m %}{% set x = 1 %}) */
+    if (*out && v->safe &&
+        (!iris__tv_keep(r, json_incref(*out)) ||
+         iris__tmpl_view_add(r, *out, VIEW_MARKUP, 0, 0, 0))) {
       json_decref(*out);
-      return r->err->rc;
+      return r->err->rc ? (int)r->err->rc
+                        : iris_err_set(r->err, IRIS_ENOMEM, "template: out of memory");
     }
     break;
   case TV_LIST:
-  case TV_DICT: *out = json_incref(v->j); break;
+  case TV_DICT:
+  case TV_MACRO: *out = json_incref(v->j); break;
   default: *out = json_incref(undef_marker()); break;
   }
   if (!*out)
@@ -157,7 +252,9 @@ int iris__tv_to_json(struct rctx *r, const struct tv *v, json_t **out) {
 
 char *iris__tmpl_scratch(struct rctx *r, size_t n) {
   char *p;
-  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) ||
+  /* making a string is work in proportion to its length: a step per 64 bytes, so that no
+   * render repeats large strings for long (a million iterations of a 1 MiB filter) */
+  if (n >= r->lim.max_memory || iris__tmpl_charge(r, 0) || iris__tmpl_steps(r, (long)(n >> 6)) ||
       r->scratch.bytes + r->json_mem + n > r->lim.max_memory) {
     iris__tmpl_fail(r, "the render's memory budget (%zu bytes) is exhausted", r->lim.max_memory);
     return NULL;
@@ -251,6 +348,7 @@ int iris__tv_truthy(const struct tv *v) {
   case TV_STR: return v->n != 0;
   case TV_LIST: return v->view == VIEW_ITER || json_array_size(v->j) != 0;
   case TV_DICT: return json_object_size(v->j) != 0;
+  case TV_MACRO: return 1;
   }
   return 0;
 }
@@ -275,6 +373,7 @@ const char *iris__tv_type_name(const struct tv *v) {
   case TV_STR: return "str";
   case TV_LIST: return "list";
   case TV_DICT: return "dict";
+  case TV_MACRO: return "Macro";
   }
   return "?";
 }
@@ -294,6 +393,30 @@ void iris__tmpl_format_float(double f, char *out, size_t size) {
   if (f == 0) {
     snprintf(out, size, signbit(f) ? "-0.0" : "0.0");
     return;
+  }
+  if (fabs(f) >= 1e-4 && fabs(f) < 1e15) {
+    /* Most values have few decimals: the smallest k for which f * 10**k is an integer m below
+     * 2**50 whose quotient m / 10**k (correctly rounded, both exact) is f again gives Python's
+     * digits — doubles there are spaced less than a quarter of 10**-k, so no other string of
+     * as few digits names f. */
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    int k;
+    for (k = 0; k <= 6; k++) {
+      double m = f * pow10[k];
+      if (m == nearbyint(m) && fabs(m) < 1125899906842624.0 && m / pow10[k] == f) {
+        long long im = (long long)fabs(m), ip = im / (long long)pow10[k];
+        long long frac = im % (long long)pow10[k];
+        while (k > 0 && frac % 10 == 0) { /* zeros the product's rounding may have added */
+          frac /= 10;
+          k--;
+        }
+        if (k == 0)
+          snprintf(out, size, "%s%lld.0", f < 0 ? "-" : "", ip);
+        else
+          snprintf(out, size, "%s%lld.%0*lld", f < 0 ? "-" : "", ip, k, frac);
+        return;
+      }
+    }
   }
   for (prec = 1; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
@@ -349,45 +472,58 @@ void iris__tmpl_format_float(double f, char *out, size_t size) {
   }
 }
 
-/* Python's repr(str): single quotes unless the text has ' and no ". */
-static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
+/* Python's escape of one code point in a string literal: \xhh, \uhhhh or \Uhhhhhhhh. */
+int iris__tmpl_append_py_escape(struct iris_buf *b, uint32_t cp) {
+  return iris_buf_appendf(b,
+                          cp < 0x100     ? "\\x%02x"
+                          : cp < 0x10000 ? "\\u%04x"
+                                         : "\\U%08x",
+                          (unsigned)cp);
+}
+
+/* The two-character escapes of Python's repr() and of JSON: which character, its letter, and
+ * in which style it applies (the quote character of a repr is added by the caller). */
+static const struct {
+  char c, letter;
+  unsigned char styles; /* 1 << QUOTE_REPR | 1 << QUOTE_JSON */
+} short_escapes[] = {{'\\', '\\', 3}, {'\n', 'n', 3}, {'\r', 'r', 3}, {'\t', 't', 3},
+                     {'"', '"', 2},   {'\b', 'b', 2}, {'\f', 'f', 2}};
+
+int iris__tmpl_append_quoted(struct iris_buf *b, const char *s, size_t n, int style) {
   int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
-  char q = (has_sq && !has_dq) ? '"' : '\'';
-  size_t i;
+  char q = style == QUOTE_JSON || !has_sq || has_dq ? (style == QUOTE_JSON ? '"' : '\'') : '"';
+  size_t i = 0, k;
   int rc = iris_buf_appendc(b, q);
-  for (i = 0; i < n && rc == IRIS_OK; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '\\')
-      rc = iris_buf_appends(b, "\\\\");
-    else if (c == (unsigned char)q)
+  while (i < n && rc == IRIS_OK) {
+    uint32_t c;
+    size_t len = (unsigned char)s[i] < 0x80 ? 1 : iris__utf8_get(s, n, i, &c);
+    if (len == 1)
+      c = (unsigned char)s[i];
+    for (k = 0; k < sizeof short_escapes / sizeof short_escapes[0]; k++)
+      if ((uint32_t)short_escapes[k].c == c && (short_escapes[k].styles & (1u << style)))
+        break;
+    if (k < sizeof short_escapes / sizeof short_escapes[0])
+      rc = iris_buf_appendf(b, "\\%c", short_escapes[k].letter);
+    else if (style != QUOTE_JSON && c == (uint32_t)q)
       rc = iris_buf_appendf(b, "\\%c", q);
-    else if (c == '\n')
-      rc = iris_buf_appends(b, "\\n");
-    else if (c == '\r')
-      rc = iris_buf_appends(b, "\\r");
-    else if (c == '\t')
-      rc = iris_buf_appends(b, "\\t");
-    else if (c < 0x20 || c == 0x7f)
-      rc = iris_buf_appendf(b, "\\x%02x", c);
-    else if (c >= 0x80) {
-      /* Python escapes what is not printable (str.isprintable): \xhh, \uhhhh, \Uhhhhhhhh */
-      uint32_t cp;
-      size_t len = iris__utf8_get(s, n, i, &cp);
-      if (iris__uc_printable(cp))
-        rc = iris_buf_append(b, s + i, len);
-      else
-        rc = iris_buf_appendf(b,
-                              cp < 0x100     ? "\\x%02x"
-                              : cp < 0x10000 ? "\\u%04x"
-                                             : "\\U%08x",
-                              (unsigned)cp);
-      i += len - 1;
-    } else
-      rc = iris_buf_appendc(b, (char)c);
+    else if (style == QUOTE_JSON &&
+             (c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&' || c == '\''))
+      /* json.dumps with ensure_ascii, then Jinja's HTML-safe replacements */
+      rc = c < 0x10000 ? iris_buf_appendf(b, "\\u%04x", (unsigned)c)
+                       : iris_buf_appendf(b, "\\u%04x\\u%04x", 0xD800 + ((c - 0x10000) >> 10),
+                                          0xDC00 + ((c - 0x10000) & 0x3FF));
+    else if (style != QUOTE_JSON &&
+             (c < 0x20 || c == 0x7f || (c >= 0x80 && !iris__uc_printable(c))))
+      rc = iris__tmpl_append_py_escape(b, c); /* what str.isprintable() refuses */
+    else
+      rc = iris_buf_append(b, s + i, len);
+    i += len;
   }
-  if (rc == IRIS_OK)
-    rc = iris_buf_appendc(b, q);
-  return rc;
+  return rc ? rc : iris_buf_appendc(b, q);
+}
+
+static int append_str_repr(struct iris_buf *b, const char *s, size_t n) {
+  return iris__tmpl_append_quoted(b, s, n, QUOTE_REPR);
 }
 
 static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int depth);
@@ -402,9 +538,16 @@ static int append_scalar(struct rctx *r, const struct tv *v, struct iris_buf *b,
   case TV_BOOL: return iris_buf_appends(b, v->i ? "True" : "False");
   case TV_INT: return iris_buf_appendf(b, "%lld", (long long)v->i);
   case TV_FLOAT: iris__tmpl_format_float(v->f, num, sizeof num); return iris_buf_appends(b, num);
-  case TV_STR: return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
+  case TV_STR:
+    if (repr && v->safe) { /* repr(Markup('x')) */
+      int rc = iris_buf_appends(b, "Markup(");
+      rc = rc ? rc : append_str_repr(b, v->s, v->n);
+      return rc ? rc : iris_buf_appendc(b, ')');
+    }
+    return repr ? append_str_repr(b, v->s, v->n) : iris_buf_append(b, v->s, v->n);
   case TV_LIST: return append_json_repr(r, v->j, b, 0);
   case TV_DICT: return append_json_repr(r, v->j, b, 0);
+  case TV_MACRO: return append_macro(b, v->j);
   }
   return IRIS_OK;
 }
@@ -470,8 +613,17 @@ static int append_json_repr(struct rctx *r, json_t *j, struct iris_buf *b, int d
   int rc = IRIS_OK;
   if (depth > IRIS_TMPL_MAX_DEPTH)
     return iris__tmpl_fail(r, "value nested too deeply to print");
-  if (j == g_undef)
+  if (iris__tmpl_is_undef_json(j))
     return iris_buf_appends(b, "Undefined");
+  if (iris__tmpl_is_macro_json(j))
+    return append_macro(b, j);
+  if (json_is_object(j) && json_object_size(j) == 0) {
+    double f;
+    if (iris__tmpl_nonfinite_json(j, &f)) {
+      struct tv v = iris__tv_float(f);
+      return append_scalar(r, &v, b, 1);
+    }
+  }
   if (r->nviews && !json_is_number(j) && !json_is_boolean(j) && !json_is_null(j)) {
     const struct tmpl_view *v = iris__tmpl_view_find(r, j);
     if (v && v->kind == VIEW_MARKUP) {
@@ -583,6 +735,7 @@ int iris__tv_equal(const struct tv *a, const struct tv *b) {
   case TV_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
   case TV_LIST:
   case TV_DICT: return json_equal_py(a->j, b->j);
+  case TV_MACRO: return a->j == b->j; /* Python compares objects by identity */
   default: return 0;
   }
 }
@@ -612,6 +765,20 @@ static int json_equal_py(json_t *a, json_t *b) {
     return 1;
   }
   return iris__tv_equal(&x, &y);
+}
+
+/* Python's ==: a list never equals a range, a tuple or a dict view of the same items, and a
+ * generator equals only itself. */
+int iris__tv_py_equal(const struct rctx *r, const struct tv *a, const struct tv *b) {
+  const struct tmpl_view *x, *y;
+  int ka, kb;
+  if (a->t != TV_LIST || b->t != TV_LIST || !r->nviews)
+    return iris__tv_equal(a, b);
+  x = iris__tmpl_view_find(r, a->j);
+  y = iris__tmpl_view_find(r, b->j);
+  ka = x ? x->kind : 0;
+  kb = y ? y->kind : 0;
+  return ka == kb && (ka == VIEW_ITER ? a->j == b->j : iris__tv_equal(a, b));
 }
 
 /* Lists order against lists and tuples against tuples; ranges and views have no order. */
@@ -679,22 +846,15 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     size_t i;
     for (i = 0; i < json_array_size(c->j) && !*out; i++) {
       struct tv x = iris__tv_from_json(json_array_get(c->j, i));
-      /* a list never equals a range or a tuple in Python */
-      *out = iris__tv_equal(&x, item) &&
-             (x.t != TV_LIST || !r->nviews ||
-              (iris__tmpl_view_find(r, x.j) ? iris__tmpl_view_find(r, x.j)->kind : 0) ==
-                  (iris__tmpl_view_find(r, item->j) ? iris__tmpl_view_find(r, item->j)->kind : 0));
+      *out = iris__tv_py_equal(r, &x, item);
     }
     return IRIS_OK;
   }
   case TV_DICT:
-    if (item->t == TV_LIST && r->nviews && iris__tmpl_view_find(r, item->j) &&
-        (iris__tmpl_view_find(r, item->j)->kind == VIEW_RANGE ||
-         iris__tmpl_view_find(r, item->j)->kind == VIEW_TUPLE ||
-         iris__tmpl_view_find(r, item->j)->kind == VIEW_ITER))
-      return IRIS_OK; /* ranges, tuples and generators are hashable, and never a JSON key */
-    if (item->t == TV_LIST || item->t == TV_DICT)
+    if (!iris__tv_hashable(r, item))
       return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
+    if (item->t == TV_LIST)
+      return IRIS_OK; /* a hashable range, tuple or generator is never a JSON key */
     if (item->t == TV_STR) {
       char *k = iris__tmpl_scratch(r, item->n);
       if (!k)
@@ -706,6 +866,26 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
   default:
     return iris__tmpl_fail(r, "argument of type '%s' is not iterable", iris__tv_type_name(c));
   }
+}
+
+/* Could Python hash v? Lists, dicts and dict views not; a tuple when all its items can be. */
+int iris__tv_hashable(const struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  size_t i;
+  if (v->t == TV_DICT)
+    return 0;
+  if (v->t != TV_LIST)
+    return 1;
+  w = r->nviews ? iris__tmpl_view_find(r, v->j) : NULL;
+  if (!w || (w->kind != VIEW_RANGE && w->kind != VIEW_TUPLE && w->kind != VIEW_ITER))
+    return 0;
+  if (w->kind == VIEW_TUPLE)
+    for (i = 0; i < json_array_size(v->j); i++) {
+      struct tv x = iris__tv_from_json_r(r, json_array_get(v->j, i));
+      if (!iris__tv_hashable(r, &x))
+        return 0;
+    }
+  return 1;
 }
 
 static int overflow(struct rctx *r) {
@@ -766,6 +946,7 @@ static int repeat(struct rctx *r, const struct tv *seq, int64_t times, struct tv
     for (k = 0; k < times; k++)
       memcpy(s + (size_t)k * seq->n, seq->s, seq->n);
     *out = iris__tv_str(s, seq->n * (size_t)times);
+    out->safe = seq->safe; /* Markup * n is Markup */
     return IRIS_OK;
   }
   {
@@ -810,7 +991,7 @@ static int int_pow(struct rctx *r, int64_t x, int64_t y, struct tv *out) {
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out) {
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
   if (op == OP_MOD && a->t == TV_STR)
-    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
+    return iris__tmpl_percent(r, a, b, out);
   if (a->t == TV_UNDEF || b->t == TV_UNDEF)
     return iris__tmpl_fail(r, "'%s' is undefined",
                            a->t == TV_UNDEF ? (a->s ? a->s : "value") : (b->s ? b->s : "value"));
@@ -877,8 +1058,6 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
     if ((b->t == TV_STR || b->t == TV_LIST) && (a->t == TV_INT || a->t == TV_BOOL))
       return repeat(r, b, a->i, out);
   }
-  if (op == OP_MOD && a->t == TV_STR)
-    return iris__tmpl_fail(r, "string formatting with %% is not supported by this engine");
   if (!is_num(a) || !is_num(b)) {
     static const char *const names[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     return iris__tmpl_fail(r, "unsupported operand type(s) for %s: '%s' and '%s'",
@@ -953,19 +1132,29 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
       return IRIS_OK;
     case OP_FLOORDIV:
     case OP_MOD: {
-      double m;
+      /* CPython's float divmod: the remainder takes the divisor's sign, the quotient is
+       * rounded from (x - mod) / y, and a zero quotient takes the sign of x / y */
+      double mod, div, fdiv;
       if (y == 0)
         return iris__tmpl_fail(r, op == OP_MOD ? "float modulo" : "float floor division by zero");
-      m = fmod(x, y);
-      if (m != 0 && ((m < 0) != (y < 0)))
-        m += y;
-      if (op == OP_MOD) {
-        if (m == 0)
-          m = copysign(0.0, y);
-        *out = iris__tv_float(m);
+      mod = fmod(x, y);
+      div = (x - mod) / y;
+      if (mod != 0) {
+        if ((y < 0) != (mod < 0)) {
+          mod += y;
+          div -= 1.0;
+        }
       } else {
-        *out = iris__tv_float(floor((x - m) / y + 0.5) == (x - m) / y ? (x - m) / y : floor(x / y));
+        mod = copysign(0.0, y);
       }
+      if (div != 0) {
+        fdiv = floor(div);
+        if (div - fdiv > 0.5)
+          fdiv += 1.0;
+      } else {
+        fdiv = copysign(0.0, x / y);
+      }
+      *out = iris__tv_float(op == OP_MOD ? mod : fdiv);
       return IRIS_OK;
     }
     case OP_POW:

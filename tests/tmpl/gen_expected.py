@@ -364,6 +364,398 @@ CASES = [
     ["tuple loop", "{% for x in 1, 2 %}{{ x }}{% endfor %} {{ [(1, 2)] }} {{ (1, (2, 3)) }}", {}],
 ]
 
+# --- macros, call blocks, loop.cycle and Jinja's scoping of names
+MACRO_CASES = [
+    ["macro simple", "{% macro hello(name) %}Hello {{ name }}!{% endmacro %}{{ hello('Ann') }} "
+     "{{ hello(owner.name) }}", INCIDENT],
+    ["macro defaults", "{% macro m(a, b=2, c='x') %}[{{ a }} {{ b }} {{ c }}]{% endmacro %}"
+     "{{ m(1) }}{{ m(1, 3) }}{{ m(1, c='y') }}{{ m(a=0, b=none) }}", {}],
+    ["macro default reads parameter", "{% macro m(a, b=a * 2) %}{{ a }}/{{ b }}{% endmacro %}"
+     "{{ m(3) }} {{ m(3, 1) }}", {}],
+    ["macro missing parameter", "{% macro m(a, b) %}[{{ a }}|{{ b }}|{{ b is defined }}]"
+     "{% endmacro %}{{ m(1) }}", {}],
+    ["macro varargs kwargs", "{% macro m(a) %}{{ a }} {{ varargs }} {{ kwargs }}{% endmacro %}"
+     "{{ m(1, 2, 3, x=4, y='z') }} {{ m(0) }}", {}],
+    ["macro too many", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", {}],
+    ["macro unknown keyword", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b=1) }}", {}],
+    ["macro keyword and positional", "{% macro m(a, b) %}{{ a }}{% endmacro %}{{ m(1, a=2) }}", {}],
+    ["macro unpacking", "{% macro m(a, b, c=0) %}{{ a }}{{ b }}{{ c }}{% endmacro %}"
+     "{{ m(*[1, 2]) }} {{ m(1, **{'b': 5, 'c': 6}) }} {{ m(*'xy') }} {{ m(*(7, 8), c=9) }}", {}],
+    ["macro recursion", "{% macro count(n) %}{% if n > 0 %}{{ n }} {{ count(n - 1) }}{% endif %}"
+     "{% endmacro %}{{ count(5) }}", {}],
+    ["macro as value", "{% macro m(a, b=1) %}{% endmacro %}{{ m }} {{ m.name }} {{ m.arguments }} "
+     "{{ m.catch_kwargs }} {{ m.catch_varargs }} {{ m.caller }} {{ [m] }} {{ m is defined }} "
+     "{{ m == m }} {{ m|string|upper }} [{{ m.nothing }}]", {}],
+    ["macro returns string", "{% macro m() %}<b>{% endmacro %}{{ m()|e }} {{ m()|length }} "
+     "{{ m() ~ m() }} {{ (m() * 2) }}", {}],
+    ["macro scoping closure", "{% set x = 1 %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 2 %}"
+     "{{ m() }}", {}],
+    ["macro scoping missing", "{% macro m() %}<{{ x }}>{% endmacro %}{{ m() }}{% set x = 2 %}"
+     "{{ m() }}", {"x": 5}],
+    ["macro scoping resolved", "[{{ x }}]{% macro m() %}<{{ x }}>{% endmacro %}{{ m() }}"
+     "{% set x = 2 %}{{ m() }}", {"x": 5}],
+    ["macro scoping caller frame", "{% macro m() %}<{{ i }}>{% endmacro %}"
+     "{% for i in [1, 2] %}{{ m() }}{% endfor %}", {"i": "ctx"}],
+    ["macro in loop", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{{ loop.index }}{% endmacro %}"
+     "{{ m() }}{% endfor %}", {}],
+    ["macro set stays inside", "{% macro m() %}{% set y = 3 %}{{ y }}{% endmacro %}{{ m() }}"
+     "[{{ y }}]", {}],
+    ["macro in loop is local", "{% for i in [1] %}{% macro m() %}x{% endmacro %}{% endfor %}"
+     "{{ m() }}", {}],
+    ["macro undefined call", "{{ nothing() }}", {}],
+    ["macro call non-callable", "{{ host() }}", INCIDENT],
+    ["macro bad signature", "{% macro m(a=1, b) %}{% endmacro %}", {}],
+    ["macro colon", "{% macro m(a): %}{{ a }}{% endmacro %}{{ m(1) }}", {}],
+    ["call block", "{% macro box(title) %}<div><h1>{{ title }}</h1>{{ caller() }}</div>"
+     "{% endmacro %}{% call box('T') %}body {{ host }}{% endcall %}", INCIDENT],
+    ["call block arguments", "{% macro each(items) %}{% for i in items %}{{ caller(i, loop.index) }}"
+     "{% endfor %}{% endmacro %}{% call(item, n) each(tags) %}{{ n }}={{ item }};{% endcall %}",
+     INCIDENT],
+    ["call block caller repr", "{% macro m() %}{{ caller }} {{ caller.name }} {{ caller() }}"
+     "{% endmacro %}{% call m() %}x{% endcall %}", {}],
+    ["call without caller", "{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}", {}],
+    ["call to macro without caller", "{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}",
+     {}],
+    ["caller explicit parameter", "{% macro m(a, caller=none) %}{{ a }}{{ caller() }}{% endmacro %}"
+     "{% call m(1) %}y{% endcall %}", {}],
+    ["caller parameter without default", "{% macro m(caller) %}{{ caller() }}{% endmacro %}", {}],
+    ["loop cycle", "{% for t in tags %}{{ loop.cycle('odd', 'even') }} {% endfor %}"
+     "{% for t in tags %}{% set l = loop %}{{ l.cycle(1, 2, 3) }}{% endfor %}", INCIDENT],
+    ["loop cycle empty", "{% for t in tags %}{{ loop.cycle() }}{% endfor %}", INCIDENT],
+    ["scoping loop missing", "{% for i in [1] %}<{{ x }}>{% endfor %}{% set x = 2 %}", {"x": 5}],
+    ["scoping set block frame", "{% set b %}{% set y = 1 %}{{ y }}{% endset %}[{{ y }}]{{ b }}", {}],
+    ["scoping for else frame", "{% for i in [] %}{% else %}{% set y = 1 %}{{ y }}{% endfor %}"
+     "[{{ y }}]", {}],
+    ["scoping branch resolves", "{% for i in [1] %}<{{ x }}>{% endfor %}{% if true %}"
+     "{% set x = 2 %}{% endif %}", {"x": 5}],
+    ["assign to constant", "{% set true = 1 %}", {}],
+    ["if tuple", "{% if 0, 0 %}t{% endif %}{% if true: %}c{% else: %}e{% endif %}", {}],
+    ["range shadowed", "{% macro range(n) %}R{{ n }}{% endmacro %}{{ range(3) }}", {}],
+]
+
+# --- printf-style formatting: the % operator and the format filter
+PRINTF_CASES = [
+    ["printf basic", "{{ '%s is %d%%' % ('disk', 97) }}", {}],
+    ["printf single value", "{{ 'value: %s' % value }} {{ '%s' % none }} {{ '%s' % [1, 'a'] }}",
+     INCIDENT],
+    ["printf tuple of one", "{{ '%s' % (tags,) }}", INCIDENT],
+    ["printf dict as value", "{{ '%s' % {'a': 1} }} {{ 'plain' % {'a': 1} }}", {}],
+    ["printf mapping keys", "{{ '%(host)s has %(n)05.1f%%' % {'host': host, 'n': value} }}",
+     INCIDENT],
+    ["printf mapping missing key", "{{ '%(x)s' % {'a': 1} }}", {}],
+    ["printf mapping needed", "{{ '%(a)s' % (1,) }}", {}],
+    ["printf key then positional", "{{ '%(a)s %s' % {'a': 1} }}", {}],
+    ["printf whole mapping then key", "{{ '%s %(a)s' % {'a': 1} }}", {}],
+    ["printf too few", "{{ '%s %s' % (1,) }}", {}],
+    ["printf too many", "{{ '%s' % (1, 2) }}", {}],
+    ["printf not converted", "{{ 'abc' % 5 }}", {}],
+    ["printf list is a mapping", "{{ 'abc' % [] }} {{ '%s' % [] }}", {}],
+    ["printf incomplete", "{{ 'abc %' % () }}", {}],
+    ["printf unknown conversion", "{{ '%y' % 5 }}", {}],
+    ["printf percent after flags", "{{ '%5%' % (1,) }}", {}],
+    ["printf integers", "{{ '%d|%i|%u|%5d|%-5d|%05d|%+d|% d|%.3d' % (42, -7, 3, 42, 42, -42, 5, 5, 5) }}",
+     {}],
+    ["printf integer of float", "{{ '%d %d %i' % (2.7, -2.7, true) }}", {}],
+    ["printf integer of string", "{{ '%d' % '5' }}", {}],
+    ["printf integer of nan", "{{ '%d' % ('nan' ~ empty)|float }}", INCIDENT],
+    ["printf big float as integer", "{{ '%d' % 1e20 }} {{ '%.25d' % -1e20 }}", {}],
+    ["printf hex octal", "{{ '%x %X %o %#x %#X %#o %#010x %-#8o|' % (255, 255, 8, 255, 255, 8, 255, 8) }}",
+     {}],
+    ["printf hex of float", "{{ '%x' % 2.0 }}", {}],
+    ["printf hex negative", "{{ '%x %#x %x' % (-255, -255, -9223372036854775807 - 1) }}", {}],
+    ["printf floats", "{{ '%f %.2f %10.3f %-10.1f| %+.1f %e %E %g %G' % (3.14159, 2.675, 1.5, 1.5, "
+     "2.0, 12345.678, 0.00012, 1e-5, 1e20) }}", {}],
+    ["printf float rounding", "{{ '%.0f %.0f %.0f %.1f %.2f' % (0.5, 1.5, 2.5, 0.25, 1.005) }}", {}],
+    ["printf float of int", "{{ '%f %e %g' % (3, true, 100000) }} {{ '%g' % 1000000 }}", {}],
+    ["printf float alternate", "{{ '%#.0f %#g %#.3g %#e' % (1.5, 1.0, 2.0, 3.0) }}", {}],
+    ["printf float of string", "{{ '%f' % 'x' }}", {}],
+    ["printf infinities", "{{ '%f %F %e %5.1f| %+f %05f' % (('inf' ~ empty)|float, "
+     "('inf' ~ empty)|float, ('-inf' ~ empty)|float, ('nan' ~ empty)|float, "
+     "('nan' ~ empty)|float, ('-inf' ~ empty)|float) }}", INCIDENT],
+    ["printf strings", "{{ '%s|%10s|%-10s|%.2s|%5.1s|%r|%a' % ('abc', 'abc', 'abc', 'abc', 'abc', "
+     "'é', 'é😀') }}", {}],
+    ["printf string flags ignored", "{{ '%05s|%+s|%#s|% s' % ('a', 'b', 'c', 'd') }}", {}],
+    ["printf repr of values", "{{ '%r %r %r %r' % (none, [1, 'x'], {'a': 1.5}, true) }}", {}],
+    ["printf char", "{{ '%c%c%c|%3c|%-3c|' % (72, 'i', 233, 'x', 120) }}", {}],
+    ["printf char errors", "{{ '%c' % 'ab' }}", {}],
+    ["printf char range", "{{ '%c' % 1114112 }}", {}],
+    ["printf star width", "{{ '[%*d] [%-*s] [%.*f] [%*.*f]' % (5, 42, 4, 'x', 2, 3.14159, 8, 1, 2.25) }}",
+     {}],
+    ["printf star negative", "{{ '[%*d]' % (-5, 42) }}", {}],
+    ["printf star not int", "{{ '%*d' % ('5', 1) }}", {}],
+    ["printf length modifier", "{{ '%ld %lf %Lg %hd' % (1, 2.5, 3.5, 4) }}", {}],
+    ["printf unicode", "{{ 'é%sö%5s|' % ('ü', '日本') }}", {}],
+    ["printf undefined argument", "{{ '[%s]' % missing }} {{ 'abc' % missing }}", {}],
+    ["printf undefined format", "{{ missing % 1 }}", {}],
+    ["printf markup", "{{ ('<b>%s</b>'|safe) % '<i>' }} {{ ('%s|%r'|safe) % ('&', '<') }} "
+     "{{ [('%s'|safe) % '<'] }}", {}],
+    ["printf markup numbers", "{{ ('%d %.1f %5s'|safe) % (3, 2.5, '<') }}", {}],
+    ["printf markup hex", "{{ ('%x'|safe) % 255 }}", {}],
+    ["printf markup mapping", "{{ ('%(a)s %(b)d'|safe) % {'a': '<', 'b': 2} }}", {}],
+    ["printf markup arg", "{{ '%s' % ('<b>'|safe) }} {{ ('%s'|safe) % ('<b>'|safe) }}", {}],
+    ["format filter positional", "{{ '%s - %s'|format('a', 1) }} {{ '%.1f%%'|format(value) }}",
+     INCIDENT],
+    ["format filter keywords", "{{ '%(a)s=%(b)s'|format(a='x', b=2) }}", {}],
+    ["format filter mixed", "{{ '%s'|format(1, a=2) }}", {}],
+    ["format filter no args", "{{ 'plain'|format }} {{ '100%%'|format }}", {}],
+    ["format filter missing args", "{{ '%s'|format }}", {}],
+    ["format filter one list", "{{ '%s'|format([1, 2]) }} {{ '%s %s'|format(*[1, 2]) }}", {}],
+    ["format filter number value", "{{ 42|format }} {{ none|format }} [{{ missing|format }}]", {}],
+    ["format filter markup", "{{ ('<%s>'|safe)|format('<') }} {{ '<%s>'|format('<'|safe) }}", {}],
+]
+
+# --- str.format
+STRFORMAT_CASES = [
+    ["str.format automatic", "{{ '{} on {}'.format(check, host) }} {{ '{}{}{}'.format(1, 'a', none) }}",
+     INCIDENT],
+    ["str.format numbered", "{{ '{1}-{0}-{1}'.format('a', 'b') }}", {}],
+    ["str.format named", "{{ '{host}: {v}'.format(host=host, v=value) }}", INCIDENT],
+    ["str.format mixed numbering", "{{ '{}{0}'.format(1) }}", {}],
+    ["str.format mixed numbering reverse", "{{ '{0}{}'.format(1) }}", {}],
+    ["str.format missing positional", "{{ '{} {}'.format(1) }}", {}],
+    ["str.format missing keyword", "{{ '{a}'.format(b=1) }}", {}],
+    ["str.format extra arguments", "{{ '{}'.format(1, 2, x=3) }}", {}],
+    ["str.format braces", "{{ '{{}} {{{}}} }}{{'.format(5) }}", {}],
+    ["str.format single brace", "{{ 'a } b'.format() }}", {}],
+    ["str.format open brace", "{{ 'a {'.format() }}", {}],
+    ["str.format attribute", "{{ '{0.name} of {0.team}'.format(owner) }} {{ '{o.name}'.format(o=owner) }}",
+     INCIDENT],
+    ["str.format item", "{{ '{0[0]} {0[2]} {1[name]} {1[phones][0]}'.format(tags, owner) }}",
+     INCIDENT],
+    ["str.format deep", "{{ '{0[a][b][c][2][d]}'.format(nested) }}", INCIDENT],
+    ["str.format missing attribute", "[{{ '{0.nothing}'.format(owner) }}] [{{ '{0[9]}'.format(tags) }}]",
+     INCIDENT],
+    ["str.format attribute of undefined", "{{ '{0.a.b}'.format(owner) }}", INCIDENT],
+    ["str.format number attributes", "{{ '{0.real} {0.imag} {1.real}'.format(5, 2.5) }}", {}],
+    ["str.format empty attribute", "{{ '{0.}'.format(owner) }}", INCIDENT],
+    ["str.format missing bracket", "{{ '{0[a}'.format(owner) }}", INCIDENT],
+    ["str.format conversions", "{{ '{!r} {!s} {!a} {0!r:>8}'.format('é', 'x', 'ü') }}", {}],
+    ["str.format conversion unknown", "{{ '{!x}'.format(1) }}", {}],
+    ["str.format conversion repr values", "{{ '{!r} {!r} {!r}'.format(none, [1], owner.phones) }}",
+     INCIDENT],
+    ["str.format values plain", "{{ '{} {} {} {} {} {}'.format(1.0, 1e20, true, none, [1, 'a'], "
+     "{'k': 1}) }}", {}],
+    ["str.format undefined", "[{{ '{}'.format(missing) }}] {{ '{!r}'.format(missing) }}", {}],
+    ["str.format undefined with spec", "{{ '{:>5}'.format(missing) }}", {}],
+    ["str.format none with spec", "{{ '{:>5}'.format(none) }}", {}],
+    ["str.format list with spec", "{{ '{:s}'.format([1]) }}", {}],
+    ["str.format markup", "{{ ('<b>{}</b>'|safe).format('<i>') }} {{ ('{}'|safe).format('<'|safe) }} "
+     "{{ ('{!r}'|safe).format('<') }} {{ ('{:>4}'|safe).format('<') }}", {}],
+    ["str.format markup spec", "{{ ('{:>4}'|safe).format('<'|safe) }}", {}],
+    ["str.format markup argument in plain", "{{ '{}|{:>5}'.format('<b>'|safe, 'x'|safe) }}", {}],
+    ["str.format nested spec", "{{ '{:{}}|{:>{w}}|{:{}{}}'.format(1, 5, 'x', 'y', '^', 7, w=4) }}", {}],
+    ["str.format nested too deep", "{{ '{0:{1:{2}}}'.format(1, 2, 3) }}", {}],
+    ["str.format unpacking", "{{ '{}-{}'.format(*tags) }} {{ '{host}'.format(**iris) }}",
+     {"tags": ["a", "b"], "iris": {"host": "h"}}],
+    ["str.format on a number", "{{ (5).format(1) }}", {}],
+    ["str.format unicode", "{{ '日{}本{:*^5}'.format('é', 'ü') }}", {}],
+]
+
+# --- the format-spec mini-language
+SPEC_CASES = [
+    ["spec string align", "[{{ '{:<6}|{:>6}|{:^6}|{:^7}|{:*^7}|{:é>4}'.format('ab', 'ab', 'ab', 'ab', "
+     "'ab', 'x') }}]", {}],
+    ["spec string precision", "{{ '{:.2}|{:5.1}|{:.0}|{:s}'.format('abc', 'abc', 'abc', 'abc') }}", {}],
+    ["spec string zero", "{{ '{:05}|{:<05}|{:>05}'.format('ab', 'ab', 'ab') }}", {}],
+    ["spec string sign", "{{ '{:+}'.format('x') }}", {}],
+    ["spec string alternate", "{{ '{:#}'.format('x') }}", {}],
+    ["spec string equal align", "{{ '{:=5}'.format('x') }}", {}],
+    ["spec string comma", "{{ '{:,}'.format('x') }}", {}],
+    ["spec string code", "{{ '{:d}'.format('x') }}", {}],
+    ["spec integers", "{{ '{:d}|{:5d}|{:<5}|{:^5}|{:=+5}|{:05}|{:+}|{: }|{:-}'.format(42, 42, 42, 42, "
+     "42, -42, 42, 42, -42) }}", {}],
+    ["spec integer bases", "{{ '{:b}|{:o}|{:x}|{:X}|{:#b}|{:#o}|{:#x}|{:#X}|{:c}'.format(10, 8, 255, 255, "
+     "10, 8, 255, 255, 9731) }}", {}],
+    ["spec integer grouping", "{{ '{:,}|{:_}|{:_x}|{:_b}|{:,d}|{:010,}|{:09,}|{:05,}|{:=10,}'.format("
+     "1234567, 1234567, 2**40, 10, -1234, 1234, 1234, 1234, 1234) }}", {}],
+    ["spec integer grouping invalid", "{{ '{:,x}'.format(255) }}", {}],
+    ["spec integer both separators", "{{ '{:,_}'.format(1) }}", {}],
+    ["spec integer precision", "{{ '{:.2}'.format(3) }}", {}],
+    ["spec integer z", "{{ '{:z}'.format(3) }}", {}],
+    ["spec integer c sign", "{{ '{:+c}'.format(65) }}", {}],
+    ["spec integer c range", "{{ '{:c}'.format(1114112) }}", {}],
+    ["spec integer as float", "{{ '{:f}|{:.2e}|{:g}|{:%}|{:.1%}'.format(3, 12345, 7, 1, 2) }}", {}],
+    ["spec integer n", "{{ '{:n}|{:n}'.format(1234567, -5) }}", {}],
+    ["spec integer n comma", "{{ '{:,n}'.format(1) }}", {}],
+    ["spec integer unknown", "{{ '{:q}'.format(1) }}", {}],
+    ["spec integer invalid", "{{ '{:x,}'.format(1) }}", {}],
+    ["spec integer negative alternate", "{{ '{:#x}|{:#010b}|{:+#x}|{: x}'.format(-5, -5, 5, 5) }}", {}],
+    ["spec booleans", "{{ '{}|{:>5}|{:d}|{:x}|{:f}|{:c}'.format(true, true, false, true, true, 65) }}",
+     {}],
+    ["spec floats fixed", "{{ '{:f}|{:.2f}|{:10.3f}|{:<10.1f}|{:+.1f}|{:.0f}|{:#.0f}'.format(3.14159, "
+     "2.675, 1.5, 1.5, 2.0, 2.5, 1.5) }}", {}],
+    ["spec floats exponent", "{{ '{:e}|{:.2E}|{:.0e}|{:#.0e}'.format(12345.678, 0.00012, 5.0, 5.0) }}",
+     {}],
+    ["spec floats general", "{{ '{:g}|{:G}|{:.3g}|{:#g}|{:g}|{:g}'.format(1.5, 1e-20, 1234.5, 1.0, "
+     "100000.0, 1e6) }}", {}],
+    ["spec floats no type", "{{ '{}|{:>8}|{:.3}|{:.3}|{:.2}|{:.1}|{:#.3}|{:#}'.format(1.5, 2.5, 1.0, "
+     "123456.0, 0.0001, 2.5, 1.0, 1e20) }}", {}],
+    ["spec floats percent", "{{ '{:%}|{:.0%}|{:.1%}|{:010.2%}'.format(0.5, 0.125, 1, -1.5) }}", {}],
+    ["spec floats grouping", "{{ '{:,}|{:,.2f}|{:_.1f}|{:012,.1f}|{:,g}|{:,e}'.format(1234567.0, "
+     "1234567.891, 1234.5, 1234.5, 1234567.0, 1234567.0) }}", {}],
+    ["spec floats z", "{{ '{:z}|{:z.2f}|{:.2f}|{:zg}|{:z.2e}'.format(-0.0, -0.0001, -0.0001, -0.0, "
+     "-1e-10) }}", {}],
+    ["spec floats sign zero", "{{ '{:+}|{: .1f}|{:-}'.format(0.0, -0.0, -1.5) }}", {}],
+    ["spec floats n", "{{ '{:n}|{:n}'.format(12345.6789, 0.000012345) }}", {}],
+    ["spec floats infinity", "{{ '{:f}|{:010}|{:+010}|{:E}|{:%}'.format(('inf' ~ empty)|float, "
+     "('inf' ~ empty)|float, ('nan' ~ empty)|float, ('-inf' ~ empty)|float, "
+     "('nan' ~ empty)|float) }}", INCIDENT],
+    ["spec floats unknown", "{{ '{:d}'.format(1.5) }}", {}],
+    ["spec floats huge", "{{ '{:.3f}'.format(1e300)|length }} {{ '{:,.0f}'.format(1e22) }}", {}],
+    ["spec missing precision", "{{ '{:.}'.format(1.5) }}", {}],
+    ["spec fill with multibyte", "{{ '{:€^7}|{:日<4}'.format(12, 'a') }}", {}],
+    ["spec fill is brace", "{{ '{:{<5}'.format(1) }}", {}],
+]
+
+# --- methods of Markup (|safe) values, and a few of str's
+MARKUP_METHOD_CASES = [
+    ["markup case methods", "{{ [('<b>x</b>'|safe).upper(), ('<B>'|safe).lower(), "
+     "('<b>x'|safe).title(), ('abc'|safe).capitalize()] }}", {}],
+    ["markup strip split", "{{ [('  <b> '|safe).strip(), ('<<a<'|safe).strip('<'), "
+     "('a<b'|safe).lstrip('a')] }} {{ ('a b <c>'|safe).split() }} {{ ('a,b'|safe).split(',', 1) }}",
+     {}],
+    ["markup replace escapes", "{{ ('a&b'|safe).replace('&', '<') }} {{ ('a<b'|safe).replace('<', 1) }}"
+     " {{ ('a<b'|safe).replace('<', '<i>'|safe) }} {{ ('aaa'|safe).replace('a', '&', 2) }}", {}],
+    ["markup replace old not escaped", "{{ ('a&amp;b'|safe).replace('&', 'x') }}", {}],
+    ["markup join escapes", "{{ (', '|safe).join(['<', 1, '<b>'|safe, none]) }} "
+     "{{ ('-'|safe).join('<>') }} {{ ('|'|safe).join(owner) }}", INCIDENT],
+    ["markup predicates plain", "{{ ('<b>'|safe).startswith('<') }} {{ ('<b>'|safe).find('b') }} "
+     "{{ ('<b><b>'|safe).count('<b>') }} {{ ('x'|safe).endswith('x') }}", {}],
+    ["markup item and slice", "{{ [('<b>'|safe)[0], ('<b>'|safe)[1:], ('ab'|safe) * 2] }}", {}],
+    ["markup escaped value methods", "{{ (html|e).upper() }} {{ (html|escape).split()|length }}",
+     INCIDENT],
+    ["markup format method", "{{ ('<p>{}</p>'|safe).format(html) }} {{ ('{0} {0!r}'|safe).format('&') }}",
+     INCIDENT],
+    ["markup no such method", "{{ ('x'|safe).items() }}", {}],
+    ["markup through filters", "{{ [('<b>'|safe)|center(7), ('<b>'|safe)|last, ('<b>'|safe)|first, "
+     "('a\nb'|safe)|indent('<>', true), ('<b>x</b> long text'|safe)|truncate(12, end='<>'), "
+     "('<b>'|safe)|trim('<'), ('<b>'|safe)|reverse, ('<b>'|safe)|upper, ('<b>'|safe)|title] }}",
+     {}],
+    ["str join iterables", "{{ '-'.join('abc') }} {{ ','.join(owner) }} [{{ ','.join(missing) }}] "
+     "{{ '.'.join(('a', 'b')) }} {{ '+'.join(tags|reverse) }}", INCIDENT],
+    ["str join non-strings", "{{ ','.join([1, 2]) }}", {}],
+    ["str join non-iterable", "{{ ','.join(5) }}", {}],
+    ["str join markup items", "{{ [','.join(['<'|safe, 'b'])] }}", {}],
+]
+
+# --- groupby, striptags, wordcount
+FILTER_MORE_CASES = [
+    ["groupby attribute", "{% for g in people|groupby('team') %}{{ g.grouper }}: "
+     "{{ g.list|map(attribute='name')|join(', ') }}; {% endfor %}",
+     {"people": [{"name": "ann", "team": "db"}, {"name": "bob", "team": "web"},
+                 {"name": "cid", "team": "db"}]}],
+    ["groupby unpacking", "{% for team, members in people|groupby('team') %}{{ team }}={{ members|length }} "
+     "{% endfor %}", {"people": [{"name": "ann", "team": "db"}, {"name": "bob", "team": "web"},
+                                 {"name": "cid", "team": "db"}]}],
+    ["groupby printed", "{{ people|groupby('team') }} {{ (people|groupby('team'))|tojson }}",
+     {"people": [{"name": "ann", "team": "db"}, {"name": "bob", "team": "web"}]}],
+    ["groupby case", "{{ people|groupby('t') }} {{ people|groupby('t', case_sensitive=true) }}",
+     {"people": [{"t": "b"}, {"t": "A"}, {"t": "a"}, {"t": "B"}]}],
+    ["groupby default", "{{ people|groupby('t', default='none') }} {{ people|groupby('t', none) }}",
+     {"people": [{"t": "b"}, {"x": 1}]}],
+    ["groupby missing attribute", "{{ people|groupby('t') }}", {"people": [{"t": "b"}, {"x": 1}]}],
+    ["groupby numbers", "{{ [3, 1, 2, 1]|groupby(0) }}", {}],
+    ["groupby index", "{{ [[1, 'a'], [2, 'b'], [1, 'c']]|groupby(0) }} "
+     "{{ [[1, 'a'], [2, 'b'], [1, 'c']]|groupby('0') }} {{ ['ab', 'ac', 'b']|groupby(0) }}", {}],
+    ["groupby dotted", "{{ people|groupby('a.b')|map(attribute='grouper')|list }}",
+     {"people": [{"a": {"b": 2}}, {"a": {"b": 1}}, {"a": {"b": 2}}]}],
+    ["groupby mixed types", "{{ [{'t': 1}, {'t': 'a'}]|groupby('t') }}", {}],
+    ["groupby equal numbers", "{{ [{'t': 1}, {'t': 1.0}, {'t': true}]|groupby('t') }}", {}],
+    ["groupby items and index", "{% set g = (tags|groupby(0))[0] %}{{ g[0] }} {{ g[1] }} {{ g.list }} "
+     "{{ g['grouper'] }} {{ g|length }} {{ g == ('d', ['db']) }}", INCIDENT],
+    ["groupby of a dict", "{{ owner|groupby(0) }}", INCIDENT],
+    ["groupby of undefined", "{{ missing|groupby('a') }}", {}],
+    ["groupby without attribute", "{{ tags|groupby }}", INCIDENT],
+    ["striptags", "{{ '<p>Hello <b>World</b></p>'|striptags }}|{{ '  a\n\n b  '|striptags }}|"
+     "{{ '<!-- c --> x <!-- <b> --> y'|striptags }}", {}],
+    ["striptags entities", "{{ 'a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39; &nbsp;f &copy; &#x263A; "
+     "&#9731;'|striptags }}", {}],
+    ["striptags entity edge cases", "{{ '&ampx; &amp &AMP; &notit; &nope; &#0; &#128; &#xD800; "
+     "&#99999999; &#x; &#; &# && &lt&gt'|striptags }}", {}],
+    ["striptags unclosed", "{{ 'a <b c'|striptags }}|{{ 'a <!-- b'|striptags }}|{{ '<a>b<c'|striptags }}",
+     {}],
+    ["striptags values", "[{{ missing|striptags }}] {{ 5|striptags }} {{ [1, '<b>']|striptags }} "
+     "{{ html|striptags }} {{ (html|safe)|striptags }}", INCIDENT],
+    ["striptags html email", "{{ '<h3>disk on db-1</h3><p>Value 97.5,&nbsp;threshold 90.</p>'"
+     "|striptags }}", {}],
+    ["wordcount", "{{ words|wordcount }} {{ 'hello, world'|wordcount }} {{ 'a_b c-d 12 é'|wordcount }} "
+     "{{ ''|wordcount }} {{ missing|wordcount }} {{ 42|wordcount }} {{ unicode|wordcount }}", INCIDENT],
+    ["wordcount marks", "{{ 'e\u0301x 日本 ½ ٣'|wordcount }}", {}],
+]
+
+# --- more macros, call blocks and scoping
+MACRO_MORE_CASES = [
+    ["macro nested definition", "{% macro outer(x) %}{% macro inner(y) %}{{ x }}+{{ y }}{% endmacro %}"
+     "{{ inner(2) }}{% endmacro %}{{ outer(1) }}", {}],
+    ["macro passed as argument", "{% macro bold(t) %}<b>{{ t }}</b>{% endmacro %}"
+     "{% macro apply(f, v) %}{{ f(v) }}{% endmacro %}{{ apply(bold, host) }}", INCIDENT],
+    ["macro stored with set", "{% macro m() %}x{% endmacro %}{% set f = m %}{{ f() }} {{ f.name }}", {}],
+    ["macro reads loop", "{% macro m() %}{{ loop.index }}{% endmacro %}{% for t in tags %}{{ m() }}"
+     "{% endfor %}", INCIDENT],
+    ["macro reads context", "{% macro m() %}{{ host }}/{{ iris.plan }}{% endmacro %}{{ m() }}", INCIDENT],
+    ["macro parameter shadows", "{% macro m(host) %}{{ host }}{% endmacro %}{{ m('other') }} {{ host }}",
+     INCIDENT],
+    ["macro varargs only", "{% macro m() %}{{ varargs|length }}:{% for v in varargs %}{{ v }}{% endfor %}"
+     "{% endmacro %}{{ m(1, 2, 3) }} {{ m() }}", {}],
+    ["macro kwargs only", "{% macro m() %}{{ kwargs|dictsort }}{% endmacro %}{{ m(b=2, a=1) }}", {}],
+    ["macro varargs parameter", "{% macro m(varargs) %}{{ varargs }}{% endmacro %}{{ m(1) }}", {}],
+    ["macro varargs parameter extra", "{% macro m(varargs) %}{{ varargs }}{% endmacro %}{{ m(1, 2) }}",
+     {}],
+    ["macro caller kwarg", "{% macro m() %}{{ caller() }}{% endmacro %}{{ m(caller=m2) }}"
+     "{% macro m2() %}two{% endmacro %}", {}],
+    ["macro caller kwarg defined", "{% macro m2() %}two{% endmacro %}{% macro m() %}{{ caller() }}"
+     "{% endmacro %}{{ m(caller=m2) }}", {}],
+    ["macro caller twice", "{% macro m(a) %}{{ a }}{% endmacro %}{% call m(1, caller=2) %}{% endcall %}",
+     {}],
+    ["macro output in set", "{% macro m(n) %}{{ n * 2 }}{% endmacro %}{% set r = m(21) %}{{ r|int + 1 }}",
+     {}],
+    ["macro default of context", "{% macro m(h=host) %}{{ h }}{% endmacro %}{{ m() }}", INCIDENT],
+    ["macro whitespace", "{%- macro m(a) -%}\n  [{{ a }}]\n{%- endmacro -%}\n{{ m(1) }} {{ m(2) }}", {}],
+    ["macro call block loop", "{% macro rows(items) %}<ul>{% for i in items %}<li>{{ caller(i) }}</li>"
+     "{% endfor %}</ul>{% endmacro %}{% call(t) rows(failed_tasks) %}{{ t.name }}: {{ t.code }}"
+     "{% endcall %}", INCIDENT],
+    ["macro call block reads outer", "{% set sep = '|' %}{% macro wrap() %}[{{ caller() }}]{% endmacro %}"
+     "{% for t in tags %}{% call wrap() %}{{ t }}{{ sep }}{{ loop.index }}{% endcall %}{% endfor %}",
+     INCIDENT],
+    ["macro call block nested", "{% macro a() %}a({{ caller() }}){% endmacro %}{% macro b() %}"
+     "b({{ caller() }}){% endmacro %}{% call a() %}{% call b() %}x{% endcall %}{% endcall %}", {}],
+    ["macro call not a call", "{% call tags %}x{% endcall %}", INCIDENT],
+    ["macro call method", "{% call host.upper() %}x{% endcall %}", INCIDENT],
+    ["macro name constant", "{% macro none() %}{% endmacro %}", {}],
+    ["macro duplicate parameter", "{% macro m(a, a) %}{% endmacro %}", {}],
+    ["macro attributes", "{% macro m(a, b=1) %}{{ varargs }}{{ kwargs }}{{ caller() }}{% endmacro %}"
+     "{{ m.name }} {{ m.arguments }} {{ m.catch_varargs }} {{ m.catch_kwargs }} {{ m.caller }} "
+     "{{ m['name'] }} [{{ m.x }}] {{ m is defined }}", {}],
+    ["macro type errors", "{% macro m() %}{% endmacro %}{{ m|length }}", {}],
+    ["macro not iterable", "{% macro m() %}{% endmacro %}{% for x in m %}{% endfor %}", {}],
+    ["macro to json", "{% macro m() %}{% endmacro %}{{ m|tojson }}", {}],
+    ["macro in filters", "{% macro m() %}{% endmacro %}{{ m|string|length }} {{ m|default(1) }} "
+     "{{ [m]|length }} {{ m in [m] }} {{ 'x' ~ m }}", {}],
+    ["scoping loop set alias", "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + i %}{{ x }} "
+     "{% endfor %}{{ x }}", {}],
+    ["scoping nested loop missing", "{% for i in [1, 2] %}{% for j in [1] %}<{{ x }}>{% endfor %}"
+     "{% set x = i %}{% endfor %}", {"x": 5}],
+    ["scoping if branch", "{% if false %}{% set x = 2 %}{% endif %}{{ x }}", {"x": 5}],
+    ["scoping set block reads outer", "{% set x = 1 %}{% set b %}{{ x }}{% endset %}{{ b }}", {}],
+    ["scoping loop filter", "{% for t in tags if t != x %}{{ t }}{% endfor %}", {"tags": ["a", "b"],
+                                                                              "x": "a"}],
+    ["underscore attributes", "{{ d._x }}|{{ d.__class__ }}|{{ 'x'._y }}|{{ d['_x'] }}|"
+     "{{ (5)._z is defined }}", {"d": {"_x": 1}}],
+    ["underscore dunder of dict", "[{{ d.__len__ }}] [{{ d.__class__ }}]", {"d": {"__len__": 1}}],
+    ["item falls back to attribute", "{{ (5)['real'] }} {{ d['items'] }} [{{ [1]['x'] }}]",
+     {"d": {"items": 1}}],
+    ["tuple subscript", "[{{ owner[1, 2] }}] [{{ tags[0, 1] }}]", INCIDENT],
+    ["tuple subscript of undefined", "{{ missing[1, 2] }}", {}],
+    ["infinity stored", "{% set v = ('inf' ~ empty)|float %}{{ v }} {{ [v, -v] }} {{ v|tojson }} "
+     "{{ (v, 1) }} {{ v > 1e308 }}", INCIDENT],
+    ["nan stored", "{% set v = ('nan' ~ empty)|float %}{{ v }} {{ [v] }} {{ v == v }} {{ v|tojson }}",
+     INCIDENT],
+    ["attribute index", "{{ ['ab', 'cd']|map(attribute=0)|list }} {{ [[1, 2]]|map(attribute=-1)|list }} "
+     "{{ [{'0': 5}]|map(attribute='0')|list }}", {}],
+    ["unhashable tuple", "{{ (1, [2]) in {'a': 1} }}", {}],
+    ["hashable tuple", "{{ (1, 2) in {'a': 1} }} {{ [(1, 2), (1, 2)]|unique|list }}", {}],
+]
+
 # Valid Jinja that this engine refuses at compile time (documented in docs/templates.md).
 
 # Every filter and test this engine implements, applied to one value of each kind (generated
@@ -378,25 +770,26 @@ FILTER_CALLS = ["abs", "capitalize", "center(15)", "count", "d('x')", "default('
                 "replace('l', 'L')", "reverse|list", "round", "safe", "select|list", "sort",
                 "string", "sum", "title", "tojson", "trim", "truncate(5)", "unique|list",
                 "upper", "urlencode", "wordwrap(5, break_on_hyphens=false)",
-                "map('string')|list", "batch(2)|list", "slice(2)|list"]
+                "map('string')|list", "batch(2)|list", "slice(2)|list", "format", "format(1)",
+                "striptags", "wordcount", "groupby(0)|list", "groupby('a')"]
 TEST_CALLS = ["defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
               "true", "false", "mapping", "sequence", "iterable", "odd", "even",
-              "divisibleby(3)", "lower", "upper", "in([42, 'a'])"]
+              "divisibleby(3)", "lower", "upper", "in([42, 'a'])", "eq(42)", "ne 'a'",
+              "lt(3)", "le 42", "gt(2.5)", "ge 'a'", "equalto(none)", "escaped", "callable"]
 GENERATED = ([["gen |%s on %s" % (f, vn), "{{ %s|%s }}" % (v, f), {}]
               for f in FILTER_CALLS for vn, v in VALUES] +
              [["gen is %s on %s" % (t, vn), "{{ %s is %s }}" % (v, t), {}]
               for t in TEST_CALLS for vn, v in VALUES])
 
 REFUSED = [
-    ["refuse macro", "{% macro m() %}x{% endmacro %}{{ m() }}", {}],
     ["refuse include", "{% include 'other' %}", {}],
     ["refuse extends", "{% extends 'base' %}", {}],
     ["refuse call", "{{ dict(a=1) }}", {}],
-    ["refuse method", "{{ 'abc'.format(1) }}", {}],
+    ["refuse method", "{{ 'abc'.zfill(5) }}", {}],
     ["refuse filter block", "{% filter upper %}x{% endfilter %}", {}],
     ["refuse unsupported filter", "{{ tags|xmlattr }}", INCIDENT],
+    ["refuse unsupported test", "{{ 1 is sameas 1 }}", {}],
     ["refuse with", "{% with a = 1 %}{{ a }}{% endwith %}", {}],
-    ["refuse loop cycle", "{% for t in tags %}{{ loop.cycle('a', 'b') }}{% endfor %}", INCIDENT],
 ]
 
 
@@ -411,6 +804,10 @@ DIVERGE = [
     ["diverge slice float index", "{% set s = 'abc' %}{{ s[1.5:] }}", {}],
     ["diverge int overflow", "{{ 9223372036854775807 + 1 }}", {}],
     ["diverge int power", "{{ 2 ** 64 }}", {}],
+    # Jinja prints its function's or method's address
+    ["diverge global range printed", "{{ range }}", {}],
+    ["diverge str.format method attribute", "{{ '{0.upper}'.format('x') }}", {}],
+    ["diverge item method is an address", "{{ 'abc'['upper'] }}", {}],
 ]
 
 
@@ -425,7 +822,10 @@ def render(template, context):
 def build():
     cases = []
     names = set()
-    for refused, group in ((False, CASES + GENERATED), (True, REFUSED), ("diverge", DIVERGE)):
+    for refused, group in ((False, CASES + MACRO_CASES + PRINTF_CASES + STRFORMAT_CASES +
+                            SPEC_CASES + MARKUP_METHOD_CASES + FILTER_MORE_CASES +
+                            MACRO_MORE_CASES + GENERATED), (True, REFUSED),
+                           ("diverge", DIVERGE)):
         for name, template, context in group:
             assert name not in names, f"duplicate case name {name}"
             names.add(name)

@@ -52,8 +52,10 @@ FILTERS = {
     "center": [None, "9"], "count": [None], "d": [None, "'dflt'", "'dflt', true"],
     "default": [None, "'dflt'", "1, boolean=true"], "dictsort": [None, "true", "false, 'value'"],
     "e": [None], "escape": [None], "filesizeformat": [None, "true"], "first": [None],
-    "float": [None, "1.5"], "forceescape": [None], "format": ["1", "'x'"],
-    "groupby": ["'age'", "'name'"], "indent": [None, "2", "2, true", "first=true, blank=true"],
+    "float": [None, "1.5"], "forceescape": [None],
+    "format": ["1", "'x'", "1, 2", "a=1", "a='<', b=2.5", "none", "(1, 2)", "[1]"],
+    "groupby": ["'age'", "'name'", "'age', case_sensitive=true", "'x', default='d'", "0",
+                "'name', 'd', true", "attribute='age'"], "indent": [None, "2", "2, true", "first=true, blank=true"],
     "int": [None, "5", "0, 16", "base=2"], "items": [None], "join": [None, "', '", "'-', 'name'"],
     "last": [None], "length": [None], "list": [None], "lower": [None],
     "map": ["'upper'", "attribute='name'", "'string'"], "max": [None, "attribute='age'"],
@@ -83,7 +85,16 @@ STRINGS = ["''", "'a'", "'abc'", "'Hello'", "'a b c'", "\"it's\"", "'x\\ny'", "'
 METHODS = ["upper()", "lower()", "strip()", "split()", "split(' ')", "startswith('H')",
            "endswith('d')", "replace('l', 'L')", "title()", "capitalize()", "format(1)",
            "items()", "keys()", "values()", "get('a')", "get('zz', 0)", "count('l')",
-           "find('o')", "join(['a', 'b'])", "lstrip()", "rstrip()", "isdigit()", "zfill(5)"]
+           "find('o')", "join(['a', 'b'])", "lstrip()", "rstrip()", "isdigit()", "zfill(5)",
+           "format('<', x=2)", "format(n, f, s)", "replace('l', '<')", "replace('o', 1)",
+           "join(['<', 1])", "join('ab')", "join(d)", "split('o', 1)", "strip('H')",
+           "format()", "format(*l)", "format(**d)"]
+# Values that exercise formatting: numbers at the edges, strings with HTML and non-ASCII.
+FMT_VALUES = ["0", "1", "-1", "42", "255", "-255", "2.5", "-0.0", "1e20", "1.5e-7", "3.14159",
+              "-2.675", "1234567.891", "9223372036854775807", "'x'", "'é'", "'<b>'", "''",
+              "true", "false", "none", "[1, 2]", "{'a': 1}", "('t', 1)", "'nan'|float",
+              "'inf'|float", "'-inf'|float", "n", "f", "s", "u", "missing", "h|safe", "l",
+              "d", "range(3)", "65", "1114112", "'ab'"]
 
 
 class Gen:
@@ -133,12 +144,16 @@ class Gen:
             name = r.choice(sorted(FILTERS))
             args = FILTERS[name]
             arg = r.choice(args) if args else None
+            if r.random() < 0.15:
+                a = "(%s|safe)" % a  # filters keep Markup where markupsafe's methods do
             return "%s|%s%s" % (a, name, "(%s)" % arg if arg is not None else "")
         if k == 6:
             return "%s is %s%s" % (a, r.choice(["", "not "]), r.choice(TESTS))
         if k == 7:
             return "%s if %s else %s" % (a, self.expr(depth + 1), self.expr(depth + 1))
         if k == 8:
+            if r.random() < 0.3:
+                return self.formatting()
             return "%s.%s" % (r.choice(NAMES), r.choice(METHODS))
         if k == 9:
             return "%s[%s]" % (a, r.choice(["0", "-1", "1", "'a'", "'k'", "1:", ":2", "::-1",
@@ -148,9 +163,175 @@ class Gen:
         return "(%s %s %s %s %s)" % (a, r.choice(["<", "<=", "=="]), self.expr(depth + 1),
                                      r.choice(["<", "<="]), self.expr(depth + 1))
 
+    def fmt_value(self):
+        r = self.r
+        return r.choice(FMT_VALUES) if r.random() < 0.8 else self.expr(2)
+
+    def printf_format(self):
+        """A printf-style format string literal: %[(key)][flags][width][.prec][l]conv."""
+        r = self.r
+        out = []
+        for _ in range(r.randrange(1, 3)):
+            spec = "%"
+            if r.random() < 0.15:
+                spec += r.choice(["(a)", "(b)", "(k)", "()"])
+            spec += "".join(r.sample("-+ #0", r.randrange(0, 3)))
+            spec += r.choice(["", "", "", "3", "8", "*", "12", "01"])
+            spec += r.choice(["", "", "", ".", ".0", ".2", ".*", ".10"])
+            spec += r.choice(["", "", "", "", "l", "h"])
+            spec += r.choice("sssrradiuoxXeEfFgGcc%y")
+            out.append(r.choice(["", "", "x", " ", "[", "é", "%%", "<"]) + spec)
+        return "'" + "".join(out) + r.choice(["", "]", "%"]) + "'"
+
+    def printf_args(self):
+        r = self.r
+        k = r.randrange(5)
+        if k == 0:
+            return self.fmt_value()
+        if k == 1:
+            return "(" + ", ".join(self.fmt_value() for _ in range(r.randrange(0, 4))) + \
+                (",)" if r.random() < 0.3 else ")")
+        if k == 2:
+            return "{%s}" % ", ".join("'%s': %s" % (key, self.fmt_value())
+                                      for key in r.sample(["a", "b", "k", ""], r.randrange(0, 3)))
+        if k == 3:
+            return "[%s]" % ", ".join(self.fmt_value() for _ in range(r.randrange(0, 3)))
+        return r.choice(["missing", "d", "l", "range(2)", "d.keys()"])
+
+    def format_spec(self):
+        """A format spec: [[fill]align][sign][z][#][0][width][,|_][.prec][type]."""
+        r = self.r
+        spec = ""
+        if r.random() < 0.3:
+            spec += r.choice(["", "", "*", "0", "é", "x", "{"]) + r.choice("<>=^")
+        if r.random() < 0.3:
+            spec += r.choice("+- ")
+        if r.random() < 0.1:
+            spec += "z"
+        if r.random() < 0.2:
+            spec += "#"
+        if r.random() < 0.2:
+            spec += "0"
+        if r.random() < 0.5:
+            spec += r.choice(["1", "5", "10", "12", "0"])
+        if r.random() < 0.2:
+            spec += r.choice([",", "_", ",_"])
+        if r.random() < 0.4:
+            spec += "." + r.choice(["0", "1", "2", "6", "15", ""])
+        if r.random() < 0.6:
+            spec += r.choice("sdbcoxXneEfFgG%q")
+        return spec
+
+    def str_format(self):
+        """'...'.format(...) with numbered, named and automatic fields, conversions, specs."""
+        r = self.r
+        fields = []
+        for _ in range(r.randrange(1, 4)):
+            name = r.choice(["", "", "", "0", "1", "a", "0.name", "0[0]", "a[k]", "0.real",
+                             "a.x", "0[name]", "1[0][1]", "0.", "0[", "2"])
+            conv = r.choice(["", "", "", "!r", "!s", "!a", "!x"])
+            spec = self.format_spec() if r.random() < 0.6 else ""
+            if r.random() < 0.1:
+                spec = r.choice(["{}", "{1}", "{a}", ">{}", "{:{}}"])
+            text = r.choice(["", "", "-", "{{", "}}", "é", "<"])
+            fields.append(text + "{" + name + conv + (":" + spec if spec else "") + "}")
+        fmt = "'" + "".join(fields) + r.choice(["", "", "}", "{"]) + "'"
+        if r.random() < 0.2:
+            fmt = "(%s|safe)" % fmt
+        args = [self.fmt_value() for _ in range(r.randrange(0, 3))]
+        if r.random() < 0.4:
+            args.append("a=" + self.fmt_value())
+        if r.random() < 0.1:
+            args.append(r.choice(["*l", "**d"]))
+        return "%s.format(%s)" % (fmt, ", ".join(args))
+
+    def formatting(self):
+        r = self.r
+        k = r.randrange(4)
+        if k == 0:
+            return "%s %% %s" % (self.printf_format(), self.printf_args())
+        if k == 1:
+            args = [self.fmt_value() for _ in range(r.randrange(0, 3))]
+            if r.random() < 0.3:
+                args = ["%s=%s" % (n, self.fmt_value()) for n in r.sample("abk", 2)]
+            fmt = self.printf_format()
+            if r.random() < 0.2:
+                fmt = "(%s|safe)" % fmt
+            return "%s|format(%s)" % (fmt, ", ".join(args))
+        return self.str_format()
+
+    def macro_template(self):
+        """One or two macros with defaults, varargs, kwargs and caller, called in every way."""
+        r = self.r
+        params = r.sample(["a", "b", "c"], r.randrange(0, 4))
+        ndef = r.randrange(0, len(params) + 1)
+        sig = []
+        for i, p in enumerate(params):
+            if i >= len(params) - ndef:
+                sig.append("%s=%s" % (p, r.choice(["1", "'d'", "none", "a" if p != "a" else "2",
+                                                   "x", "[]"])))
+            else:
+                sig.append(p)
+        if r.random() < 0.1:
+            sig.append("caller=none")
+        uses = params + ["varargs", "kwargs", "caller()", "caller(1, 2)", "x", "n",
+                         "m.name", "loop.index", "y"]
+        body = "".join("[{{ %s }}]" % r.choice(uses) for _ in range(r.randrange(1, 4)))
+        if r.random() < 0.3:
+            body = "{%% set y = %s %%}" % r.choice(params + ["1", "x"]) + body
+        if r.random() < 0.2:
+            body += "{%% if %s %%}{{ m(%s) }}{%% endif %%}" % (
+                r.choice(["false", "varargs", "a is defined and a == 1"]), r.choice(["", "0"]))
+        defs = "{%% macro m(%s) %%}%s{%% endmacro %%}" % (", ".join(sig), body)
+        pre = r.choice(["", "", "{% set x = 1 %}", "{{ x }}", "{% for i in [1, 2] %}"])
+        post = "{% endfor %}" if pre.startswith("{% for") else ""
+        calls = []
+        for _ in range(r.randrange(1, 4)):
+            args = [self.expr(2) for _ in range(r.randrange(0, 3))]
+            args += ["%s=%s" % (n, self.expr(2))
+                     for n in r.sample(["a", "b", "c", "z", "caller"], r.randrange(0, 2))]
+            if r.random() < 0.15:
+                args.append(r.choice(["*l", "*[1, 2]", "*missing", "*s", "*n"]))
+            if r.random() < 0.1:
+                args.append(r.choice(["**d", "**{'b': 2}", "**missing", "**l"]))
+            call = "m(%s)" % ", ".join(args)
+            k = r.randrange(4)
+            if k == 0:
+                calls.append("{%% call %s %%}<{{ x }}>{%% endcall %%}" % call)
+            elif k == 1:
+                calls.append("{%% call(p, q=0) %s %%}<{{ p }}{{ q }}>{%% endcall %%}" % call)
+            else:
+                calls.append("{{ %s }}" % call)
+        tail = r.choice(["", "", "{% set x = 2 %}{{ m() }}", "{{ m }}", "{{ [m, m.arguments] }}",
+                         "{{ m.catch_kwargs }}{{ m.caller }}"])
+        return pre + defs + "".join(calls) + post + tail
+
     def template(self):
         r = self.r
-        k = r.randrange(7)
+        k = r.randrange(10)
+        if k == 7:
+            return "{{ %s }}" % self.formatting()
+        if k == 8:
+            return self.macro_template()
+        if k == 9:
+            return r.choice([
+                "{%% for x in %s %%}{{ loop.cycle(%s) }}{%% endfor %%}" % (
+                    self.expr(1), ", ".join(self.expr(2) for _ in range(r.randrange(0, 3)))),
+                "{%% for g in %s|groupby(%s) %%}{{ g.grouper }}:{{ g.list }};{%% endfor %%}" % (
+                    r.choice(["people", "ls", "l", "d", "s", "[[1, 'a'], [1, 'b'], [2, 'c']]",
+                              "missing", self.expr(1)]),
+                    r.choice(["'age'", "'name'", "0", "1", "'x'", "'x', default=1",
+                              "'name', case_sensitive=true"])),
+                "{{ %s|striptags }}" % r.choice([
+                    "'<p>a &amp; b</p> <!-- c --> d&nbsp;e'", "h", "'&lt;x&gt; &#65;&#x42; &foo;'",
+                    "'a<b'", "'<!-- x'", "'&ampz &copy2024 &#128;'", self.expr(1)]),
+                "{{ %s|wordcount }}" % r.choice(["w", "u", "s", "'a_b c-d 12'", self.expr(1)]),
+                "{%% set x = %s %%}{%% for i in [1] %%}<{{ x }}>{%% set x = 2 %%}{%% endfor %%}"
+                "{%% macro q() %%}{{ x }}{{ z }}{%% endmacro %%}{{ q() }}{%% set z = 3 %%}{{ q() }}"
+                % self.expr(1),
+            ])
+        if r.random() < 0.05:
+            return "{{ (%s|safe).%s }}" % (self.expr(1), r.choice(METHODS))
         e = self.expr(0)
         if k <= 2:
             return "{{ %s }}" % e
@@ -203,7 +384,6 @@ def _jinja_render(env, src):
 # render-time refusals (integers beyond 64 bits, '...' % args).
 UNSUPPORTED = ("not supported by this template engine", "nested too deeply")
 UNSUPPORTED_RENDER = ("(this engine uses 64-bit integers)",
-                      "string formatting with % is not supported by this engine",
                       "dict keys other than strings are not supported by this engine",
                       "complex numbers are not supported by this engine",
                       "slicing a", "slice indices that are not integers or None are not supported",
@@ -215,6 +395,11 @@ def classify(j, ours):
     op = ours.get("phase")
     if jp == "ok" and op == "ok" and ours.get("output") == jv:
         return "identical"
+    if jp == "render" and jv == "NameError" and op == "ok":
+        # Jinja2's optimizer folds a constant expression that gives an infinite or NaN float
+        # ({{ f('inf'|float) }}) into the Python code it compiles as the name inf or nan, which
+        # then fails (docs/templates.md); the template is valid and renders here.
+        return "jinja2-nan-bug"
     if op == "compile" and any(m in ours.get("error", "") for m in UNSUPPORTED):
         return "unsupported"
     if op == "render" and any(m in ours.get("error", "") for m in UNSUPPORTED_RENDER):
@@ -236,7 +421,8 @@ def main():
     warnings.simplefilter("ignore")  # Python compiling constant subscripts warns
     env = SandboxedEnvironment(autoescape=False)
     gen = Gen(random.Random(args.seed))
-    counts = {"identical": 0, "both-raise": 0, "unsupported": 0, "differ": 0}
+    counts = {"identical": 0, "both-raise": 0, "unsupported": 0, "jinja2-nan-bug": 0,
+              "differ": 0}
     shown = 0
     done = 0
     while done < args.count:

@@ -3,7 +3,9 @@
  * every parse level is refused on a small thread stack, huge exponents and repetitions end at
  * once, extreme range() bounds are refused, the per-render memory, step and depth budget
  * (iris_tmpl_set_limits) turns runaway templates into clear errors, loop state is released
- * per iteration, and compile errors about non-ASCII text stay valid UTF-8.
+ * per iteration, macro calls stay within the depth budget on a small stack and release what
+ * they made, formatting widths are bounded, and compile errors about non-ASCII text stay
+ * valid UTF-8.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +184,86 @@ static void deep_trees_render_on_a_small_stack(void **state) {
   assert_non_null(ok);
 }
 
+static double now(void);
+
+static void *render_recursion(void *arg) {
+  /* A macro calling itself ends at the depth budget, on a 256 KiB stack, whatever the
+   * depth of each call's expressions; so do call blocks whose caller calls the macro. */
+  static const char *const srcs[] =
+      {"{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
+       "{% macro m(n) %}{% for i in [1] %}{% if 1 %}{{ ((((m(n + 1))))) ~ (1 + (2 * (3))) }}"
+       "{% endif %}{% endfor %}{% endmacro %}{{ m(0) }}",
+       "{% macro m() %}{% call m() %}{{ caller() }}{% endcall %}{% endmacro %}{{ m() }}",
+       "{% macro m(x=m()) %}{% endmacro %}{{ m() }}",
+       "{% macro m() %}{% set s %}{{ m() }}{% endset %}{% endmacro %}{{ m() }}"};
+  size_t i;
+  (void)arg;
+  for (i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+    struct iris_buf out;
+    struct iris_err err = {0};
+    int rc;
+    iris_buf_init(&out, 0);
+    rc = render(srcs[i], &out, &err);
+    iris_buf_cleanup(&out);
+    if (rc != IRIS_ETEMPLATE || !strstr(err.msg, "nested too deeply")) {
+      fprintf(stderr, "%s: rc %d %s\n", srcs[i], rc, err.msg);
+      return NULL;
+    }
+  }
+  return (void *)1;
+}
+
+static void macro_recursion_ends_on_a_small_stack(void **state) {
+  pthread_attr_t attr;
+  pthread_t th;
+  void *ok = NULL;
+  (void)state;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, SMALL_STACK);
+  assert_int_equal(pthread_create(&th, &attr, render_recursion, NULL), 0);
+  assert_int_equal(pthread_join(th, &ok), 0);
+  pthread_attr_destroy(&attr);
+  assert_non_null(ok);
+  /* within the budget, recursion renders */
+  expect("{% macro m(n) %}{% if n %}{{ n }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(30) }}",
+         IRIS_OK, "302928272625242322212019181716151413121110987654321");
+}
+
+static void macro_calls_release_what_they_made(void **state) {
+  struct iris_tmpl_limits saved, small;
+  (void)state;
+  iris_tmpl_get_limits(&saved);
+  small = saved;
+  small.max_memory = 1 << 20;
+  iris_tmpl_set_limits(&small);
+  /* 100 000 calls each making 4 KiB of strings and a list: only if each is released */
+  expect("{% macro m(i) %}{% set s = 'x' * 2000 ~ i %}{% set l = [s, s, i] %}{{ l|length }}"
+         "{% endmacro %}{% for i in range(100) %}{% for j in range(1000) %}{% set r = m(j) %}"
+         "{% endfor %}{% endfor %}done",
+         IRIS_OK, "done");
+  /* a call's output counts: doubling it overflows the budget */
+  expect("{% macro m(n) %}{% if n %}{{ m(n - 1) }}{{ m(n - 1) }}{% else %}xxxxxxxxxx{% endif %}"
+         "{% endmacro %}{{ m(30)|length }}",
+         IRIS_ETEMPLATE, "budget");
+  iris_tmpl_set_limits(&saved);
+}
+
+static void formatting_is_bounded(void **state) {
+  double t0 = now();
+  (void)state;
+  expect("{{ '%999999999999d' % 1 }}", IRIS_ETEMPLATE, "memory budget");
+  expect("{{ '%.999999999999f' % 1.5 }}", IRIS_ETEMPLATE, "precision too big"); /* as Python */
+  expect("{{ '%.2000000000f' % 1.5 }}", IRIS_ETEMPLATE, "memory budget");
+  expect("{{ '{:999999999999}'.format(1) }}", IRIS_ETEMPLATE, "memory budget");
+  expect("{{ '{:.999999999999f}'.format(1.5) }}", IRIS_ETEMPLATE, "budget");
+  expect("{{ '{:x^99999999999999999999}'.format(1) }}", IRIS_ETEMPLATE, "decimal digits");
+  expect("{{ '%*d' % (10**15, 1) }}", IRIS_ETEMPLATE, "memory budget");
+  expect("{{ '%s' % ('x' * 60000000) }}", IRIS_ETEMPLATE, "memory budget");
+  expect("{{ '{:,}|{:_x}|%05.1f'.format(1234567, 255) % 2.25 }}", IRIS_OK, "1,234,567|ff|002.2");
+  if (now() - t0 > 5.0)
+    fail_msg("formatting took %.1f s", now() - t0);
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -325,6 +407,9 @@ int main(void) {
                                      cmocka_unit_test(huge_operations_end_at_once),
                                      cmocka_unit_test(memory_budget),
                                      cmocka_unit_test(loop_state_is_freed_per_iteration),
+                                     cmocka_unit_test(macro_recursion_ends_on_a_small_stack),
+                                     cmocka_unit_test(macro_calls_release_what_they_made),
+                                     cmocka_unit_test(formatting_is_bounded),
                                      cmocka_unit_test(compile_errors_keep_characters_whole),
                                      cmocka_unit_test(invalid_utf8_is_refused)};
   return cmocka_run_group_tests(tests, NULL, NULL);
