@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
 out=build/fuzz-long
-all=(envelope aws_error aws_clients runtime oncall plugin_twilio plugin_slack plugin_hipchat notify tmpl)
+all=(envelope aws_error aws_clients runtime oncall sqs_event plugin_twilio plugin_slack plugin_hipchat
+     plugin_smtp notify tmpl)
 targets=("${@:-${all[@]}}")
 tests/fuzz/build.sh "$out" >/dev/null
 jobs=${FUZZ_JOBS:-$(nproc)}
