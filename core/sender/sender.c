@@ -24,6 +24,7 @@
 #include "reprioritize.h"
 #include "push.h"
 #include "sender_address.h"
+#include "sqs_event.h"
 #include "templates.h"
 #include "tracking.h"
 #include "vendor_call.h"
@@ -2953,57 +2954,6 @@ out:
   return rc;
 }
 
-/*
- * Does a queue URL name the queue of an ARN (arn:<partition>:sqs:<region>:<account>:<name>)?
- * The URL's path is /<account>/<name>; its region is the host's (sqs.<region>.amazonaws.com,
- * <region>.queue.amazonaws.com) or, for an endpoint without one (moto, a VPC endpoint), the
- * configured aws.region. Account, region and name must all match: queues of the same name in
- * two accounts or regions are different queues.
- */
-static int url_is_arn(const char *url, const char *region, const char *account, const char *name,
-                      const char *default_region) {
-  const char *host = strstr(url, "://"), *path, *slash;
-  size_t alen = strlen(account), rlen = strlen(region);
-  if (!host)
-    return 0;
-  host += 3;
-  path = strchr(host, '/');
-  if (!path)
-    return 0;
-  slash = strchr(path + 1, '/');
-  if (!slash || (size_t)(slash - path - 1) != alen || strncmp(path + 1, account, alen) != 0 ||
-      strcmp(slash + 1, name) != 0)
-    return 0;
-  if (strncmp(host, "sqs.", 4) == 0 && strstr(host, ".amazonaws.com") &&
-      strstr(host, ".amazonaws.com") < path)
-    return strncmp(host + 4, region, rlen) == 0 && host[4 + rlen] == '.';
-  if (strstr(host, ".queue.amazonaws.com") && strstr(host, ".queue.amazonaws.com") < path)
-    return strncmp(host, region, rlen) == 0 && host[rlen] == '.';
-  return default_region && strcmp(default_region, region) == 0;
-}
-
-/* The configured queue (and its lane) an event source ARN names, NULL when none does. */
-static const char *queue_for_arn(struct iris_sender *s, const char *arn, const char **lane) {
-  json_t *queues = iris_config_json(s->app->cfg, "queues"), *v;
-  const char *k;
-  char region[64], account[64], name[128];
-  *lane = NULL;
-  /* arn:<partition>:sqs:<region>:<account>:<name> — each part bounded, none empty */
-  if (!arn ||
-      sscanf(arn, "arn:%*63[^:]:sqs:%63[^:]:%63[^:]:%127[^:]", region, account, name) != 3 ||
-      strlen(arn) > 256)
-    return NULL;
-  json_object_foreach(queues, k, v) {
-    const char *url = json_string_value(v);
-    if (url && strcmp(k, "dead_letter") != 0 &&
-        url_is_arn(url, region, account, name, s->app->aws.region)) {
-      *lane = k;
-      return url;
-    }
-  }
-  return NULL;
-}
-
 static void set_visibility(struct iris_sender *s, const char *url, const char *receipt,
                            int seconds) {
   struct iris_err err = {0};
@@ -3018,41 +2968,30 @@ static void set_visibility(struct iris_sender *s, const char *url, const char *r
 int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int64_t deadline_ms,
                              const char *event, size_t len, struct iris_buf *response,
                              struct iris_err *err) {
-  json_error_t jerr;
-  json_t *doc = json_loadb(event, len, 0, &jerr), *records, *rec, *failures = NULL;
+  struct iris_sqs_event ev;
+  json_t *failures = NULL;
   struct slot *slots = NULL;
   char *text = NULL;
   size_t i, n = 0;
-  int rc = IRIS_OK;
+  int rc = iris_sqs_event_read(event, len, iris_config_json(s->app->cfg, "queues"),
+                               s->app->aws.region, &ev, err);
 
-  records = json_object_get(doc, "Records");
-  if (!json_is_array(records)) {
-    json_decref(doc);
-    return iris_err_set(err, IRIS_EPARSE, "sender: the event is not an SQS event (%s)",
-                        doc ? "no Records array" : jerr.text);
-  }
+  if (rc)
+    return rc;
   failures = json_array();
-  slots = iris_calloc(json_array_size(records) + 1, sizeof *slots);
+  slots = iris_calloc(ev.n + 1, sizeof *slots);
   if (!failures || !slots) {
     json_decref(failures);
-    json_decref(doc);
+    iris_sqs_event_cleanup(&ev);
     iris_free(slots);
     return iris_err_set(err, IRIS_ENOMEM, "sender: allocating the response");
   }
   s->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
   s->request_id = request_id;
-  json_array_foreach(records, i, rec) {
+  for (i = 0; i < ev.n; i++) {
+    const struct iris_sqs_event_record *e = &ev.records[i];
     struct iris_sender_record *r = &slots[n].r;
-    const char *arn = json_string_value(json_object_get(rec, "eventSourceARN"));
-    const char *count = json_string_value(
-        json_object_get(json_object_get(rec, "attributes"), "ApproximateReceiveCount"));
-    r->sqs_message_id = json_string_value(json_object_get(rec, "messageId"));
-    r->receipt_handle = json_string_value(json_object_get(rec, "receiptHandle"));
-    r->body = json_string_value(json_object_get(rec, "body"));
-    r->body_len = json_string_length(json_object_get(rec, "body"));
-    r->receive_count = count ? strtol(count, NULL, 10) : 0;
-    r->queue_url = queue_for_arn(s, arn, &r->lane);
-    if (!r->sqs_message_id || !*r->sqs_message_id) {
+    if (!e->message_id) {
       /* It cannot be named in the answer, and leaving it out would acknowledge it: an empty
        * itemIdentifier makes Lambda retry the whole batch (the others' claims keep that from
        * sending anything twice). */
@@ -3061,20 +3000,25 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
                    i);
       metric(s, "unidentified_record", NULL, NULL);
       json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", ""));
-      memset(r, 0, sizeof *r);
       continue;
     }
-    if (!r->queue_url) {
+    if (!e->queue_url) {
       /* A queue this function is not configured for: no lane, no backoff, no dead-letter
        * attribution — a configuration error, reported on every record until it is fixed. */
       IRIS_LOG_ERR("record %s comes from %s, which is no configured queue (queues.<lane> URLs "
                    "are matched by region, account and name); left on its queue",
-                   r->sqs_message_id, arn ? arn : "(no eventSourceARN)");
+                   e->message_id, e->arn ? e->arn : "(no eventSourceARN)");
       metric(s, "unmatched_queue", NULL, NULL);
-      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", r->sqs_message_id));
-      memset(r, 0, sizeof *r);
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", e->message_id));
       continue;
     }
+    r->sqs_message_id = e->message_id;
+    r->receipt_handle = e->receipt_handle;
+    r->body = e->body;
+    r->body_len = e->body_len;
+    r->receive_count = e->receive_count;
+    r->queue_url = e->queue_url;
+    r->lane = e->lane;
     snprintf(slots[n].owner, sizeof slots[n].owner, "%.100s/%.100s",
              request_id ? request_id : "worker", r->sqs_message_id);
     n++;
@@ -3101,7 +3045,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
     rc = iris_buf_appends(response, text);
   iris_free(text);
   iris_free(slots);
-  json_decref(doc);
+  iris_sqs_event_cleanup(&ev);
   return rc;
 }
 

@@ -203,13 +203,18 @@ static size_t mx_lookup(const char *domain, struct mx *out, size_t max, char *wh
   int len, i, count;
   size_t n = 0;
   len = res_query(domain, ns_c_in, ns_t_mx, answer, sizeof answer);
+  /* An answer longer than the buffer (over TCP) is cut to it, but res_query returns the
+   * length it had: parse only what the buffer holds (the records cut off are skipped). */
+  if (len > (int)sizeof answer)
+    len = (int)sizeof answer;
   if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
     snprintf(why, wsize, "no MX records for %s (%s)", domain, hstrerror(h_errno));
     return 0;
   }
   count = ns_msg_count(msg, ns_s_an);
   for (i = 0; i < count && n < max; i++) {
-    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_mx)
+    /* an MX record's data is a preference (2 bytes) and a name (1 byte at least) */
+    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
       continue;
     out[n].pref = ns_get16(ns_rr_rdata(rr));
     if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, out[n].host,
@@ -245,7 +250,9 @@ static void add_encoded_words(struct pu_str *s, const char *v) {
   while (i < len) {
     size_t take = len - i > 45 ? 45 : len - i, k;
     while (take < len - i && take > 0 && ((unsigned char)v[i + take] & 0xC0) == 0x80)
-      take--; /* do not split a character between words */
+      take--;      /* do not split a character between words */
+    if (take == 0) /* no character starts here: not UTF-8, but every word must move on */
+      take = len - i > 45 ? 45 : len - i;
     if (s->len && s->p[s->len - 1] != ' ')
       pu_str_adds(s, " ");
     pu_str_adds(s, "=?UTF-8?B?");

@@ -50,6 +50,7 @@ import uuid
 SRC = os.environ.get("IRIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("IRIS_BUILD_DIR", os.path.join(SRC, "build", "release"))
 ENDPOINT = os.environ.get("IRIS_TEST_AWS_ENDPOINT")
+sys.path.insert(0, os.path.join(SRC, "tests", "support"))  # irisstack, run as a script too
 sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 from fake_runtime import FakeRuntime  # noqa: E402
@@ -63,6 +64,8 @@ WORKER_LANES = ["email", "sms", "call", "im"]
 PLUGIN_TIMEOUT_MS = 1000
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 FIRST_INCIDENT = 100000  # the run's incidents (the demo data's older messages are not counted)
+BACKLOG = 300  # messages written but not yet settled that the incident opener aims at
+MAX_OPEN = 20  # incidents opened at most per half second
 
 
 def log(msg):
@@ -184,11 +187,19 @@ class Run:
     # ---- chaos threads ------------------------------------------------------------------------
 
     def open_incidents(self, counter):
+        """Open incidents as fast as the system settles their messages: every half second,
+        enough of them to bring the messages written but not yet settled up to BACKLOG (at
+        most MAX_OPEN at a time). A fixed pace either idles the machine or buries it; this
+        one keeps the senders busy and the faults meeting messages in every state."""
         nxt = FIRST_INCIDENT
+        per_incident = 3.0  # messages per incident, measured as the run goes
         while not self.stop.is_set():
             try:
-                have = int(self.mdb.sql(self.db, "SELECT COUNT(*) FROM message"
-                                                 f" WHERE incident_id >= {FIRST_INCIDENT}")[0][0])
+                have, final = map(int, self.mdb.sql(self.db, f"""
+                    SELECT (SELECT COUNT(*) FROM message WHERE incident_id >= {FIRST_INCIDENT}),
+                           (SELECT COUNT(*) FROM message m JOIN sender_claim c
+                               ON c.claim_key = CONCAT('m:', m.id)
+                             WHERE c.final = 1 AND m.incident_id >= {FIRST_INCIDENT})""")[0])
             except Exception:  # noqa: BLE001 — the database is being restarted
                 time.sleep(0.5)
                 continue
@@ -196,27 +207,46 @@ class Run:
             if have >= self.target:
                 counter["done"] = True
                 return
-            n = 1  # one incident (9 messages and a tracking copy) every half second
-            ctx = '{"host": "db-%d", "check": "disk_usage", "value": 97, "threshold": 90}'
+            # incidents the coordinators have not escalated yet count with the messages
+            # they will bring (measured on the escalated ones; 0 for escalated ones)
             try:
-                self.mdb.sql(self.db, "INSERT INTO incident (id, plan_id, created, context,"
-                             " application_id, current_step, active) VALUES " +
-                             ",".join(f"({nxt + k}, 2, UTC_TIMESTAMP(), '{ctx % (nxt + k)}', 1, 0, 1)"
-                                      for k in range(n)))
-                nxt += n
-            except Exception:  # noqa: BLE001 — the database is being restarted
-                pass
-            time.sleep(0.5)
-
-    def duplicate_deliveries(self):
-        """Every enqueued envelope is delivered two or three times: extra copies, random lanes."""
-        while not self.stop.is_set():
-            try:
-                rows = self.mdb.sql(self.db, "SELECT message_id FROM sender_enqueue"
-                                             " WHERE state IN ('enqueued', 'done')")
+                waiting = int(self.mdb.sql(self.db, "SELECT COUNT(*) FROM incident WHERE"
+                                           f" id >= {FIRST_INCIDENT} AND current_step = 0")[0][0])
             except Exception:  # noqa: BLE001 — the database is being restarted
                 time.sleep(0.5)
                 continue
+            if nxt - FIRST_INCIDENT > waiting and have:
+                per_incident = max(1.0, have / (nxt - FIRST_INCIDENT - waiting))
+            expected = have + waiting * per_incident
+            room = min(BACKLOG - (expected - final), self.target - expected)
+            n = max(0, min(MAX_OPEN, int(room / per_incident + 0.999)))
+            ctx = '{"host": "db-%d", "check": "disk_usage", "value": 97, "threshold": 90}'
+            if n:
+                try:
+                    self.mdb.sql(self.db, "INSERT INTO incident (id, plan_id, created, context,"
+                                 " application_id, current_step, active) VALUES " +
+                                 ",".join(f"({nxt + k}, 2, UTC_TIMESTAMP(), '{ctx % (nxt + k)}',"
+                                          " 1, 0, 1)" for k in range(n)))
+                    nxt += n
+                except Exception:  # noqa: BLE001 — the database is being restarted
+                    pass
+            time.sleep(0.5)
+
+    def duplicate_deliveries(self):
+        """Every enqueued envelope is delivered two or three times: extra copies, random lanes.
+        Each poll reads what SQS accepted in the last minute; every 20th reads everything
+        (an envelope enqueued while this thread could not reach the database is caught up)."""
+        polls = 0
+        while not self.stop.is_set():
+            recent = "" if polls % 20 == 0 else \
+                " AND enqueued_at >= UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
+            try:
+                rows = self.mdb.sql(self.db, "SELECT message_id FROM sender_enqueue"
+                                             " WHERE state IN ('enqueued', 'done')" + recent)
+            except Exception:  # noqa: BLE001 — the database is being restarted
+                time.sleep(0.5)
+                continue
+            polls += 1
             fresh = [int(r[0]) for r in rows if int(r[0]) not in self.duplicated]
             for k in range(0, len(fresh), 10):
                 chunk = fresh[k:k + 10]
@@ -438,6 +468,8 @@ class Run:
                 else:
                     out["duplicates"]["unexplained"] += 1
                     out["unexplained_ids"].append(mid)
+        out["delivered_once"] = out["delivered"] - sum(
+            1 for mid in claims if len(accepted.get(mid, [])) > 1 and claims[mid][0] == "sent")
         tr = self.mdb.sql(self.db, "SELECT CONCAT(state, ':', IFNULL(outcome, '-')), COUNT(*)"
                                    " FROM sender_tracking GROUP BY 1")
         out["tracking"] = {k: int(n) for k, n in tr}
@@ -470,7 +502,7 @@ def run(messages=300, seed=14, db_restarts=2, workdir=None, quiet_timeout=300,
     r = Run(workdir, messages, seed, db_restarts)
     try:
         r.setup()
-        times = r.run(quiet_timeout, chaos_timeout or 300 + messages // 5)
+        times = r.run(quiet_timeout, chaos_timeout or 600 + messages // 3)
         report = r.account()
         report.update(times)
         report["logs"] = workdir

@@ -1,6 +1,7 @@
 /*
  * fuzz_common.h — what the fuzz targets share: the answers fake_curl.c hands to the core
- * clients, and a reader that splits one fuzz input into several such answers.
+ * clients (and to the SMTP plugin), a reader that splits one fuzz input into several such
+ * answers, and one that splits it into fields.
  *
  * Input layout for the HTTP targets: the first byte picks the status (fuzz_status), the
  * second the piece size the body is delivered in, the rest is the body; "\n--\n" separates
@@ -18,7 +19,8 @@ struct fuzz_span {
 };
 
 struct fuzz_answer {
-  long status;
+  int curl_code; /* what curl_easy_perform returns (a CURLcode; 0: CURLE_OK) */
+  long status;   /* CURLINFO_RESPONSE_CODE: the HTTP status, or the last SMTP reply */
   const char *body;
   size_t body_len;
   size_t piece;                 /* deliver the body in pieces of this size (0: 4096) */
@@ -28,6 +30,21 @@ struct fuzz_answer {
 
 /* Install the source of answers for every curl_easy_perform (NULL: transport failure). */
 void fuzz_http_set(const struct fuzz_answer *(*fn)(void));
+
+/* What a transfer was asked to do, as set with curl_easy_setopt (borrowed for the call). */
+struct curl_slist;
+struct fuzz_transfer {
+  const char *url, *mail_from;
+  const struct curl_slist *rcpt, *headers; /* CURLOPT_MAIL_RCPT, CURLOPT_HTTPHEADER */
+  const void *mime;                        /* CURLOPT_MIMEPOST (fake_curl.c's curl_mime) */
+};
+
+/* Call fn with every transfer before it is answered (NULL: no check). */
+void fuzz_http_set_check(void (*fn)(const struct fuzz_transfer *));
+
+/* The data of the first part of a curl_mime built with fake_curl.c, depth first, whose type
+ * starts with type_prefix; NULL when there is none. */
+const char *fuzz_mime_data(const void *mime, const char *type_prefix);
 
 /* A status among those the clients treat differently. */
 static inline long fuzz_status(unsigned char b) {
@@ -49,6 +66,7 @@ static inline size_t fuzz_split(const uint8_t *data, size_t size, struct fuzz_an
         len = i;
         break;
       }
+    a->curl_code = 0;
     a->status = len ? fuzz_status(start[0]) : 200;
     a->piece = len > 1 ? (size_t)start[1] + 1 : 0;
     a->body = (const char *)start + (len > 2 ? 2 : len);
@@ -56,6 +74,25 @@ static inline size_t fuzz_split(const uint8_t *data, size_t size, struct fuzz_an
     a->nheaders = 0;
     if (len == left)
       break;
+    at += len + 4;
+  }
+  return n;
+}
+
+/* Split data into at most max fields at "\n--\n" (the last one takes the rest). Returns how
+ * many; fields past the input's end are left as they were. */
+static inline size_t fuzz_fields(const uint8_t *data, size_t size, struct fuzz_span *out,
+                                 size_t max) {
+  size_t n = 0, at = 0, i;
+  while (n < max && at <= size) {
+    size_t len = size - at;
+    for (i = at; n + 1 < max && i + 4 <= size; i++)
+      if (data[i] == '\n' && data[i + 1] == '-' && data[i + 2] == '-' && data[i + 3] == '\n') {
+        len = i - at;
+        break;
+      }
+    out[n].p = (const char *)data + at;
+    out[n++].n = len;
     at += len + 4;
   }
   return n;
