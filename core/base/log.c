@@ -3,12 +3,14 @@
  */
 #include "log.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -193,6 +195,30 @@ static json_t *message_value(struct iris_buf *clean) {
   return json_stringn(iris_buf_ptr(clean), iris_buf_len(clean));
 }
 
+/* Writes one whole line (text ending in its newline) with one write(2). The sender's helper
+ * processes share the parent's stderr; writing the text and then the newline let their lines
+ * interleave into one that no longer parses. A line up to PIPE_BUF bytes is atomic on a pipe;
+ * on a file opened for appending every write is. Streams without a descriptor take one fwrite. */
+static void write_line(FILE *stream, const char *line, size_t n) {
+  size_t off = 0;
+  int fd;
+  fflush(stream); /* whatever stdio holds goes first, so lines keep their order */
+  fd = fileno(stream);
+  if (fd < 0) {
+    (void)fwrite(line, 1, n, stream);
+    fflush(stream);
+    return;
+  }
+  while (off < n) {
+    ssize_t w = write(fd, line + off, n - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return; /* nowhere left to report a failing log stream */
+    off += (size_t)w;
+  }
+}
+
 void iris_log_vwrite(enum iris_log_level level, const char *module, const char *fmt, va_list ap) {
   struct iris_buf raw, clean;
   char when[64];
@@ -237,13 +263,10 @@ void iris_log_vwrite(enum iris_log_level level, const char *module, const char *
     (void)redact_into(&raw, text);
     pthread_mutex_unlock(&secrets_lock);
     iris_free(text);
+    text = NULL;
     /* If redaction could not complete, the line is dropped rather than written unredacted. */
-    text = iris_buf_rc(&raw) == IRIS_OK ? iris_buf_take(&raw, NULL) : NULL;
-  }
-  if (text) {
-    fputs(text, stream);
-    fputc('\n', stream);
-    fflush(stream);
+    if (iris_buf_appendc(&raw, '\n') == IRIS_OK && iris_buf_rc(&raw) == IRIS_OK)
+      write_line(stream, iris_buf_ptr(&raw), iris_buf_len(&raw));
   }
 out:
   iris_free(text); /* jansson allocates through the iris seam (alloc.c) */

@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "err.h"
@@ -120,10 +122,58 @@ static void secrets_are_redacted(void **state) {
   iris_free(r);
 }
 
+/* The sender's helper processes log to the stderr they share with their parent: every line
+ * must reach the pipe whole, never spliced with another process's line. */
+static void lines_from_many_processes_stay_whole(void **state) {
+  enum { PROCS = 4, LINES = 1500 };
+  int fds[2], i, status;
+  pid_t pids[PROCS];
+  FILE *in;
+  char line[8192];
+  size_t got = 0;
+  (void)state;
+  assert_int_equal(pipe(fds), 0);
+  for (i = 0; i < PROCS; i++) {
+    pids[i] = fork();
+    assert_true(pids[i] >= 0);
+    if (pids[i] == 0) {
+      FILE *w = fdopen(fds[1], "w");
+      int k;
+      close(fds[0]);
+      if (!w)
+        _exit(2);
+      setvbuf(w, NULL, _IONBF, 0); /* as stderr is */
+      iris_log_set_stream(w);
+      for (k = 0; k < LINES; k++)
+        iris_log_write(IRIS_LOG_LEVEL_INFO, "plugin:dummy",
+                       "process %d line %d: dummy sms delivered sms message %d to +15550100103", i,
+                       k, k);
+      _exit(0);
+    }
+  }
+  close(fds[1]);
+  in = fdopen(fds[0], "r");
+  assert_non_null(in);
+  while (fgets(line, sizeof line, in)) {
+    json_t *l = json_loads(line, 0, NULL);
+    if (!l)
+      fail_msg("a spliced log line: %s", line);
+    json_decref(l);
+    got++;
+  }
+  fclose(in);
+  for (i = 0; i < PROCS; i++) {
+    assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  assert_int_equal(got, (size_t)PROCS * LINES);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(fields_and_context),
                                      cmocka_unit_test(escaping_keeps_one_line_of_json),
                                      cmocka_unit_test(levels_filter),
-                                     cmocka_unit_test(secrets_are_redacted)};
+                                     cmocka_unit_test(secrets_are_redacted),
+                                     cmocka_unit_test(lines_from_many_processes_stay_whole)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
