@@ -332,6 +332,39 @@ fail:
 
 /* ---- actions ------------------------------------------------------------------------- */
 
+/* The start every batch action shares: res emptied, the entry count checked, and *req built for
+ * queue_url holding an empty "Entries" array, *entries (a second reference to that array).
+ * Whatever it returns, the caller releases *req and *entries with json_decref (either may be
+ * NULL). IRIS_EINVAL for a count outside 1-IRIS_SQS_MAX_BATCH, IRIS_ENOMEM. */
+static int batch_begin(const char *action, const char *queue_url, size_t n,
+                       struct iris_sqs_batch_result *res, json_t **req, json_t **entries,
+                       struct iris_err *err) {
+  int rc;
+  memset(res, 0, sizeof *res);
+  *req = NULL;
+  *entries = NULL;
+  rc = check_batch_size(n, err);
+  if (rc)
+    return rc;
+  *req = new_req(queue_url);
+  *entries = json_array();
+  if (!*req || !*entries || json_object_set(*req, "Entries", *entries) != 0)
+    return iris_err_set(err, IRIS_ENOMEM, "sqs %s: building the request", action);
+  return IRIS_OK;
+}
+
+/* The end every batch action shares: sends req and reads the answer's per-entry results, checked
+ * against the entries sent, into res. */
+static int batch_finish(struct iris_sqs *sqs, const char *action, json_t *req, json_t *entries,
+                        struct iris_sqs_batch_result *res, struct iris_err *err) {
+  json_t *answer = NULL;
+  int rc = call(sqs, action, req, &answer, err);
+  if (rc == IRIS_OK)
+    rc = read_batch_answer(answer, entries, res, err);
+  json_decref(answer);
+  return rc;
+}
+
 int iris_sqs_send(struct iris_sqs *sqs, const char *queue_url, const struct iris_sqs_out *msg,
                   char **message_id, struct iris_err *err) {
   json_t *req = new_req(queue_url), *answer = NULL;
@@ -362,20 +395,13 @@ out:
 int iris_sqs_send_batch(struct iris_sqs *sqs, const char *queue_url,
                         const struct iris_sqs_out *msgs, size_t n,
                         struct iris_sqs_batch_result *res, struct iris_err *err) {
-  json_t *req = NULL, *entries = NULL, *answer = NULL;
+  json_t *req = NULL, *entries = NULL;
   size_t i, j, total = 0;
   int rc;
 
-  memset(res, 0, sizeof *res);
-  rc = check_batch_size(n, err);
+  rc = batch_begin("SendMessageBatch", queue_url, n, res, &req, &entries, err);
   if (rc)
     goto out;
-  req = new_req(queue_url);
-  entries = json_array();
-  if (!req || !entries || json_object_set(req, "Entries", entries) != 0) {
-    rc = iris_err_set(err, IRIS_ENOMEM, "sqs SendMessageBatch: building the request");
-    goto out;
-  }
   for (i = 0; i < n; i++) {
     json_t *e = json_object();
     rc = check_entry_id(msgs[i].id, err);
@@ -404,13 +430,10 @@ int iris_sqs_send_batch(struct iris_sqs *sqs, const char *queue_url,
                       IRIS_SQS_MAX_BODY);
     goto out;
   }
-  rc = call(sqs, "SendMessageBatch", req, &answer, err);
-  if (rc == IRIS_OK)
-    rc = read_batch_answer(answer, entries, res, err);
+  rc = batch_finish(sqs, "SendMessageBatch", req, entries, res, err);
 out:
   json_decref(entries);
   json_decref(req);
-  json_decref(answer);
   return rc;
 }
 
@@ -567,17 +590,13 @@ int iris_sqs_delete(struct iris_sqs *sqs, const char *queue_url, const char *rec
 static int receipt_batch(struct iris_sqs *sqs, const char *action, const char *queue_url,
                          const char *const *handles, const int *timeouts, size_t n,
                          struct iris_sqs_batch_result *res, struct iris_err *err) {
-  json_t *req = NULL, *entries = NULL, *answer = NULL;
+  json_t *req = NULL, *entries = NULL;
   size_t i;
   int rc;
 
-  memset(res, 0, sizeof *res);
-  rc = check_batch_size(n, err);
+  rc = batch_begin(action, queue_url, n, res, &req, &entries, err);
   if (rc)
     goto out;
-  req = new_req(queue_url);
-  entries = json_array();
-  rc = (req && entries && json_object_set(req, "Entries", entries) == 0) ? IRIS_OK : IRIS_ENOMEM;
   for (i = 0; rc == IRIS_OK && i < n; i++) {
     char id[24];
     json_t *e;
@@ -601,13 +620,10 @@ static int receipt_batch(struct iris_sqs *sqs, const char *action, const char *q
     iris_err_set(err, rc, "sqs %s: building the request", action);
     goto out;
   }
-  rc = call(sqs, action, req, &answer, err);
-  if (rc == IRIS_OK)
-    rc = read_batch_answer(answer, entries, res, err);
+  rc = batch_finish(sqs, action, req, entries, res, err);
 out:
   json_decref(entries);
   json_decref(req);
-  json_decref(answer);
   return rc;
 }
 
