@@ -241,6 +241,32 @@ int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const cha
                       p, 5, "sending", err);
 }
 
+/* One row of a *_many statement's parameters, in the order its SELECT names them: key, owner,
+ * mode, vendor, then last (the lease, or the vendor's message id). */
+static void bind_row(struct iris_db_param *p, const struct iris_claim *c, const char *mode,
+                     const char *vendor, struct iris_db_param last) {
+  p[0] = IRIS_DB_STR(c->key);
+  p[1] = IRIS_DB_STR(c->owner);
+  p[2] = IRIS_DB_STR(mode);
+  p[3] = IRIS_DB_STR(vendor);
+  p[4] = last;
+}
+
+/* UPDATE sender_claim c JOIN (n rows of `row`, five parameters each, from p) `tail`, assembled
+ * in sql (which the caller owns and cleans up). what names the change in errors: "claims: n
+ * <what>". info receives the affected rows. IRIS_ENOMEM, IRIS_ETOOBIG and the db.h errors. */
+static int update_many(struct iris_db *db, struct iris_buf *sql, const char *row, const char *tail,
+                       struct iris_db_param *p, size_t n, const char *what,
+                       struct iris_db_exec_info *info, struct iris_err *err) {
+  int rc = iris_db_sql_rows(sql, "UPDATE sender_claim c JOIN (", row, " UNION ALL ", n, tail);
+  if (rc)
+    return iris_err_set(err, rc, "claims: %zu %s", n, what);
+  rc = iris_db_exec(db, 0, iris_buf_ptr(sql), p, 5 * n, info, err);
+  if (rc)
+    iris_err_prefix(err, "claims: %zu %s", n, what);
+  return rc;
+}
+
 int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_row *rows,
                             size_t n, int *ok, struct iris_err *err) {
   struct iris_buf sql;
@@ -257,30 +283,19 @@ int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_
   if (!(p = iris_calloc(n * 5, sizeof *p)))
     return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sending", n);
   iris_buf_init(&sql, 1 << 16);
-  for (i = 0; i < n; i++) {
-    p[5 * i] = IRIS_DB_STR(rows[i].c->key);
-    p[5 * i + 1] = IRIS_DB_STR(rows[i].c->owner);
-    p[5 * i + 2] = IRIS_DB_STR(rows[i].mode);
-    p[5 * i + 3] = IRIS_DB_STR(rows[i].vendor);
-    p[5 * i + 4] = IRIS_DB_I64(rows[i].c->lease_seconds);
-  }
-  rc = iris_db_sql_rows(&sql, "UPDATE sender_claim c JOIN (",
-                        "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS lease", " UNION ALL ",
-                        n,
-                        ") v ON c.claim_key = v.k AND c.owner = v.o"
-                        " AND c.state IN ('claimed','sending')"
-                        " SET c.state = 'sending', c.attempts = c.attempts + 1, c.mode = v.mode,"
-                        " c.vendor = v.vendor,"
-                        " c.lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL v.lease SECOND,"
-                        " c.updated_at = UTC_TIMESTAMP(3)");
-  if (rc) {
-    rc = iris_err_set(err, rc, "claims: %zu sending", n);
+  for (i = 0; i < n; i++)
+    bind_row(&p[5 * i], rows[i].c, rows[i].mode, rows[i].vendor,
+             IRIS_DB_I64(rows[i].c->lease_seconds));
+  rc = update_many(db, &sql, "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS lease",
+                   ") v ON c.claim_key = v.k AND c.owner = v.o"
+                   " AND c.state IN ('claimed','sending')"
+                   " SET c.state = 'sending', c.attempts = c.attempts + 1, c.mode = v.mode,"
+                   " c.vendor = v.vendor,"
+                   " c.lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL v.lease SECOND,"
+                   " c.updated_at = UTC_TIMESTAMP(3)",
+                   p, n, "sending", &info, err);
+  if (rc)
     goto out;
-  }
-  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK) {
-    iris_err_prefix(err, "claims: %zu sending", n);
-    goto out;
-  }
   if (info.affected_rows == n) {
     for (i = 0; i < n; i++)
       ok[i] = 1;
@@ -353,26 +368,17 @@ int iris_claim_sent_many(struct iris_db *db, const struct iris_claim_sent_row *r
   if (!(p = iris_calloc(n * 5, sizeof *p)))
     return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sent", n);
   iris_buf_init(&sql, 1 << 16);
-  for (i = 0; i < n; i++) {
-    p[5 * i] = IRIS_DB_STR(rows[i].c->key);
-    p[5 * i + 1] = IRIS_DB_STR(rows[i].c->owner);
-    p[5 * i + 2] = IRIS_DB_STR(rows[i].mode);
-    p[5 * i + 3] = IRIS_DB_STR(rows[i].vendor);
-    p[5 * i + 4] = IRIS_DB_STR(rows[i].vendor_message_id);
-  }
-  rc = iris_db_sql_rows(&sql, "UPDATE sender_claim c JOIN (",
-                        "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS vid", " UNION ALL ",
-                        n,
-                        ") v ON c.claim_key = v.k AND c.owner = v.o"
-                        " SET c.state = 'sent', c.final = 1, c.mode = v.mode,"
-                        " c.vendor = v.vendor, c.vendor_message_id = NULLIF(v.vid, ''),"
-                        " c.last_error = NULL, c.finished_at = UTC_TIMESTAMP(3),"
-                        " c.updated_at = UTC_TIMESTAMP(3)");
-  if (rc)
-    rc = iris_err_set(err, rc, "claims: %zu sent", n);
-  else if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK)
-    iris_err_prefix(err, "claims: %zu sent", n);
-  else if (info.affected_rows != n)
+  for (i = 0; i < n; i++)
+    bind_row(&p[5 * i], rows[i].c, rows[i].mode, rows[i].vendor,
+             IRIS_DB_STR(rows[i].vendor_message_id));
+  rc = update_many(db, &sql, "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS vid",
+                   ") v ON c.claim_key = v.k AND c.owner = v.o"
+                   " SET c.state = 'sent', c.final = 1, c.mode = v.mode,"
+                   " c.vendor = v.vendor, c.vendor_message_id = NULLIF(v.vid, ''),"
+                   " c.last_error = NULL, c.finished_at = UTC_TIMESTAMP(3),"
+                   " c.updated_at = UTC_TIMESTAMP(3)",
+                   p, n, "sent", &info, err);
+  if (rc == IRIS_OK && info.affected_rows != n)
     rc = iris_err_set(err, IRIS_ESTATE, "claims: %llu of %zu sent claims still ours",
                       (unsigned long long)info.affected_rows, n);
   iris_buf_cleanup(&sql);
