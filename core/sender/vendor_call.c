@@ -140,29 +140,15 @@ static size_t get_strs(struct reader *r, const char ***out) {
 
 /* ---- plumbing ---------------------------------------------------------------------------- */
 
-/* Write all n bytes (blocking; the helper reads whole requests). -1 when the peer is gone. */
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n) {
-    ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return -1;
-    c += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* Read exactly n bytes, waiting until the monotonic deadline (0: forever). 0 when read, 1 when
- * the deadline passed, -1 when the peer closed or failed. */
-static int read_all(int fd, void *p, size_t n, int64_t deadline) {
-  char *c = p;
-  while (n) {
+/* Move exactly n bytes over fd: sends out when it is set, else reads into in. With a monotonic
+ * deadline (0: wait forever) it waits no later than that. 0 when moved, 1 when the deadline
+ * passed, -1 when the peer closed or failed. */
+static int transfer(int fd, const char *out, char *in, size_t n, int64_t deadline) {
+  size_t done = 0;
+  while (done < n) {
     ssize_t k;
     if (deadline) {
-      struct pollfd pfd = {fd, POLLIN, 0};
+      struct pollfd pfd = {fd, out ? POLLOUT : POLLIN, 0};
       int64_t left = deadline - iris_clock_mono_ms();
       int pr;
       if (left <= 0)
@@ -175,15 +161,23 @@ static int read_all(int fd, void *p, size_t n, int64_t deadline) {
       if (pr == 0)
         continue;
     }
-    k = read(fd, c, n);
+    k = out ? send(fd, out + done, n - done, MSG_NOSIGNAL) : read(fd, in + done, n - done);
     if (k < 0 && errno == EINTR)
       continue;
     if (k <= 0)
       return -1;
-    c += k;
-    n -= (size_t)k;
+    done += (size_t)k;
   }
   return 0;
+}
+
+/* Write all n bytes (blocking; the helper reads whole requests). -1 when the peer is gone. */
+static int write_all(int fd, const void *p, size_t n) { return transfer(fd, p, NULL, n, 0); }
+
+/* Read exactly n bytes, waiting until the monotonic deadline (0: forever). 0 when read, 1 when
+ * the deadline passed, -1 when the peer closed or failed. */
+static int read_all(int fd, void *p, size_t n, int64_t deadline) {
+  return transfer(fd, NULL, p, n, deadline);
 }
 
 /* ---- the helper ----------------------------------------------------------------------- */
