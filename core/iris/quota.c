@@ -270,6 +270,16 @@ int iris_quota_flush(struct iris_db *db, struct iris_quota_cache *c, struct iris
   return rc;
 }
 
+/* Mark the verdict breached through flag (its hard_breach or soft_breach), with the usage,
+ * limit and window in minutes of the quota it went over. */
+static void breached(struct iris_quota_verdict *out, int *flag, int64_t usage, int64_t limit,
+                     int64_t minutes) {
+  *flag = 1;
+  out->usage = usage;
+  out->limit = limit;
+  out->minutes = minutes;
+}
+
 int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d,
                      struct iris_quota_cache *cache, int64_t app, const char *application,
                      struct iris_quota_verdict *out, struct iris_err *err) {
@@ -306,10 +316,7 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d,
   snprintf(out->target_role, sizeof out->target_role, "%s", q->target_role);
   if (usage_hard > hard) {
     int won = 0;
-    out->hard_breach = 1;
-    out->usage = usage_hard;
-    out->limit = hard;
-    out->minutes = hard_min;
+    breached(out, &out->hard_breach, usage_hard, hard, hard_min);
     IRIS_LOG_WARN("application %s over its hard quota: %lld > %lld in %lld min", application,
                   (long long)usage_hard, (long long)hard, (long long)hard_min);
     if (plan && d->sender_app) {
@@ -352,10 +359,7 @@ int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *d,
   }
   if (usage_soft > soft) {
     int won = 0;
-    out->soft_breach = 1;
-    out->usage = usage_soft;
-    out->limit = soft;
-    out->minutes = soft_min;
+    breached(out, &out->soft_breach, usage_soft, soft, soft_min);
     if (out->target[0]) {
       rc = elect(db, app,
                  "UPDATE sender_quota_state SET soft_notified_at = UTC_TIMESTAMP(3),"
