@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "aws.h"
 #include "buf.h"
+#include "capture.h"
 #include "config.h"
 #include "log.h"
 #include "secrets.h"
@@ -72,8 +73,26 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void resolves_references(void **state) {
+/* A Secrets Manager client on moto (the caller frees it). */
+static struct iris_secrets *secrets_client(void) {
   struct iris_aws_opts o;
+  struct iris_secrets *s = NULL;
+  struct iris_err err = {0};
+  opts_for(&o);
+  OK(iris_secrets_new(&o, &s, &err));
+  return s;
+}
+
+/* The configuration json with its references resolved through a new client: both are the
+ * caller's to free. */
+static void resolve(const char *json, struct iris_secrets **s, struct iris_config **cfg) {
+  struct iris_err err = {0};
+  *s = secrets_client();
+  OK(iris_config_from_string(json, cfg, &err));
+  OK(iris_config_resolve_secrets(*cfg, iris_secrets_fetch, *s, &err));
+}
+
+static void resolves_references(void **state) {
   struct iris_secrets *s = NULL;
   struct iris_config *cfg = NULL;
   struct iris_err err = {0};
@@ -81,7 +100,6 @@ static void resolves_references(void **state) {
   const char *v;
   FILE *logf = tmpfile();
   char logs[8192];
-  size_t n;
   (void)state;
   iris_log_set_stream(logf);
   iris_log_set_level(IRIS_LOG_LEVEL_DEBUG);
@@ -90,10 +108,7 @@ static void resolves_references(void **state) {
            "\"user\":\"secretsmanager:iris/db-%s#user\"},"
            "\"twilio\":{\"auth_token\":\"secretsmanager:iris/twilio-%s\"}}",
            suffix, suffix, suffix);
-  opts_for(&o);
-  OK(iris_secrets_new(&o, &s, &err));
-  OK(iris_config_from_string(json, &cfg, &err));
-  OK(iris_config_resolve_secrets(cfg, iris_secrets_fetch, s, &err));
+  resolve(json, &s, &cfg);
   OK(iris_config_get_str(cfg, "db.password", &v, &err));
   assert_string_equal(v, "db-Pa55word-Zx");
   OK(iris_config_get_str(cfg, "db.user", &v, &err));
@@ -103,10 +118,7 @@ static void resolves_references(void **state) {
   /* Anyone logging the values gets them redacted. */
   iris_log_write(IRIS_LOG_LEVEL_DEBUG, "test", "db password is %s, token %s", "db-Pa55word-Zx",
                  "twilio-auth-token-9f8e7d");
-  fflush(logf);
-  rewind(logf);
-  n = fread(logs, 1, sizeof logs - 1, logf);
-  logs[n] = '\0';
+  iris_test_read_back(logf, logs, sizeof logs);
   assert_non_null(strstr(logs, "resolved secret"));
   assert_non_null(strstr(logs, "db password is [REDACTED], token [REDACTED]"));
   assert_null(strstr(logs, "db-Pa55word-Zx"));
@@ -121,7 +133,6 @@ static void resolves_references(void **state) {
 /* #14.8: references inside arrays (vendors.<mode>[i].config) resolve like any other, the
  * redacted dump hides them, and an unresolvable one fails start-up naming its key. */
 static void resolves_references_in_vendor_lists(void **state) {
-  struct iris_aws_opts o;
   struct iris_secrets *s = NULL;
   struct iris_config *cfg = NULL;
   struct iris_err err = {0};
@@ -134,10 +145,7 @@ static void resolves_references_in_vendor_lists(void **state) {
            "{\"plugin\":\"twilio\",\"config\":{\"auth_token\":\"secretsmanager:iris/twilio-%s\","
            "\"users\":[\"a\",[\"secretsmanager:iris/db-%s#user\"]]}}]}}",
            suffix, suffix);
-  opts_for(&o);
-  OK(iris_secrets_new(&o, &s, &err));
-  OK(iris_config_from_string(json, &cfg, &err));
-  OK(iris_config_resolve_secrets(cfg, iris_secrets_fetch, s, &err));
+  resolve(json, &s, &cfg);
   sms = iris_config_json(cfg, "vendors.sms");
   assert_string_equal(json_string_value(
                           json_object_get(json_object_get(json_array_get(sms, 1), "config"),
@@ -170,13 +178,10 @@ static void resolves_references_in_vendor_lists(void **state) {
 }
 
 static void clear_errors(void **state) {
-  struct iris_aws_opts o;
-  struct iris_secrets *s = NULL;
+  struct iris_secrets *s = secrets_client();
   struct iris_err err = {0};
   char id[96], *value = NULL;
   (void)state;
-  opts_for(&o);
-  OK(iris_secrets_new(&o, &s, &err));
   assert_int_equal(iris_secrets_fetch(s, "iris/no-such-secret", &value, &err), IRIS_EAWS);
   assert_non_null(strstr(err.msg, "ResourceNotFoundException"));
   assert_non_null(strstr(err.msg, "iris/no-such-secret"));

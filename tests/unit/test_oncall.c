@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "capture.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -92,6 +93,17 @@ static void client(struct ctx *c, const char *api, long cache_seconds, struct ir
 
 static int get(struct ctx *c, const char *role, const char *team) {
   return iris_oncall_get(c->oc, role, team, &c->names, &c->n, &c->err);
+}
+
+/* get() succeeds with exactly the names in want, in order, separated by single spaces ("" for
+ * nobody). */
+static void expect_names(struct ctx *c, const char *role, const char *team, const char *want) {
+  char got[512] = "";
+  size_t i, len = 0;
+  OK(get(c, role, team));
+  for (i = 0; i < c->n && len < sizeof got; i++)
+    len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", i ? " " : "", c->names[i]);
+  assert_string_equal(got, want);
 }
 
 static int setup(void **state) {
@@ -251,15 +263,10 @@ static void rosters_give_every_user_sorted_once(void **state) {
          " {\"name\": \"ada\", \"in_rotation\": false}], \"schedules\": [], \"id\": 1},"
          " \"secondary\": {\"users\": [{\"name\": \"linus\"}, {\"name\": \"ada\"}], \"id\": 2},"
          " \"empty\": {\"users\": []}}");
-  OK(get(c, "team", "storage-oncall"));
-  assert_int_equal(c->n, 3);
-  assert_string_equal(c->names[0], "ada");
-  assert_string_equal(c->names[1], "linus");
-  assert_string_equal(c->names[2], "wei");
+  expect_names(c, "team", "storage-oncall", "ada linus wei");
   /* Rosters that hold nobody: an answer, with no names (Iris caches it as []). */
   script(&c->f, 200, "{\"empty\": {\"users\": []}}");
-  OK(get(c, "team", "quiet"));
-  assert_int_equal(c->n, 0);
+  expect_names(c, "team", "quiet", "");
 }
 
 static void events_give_users_sorted_once(void **state) {
@@ -267,10 +274,7 @@ static void events_give_users_sorted_once(void **state) {
   script(&c->f, 200,
          "[{\"user\": \"linus\", \"start\": 1, \"end\": 2, \"contacts\": {}},"
          " {\"user\": \"grace\"}, {\"user\": \"linus\"}]");
-  OK(get(c, "oncall-secondary", "storage-oncall"));
-  assert_int_equal(c->n, 2);
-  assert_string_equal(c->names[0], "grace");
-  assert_string_equal(c->names[1], "linus");
+  expect_names(c, "oncall-secondary", "storage-oncall", "grace linus");
 }
 
 static void expect_failure(struct ctx *c, const char *role, long status, const char *body,
@@ -410,7 +414,6 @@ static void counts_lookups_in_metrics(void **state) {
   struct ctx *c = *state;
   struct iris_metrics *m = NULL;
   char text[4096];
-  size_t len;
   FILE *out = tmpfile();
   assert_non_null(out);
   OK(iris_metrics_new("Iris/Test", "unit", out, &m, &c->err));
@@ -421,9 +424,7 @@ static void counts_lookups_in_metrics(void **state) {
   OK(get(c, "oncall", "t"));
   assert_int_equal(get(c, "manager", "t"), IRIS_EHTTP);
   iris_metrics_flush(m);
-  rewind(out);
-  len = fread(text, 1, sizeof text - 1, out);
-  text[len] = '\0';
+  iris_test_read_back(out, text, sizeof text);
   assert_non_null(strstr(text, "\"oncall_requests\":2"));
   assert_non_null(strstr(text, "\"oncall_cache_hits\":1"));
   assert_non_null(strstr(text, "\"oncall_errors\":1"));
