@@ -19,3 +19,15 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Run "$@" (from the source tree) against a stack of its own in DIR ($1): started now, stopped
+# when the calling script exits, so a test run stopping build/release/stack cannot stop it. The
+# command sees the stack's endpoints (scripts/with-stack.sh) and IRIS_BUILD_DIR=build/release.
+run_with_own_stack() {
+  local stack=$1
+  shift
+  "$IRIS_ROOT/scripts/stack.sh" start "$stack" >/dev/null
+  # shellcheck disable=SC2064  # expanded now: $stack is local to this function
+  trap "$(printf '%q ' "$IRIS_ROOT/scripts/stack.sh" stop "$stack")" EXIT
+  IRIS_BUILD_DIR=$IRIS_ROOT/build/release "$IRIS_ROOT/scripts/with-stack.sh" "$stack" "$@"
+}
