@@ -17,18 +17,23 @@ static const char *scope_name(enum iris_quota_scope scope) {
   return scope == IRIS_QUOTA_SCOPE_TARGET_MODE ? "target_mode" : "application";
 }
 
-int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
-                           int64_t mode_id, struct iris_err *err) {
+int iris_quota_counter_add(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, int64_t hits, struct iris_err *err) {
   struct iris_db_param p[] = {IRIS_DB_STR(scope_name(scope)), IRIS_DB_I64(subject_id),
-                              IRIS_DB_I64(mode_id)};
+                              IRIS_DB_I64(mode_id), IRIS_DB_I64(hits), IRIS_DB_I64(hits)};
   int rc = iris_db_exec(db, 0,
                         "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket, hits)"
-                        " VALUES (?, ?, ?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00'), 1)"
-                        " ON DUPLICATE KEY UPDATE hits = hits + 1",
-                        p, 3, NULL, err);
+                        " VALUES (?, ?, ?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:00'), ?)"
+                        " ON DUPLICATE KEY UPDATE hits = hits + ?",
+                        p, 5, NULL, err);
   return rc ? iris_err_prefix(err, "quota counter %s/%lld/%lld", scope_name(scope),
                               (long long)subject_id, (long long)mode_id)
             : IRIS_OK;
+}
+
+int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, struct iris_err *err) {
+  return iris_quota_counter_add(db, scope, subject_id, mode_id, 1, err);
 }
 
 int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,

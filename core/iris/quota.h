@@ -51,6 +51,10 @@ enum iris_quota_scope {
 int iris_quota_counter_hit(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
                            int64_t mode_id, struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* `hits` more (>= 1) in the current minute's bucket: a batch's messages counted in one upsert. */
+int iris_quota_counter_add(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
+                           int64_t mode_id, int64_t hits, struct iris_err *err) IRIS_WARN_UNUSED;
+
 /* *sum = the hits of the current minute and of the minutes - 1 before it (minutes >= 1). */
 int iris_quota_counter_sum(struct iris_db *db, enum iris_quota_scope scope, int64_t subject_id,
                            int64_t mode_id, int64_t minutes, int64_t *sum,

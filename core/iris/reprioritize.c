@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -256,10 +257,37 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
   return rc;
 }
 
-int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request *q,
-                      struct iris_contact *contact, int *hops, struct iris_err *err) {
+/* *contact becomes the user's contact for `mode` (the old one freed); kept, with a warning,
+ * when the contact went away since the rule was read. */
+static int switch_contact(struct iris_db *db, const char *target, const char *mode,
+                          struct iris_contact *contact, struct iris_err *err) {
   struct iris_contact next = {0};
   struct iris_err cerr = {0};
+  int rc = iris_contact_for_mode(db, target, mode, &next, &cerr);
+  if (rc == IRIS_ENOTFOUND) {
+    /* the contact went away since the rule was read: keep what the priority chain chose */
+    IRIS_LOG_WARN("reprioritization of %s to %s: %s; staying on %s", target, mode, cerr.msg,
+                  contact->mode);
+    return IRIS_OK;
+  }
+  if (rc) {
+    iris_contact_cleanup(&next);
+    return iris_err_set(err, rc, "%s", cerr.msg);
+  }
+  iris_contact_cleanup(contact);
+  *contact = next;
+  return IRIS_OK;
+}
+
+int iris_reprioritize_apply(struct iris_db *db, const char *target, const char *mode,
+                            struct iris_contact *contact, struct iris_err *err) {
+  if (strcmp(mode, contact->mode) == 0)
+    return IRIS_OK;
+  return switch_contact(db, target, mode, contact, err);
+}
+
+int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request *q,
+                      struct iris_contact *contact, int *hops, struct iris_err *err) {
   struct rule first;
   char mode[64] = "";
   int64_t n = 0;
@@ -293,25 +321,10 @@ int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request
                       q->claim_key);
   if (rc || n == 0 || strcmp(mode, contact->mode) == 0)
     goto out;
-  rc = iris_contact_for_mode(db, q->target, mode, &next, &cerr);
-  if (rc == IRIS_ENOTFOUND) {
-    /* the contact went away since the rule was read: keep what the priority chain chose */
-    IRIS_LOG_WARN("reprioritization of %s to %s: %s; staying on %s", q->target, mode, cerr.msg,
-                  contact->mode);
-    rc = IRIS_OK;
-    goto out;
-  }
-  if (rc) {
-    iris_err_set(err, rc, "%s", cerr.msg);
-    goto out;
-  }
-  iris_contact_cleanup(contact);
-  *contact = next;
-  memset(&next, 0, sizeof next);
-  if (hops)
+  rc = switch_contact(db, q->target, mode, contact, err);
+  if (rc == IRIS_OK && hops && strcmp(mode, contact->mode) == 0)
     *hops = (int)n;
 out:
-  iris_contact_cleanup(&next);
   if (rc == IRIS_ENOTFOUND) {
     /* a NULL where the schema has none: a database problem, which the caller must not take
      * for "this user has no contact" */
@@ -319,5 +332,250 @@ out:
     if (err)
       err->rc = IRIS_EDB;
   }
+  return rc;
+}
+
+/* ---- a batch's decisions at once ------------------------------------------------------------ */
+
+/* Where one item stands while its batch is decided. */
+struct walk {
+  struct rule r;     /* the rule of (target, cur_id) being applied */
+  int64_t target_id; /* the user's id (the first rule's; r is zeroed where the walk ends) */
+  int64_t cur_id;    /* the mode it is on */
+  int64_t visited[MAX_HOPS + 1];
+  size_t nvisited;
+  int active; /* still counted on cur_id in this level */
+};
+
+/* One changelog row a hop writes. */
+struct hop {
+  int64_t message_id;
+  char from[64], to[64];
+};
+
+/* The hops of a batch (owned array, grown as hops are made). */
+struct hops {
+  struct hop *v;
+  size_t n, cap;
+};
+
+static int hops_add(struct hops *h, int64_t message_id, const char *from, const char *to) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 8;
+    struct hop *v = iris_realloc(h->v, cap * sizeof *v);
+    if (!v)
+      return IRIS_ENOMEM;
+    h->v = v;
+    h->cap = cap;
+  }
+  h->v[h->n].message_id = message_id;
+  snprintf(h->v[h->n].from, sizeof h->v[h->n].from, "%s", from);
+  snprintf(h->v[h->n].to, sizeof h->v[h->n].to, "%s", to);
+  h->n++;
+  return IRIS_OK;
+}
+
+/* One counter the level touches: (user, mode), and the items on it in batch order. */
+struct group {
+  int64_t target_id, mode_id, minutes;
+  size_t first, n; /* the active items, in order, are order[first..first + n) */
+};
+
+static int by_counter(const void *a, const void *b) {
+  const struct group *x = a, *y = b;
+  if (x->target_id != y->target_id)
+    return x->target_id < y->target_id ? -1 : 1;
+  return x->mode_id < y->mode_id ? -1 : x->mode_id > y->mode_id;
+}
+
+/* One level: count every active item once more on its counter, then let each follow its rule
+ * if the window (as it stood when that item was counted) holds more than the rule's count. */
+static int decide_level(struct iris_db *db, const struct iris_reprioritize_rules *rules,
+                        struct iris_reprioritize_item *items, struct walk *w, size_t n,
+                        size_t *order, struct group *g, struct hops *chg, struct iris_err *err) {
+  size_t i, k, ng = 0, no = 0;
+  int rc = IRIS_OK;
+  for (i = 0; i < n; i++) { /* groups, sorted below: the lock order */
+    if (!w[i].active)
+      continue;
+    for (k = 0; k < ng && (g[k].target_id != w[i].r.target_id || g[k].mode_id != w[i].cur_id); k++)
+      ;
+    if (k == ng)
+      g[ng++] = (struct group){w[i].r.target_id, w[i].cur_id, w[i].r.minutes, 0, 0};
+    g[k].n++;
+  }
+  qsort(g, ng, sizeof *g, by_counter);
+  for (k = 0; k < ng; k++) {
+    g[k].first = no;
+    for (i = 0; i < n; i++)
+      if (w[i].active && w[i].r.target_id == g[k].target_id && w[i].cur_id == g[k].mode_id)
+        order[no++] = i;
+  }
+  for (k = 0; k < ng && rc == IRIS_OK; k++) {
+    int64_t sum = 0;
+    size_t j;
+    rc = iris_quota_counter_add(db, IRIS_QUOTA_SCOPE_TARGET_MODE, g[k].target_id, g[k].mode_id,
+                                (int64_t)g[k].n, err);
+    if (rc == IRIS_OK)
+      rc = iris_quota_counter_sum(db, IRIS_QUOTA_SCOPE_TARGET_MODE, g[k].target_id, g[k].mode_id,
+                                  g[k].minutes, &sum, err);
+    for (j = 0; j < g[k].n && rc == IRIS_OK; j++) {
+      struct iris_reprioritize_item *it = &items[order[g[k].first + j]];
+      struct walk *x = &w[order[g[k].first + j]];
+      int64_t seen = sum - (int64_t)g[k].n + (int64_t)j + 1; /* as counted j-th alone */
+      int loop = 0, found = 0;
+      x->active = 0;
+      if (seen <= x->r.count)
+        continue;
+      for (i = 0; i < x->nvisited; i++)
+        loop |= x->visited[i] == x->r.dst_mode_id;
+      if (loop || x->nvisited > MAX_HOPS) {
+        IRIS_LOG_WARN("reprioritization loop for %s: %s -> %s was visited already; staying on %s",
+                      it->target, it->mode, x->r.dst_mode, it->mode);
+        continue;
+      }
+      IRIS_LOG_INFO("reprioritization of %s: %lld %s message(s) in %lld min > %lld -> %s",
+                    it->target, (long long)seen, it->mode, (long long)x->r.minutes,
+                    (long long)x->r.count, x->r.dst_mode);
+      if (it->message_id && hops_add(chg, it->message_id, it->mode, x->r.dst_mode))
+        rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization: changelog rows");
+      snprintf(it->mode, sizeof it->mode, "%s", x->r.dst_mode);
+      x->cur_id = it->mode_id = x->r.dst_mode_id;
+      x->visited[x->nvisited++] = x->cur_id;
+      it->hops++;
+      if (rc == IRIS_OK)
+        rc = rule_for(db, rules, it->target, x->cur_id, &x->r, &found, err);
+      x->active = found;
+    }
+  }
+  return rc;
+}
+
+/* The transaction's writes after the counting: decisions, changelog rows, message modes. */
+static int decide_write(struct iris_db *db, const struct iris_reprioritize_item *items,
+                        const struct walk *w, const int64_t *src_ids, size_t n,
+                        const struct hops *chg, struct iris_err *err) {
+  struct iris_db_param *p = iris_calloc(n * 5 + chg->n * 3 + 1, sizeof *p);
+  struct iris_buf sql;
+  size_t i, m = 0, nd = 0;
+  int rc = p ? IRIS_OK : IRIS_ENOMEM;
+  iris_buf_init(&sql, 0);
+  for (i = 0; i < n && rc == IRIS_OK; i++)
+    if (items[i].ruled) {
+      p[m++] = IRIS_DB_STR(items[i].claim_key);
+      p[m++] = IRIS_DB_I64(w[i].target_id);
+      p[m++] = IRIS_DB_I64(src_ids[i]);
+      p[m++] = IRIS_DB_I64(w[i].cur_id);
+      p[m++] = IRIS_DB_I64(items[i].hops);
+      nd++;
+    }
+  if (rc == IRIS_OK && nd)
+    rc = iris_db_sql_rows(&sql,
+                          "INSERT INTO sender_reprioritization (claim_key, target_id, src_mode_id,"
+                          " dst_mode_id, hops, decided_at) VALUES ",
+                          "(?, ?, ?, ?, ?, UTC_TIMESTAMP(3))", ", ", nd, "");
+  if (rc == IRIS_OK && nd)
+    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, m, NULL, err);
+  if (rc == IRIS_OK && chg->n) { /* mode names (Iris's, ASCII) and a reason of ours */
+    m = 0;
+    for (i = 0; i < chg->n; i++) {
+      p[m++] = IRIS_DB_I64(chg->v[i].message_id);
+      p[m++] = IRIS_DB_STR(chg->v[i].from);
+      p[m++] = IRIS_DB_STR(chg->v[i].to);
+    }
+    iris_buf_reset(&sql);
+    rc = iris_db_sql_rows(&sql,
+                          "INSERT INTO message_changelog (date, message_id, change_type, old, new,"
+                          " description) VALUES ",
+                          "(UTC_TIMESTAMP(), ?, 'mode-change', LEFT(?, 255), LEFT(?, 255),"
+                          " 'Changing mode due to reprioritization')",
+                          ", ", chg->n, "");
+    if (rc == IRIS_OK)
+      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, m, NULL, err);
+  }
+  if (rc == IRIS_OK) { /* Iris's update_message_mode: the message row says how it is sent */
+    m = 0;
+    for (i = 0; i < n; i++)
+      if (items[i].hops && items[i].message_id) {
+        p[m++] = IRIS_DB_I64(items[i].message_id);
+        p[m++] = IRIS_DB_I64(items[i].mode_id);
+      }
+    iris_buf_reset(&sql);
+    if (m)
+      rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (", "SELECT ? AS id, ? AS mode_id",
+                            " UNION ALL ", m / 2, ") x ON x.id = m.id SET m.mode_id = x.mode_id");
+    if (rc == IRIS_OK && m)
+      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, m, NULL, err);
+  }
+  if (rc == IRIS_ENOMEM || (rc && !err->rc))
+    rc = iris_err_set(err, rc, "reprioritization: the batch's decisions");
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
+                                  struct iris_reprioritize_item *items, size_t n,
+                                  struct iris_err *err) {
+  struct walk *w = iris_calloc(n + 1, sizeof *w);
+  struct group *g = iris_calloc(n + 1, sizeof *g);
+  size_t *order = iris_calloc(n + 1, sizeof *order);
+  int64_t *src_ids = iris_calloc(n + 1, sizeof *src_ids);
+  char(*src_modes)[64] = iris_calloc(n + 1, sizeof *src_modes);
+  struct hops chg = {0};
+  size_t i, ruled = 0;
+  int rc = IRIS_OK, tries, level;
+
+  if (!w || !g || !order || !src_ids || !src_modes) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization of %zu deliveries", n);
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    src_ids[i] = items[i].mode_id;
+    snprintf(src_modes[i], sizeof src_modes[i], "%s", items[i].mode);
+  }
+  for (tries = 0; tries < 3; tries++) {
+    for (i = 0, ruled = 0; i < n; i++) { /* (again from the start on a replay) */
+      int found = 0;
+      items[i].hops = 0;
+      items[i].mode_id = items[i].from_mode_id = src_ids[i];
+      snprintf(items[i].mode, sizeof items[i].mode, "%s", src_modes[i]);
+      memset(&w[i], 0, sizeof w[i]);
+      w[i].cur_id = src_ids[i];
+      w[i].visited[w[i].nvisited++] = src_ids[i];
+      if ((rc = rule_for(db, rules, items[i].target, src_ids[i], &w[i].r, &found, err)))
+        goto out;
+      w[i].target_id = w[i].r.target_id;
+      w[i].active = items[i].ruled = found;
+      ruled += found;
+    }
+    if (!ruled)
+      goto out;
+    chg.n = 0;
+    rc = iris_db_begin(db, err);
+    for (level = 0; rc == IRIS_OK && level <= MAX_HOPS; level++) {
+      size_t active = 0;
+      for (i = 0; i < n; i++)
+        active += w[i].active;
+      if (!active)
+        break;
+      rc = decide_level(db, rules, items, w, n, order, g, &chg, err);
+    }
+    if (rc == IRIS_OK)
+      rc = decide_write(db, items, w, src_ids, n, &chg, err);
+    if (rc == IRIS_OK)
+      rc = iris_db_commit(db, err);
+    else
+      (void)iris_db_rollback(db, NULL);
+    if (rc != IRIS_EBUSY)
+      break;
+  }
+out:
+  iris_free(chg.v);
+  iris_free(w);
+  iris_free(g);
+  iris_free(order);
+  iris_free(src_ids);
+  iris_free(src_modes);
   return rc;
 }

@@ -62,4 +62,41 @@ int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request
                       struct iris_contact *contact, int *hops,
                       struct iris_err *err) IRIS_WARN_UNUSED;
 
+/*
+ * A batch's decisions at once, for deliveries whose claims were just created (no decision can
+ * be stored for them yet). The same rules, counting and records as iris_reprioritize, in one
+ * transaction for the whole batch: the messages that meet on one (user, mode) counter are
+ * counted by one upsert and the window read once, the k-th of them seeing what it would have
+ * seen counted k-th alone; the decisions, changelog rows and message.mode_id updates are
+ * multi-row statements. Counters are touched in (user, mode) order, so two senders deciding
+ * batches with common users lock them in the same order.
+ *
+ * Each item's mode/mode_id go in as the priority chain resolved them and come out decided,
+ * hops the rules followed (0: the mode stays); `ruled` says a decision was stored. Returns
+ * IRIS_OK, or (nothing counted or stored, the items' outputs meaningless) IRIS_ENOMEM,
+ * IRIS_ECONN, IRIS_EBUSY (after three tries), IRIS_EDB, IRIS_EDUPLICATE (a claim was decided
+ * already): the caller then decides each delivery with iris_reprioritize.
+ */
+struct iris_reprioritize_item {
+  const char *claim_key; /* borrowed */
+  const char *target;    /* borrowed */
+  int64_t message_id;    /* 0 for a notification */
+  char mode[64];         /* in: the priority chain's mode; out: the decided one */
+  int64_t mode_id;       /* in and out, as mode */
+  int64_t from_mode_id;  /* out: mode_id as it came in */
+  int hops;              /* out */
+  int ruled;             /* out */
+};
+int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
+                                  struct iris_reprioritize_item *items, size_t n,
+                                  struct iris_err *err) IRIS_WARN_UNUSED;
+
+/*
+ * Carry out a decision made ahead (an item of iris_reprioritize_decide_many with hops > 0):
+ * *contact becomes the user's contact for `mode`, as iris_reprioritize does. *contact stays
+ * (IRIS_OK) when the user lost that contact meanwhile. Errors as iris_reprioritize.
+ */
+int iris_reprioritize_apply(struct iris_db *db, const char *target, const char *mode,
+                            struct iris_contact *contact, struct iris_err *err) IRIS_WARN_UNUSED;
+
 #endif /* IRIS_REPRIORITIZE_H */

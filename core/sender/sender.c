@@ -69,6 +69,10 @@ struct iris_sender {
   size_t nahead;
   struct iris_reprioritize_rules *ahead_rules; /* the rules of their targets (owned), or NULL */
   struct iris_contacts *ahead_contacts;        /* their priority chains (owned), or NULL */
+  /* Reprioritisation decided for the batch's fresh message claims at once (decide_ahead);
+   * claim keys borrowed from the batch's slots. Owned array, nahead_decided items. */
+  struct iris_reprioritize_item *ahead_decided;
+  size_t nahead_decided;
   struct iris_delivery_list *collect; /* inside handle_batch: deliveries pause at their vendor
                                          call here (send_paused makes the calls), else NULL */
 };
@@ -1292,10 +1296,25 @@ static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const
                         int64_t message_id, int fresh, struct iris_contact *contact,
                         struct iris_err *err) {
   struct iris_reprioritize_request rq = {c->key, target, message_id, s->ahead_rules, fresh};
+  const struct iris_reprioritize_item *ahead = NULL;
   char from[64];
   int hops = 0, rc;
+  size_t i;
   snprintf(from, sizeof from, "%s", contact->mode);
-  rc = iris_reprioritize(s->app->db, &rq, contact, &hops, err);
+  for (i = 0; fresh && i < s->nahead_decided && !ahead; i++)
+    if (strcmp(s->ahead_decided[i].claim_key, c->key) == 0 &&
+        s->ahead_decided[i].message_id == message_id)
+      ahead = &s->ahead_decided[i];
+  if (ahead && ahead->from_mode_id != contact->mode_id) /* (the chain changed meanwhile) */
+    ahead = NULL;
+  if (ahead && !ahead->hops)
+    return IRIS_OK; /* no rule, or one that did not fire: decided with the batch */
+  if (ahead) {
+    rc = iris_reprioritize_apply(s->app->db, target, ahead->mode, contact, err);
+    hops = rc == IRIS_OK && strcmp(contact->mode, ahead->mode) == 0 ? ahead->hops : 0;
+  } else {
+    rc = iris_reprioritize(s->app->db, &rq, contact, &hops, err);
+  }
   if (rc == IRIS_OK && hops) {
     IRIS_LOG_INFO("%s: %s reprioritized from %s to %s (%d rule%s)", c->key, target, from,
                   contact->mode, hops, hops > 1 ? "s" : "");
@@ -2787,6 +2806,9 @@ static void forget_ahead(struct iris_sender *s) {
   s->ahead_rules = NULL;
   iris_contacts_free(s->ahead_contacts);
   s->ahead_contacts = NULL;
+  iris_free(s->ahead_decided);
+  s->ahead_decided = NULL;
+  s->nahead_decided = 0;
   s->ahead = NULL;
   s->ahead_ids = NULL;
   s->ahead_state = NULL;
@@ -2851,6 +2873,53 @@ static void read_ahead(struct iris_sender *s, const struct iris_claim *c, size_t
   }
 }
 
+/* Reprioritisation of the batch's fresh message claims decided together (one transaction,
+ * reprioritize.h) for the deliveries that will ask for it: a message the priority chain
+ * resolves, still to be sent. Each delivery then finds its decision in s->ahead_decided; a
+ * failure here only costs the round trips saved (each decides alone, as before). */
+static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, const int *taken,
+                         size_t n) {
+  struct iris_err err = {0};
+  struct iris_reprioritize_item *items;
+  size_t i, k, ni = 0;
+  if (!s->ahead_rules || !policy_of("message")->reprioritize ||
+      !(items = iris_calloc(n + 1, sizeof *items)))
+    return;
+  for (i = 0; i < n; i++) {
+    const struct msgrow *m = NULL;
+    struct iris_contact contact = {0};
+    struct iris_err cerr = {0};
+    if (!taken[i] || strcmp(c[i].kind, "message") != 0 || c[i].batch_id)
+      continue;
+    for (k = 0; k < s->nahead && !m; k++)
+      if (s->ahead_ids[k] == c[i].message_id && s->ahead_state[k] == 1)
+        m = &s->ahead[k];
+    if (!m || m->mode || !m->target || !m->application || !m->active || m->sent ||
+        !m->incident_active)
+      continue;
+    if (iris_contact_by_priority_ahead(s->ahead_contacts, s->app->db, m->target, m->application,
+                                       m->priority_id, &contact, &cerr) == IRIS_OK) {
+      items[ni].claim_key = c[i].key;
+      items[ni].target = m->target;
+      items[ni].message_id = m->id;
+      snprintf(items[ni].mode, sizeof items[ni].mode, "%s", contact.mode);
+      items[ni].mode_id = contact.mode_id;
+      ni++;
+    }
+    iris_contact_cleanup(&contact);
+  }
+  if (ni && iris_reprioritize_decide_many(s->app->db, s->ahead_rules, items, ni, &err)) {
+    IRIS_LOG_WARN("deciding the batch's reprioritization at once failed (%s); one by one", err.msg);
+    ni = 0;
+  }
+  if (!ni) {
+    iris_free(items);
+    return;
+  }
+  s->ahead_decided = items;
+  s->nahead_decided = ni;
+}
+
 /*
  * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
  * the claims of its messages and tracking copies taken together in one statement, then each
@@ -2899,6 +2968,7 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
     for (k = 0; k < nu; k++)
       slots[slot_of[k]].preclaimed = taken[k];
     read_ahead(s, unique, nu);
+    decide_ahead(s, unique, taken, nu);
   }
   s->collect = &paused;
   for (i = 0; i < n && rc == IRIS_OK; i++) {

@@ -5,6 +5,7 @@ deliveries send nothing; claimed incidents are not paged; a permanent vendor fai
 back to email; a retryable one is retried with backoff; bad envelopes are dead-lettered with
 their reason."""
 import json
+import random
 import time
 import uuid
 
@@ -391,6 +392,66 @@ def test_reprioritization_rules_chain_and_loops_end(env):
     assert sql(env["db"], "SELECT old, new FROM message_changelog WHERE message_id = 9223"
                           " AND change_type = 'mode-change'") == [["sms", "email"]]
     assert "reprioritization loop for rp-62: email -> sms was visited already; staying on email" in log
+
+
+def test_reprioritization_decided_per_batch_matches_one_by_one(env):
+    """A batch's deliveries are decided together (one transaction, counters counted once per
+    (user, mode)); on generated rule sets and batches, what is sent, logged, counted and
+    stored must be what deciding the same messages one event at a time gives."""
+    rng = random.Random(1213)
+    modes = ["sms", "email", "slack"]
+    scenarios = []
+    for k in range(8):
+        rules = {}
+        for src in modes:
+            dst = rng.choice([m for m in modes if m != src])
+            if src == "sms" or rng.random() < 0.6:
+                rules[src] = (dst, rng.randint(1, 3))
+        scenarios.append((rules, rng.randint(3, 10)))
+    users = []
+    for k, (rules, n) in enumerate(scenarios):
+        for base in (100, 200):  # 100+k: one record per event; 200+k: the whole batch at once
+            users.append([(base + k, src, dst, count, 60) for src, (dst, count) in rules.items()])
+    reprioritization_users(env, [r for u in users for r in u])
+    single, batched = [], []
+    for k, (rules, n) in enumerate(scenarios):
+        single.append([20000 + k * 20 + j for j in range(n)])
+        batched.append([30000 + k * 20 + j for j in range(n)])
+        page_messages(env, 100 + k, single[-1])
+        page_messages(env, 200 + k, batched[-1])
+    fresh_minute(env, need=40)
+    events = [event(env, "sms", [msg(i)]) for ids in single for i in ids]
+    events += [event(env, "sms", [msg(i) for i in ids]) for ids in batched]
+    res, log = invoke(env, *events)
+    assert all(r == {"batchItemFailures": []} for r in res), res
+
+    def outcome(target, ids):
+        lo, hi = ids[0], ids[-1]
+        changes = sql(env["db"], "SELECT message_id, old, new, description FROM message_changelog"
+                                 f" WHERE message_id BETWEEN {lo} AND {hi} AND change_type = 'mode-change'"
+                                 " ORDER BY id")
+        return {
+            "sent": modes_sent(env, ids),
+            # (per message in the order made; a batch writes its first hops before its second)
+            "changes": sorted(([int(m) - lo, o, n, d] for m, o, n, d in changes), key=lambda c: c[0]),
+            "rows": [r[0] for r in sql(env["db"], "SELECT IFNULL(mo.name, '-') FROM message m"
+                                                  " LEFT JOIN mode mo ON mo.id = m.mode_id"
+                                                  f" WHERE m.id BETWEEN {lo} AND {hi} ORDER BY m.id")],
+            "hits": sql(env["db"], "SELECT mo.name, SUM(c.hits) FROM sender_quota_counter c"
+                                   " JOIN mode mo ON mo.id = c.mode_id WHERE c.scope = 'target_mode'"
+                                   f" AND c.subject_id = {target} GROUP BY mo.name ORDER BY mo.name"),
+            "decisions": sql(env["db"], "SELECT s.name, d.name, r.hops FROM sender_reprioritization r"
+                                        " JOIN mode s ON s.id = r.src_mode_id JOIN mode d ON d.id = r.dst_mode_id"
+                                        f" WHERE r.target_id = {target}"
+                                        " ORDER BY CAST(SUBSTRING(r.claim_key, 3) AS UNSIGNED)"),
+            "logged": sum(f"rp-{target} reprioritized from" in line for line in log.splitlines()),
+        }
+
+    for k, (rules, n) in enumerate(scenarios):
+        one, many = outcome(100 + k, single[k]), outcome(200 + k, batched[k])
+        assert None not in one["sent"], (k, one)
+        assert many == one, (k, rules, n, one, many)
+    assert any(o != "sms" for k in range(len(scenarios)) for o in outcome(200 + k, batched[k])["sent"])
 
 
 def test_reprioritization_of_notifications_by_priority(env):
