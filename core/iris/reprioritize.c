@@ -29,7 +29,7 @@ struct rule {
  * condition ("t.name = ? AND r.src_mode_id = ?" or "t.name IN (...)"). */
 #define RULES_QUERY \
   "SELECT r.target_id, r.dst_mode_id, m.name, r.count, r.duration, t.name," \
-  " r.src_mode_id FROM target_reprioritization r JOIN target t ON t.id = r.target_id" \
+  " r.src_mode_id, tc.destination FROM target_reprioritization r JOIN target t ON t.id = r.target_id" \
   " JOIN mode m ON m.id = r.dst_mode_id" \
   " JOIN target_contact tc ON tc.target_id = r.target_id" \
   "  AND tc.mode_id = r.dst_mode_id WHERE "
@@ -58,7 +58,8 @@ static int rule_from(struct iris_db_rows *rows, struct rule *r, struct iris_err 
 }
 
 struct ahead_rule {
-  char *target; /* owned */
+  char *target;      /* owned */
+  char *destination; /* owned: the user's contact for the rule's destination mode */
   int64_t src_mode_id;
   struct rule r;
 };
@@ -76,8 +77,10 @@ void iris_reprioritize_rules_free(struct iris_reprioritize_rules *a) {
     return;
   for (i = 0; i < a->ntargets; i++)
     iris_free(a->targets[i]);
-  for (i = 0; i < a->n; i++)
+  for (i = 0; i < a->n; i++) {
     iris_free(a->v[i].target);
+    iris_free(a->v[i].destination);
+  }
   iris_free(a->targets);
   iris_free(a->v);
   iris_free(a);
@@ -115,14 +118,15 @@ int iris_reprioritize_rules_read(struct iris_db *db, const char *const *targets,
   while ((rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {
     struct ahead_rule *r = &a->v[a->n];
     const char *t = NULL;
+    a->n++; /* (counted now: what it holds is freed with the rest, whatever fails below) */
     if ((rc = rule_from(rows, &r->r, err)) || (rc = iris_db_get_str(rows, 5, &t, NULL, err)) ||
-        (rc = iris_db_get_i64(rows, 6, &r->src_mode_id, err)))
+        (rc = iris_db_get_i64(rows, 6, &r->src_mode_id, err)) ||
+        (rc = iris_db_get_strdup(rows, 7, &r->destination, err)))
       break;
     if (!(r->target = iris_strdup(t))) {
       rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization rules of %zu users", n);
       break;
     }
-    a->n++;
   }
 out:
   iris_db_rows_free(rows);
@@ -136,10 +140,12 @@ out:
   return IRIS_OK;
 }
 
-/* The rule of (target, source mode), if it has a usable destination. */
+/* The rule of (target, source mode), if it has a usable destination; *dest (may be NULL)
+ * the user's contact for its destination mode when the rule was read ahead (borrowed from
+ * `ahead`), else NULL. */
 static int rule_for(struct iris_db *db, const struct iris_reprioritize_rules *ahead,
                     const char *target, int64_t src_mode_id, struct rule *r, int *found,
-                    struct iris_err *err) {
+                    const char **dest, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_STR(target), IRIS_DB_I64(src_mode_id)};
   size_t i;
@@ -147,12 +153,16 @@ static int rule_for(struct iris_db *db, const struct iris_reprioritize_rules *ah
 
   *found = 0;
   memset(r, 0, sizeof *r);
+  if (dest)
+    *dest = NULL;
   for (i = 0; ahead && i < ahead->ntargets; i++)
     if (strcmp(ahead->targets[i], target) == 0) {
       for (i = 0; i < ahead->n; i++)
         if (ahead->v[i].src_mode_id == src_mode_id && strcmp(ahead->v[i].target, target) == 0) {
           *r = ahead->v[i].r;
           *found = 1;
+          if (dest)
+            *dest = ahead->v[i].destination;
         }
       return IRIS_OK;
     }
@@ -238,7 +248,7 @@ static int count_and_decide(struct iris_db *db, const struct iris_reprioritize_r
     visited[nvisited++] = cur_id;
     (*hops)++;
     if (rc == IRIS_OK)
-      rc = rule_for(db, q->rules, q->target, cur_id, &r, &found, err);
+      rc = rule_for(db, q->rules, q->target, cur_id, &r, &found, NULL, err);
   }
   if (rc == IRIS_OK) { /* the decision (a duplicate key: decided meanwhile, IRIS_EDUPLICATE) */
     struct iris_db_param p[] = {IRIS_DB_STR(q->claim_key), IRIS_DB_I64(first->target_id),
@@ -279,11 +289,20 @@ static int switch_contact(struct iris_db *db, const char *target, const char *mo
   return IRIS_OK;
 }
 
-int iris_reprioritize_apply(struct iris_db *db, const char *target, const char *mode,
+int iris_reprioritize_apply(struct iris_db *db, const struct iris_reprioritize_item *item,
                             struct iris_contact *contact, struct iris_err *err) {
-  if (strcmp(mode, contact->mode) == 0)
+  char *dest;
+  if (strcmp(item->mode, contact->mode) == 0)
     return IRIS_OK;
-  return switch_contact(db, target, mode, contact, err);
+  if (!item->destination)
+    return switch_contact(db, item->target, item->mode, contact, err);
+  if (!(dest = iris_strdup(item->destination)))
+    return iris_err_set(err, IRIS_ENOMEM, "reprioritization of %s", item->target);
+  iris_contact_cleanup(contact);
+  snprintf(contact->mode, sizeof contact->mode, "%s", item->mode);
+  contact->mode_id = item->mode_id;
+  contact->destination = dest;
+  return IRIS_OK;
 }
 
 int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request *q,
@@ -295,7 +314,7 @@ int iris_reprioritize(struct iris_db *db, const struct iris_reprioritize_request
 
   if (hops)
     *hops = 0;
-  rc = rule_for(db, q->rules, q->target, contact->mode_id, &first, &found, err);
+  rc = rule_for(db, q->rules, q->target, contact->mode_id, &first, &found, NULL, err);
   if (rc || !found)
     goto out;
   found = 0;
@@ -344,7 +363,8 @@ struct walk {
   int64_t cur_id;    /* the mode it is on */
   int64_t visited[MAX_HOPS + 1];
   size_t nvisited;
-  int active; /* still counted on cur_id in this level */
+  int active;       /* still counted on cur_id in this level */
+  const char *dest; /* r's destination contact when read ahead (borrowed), else NULL */
 };
 
 /* One changelog row a hop writes. */
@@ -440,11 +460,12 @@ static int decide_level(struct iris_db *db, const struct iris_reprioritize_rules
       if (it->message_id && hops_add(chg, it->message_id, it->mode, x->r.dst_mode))
         rc = iris_err_set(err, IRIS_ENOMEM, "reprioritization: changelog rows");
       snprintf(it->mode, sizeof it->mode, "%s", x->r.dst_mode);
+      it->destination = x->dest;
       x->cur_id = it->mode_id = x->r.dst_mode_id;
       x->visited[x->nvisited++] = x->cur_id;
       it->hops++;
       if (rc == IRIS_OK)
-        rc = rule_for(db, rules, it->target, x->cur_id, &x->r, &found, err);
+        rc = rule_for(db, rules, it->target, x->cur_id, &x->r, &found, &x->dest, err);
       x->active = found;
     }
   }
@@ -543,7 +564,8 @@ int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_repriori
       memset(&w[i], 0, sizeof w[i]);
       w[i].cur_id = src_ids[i];
       w[i].visited[w[i].nvisited++] = src_ids[i];
-      if ((rc = rule_for(db, rules, items[i].target, src_ids[i], &w[i].r, &found, err)))
+      items[i].destination = NULL;
+      if ((rc = rule_for(db, rules, items[i].target, src_ids[i], &w[i].r, &found, &w[i].dest, err)))
         goto out;
       w[i].target_id = w[i].r.target_id;
       w[i].active = items[i].ruled = found;

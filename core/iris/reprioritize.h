@@ -86,17 +86,21 @@ struct iris_reprioritize_item {
   int64_t from_mode_id;  /* out: mode_id as it came in */
   int hops;              /* out */
   int ruled;             /* out */
+  /* out: the user's contact for the decided mode, as read with the rules (borrowed from the
+   * rules object: valid while it lives), or NULL (looked up when applied) */
+  const char *destination;
 };
 int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
                                   struct iris_reprioritize_item *items, size_t n,
                                   struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*
- * Carry out a decision made ahead (an item of iris_reprioritize_decide_many with hops > 0):
- * *contact becomes the user's contact for `mode`, as iris_reprioritize does. *contact stays
- * (IRIS_OK) when the user lost that contact meanwhile. Errors as iris_reprioritize.
+ * Carry out a decision made ahead (an item of iris_reprioritize_decide_many with hops > 0,
+ * its rules object still alive): *contact becomes the user's contact for the item's mode, as
+ * iris_reprioritize does — the one read with the rules, or looked up. *contact stays (IRIS_OK)
+ * when the user lost that contact meanwhile. Errors as iris_reprioritize.
  */
-int iris_reprioritize_apply(struct iris_db *db, const char *target, const char *mode,
+int iris_reprioritize_apply(struct iris_db *db, const struct iris_reprioritize_item *item,
                             struct iris_contact *contact, struct iris_err *err) IRIS_WARN_UNUSED;
 
 #endif /* IRIS_REPRIORITIZE_H */

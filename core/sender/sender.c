@@ -1310,7 +1310,7 @@ static int reprioritize(struct iris_sender *s, const struct iris_claim *c, const
   if (ahead && !ahead->hops)
     return IRIS_OK; /* no rule, or one that did not fire: decided with the batch */
   if (ahead) {
-    rc = iris_reprioritize_apply(s->app->db, target, ahead->mode, contact, err);
+    rc = iris_reprioritize_apply(s->app->db, ahead, contact, err);
     hops = rc == IRIS_OK && strcmp(contact->mode, ahead->mode) == 0 ? ahead->hops : 0;
   } else {
     rc = iris_reprioritize(s->app->db, &rq, contact, &hops, err);
