@@ -130,6 +130,7 @@ int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t 
   struct iris_db_param *p = NULL, *q = NULL;
   struct iris_db_rows *rows = NULL;
   const struct iris_claim **sorted = NULL;
+  struct iris_db_exec_info info = {0};
   size_t i;
   int rc;
 
@@ -182,7 +183,14 @@ int iris_claim_take_many(struct iris_db *db, const struct iris_claim *c, size_t 
   }
   /* IGNORE also skips a row whose message is gone (foreign key): that record finds out by
    * itself, as with iris_claim_take. */
-  rc = iris_db_exec(db, 0, iris_buf_ptr(&ins), p, n * TAKE_MANY_COLUMNS, NULL, err);
+  rc = iris_db_exec(db, 0, iris_buf_ptr(&ins), p, n * TAKE_MANY_COLUMNS, &info, err);
+  if (rc == IRIS_OK && info.affected_rows == n) {
+    /* Every row inserted (the keys are distinct): all ours, no need to read them back — the
+     * usual case, a batch's first delivery. */
+    for (i = 0; i < n; i++)
+      taken[i] = 1;
+    goto out;
+  }
   if (rc == IRIS_OK)
     rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, iris_buf_ptr(&sel), q, n, &rows, err);
   while (rc == IRIS_OK && (rc = iris_db_next(rows, err)) == IRIS_DB_ROW) {

@@ -46,7 +46,8 @@ int iris_claim_take(struct iris_db *db, const struct iris_claim *c, enum iris_cl
 
 /*
  * The claims of a whole SQS batch in one statement (and one commit): each of the n claims is
- * inserted if it does not exist yet, then one query reads who holds them. taken[i] = 1 for the
+ * inserted if it does not exist yet, then (unless every row was inserted) one query reads who
+ * holds them. taken[i] = 1 for the
  * claims this call inserted (ours now, no attempt made yet); 0 for the others — existing,
  * settled, held elsewhere, or refused by a foreign key (a message that is gone) — which the
  * caller takes one by one with iris_claim_take (takeovers, due retries, settled duplicates).
