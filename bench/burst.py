@@ -16,7 +16,9 @@ and BURST_SQS_MS (default "0,20": ms per SendMessageBatch), and prints for each:
                     server is shared, so other clients' commits count too
 and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
 coordinator invocation answered an error. The cumulative pages-sent curve of every run is
-drawn into one chart, BURST_CHART (default docs/img/burst.png).
+drawn into one chart, BURST_CHART (default docs/img/burst.png). BURST_LOG_LEVEL sets the
+processes' log level (default warn); BURST_COORD_LOG names a file to keep the coordinator's log
+in (each tick's line says how its time split between escalation, aggregation and enqueue).
 
 A script that prints figures, not a timed test: run it on a quiet machine and repeat."""
 import json
@@ -24,6 +26,7 @@ import os
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -120,6 +123,9 @@ def percentile(sorted_values, q):
 def one_run(senders, sqs_ms):
     db = make_db()
     procs, send_logs = [], []
+    # The processes' logs go to files, not pipes: a pipe nobody reads until the end fills up
+    # at a verbose log level and stalls the process writing to it.
+    log_files = []
     with FakeRuntime() as send_rt, FakeRuntime() as coord_rt:
         stand_in = FeedingSqs(sqs_ms, send_rt)
         try:
@@ -131,9 +137,10 @@ def one_run(senders, sqs_ms):
                                      for m in stack.MODE_LANES})
             coord_cfg = dict(base, coordinator={"tick_seconds": 1, "margin_ms": 500})
             for _ in range(senders):
+                log_files.append(tempfile.TemporaryFile("w+", encoding="utf-8"))
                 procs.append(send_rt.start_bootstrap(
                     stack.bootstrap("sender"), stack.function_env(send_cfg),
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+                    stdout=subprocess.DEVNULL, stderr=log_files[-1], text=True))
             rows = ",".join(f"({FIRST_INCIDENT + i}, {PLAN}, UTC_TIMESTAMP(),"
                             f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
                             for i in range(N))
@@ -141,9 +148,11 @@ def one_run(senders, sqs_ms):
             t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
             sql(db, "INSERT INTO incident (id, plan_id, created, context, application_id,"
                     f" current_step, active) VALUES {rows};")
+            log_files.append(tempfile.TemporaryFile("w+", encoding="utf-8"))
+            coord_log_file = log_files[-1]
             coord = coord_rt.start_bootstrap(
                 stack.bootstrap("coordinator"), stack.function_env(coord_cfg),
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                stdout=subprocess.DEVNULL, stderr=coord_log_file, text=True)
             # Invocations of 5 s back to back (EventBridge's minute, compressed) until all is sent.
             invocations = []
             deadline = time.monotonic() + 300
@@ -161,8 +170,17 @@ def one_run(senders, sqs_ms):
             coord_rt.finish()
             send_rt.finish()
             coord_rt.wait_results(invocations, timeout=30)
-            _, coord_log = coord.communicate(timeout=60)
-            send_logs = [p.communicate(timeout=60)[1] for p in procs]
+            coord.wait(timeout=60)
+            coord_log_file.seek(0)
+            coord_log = coord_log_file.read()
+            if os.environ.get("BURST_COORD_LOG"):
+                with open(os.environ["BURST_COORD_LOG"], "w", encoding="utf-8") as f:
+                    f.write(coord_log)
+            send_logs = []
+            for p, f in zip(procs, log_files):
+                p.wait(timeout=60)
+                f.seek(0)
+                send_logs.append(f.read())
             errors = [coord_rt.results[i] for i in invocations if coord_rt.results[i]["kind"] != "response"]
             failed_ticks = sum((coord_rt.results[i]["json"] or {}).get("failed_ticks", 0)
                                for i in invocations if coord_rt.results[i]["kind"] == "response")
@@ -178,6 +196,8 @@ def one_run(senders, sqs_ms):
             for p in procs:
                 if p.poll() is None:
                     p.kill()
+            for f in log_files:
+                f.close()
             stack.drop_db(db)
     all_sent = done[-1] if len(done) >= N else float("nan")
     commits = (after["Com_commit"] - before["Com_commit"]) / N
