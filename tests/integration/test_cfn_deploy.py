@@ -31,6 +31,7 @@ HOST = os.environ.get("IRIS_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = os.environ.get("IRIS_TEST_MYSQL_PORT", "3306")
 sys.path.insert(0, os.path.join(SRC, "tests", "fakes"))
 from fake_runtime import FakeRuntime  # noqa: E402
+import irisstack  # noqa: E402  (tests/support: the stack helpers tests, benches and the demo share)
 
 TEMPLATE = os.path.join(SRC, "cloudformation", "iris-sender.json")
 # Resource types moto's CloudFormation cannot create (skipped or Docker-only), and the
@@ -53,11 +54,7 @@ def aws(service):
 
 
 def sql(db, text):
-    r = subprocess.run(["mariadb", "--protocol=TCP", "-h", HOST, "-P", PORT, "-u", "root",
-                        "--batch", "--skip-column-names", db], input=text, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\t") for line in r.stdout.splitlines()]
+    return irisstack.sql(db, text, host=HOST, port=PORT)
 
 
 def for_moto(template):
