@@ -225,53 +225,79 @@ static struct app_quota *cached_rule(struct iris_db *db, const struct iris_quota
   return &c->v[c->n++];
 }
 
-int iris_quota_flush(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err) {
+/* Write c's pending hits in one multi-row upsert (inside the caller's transaction, if any);
+ * the cache is left as it was. */
+static int write_pending(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err) {
   struct iris_buf sql;
   struct iris_db_param *p = NULL;
-  size_t i, k = 0;
-  int64_t dropped = 0;
-  int rc = IRIS_OK;
+  size_t i, j = 0, k = 0;
+  int rc;
 
-  if (!c)
-    return IRIS_OK;
-  iris_buf_init(&sql, 1 << 16);
   for (i = 0; i < c->n; i++)
     if (c->v[i].pending)
       k++;
-  if (k && !(p = iris_calloc(k * 2, sizeof *p)))
-    rc = iris_err_set(err, IRIS_ENOMEM, "quota: flush");
-  if (rc == IRIS_OK && k) {
-    size_t j = 0;
-    int brc;
-    for (i = 0; i < c->n; i++) {
-      if (!c->v[i].pending)
-        continue;
-      p[2 * j] = IRIS_DB_I64(c->v[i].app);
-      p[2 * j + 1] = IRIS_DB_I64(c->v[i].pending);
-      j++;
-    }
-    brc = iris_db_sql_rows(&sql,
-                           "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket,"
-                           " hits) VALUES ",
-                           "('application', ?, 0, DATE_FORMAT(UTC_TIMESTAMP(),"
-                           " '%Y-%m-%d %H:%i:00'), ?)",
-                           ", ", k, " ON DUPLICATE KEY UPDATE hits = hits + VALUES(hits)");
-    if (brc)
-      rc = iris_err_set(err, brc, "quota: flush");
-    else
-      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 2 * k, NULL, err);
-  }
+  if (!k)
+    return IRIS_OK;
+  if (!(p = iris_calloc(k * 2, sizeof *p)))
+    return iris_err_set(err, IRIS_ENOMEM, "quota: flush");
+  iris_buf_init(&sql, 1 << 16);
   for (i = 0; i < c->n; i++) {
-    dropped += c->v[i].pending;
+    if (!c->v[i].pending)
+      continue;
+    p[2 * j] = IRIS_DB_I64(c->v[i].app);
+    p[2 * j + 1] = IRIS_DB_I64(c->v[i].pending);
+    j++;
+  }
+  rc = iris_db_sql_rows(&sql,
+                        "INSERT INTO sender_quota_counter (scope, subject_id, mode_id, bucket,"
+                        " hits) VALUES ",
+                        "('application', ?, 0, DATE_FORMAT(UTC_TIMESTAMP(),"
+                        " '%Y-%m-%d %H:%i:00'), ?)",
+                        ", ", k, " ON DUPLICATE KEY UPDATE hits = hits + VALUES(hits)");
+  if (rc)
+    rc = iris_err_set(err, rc, "quota: flush");
+  else
+    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 2 * k, NULL, err);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  return rc;
+}
+
+int iris_quota_pending(const struct iris_quota_cache *c) {
+  size_t i;
+  for (i = 0; c && i < c->n; i++)
+    if (c->v[i].pending)
+      return 1;
+  return 0;
+}
+
+int iris_quota_write_pending(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err) {
+  return c ? write_pending(db, c, err) : IRIS_OK;
+}
+
+void iris_quota_forget_pending(struct iris_quota_cache *c) {
+  size_t i;
+  for (i = 0; c && i < c->n; i++) {
     c->v[i].pending = 0;
     c->v[i].based = 0;
   }
+}
+
+int iris_quota_flush(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err) {
+  int64_t dropped = 0;
+  size_t i;
+  int rc;
+
+  if (!c)
+    return IRIS_OK;
+  rc = write_pending(db, c, err);
+  for (i = 0; i < c->n; i++)
+    dropped += c->v[i].pending;
+  iris_quota_forget_pending(c);
   if (rc) {
     IRIS_LOG_WARN("quota: %lld hit(s) not counted: %s", (long long)dropped, err->msg);
     iris_err_prefix(err, "quota counters");
   }
-  iris_buf_cleanup(&sql);
-  iris_free(p);
   return rc;
 }
 

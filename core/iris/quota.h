@@ -79,6 +79,16 @@ void iris_quota_cache_free(struct iris_quota_cache *c);
  * fails: a quota is a safety valve, and a batch must not be retried for it. */
 int iris_quota_flush(struct iris_db *db, struct iris_quota_cache *c, struct iris_err *err);
 
+/* The same write, in two steps, for a caller that puts it inside its own transaction (the
+ * sender records a batch's outcomes and its quota hits with one commit):
+ * iris_quota_write_pending writes the pending hits and keeps them; after the caller's commit,
+ * iris_quota_forget_pending forgets them (and the usage read). After a rollback the hits are
+ * still pending, for the next write or iris_quota_flush. iris_quota_pending: any to write? */
+int iris_quota_pending(const struct iris_quota_cache *c);
+int iris_quota_write_pending(struct iris_db *db, struct iris_quota_cache *c,
+                             struct iris_err *err) IRIS_WARN_UNUSED;
+void iris_quota_forget_pending(struct iris_quota_cache *c);
+
 /* Count one message of `application_id` and judge it. With cache NULL the hit is written
  * and the usage read at once (three statements); with a cache, see above. */
 int iris_quota_check(struct iris_db *db, const struct iris_quota_defaults *defaults,

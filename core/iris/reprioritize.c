@@ -535,9 +535,25 @@ static int decide_write(struct iris_db *db, const struct iris_reprioritize_item 
   return rc;
 }
 
-int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
-                                  struct iris_reprioritize_item *items, size_t n,
-                                  struct iris_err *err) {
+int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target,
+                                int64_t src_mode_id) {
+  size_t i;
+  for (i = 0; ahead && i < ahead->ntargets; i++)
+    if (strcmp(ahead->targets[i], target) == 0) {
+      for (i = 0; i < ahead->n; i++)
+        if ((src_mode_id <= 0 || ahead->v[i].src_mode_id == src_mode_id) &&
+            strcmp(ahead->v[i].target, target) == 0)
+          return 1;
+      return 0;
+    }
+  return -1;
+}
+
+/* The decisions of n items, in a transaction of their own (own_txn: three tries on a
+ * deadlock) or in the caller's (one try; the caller rolls back on an error). */
+static int decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
+                       struct iris_reprioritize_item *items, size_t n, int own_txn,
+                       struct iris_err *err) {
   struct walk *w = iris_calloc(n + 1, sizeof *w);
   struct group *g = iris_calloc(n + 1, sizeof *g);
   size_t *order = iris_calloc(n + 1, sizeof *order);
@@ -555,7 +571,7 @@ int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_repriori
     src_ids[i] = items[i].mode_id;
     snprintf(src_modes[i], sizeof src_modes[i], "%s", items[i].mode);
   }
-  for (tries = 0; tries < 3; tries++) {
+  for (tries = 0; tries < (own_txn ? 3 : 1); tries++) {
     for (i = 0, ruled = 0; i < n; i++) { /* (again from the start on a replay) */
       int found = 0;
       items[i].hops = 0;
@@ -574,7 +590,7 @@ int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_repriori
     if (!ruled)
       goto out;
     chg.n = 0;
-    rc = iris_db_begin(db, err);
+    rc = own_txn ? iris_db_begin(db, err) : IRIS_OK;
     for (level = 0; rc == IRIS_OK && level <= MAX_HOPS; level++) {
       size_t active = 0;
       for (i = 0; i < n; i++)
@@ -585,6 +601,8 @@ int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_repriori
     }
     if (rc == IRIS_OK)
       rc = decide_write(db, items, w, src_ids, n, &chg, err);
+    if (!own_txn)
+      break;
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
@@ -600,4 +618,17 @@ out:
   iris_free(src_ids);
   iris_free(src_modes);
   return rc;
+}
+
+int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_reprioritize_rules *rules,
+                                  struct iris_reprioritize_item *items, size_t n,
+                                  struct iris_err *err) {
+  return decide_many(db, rules, items, n, 1, err);
+}
+
+int iris_reprioritize_decide_many_in_txn(struct iris_db *db,
+                                         const struct iris_reprioritize_rules *rules,
+                                         struct iris_reprioritize_item *items, size_t n,
+                                         struct iris_err *err) {
+  return decide_many(db, rules, items, n, 0, err);
 }

@@ -94,6 +94,19 @@ int iris_reprioritize_decide_many(struct iris_db *db, const struct iris_repriori
                                   struct iris_reprioritize_item *items, size_t n,
                                   struct iris_err *err) IRIS_WARN_UNUSED;
 
+/* The same inside the caller's transaction (the sender takes a batch's claims and decides
+ * their reprioritisation with one commit): no BEGIN, COMMIT or replay here; on an error the
+ * caller rolls back, and a deadlock (IRIS_EBUSY) is the caller's to replay. */
+int iris_reprioritize_decide_many_in_txn(struct iris_db *db,
+                                         const struct iris_reprioritize_rules *rules,
+                                         struct iris_reprioritize_item *items, size_t n,
+                                         struct iris_err *err) IRIS_WARN_UNUSED;
+
+/* Whether the rules read ahead hold one for target's src_mode_id (any mode: src_mode_id 0):
+ * 1 yes, 0 no, -1 target was not among those read (unknown: iris_reprioritize would query it). */
+int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target,
+                                int64_t src_mode_id);
+
 /*
  * Carry out a decision made ahead (an item of iris_reprioritize_decide_many with hops > 0,
  * its rules object still alive): *contact becomes the user's contact for the item's mode, as

@@ -715,20 +715,38 @@ out:
  * the transaction is re-run while the claims are surely still ours (half the lease, at most
  * 30 s), each time first asking whether the lost commit landed after all (the last claim's
  * state tells for the whole transaction).
+ * With with_quota, the batch's pending quota hits are written last in the same transaction
+ * (sender_quota_counter comes last in the lock order), saving the batch a commit; a quota
+ * write that fails for any reason but a deadlock or a lost connection does not fail the
+ * outcomes: the hits stay pending for handle_batch's own flush.
  */
 static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
-                      const struct outcome *const *o, size_t n, struct iris_err *err) {
+                      const struct outcome *const *o, size_t n, int with_quota,
+                      struct iris_err *err) {
   static const char *const states[] = {"sent", "failed", "suppressed"};
   struct iris_db *db = s->app->db;
   int64_t patience_ms = (s->lease_s < 60 ? s->lease_s : 60) * 500;
   int64_t deadline = iris_clock_mono_ms() + patience_ms, pause_ms = 250;
-  int rc, deadlocks = 0, lost = 0, together = n > 1;
+  int rc, deadlocks = 0, lost = 0, together = n > 1, quota_in = 0;
   size_t i;
 
   for (;;) {
+    quota_in = 0;
     rc = iris_db_begin(db, err);
     if (rc == IRIS_OK)
       rc = record_outcomes(db, c, o, n, together, err);
+    if (rc == IRIS_OK && with_quota && iris_quota_pending(s->quota_cache)) {
+      struct iris_err qerr = {0};
+      int qrc = iris_quota_write_pending(db, s->quota_cache, &qerr);
+      if (qrc == IRIS_EBUSY || qrc == IRIS_ECONN || qrc == IRIS_ENOMEM)
+        rc = iris_err_set(err, qrc, "%s", qerr.msg);
+      else if (qrc)
+        IRIS_LOG_WARN("quota: the batch's hits could not be written with its outcomes (%s); "
+                      "writing them on their own",
+                      qerr.msg);
+      else
+        quota_in = 1;
+    }
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, err);
     else
@@ -757,6 +775,8 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
       }
     }
   }
+  if (rc == IRIS_OK && quota_in)
+    iris_quota_forget_pending(s->quota_cache);
   if (rc == IRIS_OK && lost)
     IRIS_LOG_INFO("claim %s%s: '%s' recorded after %d lost connection(s)", c[n - 1]->key,
                   n > 1 ? " and its batch" : "", states[o[n - 1]->kind], lost);
@@ -770,7 +790,7 @@ static int settle_all(struct iris_sender *s, const struct iris_claim *const *c,
 
 static int settle(struct iris_sender *s, const struct iris_claim *c, const struct outcome *o,
                   struct iris_err *err) {
-  return settle_all(s, &c, &o, 1, err);
+  return settle_all(s, &c, &o, 1, 0, err);
 }
 
 /* ---- outcomes recorded with the batch's ----------------------------------------------- */
@@ -2582,12 +2602,12 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
       c[i] = &s->pend[i]->c;
       o[i] = &s->pend[i]->o;
     }
-    rc = settle_all(s, c, o, n, &err);
+    rc = settle_all(s, c, o, n, 1, &err);
   }
   for (i = 0; i < n; i++) {
     struct pend *p = s->pend[i];
     struct slot *sl = &slots[p->slot];
-    if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, &err) != IRIS_OK)) {
+    if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, 0, &err) != IRIS_OK)) {
       sl->verdict = IRIS_SENDER_RETRY;
       sl->retry = backoff_s(s, sl->r.receive_count > 1 ? (int)sl->r.receive_count : 1);
       IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry", p->m.id,
@@ -2873,23 +2893,18 @@ static void read_ahead(struct iris_sender *s, const struct iris_claim *c, size_t
   }
 }
 
-/* Reprioritisation of the batch's fresh message claims decided together (one transaction,
- * reprioritize.h) for the deliveries that will ask for it: a message the priority chain
- * resolves, still to be sent. Each delivery then finds its decision in s->ahead_decided; a
- * failure here only costs the round trips saved (each decides alone, as before). */
-static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, const int *taken,
-                         size_t n) {
-  struct iris_err err = {0};
-  struct iris_reprioritize_item *items;
+/* The batch's fresh message claims whose reprioritisation can be decided together (reprioritize.h):
+ * a message the priority chain resolves, still to be sent, its user's contact found. Fills
+ * items (caller's, n of them) and returns how many; taken NULL: as if every claim were taken.
+ * With only_ruled, stops at the first one whose user has a rule and returns 1, or 0. */
+static size_t decidable(struct iris_sender *s, const struct iris_claim *c, const int *taken,
+                        size_t n, struct iris_reprioritize_item *items, int only_ruled) {
   size_t i, k, ni = 0;
-  if (!s->ahead_rules || !policy_of("message")->reprioritize ||
-      !(items = iris_calloc(n + 1, sizeof *items)))
-    return;
   for (i = 0; i < n; i++) {
     const struct msgrow *m = NULL;
     struct iris_contact contact = {0};
     struct iris_err cerr = {0};
-    if (!taken[i] || strcmp(c[i].kind, "message") != 0 || c[i].batch_id)
+    if ((taken && !taken[i]) || strcmp(c[i].kind, "message") != 0 || c[i].batch_id)
       continue;
     for (k = 0; k < s->nahead && !m; k++)
       if (s->ahead_ids[k] == c[i].message_id && s->ahead_state[k] == 1)
@@ -2897,6 +2912,11 @@ static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, cons
     if (!m || m->mode || !m->target || !m->application || !m->active || m->sent ||
         !m->incident_active)
       continue;
+    if (only_ruled) {
+      if (iris_reprioritize_rules_has(s->ahead_rules, m->target, 0) == 1)
+        return 1;
+      continue;
+    }
     if (iris_contact_by_priority_ahead(s->ahead_contacts, s->app->db, m->target, m->application,
                                        m->priority_id, &contact, &cerr) == IRIS_OK) {
       items[ni].claim_key = c[i].key;
@@ -2908,6 +2928,22 @@ static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, cons
     }
     iris_contact_cleanup(&contact);
   }
+  return ni;
+}
+
+/* Reprioritisation of the batch's fresh message claims decided together (one transaction,
+ * reprioritize.h) for the deliveries that will ask for it (decidable()). Each delivery then
+ * finds its decision in s->ahead_decided; a failure here only costs the round trips saved
+ * (each decides alone, as before). */
+static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, const int *taken,
+                         size_t n) {
+  struct iris_err err = {0};
+  struct iris_reprioritize_item *items;
+  size_t ni;
+  if (!s->ahead_rules || !policy_of("message")->reprioritize ||
+      !(items = iris_calloc(n + 1, sizeof *items)))
+    return;
+  ni = decidable(s, c, taken, n, items, 0);
   if (ni && iris_reprioritize_decide_many(s->app->db, s->ahead_rules, items, ni, &err)) {
     IRIS_LOG_WARN("deciding the batch's reprioritization at once failed (%s); one by one", err.msg);
     ni = 0;
@@ -2918,6 +2954,54 @@ static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, cons
   }
   s->ahead_decided = items;
   s->nahead_decided = ni;
+}
+
+/*
+ * Take the batch's n claims (one statement) and decide their reprioritisation (decide_ahead).
+ * When a fresh delivery's user has a rule, both are one transaction and one durable commit
+ * instead of two: claims first, then the counters and messages, the lock order of every
+ * writer (docs/coordinator.md). If anything in it fails, it is rolled back and both are done
+ * apart, as without rules; a commit whose outcome is unknown is safe to redo that way (claims
+ * that landed are found ours, decisions that landed are read back per delivery). Returns
+ * iris_claim_take_many's code.
+ */
+static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t n, int *taken,
+                       struct iris_err *err) {
+  struct iris_reprioritize_item *items = NULL;
+  struct iris_db *db = s->app->db;
+  int rc;
+
+  if (s->ahead_rules && policy_of("message")->reprioritize && decidable(s, c, NULL, n, NULL, 1) &&
+      (items = iris_calloc(n + 1, sizeof *items)) != NULL) {
+    struct iris_err terr = {0};
+    size_t ni = 0;
+    rc = iris_db_begin(db, &terr);
+    if (rc == IRIS_OK)
+      rc = iris_claim_take_many(db, c, n, taken, &terr);
+    if (rc == IRIS_OK && (ni = decidable(s, c, taken, n, items, 0)) > 0)
+      rc = iris_reprioritize_decide_many_in_txn(db, s->ahead_rules, items, ni, &terr);
+    if (rc == IRIS_OK)
+      rc = iris_db_commit(db, &terr);
+    else
+      (void)iris_db_rollback(db, NULL);
+    if (rc == IRIS_OK) {
+      if (ni) {
+        s->ahead_decided = items;
+        s->nahead_decided = ni;
+      } else {
+        iris_free(items);
+      }
+      return IRIS_OK;
+    }
+    iris_free(items);
+    IRIS_LOG_WARN("taking the batch's claims and deciding its reprioritization in one "
+                  "transaction failed (%s); apart",
+                  terr.msg);
+  }
+  rc = iris_claim_take_many(db, c, n, taken, err);
+  if (rc != IRIS_ENOMEM)
+    decide_ahead(s, c, taken, n);
+  return rc;
 }
 
 /*
@@ -2959,7 +3043,11 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
   }
   if (nu) {
     struct iris_err cerr = {0};
-    if (iris_claim_take_many(s->app->db, unique, nu, taken, &cerr) == IRIS_ENOMEM) {
+    /* The batch's rows are read before its claims are taken: reads need no claim, and the
+     * rules read tell whether the claims can share a commit with the reprioritisation. A
+     * message's state is read once either way, before its vendor call. */
+    read_ahead(s, unique, nu);
+    if (take_claims(s, unique, nu, taken, &cerr) == IRIS_ENOMEM) {
       rc = iris_err_set(err, IRIS_ENOMEM, "%s", cerr.msg);
       goto out;
     } else if (cerr.rc) { /* each record meets the trouble by itself, with its own outcome */
@@ -2967,8 +3055,6 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
     }
     for (k = 0; k < nu; k++)
       slots[slot_of[k]].preclaimed = taken[k];
-    read_ahead(s, unique, nu);
-    decide_ahead(s, unique, taken, nu);
   }
   s->collect = &paused;
   for (i = 0; i < n && rc == IRIS_OK; i++) {
