@@ -1007,7 +1007,7 @@ static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int
   }
   while (c < nch) {
     size_t line_start_b = b->len, cur = 0;
-    int any = 0;
+    int any = 0, keep_trailing = 0;
     /* drop leading whitespace except at the very beginning of the text */
     if (ch[c].space && lines)
       c++;
@@ -1025,6 +1025,9 @@ static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int
         size_t space_left = width < 1 ? 1 : (size_t)width - cur;
         size_t cut = iris__utf8_offset(ch[c].p, ch[c].n, space_left);
         latch(iris_buf_append(b, ch[c].p, cut));
+        /* A full line leaves no room: textwrap then appends an empty piece, and its
+         * drop-whitespace step removes that piece instead of the line's trailing whitespace. */
+        keep_trailing = space_left == 0;
         ch[c].p += cut;
         ch[c].n -= cut;
         ch[c].len -= space_left;
@@ -1038,7 +1041,7 @@ static int wrap_line(struct rctx *r, const char *s, size_t n, int64_t width, int
     /* drop trailing whitespace of the line */
     if (any) {
       size_t end = b->len;
-      while (end > line_start_b && isspace((unsigned char)b->ptr[end - 1]))
+      while (!keep_trailing && end > line_start_b && isspace((unsigned char)b->ptr[end - 1]))
         end--;
       if (end == line_start_b && b->len > line_start_b) {
         /* the line was only whitespace: textwrap drops it */

@@ -214,6 +214,10 @@ CASES = [
     ["wordwrap wrapstring", "{{ words|wordwrap(25, wrapstring='<br>') }}", INCIDENT],
     ["wordwrap lines", "{{ 'one two three\\n\\nfour five six seven'|wordwrap(9) }}", {}],
     ["wordwrap no hyphen", "{{ 'long-hyphenated-word here'|wordwrap(10, break_on_hyphens=false) }}", {}],
+    # A line filled exactly, trailing whitespace included, before a word too long for any line:
+    # textwrap keeps that whitespace (it drops the empty piece of the broken word instead).
+    ["wordwrap full line then long word", "{{ 'ccc  xxxxxxx bb'|wordwrap(5, true, '|', false) }}", {}],
+    ["wordwrap only spaces then long word", "{{ '     xxxxxxx'|wordwrap(5, true, '|', false) }}", {}],
     ["urlencode", "{{ 'a b/c&d=é'|urlencode }} {{ {'q': 'a b', 'x': '&'}|urlencode }} {{ 42|urlencode }}", {}],
     ["urlencode runbook", "{{ runbook_url|urlencode }}", INCIDENT],
     ["filter chain", "{{ check|replace('_', ' ')|title|truncate(8, true, '.', 0) }}", INCIDENT],
