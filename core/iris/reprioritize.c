@@ -140,6 +140,29 @@ out:
   return IRIS_OK;
 }
 
+/* Among the rules read ahead, the rule of (target, source mode) — any source mode when
+ * src_mode_id is 0 — or NULL; *known (may be NULL) says whether target was among the users
+ * read (if not, NULL says nothing: the database decides). At most one rule per pair (Iris's
+ * key is the user and the source mode). */
+static const struct ahead_rule *ahead_find(const struct iris_reprioritize_rules *ahead,
+                                           const char *target, int64_t src_mode_id, int *known) {
+  size_t i;
+  if (known)
+    *known = 0;
+  for (i = 0; ahead && i < ahead->ntargets; i++)
+    if (strcmp(ahead->targets[i], target) == 0)
+      break;
+  if (!ahead || i == ahead->ntargets)
+    return NULL;
+  if (known)
+    *known = 1;
+  for (i = 0; i < ahead->n; i++)
+    if ((src_mode_id == 0 || ahead->v[i].src_mode_id == src_mode_id) &&
+        strcmp(ahead->v[i].target, target) == 0)
+      return &ahead->v[i];
+  return NULL;
+}
+
 /* The rule of (target, source mode), if it has a usable destination; *dest (may be NULL)
  * the user's contact for its destination mode when the rule was read ahead (borrowed from
  * `ahead`), else NULL. */
@@ -148,24 +171,23 @@ static int rule_for(struct iris_db *db, const struct iris_reprioritize_rules *ah
                     const char **dest, struct iris_err *err) {
   struct iris_db_rows *rows = NULL;
   struct iris_db_param p[] = {IRIS_DB_STR(target), IRIS_DB_I64(src_mode_id)};
-  size_t i;
-  int rc;
+  const struct ahead_rule *a;
+  int rc, known;
 
   *found = 0;
   memset(r, 0, sizeof *r);
   if (dest)
     *dest = NULL;
-  for (i = 0; ahead && i < ahead->ntargets; i++)
-    if (strcmp(ahead->targets[i], target) == 0) {
-      for (i = 0; i < ahead->n; i++)
-        if (ahead->v[i].src_mode_id == src_mode_id && strcmp(ahead->v[i].target, target) == 0) {
-          *r = ahead->v[i].r;
-          *found = 1;
-          if (dest)
-            *dest = ahead->v[i].destination;
-        }
-      return IRIS_OK;
+  a = ahead_find(ahead, target, src_mode_id, &known);
+  if (known) {
+    if (a) {
+      *r = a->r;
+      *found = 1;
+      if (dest)
+        *dest = a->destination;
     }
+    return IRIS_OK;
+  }
   rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, RULES_QUERY "t.name = ? AND r.src_mode_id = ?", p, 2,
                      &rows, err);
   if (rc)
@@ -535,18 +557,10 @@ static int decide_write(struct iris_db *db, const struct iris_reprioritize_item 
   return rc;
 }
 
-int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target,
-                                int64_t src_mode_id) {
-  size_t i;
-  for (i = 0; ahead && i < ahead->ntargets; i++)
-    if (strcmp(ahead->targets[i], target) == 0) {
-      for (i = 0; i < ahead->n; i++)
-        if ((src_mode_id <= 0 || ahead->v[i].src_mode_id == src_mode_id) &&
-            strcmp(ahead->v[i].target, target) == 0)
-          return 1;
-      return 0;
-    }
-  return -1;
+int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target) {
+  int known;
+  const struct ahead_rule *a = ahead_find(ahead, target, 0, &known);
+  return a ? 1 : known ? 0 : -1;
 }
 
 /* The decisions of n items, in a transaction of their own (own_txn: three tries on a

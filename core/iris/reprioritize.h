@@ -102,10 +102,9 @@ int iris_reprioritize_decide_many_in_txn(struct iris_db *db,
                                          struct iris_reprioritize_item *items, size_t n,
                                          struct iris_err *err) IRIS_WARN_UNUSED;
 
-/* Whether the rules read ahead hold one for target's src_mode_id (any mode: src_mode_id 0):
- * 1 yes, 0 no, -1 target was not among those read (unknown: iris_reprioritize would query it). */
-int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target,
-                                int64_t src_mode_id);
+/* Whether the rules read ahead hold one of target's (for any source mode): 1 yes, 0 no, -1
+ * target was not among those read (unknown: iris_reprioritize would query it). */
+int iris_reprioritize_rules_has(const struct iris_reprioritize_rules *ahead, const char *target);
 
 /*
  * Carry out a decision made ahead (an item of iris_reprioritize_decide_many with hops > 0,

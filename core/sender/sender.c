@@ -2893,30 +2893,47 @@ static void read_ahead(struct iris_sender *s, const struct iris_claim *c, size_t
   }
 }
 
-/* The batch's fresh message claims whose reprioritisation can be decided together (reprioritize.h):
- * a message the priority chain resolves, still to be sent, its user's contact found. Fills
- * items (caller's, n of them) and returns how many; taken NULL: as if every claim were taken.
- * With only_ruled, stops at the first one whose user has a rule and returns 1, or 0. */
-static size_t decidable(struct iris_sender *s, const struct iris_claim *c, const int *taken,
-                        size_t n, struct iris_reprioritize_item *items, int only_ruled) {
-  size_t i, k, ni = 0;
+/* The row read ahead for claim c if its reprioritisation can be decided with the batch's
+ * (reprioritize.h): a fresh message claim (not a batch's) the priority chain resolves, still
+ * to be sent and active; else NULL. Borrowed from s->ahead. */
+static const struct msgrow *decidable_row(const struct iris_sender *s, const struct iris_claim *c) {
+  size_t k;
+  if (strcmp(c->kind, "message") != 0 || c->batch_id)
+    return NULL;
+  for (k = 0; k < s->nahead; k++)
+    if (s->ahead_ids[k] == c->message_id && s->ahead_state[k] == 1) {
+      const struct msgrow *m = &s->ahead[k];
+      return !m->mode && m->target && m->application && m->active && !m->sent && m->incident_active
+                 ? m
+                 : NULL;
+    }
+  return NULL;
+}
+
+/* Whether a delivery of the batch will ask for a decision: one decidable_row whose user has a
+ * rule among those read ahead. */
+static int any_ruled(const struct iris_sender *s, const struct iris_claim *c, size_t n) {
+  size_t i;
   for (i = 0; i < n; i++) {
-    const struct msgrow *m = NULL;
+    const struct msgrow *m = decidable_row(s, &c[i]);
+    if (m && iris_reprioritize_rules_has(s->ahead_rules, m->target) == 1)
+      return 1;
+  }
+  return 0;
+}
+
+/* The items (caller's, n of them) of the batch's claims whose reprioritisation can be decided
+ * together: each taken claim with a decidable_row and its user's contact found; returns how
+ * many were filled. taken NULL: as if every claim were taken. */
+static size_t decidable(struct iris_sender *s, const struct iris_claim *c, const int *taken,
+                        size_t n, struct iris_reprioritize_item *items) {
+  size_t i, ni = 0;
+  for (i = 0; i < n; i++) {
+    const struct msgrow *m = (taken && !taken[i]) ? NULL : decidable_row(s, &c[i]);
     struct iris_contact contact = {0};
     struct iris_err cerr = {0};
-    if ((taken && !taken[i]) || strcmp(c[i].kind, "message") != 0 || c[i].batch_id)
+    if (!m)
       continue;
-    for (k = 0; k < s->nahead && !m; k++)
-      if (s->ahead_ids[k] == c[i].message_id && s->ahead_state[k] == 1)
-        m = &s->ahead[k];
-    if (!m || m->mode || !m->target || !m->application || !m->active || m->sent ||
-        !m->incident_active)
-      continue;
-    if (only_ruled) {
-      if (iris_reprioritize_rules_has(s->ahead_rules, m->target, 0) == 1)
-        return 1;
-      continue;
-    }
     if (iris_contact_by_priority_ahead(s->ahead_contacts, s->app->db, m->target, m->application,
                                        m->priority_id, &contact, &cerr) == IRIS_OK) {
       items[ni].claim_key = c[i].key;
@@ -2943,7 +2960,7 @@ static void decide_ahead(struct iris_sender *s, const struct iris_claim *c, cons
   if (!s->ahead_rules || !policy_of("message")->reprioritize ||
       !(items = iris_calloc(n + 1, sizeof *items)))
     return;
-  ni = decidable(s, c, taken, n, items, 0);
+  ni = decidable(s, c, taken, n, items);
   if (ni && iris_reprioritize_decide_many(s->app->db, s->ahead_rules, items, ni, &err)) {
     IRIS_LOG_WARN("deciding the batch's reprioritization at once failed (%s); one by one", err.msg);
     ni = 0;
@@ -2971,14 +2988,14 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
   struct iris_db *db = s->app->db;
   int rc;
 
-  if (s->ahead_rules && policy_of("message")->reprioritize && decidable(s, c, NULL, n, NULL, 1) &&
+  if (s->ahead_rules && policy_of("message")->reprioritize && any_ruled(s, c, n) &&
       (items = iris_calloc(n + 1, sizeof *items)) != NULL) {
     struct iris_err terr = {0};
     size_t ni = 0;
     rc = iris_db_begin(db, &terr);
     if (rc == IRIS_OK)
       rc = iris_claim_take_many(db, c, n, taken, &terr);
-    if (rc == IRIS_OK && (ni = decidable(s, c, taken, n, items, 0)) > 0)
+    if (rc == IRIS_OK && (ni = decidable(s, c, taken, n, items)) > 0)
       rc = iris_reprioritize_decide_many_in_txn(db, s->ahead_rules, items, ni, &terr);
     if (rc == IRIS_OK)
       rc = iris_db_commit(db, &terr);
