@@ -212,10 +212,52 @@ int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row 
   if (!n)
     return IRIS_OK;
   iris_buf_init(&sql, 1 << 16);
-  if (!(p = iris_calloc(n * 5, sizeof *p))) {
+  if (!(p = iris_calloc(n * 7, sizeof *p))) {
     rc = iris_err_set(err, IRIS_ENOMEM, "record: %zu sent messages", n);
     goto out;
   }
+  /* 0. sent and content in one statement, the common case. If the server refuses it (a
+   *    character a latin1 column cannot hold, a body over the column), only that statement is
+   *    undone and both are written apart below, so that recording the page as sent never
+   *    depends on its content (see iris_record_sent). */
+  for (i = 0; i < n; i++) {
+    const struct iris_record_sent_row *r = &rows[i];
+    p[7 * i] = IRIS_DB_I64(r->message_id);
+    p[7 * i + 1] = IRIS_DB_STR(r->destination);
+    p[7 * i + 2] = IRIS_DB_STR(r->mode);
+    p[7 * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
+    p[7 * i + 4] = IRIS_DB_STR(r->batch_id);
+    p[7 * i + 5] = IRIS_DB_STR(r->subject ? r->subject : "");
+    p[7 * i + 6] = IRIS_DB_STR(r->body ? r->body : "");
+  }
+  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
+                             "SELECT ? AS id, ? AS destination, ? AS mode, ? AS template_id,"
+                             " ? AS batch, ? AS subject, ? AS body",
+                             " UNION ALL ", n,
+                             ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
+                             " SET m.destination = v.destination, m.mode_id = mo.id,"
+                             " m.template_id = v.template_id, m.active = 0, m.sent = UTC_TIMESTAMP(),"
+                             " m.batch = IFNULL(v.batch, m.batch), m.subject = LEFT(v.subject, 255),"
+                             " m.body = v.body")) != IRIS_OK) {
+    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
+    goto out;
+  }
+  iris_err_clear(&cerr);
+  rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 7 * n, &info, &cerr);
+  if (rc == IRIS_OK && info.affected_rows != n) {
+    rc = iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
+                      (unsigned long long)info.affected_rows);
+    goto out;
+  }
+  if (rc == IRIS_OK)
+    goto status;
+  if (rc != IRIS_EDB) { /* lost connection, deadlock, memory: the caller retries it whole */
+    if (err)
+      *err = cerr;
+    iris_err_prefix(err, "recording %zu messages as sent", n);
+    goto out;
+  }
+  iris_buf_reset(&sql);
   /* 1. sent, on its own (see iris_record_sent) */
   for (i = 0; i < n; i++) {
     const struct iris_record_sent_row *r = &rows[i];
@@ -270,6 +312,7 @@ int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row 
     goto out;
   }
   /* 3. status rows */
+status:
   if (rc == IRIS_OK)
     rc = status_many(db, rows, n, 't', p, err);
   if (rc == IRIS_OK)
