@@ -408,7 +408,7 @@ static int do_truncate(struct rctx *r, const struct tv *in, const struct fargs *
     return IRIS_OK;
   }
   cut = iris__utf8_offset(s.s, s.n, (size_t)length - endlen);
-  if (!(kv && iris__tv_truthy(kv))) {
+  if (!(kv && iris__tmpl_truthy(r, kv))) {
     /* result = s[:length - len(end)].rsplit(" ", 1)[0] */
     size_t k = cut;
     while (k > 0 && s.s[k - 1] != ' ')
@@ -924,8 +924,8 @@ static int do_indent(struct rctx *r, const struct tv *in, const struct fargs *a,
   struct line *lines;
   size_t nl, i, cap;
   char *src;
-  int rc = check_args(r, "indent", a, 3, kw), first = fv && iris__tv_truthy(fv),
-      blank = bv && iris__tv_truthy(bv);
+  int rc = check_args(r, "indent", a, 3, kw), first = fv && iris__tmpl_truthy(r, fv),
+      blank = bv && iris__tmpl_truthy(r, bv);
   if (rc)
     return rc;
   if (wv && wv->t == TV_STR) {
@@ -1075,8 +1075,8 @@ static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *
   struct tv s, wrap = iris__tv_str("\n", 1);
   struct iris_buf b;
   size_t i = 0, start = 0;
-  int rc = check_args(r, "wordwrap", a, 4, kw), break_long = !bl || iris__tv_truthy(bl),
-      hyphens = !bh || iris__tv_truthy(bh), first = 1;
+  int rc = check_args(r, "wordwrap", a, 4, kw), break_long = !bl || iris__tmpl_truthy(r, bl),
+      hyphens = !bh || iris__tmpl_truthy(r, bh), first = 1;
   if (rc)
     return rc;
   if (wv && (rc = want_int(r, wv, "wordwrap() width", &width)))
@@ -1447,7 +1447,7 @@ int iris__tmpl_filter(struct rctx *r, const char *name, const struct tv *in, con
     const struct tv *dv = arg(a, 0, "default_value"), *bv = arg(a, 1, "boolean");
     if ((rc = check_args(r, name, a, 2, kw)))
       return rc;
-    if (in->t == TV_UNDEF || (bv && iris__tv_truthy(bv) && !iris__tv_truthy(in)))
+    if (in->t == TV_UNDEF || (bv && iris__tmpl_truthy(r, bv) && !iris__tmpl_truthy(r, in)))
       *out = dv ? *dv : iris__tv_str("", 0);
     else
       *out = *in;
@@ -1583,7 +1583,7 @@ int iris__tmpl_test(struct rctx *r, const char *name, const struct tv *in, const
       return iris__tmpl_fail(r, "test '%s' missing 1 required positional argument", name);
     if ((rc = iris__tmpl_compare_op(r, cmp, in, a->npos ? &a->pos[0] : &a->kw[0], &res)))
       return rc;
-    *out = iris__tv_truthy(&res);
+    *out = iris__tmpl_truthy(r, &res);
     return IRIS_OK;
   }
   if (strcmp(name, "escaped") == 0) { /* has __html__: Markup */
@@ -2174,7 +2174,7 @@ static int do_filesizeformat(struct rctx *r, const struct tv *in, const struct f
   static const char *const dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   static const char *const bin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
   const struct tv *bv = arg(a, 0, "binary");
-  int binary = bv && iris__tv_truthy(bv), i;
+  int binary = bv && iris__tmpl_truthy(r, bv), i;
   double bytes, base = binary ? 1024.0 : 1000.0, unit = 0;
   char num[64], buf[96];
   int rc = check_args(r, "filesizeformat", a, 1, kw);
@@ -2246,7 +2246,7 @@ static int do_groupby(struct rctx *r, const struct tv *in, const struct fargs *a
   static const char *const kw[] = {"attribute", "default", "case_sensitive", NULL};
   const struct tv *at = arg(a, 0, "attribute"), *dflt = arg(a, 1, "default"),
                   *cs = arg(a, 2, "case_sensitive");
-  int fold = !(cs && iris__tv_truthy(cs)), rc;
+  int fold = !(cs && iris__tmpl_truthy(r, cs)), rc;
   json_t *items, *l;
   struct keyed *v = NULL, *tmp = NULL;
   size_t n, i, start;
@@ -2351,7 +2351,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
     *out = iris__tv_from_json(l);
     return IRIS_OK;
   }
-  if (!iris__tv_truthy(in) && in->t != TV_LIST &&
+  if (!iris__tmpl_truthy(r, in) && in->t != TV_LIST &&
       (strcmp(name, "map") == 0 || strncmp(name, "select", 6) == 0 ||
        strncmp(name, "reject", 6) == 0)) {
     /* Jinja's map/select/reject start with `if value:` — a false value yields nothing */
@@ -2419,8 +2419,8 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       *out = iris__tv_undef("No aggregated item, sequence was empty.");
       return IRIS_OK;
     }
-    if ((rc = sorted_items(r, items, at, by_value, cs && iris__tv_truthy(cs),
-                           rv && iris__tv_truthy(rv), is_sort, &v)))
+    if ((rc = sorted_items(r, items, at, by_value, cs && iris__tmpl_truthy(r, cs),
+                           rv && iris__tmpl_truthy(r, rv), is_sort, &v)))
       return rc;
     if (!is_sort && !is_ds) {
       /* max: the first of the largest; min: the first of the smallest (stable sort) */
@@ -2484,7 +2484,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       size_t j;
       int seen = 0;
       if ((rc = attr_get(r, at, json_array_get(items, i), &x)) ||
-          (rc = sort_key(r, &x, cs && iris__tv_truthy(cs), &k)))
+          (rc = sort_key(r, &x, cs && iris__tmpl_truthy(r, cs), &k)))
         return rc;
       if (!iris__tv_hashable(r, &k))
         return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
@@ -2584,7 +2584,7 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
         if ((rc = iris__tmpl_test(r, tname, &x, &rest, &res)))
           return rc;
       } else {
-        res = iris__tv_truthy(&x);
+        res = iris__tmpl_truthy(r, &x);
       }
       if (res == keep_true && (rc = iris__tmpl_append(r, l, json_incref(json_array_get(items, i)))))
         return rc;

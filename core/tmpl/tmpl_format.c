@@ -607,8 +607,9 @@ static int format_general(struct rctx *r, double f, const struct spec *sp, struc
       }
       if (t.len && t.ptr[t.len - 1] == '.')
         latch(iris_buf_appendc(&t, '0'));
-    } else if (!sp->alt && e) {
-      /* trailing zeros of the mantissa go, and its point with them */
+    } else if (!sp->alt && e && memchr(iris_buf_ptr(&t), '.', (size_t)(e - iris_buf_ptr(&t)))) {
+      /* trailing zeros of the mantissa's fraction go, and its point with them (a mantissa
+       * without a point, 0e+00, keeps its digit) */
       size_t epos = (size_t)(e - iris_buf_ptr(&t)), k = epos;
       while (k > 0 && t.ptr[k - 1] == '0')
         k--;

@@ -322,6 +322,9 @@ struct tv iris__tv_bool(int b);
 struct tv iris__tv_none(void);
 struct tv iris__tv_undef(const char *name);
 int iris__tv_truthy(const struct tv *v);
+/* Python's truth of v during a render: as iris__tv_truthy, and a generator (VIEW_ITER) is true
+ * also where the value lost its view flag (taken back out of a tuple or list). */
+int iris__tmpl_truthy(const struct rctx *r, const struct tv *v);
 /*
  * One string quoted, for repr() (QUOTE_REPR: Python's choice of quote, \\ \n \r \t and the
  * quote escaped, and \xhh/\uhhhh/\Uhhhhhhhh for what str.isprintable() refuses) or for

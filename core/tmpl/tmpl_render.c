@@ -1098,7 +1098,7 @@ static __attribute__((noinline)) int eval_cmpchain(struct rctx *r, const struct 
     if ((rc = eval(r, n->list.v[i + 1], &right, depth + 1)) ||
         (rc = iris__tmpl_compare_op(r, (int)n->s[i], &left, &right, out)))
       return rc;
-    if (!iris__tv_truthy(out))
+    if (!iris__tmpl_truthy(r, out))
       return IRIS_OK;
     left = right;
   }
@@ -1195,7 +1195,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
       return rc;
     r->line = n->line;
     if (n->op == OP_NOT) {
-      *out = iris__tv_bool(!iris__tv_truthy(&a));
+      *out = iris__tv_bool(!iris__tmpl_truthy(r, &a));
       return IRIS_OK;
     }
     if (a.t == TV_INT || a.t == TV_BOOL) {
@@ -1214,7 +1214,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
     if (n->op == OP_AND || n->op == OP_OR) {
       if ((rc = eval(r, n->a, &a, depth + 1)))
         return rc;
-      if ((n->op == OP_AND) != iris__tv_truthy(&a)) {
+      if ((n->op == OP_AND) != iris__tmpl_truthy(r, &a)) {
         *out = a; /* Python returns the deciding operand */
         return IRIS_OK;
       }
@@ -1250,7 +1250,7 @@ static int eval(struct rctx *r, const struct node *n, struct tv *out, int depth)
   case E_COND:
     if ((rc = eval(r, n->a, &a, depth + 1)))
       return rc;
-    if (iris__tv_truthy(&a))
+    if (iris__tmpl_truthy(r, &a))
       return eval(r, n->b, out, depth + 1);
     if (n->c)
       return eval(r, n->c, out, depth + 1);
@@ -1311,7 +1311,7 @@ static int filter_items(struct rctx *r, const struct node *n, json_t *items, jso
     pop_frame(r);
     if (rc)
       return rc;
-    if (iris__tv_truthy(&c) && (rc = iris__tmpl_append(r, *kept, json_incref(item))))
+    if (iris__tmpl_truthy(r, &c) && (rc = iris__tmpl_append(r, *kept, json_incref(item))))
       return rc;
   }
   return IRIS_OK;
@@ -1407,7 +1407,7 @@ static int run_body(struct rctx *r, const struct node_list *body, int depth) {
       int done = 0;
       for (k = 0; k + 1 < n->list.n && rc == IRIS_OK && !done; k += 2) {
         rc = eval(r, n->list.v[k], &v, depth + 1);
-        if (rc == IRIS_OK && iris__tv_truthy(&v)) {
+        if (rc == IRIS_OK && iris__tmpl_truthy(r, &v)) {
           rc = run_body(r, &n->list.v[k + 1]->list, depth + 1);
           done = 1;
         }

@@ -353,6 +353,16 @@ int iris__tv_truthy(const struct tv *v) {
   return 0;
 }
 
+int iris__tmpl_truthy(const struct rctx *r, const struct tv *v) {
+  const struct tmpl_view *w;
+  /* a generator stays true wherever it went (into a tuple, out of |first): its view is kept
+   * by the value it was made as */
+  if (v->t == TV_LIST && v->view != VIEW_ITER && r->nviews &&
+      (w = iris__tmpl_view_find(r, v->j)) && w->kind == VIEW_ITER)
+    return 1;
+  return iris__tv_truthy(v);
+}
+
 long iris__tv_len(const struct tv *v) {
   switch (v->t) {
   case TV_UNDEF: return 0;
@@ -843,7 +853,23 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
     }
     return IRIS_OK;
   case TV_LIST: {
+    const struct tmpl_view *w = r->nviews ? iris__tmpl_view_find(r, c->j) : NULL;
     size_t i;
+    /* A dict's keys and items views look the key up in the dict: it must be hashable (an
+     * items view takes only a pair, a tuple of two, and hashes its first item). */
+    if (w && w->kind == VIEW_ITEMS) {
+      const struct tmpl_view *iw = item->t == TV_LIST && r->nviews
+                                       ? iris__tmpl_view_find(r, item->j)
+                                       : NULL;
+      struct tv k;
+      if (!iw || iw->kind != VIEW_TUPLE || json_array_size(item->j) != 2)
+        return IRIS_OK;
+      k = iris__tv_from_json_r(r, json_array_get(item->j, 0));
+      if (!iris__tv_hashable(r, &k))
+        return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(&k));
+    } else if (w && w->kind == VIEW_KEYS && !iris__tv_hashable(r, item)) {
+      return iris__tmpl_fail(r, "unhashable type: '%s'", iris__tv_type_name(item));
+    }
     for (i = 0; i < json_array_size(c->j) && !*out; i++) {
       struct tv x = iris__tv_from_json(json_array_get(c->j, i));
       *out = iris__tv_py_equal(r, &x, item);
@@ -868,7 +894,8 @@ int iris__tv_contains(struct rctx *r, const struct tv *c, const struct tv *item,
   }
 }
 
-/* Could Python hash v? Lists, dicts and dict views not; a tuple when all its items can be. */
+/* Could Python hash v? Lists, dicts, keys and items views not (they compare as sets); a tuple
+ * when all its items can be; ranges, generators and values views (by identity) can. */
 int iris__tv_hashable(const struct rctx *r, const struct tv *v) {
   const struct tmpl_view *w;
   size_t i;
@@ -877,7 +904,8 @@ int iris__tv_hashable(const struct rctx *r, const struct tv *v) {
   if (v->t != TV_LIST)
     return 1;
   w = r->nviews ? iris__tmpl_view_find(r, v->j) : NULL;
-  if (!w || (w->kind != VIEW_RANGE && w->kind != VIEW_TUPLE && w->kind != VIEW_ITER))
+  if (!w || (w->kind != VIEW_RANGE && w->kind != VIEW_TUPLE && w->kind != VIEW_ITER &&
+             w->kind != VIEW_VALUES))
     return 0;
   if (w->kind == VIEW_TUPLE)
     for (i = 0; i < json_array_size(v->j); i++) {
@@ -992,16 +1020,18 @@ int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *
   int both_int = (a->t == TV_INT || a->t == TV_BOOL) && (b->t == TV_INT || b->t == TV_BOOL);
   if (op == OP_MOD && a->t == TV_STR)
     return iris__tmpl_percent(r, a, b, out);
-  if (a->t == TV_UNDEF || b->t == TV_UNDEF)
-    return iris__tmpl_fail(r, "'%s' is undefined",
-                           a->t == TV_UNDEF ? (a->s ? a->s : "value") : (b->s ? b->s : "value"));
+  /* Checked before undefined operands: a dict view on the left takes any iterable, an
+   * Undefined (empty) included, where an Undefined on the left raises first. */
   if (op == OP_SUB && r->nviews &&
       ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j) &&
         iris__tmpl_view_find(r, a->j)->kind <= VIEW_ITEMS) ||
-       (b->t == TV_LIST && iris__tmpl_view_find(r, b->j) &&
+       (a->t != TV_UNDEF && b->t == TV_LIST && iris__tmpl_view_find(r, b->j) &&
         iris__tmpl_view_find(r, b->j)->kind <= VIEW_ITEMS)))
     /* Python makes a set, printed in an order that changes from run to run */
     return iris__tmpl_fail(r, "a set operation on dict views is not supported by this engine");
+  if (a->t == TV_UNDEF || b->t == TV_UNDEF)
+    return iris__tmpl_fail(r, "'%s' is undefined",
+                           a->t == TV_UNDEF ? (a->s ? a->s : "value") : (b->s ? b->s : "value"));
   if ((op == OP_ADD || op == OP_MUL) && r->nviews &&
       ((a->t == TV_LIST && iris__tmpl_view_find(r, a->j)) ||
        (b->t == TV_LIST && iris__tmpl_view_find(r, b->j)))) {

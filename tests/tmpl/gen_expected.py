@@ -218,6 +218,14 @@ CASES = [
     # textwrap keeps that whitespace (it drops the empty piece of the broken word instead).
     ["wordwrap full line then long word", "{{ 'ccc  xxxxxxx bb'|wordwrap(5, true, '|', false) }}", {}],
     ["wordwrap only spaces then long word", "{{ '     xxxxxxx'|wordwrap(5, true, '|', false) }}", {}],
+    # Found by the differential test (tests/tmpl/tmpl_diff.py), each a difference once:
+    ["format no type zero", "{{ '{:.1}|{:.1}|{:.2}'.format(0.0, -0.0, 0.0) }}", {}],
+    ["generator in a tuple is true", "{% if ([]|select, 1)|first %}yes{% else %}no{% endif %}", {}],
+    ["generator in a list is true", "{{ not ([[]|map('upper')]|last) }}", {}],
+    ["list in keys view", "{{ [1] in {'a': 1}.keys() }}", {}],
+    ["pair with list key in items view", "{{ ([1], 2) in {'a': 1}.items() }}", {}],
+    ["pair in items view", "{{ ('a', 1) in {'a': 1}.items() }}{{ ['a', 1] in {'a': 1}.items() }}", {}],
+    ["values view in dict", "{{ {'a': 1}.values() in {'a': 1} }}", {}],
     ["urlencode", "{{ 'a b/c&d=é'|urlencode }} {{ {'q': 'a b', 'x': '&'}|urlencode }} {{ 42|urlencode }}", {}],
     ["urlencode runbook", "{{ runbook_url|urlencode }}", INCIDENT],
     ["filter chain", "{{ check|replace('_', ' ')|title|truncate(8, true, '.', 0) }}", INCIDENT],
