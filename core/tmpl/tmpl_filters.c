@@ -579,12 +579,17 @@ static int do_round(struct rctx *r, const struct tv *in, const struct fargs *a, 
     *out = iris__tv_float(strtod(buf, NULL));
     return IRIS_OK;
   }
-  if (method.n == 4 && memcmp(method.s, "ceil", 4) == 0) {
-    *out = iris__tv_float(ceil(x * scale) / scale);
-    return IRIS_OK;
-  }
-  if (method.n == 5 && memcmp(method.s, "floor", 5) == 0) {
-    *out = iris__tv_float(floor(x * scale) / scale);
+  if ((method.n == 4 && memcmp(method.s, "ceil", 4) == 0) ||
+      (method.n == 5 && memcmp(method.s, "floor", 5) == 0)) {
+    /* Jinja: math.ceil/floor(value * 10**p) / 10**p. Python's ceil and floor make an int:
+     * they refuse infinity and NaN, and the int 0 has no sign (-0.5 ceils to 0.0, not -0.0). */
+    double v = x * scale;
+    if (isnan(v))
+      return iris__tmpl_fail(r, "round(): cannot convert float NaN to integer");
+    if (isinf(v))
+      return iris__tmpl_fail(r, "round(): cannot convert float infinity to integer");
+    v = method.n == 4 ? ceil(v) : floor(v);
+    *out = iris__tv_float(v / scale + 0.0);
     return IRIS_OK;
   }
   return iris__tmpl_fail(r, "round(): method must be common, ceil or floor");
