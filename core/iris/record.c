@@ -200,11 +200,60 @@ static int status_many(struct iris_db *db, const struct iris_record_sent_row *ro
   return rc;
 }
 
+/*
+ * The UPDATE that marks n messages sent (destination, mode, template, batch), with their
+ * subject and body when with_content, assembled in sql (reset here) with parameters bound in p
+ * (7 per row, the caller's). IRIS_ESTATE when a row did not change; errors prefixed.
+ */
+static int sent_update(struct iris_db *db, struct iris_buf *sql,
+                       const struct iris_record_sent_row *rows, size_t n, struct iris_db_param *p,
+                       int with_content, struct iris_err *err) {
+  struct iris_db_exec_info info = {0};
+  size_t i, w = with_content ? 7 : 5;
+  int rc;
+  for (i = 0; i < n; i++) {
+    const struct iris_record_sent_row *r = &rows[i];
+    p[w * i] = IRIS_DB_I64(r->message_id);
+    p[w * i + 1] = IRIS_DB_STR(r->destination);
+    p[w * i + 2] = IRIS_DB_STR(r->mode);
+    p[w * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
+    p[w * i + 4] = IRIS_DB_STR(r->batch_id);
+    if (with_content) {
+      p[w * i + 5] = IRIS_DB_STR(r->subject ? r->subject : "");
+      p[w * i + 6] = IRIS_DB_STR(r->body ? r->body : "");
+    }
+  }
+  iris_buf_reset(sql);
+  rc = iris_db_sql_rows(sql, "UPDATE message m JOIN (",
+                        with_content ? "SELECT ? AS id, ? AS destination, ? AS mode,"
+                                       " ? AS template_id, ? AS batch, ? AS subject, ? AS body"
+                                     : "SELECT ? AS id, ? AS destination, ? AS mode,"
+                                       " ? AS template_id, ? AS batch",
+                        " UNION ALL ", n,
+                        with_content
+                            ? ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
+                              " SET m.destination = v.destination, m.mode_id = mo.id,"
+                              " m.template_id = v.template_id, m.active = 0,"
+                              " m.sent = UTC_TIMESTAMP(), m.batch = IFNULL(v.batch, m.batch),"
+                              " m.subject = LEFT(v.subject, 255), m.body = v.body"
+                            : ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
+                              " SET m.destination = v.destination, m.mode_id = mo.id,"
+                              " m.template_id = v.template_id, m.active = 0,"
+                              " m.sent = UTC_TIMESTAMP(), m.batch = IFNULL(v.batch, m.batch)");
+  if (rc)
+    return iris_err_set(err, rc, "record: %zu sent messages", n);
+  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(sql), p, w * n, &info, err)) != IRIS_OK)
+    return iris_err_prefix(err, "recording %zu messages as sent", n);
+  if (info.affected_rows != n)
+    return iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
+                        (unsigned long long)info.affected_rows);
+  return IRIS_OK;
+}
+
 int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
                           struct iris_err *err) {
   struct iris_buf sql;
   struct iris_db_param *p = NULL;
-  struct iris_db_exec_info info = {0};
   struct iris_err cerr;
   size_t i;
   int rc;
@@ -220,72 +269,18 @@ int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row 
    *    character a latin1 column cannot hold, a body over the column), only that statement is
    *    undone and both are written apart below, so that recording the page as sent never
    *    depends on its content (see iris_record_sent). */
-  for (i = 0; i < n; i++) {
-    const struct iris_record_sent_row *r = &rows[i];
-    p[7 * i] = IRIS_DB_I64(r->message_id);
-    p[7 * i + 1] = IRIS_DB_STR(r->destination);
-    p[7 * i + 2] = IRIS_DB_STR(r->mode);
-    p[7 * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
-    p[7 * i + 4] = IRIS_DB_STR(r->batch_id);
-    p[7 * i + 5] = IRIS_DB_STR(r->subject ? r->subject : "");
-    p[7 * i + 6] = IRIS_DB_STR(r->body ? r->body : "");
-  }
-  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
-                             "SELECT ? AS id, ? AS destination, ? AS mode, ? AS template_id,"
-                             " ? AS batch, ? AS subject, ? AS body",
-                             " UNION ALL ", n,
-                             ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
-                             " SET m.destination = v.destination, m.mode_id = mo.id,"
-                             " m.template_id = v.template_id, m.active = 0, m.sent = UTC_TIMESTAMP(),"
-                             " m.batch = IFNULL(v.batch, m.batch), m.subject = LEFT(v.subject, 255),"
-                             " m.body = v.body")) != IRIS_OK) {
-    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
-    goto out;
-  }
   iris_err_clear(&cerr);
-  rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 7 * n, &info, &cerr);
-  if (rc == IRIS_OK && info.affected_rows != n) {
-    rc = iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
-                      (unsigned long long)info.affected_rows);
-    goto out;
-  }
+  rc = sent_update(db, &sql, rows, n, p, 1, &cerr);
   if (rc == IRIS_OK)
     goto status;
-  if (rc != IRIS_EDB) { /* lost connection, deadlock, memory: the caller retries it whole */
+  if (rc != IRIS_EDB) { /* lost connection, deadlock, memory, rows: the caller retries it whole */
     if (err)
       *err = cerr;
-    iris_err_prefix(err, "recording %zu messages as sent", n);
     goto out;
   }
-  iris_buf_reset(&sql);
   /* 1. sent, on its own (see iris_record_sent) */
-  for (i = 0; i < n; i++) {
-    const struct iris_record_sent_row *r = &rows[i];
-    p[5 * i] = IRIS_DB_I64(r->message_id);
-    p[5 * i + 1] = IRIS_DB_STR(r->destination);
-    p[5 * i + 2] = IRIS_DB_STR(r->mode);
-    p[5 * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
-    p[5 * i + 4] = IRIS_DB_STR(r->batch_id);
-  }
-  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
-                             "SELECT ? AS id, ? AS destination, ? AS mode, ? AS template_id, ? AS batch",
-                             " UNION ALL ", n,
-                             ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
-                             " SET m.destination = v.destination, m.mode_id = mo.id,"
-                             " m.template_id = v.template_id, m.active = 0, m.sent = UTC_TIMESTAMP(),"
-                             " m.batch = IFNULL(v.batch, m.batch)")) != IRIS_OK) {
-    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
+  if ((rc = sent_update(db, &sql, rows, n, p, 0, err)) != IRIS_OK)
     goto out;
-  }
-  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 5 * n, &info, err)) != IRIS_OK) {
-    iris_err_prefix(err, "recording %zu messages as sent", n);
-    goto out;
-  }
-  if (info.affected_rows != n) {
-    rc = iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
-                      (unsigned long long)info.affected_rows);
-    goto out;
-  }
   /* 2. content; refused (a latin1 column), then row by row, narrowing */
   iris_buf_reset(&sql);
   for (i = 0; i < n; i++) {
