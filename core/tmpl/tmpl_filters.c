@@ -1167,6 +1167,18 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
         latch(iris_url_append_quoted(&b, k1, strlen(k1), "", 1));
         continue;
       }
+      if (json_is_string(pair) &&
+          iris__utf8_count(json_string_value(pair), json_string_length(pair)) == 2) {
+        /* unpacking a two-character string gives its characters */
+        const char *p = json_string_value(pair);
+        size_t n = json_string_length(pair), cut = iris__utf8_offset(p, n, 1);
+        if (i)
+          latch(iris_buf_appendc(&b, '&'));
+        latch(iris_url_append_quoted(&b, p, cut, "", 1));
+        latch(iris_buf_appendc(&b, '='));
+        latch(iris_url_append_quoted(&b, p + cut, n - cut, "", 1));
+        continue;
+      }
       if (!json_is_array(pair) || json_array_size(pair) != 2) {
         iris_buf_cleanup(&b);
         return iris__tmpl_fail(r, "urlencode(): item %zu of the list is not a (key, value) pair",
