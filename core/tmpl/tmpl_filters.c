@@ -2074,6 +2074,29 @@ struct keyed {
   json_t *item;
 };
 
+/* Python's key < key as list.sort asks it; listkey: keys are one-item lists, which compare equal
+ * before any ordering is asked. */
+static int key_lt(struct rctx *r, const struct keyed *a, const struct keyed *b, int listkey,
+                  int *lt) {
+  int c = 0, rc;
+  *lt = 0;
+  if (listkey && iris__tv_equal(&a->key, &b->key))
+    return IRIS_OK;
+  if ((rc = iris__tv_compare(r, &a->key, &b->key, &c)))
+    return rc;
+  *lt = c == -1;
+  return IRIS_OK;
+}
+
+static void reverse_keyed(struct keyed *v, size_t n) {
+  size_t i;
+  for (i = 0; i < n / 2; i++) {
+    struct keyed t = v[i];
+    v[i] = v[n - 1 - i];
+    v[n - 1 - i] = t;
+  }
+}
+
 /* Stable merge sort by key with Python's ordering; a failed comparison fails the render. */
 static int merge_sort(struct rctx *r, struct keyed *v, struct keyed *tmp, size_t n, int reverse,
                       int listkey) {
@@ -2085,14 +2108,13 @@ static int merge_sort(struct rctx *r, struct keyed *v, struct keyed *tmp, size_t
       (rc = merge_sort(r, v + mid, tmp, n - mid, reverse, listkey)))
     return rc;
   for (i = 0, j = mid, k = 0; i < mid && j < n; k++) {
-    int c = 0;
-    /* sort's keys are one-item lists in Jinja (make_multi_attrgetter): equal keys, even two
-     * Undefined, compare equal before any ordering is asked */
-    if (!(listkey && iris__tv_equal(&v[j].key, &v[i].key)) &&
-        (rc = iris__tv_compare(r, &v[j].key, &v[i].key, &c)))
+    int lt = 0;
+    /* take the right one only when it is strictly first: equal items keep their order (sort's
+     * keys are one-item lists in Jinja, make_multi_attrgetter: see key_lt) */
+    if ((rc = reverse ? key_lt(r, &v[i], &v[j], listkey, &lt)
+                      : key_lt(r, &v[j], &v[i], listkey, &lt)))
       return rc;
-    /* take the right one only when it is strictly first: equal items keep their order */
-    if (reverse ? c > 0 : c < 0)
+    if (lt)
       tmp[k] = v[j++];
     else
       tmp[k] = v[i++];
@@ -2105,9 +2127,76 @@ static int merge_sort(struct rctx *r, struct keyed *v, struct keyed *tmp, size_t
   return iris__tmpl_steps(r, (long)n);
 }
 
-/* sort / dictsort / max / min: the items with their keys, sorted (a new owned array). */
+/* CPython's list.sort on fewer than 64 items, step for step: the leading run (a strictly
+ * descending one reversed), then each further item inserted by binary search; a reverse sort
+ * reverses the list before and after. Every stable sort agrees on a consistent order; NaN keys
+ * make the order inconsistent, and then only the same comparisons give the same list. */
+#define SMALL_SORT 64
+static int small_sort(struct rctx *r, struct keyed *v, size_t n, int reverse, int listkey) {
+  size_t run = 2, i;
+  int lt = 0, rc;
+  if (n < 2)
+    return IRIS_OK;
+  if (reverse)
+    reverse_keyed(v, n);
+  if ((rc = key_lt(r, &v[1], &v[0], listkey, &lt)))
+    return rc;
+  if (lt) {
+    for (; run < n; run++) {
+      if ((rc = key_lt(r, &v[run], &v[run - 1], listkey, &lt)))
+        return rc;
+      if (!lt)
+        break;
+    }
+    reverse_keyed(v, run);
+  } else {
+    for (; run < n; run++) {
+      if ((rc = key_lt(r, &v[run], &v[run - 1], listkey, &lt)))
+        return rc;
+      if (lt)
+        break;
+    }
+  }
+  for (i = run; i < n; i++) {
+    struct keyed pivot = v[i];
+    size_t lo = 0, hi = i;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if ((rc = key_lt(r, &pivot, &v[mid], listkey, &lt)))
+        return rc;
+      if (lt)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    memmove(v + lo + 1, v + lo, (i - lo) * sizeof *v);
+    v[lo] = pivot;
+  }
+  if (reverse)
+    reverse_keyed(v, n);
+  return iris__tmpl_steps(r, (long)(n * 4));
+}
+
+/* Is v NaN, or a sequence holding NaN (the keys whose order is not consistent)? */
+static int tv_has_nan(const struct tv *v) {
+  size_t i;
+  if (v->t == TV_FLOAT)
+    return isnan(v->f);
+  if (v->t != TV_LIST)
+    return 0;
+  for (i = 0; i < json_array_size(v->j); i++) {
+    struct tv x = iris__tv_from_json(json_array_get(v->j, i));
+    if (tv_has_nan(&x))
+      return 1;
+  }
+  return 0;
+}
+
+/* sort / dictsort / max / min: the items with their keys (a new owned array), sorted when
+ * order is set. */
 static int sorted_items(struct rctx *r, json_t *items, const struct tv *attr, int by_value,
-                        int case_sensitive, int reverse, int listkey, struct keyed **out) {
+                        int case_sensitive, int reverse, int listkey, int order,
+                        struct keyed **out) {
   size_t n = json_array_size(items), i;
   struct keyed *v, *tmp;
   int rc;
@@ -2129,8 +2218,16 @@ static int sorted_items(struct rctx *r, json_t *items, const struct tv *attr, in
       break;
     rc = sort_key(r, &k, case_sensitive, &v[i].key);
   }
-  if (rc == IRIS_OK)
-    rc = merge_sort(r, v, tmp, n, reverse, listkey);
+  if (rc == IRIS_OK && order && n >= SMALL_SORT)
+    for (i = 0; i < n && rc == IRIS_OK; i++)
+      if (tv_has_nan(&v[i].key))
+        rc = iris__tmpl_fail(r,
+                             "sorting %d or more items with NaN among their keys is not "
+                             "supported by this engine",
+                             SMALL_SORT);
+  if (rc == IRIS_OK && order)
+    rc = n < SMALL_SORT ? small_sort(r, v, n, reverse, listkey)
+                        : merge_sort(r, v, tmp, n, reverse, listkey);
   iris_free(tmp);
   if (rc) {
     iris_free(v);
@@ -2437,22 +2534,23 @@ static int seq_filter_eager(struct rctx *r, const char *name, const struct tv *i
       return IRIS_OK;
     }
     if ((rc = sorted_items(r, items, at, by_value, cs && iris__tmpl_truthy(r, cs),
-                           rv && iris__tmpl_truthy(r, rv), is_sort, &v)))
+                           rv && iris__tmpl_truthy(r, rv), is_sort, is_sort || is_ds, &v)))
       return rc;
     if (!is_sort && !is_ds) {
-      /* max: the first of the largest; min: the first of the smallest (stable sort) */
+      /* Python's max()/min(): an item replaces the pick only when its key is strictly greater
+       * (smaller), so the first of the largest (smallest) wins and NaN keys are never picked
+       * after the first item */
       size_t pick = 0;
-      if (name[1] == 'a') {
-        pick = n - 1;
-        while (pick > 0) {
-          int c = 0;
-          if ((rc = iris__tv_compare(r, &v[pick - 1].key, &v[n - 1].key, &c)))
-            break;
-          if (c != 0)
-            break;
-          pick--;
-        }
+      int want = name[1] == 'a' ? 1 : -1;
+      for (i = 1; i < n; i++) {
+        int c = 0;
+        if ((rc = iris__tv_compare(r, &v[i].key, &v[pick].key, &c)))
+          break;
+        if (c == want)
+          pick = i;
       }
+      if (rc == IRIS_OK)
+        rc = iris__tmpl_steps(r, (long)n);
       if (rc == IRIS_OK)
         *out = iris__tv_from_json_r(r, v[pick].item);
       iris_free(v);

@@ -808,6 +808,8 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
       *cmp = cmp_int_float(a->i, b->f);
     else if (b->t != TV_FLOAT && !isnan(a->f))
       *cmp = -cmp_int_float(b->i, a->f);
+    else if (isnan(num(a)) || isnan(num(b)))
+      *cmp = 2; /* unordered: <, <=, > and >= are all false */
     else
       *cmp = num(a) < num(b) ? -1 : num(a) > num(b);
     return IRIS_OK;
