@@ -39,7 +39,7 @@ start_moto() {
   local py port
   py=$(venv_python)
   port=$(free_port)
-  "$py" -m moto.server -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  "$py" "$(dirname "${BASH_SOURCE[0]}")/../tests/support/moto_server.py" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   for _ in $(seq 1 100); do port_open "$port" && break; sleep 0.2; done
   port_open "$port" || { cat "$dir/moto.log" >&2; die "moto server did not start"; }
