@@ -20,6 +20,7 @@ def test_chaos_short_form():
     assert report["lost"] == 0, report["lost_ids"][:20]
     assert report["delivered"] + report["failed"] == report["messages"]
     assert report["duplicates"]["unexplained"] == 0, report["unexplained_ids"][:20]
+    assert report["tracking_pages_twice"]["unexplained"] == 0, report["tracking_pages_twice"]
     assert report["vendor_violations"] == 0
     assert report["db_restarts"] == 2 and report["worker_kills"] >= 1
     assert report["extra_deliveries_sent"] >= report["messages"]
