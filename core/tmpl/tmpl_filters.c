@@ -1123,6 +1123,17 @@ static int do_wordwrap(struct rctx *r, const struct tv *in, const struct fargs *
   return take(r, &b, out, 0);
 }
 
+/* One `key=value` of urlencode's query string, both quoted as Python's quote_plus does, after
+ * an `&` unless it is the first. */
+static void append_query_pair(struct iris_buf *b, int first, const char *k, size_t kn,
+                              const char *v, size_t vn) {
+  if (!first)
+    latch(iris_buf_appendc(b, '&'));
+  latch(iris_url_append_quoted(b, k, kn, "", 1));
+  latch(iris_buf_appendc(b, '='));
+  latch(iris_url_append_quoted(b, v, vn, "", 1));
+}
+
 static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
   struct iris_buf b;
   struct tv s;
@@ -1140,12 +1151,8 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
         iris_buf_cleanup(&b);
         return rc;
       }
-      if (!first)
-        latch(iris_buf_appendc(&b, '&'));
+      append_query_pair(&b, first, k, strlen(k), vs.s, vs.n);
       first = 0;
-      latch(iris_url_append_quoted(&b, k, strlen(k), "", 1));
-      latch(iris_buf_appendc(&b, '='));
-      latch(iris_url_append_quoted(&b, vs.s, vs.n, "", 1));
     }
     return take(r, &b, out, 0);
   }
@@ -1160,11 +1167,7 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
         void *it = json_object_iter(pair);
         const char *k0 = json_object_iter_key(it);
         const char *k1 = json_object_iter_key(json_object_iter_next(pair, it));
-        if (i)
-          latch(iris_buf_appendc(&b, '&'));
-        latch(iris_url_append_quoted(&b, k0, strlen(k0), "", 1));
-        latch(iris_buf_appendc(&b, '='));
-        latch(iris_url_append_quoted(&b, k1, strlen(k1), "", 1));
+        append_query_pair(&b, i == 0, k0, strlen(k0), k1, strlen(k1));
         continue;
       }
       if (json_is_string(pair) &&
@@ -1172,11 +1175,7 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
         /* unpacking a two-character string gives its characters */
         const char *p = json_string_value(pair);
         size_t n = json_string_length(pair), cut = iris__utf8_offset(p, n, 1);
-        if (i)
-          latch(iris_buf_appendc(&b, '&'));
-        latch(iris_url_append_quoted(&b, p, cut, "", 1));
-        latch(iris_buf_appendc(&b, '='));
-        latch(iris_url_append_quoted(&b, p + cut, n - cut, "", 1));
+        append_query_pair(&b, i == 0, p, cut, p + cut, n - cut);
         continue;
       }
       if (!json_is_array(pair) || json_array_size(pair) != 2) {
@@ -1190,11 +1189,7 @@ static int do_urlencode(struct rctx *r, const struct tv *in, struct tv *out) {
         iris_buf_cleanup(&b);
         return rc;
       }
-      if (i)
-        latch(iris_buf_appendc(&b, '&'));
-      latch(iris_url_append_quoted(&b, ks.s, ks.n, "", 1));
-      latch(iris_buf_appendc(&b, '='));
-      latch(iris_url_append_quoted(&b, vs.s, vs.n, "", 1));
+      append_query_pair(&b, i == 0, ks.s, ks.n, vs.s, vs.n);
     }
     return take(r, &b, out, 0);
   }

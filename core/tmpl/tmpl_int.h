@@ -346,8 +346,9 @@ void iris__tmpl_format_float(double f, char *out, size_t size);
 int iris__tv_equal(const struct tv *a, const struct tv *b);
 /* ==, also telling lists from tuples, ranges and dict views, and generators by identity. */
 int iris__tv_py_equal(const struct rctx *r, const struct tv *a, const struct tv *b);
-/* -1, 0, 1, or 2 when a NaN makes the pair unordered (every ordering false); IRIS_ETEMPLATE (via r)
- * when the types cannot be ordered. */
+/* -1, 0, 1, or TV_UNORDERED when a NaN makes the pair unordered (every ordering false);
+ * IRIS_ETEMPLATE (via r) when the types cannot be ordered. */
+#define TV_UNORDERED 2
 int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int *cmp);
 int iris__tv_binop(struct rctx *r, int op, const struct tv *a, const struct tv *b, struct tv *out);
 int iris__tv_contains(struct rctx *r, const struct tv *container, const struct tv *item, int *out);

@@ -877,10 +877,10 @@ int iris__tmpl_compare_op(struct rctx *r, int op, const struct tv *a, const stru
       return iris__tmpl_fail(r, "'%s' is undefined", a->t == TV_UNDEF ? a->s : b->s);
     if ((rc = iris__tv_compare(r, a, b, &c)))
       return rc;
-    *out = iris__tv_bool(c != 2 && (op == OP_LT   ? c < 0
-                                    : op == OP_LE ? c <= 0
-                                    : op == OP_GT ? c > 0
-                                                  : c >= 0));
+    *out = iris__tv_bool(c != TV_UNORDERED && (op == OP_LT   ? c < 0
+                                               : op == OP_LE ? c <= 0
+                                               : op == OP_GT ? c > 0
+                                                             : c >= 0));
     return IRIS_OK;
   }
 }

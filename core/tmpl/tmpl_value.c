@@ -706,7 +706,7 @@ int iris__tv_to_string(struct rctx *r, const struct tv *v, struct tv *out) {
 /* Python compares an int with a float exactly (2**53 + 1 > 2.0**53): <0, 0, >0. */
 static int cmp_int_float(int64_t i, double f) {
   if (isnan(f))
-    return 2; /* unordered: every comparison false, != true */
+    return TV_UNORDERED; /* every comparison false, != true */
   if (f >= 9223372036854775808.0)
     return -1;
   if (f < -9223372036854775808.0)
@@ -809,7 +809,7 @@ int iris__tv_compare(struct rctx *r, const struct tv *a, const struct tv *b, int
     else if (b->t != TV_FLOAT && !isnan(a->f))
       *cmp = -cmp_int_float(b->i, a->f);
     else if (isnan(num(a)) || isnan(num(b)))
-      *cmp = 2; /* unordered: <, <=, > and >= are all false */
+      *cmp = TV_UNORDERED;
     else
       *cmp = num(a) < num(b) ? -1 : num(a) > num(b);
     return IRIS_OK;
