@@ -25,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import tempfile
 import time
 
@@ -50,46 +49,22 @@ class FeedingSqs(SqsStandIn):
     (its entries as records) on the senders' fake Runtime API."""
 
     def __init__(self, delay_ms, runtime):
-        super().__init__(delay_ms)
         self.runtime = runtime
         self.events = []
-        stand_in = self
-        handler = self.server.RequestHandlerClass
-        plain = handler.do_POST
+        super().__init__(delay_ms)
 
-        def do_post(h):
-            body = h.body()
-            doc = json.loads(body)
-            # the JSON protocol posts to "/" and names the queue in the body
-            queue = str(doc.get("QueueUrl") or h.path).rstrip("/").rsplit("/", 1)[-1]
-            # SendMessageBatch (the coordinator) or SendMessage (a sender moving a record to
-            # the lane of its mode)
-            entries = doc.get("Entries") or ([{"MessageBody": doc["MessageBody"], "Id": "one"}]
-                                             if "MessageBody" in doc else [])
-            records = [stack.sqs_record(e["MessageBody"], f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}",
-                                        receipt_handle="rh-" + e["Id"])
-                       for e in entries]
-            # answer as the plain stand-in does (it reads the body again from this buffer)
-            kept, h.rfile = h.rfile, _Replay(body)
-            try:
-                plain(h)
-            finally:
-                h.rfile = kept
-            if records:
-                with stand_in.lock:
-                    stand_in.events.append(runtime.add_event({"Records": records},
-                                                             timeout_ms=600000))
-
-        handler.do_POST = do_post
-
-
-class _Replay:
-    def __init__(self, data):
-        self.data = data
-
-    def read(self, n):
-        out, self.data = self.data[:n], self.data[n:]
-        return out
+    def accepted(self, queue, doc):
+        # SendMessageBatch (the coordinator) or SendMessage (a sender moving a record to the
+        # lane of its mode)
+        entries = doc.get("Entries") or ([{"MessageBody": doc["MessageBody"], "Id": "one"}]
+                                         if "MessageBody" in doc else [])
+        records = [stack.sqs_record(e["MessageBody"], f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}",
+                                    receipt_handle="rh-" + e["Id"])
+                   for e in entries]
+        if records:
+            with self.lock:
+                self.events.append(self.runtime.add_event({"Records": records},
+                                                          timeout_ms=600000))
 
 
 def status(db):
@@ -181,6 +156,8 @@ def one_run(senders, sqs_ms):
                 p.wait(timeout=60)
                 f.seek(0)
                 send_logs.append(f.read())
+            # time the senders held events (from handing one out to its answer), summed
+            held = sum(r.get("held_s", 0) for r in list(send_rt.results.values()))
             errors = [coord_rt.results[i] for i in invocations if coord_rt.results[i]["kind"] != "response"]
             failed_ticks = sum((coord_rt.results[i]["json"] or {}).get("failed_ticks", 0)
                                for i in invocations if coord_rt.results[i]["kind"] == "response")
@@ -206,7 +183,8 @@ def one_run(senders, sqs_ms):
           f" all enqueued {enq:.2f} s, {len(done)} sent, all sent {all_sent:.2f} s,"
           f" incident→sent p50 {percentile(done, 0.5):.2f} s p99 {percentile(done, 0.99):.2f} s,"
           f" commits/record {commits:.2f} (Com_commit) {handler:.2f} (Handler_commit),"
-          f" {len(invocations)} coordinator invocation(s), {failed_ticks} failed tick(s)")
+          f" {len(invocations)} coordinator invocation(s), {failed_ticks} failed tick(s),"
+          f" the senders held events {held:.2f} s in all")
     print(f"burst: N={N} senders={senders} sqs_ms={sqs_ms} all_sent_s={all_sent:.2f}"
           f" p99_s={percentile(done, 0.99):.2f}")
     if len(done) < N:

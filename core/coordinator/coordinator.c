@@ -158,11 +158,13 @@ static int tick(struct iris_coordinator *c, struct iris_escalate *esc, int64_t h
       es.escalations || es.failed_incidents)
     IRIS_LOG_INFO("tick %d: %d new incident(s), %d repeat(s), %d escalation(s), %d message(s), "
                   "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed; %lld ms"
-                  " (escalate %lld, aggregate %lld, enqueue %lld)",
+                  " (escalate %lld, aggregate %lld, enqueue %lld: upkeep %lld, collect %lld,"
+                  " send %lld, mark %lld)",
                   t->ticks, es.new_incidents, es.repeats, es.escalations, es.messages, as.held,
                   as.batches, qs.enqueued, es.deactivated, es.failed_incidents + as.failed,
                   (long long)elapsed, (long long)(t1 - t0), (long long)(t2 - t1),
-                  (long long)(t0 + elapsed - t2));
+                  (long long)(t0 + elapsed - t2), (long long)qs.ms_upkeep,
+                  (long long)qs.ms_collect, (long long)qs.ms_send, (long long)qs.ms_mark);
   return rc;
 }
 

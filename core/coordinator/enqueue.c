@@ -423,6 +423,7 @@ static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
   struct due *due = NULL;
   struct call *calls = NULL;
   size_t n = 0, cap = 0, ncalls = 0, i;
+  int64_t t0 = iris_clock_mono_ms(), t1, t2;
   int rc;
   *more = 0;
   /* Due: single messages whose lane is decided (aggregate.h), batches, tracking copies. */
@@ -449,14 +450,20 @@ static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
   }
   if (rc == IRIS_OK && n)
     rc = build_calls(q, db, due, n, &calls, &ncalls, st, err);
+  t1 = iris_clock_mono_ms();
+  st->ms_collect += t1 - t0;
+  t2 = t1;
   if (rc == IRIS_OK && ncalls) {
     perform(q, calls, ncalls);
+    t2 = iris_clock_mono_ms();
+    st->ms_send += t2 - t1;
     rc = mark_enqueued(db, DUE_MESSAGE, calls, ncalls, q->opts.redrive_seconds, err);
     if (rc == IRIS_OK)
       rc = mark_enqueued(db, DUE_TRACKING, calls, ncalls, q->opts.redrive_seconds, err);
     for (i = 0; i < ncalls && rc == IRIS_OK; i++)
       rc = record(db, &calls[i], q->opts.redrive_seconds, st, err);
   }
+  st->ms_mark += iris_clock_mono_ms() - t2;
   free_calls(calls, ncalls);
   iris_free(due);
   return rc;
@@ -562,6 +569,7 @@ static int settle_inactive(struct iris_db *db, int *settled, struct iris_err *er
 int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadline_ms,
                       struct iris_enqueue_stats *st, struct iris_err *err) {
   int rc, more = 1;
+  int64_t t0 = iris_clock_mono_ms();
 
   memset(st, 0, sizeof *st);
   /* Messages the API created (no marker yet) join the queue's bookkeeping. */
@@ -570,6 +578,7 @@ int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadli
     return rc;
   /* Claimed incidents deactivate their messages: nothing left to send for those markers. */
   rc = settle_inactive(db, &st->settled, err);
+  st->ms_upkeep = iris_clock_mono_ms() - t0;
   if (rc)
     return rc;
   while (rc == IRIS_OK && more && !(deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms))
