@@ -35,7 +35,7 @@
 
 struct iris_coordinator {
   struct iris_app *app; /* borrowed from the caller */
-  int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, max_unrolled;
+  int64_t tick_s, lease_s, redrive_s, margin_ms, slice_ms, parallel, page, max_unrolled;
   struct iris_housekeeping_opts hk;
   struct iris_gmail_watch_opts gmail; /* gmail.google NULL: no Gmail watch configured */
   struct iris_enqueue *enqueue;       /* owned */
@@ -158,12 +158,12 @@ static int tick(struct iris_coordinator *c, struct iris_escalate *esc, int64_t h
       es.escalations || es.failed_incidents)
     IRIS_LOG_INFO("tick %d: %d new incident(s), %d repeat(s), %d escalation(s), %d message(s), "
                   "%d held, %d batch(es), %d enqueued, %d deactivated, %d failed; %lld ms"
-                  " (escalate %lld, aggregate %lld, enqueue %lld: upkeep %lld, collect %lld,"
-                  " send %lld, mark %lld)",
+                  " (escalate %lld, aggregate %lld, enqueue %lld in %d page(s): upkeep %lld,"
+                  " collect %lld, send %lld, mark %lld)",
                   t->ticks, es.new_incidents, es.repeats, es.escalations, es.messages, as.held,
                   as.batches, qs.enqueued, es.deactivated, es.failed_incidents + as.failed,
                   (long long)elapsed, (long long)(t1 - t0), (long long)(t2 - t1),
-                  (long long)(t0 + elapsed - t2), (long long)qs.ms_upkeep,
+                  (long long)(t0 + elapsed - t2), qs.pages, (long long)qs.ms_upkeep,
                   (long long)qs.ms_collect, (long long)qs.ms_send, (long long)qs.ms_mark);
   return rc;
 }
@@ -484,6 +484,8 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
     rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_parallel", 16, 1, 32, &c->parallel,
                             err);
   if (rc == IRIS_OK)
+    rc = iris_config_i64_or(c->app->cfg, "coordinator.enqueue_page", 2000, 10, 2000, &c->page, err);
+  if (rc == IRIS_OK)
     rc = iris_config_i64_or(c->app->cfg, "ldap_lists.max_unrolled_users", 0, 0, 1000000000,
                             &c->max_unrolled, err);
   if (rc == IRIS_OK)
@@ -500,6 +502,7 @@ int iris_coordinator_new(struct iris_app *app, struct iris_coordinator **out,
     qo.queues = iris_config_json(c->app->cfg, "queues");
     qo.redrive_seconds = c->redrive_s;
     qo.parallel = (int)c->parallel;
+    qo.page = (int)c->page;
     qo.aws = &c->app->aws;
     rc = iris_enqueue_new(&qo, &c->enqueue, err);
     if (rc == IRIS_EINVAL) {

@@ -16,7 +16,7 @@
 #define IRIS_LOG_MODULE "enqueue"
 #include "log.h"
 
-#define PAGE 2000 /* due entries read per page */
+#define PAGE 2000 /* due entries read per page, at most (opts.page) */
 #define MAX_PARALLEL 32
 #define ADOPT_ROWS 1000  /* API-created messages given a marker per tick */
 #define MARK_ROWS 500    /* markers marked enqueued per statement */
@@ -58,12 +58,16 @@ int iris_enqueue_new(const struct iris_enqueue_opts *opts, struct iris_enqueue *
   if (opts->parallel < 0 || opts->parallel > MAX_PARALLEL)
     return iris_err_set(err, IRIS_EINVAL, "enqueue: parallel must be 1-%d (got %d)", MAX_PARALLEL,
                         opts->parallel);
+  if (opts->page != 0 && (opts->page < 10 || opts->page > PAGE))
+    return iris_err_set(err, IRIS_EINVAL, "enqueue: page must be 10-%d (got %d)", PAGE, opts->page);
   q = iris_calloc(1, sizeof *q);
   if (!q)
     return iris_err_set(err, IRIS_ENOMEM, "enqueue: handle");
   q->opts = *opts;
   if (q->opts.parallel == 0)
     q->opts.parallel = 4;
+  if (q->opts.page == 0)
+    q->opts.page = PAGE;
   *out = q;
   return IRIS_OK;
 }
@@ -79,63 +83,77 @@ void iris_enqueue_free(struct iris_enqueue *q) {
 
 /* ---- sending threads ------------------------------------------------------------------------ */
 
-struct pool {
-  struct iris_enqueue *q;
+struct flight;
+
+struct worker {
+  struct flight *f;
+  struct iris_sqs *sqs;
+};
+
+/* One page's calls on their way: up to `parallel` sending threads take the calls one by one
+ * while the calling thread goes on with the database (reading the next page, marking the
+ * previous one). Must not move between flight_start and flight_wait (the threads point into
+ * it). */
+struct flight {
   struct call *calls;
   size_t ncalls, next;
   pthread_mutex_t lock;
-};
-
-struct worker {
-  struct pool *pool;
-  struct iris_sqs *sqs;
+  struct worker workers[MAX_PARALLEL];
+  pthread_t threads[MAX_PARALLEL];
+  int started[MAX_PARALLEL];
+  size_t nworkers;
 };
 
 static void *send_calls(void *arg) {
   struct worker *w = arg;
   for (;;) {
     struct call *c;
-    pthread_mutex_lock(&w->pool->lock);
-    c = w->pool->next < w->pool->ncalls ? &w->pool->calls[w->pool->next++] : NULL;
-    pthread_mutex_unlock(&w->pool->lock);
+    pthread_mutex_lock(&w->f->lock);
+    c = w->f->next < w->f->ncalls ? &w->f->calls[w->f->next++] : NULL;
+    pthread_mutex_unlock(&w->f->lock);
     if (!c)
       return NULL;
     c->rc = iris_sqs_send_batch(w->sqs, c->url, c->out, c->n, &c->res, &c->err);
   }
 }
 
-/* Perform every call, up to `parallel` at once. */
-static void perform(struct iris_enqueue *q, struct call *calls, size_t n) {
-  struct pool pool;
-  struct worker workers[MAX_PARALLEL];
-  pthread_t threads[MAX_PARALLEL];
-  int started[MAX_PARALLEL];
-  size_t want = n < (size_t)q->opts.parallel ? n : (size_t)q->opts.parallel, t, usable = 0;
-  memset(&pool, 0, sizeof pool);
-  pool.q = q;
-  pool.calls = calls;
-  pool.ncalls = n;
-  pthread_mutex_init(&pool.lock, NULL);
+/* Start sending the n calls, up to `parallel` at once, on threads of their own. */
+static void flight_start(struct iris_enqueue *q, struct flight *f, struct call *calls, size_t n) {
+  size_t want = n < (size_t)q->opts.parallel ? n : (size_t)q->opts.parallel, t;
+  f->calls = calls;
+  f->ncalls = n;
+  f->next = 0;
+  f->nworkers = 0;
+  pthread_mutex_init(&f->lock, NULL);
   for (t = 0; t < want; t++) {
     struct iris_err cerr = {0};
     if (!q->clients[t] && iris_sqs_new(q->opts.aws, &q->clients[t], &cerr) != IRIS_OK) {
       IRIS_LOG_ERR("enqueue: SQS client %zu: %s", t, cerr.msg);
       break;
     }
-    workers[usable].pool = &pool;
-    workers[usable].sqs = q->clients[t];
-    usable++;
+    f->workers[f->nworkers].f = f;
+    f->workers[f->nworkers].sqs = q->clients[t];
+    f->nworkers++;
   }
-  for (t = 0; t < usable; t++)
-    started[t] = t > 0 && pthread_create(&threads[t], NULL, send_calls, &workers[t]) == 0;
-  if (usable)
-    (void)send_calls(&workers[0]); /* the calling thread sends too */
-  for (t = 1; t < usable; t++)
-    if (started[t])
-      pthread_join(threads[t], NULL);
-  pthread_mutex_destroy(&pool.lock);
-  for (t = pool.next; t < n; t++) /* no client could be opened */
-    calls[t].rc = iris_err_set(&calls[t].err, IRIS_ECONN, "no SQS client");
+  for (t = 0; t < f->nworkers; t++)
+    f->started[t] = pthread_create(&f->threads[t], NULL, send_calls, &f->workers[t]) == 0;
+}
+
+/* Wait until every call of the flight has its answer. Calls no thread could take (no thread
+ * started) are sent by the calling thread; calls without any SQS client fail. */
+static void flight_wait(struct flight *f) {
+  size_t t;
+  int any = 0;
+  for (t = 0; t < f->nworkers; t++)
+    if (f->started[t]) {
+      pthread_join(f->threads[t], NULL);
+      any = 1;
+    }
+  if (!any && f->nworkers)
+    (void)send_calls(&f->workers[0]);
+  pthread_mutex_destroy(&f->lock);
+  for (t = f->next; t < f->ncalls; t++) /* no client could be opened */
+    f->calls[t].rc = iris_err_set(&f->calls[t].err, IRIS_ECONN, "no SQS client");
 }
 
 /* ---- recording outcomes --------------------------------------------------------------------- */
@@ -313,14 +331,36 @@ static int encode(struct iris_db *db, const char *entry, struct iris_buf *out,
   return rc ? iris_err_set(err, rc, "enqueue: envelope of %s", entry) : IRIS_OK;
 }
 
-/* Append the rows of `sql` (columns: id text, mode name) to the due list as `kind`. */
-static int collect(struct iris_db *db, const char *sql, char kind, struct due **due, size_t *n,
-                   size_t *cap, struct iris_err *err) {
+/* Whether entry is one of the n sorted entries of `in_flight` (NULL: none). */
+static int flying(const char *const *in_flight, size_t n, const char *entry) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(in_flight[mid], entry);
+    if (c == 0)
+      return 1;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return 0;
+}
+
+/* Append up to `keep` rows of `sql` (columns: id text, mode name; it reads `limit` rows at
+ * most) to the due list as `kind`, leaving out the entries in flight (sorted, nfly of them:
+ * the page still being sent, whose markers are not marked yet). *full = 1 when more may be
+ * due (the query filled its limit, or rows were left over). */
+static int collect(struct iris_db *db, const char *sql, char kind, int64_t limit, size_t keep,
+                   const char *const *in_flight, size_t nfly, struct due **due, size_t *n,
+                   size_t *cap, int *full, struct iris_err *err) {
+  size_t kept = 0;
   struct iris_db_rows *rows = NULL;
-  struct iris_db_param p[] = {IRIS_DB_I64(PAGE)};
+  struct iris_db_param p[] = {IRIS_DB_I64(limit)};
   int rc = iris_db_query(db, IRIS_DB_IDEMPOTENT, sql, p, 1, &rows, err);
   if (rc)
     return rc;
+  *full = (int64_t)iris_db_rows_count(rows) >= limit;
   if (*n + iris_db_rows_count(rows) + 1 > *cap) {
     size_t want = *n + iris_db_rows_count(rows) + 1;
     struct due *bigger = iris_realloc(*due, want * sizeof *bigger);
@@ -339,6 +379,13 @@ static int collect(struct iris_db *db, const char *sql, char kind, struct due **
       rc = iris_db_get_str(rows, 1, &mode, NULL, err);
     if (rc == IRIS_OK) {
       snprintf(d->entry, sizeof d->entry, "%c%s", kind, id);
+      if (flying(in_flight, nfly, d->entry))
+        continue;
+      if (kept == keep) {
+        *full = 1;
+        break;
+      }
+      kept++;
       snprintf(d->lane, sizeof d->lane, "%s", iris_contract_lane(mode));
       d->taken = 0;
       (*n)++;
@@ -416,57 +463,152 @@ static void free_calls(struct call *calls, size_t n) {
   iris_free(calls);
 }
 
-/* One page of due entries: collect, encode, send in parallel, record. *more = 1 when the
- * page was full (there may be more due). */
-static int send_page(struct iris_enqueue *q, struct iris_db *db, int *more,
-                     struct iris_enqueue_stats *st, struct iris_err *err) {
-  struct due *due = NULL;
-  struct call *calls = NULL;
-  size_t n = 0, cap = 0, ncalls = 0, i;
-  int64_t t0 = iris_clock_mono_ms(), t1, t2;
-  int rc;
-  *more = 0;
+/* One page of due entries: read and encoded by the calling thread, then sent (a flight)
+ * while the calling thread reads the next page and marks the previous one. */
+struct page {
+  struct due *due; /* owned: the entries read */
+  size_t n;
+  struct call *calls; /* owned (free_calls): their SendMessageBatch calls */
+  size_t ncalls;
+  const char **sorted; /* owned array of the entries sent (borrowed strings), sorted */
+  size_t nsorted;
+  int more; /* a query filled its limit: there may be more due */
+  struct flight flight;
+};
+
+static int by_entry(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void page_free(struct page *pg) {
+  free_calls(pg->calls, pg->ncalls);
+  iris_free(pg->due);
+  iris_free(pg->sorted);
+  memset(pg, 0, sizeof *pg);
+}
+
+/* Read and encode the next page of due entries, leaving out those of `in_flight` (NULL: no
+ * page is being sent). Each query reads a page more than the page in flight holds, so a full
+ * page of new entries remains after leaving those out. */
+static int page_read(struct iris_enqueue *q, struct iris_db *db, const struct page *in_flight,
+                     struct page *pg, struct iris_enqueue_stats *st, struct iris_err *err) {
+  const char *const *fly = in_flight ? in_flight->sorted : NULL;
+  size_t nfly = in_flight ? in_flight->nsorted : 0, cap = 0, i, k;
+  int64_t limit = q->opts.page + (int64_t)nfly;
+  int full = 0, rc;
+  memset(pg, 0, sizeof *pg);
   /* Due: single messages whose lane is decided (aggregate.h), batches, tracking copies. */
   rc = collect(db,
                "SELECT CAST(message_id AS CHAR), lane FROM sender_enqueue"
                " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
                " AND lane IS NOT NULL AND batch_id IS NULL ORDER BY next_attempt_at LIMIT ?",
-               DUE_MESSAGE, &due, &n, &cap, err);
-  *more = n >= PAGE;
+               DUE_MESSAGE, limit, (size_t)q->opts.page, fly, nfly, &pg->due, &pg->n, &cap, &full,
+               err);
+  pg->more = full;
   if (rc == IRIS_OK)
     rc = collect(db,
                  "SELECT batch_id, MIN(lane) FROM sender_enqueue"
                  " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
                  " AND batch_id IS NOT NULL GROUP BY batch_id ORDER BY MIN(next_attempt_at) LIMIT ?",
-                 DUE_BATCH, &due, &n, &cap, err);
+                 DUE_BATCH, limit, (size_t)q->opts.page, fly, nfly, &pg->due, &pg->n, &cap, &full,
+                 err);
   if (rc == IRIS_OK) {
-    size_t before = n;
     rc = collect(db,
                  "SELECT CAST(incident_id AS CHAR), mode FROM sender_tracking"
                  " WHERE state IN ('pending','enqueued') AND next_attempt_at <= UTC_TIMESTAMP(3)"
                  " ORDER BY next_attempt_at LIMIT ?",
-                 DUE_TRACKING, &due, &n, &cap, err);
-    *more |= n - before >= PAGE;
+                 DUE_TRACKING, limit, (size_t)q->opts.page, fly, nfly, &pg->due, &pg->n, &cap,
+                 &full, err);
+    pg->more |= full;
   }
-  if (rc == IRIS_OK && n)
-    rc = build_calls(q, db, due, n, &calls, &ncalls, st, err);
-  t1 = iris_clock_mono_ms();
-  st->ms_collect += t1 - t0;
-  t2 = t1;
-  if (rc == IRIS_OK && ncalls) {
-    perform(q, calls, ncalls);
-    t2 = iris_clock_mono_ms();
-    st->ms_send += t2 - t1;
-    rc = mark_enqueued(db, DUE_MESSAGE, calls, ncalls, q->opts.redrive_seconds, err);
+  if (rc == IRIS_OK && pg->n)
+    rc = build_calls(q, db, pg->due, pg->n, &pg->calls, &pg->ncalls, st, err);
+  if (rc == IRIS_OK && pg->ncalls)
+    st->pages++;
+  for (i = 0; rc == IRIS_OK && i < pg->ncalls; i++)
+    pg->nsorted += pg->calls[i].n;
+  if (rc == IRIS_OK && pg->nsorted) {
+    pg->sorted = iris_calloc(pg->nsorted, sizeof *pg->sorted);
+    if (!pg->sorted)
+      rc = iris_err_set(err, IRIS_ENOMEM, "enqueue: entries in flight");
+    for (i = 0, k = 0; rc == IRIS_OK && i < pg->ncalls; i++) {
+      size_t e;
+      for (e = 0; e < pg->calls[i].n; e++)
+        pg->sorted[k++] = pg->calls[i].out[e].id;
+    }
     if (rc == IRIS_OK)
-      rc = mark_enqueued(db, DUE_TRACKING, calls, ncalls, q->opts.redrive_seconds, err);
-    for (i = 0; i < ncalls && rc == IRIS_OK; i++)
-      rc = record(db, &calls[i], q->opts.redrive_seconds, st, err);
+      qsort(pg->sorted, pg->nsorted, sizeof *pg->sorted, by_entry);
   }
-  st->ms_mark += iris_clock_mono_ms() - t2;
-  free_calls(calls, ncalls);
-  iris_free(due);
   return rc;
+}
+
+/* Mark what SQS accepted of a page that was sent, and count what it refused. */
+static int page_record(struct iris_enqueue *q, struct iris_db *db, struct page *pg,
+                       struct iris_enqueue_stats *st, struct iris_err *err) {
+  size_t i;
+  int rc = mark_enqueued(db, DUE_MESSAGE, pg->calls, pg->ncalls, q->opts.redrive_seconds, err);
+  if (rc == IRIS_OK)
+    rc = mark_enqueued(db, DUE_TRACKING, pg->calls, pg->ncalls, q->opts.redrive_seconds, err);
+  for (i = 0; i < pg->ncalls && rc == IRIS_OK; i++)
+    rc = record(db, &pg->calls[i], q->opts.redrive_seconds, st, err);
+  return rc;
+}
+
+/* Send everything due, page after page, pipelined: while one page's calls are in flight the
+ * calling thread reads and encodes the next page (leaving out the entries in flight, whose
+ * markers are not marked yet), then starts it and marks the page that landed. SQS is idle
+ * only while the first page is read and the last one marked. */
+static int send_due(struct iris_enqueue *q, struct iris_db *db, int64_t deadline_ms,
+                    struct iris_enqueue_stats *st, struct iris_err *err) {
+  struct page pages[2], *cur = &pages[0], *nxt = &pages[1], *swap;
+  int64_t t = iris_clock_mono_ms(), now;
+  int rc;
+  memset(pages, 0, sizeof pages);
+  rc = page_read(q, db, NULL, cur, st, err);
+  now = iris_clock_mono_ms();
+  st->ms_collect += now - t;
+  if (rc != IRIS_OK || !cur->ncalls) {
+    page_free(cur);
+    return rc;
+  }
+  flight_start(q, &cur->flight, cur->calls, cur->ncalls);
+  for (;;) {
+    struct iris_err rerr = {0};
+    int rrc = IRIS_OK;
+    t = iris_clock_mono_ms();
+    if (cur->more && !(deadline_ms > 0 && t >= deadline_ms)) {
+      rrc = page_read(q, db, cur, nxt, st, &rerr);
+      if (rrc != IRIS_OK)
+        page_free(nxt); /* (reported once the page in flight is recorded) */
+    }
+    now = iris_clock_mono_ms();
+    st->ms_collect += now - t;
+    flight_wait(&cur->flight);
+    t = iris_clock_mono_ms();
+    st->ms_send += t - now;
+    if (nxt->ncalls)
+      flight_start(q, &nxt->flight, nxt->calls, nxt->ncalls);
+    rc = page_record(q, db, cur, st, err);
+    now = iris_clock_mono_ms();
+    st->ms_mark += now - t;
+    page_free(cur);
+    if (rc == IRIS_OK && rrc != IRIS_OK)
+      rc = iris_err_set(err, rrc, "%s", rerr.msg);
+    if (!nxt->ncalls) {
+      page_free(nxt);
+      return rc;
+    }
+    if (rc != IRIS_OK) {
+      /* What SQS accepts of the page in flight stays unmarked: due again after the error,
+       * and the sender's claim makes the copy harmless. */
+      flight_wait(&nxt->flight);
+      page_free(nxt);
+      return rc;
+    }
+    swap = cur;
+    cur = nxt;
+    nxt = swap;
+  }
 }
 
 /* Active messages without a marker (the API created them) get one, ADOPT_ROWS per call. As in
@@ -568,7 +710,7 @@ static int settle_inactive(struct iris_db *db, int *settled, struct iris_err *er
 
 int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadline_ms,
                       struct iris_enqueue_stats *st, struct iris_err *err) {
-  int rc, more = 1;
+  int rc;
   int64_t t0 = iris_clock_mono_ms();
 
   memset(st, 0, sizeof *st);
@@ -581,7 +723,7 @@ int iris_enqueue_tick(struct iris_enqueue *q, struct iris_db *db, int64_t deadli
   st->ms_upkeep = iris_clock_mono_ms() - t0;
   if (rc)
     return rc;
-  while (rc == IRIS_OK && more && !(deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms))
-    rc = send_page(q, db, &more, st, err);
-  return rc;
+  if (deadline_ms > 0 && iris_clock_mono_ms() >= deadline_ms)
+    return IRIS_OK;
+  return send_due(q, db, deadline_ms, st, err);
 }

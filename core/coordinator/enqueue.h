@@ -29,6 +29,7 @@ struct iris_enqueue_stats {
   int failed;   /* entries refused or not sent (retried later) */
   int settled;  /* markers closed because the message went inactive */
   int calls;    /* SendMessageBatch calls */
+  int pages;    /* pages of due entries sent */
   /* where the pass's time went (ms): adopting and settling markers, reading the due entries and
    * encoding their envelopes, the SendMessageBatch calls, marking what SQS accepted */
   int64_t ms_upkeep, ms_collect, ms_send, ms_mark;
@@ -38,6 +39,7 @@ struct iris_enqueue_opts {
   json_t *queues;                  /* borrowed: lane → queue URL; "notifications" for the rest */
   int64_t redrive_seconds;         /* an enqueued entry not settled by then is sent again */
   int parallel;                    /* SendMessageBatch calls in flight (1-32; 0: 4) */
+  int page;                        /* due entries read per page (10-2000; 0: 2000) */
   const struct iris_aws_opts *aws; /* borrowed: how to open the SQS clients */
 };
 
