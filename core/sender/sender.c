@@ -32,6 +32,118 @@
 #define IRIS_LOG_MODULE "sender"
 #include "log.h"
 
+/*
+ * The priority chains and reprioritisation rules read for one batch, kept to serve the next
+ * batches whose users are among those read, for sender.lookup_cache_ms (1000). In a burst
+ * most batches page the same few people, and these two reads were two of a batch's dozen
+ * round trips. A change to a contact or a rule reaches a warm sender within that time (Iris's
+ * sender re-read its rules once a minute and its targets on every loop). 0 reads them for
+ * every batch.
+ */
+struct kept_lookups {
+  int64_t ttl_ms;
+  struct iris_contacts *contacts; /* owned, or NULL */
+  struct iris_contact_want *want; /* owned, with owned strings: what contacts answers */
+  size_t nwant;
+  int64_t contacts_ms;                   /* iris_clock_mono_ms() of the read */
+  struct iris_reprioritize_rules *rules; /* owned, or NULL */
+  char **targets;                        /* owned strings: whose rules were read */
+  size_t ntargets;
+  int64_t rules_ms;
+};
+
+static void kept_free_contacts(struct kept_lookups *k) {
+  size_t i;
+  for (i = 0; i < k->nwant; i++) {
+    iris_free((char *)k->want[i].target);
+    iris_free((char *)k->want[i].application);
+  }
+  iris_free(k->want);
+  iris_contacts_free(k->contacts);
+  k->want = NULL;
+  k->nwant = 0;
+  k->contacts = NULL;
+}
+
+static void kept_free_rules(struct kept_lookups *k) {
+  size_t i;
+  for (i = 0; i < k->ntargets; i++)
+    iris_free(k->targets[i]);
+  iris_free(k->targets);
+  iris_reprioritize_rules_free(k->rules);
+  k->targets = NULL;
+  k->ntargets = 0;
+  k->rules = NULL;
+}
+
+/* The kept priority chains when they answer every one of want[0..n) and are fresh, else NULL. */
+static const struct iris_contacts *
+kept_contacts_for(const struct kept_lookups *k, const struct iris_contact_want *want, size_t n) {
+  size_t i, j;
+  if (!k->contacts || iris_clock_mono_ms() - k->contacts_ms >= k->ttl_ms)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    for (j = 0; j < k->nwant; j++)
+      if (k->want[j].priority_id == want[i].priority_id &&
+          strcmp(k->want[j].target, want[i].target) == 0 &&
+          strcmp(k->want[j].application, want[i].application) == 0)
+        break;
+    if (j == k->nwant)
+      return NULL;
+  }
+  return k->contacts;
+}
+
+/* The kept rules when they were read for every one of targets[0..n) and are fresh, else NULL. */
+static const struct iris_reprioritize_rules *kept_rules_for(const struct kept_lookups *k,
+                                                            const char *const *targets, size_t n) {
+  size_t i, j;
+  if (!k->rules || iris_clock_mono_ms() - k->rules_ms >= k->ttl_ms)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    for (j = 0; j < k->ntargets && strcmp(k->targets[j], targets[i]) != 0; j++)
+      ;
+    if (j == k->ntargets)
+      return NULL;
+  }
+  return k->rules;
+}
+
+/* Keep contacts (taken over) as the answer for want[0..n). Without memory for a full copy of
+ * `want` they serve later batches only for the users copied. */
+static void kept_set_contacts(struct kept_lookups *k, struct iris_contacts *contacts,
+                              const struct iris_contact_want *want, size_t n) {
+  size_t i;
+  kept_free_contacts(k);
+  k->contacts = contacts;
+  k->contacts_ms = iris_clock_mono_ms();
+  k->want = iris_calloc(n + 1, sizeof *k->want);
+  for (i = 0; k->want && i < n; i++) {
+    char *t = iris_strdup(want[i].target), *a = iris_strdup(want[i].application);
+    if (!t || !a) {
+      iris_free(t);
+      iris_free(a);
+      break;
+    }
+    k->want[k->nwant++] = (struct iris_contact_want){t, a, want[i].priority_id};
+  }
+}
+
+/* Keep rules (taken over) as read for targets[0..n), as kept_set_contacts. */
+static void kept_set_rules(struct kept_lookups *k, struct iris_reprioritize_rules *rules,
+                           const char *const *targets, size_t n) {
+  size_t i;
+  kept_free_rules(k);
+  k->rules = rules;
+  k->rules_ms = iris_clock_mono_ms();
+  k->targets = iris_calloc(n + 1, sizeof *k->targets);
+  for (i = 0; k->targets && i < n; i++) {
+    if (!(k->targets[i] = iris_strdup(targets[i])))
+      break;
+    k->ntargets++;
+  }
+}
+
 struct iris_sender {
   struct iris_app *app;
   struct iris_plugins *plugins;
@@ -67,8 +179,10 @@ struct iris_sender {
   int64_t *ahead_ids;
   int *ahead_state;
   size_t nahead;
-  struct iris_reprioritize_rules *ahead_rules; /* the rules of their targets (owned), or NULL */
-  struct iris_contacts *ahead_contacts;        /* their priority chains (owned), or NULL */
+  /* the rules of their targets and their priority chains, or NULL (borrowed from kept) */
+  const struct iris_reprioritize_rules *ahead_rules;
+  const struct iris_contacts *ahead_contacts;
+  struct kept_lookups kept;
   /* Reprioritisation decided for the batch's fresh message claims at once (decide_ahead);
    * claim keys borrowed from the batch's slots. Owned array, nahead_decided items. */
   struct iris_reprioritize_item *ahead_decided;
@@ -102,6 +216,8 @@ void iris_sender_free(struct iris_sender *s) {
   iris_sender_addresses_free(s->addresses);
   iris_push_free(s->push);
   iris_quota_cache_free(s->quota_cache);
+  kept_free_contacts(&s->kept);
+  kept_free_rules(&s->kept);
   iris_free(s);
 }
 
@@ -221,6 +337,9 @@ int iris_sender_new(struct iris_app *app, struct iris_sender **out, struct iris_
     rc = iris_config_str_or(app->cfg, "quota.sender_app", NULL, &s->quota.sender_app, err);
   if (rc == IRIS_OK)
     rc = iris_config_i64_or(app->cfg, "quota.rule_ttl_s", 60, 0, 3600, &quota_ttl_s, err);
+  if (rc == IRIS_OK)
+    rc = iris_config_i64_or(app->cfg, "sender.lookup_cache_ms", 1000, 0, 60000, &s->kept.ttl_ms,
+                            err);
   if (rc == IRIS_OK)
     rc = iris_quota_cache_new(quota_ttl_s * 1000, &s->quota_cache, err);
   if (rc == IRIS_OK)
@@ -2822,9 +2941,7 @@ static void forget_ahead(struct iris_sender *s) {
   iris_free(s->ahead);
   iris_free(s->ahead_ids);
   iris_free(s->ahead_state);
-  iris_reprioritize_rules_free(s->ahead_rules);
-  s->ahead_rules = NULL;
-  iris_contacts_free(s->ahead_contacts);
+  s->ahead_rules = NULL; /* (both kept for later batches: kept_lookups) */
   s->ahead_contacts = NULL;
   iris_free(s->ahead_decided);
   s->ahead_decided = NULL;
@@ -2884,10 +3001,23 @@ static void read_ahead(struct iris_sender *s, const struct iris_claim *c, size_t
       if (t == nw)
         want[nw++] = (struct iris_contact_want){m->target, m->application, m->priority_id};
     }
-    if (nw && iris_contacts_read(s->app->db, want, nw, &s->ahead_contacts, &err))
-      IRIS_LOG_WARN("reading the batch's contacts failed (%s); one by one", err.msg);
-    if (nt && iris_reprioritize_rules_read(s->app->db, targets, nt, &s->ahead_rules, &err))
-      IRIS_LOG_WARN("reading the batch's reprioritization rules failed (%s); one by one", err.msg);
+    if (nw && !(s->ahead_contacts = kept_contacts_for(&s->kept, want, nw))) {
+      struct iris_contacts *read = NULL;
+      if (iris_contacts_read(s->app->db, want, nw, &read, &err))
+        IRIS_LOG_WARN("reading the batch's contacts failed (%s); one by one", err.msg);
+      else
+        kept_set_contacts(&s->kept, read, want, nw);
+      s->ahead_contacts = read;
+    }
+    if (nt && !(s->ahead_rules = kept_rules_for(&s->kept, targets, nt))) {
+      struct iris_reprioritize_rules *read = NULL;
+      if (iris_reprioritize_rules_read(s->app->db, targets, nt, &read, &err))
+        IRIS_LOG_WARN("reading the batch's reprioritization rules failed (%s); one by one",
+                      err.msg);
+      else
+        kept_set_rules(&s->kept, read, targets, nt);
+      s->ahead_rules = read;
+    }
     iris_free(targets);
     iris_free(want);
   }

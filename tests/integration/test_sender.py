@@ -6,6 +6,7 @@ back to email; a retryable one is retried with backoff; bad envelopes are dead-l
 their reason."""
 import json
 import random
+import subprocess
 import time
 import uuid
 
@@ -806,3 +807,36 @@ def test_push_before_a_text_as_iris_did(env):
     assert page["mode"] == "sms"
     assert sql(env["db"], "SELECT COUNT(*) FROM device WHERE registration_id = 'gone-token'") == [["0"]]
     assert pem.splitlines()[1] not in log
+
+
+@pytest.mark.parametrize("cache_ms", [60000, 0])
+def test_contact_change_reaches_a_warm_sender_after_lookup_cache_ms(env, cache_ms):
+    """The priority chains read for one batch answer the next batches of the same users for
+    sender.lookup_cache_ms: a warm sender pages the number it read until then; with 0 it reads
+    them for every batch, so the next batch pages the new number."""
+    from fake_runtime import FakeRuntime
+    t = 77 if cache_ms else 78
+    first, second = [t * 100 + 1, t * 100 + 2], [t * 100 + 3, t * 100 + 4]
+    sql(env["db"], f"INSERT INTO target (id, name, type_id, active) VALUES ({t}, 'lc-{t}', 1, 1);"
+                   f"INSERT INTO user (target_id, admin) VALUES ({t}, 0);"
+                   f"INSERT INTO target_contact (target_id, mode_id, destination) VALUES"
+                   f" ({t}, 2, '+155503000{t}'), ({t}, 1, 'lc-{t}@example.com');")
+    page_messages(env, t, first + second)
+    cfg = with_config(env, lookup_cache_ms=cache_ms)["config"]
+    with FakeRuntime() as rt:
+        proc = rt.start_bootstrap(BOOTSTRAP, stack.function_env(cfg), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        one = rt.add_event(event(env, "sms", [msg(i) for i in first]), timeout_ms=30000)
+        rt.wait_results([one], timeout=60)
+        sql(env["db"], f"UPDATE target_contact SET destination = '+155503999{t}'"
+                       f" WHERE target_id = {t} AND mode_id = 2")
+        two = rt.add_event(event(env, "sms", [msg(i) for i in second]), timeout_ms=30000)
+        rt.wait_results([two], timeout=60)
+        rt.finish()
+        _, log = proc.communicate(timeout=60)
+    assert proc.returncode == 0, log[-2000:]
+    assert [rt.results[i]["json"] for i in (one, two)] == [{"batchItemFailures": []}] * 2
+    by_id = {r["message_id"]: r["destinations"] for r in sent(env)}
+    assert [by_id[str(i)] for i in first] == [[f"+155503000{t}"]] * 2
+    expect = f"+155503000{t}" if cache_ms else f"+155503999{t}"
+    assert [by_id[str(i)] for i in second] == [[expect]] * 2
