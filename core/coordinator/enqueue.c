@@ -279,7 +279,7 @@ static int record(struct iris_db *db, struct call *c, int64_t redrive,
       rc = mark_failed(db, c->out[k].id, c->err.msg, err);
     return rc;
   }
-  /* Accepted messages and tracking copies are marked for the whole page (send_page). */
+  /* Accepted messages and tracking copies are marked for the whole page (page_record). */
   for (k = 0; k < c->res.nok && rc == IRIS_OK; k++)
     if (c->res.ok[k].id[0] == DUE_BATCH)
       rc = mark_batch(db, c->res.ok[k].id + 1, c->res.ok[k].message_id, redrive, err);

@@ -12,6 +12,9 @@
  * between SQS and the sender is sent again, and the sender's claim makes the copy harmless.
  * A crash between SQS accepting and the marker update sends a copy too, never nothing.
  * Markers of messages that went inactive (claimed incidents) are settled here.
+ * The pass is a pipeline of pages (`page` entries): while one page's calls are in flight, the
+ * calling thread reads and encodes the next (leaving out the entries in flight) and marks the
+ * page that came back, so SQS is kept busy and an entry goes out once per pass.
  */
 #ifndef IRIS_ENQUEUE_H
 #define IRIS_ENQUEUE_H
