@@ -877,3 +877,79 @@ int iris_db_sql_rows(struct iris_buf *sql, const char *head, const char *row, co
     rc = iris_buf_appends(sql, tail);
   return rc;
 }
+
+/* The CASEs of keyed[] (nk) on key over n rows, appended to sql, and their parameters to p
+ * from *m on: (key, value) pairs in arm order. */
+static int keyed_cases(struct iris_buf *sql, const char *key, const struct iris_db_param *keys,
+                       size_t n, const struct iris_db_keyed *keyed, size_t nk,
+                       struct iris_db_param *p, size_t *m) {
+  size_t i, k;
+  int rc = IRIS_OK;
+  for (k = 0; k < nk && rc == IRIS_OK; k++) {
+    rc = iris_buf_appendf(sql, "%s CASE %s", keyed[k].before, key);
+    for (i = 0; i < n && rc == IRIS_OK; i++) {
+      rc = iris_buf_appends(sql, " WHEN ? THEN ?");
+      p[(*m)++] = keys[i];
+      p[(*m)++] = keyed[k].v[i];
+    }
+    if (rc == IRIS_OK)
+      rc = iris_buf_appendf(sql, " END%s", keyed[k].after);
+  }
+  return rc;
+}
+
+/* The most placeholders one prepared statement binds (the protocol counts them in 16 bits). */
+#define MAX_PLACEHOLDERS 65535
+
+int iris_db_update_keyed(struct iris_db *db, const char *head, const char *key,
+                         const struct iris_db_param *keys, size_t n,
+                         const struct iris_db_keyed *set, size_t nset, const char *mid,
+                         const struct iris_db_keyed *where, size_t nwhere, const char *tail,
+                         struct iris_db_exec_info *info, struct iris_err *err) {
+  size_t per_row = 2 * (nset + nwhere) + 1, chunk = MAX_PLACEHOLDERS / per_row, at;
+  struct iris_db_param *p = iris_calloc(per_row * (n < chunk ? n : chunk) + 1, sizeof *p);
+  struct iris_db_keyed *sk = iris_calloc(nset + nwhere + 1, sizeof *sk);
+  struct iris_buf sql;
+  int rc = p && sk ? IRIS_OK : IRIS_ENOMEM;
+
+  if (info)
+    memset(info, 0, sizeof *info);
+  iris_buf_init(&sql, (size_t)1 << 22);
+  for (at = 0; at < n && rc == IRIS_OK; at += chunk) {
+    struct iris_db_exec_info part = {0};
+    size_t rows = n - at < chunk ? n - at : chunk, m = 0, i;
+    for (i = 0; i < nset + nwhere; i++) { /* this chunk's values */
+      sk[i] = i < nset ? set[i] : where[i - nset];
+      sk[i].v += at;
+    }
+    iris_buf_reset(&sql);
+    rc = iris_buf_appends(&sql, head);
+    if (rc == IRIS_OK)
+      rc = keyed_cases(&sql, key, keys + at, rows, sk, nset, p, &m);
+    if (rc == IRIS_OK)
+      rc = iris_buf_appendf(&sql, "%s %s IN (", mid, key);
+    for (i = 0; i < rows && rc == IRIS_OK; i++) {
+      rc = iris_buf_appends(&sql, i ? ", ?" : "?");
+      p[m++] = keys[at + i];
+    }
+    if (rc == IRIS_OK)
+      rc = iris_buf_appendc(&sql, ')');
+    if (rc == IRIS_OK)
+      rc = keyed_cases(&sql, key, keys + at, rows, sk + nset, nwhere, p, &m);
+    if (rc == IRIS_OK)
+      rc = iris_buf_appends(&sql, tail);
+    if (rc) {
+      rc = iris_err_set(err, rc, "db: assembling an update of %zu rows", rows);
+      break;
+    }
+    rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, m, &part, err);
+    if (info)
+      info->affected_rows += part.affected_rows;
+  }
+  if (rc == IRIS_ENOMEM && !(p && sk))
+    rc = iris_err_set(err, rc, "db: an update of %zu rows", n);
+  iris_buf_cleanup(&sql);
+  iris_free(p);
+  iris_free(sk);
+  return rc;
+}

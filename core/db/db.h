@@ -135,12 +135,37 @@ void iris_db_rows_free(struct iris_db_rows *rows);
 /*
  * The text of a multi-row statement: head, then `row` n times separated by `sep`, then tail,
  * appended to sql (caller's buffer). For "INSERT ... VALUES (?, ?), (?, ?)" (sep ", "), "IN
- * (?, ?, ?)", or a derived table of values to join an UPDATE with (row "SELECT ? AS id, ?
- * AS x", sep " UNION ALL ": the later rows' aliases are ignored). Returns the buffer's code.
+ * (?, ?, ?)", or one query per key (row "SELECT ? AS k, …", sep " UNION ALL "). For an
+ * UPDATE giving many rows values of their own, see iris_db_update_keyed. Returns the
+ * buffer's code.
  */
 struct iris_buf;
 int iris_db_sql_rows(struct iris_buf *sql, const char *head, const char *row, const char *sep,
                      size_t n, const char *tail) IRIS_WARN_UNUSED;
+
+/* One per-row value of iris_db_update_keyed: the text `before`, a CASE on the key giving row
+ * i the value v[i] (n values, the caller's; a row no arm names would get NULL), then `after`. */
+struct iris_db_keyed {
+  const char *before, *after;
+  const struct iris_db_param *v;
+};
+
+/*
+ * One UPDATE of n rows, each with its own values: the text is head, then each of set[] (nset),
+ * then mid (ending in "WHERE"), then "<key> IN (the n keys)", then each of where[] (nwhere),
+ * then tail. Every per-row value is a CASE <key> WHEN ? THEN ? ... END: cheaper for the server
+ * than joining a derived table of values (no temporary table), and the rows are still locked
+ * in ascending key (the server reads the IN list in index order). keys[] (n, the caller's)
+ * must be distinct; give them in ascending order, for more rows than one statement can bind
+ * (65535 placeholders) are updated in several statements, in the order given. Used only with
+ * text of ours: placeholders, never values. info (may be NULL) receives the affected rows.
+ * IRIS_ENOMEM, IRIS_ETOOBIG and iris_db_exec's errors.
+ */
+int iris_db_update_keyed(struct iris_db *db, const char *head, const char *key,
+                         const struct iris_db_param *keys, size_t n,
+                         const struct iris_db_keyed *set, size_t nset, const char *mid,
+                         const struct iris_db_keyed *where, size_t nwhere, const char *tail,
+                         struct iris_db_exec_info *info, struct iris_err *err) IRIS_WARN_UNUSED;
 
 /*
  * Typed getters of the current row. Each checks the column index and the column's SQL type

@@ -202,47 +202,41 @@ static int status_many(struct iris_db *db, const struct iris_record_sent_row *ro
 
 /*
  * The UPDATE that marks n messages sent (destination, mode, template, batch), with their
- * subject and body when with_content, assembled in sql (reset here) with parameters bound in p
- * (7 per row, the caller's). IRIS_ESTATE when a row did not change; errors prefixed.
+ * subject and body when with_content (iris_db_update_keyed). IRIS_ESTATE when a row did not
+ * change; errors prefixed.
  */
-static int sent_update(struct iris_db *db, struct iris_buf *sql,
-                       const struct iris_record_sent_row *rows, size_t n, struct iris_db_param *p,
+static int sent_update(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
                        int with_content, struct iris_err *err) {
   struct iris_db_exec_info info = {0};
-  size_t i, w = with_content ? 7 : 5;
+  struct iris_db_param *v = iris_calloc(7 * n + 1, sizeof *v);
+  size_t i;
   int rc;
-  for (i = 0; i < n; i++) {
+  if (!v)
+    return iris_err_set(err, IRIS_ENOMEM, "record: %zu sent messages", n);
+  for (i = 0; i < n; i++) { /* keys, then one column per value */
     const struct iris_record_sent_row *r = &rows[i];
-    p[w * i] = IRIS_DB_I64(r->message_id);
-    p[w * i + 1] = IRIS_DB_STR(r->destination);
-    p[w * i + 2] = IRIS_DB_STR(r->mode);
-    p[w * i + 3] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
-    p[w * i + 4] = IRIS_DB_STR(r->batch_id);
-    if (with_content) {
-      p[w * i + 5] = IRIS_DB_STR(r->subject ? r->subject : "");
-      p[w * i + 6] = IRIS_DB_STR(r->body ? r->body : "");
-    }
+    v[i] = IRIS_DB_I64(r->message_id);
+    v[n + i] = IRIS_DB_STR(r->destination);
+    v[2 * n + i] = IRIS_DB_STR(r->mode);
+    v[3 * n + i] = r->template_id ? IRIS_DB_I64(r->template_id) : IRIS_DB_NULL;
+    v[4 * n + i] = IRIS_DB_STR(r->batch_id);
+    v[5 * n + i] = IRIS_DB_STR(r->subject ? r->subject : "");
+    v[6 * n + i] = IRIS_DB_STR(r->body ? r->body : "");
   }
-  iris_buf_reset(sql);
-  rc = iris_db_sql_rows(sql, "UPDATE message m JOIN (",
-                        with_content ? "SELECT ? AS id, ? AS destination, ? AS mode,"
-                                       " ? AS template_id, ? AS batch, ? AS subject, ? AS body"
-                                     : "SELECT ? AS id, ? AS destination, ? AS mode,"
-                                       " ? AS template_id, ? AS batch",
-                        " UNION ALL ", n,
-                        with_content
-                            ? ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
-                              " SET m.destination = v.destination, m.mode_id = mo.id,"
-                              " m.template_id = v.template_id, m.active = 0,"
-                              " m.sent = UTC_TIMESTAMP(), m.batch = IFNULL(v.batch, m.batch),"
-                              " m.subject = LEFT(v.subject, 255), m.body = v.body"
-                            : ") v ON m.id = v.id LEFT JOIN mode mo ON mo.name = v.mode"
-                              " SET m.destination = v.destination, m.mode_id = mo.id,"
-                              " m.template_id = v.template_id, m.active = 0,"
-                              " m.sent = UTC_TIMESTAMP(), m.batch = IFNULL(v.batch, m.batch)");
+  {
+    const struct iris_db_keyed set[] = {{" m.destination =", ",", v + n},
+                                        {" m.mode_id = (SELECT mo.id FROM mode mo WHERE mo.name =",
+                                         "),", v + 2 * n},
+                                        {" m.template_id =", ",", v + 3 * n},
+                                        {" m.batch = IFNULL(", ", m.batch),", v + 4 * n},
+                                        {" m.subject = LEFT(", ", 255),", v + 5 * n},
+                                        {" m.body =", ",", v + 6 * n}};
+    rc = iris_db_update_keyed(db, "UPDATE message m SET", "m.id", v, n, set, with_content ? 6 : 4,
+                              " m.active = 0, m.sent = UTC_TIMESTAMP() WHERE", NULL, 0, "", &info,
+                              err);
+  }
+  iris_free(v);
   if (rc)
-    return iris_err_set(err, rc, "record: %zu sent messages", n);
-  if ((rc = iris_db_exec(db, 0, iris_buf_ptr(sql), p, w * n, &info, err)) != IRIS_OK)
     return iris_err_prefix(err, "recording %zu messages as sent", n);
   if (info.affected_rows != n)
     return iris_err_set(err, IRIS_ESTATE, "recording %zu messages as sent: %llu rows changed", n,
@@ -252,16 +246,14 @@ static int sent_update(struct iris_db *db, struct iris_buf *sql,
 
 int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row *rows, size_t n,
                           struct iris_err *err) {
-  struct iris_buf sql;
-  struct iris_db_param *p = NULL;
+  struct iris_db_param *p = NULL; /* the content's and the status rows' parameters */
   struct iris_err cerr;
   size_t i;
   int rc;
 
   if (!n)
     return IRIS_OK;
-  iris_buf_init(&sql, 1 << 16);
-  if (!(p = iris_calloc(n * 7, sizeof *p))) {
+  if (!(p = iris_calloc(n * 3, sizeof *p))) {
     rc = iris_err_set(err, IRIS_ENOMEM, "record: %zu sent messages", n);
     goto out;
   }
@@ -270,7 +262,7 @@ int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row 
    *    undone and both are written apart below, so that recording the page as sent never
    *    depends on its content (see iris_record_sent). */
   iris_err_clear(&cerr);
-  rc = sent_update(db, &sql, rows, n, p, 1, &cerr);
+  rc = sent_update(db, rows, n, 1, &cerr);
   if (rc == IRIS_OK)
     goto status;
   if (rc != IRIS_EDB) { /* lost connection, deadlock, memory, rows: the caller retries it whole */
@@ -279,24 +271,21 @@ int iris_record_sent_many(struct iris_db *db, const struct iris_record_sent_row 
     goto out;
   }
   /* 1. sent, on its own (see iris_record_sent) */
-  if ((rc = sent_update(db, &sql, rows, n, p, 0, err)) != IRIS_OK)
+  if ((rc = sent_update(db, rows, n, 0, err)) != IRIS_OK)
     goto out;
   /* 2. content; refused (a latin1 column), then row by row, narrowing */
-  iris_buf_reset(&sql);
   for (i = 0; i < n; i++) {
-    p[3 * i] = IRIS_DB_I64(rows[i].message_id);
-    p[3 * i + 1] = IRIS_DB_STR(rows[i].subject ? rows[i].subject : "");
-    p[3 * i + 2] = IRIS_DB_STR(rows[i].body ? rows[i].body : "");
+    p[i] = IRIS_DB_I64(rows[i].message_id);
+    p[n + i] = IRIS_DB_STR(rows[i].subject ? rows[i].subject : "");
+    p[2 * n + i] = IRIS_DB_STR(rows[i].body ? rows[i].body : "");
   }
-  if ((rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (",
-                             "SELECT ? AS id, ? AS subject, ? AS body", " UNION ALL ", n,
-                             ") v ON m.id = v.id SET m.subject = LEFT(v.subject, 255),"
-                             " m.body = v.body")) != IRIS_OK) {
-    rc = iris_err_set(err, rc, "record: %zu sent messages", n);
-    goto out;
+  {
+    const struct iris_db_keyed set[] = {{" m.subject = LEFT(", ", 255),", p + n},
+                                        {" m.body =", "", p + 2 * n}};
+    iris_err_clear(&cerr);
+    rc = iris_db_update_keyed(db, "UPDATE message m SET", "m.id", p, n, set, 2, " WHERE", NULL, 0,
+                              "", NULL, &cerr);
   }
-  iris_err_clear(&cerr);
-  rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, 3 * n, NULL, &cerr);
   if (rc == IRIS_EDB) /* (only that statement is undone: the transaction goes on) */
     for (rc = IRIS_OK, i = 0; i < n && rc == IRIS_OK; i++)
       rc = record_content(db, rows[i].message_id, rows[i].subject, rows[i].body, err);
@@ -313,7 +302,6 @@ status:
   if (rc == IRIS_OK)
     rc = status_many(db, rows, n, 'g', p, err);
 out:
-  iris_buf_cleanup(&sql);
   iris_free(p);
   return rc;
 }

@@ -500,7 +500,7 @@ static int decide_write(struct iris_db *db, const struct iris_reprioritize_item 
                         const struct hops *chg, struct iris_err *err) {
   struct iris_db_param *p = iris_calloc(n * 5 + chg->n * 3 + 1, sizeof *p);
   struct iris_buf sql;
-  size_t i, m = 0, nd = 0;
+  size_t i, k, m = 0, nd = 0;
   int rc = p ? IRIS_OK : IRIS_ENOMEM;
   iris_buf_init(&sql, 0);
   for (i = 0; i < n && rc == IRIS_OK; i++)
@@ -539,16 +539,16 @@ static int decide_write(struct iris_db *db, const struct iris_reprioritize_item 
   if (rc == IRIS_OK) { /* Iris's update_message_mode: the message row says how it is sent */
     m = 0;
     for (i = 0; i < n; i++)
-      if (items[i].hops && items[i].message_id) {
+      if (items[i].hops && items[i].message_id)
         p[m++] = IRIS_DB_I64(items[i].message_id);
-        p[m++] = IRIS_DB_I64(items[i].mode_id);
-      }
-    iris_buf_reset(&sql);
-    if (m)
-      rc = iris_db_sql_rows(&sql, "UPDATE message m JOIN (", "SELECT ? AS id, ? AS mode_id",
-                            " UNION ALL ", m / 2, ") x ON x.id = m.id SET m.mode_id = x.mode_id");
-    if (rc == IRIS_OK && m)
-      rc = iris_db_exec(db, 0, iris_buf_ptr(&sql), p, m, NULL, err);
+    for (i = 0, k = 0; i < n; i++)
+      if (items[i].hops && items[i].message_id)
+        p[m + k++] = IRIS_DB_I64(items[i].mode_id);
+    if (m) {
+      const struct iris_db_keyed set[] = {{" m.mode_id =", "", p + m}};
+      rc = iris_db_update_keyed(db, "UPDATE message m SET", "m.id", p, m, set, 1, " WHERE", NULL,
+                                0, "", NULL, err);
+    }
   }
   if (rc == IRIS_ENOMEM || (rc && !err->rc))
     rc = iris_err_set(err, rc, "reprioritization: the batch's decisions");

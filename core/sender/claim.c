@@ -251,25 +251,17 @@ int iris_claim_sending(struct iris_db *db, const struct iris_claim *c, const cha
 
 /* One row of a *_many statement's parameters, in the order its SELECT names them: key, owner,
  * mode, vendor, then last (the lease, or the vendor's message id). */
-static void bind_row(struct iris_db_param *p, const struct iris_claim *c, const char *mode,
-                     const char *vendor, struct iris_db_param last) {
-  p[0] = IRIS_DB_STR(c->key);
-  p[1] = IRIS_DB_STR(c->owner);
-  p[2] = IRIS_DB_STR(mode);
-  p[3] = IRIS_DB_STR(vendor);
-  p[4] = last;
-}
-
-/* UPDATE sender_claim c JOIN (n rows of `row`, five parameters each, from p) `tail`, assembled
- * in sql (which the caller owns and cleans up). what names the change in errors: "claims: n
- * <what>". info receives the affected rows. IRIS_ENOMEM, IRIS_ETOOBIG and the db.h errors. */
-static int update_many(struct iris_db *db, struct iris_buf *sql, const char *row, const char *tail,
-                       struct iris_db_param *p, size_t n, const char *what,
-                       struct iris_db_exec_info *info, struct iris_err *err) {
-  int rc = iris_db_sql_rows(sql, "UPDATE sender_claim c JOIN (", row, " UNION ALL ", n, tail);
-  if (rc)
-    return iris_err_set(err, rc, "claims: %zu %s", n, what);
-  rc = iris_db_exec(db, 0, iris_buf_ptr(sql), p, 5 * n, info, err);
+/* UPDATE sender_claim SET <set> <mid> claim_key IN (the n claims) AND owner = (each one's)
+ * <tail> (iris_db_update_keyed; keys[] and owners[] are the caller's, n each). what names
+ * the change in errors: "claims: n <what>". */
+static int owned_update_many(struct iris_db *db, const struct iris_db_param *keys,
+                             const struct iris_db_param *owners, size_t n,
+                             const struct iris_db_keyed *set, size_t nset, const char *mid,
+                             const char *tail, const char *what, struct iris_db_exec_info *info,
+                             struct iris_err *err) {
+  const struct iris_db_keyed owner = {" AND owner =", "", owners};
+  int rc = iris_db_update_keyed(db, "UPDATE sender_claim SET", "claim_key", keys, n, set, nset,
+                                mid, &owner, 1, tail, info, err);
   if (rc)
     iris_err_prefix(err, "claims: %zu %s", n, what);
   return rc;
@@ -278,7 +270,7 @@ static int update_many(struct iris_db *db, struct iris_buf *sql, const char *row
 int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_row *rows,
                             size_t n, int *ok, struct iris_err *err) {
   struct iris_buf sql;
-  struct iris_db_param *p = NULL;
+  struct iris_db_param *p = NULL, *v = NULL;
   struct iris_db_exec_info info = {0};
   struct iris_db_rows *held = NULL;
   size_t i;
@@ -288,20 +280,26 @@ int iris_claim_sending_many(struct iris_db *db, const struct iris_claim_sending_
     ok[i] = 0;
   if (!n)
     return IRIS_OK;
-  if (!(p = iris_calloc(n * 5, sizeof *p)))
-    return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sending", n);
   iris_buf_init(&sql, 1 << 16);
-  for (i = 0; i < n; i++)
-    bind_row(&p[5 * i], rows[i].c, rows[i].mode, rows[i].vendor,
-             IRIS_DB_I64(rows[i].c->lease_seconds));
-  rc = update_many(db, &sql, "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS lease",
-                   ") v ON c.claim_key = v.k AND c.owner = v.o"
-                   " AND c.state IN ('claimed','sending')"
-                   " SET c.state = 'sending', c.attempts = c.attempts + 1, c.mode = v.mode,"
-                   " c.vendor = v.vendor,"
-                   " c.lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL v.lease SECOND,"
-                   " c.updated_at = UTC_TIMESTAMP(3)",
-                   p, n, "sending", &info, err);
+  if (!(p = iris_calloc(n, sizeof *p)) || !(v = iris_calloc(4 * n, sizeof *v))) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "claims: %zu sending", n);
+    goto out;
+  }
+  for (i = 0; i < n; i++) { /* keys, owners, then one column per value */
+    p[i] = IRIS_DB_STR(rows[i].c->key);
+    v[i] = IRIS_DB_STR(rows[i].c->owner);
+    v[n + i] = IRIS_DB_STR(rows[i].mode);
+    v[2 * n + i] = IRIS_DB_STR(rows[i].vendor);
+    v[3 * n + i] = IRIS_DB_I64(rows[i].c->lease_seconds);
+  }
+  {
+    const struct iris_db_keyed set[] =
+        {{" state = 'sending', attempts = attempts + 1, mode =", ",", v + n},
+         {" vendor =", ",", v + 2 * n},
+         {" lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL", " SECOND,", v + 3 * n}};
+    rc = owned_update_many(db, p, v, n, set, 3, " updated_at = UTC_TIMESTAMP(3) WHERE",
+                           " AND state IN ('claimed','sending')", "sending", &info, err);
+  }
   if (rc)
     goto out;
   if (info.affected_rows == n) {
@@ -338,6 +336,7 @@ out:
   iris_db_rows_free(held);
   iris_buf_cleanup(&sql);
   iris_free(p);
+  iris_free(v);
   return rc;
 }
 
@@ -365,32 +364,35 @@ int iris_claim_sent(struct iris_db *db, const struct iris_claim *c, const char *
 
 int iris_claim_sent_many(struct iris_db *db, const struct iris_claim_sent_row *rows, size_t n,
                          struct iris_err *err) {
-  struct iris_buf sql;
-  struct iris_db_param *p = NULL;
+  struct iris_db_param *v = NULL;
   struct iris_db_exec_info info = {0};
   size_t i;
   int rc;
 
   if (!n)
     return IRIS_OK;
-  if (!(p = iris_calloc(n * 5, sizeof *p)))
+  if (!(v = iris_calloc(5 * n, sizeof *v)))
     return iris_err_set(err, IRIS_ENOMEM, "claims: %zu sent", n);
-  iris_buf_init(&sql, 1 << 16);
-  for (i = 0; i < n; i++)
-    bind_row(&p[5 * i], rows[i].c, rows[i].mode, rows[i].vendor,
-             IRIS_DB_STR(rows[i].vendor_message_id));
-  rc = update_many(db, &sql, "SELECT ? AS k, ? AS o, ? AS mode, ? AS vendor, ? AS vid",
-                   ") v ON c.claim_key = v.k AND c.owner = v.o"
-                   " SET c.state = 'sent', c.final = 1, c.mode = v.mode,"
-                   " c.vendor = v.vendor, c.vendor_message_id = NULLIF(v.vid, ''),"
-                   " c.last_error = NULL, c.finished_at = UTC_TIMESTAMP(3),"
-                   " c.updated_at = UTC_TIMESTAMP(3)",
-                   p, n, "sent", &info, err);
+  for (i = 0; i < n; i++) { /* keys, owners, then one column per value */
+    v[i] = IRIS_DB_STR(rows[i].c->key);
+    v[n + i] = IRIS_DB_STR(rows[i].c->owner);
+    v[2 * n + i] = IRIS_DB_STR(rows[i].mode);
+    v[3 * n + i] = IRIS_DB_STR(rows[i].vendor);
+    v[4 * n + i] = IRIS_DB_STR(rows[i].vendor_message_id);
+  }
+  {
+    const struct iris_db_keyed set[] = {{" state = 'sent', final = 1, mode =", ",", v + 2 * n},
+                                        {" vendor =", ",", v + 3 * n},
+                                        {" vendor_message_id = NULLIF(", ", ''),", v + 4 * n}};
+    rc = owned_update_many(db, v, v + n, n, set, 3,
+                           " last_error = NULL, finished_at = UTC_TIMESTAMP(3),"
+                           " updated_at = UTC_TIMESTAMP(3) WHERE",
+                           "", "sent", &info, err);
+  }
   if (rc == IRIS_OK && info.affected_rows != n)
     rc = iris_err_set(err, IRIS_ESTATE, "claims: %llu of %zu sent claims still ours",
                       (unsigned long long)info.affected_rows, n);
-  iris_buf_cleanup(&sql);
-  iris_free(p);
+  iris_free(v);
   return rc;
 }
 

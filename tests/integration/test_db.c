@@ -2,7 +2,7 @@
  * test_db.c — core/db/db.c against the real MariaDB: every type in and out, big and non-ASCII
  * values, misuse refused, transactions, duplicate keys, a real deadlock, lock wait timeouts,
  * connections killed inside and outside transactions, an unreachable server, statement
- * cache eviction, and allocation failures at every step.
+ * cache eviction, allocation failures at every step, and multi-row keyed updates.
  */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
@@ -284,6 +284,54 @@ static void unreachable_server(void **state) {
   assert_int_equal(iris_db_open(&o, &db, &err), IRIS_EINVAL);
 }
 
+/* iris_db_update_keyed: each row gets its own values, a NULL among them, a row whose guard
+ * does not match stays as it was, and more rows than one statement binds go in several. */
+static void keyed_update_many_rows(void **state) {
+  enum { N = 20000 }; /* 7 placeholders a row: three statements */
+  struct iris_test_db *t = *state;
+  struct iris_err err = {0};
+  struct iris_db_exec_info info = {0};
+  struct iris_db_param *keys = calloc(4 * N, sizeof *keys);
+  char(*names)[16] = calloc(N, sizeof *names), (*texts)[16] = calloc(N, sizeof *texts);
+  int64_t count = 0;
+  size_t i;
+  assert_non_null(keys);
+  assert_non_null(names);
+  assert_non_null(texts);
+  OK(iris_db_exec(t->db, 0,
+                  "INSERT INTO kv (k, i) SELECT CONCAT('ku-', seq), seq FROM seq_1_to_20000", NULL,
+                  0, NULL, &err));
+  for (i = 0; i < N; i++) {
+    struct iris_db_param *guard = keys + N, *inew = keys + 2 * N, *tnew = keys + 3 * N;
+    snprintf(names[i], sizeof names[i], "ku-%zu", i + 1);
+    snprintf(texts[i], sizeof texts[i], "v%zu", i + 1);
+    keys[i] = IRIS_DB_STR(names[i]);
+    guard[i] = IRIS_DB_I64(i == 7 ? -1 : (int64_t)i + 1); /* row 8's guard fails */
+    inew[i] = IRIS_DB_I64(2 * ((int64_t)i + 1));
+    tnew[i] = i % 1000 == 0 ? IRIS_DB_NULL : IRIS_DB_STR(texts[i]);
+  }
+  {
+    const struct iris_db_keyed set[] = {{" i =", ",", keys + 2 * N}, {" t =", "", keys + 3 * N}};
+    const struct iris_db_keyed where[] = {{" AND i =", "", keys + N}};
+    OK(iris_db_update_keyed(t->db, "UPDATE kv SET", "k", keys, N, set, 2, " WHERE", where, 1,
+                            " AND k LIKE 'ku-%'", &info, &err));
+  }
+  assert_int_equal(info.affected_rows, N - 1);
+  OK(iris_db_query_i64(t->db, 0,
+                       "SELECT COUNT(*) FROM kv WHERE k LIKE 'ku-%' AND i = 2 * SUBSTRING(k, 4)"
+                       " AND (t = CONCAT('v', SUBSTRING(k, 4)) OR (t IS NULL AND"
+                       " SUBSTRING(k, 4) % 1000 = 1))",
+                       NULL, 0, &count, &err));
+  assert_int_equal(count, N - 1);
+  OK(iris_db_query_i64(t->db, 0, "SELECT i FROM kv WHERE k = 'ku-8' AND t IS NULL", NULL, 0,
+                       &count, &err));
+  assert_int_equal(count, 8);
+  OK(iris_db_exec(t->db, 0, "DELETE FROM kv WHERE k LIKE 'ku-%'", NULL, 0, NULL, &err));
+  free(keys);
+  free(names);
+  free(texts);
+}
+
 static void statement_cache_eviction(void **state) {
   struct iris_test_db *t = *state;
   struct iris_db_opts o;
@@ -330,6 +378,7 @@ int main(void) {
       cmocka_unit_test(deadlock_is_ebusy),        cmocka_unit_test(lock_wait_timeout_is_ebusy),
       cmocka_unit_test(killed_connection),        cmocka_unit_test(unreachable_server),
       cmocka_unit_test(statement_cache_eviction), cmocka_unit_test(oom_sweep),
+      cmocka_unit_test(keyed_update_many_rows),
   };
   iris_log_set_level(IRIS_LOG_LEVEL_ERROR);
   return cmocka_run_group_tests(tests, setup, iris_test_db_teardown);
