@@ -19,6 +19,8 @@ coordinator invocation answered an error. The cumulative pages-sent curve of eve
 drawn into one chart, BURST_CHART (default docs/img/burst.png). BURST_LOG_LEVEL sets the
 processes' log level (default warn); BURST_COORD_LOG names a file to keep the coordinator's log
 in (each tick's line says how its time split between escalation, aggregation and enqueue).
+IRIS_BENCH_BOOTSTRAP runs another build's sender bootstrap instead of this tree's (to compare
+two builds side by side, as bench/sender_bench.sh does).
 
 A script that prints figures, not a timed test: run it on a quiet machine and repeat."""
 import json
@@ -114,7 +116,8 @@ def one_run(senders, sqs_ms):
             for _ in range(senders):
                 log_files.append(tempfile.TemporaryFile("w+", encoding="utf-8"))
                 procs.append(send_rt.start_bootstrap(
-                    stack.bootstrap("sender"), stack.function_env(send_cfg),
+                    os.environ.get("IRIS_BENCH_BOOTSTRAP") or stack.bootstrap("sender"),
+                    stack.function_env(send_cfg),
                     stdout=subprocess.DEVNULL, stderr=log_files[-1], text=True))
             rows = ",".join(f"({FIRST_INCIDENT + i}, {PLAN}, UTC_TIMESTAMP(),"
                             f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
