@@ -172,6 +172,9 @@ struct iris_sender {
   size_t cur_slot;                 /* the batch's record being handled */
   struct pend **pend;              /* the batch's sent outcomes not yet recorded (owned) */
   size_t npend;
+  struct fanout **ended; /* the batch's records with recipients whose recipients are all done:
+                            they end after flush_sent (owned) */
+  size_t nended;
   /* The batch's message rows, read in one query after its claims (handle_batch): ahead[i]
    * is the row of ahead_ids[i] (owned until load_message takes it) when ahead_state[i] is 1,
    * a row that does not exist when 2, taken or not read ahead when 0. */
@@ -200,6 +203,8 @@ struct iris_delivery_list {
 
 struct pend;
 static void pend_free(struct pend *p);
+struct fanout;
+static void fanout_free(struct fanout *f);
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
@@ -209,6 +214,9 @@ void iris_sender_free(struct iris_sender *s) {
   while (s->npend) /* (flush_sent leaves none; a defensive sweep) */
     pend_free(s->pend[--s->npend]);
   iris_free(s->pend);
+  while (s->nended) /* (handle_batch leaves none; a defensive sweep) */
+    fanout_free(s->ended[--s->nended]);
+  iris_free(s->ended);
   iris_vendor_calls_free(s->calls);
   iris_dispatch_free(s->dispatch);
   iris_plugins_free(s->plugins);
@@ -779,7 +787,7 @@ static int record_outcomes(struct iris_db *db, const struct iris_claim *const *c
     ck[i] = c[i];
   qsort(ck, n, sizeof *ck, by_claim_key);
   for (i = 0; i < n && together; i++)
-    together = o[i]->kind == OUTCOME_SENT && o[i]->m;
+    together = o[i]->kind == OUTCOME_SENT; /* (a recipient's: its claim alone) */
   if (together) {
     rc = record_all_sent(db, ck, c, o, n, rows, nrows, err);
     goto out;
@@ -918,6 +926,8 @@ static int settle(struct iris_sender *s, const struct iris_claim *c, const struc
  * (the delivery's own buffers are gone by then). */
 struct pend {
   size_t slot;       /* the record (handle_batch's slot) */
+  int recipient;     /* a recipient's claim (of a notification or tracking copy) */
+  struct fanout *f;  /* its record (borrowed; it ends after flush_sent), or NULL */
   char *key, *owner; /* owned; c points into them */
   struct iris_claim c;
   struct msgrow m; /* only id, members, nmembers, batch_id: owned copies */
@@ -990,6 +1000,41 @@ static int defer_sent(struct iris_sender *s, const struct iris_claim *c, const s
   p->o.mode = p->mode;
   p->o.destination = p->destination;
   p->o.r = &p->r;
+  p->o.v = v;
+  p->o.vendor_id = p->vendor_id;
+  s->pend[s->npend++] = p;
+  return IRIS_OK;
+}
+
+/* Keep a recipient's sent outcome for the batch's transaction: only its claim is recorded
+ * (there is no message row); record f learns of a failure to record it (flush_sent). */
+static int defer_recipient_sent(struct iris_sender *s, struct fanout *f,
+                                const struct iris_claim *c, const char *mode,
+                                const char *destination, struct iris_vendor *v,
+                                const char *vendor_id, struct iris_err *err) {
+  struct pend *p = iris_calloc(1, sizeof *p), **grown;
+  int oom = !p;
+  if (p) {
+    p->recipient = 1;
+    p->f = f;
+    p->key = dup_or_null(c->key, &oom);
+    p->owner = dup_or_null(c->owner, &oom);
+    p->mode = dup_or_null(mode, &oom);
+    p->destination = dup_or_null(destination, &oom);
+    p->vendor_id = dup_or_null(vendor_id, &oom);
+  }
+  grown = oom ? NULL : iris_realloc(s->pend, (s->npend + 1) * sizeof *s->pend);
+  if (!grown) {
+    pend_free(p);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: keeping an outcome for the batch");
+  }
+  s->pend = grown;
+  p->c = *c;
+  p->c.key = p->key;
+  p->c.owner = p->owner;
+  p->o.kind = OUTCOME_SENT;
+  p->o.mode = p->mode;
+  p->o.destination = p->destination;
   p->o.v = v;
   p->o.vendor_id = p->vendor_id;
   s->pend[s->npend++] = p;
@@ -1629,7 +1674,7 @@ struct delivery {
   struct iris_vendor *v;
   enum iris_claim_outcome outcome;
   struct fallen fb;
-  char key[40], why[700];
+  char key[160], why[700];
   int busy, attempts, restricted_call, held, accepted, fell_back;
   struct iris_err late; /* why its paused call was not made */
   int ready;            /* prepared: the next step is the vendor call */
@@ -1641,11 +1686,22 @@ struct delivery {
   struct iris_plugin_kv extra[2];
   const char *dests[1];
   char idtext[24];
+  /* an aggregated batch paused at its call: its id and members, copied from the envelope */
+  char batch_buf[33];
+  int64_t *own_members; /* owned */
+  /* a recipient of a notification or a tracking copy (deliver_recipient); f is NULL for a
+   * message */
+  struct fanout *f; /* its record (shared with its other recipients) */
+  char *user;       /* the named user (owned copy), NULL for a literal destination */
+  int literal, gave_up;
+  char subject[320];
 };
 
 static void delivery_free(struct delivery *d) {
   if (!d)
     return;
+  iris_free(d->own_members);
+  iris_free(d->user);
   iris_rendered_cleanup(&d->r);
   iris_contact_cleanup(&d->contact);
   msgrow_cleanup(&d->m);
@@ -1909,6 +1965,33 @@ out:
   return rc;
 }
 
+/* Pause d at its vendor call in the batch's list (s->collect), to be finished by send_paused;
+ * 0 when there is no room (it goes on now). */
+static int pause_delivery(struct iris_sender *s, struct delivery *d) {
+  struct iris_delivery_list *l = s->collect;
+  struct delivery **grown = iris_realloc(l->v, (l->n + 1) * sizeof *l->v);
+  if (!grown)
+    return 0;
+  l->v = grown;
+  d->slot = s->cur_slot;
+  l->v[l->n++] = d;
+  return 1;
+}
+
+/* A paused aggregated batch outlives its envelope and member list (handle_one frees them):
+ * d keeps copies. 0 when there is no memory for them (it is then not paused). */
+static int keep_batch(struct delivery *d) {
+  if (!d->batch_id)
+    return 1;
+  if (!(d->own_members = iris_calloc(d->nmembers ? d->nmembers : 1, sizeof *d->own_members)))
+    return 0;
+  memcpy(d->own_members, d->members, d->nmembers * sizeof *d->own_members);
+  snprintf(d->batch_buf, sizeof d->batch_buf, "%s", d->batch_id);
+  d->batch_id = d->c.batch_id = d->m.batch_id = d->batch_buf;
+  d->members = d->m.members = d->own_members;
+  return 1;
+}
+
 /* Deliver one message (or an aggregated batch represented by it) — handle_batch may pause it
  * at its vendor call (s->collect): the job is then marked paused and send_paused finishes it. */
 static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, const char *batch_id,
@@ -1924,20 +2007,12 @@ static int deliver_message(struct iris_sender *s, struct job *j, int64_t id, con
   d->nmembers = nmembers;
   d->pol = policy_of(batch_id ? "batch" : "message");
   rc = message_prepare(s, d, err);
-  if (rc == IRIS_OK && d->ready && s->collect && !batch_id) {
-    struct iris_delivery_list *l = s->collect;
-    struct delivery **grown = iris_realloc(l->v, (l->n + 1) * sizeof *l->v);
-    if (grown) {
-      l->v = grown;
-      d->own_job = *j;
-      d->j = &d->own_job;
-      d->c.owner = d->j->owner;
-      d->slot = s->cur_slot;
-      l->v[l->n++] = d;
-      j->paused = 1;
-      return IRIS_OK;
-    }
-    /* (no room to pause it: it goes on now) */
+  if (rc == IRIS_OK && d->ready && s->collect && keep_batch(d) && pause_delivery(s, d)) {
+    d->own_job = *j;
+    d->j = &d->own_job;
+    d->c.owner = d->j->owner;
+    j->paused = 1;
+    return IRIS_OK;
   }
   if (rc == IRIS_OK && d->ready) {
     rc = attempt(s, &d->c, &d->m, d->mode, d->contact.destination, &d->r, d->attempts, &d->res,
@@ -2024,55 +2099,120 @@ static void sha256_hex(const char *s, char out[65]) {
   out[64] = '\0';
 }
 
-/* One recipient's delivery. *retry gets a wait (s) when it must be tried again later. */
-static int deliver_recipient(struct iris_sender *s, struct job *j, const struct oob *n,
-                             const char *user, const char *literal, int *retry, int *sent_ok,
-                             int *failed, struct iris_err *err) {
-  struct iris_claim c;
-  struct iris_contact contact = {0};
-  struct iris_rendered r = {0};
-  struct iris_render_request q;
-  struct iris_plugin_message pm;
-  struct iris_plugin_kv extra[2];
-  struct iris_plugin_result res;
-  struct iris_vendor *v = NULL;
-  enum iris_claim_outcome outcome;
-  struct iris_err cerr = {0};
-  char key[160], hash[65], subject[320], drop_why[320];
-  const char *dests[1];
-  int busy = 0, attempts = 0, held = 0, gave_up = 0, restricted_call = 0, rc = IRIS_OK;
-  const struct kind_policy *pol = policy_of(n->tracking ? "tracking" : "notification");
+/*
+ * A record with recipients (a notification, a plan's tracking copy) while they are delivered:
+ * its job, the tallies, and what its end writes. Inside a batch, a recipient that reaches its
+ * vendor call pauses there like a message (send_paused makes the batch's calls together), and
+ * the record ends once its last paused recipient finished (fanout_finish). Owned by the
+ * record's delivery function until a recipient pauses, then by the paused recipients: the
+ * one that finishes last ends the record and frees it.
+ */
+struct fanout {
+  struct job job; /* the record's (a copy once a recipient paused) */
+  size_t slot;    /* handle_batch's record */
+  size_t pending; /* recipients paused at their vendor call */
+  int issued;     /* every recipient was started: the record may end */
+  int sent_ok;    /* recipients sent (or dropped by their mode) */
+  int failed;     /* recipients not delivered (suppressed, failed for good) */
+  int min_retry;  /* the shortest wait (s) of a recipient to retry, 0: none */
+  int rc;         /* the first error of ours a recipient met: the record is retried */
+  struct iris_err err;
+  /* What is sent: strings borrowed from the record's envelope (handle_batch keeps it until
+   * the batch ends) or from t. */
+  struct oob n;
+  size_t total;           /* the notification's recipients */
+  struct iris_tracking t; /* a tracking copy's row (owned), when n.tracking */
+  int64_t incident;       /* a tracking copy's incident */
+  char tid[40], tkey[40]; /* a tracking copy's n.id and n.claim_key */
+};
 
-  sha256_hex(literal ? literal : user, hash);
-  snprintf(key, sizeof key, "n:%s:%s", n->id, hash);
-  memset(&c, 0, sizeof c);
-  c.key = n->claim_key ? n->claim_key : key;
-  c.owner = j->owner;
-  c.kind = n->tracking ? "tracking" : "notification";
-  c.lane = j->rec->lane ? j->rec->lane : "notifications";
-  c.sqs_message_id = j->rec->sqs_message_id;
-  c.lease_seconds = (int)s->lease_s;
-  c.due_now = j->last;
-  {
-    /* the claim row references the notification; a tracking copy's may have been taken with
-     * the batch's */
-    if (n->tracking && j->preclaimed)
-      outcome = IRIS_CLAIM_TAKEN;
-    else
-      rc = iris_claim_take(s->app->db, &c, &outcome, &busy, &attempts, err);
-    if (rc)
-      return rc;
-    if (outcome == IRIS_CLAIM_SETTLED)
-      return IRIS_OK;
-    if (outcome == IRIS_CLAIM_BUSY) {
-      *retry = busy;
-      job_reason(j, "claim %s is held by another delivery for %d s more", c.key, busy);
-      return IRIS_OK;
-    }
+static void fanout_free(struct fanout *f) {
+  if (!f)
+    return;
+  if (f->n.tracking)
+    iris_tracking_cleanup(&f->t);
+  iris_free(f);
+}
+
+/* A recipient's end: its error (the first one counts) and its wait to retry, if any. */
+static void fanout_note(struct fanout *f, int rc, const struct iris_err *err, int wait) {
+  if (rc && !f->rc) {
+    f->rc = rc;
+    f->err = *err;
   }
-  held = 1;
+  if (wait && (!f->min_retry || wait < f->min_retry))
+    f->min_retry = wait;
+}
+
+/* The vendor call's message of recipient d: every field borrowed from d and its record. */
+static void recipient_call(struct iris_sender *s, struct delivery *d) {
+  const struct oob *n = &d->f->n;
+  d->dests[0] = d->contact.destination;
+  memset(&d->pm, 0, sizeof d->pm);
+  d->pm.struct_size = sizeof d->pm;
+  d->pm.message_id = n->id;
+  d->pm.mode = d->contact.mode;
+  d->pm.destinations = d->dests;
+  d->pm.ndestinations = d->contact.destination ? 1 : 0;
+  d->pm.subject = d->r.subject;
+  d->pm.body = d->r.body;
+  d->pm.email_html = d->r.email_html;
+  d->pm.application = n->application;
+  d->pm.priority = n->priority;
+  d->pm.target = d->user;
+  d->pm.extra = d->extra;
+  d->pm.nextra = page_extras(s, n->application, d->contact.mode,
+                             n->tracking ? d->contact.destination : NULL, d->extra);
+}
+
+/*
+ * A recipient up to its vendor call: claim, contact (reprioritised, email when none), render,
+ * Iris's limits. Returns with d->ready set when the call is next; otherwise the recipient's
+ * outcome is recorded (or it waits: d->busy) and counted on its record.
+ */
+static int recipient_prepare(struct iris_sender *s, struct delivery *d, struct iris_err *err) {
+  struct fanout *const f = d->f;
+  struct job *const j = &f->job;
+  const struct oob *const n = &f->n;
+  struct iris_claim *const c = &d->c;
+  struct iris_contact *const contact = &d->contact;
+  struct iris_render_request *const q = &d->q;
+  struct iris_err cerr = {0};
+  char hash[65], drop_why[320];
+  const char *literal = d->literal ? n->tracking ? f->t.destination : n->target : NULL;
+  enum iris_claim_outcome outcome;
+  int rc = IRIS_OK;
+
+  d->pol = policy_of(n->tracking ? "tracking" : "notification");
+  sha256_hex(literal ? literal : d->user, hash);
+  if (n->claim_key)
+    snprintf(d->key, sizeof d->key, "%s", n->claim_key);
+  else
+    snprintf(d->key, sizeof d->key, "n:%s:%s", n->id, hash);
+  memset(c, 0, sizeof *c);
+  c->key = d->key;
+  c->owner = j->owner;
+  c->kind = n->tracking ? "tracking" : "notification";
+  c->lane = j->rec->lane ? j->rec->lane : "notifications";
+  c->sqs_message_id = j->rec->sqs_message_id;
+  c->lease_seconds = (int)s->lease_s;
+  c->due_now = j->last;
+  /* the claim row references the notification; a tracking copy's may have been taken with
+   * the batch's */
+  if (n->tracking && j->preclaimed)
+    outcome = IRIS_CLAIM_TAKEN;
+  else if ((rc = iris_claim_take(s->app->db, c, &outcome, &d->busy, &d->attempts, err)) != 0)
+    return rc;
+  if (outcome == IRIS_CLAIM_SETTLED)
+    return IRIS_OK;
+  if (outcome == IRIS_CLAIM_BUSY) {
+    fanout_note(f, IRIS_OK, NULL, d->busy);
+    job_reason(j, "claim %s is held by another delivery for %d s more", c->key, d->busy);
+    return IRIS_OK;
+  }
+  d->held = 1;
   if (!n->tracking) {
-    struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(key)};
+    struct iris_db_param p[] = {IRIS_DB_STR(n->id), IRIS_DB_STR(d->key)};
     rc = iris_db_exec(s->app->db, 0,
                       "UPDATE sender_claim SET notification_id = ? WHERE claim_key = ?", p, 2,
                       NULL, err);
@@ -2081,19 +2221,19 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
   }
   /* who, and how */
   if (literal) {
-    snprintf(contact.mode, sizeof contact.mode, "%s", n->mode);
-    contact.destination = iris_strdup(literal);
-    rc = contact.destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
+    snprintf(contact->mode, sizeof contact->mode, "%s", n->mode);
+    contact->destination = iris_strdup(literal);
+    rc = contact->destination ? IRIS_OK : iris_err_set(err, IRIS_ENOMEM, "sender: contact");
   } else if (n->mode) {
-    rc = iris_contact_for_mode(s->app->db, user, n->mode, &contact, &cerr);
+    rc = iris_contact_for_mode(s->app->db, d->user, n->mode, contact, &cerr);
   } else if (n->priority) {
-    rc = iris_contact_by_priority(s->app->db, user, n->application, n->priority_id, &contact,
+    rc = iris_contact_by_priority(s->app->db, d->user, n->application, n->priority_id, contact,
                                   &cerr);
   } else {
     int64_t mode_id = 0;
     char mode_name[64] = "";
     struct iris_db_rows *rows = NULL;
-    struct iris_db_param p[] = {IRIS_DB_STR(user), IRIS_DB_I64(n->category_id)};
+    struct iris_db_param p[] = {IRIS_DB_STR(d->user), IRIS_DB_I64(n->category_id)};
     rc = iris_db_query(s->app->db, IRIS_DB_IDEMPOTENT,
                        "SELECT m.name, m.id FROM notification_category nc JOIN target u ON u.name = ?"
                        " LEFT JOIN category_override co ON co.category_id = nc.id AND co.user_id = u.id"
@@ -2109,175 +2249,338 @@ static int deliver_recipient(struct iris_sender *s, struct job *j, const struct 
     }
     iris_db_rows_free(rows);
     if (rc == IRIS_OK)
-      rc = mode_name[0] ? iris_contact_for_mode(s->app->db, user, mode_name, &contact, &cerr)
+      rc = mode_name[0] ? iris_contact_for_mode(s->app->db, d->user, mode_name, contact, &cerr)
                         : iris_err_set(&cerr, IRIS_ENOTFOUND, "no mode for the category");
   }
   /* Iris reprioritised every resolved contact of a named user: by priority, an explicit mode
    * or a category alike. */
-  if (rc == IRIS_OK && !literal && pol->reprioritize)
-    rc = reprioritize(s, &c, user, 0, 0, &contact, err);
-  if (rc == IRIS_ENOTFOUND && !literal && pol->fallback && s->fallback_mode) {
-    iris_contact_cleanup(&contact);
-    rc = iris_contact_for_mode(s->app->db, user, s->fallback_mode, &contact, &cerr);
+  if (rc == IRIS_OK && !literal && d->pol->reprioritize)
+    rc = reprioritize(s, c, d->user, 0, 0, contact, err);
+  if (rc == IRIS_ENOTFOUND && !literal && d->pol->fallback && s->fallback_mode) {
+    iris_contact_cleanup(contact);
+    rc = iris_contact_for_mode(s->app->db, d->user, s->fallback_mode, contact, &cerr);
   }
   if (rc == IRIS_ENOTFOUND) {
-    rc = iris_claim_suppressed(s->app->db, &c, cerr.msg, err);
-    (*failed)++;
-    goto out;
+    rc = iris_claim_suppressed(s->app->db, c, cerr.msg, err);
+    f->failed++;
+    return rc;
   }
   if (rc)
-    goto out;
-  restricted_call = restrict_call(pol, contact.mode, sizeof contact.mode, contact.destination);
+    return rc;
+  d->mode = contact->mode;
+  d->restricted_call = restrict_call(d->pol, contact->mode, sizeof contact->mode,
+                                     contact->destination);
   /* what: Iris prefixes the subject with the application */
   if (n->tracking)
-    snprintf(subject, sizeof subject, "%s", n->subject ? n->subject : "");
+    snprintf(d->subject, sizeof d->subject, "%s", n->subject ? n->subject : "");
   else
-    snprintf(subject, sizeof subject, "[%s] %s", n->application, n->subject ? n->subject : "");
-  memset(&q, 0, sizeof q);
-  q.mode = contact.mode;
-  q.application = n->application;
-  q.target = user;
-  q.template_name = n->template_name;
-  q.context = n->context;
-  q.subject = subject;
-  q.body = n->body ? n->body : "";
-  q.email_html = n->email_html;
-  q.destination = contact.destination;
-  rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
-  if (rc == IRIS_OK && restricted_call)
-    rc = prefix_call_note(&r, err);
+    snprintf(d->subject, sizeof d->subject, "[%s] %s", n->application,
+             n->subject ? n->subject : "");
+  memset(q, 0, sizeof *q);
+  q->mode = contact->mode;
+  q->application = n->application;
+  q->target = d->user;
+  q->template_name = n->template_name;
+  q->context = n->context;
+  q->subject = d->subject;
+  q->body = n->body ? n->body : "";
+  q->email_html = n->email_html;
+  q->destination = contact->destination;
+  rc = iris_render(&s->rcfg, s->templates, s->app->db, q, &d->r, err);
+  if (rc == IRIS_OK && d->restricted_call)
+    rc = prefix_call_note(&d->r, err);
   if (rc)
-    goto out;
-  if (strcmp(contact.mode, "drop") == 0) {
-    rc = iris_claim_sent(s->app->db, &c, "drop", NULL, NULL, err);
-    (*sent_ok)++;
-    goto out;
+    return rc;
+  if (strcmp(contact->mode, "drop") == 0) {
+    rc = iris_claim_sent(s->app->db, c, "drop", NULL, NULL, err);
+    f->sent_ok++;
+    return rc;
   }
   /* Iris's limits for what it sent out of band too: the body size, then the quota (counted
    * once per recipient, on the first attempt); a drop is recorded on the recipient's claim. */
   drop_why[0] = '\0';
-  if (pol->body_limit && r.too_long)
+  if (d->pol->body_limit && d->r.too_long)
     snprintf(drop_why, sizeof drop_why, "Dropping due to excessive body length (%zu > %zu chars)",
-             r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
-  if (!drop_why[0] && pol->quota && attempts == 0 && n->application_id) {
+             d->r.body_chars, s->rcfg.max_body ? s->rcfg.max_body : 40000);
+  if (!drop_why[0] && d->pol->quota && d->attempts == 0 && n->application_id) {
     struct iris_quota_verdict qv;
     rc = iris_quota_check(s->app->db, &s->quota, s->quota_cache, n->application_id, n->application,
                           &qv, err);
     if (rc)
-      goto out;
+      return rc;
     if (qv.hard_breach) {
       snprintf(drop_why, sizeof drop_why, "Dropping due to hard quota violation.");
-      metric(s, "quota_hard_exceeded", contact.mode, NULL);
+      metric(s, "quota_hard_exceeded", contact->mode, NULL);
     } else if (qv.soft_breach) {
-      metric(s, "quota_soft_exceeded", contact.mode, NULL);
+      metric(s, "quota_soft_exceeded", contact->mode, NULL);
     }
     if (qv.notify_soft)
       soft_quota_notice(s, n->application, &qv);
   }
   if (drop_why[0]) {
-    IRIS_LOG_WARN("%s to %s not sent: %s", c.key, contact.destination ? contact.destination : "-",
-                  drop_why);
-    rc = iris_claim_suppressed(s->app->db, &c, drop_why, err);
-    metric(s, "dropped", contact.mode, NULL);
-    (*failed)++;
-    goto out;
+    IRIS_LOG_WARN("%s to %s not sent: %s", c->key,
+                  contact->destination ? contact->destination : "-", drop_why);
+    rc = iris_claim_suppressed(s->app->db, c, drop_why, err);
+    metric(s, "dropped", contact->mode, NULL);
+    f->failed++;
+    return rc;
   }
+  d->ready = 1;
+  return IRIS_OK;
+}
+
+/*
+ * A recipient's vendor calls, from the one that is next (have_result 0) or from the result
+ * of the one send_paused made (have_result 1: d->res and d->v): sent, retried later, or —
+ * permanent or out of attempts — Iris's email fallback once, then a recorded failure. The
+ * outcome is counted on the record.
+ */
+static int recipient_calls(struct iris_sender *s, struct delivery *d, int have_result,
+                           struct iris_err *err) {
+  struct fanout *const f = d->f;
+  struct job *const j = &f->job;
+  struct iris_claim *const c = &d->c;
+  struct iris_plugin_result *const res = &d->res;
+  struct iris_err cerr = {0};
+  int rc = IRIS_OK;
+
   for (;;) {
-    v = iris_dispatch_pick(s->dispatch, contact.mode, attempts);
-    if (!v) {
-      res.status = IRIS_PLUGIN_PERMANENT;
-      snprintf(res.error, sizeof res.error, "no vendor is configured for mode %s", contact.mode);
-    } else {
-      rc = time_for_a_call(s, err);
-      if (rc == IRIS_OK)
-        rc = iris_claim_sending(s->app->db, &c, contact.mode, iris_vendor_name(v), err);
-      if (rc)
-        goto out;
-      dests[0] = contact.destination;
-      memset(&pm, 0, sizeof pm);
-      pm.struct_size = sizeof pm;
-      pm.message_id = n->id;
-      pm.mode = contact.mode;
-      pm.destinations = dests;
-      pm.ndestinations = contact.destination ? 1 : 0;
-      pm.subject = r.subject;
-      pm.body = r.body;
-      pm.email_html = r.email_html;
-      pm.application = n->application;
-      pm.priority = n->priority;
-      pm.target = user;
-      pm.extra = extra;
-      pm.nextra = page_extras(s, n->application, contact.mode,
-                              n->tracking ? contact.destination : NULL, extra);
-      timed_send(s, v, &pm, &res);
-      attempts++;
-    }
-    if (res.status == IRIS_PLUGIN_SENT) {
-      struct outcome o = {.kind = OUTCOME_SENT,
-                          .mode = contact.mode,
-                          .v = v,
-                          .vendor_id = res.vendor_message_id};
-      rc = settle(s, &c, &o, err);
-      if (rc == IRIS_OK)
-        metric(s, "sent", contact.mode, iris_vendor_name(v));
-      (*sent_ok)++;
-      goto out;
-    }
-    if (!j->last && attempts < s->max_attempts &&
-        (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE)) {
-      int wait = vendor_wait_s(s, &res, attempts);
-      rc = iris_claim_failed(s->app->db, &c, 0, (int64_t)wait * 1000, res.error, err);
-      metric(s, res.status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried", contact.mode,
-             iris_vendor_name(v));
-      job_reason(j, "%s", res.error);
-      *retry = wait;
-      goto out;
-    }
-    if (j->last && (res.status == IRIS_PLUGIN_RATE_LIMITED || res.status == IRIS_PLUGIN_RETRYABLE))
-      gave_up = 1;
-    /* permanent or exhausted: fall back once (Iris: to email), as Iris does for named users */
-    if (pol->fallback && s->fallback_mode && strcmp(contact.mode, s->fallback_mode) != 0 &&
-        !literal && user) {
-      struct iris_contact email = {0};
-      if (iris_contact_for_mode(s->app->db, user, s->fallback_mode, &email, &cerr) == IRIS_OK) {
-        iris_contact_cleanup(&contact);
-        contact = email;
-        iris_rendered_cleanup(&r);
-        q.mode = contact.mode;
-        q.destination = contact.destination;
-        rc = iris_render(&s->rcfg, s->templates, s->app->db, &q, &r, err);
+    if (!have_result) {
+      d->v = iris_dispatch_pick(s->dispatch, d->contact.mode, d->attempts);
+      if (!d->v) {
+        memset(res, 0, sizeof *res);
+        res->status = IRIS_PLUGIN_PERMANENT;
+        snprintf(res->error, sizeof res->error, "no vendor is configured for mode %s",
+                 d->contact.mode);
+      } else {
+        rc = time_for_a_call(s, err);
+        if (rc == IRIS_OK)
+          rc = iris_claim_sending(s->app->db, c, d->contact.mode, iris_vendor_name(d->v), err);
         if (rc)
-          goto out;
+          return rc;
+        recipient_call(s, d);
+        timed_send(s, d->v, &d->pm, res);
+        d->attempts++;
+      }
+    }
+    have_result = 0;
+    if (res->status == IRIS_PLUGIN_SENT && s->deferring) { /* recorded with the batch's */
+      f->sent_ok++;
+      return defer_recipient_sent(s, f, c, d->contact.mode, d->contact.destination, d->v,
+                                  res->vendor_message_id, err);
+    }
+    if (res->status == IRIS_PLUGIN_SENT) {
+      struct outcome o = {.kind = OUTCOME_SENT,
+                          .mode = d->contact.mode,
+                          .v = d->v,
+                          .vendor_id = res->vendor_message_id};
+      rc = settle(s, c, &o, err);
+      if (rc == IRIS_OK)
+        metric(s, "sent", d->contact.mode, iris_vendor_name(d->v));
+      f->sent_ok++;
+      return rc;
+    }
+    if (!j->last && d->attempts < s->max_attempts &&
+        (res->status == IRIS_PLUGIN_RATE_LIMITED || res->status == IRIS_PLUGIN_RETRYABLE)) {
+      int wait = vendor_wait_s(s, res, d->attempts);
+      rc = iris_claim_failed(s->app->db, c, 0, (int64_t)wait * 1000, res->error, err);
+      metric(s, res->status == IRIS_PLUGIN_RATE_LIMITED ? "rate_limited" : "retried",
+             d->contact.mode, iris_vendor_name(d->v));
+      job_reason(j, "%s", res->error);
+      fanout_note(f, IRIS_OK, NULL, wait);
+      return rc;
+    }
+    if (j->last &&
+        (res->status == IRIS_PLUGIN_RATE_LIMITED || res->status == IRIS_PLUGIN_RETRYABLE))
+      d->gave_up = 1;
+    /* permanent or exhausted: fall back once (Iris: to email), as Iris does for named users */
+    if (d->pol->fallback && s->fallback_mode && strcmp(d->contact.mode, s->fallback_mode) != 0 &&
+        !d->literal && d->user) {
+      struct iris_contact email = {0};
+      if (iris_contact_for_mode(s->app->db, d->user, s->fallback_mode, &email, &cerr) == IRIS_OK) {
+        iris_contact_cleanup(&d->contact);
+        d->contact = email;
+        iris_rendered_cleanup(&d->r);
+        d->q.mode = d->contact.mode;
+        d->q.destination = d->contact.destination;
+        rc = iris_render(&s->rcfg, s->templates, s->app->db, &d->q, &d->r, err);
+        if (rc)
+          return rc;
         continue;
       }
     }
     {
       char why[700];
-      struct outcome o = {.kind = OUTCOME_FAILED, .mode = contact.mode, .v = v, .why = why};
-      if (gave_up)
+      struct outcome o = {.kind = OUTCOME_FAILED, .mode = d->contact.mode, .v = d->v, .why = why};
+      if (d->gave_up)
         snprintf(why, sizeof why,
                  "gave up on the last receive (%ld of %ld) after %d attempt(s): %s",
-                 j->rec->receive_count, j->max_receives, attempts, res.error);
+                 j->rec->receive_count, j->max_receives, d->attempts, res->error);
       else
-        snprintf(why, sizeof why, "%s", res.error);
-      rc = settle(s, &c, &o, err);
-      if (rc == IRIS_OK && gave_up) {
+        snprintf(why, sizeof why, "%s", res->error);
+      rc = settle(s, c, &o, err);
+      if (rc == IRIS_OK && d->gave_up) {
         j->dead_letter = 1;
         job_reason(j, "%s", why);
       }
     }
     if (rc == IRIS_OK)
-      metric(s, "failed", contact.mode, v ? iris_vendor_name(v) : NULL);
-    (*failed)++;
-    goto out;
+      metric(s, "failed", d->contact.mode, d->v ? iris_vendor_name(d->v) : NULL);
+    f->failed++;
+    return rc;
   }
-out:
-  if (rc == IRIS_ETIMEOUT && held)
-    give_back(s, &c, err->msg);
-  else if (rc && rc != IRIS_ENOMEM && held)
-    release(s, &c, error_backoff_s(s, j), err->msg);
-  iris_rendered_cleanup(&r);
-  iris_contact_cleanup(&contact);
+}
+
+/* A recipient's end (rc its code): a claim we still hold after an error of ours goes back
+ * (a deadline at once, else after the backoff). Frees d; returns rc. */
+static int recipient_close(struct iris_sender *s, struct delivery *d, int rc,
+                           const struct iris_err *err) {
+  if (rc == IRIS_ETIMEOUT && d->held)
+    give_back(s, &d->c, err->msg);
+  else if (rc && rc != IRIS_ENOMEM && d->held)
+    release(s, &d->c, error_backoff_s(s, &d->f->job), err->msg);
+  delivery_free(d);
+  return rc;
+}
+
+/* One recipient of record f: a named user, or the record's literal destination (user NULL).
+ * Inside a batch it may pause at its vendor call (f->pending counts it; send_paused resumes
+ * it with recipient_resume). An error of ours is returned (and the claim given back). */
+static int deliver_recipient(struct iris_sender *s, struct fanout *f, const char *user,
+                             struct iris_err *err) {
+  struct delivery *d = iris_calloc(1, sizeof *d);
+  int rc;
+  if (!d || (user && !(d->user = iris_strdup(user)))) {
+    iris_free(d);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: a recipient of %s", f->n.id);
+  }
+  d->f = f;
+  d->j = &f->job;
+  d->literal = !user;
+  rc = recipient_prepare(s, d, err);
+  if (rc == IRIS_OK && d->ready && s->collect && pause_delivery(s, d)) {
+    f->pending++;
+    return IRIS_OK;
+  }
+  if (rc == IRIS_OK && d->ready)
+    rc = recipient_calls(s, d, 0, err);
+  return recipient_close(s, d, rc, err);
+}
+
+/* A paused recipient after send_paused: drc is the call's code (0: it was made, and d->res
+ * holds its result; IRIS_ENOTFOUND: no vendor for the mode; else why it was not made).
+ * Frees d; its record's error is noted on the record. */
+static int recipient_resume(struct iris_sender *s, struct delivery *d, int drc,
+                            struct iris_err *err) {
+  struct fanout *f = d->f;
+  int rc = drc;
+  if (drc == IRIS_ENOTFOUND) {
+    memset(&d->res, 0, sizeof d->res);
+    d->res.status = IRIS_PLUGIN_PERMANENT;
+    snprintf(d->res.error, sizeof d->res.error, "no vendor is configured for mode %s", d->mode);
+    d->v = NULL;
+    iris_err_clear(err);
+    rc = recipient_calls(s, d, 1, err);
+  } else if (drc == IRIS_OK) {
+    d->attempts++;
+    rc = recipient_calls(s, d, 1, err);
+  }
+  rc = recipient_close(s, d, rc, err);
+  fanout_note(f, rc, err, 0);
+  f->pending--;
+  return rc;
+}
+
+/* The end of record f once every recipient finished: the notification's row (its recipients'
+ * tallies and state) or the tracking copy's, and the record's verdict on f->job. IRIS_ENOMEM
+ * or IRIS_OK (an error of ours retries the record). */
+static int fanout_finish(struct iris_sender *s, struct fanout *f) {
+  struct job *const j = &f->job;
+  struct iris_err err = f->err;
+  int rc = f->rc;
+  if (rc == IRIS_OK && f->n.tracking) {
+    rc = iris_tracking_settle(s->app->db, f->incident, &err);
+    if (rc == IRIS_OK && (f->sent_ok || f->failed))
+      IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", f->incident,
+                    f->t.plan, f->t.destination, f->t.mode, f->sent_ok ? "sent" : "not delivered");
+  } else if (rc == IRIS_OK) {
+    struct iris_db_param p[] = {IRIS_DB_I64((int64_t)(f->total ? f->total : 1)),
+                                IRIS_DB_STR(f->n.id), IRIS_DB_STR(f->n.id),
+                                IRIS_DB_I64(f->min_retry ? 1 : 0), IRIS_DB_STR(f->n.id)};
+    rc = iris_db_exec(s->app->db, 0,
+                      "UPDATE sender_notification SET recipients_total = ?,"
+                      " recipients_sent = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
+                      "  AND state = 'sent'),"
+                      " recipients_failed = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
+                      "  AND (state = 'suppressed' OR (state = 'failed' AND final = 1))),"
+                      " state = IF(? = 1, 'sending', IF(recipients_failed > 0, 'failed', 'done')),"
+                      " finished_at = IF(state IN ('done','failed'), UTC_TIMESTAMP(3), NULL),"
+                      " updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                      p, 5, NULL, &err);
+    if (rc == IRIS_OK)
+      IRIS_LOG_INFO("notification %s: %d sent, %d not delivered%s", f->n.id, f->sent_ok, f->failed,
+                    f->min_retry ? ", some retried later" : "");
+  }
+  if (rc == IRIS_OK) {
+    j->verdict = f->min_retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
+    j->retry_after = f->min_retry;
+    return IRIS_OK;
+  }
+  if (rc == IRIS_ENOMEM)
+    return rc;
+  if (f->n.tracking)
+    IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", f->incident, err.msg);
+  else
+    IRIS_LOG_ERR("notification %s: %s; will retry", f->n.id, err.msg);
+  job_reason(j, "%s", err.msg);
+  j->verdict = IRIS_SENDER_RETRY;
+  j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
+  return IRIS_OK;
+}
+
+/* Free record f before it ended (the batch is retried): its recipients' sent outcomes still
+ * waiting for flush_sent forget it first. */
+static void fanout_drop(struct iris_sender *s, struct fanout *f) {
+  size_t i;
+  for (i = 0; i < s->npend; i++)
+    if (s->pend[i]->f == f)
+      s->pend[i]->f = NULL;
+  fanout_free(f);
+}
+
+/* Record f's recipients are all done inside a batch: it ends after the batch's sent outcomes
+ * are recorded (finish_ended), since its end counts them. IRIS_ENOMEM (f is not kept). */
+static int fanout_ended(struct iris_sender *s, struct fanout *f) {
+  struct fanout **grown = iris_realloc(s->ended, (s->nended + 1) * sizeof *s->ended);
+  if (!grown)
+    return IRIS_ENOMEM;
+  s->ended = grown;
+  s->ended[s->nended++] = f;
+  return IRIS_OK;
+}
+
+/*
+ * After the record's delivery function started every recipient. Outside a batch the record
+ * ends now (its verdict copied to the caller's job j, f freed). Inside a batch it ends after
+ * the batch's calls and its sent outcomes are recorded (j->paused; f then belongs to its
+ * paused recipients, or to the batch's ended records).
+ */
+static int fanout_close(struct iris_sender *s, struct fanout *f, struct job *j,
+                        struct iris_err *err) {
+  int rc;
+  f->issued = 1;
+  f->slot = s->cur_slot;
+  if (f->pending || (s->deferring && fanout_ended(s, f) == IRIS_OK)) {
+    j->paused = 1;
+    return IRIS_OK;
+  }
+  if (s->deferring) { /* (no room to keep it: the batch is retried) */
+    fanout_drop(s, f);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: keeping a record for the batch's end");
+  }
+  rc = fanout_finish(s, f);
+  *j = f->job;
+  fanout_free(f);
   return rc;
 }
 
@@ -2318,9 +2621,10 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
                                 struct iris_err *err) {
   struct oob n;
   struct iris_recipients who = {0};
+  struct fanout *f = NULL;
   char hash[65], reason[1024] = "";
   char *payload = NULL;
-  int rc, min_retry = 0, sent_ok = 0, failed = 0;
+  int rc, literal;
   size_t i;
 
   memset(&n, 0, sizeof n);
@@ -2399,9 +2703,8 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
       goto out;
     }
   }
-  if (strcmp(n.role, "literal_target") == 0) {
-    rc = deliver_recipient(s, j, &n, NULL, n.target, &min_retry, &sent_ok, &failed, err);
-  } else {
+  literal = strcmp(n.role, "literal_target") == 0;
+  if (!literal) {
     struct iris_err xerr = {0};
     {
       struct iris_recipients_opts ro = {s->app->oncall, s->max_unrolled_users};
@@ -2427,36 +2730,25 @@ static int deliver_notification(struct iris_sender *s, struct job *j, json_t *do
       iris_err_set(err, rc, "%s", xerr.msg);
       goto out;
     }
-    for (i = 0; i < who.n && rc == IRIS_OK; i++) {
-      int wait = 0;
-      rc = deliver_recipient(s, j, &n, who.names[i], NULL, &wait, &sent_ok, &failed, err);
-      if (wait && (!min_retry || wait < min_retry))
-        min_retry = wait;
-    }
   }
-  if (rc)
+  /* The recipients: each may pause at its vendor call inside a batch; the record ends when
+   * the last one finished (fanout_close). */
+  if (!(f = iris_calloc(1, sizeof *f))) {
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: notification %s", n.id);
     goto out;
-  {
-    struct iris_db_param p[] = {IRIS_DB_I64((int64_t)(who.n ? who.n : 1)), IRIS_DB_STR(n.id),
-                                IRIS_DB_STR(n.id), IRIS_DB_I64(min_retry ? 1 : 0),
-                                IRIS_DB_STR(n.id)};
-    rc = iris_db_exec(s->app->db, 0,
-                      "UPDATE sender_notification SET recipients_total = ?,"
-                      " recipients_sent = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
-                      "  AND state = 'sent'),"
-                      " recipients_failed = (SELECT COUNT(*) FROM sender_claim WHERE notification_id = ?"
-                      "  AND (state = 'suppressed' OR (state = 'failed' AND final = 1))),"
-                      " state = IF(? = 1, 'sending', IF(recipients_failed > 0, 'failed', 'done')),"
-                      " finished_at = IF(state IN ('done','failed'), UTC_TIMESTAMP(3), NULL),"
-                      " updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-                      p, 5, NULL, err);
   }
-  if (rc == IRIS_OK) {
-    j->verdict = min_retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    j->retry_after = min_retry;
-    IRIS_LOG_INFO("notification %s: %d sent, %d not delivered%s", n.id, sent_ok, failed,
-                  min_retry ? ", some retried later" : "");
-  }
+  f->job = *j;
+  f->n = n;
+  f->total = literal ? 1 : who.n;
+  if (literal)
+    rc = deliver_recipient(s, f, NULL, err);
+  for (i = 0; !literal && i < who.n && rc == IRIS_OK; i++)
+    rc = deliver_recipient(s, f, who.names[i], err);
+  fanout_note(f, rc, err, 0);
+  rc = fanout_close(s, f, j, err);
+  iris_free(payload);
+  iris_recipients_cleanup(&who);
+  return rc;
 out:
   iris_free(payload);
   iris_recipients_cleanup(&who);
@@ -2476,9 +2768,8 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
                             struct iris_err *err) {
   struct iris_tracking t;
   struct iris_err lerr = {0};
-  struct oob n;
-  char id[40], key[40];
-  int rc, retry = 0, sent_ok = 0, failed = 0;
+  struct fanout *f;
+  int rc;
 
   j->verdict = IRIS_SENDER_RETRY;
   j->retry_after = 0;
@@ -2496,35 +2787,27 @@ static int deliver_tracking(struct iris_sender *s, struct job *j, int64_t incide
     j->retry_after = error_backoff_s(s, j);
     return IRIS_OK;
   }
-  snprintf(id, sizeof id, "tracking-%" PRId64, incident);
-  snprintf(key, sizeof key, "t:%" PRId64, incident);
-  memset(&n, 0, sizeof n);
-  n.id = id;
-  n.claim_key = key;
-  n.tracking = 1;
-  n.application = t.application;
-  n.mode = t.mode;
-  n.subject = t.subject;
-  n.body = t.body;
-  n.email_html = t.email_html;
-  rc = deliver_recipient(s, j, &n, NULL, t.destination, &retry, &sent_ok, &failed, err);
-  if (rc == IRIS_OK)
-    rc = iris_tracking_settle(s->app->db, incident, err);
-  if (rc == IRIS_OK) {
-    j->verdict = retry ? IRIS_SENDER_RETRY : IRIS_SENDER_DONE;
-    j->retry_after = retry;
-    if (sent_ok || failed)
-      IRIS_LOG_INFO("tracking of incident %" PRId64 " (plan %s) to %s by %s: %s", incident, t.plan,
-                    t.destination, t.mode, sent_ok ? "sent" : "not delivered");
-  } else if (rc != IRIS_ENOMEM) {
-    IRIS_LOG_ERR("tracking of incident %" PRId64 ": %s; will retry", incident, err->msg);
-    job_reason(j, "%s", err->msg);
-    j->verdict = IRIS_SENDER_RETRY;
-    j->retry_after = rc == IRIS_ETIMEOUT ? 1 : error_backoff_s(s, j);
-    rc = IRIS_OK;
+  if (!(f = iris_calloc(1, sizeof *f))) {
+    iris_tracking_cleanup(&t);
+    return iris_err_set(err, IRIS_ENOMEM, "sender: tracking of incident %" PRId64, incident);
   }
-  iris_tracking_cleanup(&t);
-  return rc;
+  f->job = *j;
+  f->t = t; /* (owned by f from here) */
+  f->incident = incident;
+  snprintf(f->tid, sizeof f->tid, "tracking-%" PRId64, incident);
+  snprintf(f->tkey, sizeof f->tkey, "t:%" PRId64, incident);
+  f->n.id = f->tid;
+  f->n.claim_key = f->tkey;
+  f->n.tracking = 1;
+  f->n.application = f->t.application;
+  f->n.mode = f->t.mode;
+  f->n.subject = f->t.subject;
+  f->n.body = f->t.body;
+  f->n.email_html = f->t.email_html;
+  f->total = 1;
+  rc = deliver_recipient(s, f, NULL, err);
+  fanout_note(f, rc, err, 0);
+  return fanout_close(s, f, j, err);
 }
 
 /*
@@ -2576,10 +2859,13 @@ static int job_close(struct iris_sender *s, struct job *j, int rc,
   return rc;
 }
 
+/* One record. When its delivery paused (only inside handle_batch) its envelope is moved to
+ * *keep (its recipients borrow from it) and *kept set; the caller cleans it up after the
+ * batch's calls. keep may be NULL outside a batch. */
 static int handle_one(struct iris_sender *s, const char *owner,
                       const struct iris_sender_record *rec, int preclaimed,
-                      enum iris_sender_verdict *verdict, int *retry_after_s,
-                      struct iris_err *err) {
+                      struct iris_envelope *keep, int *kept, enum iris_sender_verdict *verdict,
+                      int *retry_after_s, struct iris_err *err) {
   struct iris_envelope env;
   struct iris_err perr = {0};
   struct job j;
@@ -2643,14 +2929,19 @@ static int handle_one(struct iris_sender *s, const char *owner,
   if (!j.paused)
     rc = job_close(s, &j, rc, verdict, retry_after_s);
   iris_log_set_message_id(NULL);
-  iris_envelope_cleanup(&env);
+  if (j.paused && keep) {
+    *keep = env; /* (a batch's id is copied by its delivery: nothing points into env itself) */
+    *kept = 1;
+  } else {
+    iris_envelope_cleanup(&env);
+  }
   return rc;
 }
 
 int iris_sender_handle(struct iris_sender *s, const char *owner,
                        const struct iris_sender_record *rec, enum iris_sender_verdict *verdict,
                        int *retry_after_s, struct iris_err *err) {
-  int rc = handle_one(s, owner, rec, 0, verdict, retry_after_s, err);
+  int rc = handle_one(s, owner, rec, 0, NULL, NULL, verdict, retry_after_s, err);
   struct iris_err qerr = {0};
   iris_quota_flush(s->app->db, s->quota_cache, &qerr); /* (logged there) */
   return rc;
@@ -2665,6 +2956,8 @@ struct slot {
   char key[48];                     /* its claim key when it can be claimed with the batch */
   size_t same_as;                   /* 1 + the index of an earlier record with that key, 0 */
   int preclaimed;                   /* claimed with the batch (iris_claim_take_many) */
+  struct iris_envelope env;         /* its envelope while its delivery is paused (owned) */
+  int kept;                         /* env holds it */
   enum iris_sender_verdict verdict; /* out */
   int retry;                        /* out: seconds until it is visible again (RETRY) */
 };
@@ -2726,7 +3019,20 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
   for (i = 0; i < n; i++) {
     struct pend *p = s->pend[i];
     struct slot *sl = &slots[p->slot];
-    if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, 0, &err) != IRIS_OK)) {
+    if (p->recipient && (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, 0, &err) != IRIS_OK))) {
+      /* a recipient: its record is retried when it ends (finish_ended) */
+      if (!c || !o)
+        iris_err_set(&err, IRIS_ENOMEM, "sender: recording the batch's outcomes");
+      IRIS_LOG_ERR("claim %s: recording its outcome failed: %s", p->key, err.msg);
+      if (p->f)
+        fanout_note(p->f, err.rc ? err.rc : IRIS_EDB, &err, 0);
+      metric(s, "errors", NULL, NULL);
+    } else if (p->recipient) {
+      const char *vname = p->o.v ? iris_vendor_name(p->o.v) : NULL;
+      IRIS_LOG_INFO("%s sent by %s to %s as %s", p->key, vname ? vname : "-",
+                    p->destination ? p->destination : "-", p->mode);
+      metric(s, "sent", p->mode, vname);
+    } else if (!c || !o || (rc && settle_all(s, &c[i], &o[i], 1, 0, &err) != IRIS_OK)) {
       sl->verdict = IRIS_SENDER_RETRY;
       sl->retry = backoff_s(s, sl->r.receive_count > 1 ? (int)sl->r.receive_count : 1);
       IRIS_LOG_ERR("message %" PRId64 ": recording its outcome failed: %s; will retry", p->m.id,
@@ -2749,6 +3055,25 @@ static void flush_sent(struct iris_sender *s, struct slot *slots) {
   iris_free(o);
 }
 
+/* The batch's records with recipients, once its sent outcomes are recorded (flush_sent): each
+ * ends (fanout_finish) and gets its verdict. Returns IRIS_ENOMEM or IRIS_OK. */
+static int finish_ended(struct iris_sender *s, struct slot *slots) {
+  size_t i;
+  int rc = IRIS_OK;
+  for (i = 0; i < s->nended; i++) {
+    struct fanout *f = s->ended[i];
+    struct slot *sl = &slots[f->slot];
+    int frc = rc == IRIS_OK ? fanout_finish(s, f) : rc;
+    if (frc == IRIS_ENOMEM)
+      rc = frc;
+    else if (job_close(s, &f->job, frc, &sl->verdict, &sl->retry) == IRIS_ENOMEM)
+      rc = IRIS_ENOMEM;
+    fanout_free(f);
+  }
+  s->nended = 0;
+  return rc;
+}
+
 /* Records not started for lack of time: said once per batch. */
 static void log_deferred(struct iris_sender *s, size_t deferred) {
   if (!deferred)
@@ -2761,6 +3086,27 @@ static void log_deferred(struct iris_sender *s, size_t deferred) {
 
 static int by_delivery_key(const void *a, const void *b) {
   return strcmp((*(struct delivery *const *)a)->key, (*(struct delivery *const *)b)->key);
+}
+
+/* The vendor call's message of message delivery d: every field borrowed from d. */
+static void message_call(struct iris_sender *s, struct delivery *d) {
+  struct iris_plugin_message *pm = &d->pm;
+  d->dests[0] = d->contact.destination;
+  pm->struct_size = sizeof *pm;
+  pm->message_id = d->idtext;
+  pm->mode = d->mode;
+  pm->destinations = d->dests;
+  pm->ndestinations = d->contact.destination ? 1 : 0;
+  pm->subject = d->r.subject;
+  pm->body = d->r.body ? d->r.body : "";
+  pm->email_html = d->r.email_html;
+  pm->application = d->m.application;
+  pm->priority = d->m.priority;
+  pm->incident_id = d->m.incident_id;
+  pm->plan = d->m.plan;
+  pm->target = d->m.target;
+  pm->extra = d->extra;
+  pm->nextra = page_extras(s, d->m.application, d->mode, NULL, d->extra);
 }
 
 /*
@@ -2798,7 +3144,8 @@ static int send_paused(struct iris_sender *s, struct slot *slots, struct iris_de
   trc = time_for_a_call(s, &terr);
   for (i = 0; rc == IRIS_OK && i < n; i++) {
     struct delivery *d = l->v[i];
-    snprintf(d->idtext, sizeof d->idtext, "%" PRId64, d->m.id);
+    if (!d->f)
+      snprintf(d->idtext, sizeof d->idtext, "%" PRId64, d->m.id);
     d->attempted = 1;
     d->v = iris_dispatch_pick(s->dispatch, d->mode, d->attempts);
     if (!d->v)
@@ -2833,22 +3180,10 @@ static int send_paused(struct iris_sender *s, struct slot *slots, struct iris_de
     struct iris_plugin_message *pm = &d->pm;
     if (crc || !ok[i] || late[i])
       continue;
-    d->dests[0] = d->contact.destination;
-    pm->struct_size = sizeof *pm;
-    pm->message_id = d->idtext;
-    pm->mode = d->mode;
-    pm->destinations = d->dests;
-    pm->ndestinations = d->contact.destination ? 1 : 0;
-    pm->subject = d->r.subject;
-    pm->body = d->r.body ? d->r.body : "";
-    pm->email_html = d->r.email_html;
-    pm->application = d->m.application;
-    pm->priority = d->m.priority;
-    pm->incident_id = d->m.incident_id;
-    pm->plan = d->m.plan;
-    pm->target = d->m.target;
-    pm->extra = d->extra;
-    pm->nextra = page_extras(s, d->m.application, d->mode, NULL, d->extra);
+    if (d->f)
+      recipient_call(s, d);
+    else
+      message_call(s, d);
     vcalls[nv].v = d->v;
     vcalls[nv].msg = pm;
     vcalls[nv].timeout_ms = call_limit_ms(s);
@@ -2886,7 +3221,8 @@ static int send_paused(struct iris_sender *s, struct slot *slots, struct iris_de
     struct delivery *d = l->v[i];
     struct iris_err err = {0};
     struct job job = d->own_job;
-    struct slot *sl = &slots[d->slot];
+    struct fanout *f = d->f;
+    struct slot *sl = &slots[f ? f->slot : d->slot];
     int drc = code[i];
     for (k = 0; k < ncalls && calls[k] != d; k++)
       ;
@@ -2907,6 +3243,18 @@ static int send_paused(struct iris_sender *s, struct slot *slots, struct iris_de
     }
     if (drc == IRIS_ETIMEOUT)
       deferred++;
+    if (f) { /* a recipient: its record ends with its last paused recipient */
+      iris_log_set_message_id(f->n.id);
+      l->v[i] = NULL;
+      if (recipient_resume(s, d, drc, &err) == IRIS_ENOMEM) /* (frees d) */
+        rc = IRIS_ENOMEM;
+      if (f->pending == 0 && f->issued && fanout_ended(s, f) != IRIS_OK) {
+        rc = IRIS_ENOMEM; /* (the record is retried) */
+        fanout_drop(s, f);
+      }
+      iris_log_set_message_id(NULL);
+      continue;
+    }
     d->j = &job;
     s->cur_slot = d->slot; /* (where its sent outcome is recorded: flush_sent) */
     iris_log_set_message_id(d->idtext[0] ? d->idtext : NULL);
@@ -3218,7 +3566,8 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
       continue;
     }
     s->cur_slot = i;
-    rc = handle_one(s, sl->owner, &sl->r, sl->preclaimed, &sl->verdict, &sl->retry, &rerr);
+    rc = handle_one(s, sl->owner, &sl->r, sl->preclaimed, &sl->env, &sl->kept, &sl->verdict,
+                    &sl->retry, &rerr);
     if (rc)
       rc = iris_err_set(err, rc, "%s", rerr.msg);
   }
@@ -3226,6 +3575,8 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
   if (rc == IRIS_OK)
     rc = send_paused(s, slots, &paused);
   flush_sent(s, slots); /* before the repeats below copy the verdicts */
+  if (rc == IRIS_OK && finish_ended(s, slots) == IRIS_ENOMEM)
+    rc = iris_err_set(err, IRIS_ENOMEM, "sender: ending the batch's records");
   for (i = 0; i < n; i++)
     if (slots[i].same_as) {
       const struct slot *first = &slots[slots[i].same_as - 1];
@@ -3240,11 +3591,24 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
   log_deferred(s, deferred);
 out:
   s->collect = NULL;
-  for (i = 0; i < paused.n; i++) /* (after an error: not sent, the records are retried) */
+  /* (nothing left after the flush above; after an error, what there is — first, as the
+   * outcomes may name records freed below) */
+  flush_sent(s, slots);
+  for (i = 0; i < paused.n; i++) { /* (after an error: not sent, the records are retried) */
+    struct fanout *f = paused.v[i] ? paused.v[i]->f : NULL;
     delivery_free(paused.v[i]);
+    if (f && --f->pending == 0 && f->issued)
+      fanout_free(f);
+  }
   iris_free(paused.v);
+  while (s->nended) /* (after an error: the records are retried) */
+    fanout_free(s->ended[--s->nended]);
+  for (i = 0; i < n; i++)
+    if (slots[i].kept) {
+      iris_envelope_cleanup(&slots[i].env);
+      slots[i].kept = 0;
+    }
   forget_ahead(s);
-  flush_sent(s, slots); /* (nothing left after the flush above; after an error, what there is) */
   {
     struct iris_err qerr = {0};
     iris_quota_flush(s->app->db, s->quota_cache, &qerr); /* (logged there) */

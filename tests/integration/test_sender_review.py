@@ -299,3 +299,78 @@ def test_out_of_band_notifications_get_iris_limits(env):
                                  f" '{q2['notification_id']}')"))
     assert claims[big["notification_id"]].startswith("Dropping due to excessive body length (40010 >")
     assert claims[q2["notification_id"]] == "Dropping due to hard quota violation."
+
+
+def test_every_record_kind_makes_its_calls_with_the_batch(env, tmp_path):
+    """Issue #12: one delivery pipeline for every record kind. An aggregated batch, a message,
+    a plan's tracking copy and a notification to a team of three, in one SQS batch: their six
+    vendor calls are made at once (the test plugin answers only when all six are in flight
+    together; one by one, each would give up after 10 s and be retried), then each is
+    recorded as its kind records it, and a redelivery of the batch sends nothing again."""
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    page(env, [9580, 9581, 9582])
+    sql(env["db"], """
+      INSERT INTO plan (id, name, created, user_id, step_count, threshold_window, threshold_count,
+                        aggregation_window, aggregation_reset, tracking_key, tracking_type,
+                        tracking_template) VALUES
+        (72, 'track-meet', UTC_TIMESTAMP(), 1, 1, 900, 10, 300, 300, '+15550100179', 'sms',
+         '{"Autoalerts": {"body": "new {{ check }} on {{ host }}"}}');
+      INSERT INTO incident (id, plan_id, created, context, application_id, current_step, active)
+        VALUES (563, 72, UTC_TIMESTAMP(), '{"host": "db-9", "check": "disk"}', 1, 1, 1);
+      INSERT INTO sender_tracking (incident_id, plan_id, mode, destination, state)
+        VALUES (563, 72, 'sms', '+15550100179', 'enqueued');""")
+    batch_id = "c0ffee" + "0" * 26
+    nid = "meet-0001"
+    records = [
+        {"v": 1, "kind": "batch", "batch_id": batch_id, "message_ids": [9580, 9581]},
+        msg(9582),
+        {"v": 1, "kind": "tracking", "incident_id": 563},
+        {"v": 1, "kind": "notification", "notification_id": nid, "application": "Autoalerts",
+         "target": "storage-oncall", "role": "team", "priority": "high", "subject": "Disk",
+         "body": "db-9 is almost full"},
+    ]
+    cfg = config(env, sms={"meet_dir": str(meet), "meet_n": 6})
+    cfg["sender"]["vendor_concurrency"] = 6
+    t0 = time.monotonic()
+    res, log = run(env, cfg, event(env, "sms", records), event(env, "sms", records))
+    assert res == [{"batchItemFailures": []}] * 2, log
+    assert time.monotonic() - t0 < 10, log  # (no call waited out the plugin's 10 s)
+    assert "never met" not in log
+    assert len(list(meet.iterdir())) == 6  # six calls, each made once
+    assert sql(env["db"], "SELECT claim_key, state, attempts FROM sender_claim WHERE claim_key IN"
+                          f" ('b:{batch_id}', 'm:9582', 't:563') ORDER BY 1") == [
+        [f"b:{batch_id}", "sent", "1"], ["m:9582", "sent", "1"], ["t:563", "sent", "1"]]
+    assert sql(env["db"], "SELECT id, batch, sent IS NOT NULL FROM message"
+                          " WHERE id IN (9580, 9581, 9582) ORDER BY id") == [
+        ["9580", batch_id, "1"], ["9581", batch_id, "1"], ["9582", "NULL", "1"]]
+    assert sql(env["db"], "SELECT state, outcome FROM sender_tracking WHERE incident_id = 563") == [
+        ["done", "sent"]]
+    assert sql(env["db"], "SELECT state, recipients_total, recipients_sent FROM sender_notification"
+                          f" WHERE id = '{nid}'") == [["done", "3", "3"]]
+    assert sql(env["db"], "SELECT COUNT(*) FROM sender_claim WHERE notification_id = %r"
+                          " AND state = 'sent' AND attempts = 1" % nid) == [["3"]]
+
+
+def test_a_team_notification_whose_calls_hang_is_retried_within_the_deadline(env):
+    """A notification's recipients make their calls with the batch's: three hung calls are
+    stopped before the deadline, each recipient's claim is a retryable failure, and the
+    record is retried (nothing recorded as sent, the notification still sending)."""
+    nid = "hang-0001"
+    n = {"v": 1, "kind": "notification", "notification_id": nid, "application": "Autoalerts",
+         "target": "storage-oncall", "role": "team", "priority": "high", "subject": "Disk",
+         "body": "db-9 is almost full"}
+    cfg = config(env, sms={"hang": 1})
+    cfg["sender"]["deadline_margin_ms"] = 1000
+    cfg["sender"]["vendor_concurrency"] = 4
+    ev = event(env, "sms", [n])
+    t0 = time.monotonic()
+    (res,), log = invoke_until(env, cfg, (ev, 4000))
+    assert time.monotonic() - t0 < 4 + 2, log
+    assert res == {"batchItemFailures": [{"itemIdentifier": ev["Records"][0]["messageId"]}]}, log
+    rows = sql(env["db"], "SELECT state, final, attempts, last_error FROM sender_claim"
+                          f" WHERE notification_id = '{nid}'")
+    assert len(rows) == 3 and all(r[:3] == ["failed", "0", "1"] for r in rows), rows
+    assert all("did not answer within" in r[3] for r in rows), rows
+    assert sql(env["db"], "SELECT state, recipients_sent FROM sender_notification"
+                          f" WHERE id = '{nid}'") == [["sending", "0"]]

@@ -7,8 +7,12 @@
  *   abort=1            abort() inside send() (a crashing plugin)
  *   sleep_ms=N         sleep N ms, then answer SENT
  *   record_file=PATH   append the message id of each SENT answer, one per line
+ *   meet_dir=PATH      with meet_n=N: each call leaves a file in PATH, then waits (up to 10 s)
+ *                      until N calls are there at once, and answers RETRYABLE if they never
+ *                      are: N calls can only all succeed when they are made concurrently
  * Without an option every send is SENT.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +27,16 @@ struct misbehave {
   int rate_limit, hang, crash;
   long sleep_ms;
   char *record_file;
+  char *meet_dir;
+  long long meet_n;
 };
 
 static void destroy(void *instance) {
   struct misbehave *m = instance;
-  if (m)
+  if (m) {
     free(m->record_file);
+    free(m->meet_dir);
+  }
   free(m);
 }
 
@@ -66,6 +74,10 @@ static int init(const struct iris_plugin_host *host, const char *name,
       m->sleep_ms = (long)v;
     } else if (strcmp(k, "record_file") == 0) {
       bad = !(m->record_file = strdup(val));
+    } else if (strcmp(k, "meet_dir") == 0) {
+      bad = !(m->meet_dir = strdup(val));
+    } else if (strcmp(k, "meet_n") == 0) {
+      bad = whole(val, &m->meet_n) || m->meet_n < 1;
     } else {
       bad = 1;
     }
@@ -79,6 +91,38 @@ static int init(const struct iris_plugin_host *host, const char *name,
   return 0;
 }
 
+/* The calls waiting in dir (files "call-*"). */
+static long long present(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  long long n = 0;
+  while (d && (e = readdir(d)) != NULL)
+    n += strncmp(e->d_name, "call-", 5) == 0;
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* meet_dir/meet_n: 1 when meet_n calls were in meet_dir at once within 10 s. */
+static int meet(const struct misbehave *m, const struct iris_plugin_message *msg) {
+  char path[4096];
+  FILE *f;
+  int waited;
+  snprintf(path, sizeof path, "%s/call-%ld-%s-%s", m->meet_dir, (long)getpid(),
+           msg->message_id ? msg->message_id : "-",
+           msg->ndestinations ? msg->destinations[0] : "-");
+  if (!(f = fopen(path, "w")))
+    return 0;
+  fclose(f);
+  for (waited = 0; waited < 1000; waited++) {
+    struct timespec ts = {0, 10 * 1000000L};
+    if (present(m->meet_dir) >= m->meet_n)
+      return 1;
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 static void send_msg(void *instance, const struct iris_plugin_message *msg,
                      struct iris_plugin_result *r) {
   struct misbehave *m = instance;
@@ -89,6 +133,11 @@ static void send_msg(void *instance, const struct iris_plugin_message *msg,
   if (m->sleep_ms > 0) {
     struct timespec ts = {m->sleep_ms / 1000, (m->sleep_ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+  }
+  if (m->meet_dir && !meet(m, msg)) {
+    r->status = IRIS_PLUGIN_RETRYABLE;
+    snprintf(r->error, sizeof r->error, "misbehave: %lld calls never met at once", m->meet_n);
+    return;
   }
   if (m->rate_limit) {
     r->status = IRIS_PLUGIN_RATE_LIMITED;
