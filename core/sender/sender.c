@@ -958,24 +958,29 @@ static char *dup_or_null(const char *v, int *oom) {
   return d;
 }
 
-/* Keep a sent outcome for the batch's transaction (handle_batch records them all at once). */
-static int defer_sent(struct iris_sender *s, const struct iris_claim *c, const struct msgrow *m,
-                      const char *mode, const char *destination, const struct iris_rendered *r,
-                      struct iris_vendor *v, const char *vendor_id, struct iris_err *err) {
+/* Keep a sent outcome for the batch's transaction (handle_batch records them all at once): a
+ * message's (m and r), or — m and r NULL — a recipient's of record f, of which only the claim
+ * is recorded (f learns of a failure to record it: flush_sent). */
+static int defer_sent(struct iris_sender *s, struct fanout *f, const struct iris_claim *c,
+                      const struct msgrow *m, const char *mode, const char *destination,
+                      const struct iris_rendered *r, struct iris_vendor *v, const char *vendor_id,
+                      struct iris_err *err) {
   struct pend *p = iris_calloc(1, sizeof *p), **grown;
-  size_t k, n = m->batch_id ? m->nmembers : 0;
+  size_t k, n = m && m->batch_id ? m->nmembers : 0;
   int oom = !p;
   if (p) {
     p->slot = s->cur_slot;
+    p->recipient = !m;
+    p->f = f;
     p->key = dup_or_null(c->key, &oom);
     p->owner = dup_or_null(c->owner, &oom);
-    p->batch_id = dup_or_null(m->batch_id, &oom);
+    p->batch_id = dup_or_null(m ? m->batch_id : NULL, &oom);
     p->mode = dup_or_null(mode, &oom);
     p->destination = dup_or_null(destination, &oom);
     p->vendor_id = dup_or_null(vendor_id, &oom);
-    p->r.subject = dup_or_null(r->subject, &oom);
-    p->r.body = dup_or_null(r->body, &oom);
-    p->r.template_id = r->template_id;
+    p->r.subject = dup_or_null(r ? r->subject : NULL, &oom);
+    p->r.body = dup_or_null(r ? r->body : NULL, &oom);
+    p->r.template_id = r ? r->template_id : 0;
     p->members = n ? iris_calloc(n, sizeof *p->members) : NULL;
     oom |= n && !p->members;
     for (k = 0; !oom && k < n; k++)
@@ -991,47 +996,14 @@ static int defer_sent(struct iris_sender *s, const struct iris_claim *c, const s
   p->c.key = p->key;
   p->c.owner = p->owner;
   p->c.batch_id = p->batch_id;
-  p->m.id = m->id;
-  p->m.members = p->members;
-  p->m.nmembers = n;
-  p->m.batch_id = p->batch_id;
-  p->o.kind = OUTCOME_SENT;
-  p->o.m = &p->m;
-  p->o.mode = p->mode;
-  p->o.destination = p->destination;
-  p->o.r = &p->r;
-  p->o.v = v;
-  p->o.vendor_id = p->vendor_id;
-  s->pend[s->npend++] = p;
-  return IRIS_OK;
-}
-
-/* Keep a recipient's sent outcome for the batch's transaction: only its claim is recorded
- * (there is no message row); record f learns of a failure to record it (flush_sent). */
-static int defer_recipient_sent(struct iris_sender *s, struct fanout *f,
-                                const struct iris_claim *c, const char *mode,
-                                const char *destination, struct iris_vendor *v,
-                                const char *vendor_id, struct iris_err *err) {
-  struct pend *p = iris_calloc(1, sizeof *p), **grown;
-  int oom = !p;
-  if (p) {
-    p->recipient = 1;
-    p->f = f;
-    p->key = dup_or_null(c->key, &oom);
-    p->owner = dup_or_null(c->owner, &oom);
-    p->mode = dup_or_null(mode, &oom);
-    p->destination = dup_or_null(destination, &oom);
-    p->vendor_id = dup_or_null(vendor_id, &oom);
+  if (m) {
+    p->m.id = m->id;
+    p->m.members = p->members;
+    p->m.nmembers = n;
+    p->m.batch_id = p->batch_id;
+    p->o.m = &p->m;
+    p->o.r = &p->r;
   }
-  grown = oom ? NULL : iris_realloc(s->pend, (s->npend + 1) * sizeof *s->pend);
-  if (!grown) {
-    pend_free(p);
-    return iris_err_set(err, IRIS_ENOMEM, "sender: keeping an outcome for the batch");
-  }
-  s->pend = grown;
-  p->c = *c;
-  p->c.key = p->key;
-  p->c.owner = p->owner;
   p->o.kind = OUTCOME_SENT;
   p->o.mode = p->mode;
   p->o.destination = p->destination;
@@ -1078,7 +1050,7 @@ static int settle_sent(struct iris_sender *s, const struct iris_claim *c, const 
                       .vendor_id = vendor_id};
   int rc;
   if (s->deferring)
-    return defer_sent(s, c, m, mode, destination, r, v, vendor_id, err);
+    return defer_sent(s, NULL, c, m, mode, destination, r, v, vendor_id, err);
   rc = settle(s, c, &o, err);
   if (rc == IRIS_OK)
     sent_logged(s, m, mode, destination, v, vendor_id);
@@ -2366,8 +2338,8 @@ static int recipient_calls(struct iris_sender *s, struct delivery *d, int have_r
     have_result = 0;
     if (res->status == IRIS_PLUGIN_SENT && s->deferring) { /* recorded with the batch's */
       f->sent_ok++;
-      return defer_recipient_sent(s, f, c, d->contact.mode, d->contact.destination, d->v,
-                                  res->vendor_message_id, err);
+      return defer_sent(s, f, c, NULL, d->contact.mode, d->contact.destination, NULL, d->v,
+                        res->vendor_message_id, err);
     }
     if (res->status == IRIS_PLUGIN_SENT) {
       struct outcome o = {.kind = OUTCOME_SENT,
