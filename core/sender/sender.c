@@ -1625,9 +1625,10 @@ static int sms_override(struct iris_sender *s, const struct msgrow *m, const cha
 }
 
 /*
- * A message delivery: deliver_message's state, kept in one place so that handle_batch can
- * pause it at its vendor call and make the batch's calls together (send_paused). Owned by
- * whoever holds it; delivery_free releases what it holds.
+ * One delivery: a message's (deliver_message; an aggregated batch's too) or a recipient's of
+ * a notification or tracking copy (deliver_recipient, f set), kept in one place so that
+ * handle_batch can pause it at its vendor call and make the batch's calls together
+ * (send_paused). Owned by whoever holds it; delivery_free releases what it holds.
  */
 struct delivery {
   struct job *j; /* the record's job: the caller's, or own_job once paused */
@@ -3083,7 +3084,8 @@ static void message_call(struct iris_sender *s, struct delivery *d) {
 
 /*
  * Make the vendor calls of the deliveries the batch paused, then finish each (as
- * deliver_message would have, one by one): their claims go to `sending` in one statement and
+ * deliver_message or deliver_recipient would have, one by one; a record with recipients ends
+ * after the batch's sent outcomes are recorded): their claims go to `sending` in one statement and
  * one commit (instead of one per record), then the calls are made, each bounded by the time
  * left. With too little time left, none is started and each claim is given back. Sets the
  * slots' verdicts; returns IRIS_ENOMEM or IRIS_OK.
@@ -3474,7 +3476,9 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
 /*
  * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
  * the claims of its messages and tracking copies taken together in one statement, then each
- * record delivered; a record repeating an earlier one's claim key gets that one's verdict.
+ * record prepared up to its vendor calls, the calls made together (send_paused), the sent
+ * outcomes recorded together (flush_sent), and the records with recipients ended
+ * (finish_ended); a record repeating an earlier one's claim key gets that one's verdict.
  * With less than sender.deadline_margin_ms left before the invocation's deadline, no further
  * record is started and the claims taken for it are given back. Sets every slot's verdict;
  * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
