@@ -10,17 +10,21 @@ Runs every combination of BURST_SENDERS (default "1,4": sender processes serving
 and BURST_SQS_MS (default "0,20": ms per SendMessageBatch), and prints for each:
   escalation done   every incident on step 1 with its message and marker (s after opening)
   all enqueued      every message accepted by SQS
+  first sent        the first claim finished by a sender: before it the sender only waits
   all sent          every claim finished by a sender
   incident→sent     p50 and p99 over the pages (opening → the claim finished)
   commits/record    Com_commit and Handler_commit deltas (SHOW GLOBAL STATUS) / N: the
                     server is shared, so other clients' commits count too
-and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
+then the CPU seconds MariaDB (the server's own process, /proc), the senders, the coordinator
+and this script (the fake Runtime APIs, the SQS stand-in, its polling) used until all was
+sent, and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
 coordinator invocation answered an error. The cumulative pages-sent curve of every run is
 drawn into one chart, BURST_CHART (default docs/img/burst.png). BURST_LOG_LEVEL sets the
 processes' log level (default warn); BURST_COORD_LOG names a file to keep the coordinator's log
 in (each tick's line says how its time split between escalation, aggregation and enqueue).
 IRIS_BENCH_BOOTSTRAP runs another build's sender bootstrap instead of this tree's (to compare
-two builds side by side, as bench/sender_bench.sh does).
+two builds side by side, as bench/sender_bench.sh does). BURST_SLICE_MS sets the coordinator's
+`coordinator.slice_ms` (default 1000: the whole burst is escalated before the first enqueue).
 
 A script that prints figures, not a timed test: run it on a quiet machine and repeat."""
 import json
@@ -69,6 +73,28 @@ class FeedingSqs(SqsStandIn):
                                                           timeout_ms=600000))
 
 
+def cpu_s(pid):
+    """CPU seconds (user + system) a process used so far, or 0.0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def mariadb_pid():
+    """The pid of the MariaDB server on this machine (the stack's), or None."""
+    for name in ("mariadbd", "mysqld"):
+        try:
+            out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+        except OSError:
+            return None
+        if out:
+            return int(out[0])
+    return None
+
+
 def status(db):
     return {k: int(v) for k, v in sql(db, "SHOW GLOBAL STATUS WHERE Variable_name IN"
                                           " ('Com_commit', 'Handler_commit')")}
@@ -112,7 +138,10 @@ def one_run(senders, sqs_ms):
             send_cfg = dict(base, plugins={"dir": stack.PLUGINS_DIR},
                             vendors={m: [{"plugin": "dummy", "name": m, "config": {}}]
                                      for m in stack.MODE_LANES})
-            coord_cfg = dict(base, coordinator={"tick_seconds": 1, "margin_ms": 500})
+            coord_settings = {"tick_seconds": 1, "margin_ms": 500}
+            if os.environ.get("BURST_SLICE_MS"):
+                coord_settings["slice_ms"] = int(os.environ["BURST_SLICE_MS"])
+            coord_cfg = dict(base, coordinator=coord_settings)
             for _ in range(senders):
                 log_files.append(tempfile.TemporaryFile("w+", encoding="utf-8"))
                 procs.append(send_rt.start_bootstrap(
@@ -123,6 +152,9 @@ def one_run(senders, sqs_ms):
                             f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
                             for i in range(N))
             before = status(db)
+            server = mariadb_pid()
+            cpu0 = {"mariadb": cpu_s(server) if server else 0.0, "bench": time.process_time(),
+                    "senders": sum(cpu_s(p.pid) for p in procs)}
             t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
             sql(db, "INSERT INTO incident (id, plan_id, created, context, application_id,"
                     f" current_step, active) VALUES {rows};")
@@ -145,6 +177,10 @@ def one_run(senders, sqs_ms):
                     break
                 time.sleep(0.2)
             after = status(db)
+            cpu = {"mariadb": (cpu_s(server) if server else 0.0) - cpu0["mariadb"],
+                   "senders": sum(cpu_s(p.pid) for p in procs) - cpu0["senders"],
+                   "coordinator": cpu_s(coord.pid),
+                   "bench": time.process_time() - cpu0["bench"]}
             coord_rt.finish()
             send_rt.finish()
             coord_rt.wait_results(invocations, timeout=30)
@@ -183,11 +219,14 @@ def one_run(senders, sqs_ms):
     commits = (after["Com_commit"] - before["Com_commit"]) / N
     handler = (after["Handler_commit"] - before["Handler_commit"]) / N
     print(f"{N} incidents, {senders} sender(s), SQS {sqs_ms} ms: escalation done {esc:.2f} s,"
-          f" all enqueued {enq:.2f} s, {len(done)} sent, all sent {all_sent:.2f} s,"
+          f" all enqueued {enq:.2f} s, {len(done)} sent, first sent {done[0] if done else float('nan'):.2f} s,"
+          f" all sent {all_sent:.2f} s,"
           f" incident→sent p50 {percentile(done, 0.5):.2f} s p99 {percentile(done, 0.99):.2f} s,"
           f" commits/record {commits:.2f} (Com_commit) {handler:.2f} (Handler_commit),"
           f" {len(invocations)} coordinator invocation(s), {failed_ticks} failed tick(s),"
           f" the senders held events {held:.2f} s in all")
+    print("CPU seconds until all sent: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()) +
+          " (bench: the fake Runtime APIs, the SQS stand-in and this script)")
     print(f"burst: N={N} senders={senders} sqs_ms={sqs_ms} all_sent_s={all_sent:.2f}"
           f" p99_s={percentile(done, 0.99):.2f}")
     if len(done) < N:
