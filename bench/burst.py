@@ -16,8 +16,8 @@ and BURST_SQS_MS (default "0,20": ms per SendMessageBatch), and prints for each:
   commits/record    Com_commit and Handler_commit deltas (SHOW GLOBAL STATUS) / N: the
                     server is shared, so other clients' commits count too
 then the CPU seconds MariaDB (the server's own process, /proc), the senders, the coordinator
-and this script (the fake Runtime APIs, the SQS stand-in, its polling) used until all was
-sent, and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
+and this script (the fake Runtime APIs and the SQS stand-in; not the `mariadb` clients it polls
+with, about 7 ms each) used until all was sent, and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
 coordinator invocation answered an error. The cumulative pages-sent curve of every run is
 drawn into one chart, BURST_CHART (default docs/img/burst.png). BURST_LOG_LEVEL sets the
 processes' log level (default warn); BURST_COORD_LOG names a file to keep the coordinator's log
@@ -226,7 +226,7 @@ def one_run(senders, sqs_ms):
           f" {len(invocations)} coordinator invocation(s), {failed_ticks} failed tick(s),"
           f" the senders held events {held:.2f} s in all")
     print("CPU seconds until all sent: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()) +
-          " (bench: the fake Runtime APIs, the SQS stand-in and this script)")
+          " (bench: the fake Runtime APIs, the SQS stand-in and this script's polling)")
     print(f"burst: N={N} senders={senders} sqs_ms={sqs_ms} all_sent_s={all_sent:.2f}"
           f" p99_s={percentile(done, 0.99):.2f}")
     if len(done) < N:
