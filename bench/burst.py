@@ -15,9 +15,10 @@ and BURST_SQS_MS (default "0,20": ms per SendMessageBatch), and prints for each:
   incident→sent     p50 and p99 over the pages (opening → the claim finished)
   commits/record    Com_commit and Handler_commit deltas (SHOW GLOBAL STATUS) / N: the
                     server is shared, so other clients' commits count too
-then the CPU seconds MariaDB (the server's own process, /proc), the senders, the coordinator
-and this script (the fake Runtime APIs and the SQS stand-in; not the `mariadb` clients it polls
-with, about 7 ms each) used until all was sent, and one line `burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
+then the CPU seconds MariaDB (the server's own process, found by its pid file), the senders,
+the coordinator and this script (the fake Runtime APIs and the SQS stand-in; not the `mariadb`
+clients it polls with, about 7 ms each) used until all was sent, and one line
+`burst: N=… senders=… sqs_ms=… all_sent_s=… p99_s=…`. It fails if any
 coordinator invocation answered an error. The cumulative pages-sent curve of every run is
 drawn into one chart, BURST_CHART (default docs/img/burst.png). BURST_LOG_LEVEL sets the
 processes' log level (default warn); BURST_COORD_LOG names a file to keep the coordinator's log
@@ -74,7 +75,8 @@ class FeedingSqs(SqsStandIn):
 
 
 def cpu_s(pid):
-    """CPU seconds (user + system) a process used so far, or 0.0 when it cannot be read."""
+    """CPU seconds (user + system) a process used so far, or 0.0 when it cannot be read
+    (pid None included)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -83,16 +85,13 @@ def cpu_s(pid):
         return 0.0
 
 
-def mariadb_pid():
-    """The pid of the MariaDB server on this machine (the stack's), or None."""
-    for name in ("mariadbd", "mysqld"):
-        try:
-            out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
-        except OSError:
-            return None
-        if out:
-            return int(out[0])
-    return None
+def mariadb_pid(db):
+    """The pid of the MariaDB server db lives on (from its pid file), or None if unreadable."""
+    try:
+        with open(sql(db, "SELECT @@pid_file")[0][0], encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def status(db):
@@ -152,8 +151,8 @@ def one_run(senders, sqs_ms):
                             f" '{{\"host\": \"h{i}\", \"check\": \"disk\", \"value\": 97}}', 1, 0, 1)"
                             for i in range(N))
             before = status(db)
-            server = mariadb_pid()
-            cpu0 = {"mariadb": cpu_s(server) if server else 0.0, "bench": time.process_time(),
+            server = mariadb_pid(db)
+            cpu0 = {"mariadb": cpu_s(server), "bench": time.process_time(),
                     "senders": sum(cpu_s(p.pid) for p in procs)}
             t0 = float(sql(db, "SELECT UNIX_TIMESTAMP(UTC_TIMESTAMP(3))")[0][0])
             sql(db, "INSERT INTO incident (id, plan_id, created, context, application_id,"
@@ -177,7 +176,7 @@ def one_run(senders, sqs_ms):
                     break
                 time.sleep(0.2)
             after = status(db)
-            cpu = {"mariadb": (cpu_s(server) if server else 0.0) - cpu0["mariadb"],
+            cpu = {"mariadb": cpu_s(server) - cpu0["mariadb"],
                    "senders": sum(cpu_s(p.pid) for p in procs) - cpu0["senders"],
                    "coordinator": cpu_s(coord.pid),
                    "bench": time.process_time() - cpu0["bench"]}
