@@ -2927,7 +2927,9 @@ struct slot {
   struct iris_sender_record r;      /* borrowed from the event or the receive */
   char owner[256];                  /* this attempt: request id (or worker pid) + record */
   char key[48];                     /* its claim key when it can be claimed with the batch */
-  size_t same_as;                   /* 1 + the index of an earlier record with that key, 0 */
+  int whole;                        /* a batch or notification envelope: a repeat is its body */
+  uint64_t body_hash;               /* (whole) FNV-1a of the body, to compare bodies quickly */
+  size_t same_as;                   /* 1 + the index of an earlier record it repeats, 0 */
   int preclaimed;                   /* claimed with the batch (iris_claim_take_many) */
   struct iris_envelope env;         /* its envelope while its delivery is paused (owned) */
   int kept;                         /* env holds it */
@@ -2935,17 +2937,31 @@ struct slot {
   int retry;                        /* out: seconds until it is visible again (RETRY) */
 };
 
+static uint64_t fnv1a64(const char *p, size_t n) {
+  uint64_t h = 14695981039346656037ULL;
+  while (n--)
+    h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+  return h;
+}
+
 /* The claim a record's envelope can be claimed by with its batch — a message or a tracking
  * copy (the others' keys need their data: a batch's representative, a notification's
- * recipients) — into c (keys in sl->key); 0 when there is none. */
+ * recipients) — into c (keys in sl->key); 0 when there is none. A valid batch or notification
+ * envelope is marked `whole`: another record of the same batch with the same body repeats it
+ * (an SQS duplicate), as a message repeats one with the same key. */
 static int batch_claim(struct iris_sender *s, struct slot *sl, struct iris_claim *c) {
   struct iris_envelope env;
   struct iris_err ignored = {0};
   int ok = 0;
   memset(c, 0, sizeof *c);
+  sl->key[0] = '\0';
+  sl->whole = 0;
   if (iris_envelope_parse(sl->r.body ? sl->r.body : "", sl->r.body_len, &env, &ignored))
     return 0;
-  if (env.kind == IRIS_ENV_MESSAGE) {
+  if (env.kind == IRIS_ENV_BATCH || env.kind == IRIS_ENV_NOTIFICATION) {
+    sl->whole = 1;
+    sl->body_hash = fnv1a64(sl->r.body, sl->r.body_len);
+  } else if (env.kind == IRIS_ENV_MESSAGE) {
     snprintf(sl->key, sizeof sl->key, "m:%" PRId64, env.message_id);
     c->kind = "message";
     c->message_id = env.message_id;
@@ -3483,6 +3499,15 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
  * record is started and the claims taken for it are given back. Sets every slot's verdict;
  * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
  */
+/* Whether record a repeats the earlier record b of its batch (batch_claim ran on both): the
+ * same claim key, or for a batch or notification envelope the same body. */
+static int repeats(const struct slot *a, const struct slot *b) {
+  if (a->key[0])
+    return strcmp(a->key, b->key) == 0;
+  return a->whole && b->whole && a->body_hash == b->body_hash && a->r.body_len == b->r.body_len &&
+         memcmp(a->r.body, b->r.body, a->r.body_len) == 0;
+}
+
 static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, struct iris_err *err) {
   struct iris_delivery_list paused = {0};
   struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
@@ -3502,12 +3527,11 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
   }
   s->deferring = 1;
   for (i = 0; i < n; i++) {
-    if (!batch_claim(s, &slots[i], &claims[i]))
-      continue;
+    int claimable = batch_claim(s, &slots[i], &claims[i]);
     for (k = 0; k < i && !slots[i].same_as; k++)
-      if (claims[k].key && slots[k].key[0] && strcmp(slots[k].key, slots[i].key) == 0)
+      if (repeats(&slots[i], &slots[k]))
         slots[i].same_as = k + 1;
-    if (!slots[i].same_as) {
+    if (claimable && !slots[i].same_as) {
       unique[nu] = claims[i];
       slot_of[nu++] = i;
     }
@@ -3559,8 +3583,10 @@ static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, str
       slots[i].verdict = first->verdict;
       slots[i].retry = first->retry;
       if (first->verdict == IRIS_SENDER_DONE) {
-        IRIS_LOG_INFO("record %s repeats %s of the same batch: duplicate delivery acknowledged",
-                      slots[i].r.sqs_message_id, slots[i].key);
+        IRIS_LOG_INFO("record %s repeats record %s (%s) of the same batch: duplicate delivery"
+                      " acknowledged",
+                      slots[i].r.sqs_message_id, first->r.sqs_message_id,
+                      first->key[0] ? first->key : "the same envelope");
         metric(s, "duplicate", NULL, NULL);
       }
     }
