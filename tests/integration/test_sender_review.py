@@ -248,7 +248,7 @@ def test_a_batch_is_claimed_together_and_repeats_in_it_are_duplicates(env):
     assert res == [{"batchItemFailures": []}], log
     assert sorted(r["message_id"] for r in sent(env) if r["message_id"] in ("9560", "9561")) == [
         "9560", "9561"]
-    assert "repeats m:9560 of the same batch: duplicate delivery acknowledged" in log
+    assert "(m:9560) of the same batch: duplicate delivery acknowledged" in log
     assert sql(env["db"], "SELECT claim_key, state, attempts, takeovers FROM sender_claim"
                           " WHERE claim_key IN ('m:9560', 'm:9561') ORDER BY 1") == [
         ["m:9560", "sent", "1", "0"], ["m:9561", "sent", "1", "0"]]
