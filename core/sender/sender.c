@@ -3489,6 +3489,15 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
   return rc;
 }
 
+/* Whether record a repeats the earlier record b of its batch (batch_claim ran on both): the
+ * same claim key, or for a batch or notification envelope the same body. */
+static int repeats(const struct slot *a, const struct slot *b) {
+  if (a->key[0])
+    return strcmp(a->key, b->key) == 0;
+  return a->whole && b->whole && a->body_hash == b->body_hash && a->r.body_len == b->r.body_len &&
+         memcmp(a->r.body, b->r.body, a->r.body_len) == 0;
+}
+
 /*
  * Handle the n records of one SQS batch (the same path for Lambda events and worker mode):
  * the claims of its messages and tracking copies taken together in one statement, then each
@@ -3499,15 +3508,6 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
  * record is started and the claims taken for it are given back. Sets every slot's verdict;
  * returns IRIS_ENOMEM (the verdicts left RETRY) or IRIS_OK.
  */
-/* Whether record a repeats the earlier record b of its batch (batch_claim ran on both): the
- * same claim key, or for a batch or notification envelope the same body. */
-static int repeats(const struct slot *a, const struct slot *b) {
-  if (a->key[0])
-    return strcmp(a->key, b->key) == 0;
-  return a->whole && b->whole && a->body_hash == b->body_hash && a->r.body_len == b->r.body_len &&
-         memcmp(a->r.body, b->r.body, a->r.body_len) == 0;
-}
-
 static int handle_batch(struct iris_sender *s, struct slot *slots, size_t n, struct iris_err *err) {
   struct iris_delivery_list paused = {0};
   struct iris_claim *claims = iris_calloc(n ? n : 1, sizeof *claims);
