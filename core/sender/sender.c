@@ -32,6 +32,11 @@
 #define IRIS_LOG_MODULE "sender"
 #include "log.h"
 
+/* The most characters of an id from SQS or the Runtime API used as it is (bound_id). An
+ * owner is two of them around a '/', within the 128 characters of sender_claim.owner. */
+#define ID_MAX 60
+_Static_assert(2 * ID_MAX + 1 <= 128, "an owner must fit sender_claim.owner");
+
 /*
  * The priority chains and reprioritisation rules read for one batch, kept to serve the next
  * batches whose users are among those read, for sender.lookup_cache_ms (1000). In a burst
@@ -2925,6 +2930,8 @@ int iris_sender_handle(struct iris_sender *s, const char *owner,
 /* One record of a batch being handled. */
 struct slot {
   struct iris_sender_record r;      /* borrowed from the event or the receive */
+  const char *answer_id;            /* the messageId as SQS gave it (borrowed): the answer */
+  char mid[ID_MAX + 1];             /* the messageId bounded (bound_id): r.sqs_message_id */
   char owner[256];                  /* this attempt: request id (or worker pid) + record */
   char key[48];                     /* its claim key when it can be claimed with the batch */
   int whole;                        /* a batch or notification envelope: a repeat is its body */
@@ -2942,6 +2949,30 @@ static uint64_t fnv1a64(const char *p, size_t n) {
   while (n--)
     h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
   return h;
+}
+
+/*
+ * An id SQS or the Runtime API hands us, bounded for our own use: the claims' columns
+ * (sqs_message_id is 128 ASCII characters, owner 128), the owners compared against them, and
+ * the logs. Such ids are UUIDs; one of at most ID_MAX printable ASCII characters is
+ * kept as it is. Any other becomes its first characters ('?' for a byte that is not printable
+ * ASCII), '~' and 16 hex digits of a hash of the whole id, ID_MAX characters in all, so
+ * that two different ids stay apart. A longer id written as it is would be cut by the column
+ * and no longer match the owner that holds the claim. out: ID_MAX + 1 bytes.
+ */
+static const char *bound_id(const char *id, char out[ID_MAX + 1]) {
+  size_t n = strlen(id), i, keep = ID_MAX - 17;
+  int plain = n <= ID_MAX;
+  for (i = 0; plain && i < n; i++)
+    plain = id[i] > 0x20 && id[i] < 0x7f;
+  if (plain) {
+    memcpy(out, id, n + 1);
+    return out;
+  }
+  for (i = 0; i < keep && i < n; i++)
+    out[i] = id[i] > 0x20 && id[i] < 0x7f ? id[i] : '?';
+  snprintf(out + i, ID_MAX + 1 - i, "~%016" PRIx64, fnv1a64(id, n));
+  return out;
 }
 
 /* The claim a record's envelope can be claimed by with its batch — a message or a tracking
@@ -3640,7 +3671,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
   struct iris_sqs_event ev;
   json_t *failures = NULL;
   struct slot *slots = NULL;
-  char *text = NULL;
+  char *text = NULL, rid[ID_MAX + 1];
   size_t i, n = 0;
   int rc = iris_sqs_event_read(event, len, iris_config_json(s->app->cfg, "queues"),
                                s->app->aws.region, &ev, err);
@@ -3681,15 +3712,16 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
       json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", e->message_id));
       continue;
     }
-    r->sqs_message_id = e->message_id;
+    slots[n].answer_id = e->message_id;
+    r->sqs_message_id = bound_id(e->message_id, slots[n].mid);
     r->receipt_handle = e->receipt_handle;
     r->body = e->body;
     r->body_len = e->body_len;
     r->receive_count = e->receive_count;
     r->queue_url = e->queue_url;
     r->lane = e->lane;
-    snprintf(slots[n].owner, sizeof slots[n].owner, "%.100s/%.100s",
-             request_id ? request_id : "worker", r->sqs_message_id);
+    snprintf(slots[n].owner, sizeof slots[n].owner, "%s/%s",
+             request_id ? bound_id(request_id, rid) : "worker", r->sqs_message_id);
     n++;
   }
   rc = handle_batch(s, slots, n, err);
@@ -3697,8 +3729,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
     if (rc || slots[i].verdict == IRIS_SENDER_RETRY) {
       set_visibility(s, slots[i].r.queue_url, slots[i].r.receipt_handle,
                      slots[i].retry > 0 ? slots[i].retry : 1);
-      json_array_append_new(failures,
-                            json_pack("{s:s}", "itemIdentifier", slots[i].r.sqs_message_id));
+      json_array_append_new(failures, json_pack("{s:s}", "itemIdentifier", slots[i].answer_id));
     }
   s->deadline_ms = 0;
   s->request_id = NULL;
@@ -3748,14 +3779,14 @@ int iris_sender_work(struct iris_sender *s, const char *const *lanes, size_t nla
       }
       for (i = 0; i < msgs.n; i++) {
         struct iris_sender_record *r = &slots[i].r;
-        r->sqs_message_id = msgs.msgs[i].message_id;
+        r->sqs_message_id = bound_id(msgs.msgs[i].message_id, slots[i].mid);
         r->receipt_handle = msgs.msgs[i].receipt_handle;
         r->body = msgs.msgs[i].body;
         r->body_len = msgs.msgs[i].body_len;
         r->receive_count = msgs.msgs[i].receive_count;
         r->queue_url = url;
         r->lane = lanes[l];
-        snprintf(slots[i].owner, sizeof slots[i].owner, "worker-%ld/%.100s", (long)getpid(),
+        snprintf(slots[i].owner, sizeof slots[i].owner, "worker-%ld/%s", (long)getpid(),
                  r->sqs_message_id);
       }
       /* The same pipeline as a Lambda event; an out-of-memory leaves every record RETRY. */

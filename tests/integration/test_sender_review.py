@@ -374,3 +374,34 @@ def test_a_team_notification_whose_calls_hang_is_retried_within_the_deadline(env
     assert all("did not answer within" in r[3] for r in rows), rows
     assert sql(env["db"], "SELECT state, recipients_sent FROM sender_notification"
                           f" WHERE id = '{nid}'") == [["sending", "0"]]
+
+
+def test_long_or_odd_ids_from_sqs_and_the_runtime_are_bounded(env):
+    """A messageId longer than the claims' columns, or not ASCII, was cut by INSERT IGNORE
+    on the way into the claim: the claim's owner no longer matched the record's, the record
+    found its claim 'held elsewhere' and was acknowledged unsent, without a word. Ids are
+    now bounded before use (kept when short and printable, else a prefix and a hash), and the
+    answer still names each record by the messageId SQS gave."""
+    page(env, [9590, 9591, 9592, 9593])
+    page(env, [9594], mode="im", destination="ada")  # the im vendor fails retryably: retried
+    arn = stack.queue_arn(f"iris-sms-{env['suffix']}")
+    ids = ["x" * 150, "y" * 99 + "é" + "z" * 10, "w" * 100 + "1", "w" * 100 + "2"]
+    records = [stack.sqs_record(msg(9590 + i), arn, message_id=mid) for i, mid in enumerate(ids)]
+    failing = stack.sqs_record(msg(9594), arn, message_id="v" * 90 + "ü")
+    with FakeRuntime() as rt:
+        rid = rt.add_event({"Records": records + [failing]}, request_id="r" * 100)
+        proc = rt.run_bootstrap(BOOTSTRAP, env=stack.function_env(env["config"]))
+        assert proc.returncode == 0, proc.err
+        answer = rt.results[rid]["json"]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "v" * 90 + "ü"}]}, proc.err
+    assert sorted(r["message_id"] for r in sent(env)
+                  if r["message_id"] in ("9590", "9591", "9592", "9593")) == ["9590", "9591",
+                                                                              "9592", "9593"]
+    rows = sql(env["db"], "SELECT claim_key, state, owner, sqs_message_id FROM sender_claim"
+                          " WHERE claim_key IN ('m:9590', 'm:9591', 'm:9592', 'm:9593')"
+                          " ORDER BY claim_key")
+    assert [r[1] for r in rows] == ["sent"] * 4
+    assert len({r[2] for r in rows}) == 4 and len({r[3] for r in rows}) == 4
+    for _, _, owner, mid in rows:
+        assert len(owner) <= 121 and len(mid) <= 60
+        assert all(0x20 < ord(ch) < 0x7f for ch in owner + mid), (owner, mid)
