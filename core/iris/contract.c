@@ -93,6 +93,16 @@ static int parse_notification(json_t *root, struct iris_envelope *out, struct ir
       (rc = str_field(root, "template", 0, 255, 0, err)) ||
       (rc = str_field(root, "email_html", 0, 1024 * 1024, 0, err)))
     return rc;
+  {
+    /* The id keys the sender's rows (ASCII columns) and its recipients' claims: another
+     * character could not be stored, and the record would fail on every receive. */
+    const char *id = json_string_value(json_object_get(root, "notification_id"));
+    for (; *id; id++)
+      if (*id <= 0x20 || *id >= 0x7f)
+        return iris_err_set(err, IRIS_EINVAL,
+                            "envelope: field 'notification_id' must be printable ASCII"
+                            " without spaces (a UUID, say)");
+  }
   chosen = (json_object_get(root, "priority") != NULL) + (json_object_get(root, "mode") != NULL) +
            (json_object_get(root, "category") != NULL);
   if (chosen == 0)

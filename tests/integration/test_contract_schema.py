@@ -60,13 +60,19 @@ INVALID = [
     ({"v": 1, "kind": "notification", "notification_id": "n", "application": "a", "target": "t",
       "role": "user", "mode": "email", "body": "b", "subject": "\u00e9" * 256},
      "field 'subject' is longer than 255 characters"),
+    ({"v": 1, "kind": "notification", "notification_id": "\u2603", "application": "a",
+      "target": "t", "role": "user", "mode": "email", "body": "b"},
+     "field 'notification_id' must be printable ASCII"),
+    ({"v": 1, "kind": "notification", "notification_id": "a b", "application": "a",
+      "target": "t", "role": "user", "mode": "email", "body": "b"},
+     "field 'notification_id' must be printable ASCII"),
     ({"v": 1.5, "kind": "message", "message_id": 1}, "unsupported version 1.5"),
     ({"v": 1, "kind": "message", "message_id": 2.5}, "must be a positive integer"),
 ]
 
 VALID += [
     # 255 characters of 2, 3 and 4 bytes each are 255 characters, not 510-1020 bytes.
-    {"v": 1, "kind": "notification", "notification_id": "\u2603" * 64, "application": "a",
+    {"v": 1, "kind": "notification", "notification_id": "~" * 64, "application": "a",
      "target": "t", "role": "user", "mode": "email", "subject": ch * 255, "body": "b"}
     for ch in ("\u00e9", "\u2603", "\U0001F600")
 ] + [
@@ -137,7 +143,10 @@ def base(rng):
     if kind == "batch":
         return {"v": 1, "kind": kind, "batch_id": "%032x" % rng.getrandbits(128),
                 "message_ids": [rng.randint(1, 10**6) for _ in range(rng.randint(1, 4))]}
-    d = {"v": 1, "kind": kind, "notification_id": text(rng, rng.randint(1, 8)),
+    # Mostly ids as producers mint them (printable ASCII), sometimes any text.
+    nid = (text(rng, rng.randint(1, 8)) if rng.random() < 0.2 else
+           "".join(rng.choice("az09-_.~!\x7e") for _ in range(rng.randint(1, 8))))
+    d = {"v": 1, "kind": kind, "notification_id": nid,
          "application": "Autoalerts", "target": text(rng, 4), "role": "user"}
     d[rng.choice(["priority", "mode", "category"])] = text(rng, 4)
     which = rng.choice(["body", "template", "email_html"])
@@ -164,7 +173,8 @@ def mutate(rng, d):
         lo, hi = LIMITS[k]
         if hi > 4096:
             hi = rng.choice([0, 1, 17])  # the 1 MiB fields: short, the limit is checked below
-        d[k] = rng.choice(ALPHABET[3:8]) * max(0, rng.choice([lo - 1, lo, hi - 1, hi, hi + 1]))
+        chars = ["a", "~", "\u00e9"] if k == "notification_id" else ALPHABET[3:8]  # (ASCII)
+        d[k] = rng.choice(chars) * max(0, rng.choice([lo - 1, lo, hi - 1, hi, hi + 1]))
     else:
         d["v"] = rng.choice([1, 1.0, 2, "1", True, None, 0.9999999999999999, 1.0000001])
     return d

@@ -282,7 +282,10 @@ def test_bad_notifications_are_dead_lettered(env):
     bad = [notification(target="nobody-here", role="user", priority="high", body="x"),
            notification(target="storage-oncall", role="oncall-primary", priority="high", body="x"),
            notification(application="NoSuchApp", target="ada", role="user", priority="high", body="x"),
-           notification(target="ada", role="user", priority="high", body="x", destination="+1 evil")]
+           notification(target="ada", role="user", priority="high", body="x", destination="+1 evil"),
+           # (its rows' columns are ASCII: it failed on every receive with a database error)
+           notification(notification_id="\u00e9-1", target="grace", role="user", priority="high",
+                        body="x")]
     res, _ = invoke(env, event(env, "sms", bad))
     assert res == [{"batchItemFailures": []}]
     dlq = env["sqs"].receive_message(QueueUrl=env["queues"]["dead_letter"], MaxNumberOfMessages=10,
@@ -292,6 +295,7 @@ def test_bad_notifications_are_dead_lettered(env):
     assert "needs the Oncall API" in reasons
     assert "INVALID application: NoSuchApp" in reasons
     assert "unknown field 'destination' in a notification" in reasons
+    assert "field 'notification_id' must be printable ASCII" in reasons
 
 
 def test_quotas_soft_then_hard(env):

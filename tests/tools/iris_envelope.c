@@ -48,6 +48,10 @@ int main(int argc, char **argv) {
       size_t len = nl ? (size_t)(nl - line) : iris_buf_len(&in) - at;
       iris_err_clear(&err);
       if (iris_envelope_parse(line, len, &env, &err)) {
+        char *c;
+        for (c = err.msg; *c; c++) /* one line per envelope: a quoted kind may hold one */
+          if (*c == '\n')
+            *c = ' ';
         printf("error: %s\n", err.msg);
       } else {
         printf("ok %d\n", (int)env.kind);
