@@ -23,6 +23,12 @@ size_t iris_utf8_seq(const char *s, size_t n);
 /* 1 when the n bytes are entirely valid UTF-8, else 0. */
 int iris_utf8_valid(const char *s, size_t n);
 
+/* 1 when c is printable ASCII other than the space (0x21-0x7E): the characters of the ids
+ * that key ASCII columns (a notification's id, an SQS message id in a claim). */
+static inline int iris_ascii_graphic(char c) {
+  return (unsigned char)c > 0x20 && (unsigned char)c < 0x7f;
+}
+
 /*
  * The length of the longest prefix of s (n bytes) that is at most max bytes long and does not
  * end inside a character: cutting there never splits one. A character the text itself

@@ -98,7 +98,7 @@ static int parse_notification(json_t *root, struct iris_envelope *out, struct ir
      * character could not be stored, and the record would fail on every receive. */
     const char *id = json_string_value(json_object_get(root, "notification_id"));
     for (; *id; id++)
-      if (*id <= 0x20 || *id >= 0x7f)
+      if (!iris_ascii_graphic(*id))
         return iris_err_set(err, IRIS_EINVAL,
                             "envelope: field 'notification_id' must be printable ASCII"
                             " without spaces (a UUID, say)");

@@ -27,6 +27,7 @@
 #include "sqs_event.h"
 #include "templates.h"
 #include "tracking.h"
+#include "utf8.h"
 #include "vendor_call.h"
 
 #define IRIS_LOG_MODULE "sender"
@@ -2935,7 +2936,6 @@ struct slot {
   char owner[256];                  /* this attempt: request id (or worker pid) + record */
   char key[48];                     /* its claim key when it can be claimed with the batch */
   int whole;                        /* a batch or notification envelope: a repeat is its body */
-  uint64_t body_hash;               /* (whole) FNV-1a of the body, to compare bodies quickly */
   size_t same_as;                   /* 1 + the index of an earlier record it repeats, 0 */
   int preclaimed;                   /* claimed with the batch (iris_claim_take_many) */
   struct iris_envelope env;         /* its envelope while its delivery is paused (owned) */
@@ -2944,34 +2944,29 @@ struct slot {
   int retry;                        /* out: seconds until it is visible again (RETRY) */
 };
 
-static uint64_t fnv1a64(const char *p, size_t n) {
-  uint64_t h = 14695981039346656037ULL;
-  while (n--)
-    h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-  return h;
-}
-
 /*
  * An id SQS or the Runtime API hands us, bounded for our own use: the claims' columns
  * (sqs_message_id is 128 ASCII characters, owner 128), the owners compared against them, and
  * the logs. Such ids are UUIDs; one of at most ID_MAX printable ASCII characters is
  * kept as it is. Any other becomes its first characters ('?' for a byte that is not printable
- * ASCII), '~' and 16 hex digits of a hash of the whole id, ID_MAX characters in all, so
+ * ASCII), '~' and 16 hex digits of the whole id's SHA-256, ID_MAX characters in all, so
  * that two different ids stay apart. A longer id written as it is would be cut by the column
  * and no longer match the owner that holds the claim. out: ID_MAX + 1 bytes.
  */
 static const char *bound_id(const char *id, char out[ID_MAX + 1]) {
   size_t n = strlen(id), i, keep = ID_MAX - 17;
+  char hash[65];
   int plain = n <= ID_MAX;
   for (i = 0; plain && i < n; i++)
-    plain = id[i] > 0x20 && id[i] < 0x7f;
+    plain = iris_ascii_graphic(id[i]);
   if (plain) {
     memcpy(out, id, n + 1);
     return out;
   }
   for (i = 0; i < keep && i < n; i++)
-    out[i] = id[i] > 0x20 && id[i] < 0x7f ? id[i] : '?';
-  snprintf(out + i, ID_MAX + 1 - i, "~%016" PRIx64, fnv1a64(id, n));
+    out[i] = iris_ascii_graphic(id[i]) ? id[i] : '?';
+  sha256_hex(id, hash);
+  snprintf(out + i, ID_MAX + 1 - i, "~%.16s", hash);
   return out;
 }
 
@@ -2991,7 +2986,6 @@ static int batch_claim(struct iris_sender *s, struct slot *sl, struct iris_claim
     return 0;
   if (env.kind == IRIS_ENV_BATCH || env.kind == IRIS_ENV_NOTIFICATION) {
     sl->whole = 1;
-    sl->body_hash = fnv1a64(sl->r.body, sl->r.body_len);
   } else if (env.kind == IRIS_ENV_MESSAGE) {
     snprintf(sl->key, sizeof sl->key, "m:%" PRId64, env.message_id);
     c->kind = "message";
@@ -3525,7 +3519,7 @@ static int take_claims(struct iris_sender *s, const struct iris_claim *c, size_t
 static int repeats(const struct slot *a, const struct slot *b) {
   if (a->key[0])
     return strcmp(a->key, b->key) == 0;
-  return a->whole && b->whole && a->body_hash == b->body_hash && a->r.body_len == b->r.body_len &&
+  return a->whole && b->whole && a->r.body_len == b->r.body_len &&
          memcmp(a->r.body, b->r.body, a->r.body_len) == 0;
 }
 
@@ -3673,6 +3667,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
   struct slot *slots = NULL;
   char *text = NULL, rid[ID_MAX + 1];
   size_t i, n = 0;
+  const char *who = request_id ? bound_id(request_id, rid) : "worker"; /* owners' first part */
   int rc = iris_sqs_event_read(event, len, iris_config_json(s->app->cfg, "queues"),
                                s->app->aws.region, &ev, err);
 
@@ -3720,8 +3715,7 @@ int iris_sender_handle_event(struct iris_sender *s, const char *request_id, int6
     r->receive_count = e->receive_count;
     r->queue_url = e->queue_url;
     r->lane = e->lane;
-    snprintf(slots[n].owner, sizeof slots[n].owner, "%s/%s",
-             request_id ? bound_id(request_id, rid) : "worker", r->sqs_message_id);
+    snprintf(slots[n].owner, sizeof slots[n].owner, "%s/%s", who, r->sqs_message_id);
     n++;
   }
   rc = handle_batch(s, slots, n, err);
